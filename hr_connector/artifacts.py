@@ -1,0 +1,65 @@
+"""Prefect artifacts of a run: a table of the figures and a Markdown summary of the admin task.
+
+They let the Prefect UI tell the run's story without opening log files. National IDs are masked
+(artifacts live in Prefect's database) and no imported row is ever put into an artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from hr_connector.masking import mask_national_ids
+from hr_connector.outcome import ImportResult
+from hr_connector.workdir import WorkDir
+
+log = logging.getLogger("hr_connector.artifacts")
+
+
+def summary_table(result: ImportResult) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
+        {"figure": "decision", "value": result.decision.value},
+        {"figure": "run type", "value": result.run_type + (" (dry run)" if result.dry_run else "")},
+    ]
+    rows += [
+        {"figure": k.replace("_", " "), "value": v} for k, v in result.counts.model_dump().items()
+    ]
+    if result.interruption:
+        rows.append({"figure": "reason", "value": result.interruption.message})
+    if result.changeset:
+        rows.append({"figure": "changeset", "value": result.changeset})
+    return rows
+
+
+def admin_task_markdown(result: ImportResult, wd: WorkDir) -> str:
+    if wd.admin_task_markdown.exists() and not result.dry_run:
+        text = wd.admin_task_markdown.read_text(encoding="utf-8")
+    else:
+        text = f"# {result.data_type}: {result.decision.value}\n"
+    return mask_national_ids(text)
+
+
+def publish_run_artifacts(result: ImportResult, wd: WorkDir) -> None:
+    """Create the artifacts when running inside a Prefect flow run; otherwise do nothing."""
+    try:
+        from prefect.artifacts import create_markdown_artifact, create_table_artifact
+        from prefect.context import FlowRunContext
+    except ImportError:  # pragma: no cover
+        return
+    if FlowRunContext.get() is None:
+        return
+    key = f"hr-{result.data_type}"
+    try:
+        create_table_artifact(
+            summary_table(result),
+            key=f"{key}-summary",
+            description=f"{result.data_type} task {result.task_id}",
+        )
+        create_markdown_artifact(
+            admin_task_markdown(result, wd),
+            key=f"{key}-admin-task",
+            description="The IGA admin task of this run",
+        )
+    except Exception as exc:  # artifacts are a view; a failure must not change the run
+        log.warning("Could not create the run's artifacts: %s", exc)
+    log.debug("Artifacts: %s", json.dumps(summary_table(result), default=str))

@@ -1,0 +1,221 @@
+"""Errors that end a run, each tied to a report case of translation.json.
+
+Every error knows three things the operator needs: the report ``case`` (so the admin task is
+written in the customer's language), the ``figures`` that fill the case's placeholders, and a
+``hint`` that says what to fix before the rerun. ``str(error)`` is a complete English sentence
+that is safe to log: no secret is ever put into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+
+class ConnectorError(Exception):
+    """Base class of every error the connector reports on purpose."""
+
+    exit_code: ClassVar[int] = 1
+    case: ClassVar[str] = "run_failed"
+
+    def __init__(
+        self, message: str, *, hint: str = "", figures: Mapping[str, object] | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.figures: dict[str, object] = dict(figures or {})
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class RunInterrupted(ConnectorError):
+    """One of the vendor's "interrupted" cases (PLATFORM.md §5): nothing is imported, exit 1."""
+
+
+class UnusableInvocation(ConnectorError):
+    """The script cannot even start a run (bad JSON on stdin, no task id): exit 2."""
+
+    exit_code = 2
+    case = "unusable_invocation"
+
+
+class ParametersInvalid(RunInterrupted):
+    """Extra arguments missing or invalid; names every offending key at once."""
+
+    case = "parameters_invalid"
+
+    def __init__(self, missing: list[str], invalid: Mapping[str, str]):
+        self.missing = sorted(missing)
+        self.invalid = dict(sorted(invalid.items()))
+        parts: list[str] = []
+        if self.missing:
+            parts.append("missing: " + ", ".join(self.missing))
+        if self.invalid:
+            parts.append("invalid: " + "; ".join(f"{k} ({v})" for k, v in self.invalid.items()))
+        problems = " | ".join(parts)
+        super().__init__(
+            f"The connector's extra arguments are not usable ({problems}).",
+            hint="Add or correct these keys in the scheduled task's extra arguments and rerun it.",
+            figures={"problems": problems},
+        )
+
+
+class FileNotReceived(RunInterrupted):
+    case = "file_not_received"
+
+    def __init__(self, pattern: str, where: str):
+        super().__init__(
+            f"No HR file matches '{pattern}' in {where}.",
+            hint="Check why the HR system did not deliver the file, deliver it and rerun the task.",
+            figures={"pattern": pattern, "where": where},
+        )
+
+
+class FileEmpty(RunInterrupted):
+    case = "file_empty"
+
+    def __init__(self, file: str):
+        super().__init__(
+            f"The HR file '{file}' is empty (no data rows).",
+            hint="Regenerate the file in the HR system and rerun the task.",
+            figures={"file": file},
+        )
+
+
+class MultipleFiles(RunInterrupted):
+    case = "multiple_files"
+
+    def __init__(self, pattern: str, files: list[str]):
+        shown = ", ".join(files[:20]) + (f" (+{len(files) - 20} more)" if len(files) > 20 else "")
+        super().__init__(
+            f"{len(files)} files match '{pattern}': {shown}.",
+            hint="Remove the extra files so that exactly one remains, then rerun the task.",
+            figures={"pattern": pattern, "count": len(files), "files": shown},
+        )
+
+
+class ArchiveMissing(RunInterrupted):
+    case = "archive_missing"
+
+    def __init__(self, archive: str):
+        super().__init__(
+            f"A partial run needs the archive of the previous run, but '{archive}' does not exist.",
+            hint="Run a full load once (run_type 'full') to create the archive, or restore it.",
+            figures={"archive": archive},
+        )
+
+
+class FileUnreadable(RunInterrupted):
+    """The file is not UTF-8 or not well-formed CSV/JSON/XML."""
+
+    case = "file_unreadable"
+
+    def __init__(self, file: str, position: str, reason: str):
+        super().__init__(
+            f"The HR file '{file}' cannot be read at {position}: {reason}.",
+            hint="Fix or regenerate the file (UTF-8, well-formed) and rerun the task.",
+            figures={"file": file, "position": position, "reason": reason},
+        )
+
+
+class MissingColumns(RunInterrupted):
+    case = "missing_columns"
+
+    def __init__(self, file: str, columns: list[str]):
+        shown = ", ".join(columns)
+        super().__init__(
+            f"The header of '{file}' lacks the mapped column(s): {shown}.",
+            hint="Add the columns to the HR export, or map them with 'field_names', and rerun.",
+            figures={"file": file, "columns": shown},
+        )
+
+
+class RunLocked(RunInterrupted):
+    case = "run_locked"
+
+    def __init__(self, data_type: str, lock_path: str, holder: str):
+        super().__init__(
+            f"Another {data_type} run is active in this working directory ({holder}).",
+            hint=f"Wait until it ends; the lock '{lock_path}' frees itself when that process "
+            "exits.",
+            figures={"data_type": data_type, "lock": lock_path, "holder": holder},
+        )
+
+
+class UnsafePath(RunInterrupted):
+    case = "unsafe_path"
+
+    def __init__(self, key: str, value: str):
+        super().__init__(
+            f"'{key}' = '{value}' points outside the working directory.",
+            hint="Use a path relative to the working directory, without '..'.",
+            figures={"key": key, "value": value},
+        )
+
+
+class TooFewRows(RunInterrupted):
+    case = "minimum_row_count"
+
+    def __init__(self, rows: int, minimum: int):
+        super().__init__(
+            f"The file has {rows} data rows, fewer than minimum_row_count {minimum}.",
+            hint="Check that the HR export is complete, regenerate it and rerun the task.",
+            figures={"rows": rows, "minimum": minimum},
+        )
+
+
+class UpdateLimitExceeded(RunInterrupted):
+    case = "update_limit_exceeded"
+
+    def __init__(self, updates: int, limit: int, new: int, changed: int, changeset: str):
+        super().__init__(
+            f"The run would import {updates} updates ({new} new, {changed} changed), "
+            f"more than update_limit {limit}.",
+            hint=(
+                "Review the changes. If they are right, rerun once with "
+                f"approved_changeset '{changeset}' (or override_update_limit true)."
+            ),
+            figures={
+                "updates": updates,
+                "limit": limit,
+                "new": new,
+                "changed": changed,
+                "changeset": changeset,
+            },
+        )
+
+
+class TransientError(RunInterrupted):
+    """A network failure worth retrying (refused, reset, timed out, 5xx).
+
+    The Prefect tasks that touch the network retry exactly these; when the retries are used up
+    the run is interrupted with the client's report case.
+    """
+
+
+class SftpError(RunInterrupted):
+    """The SFTP server refused us for good (authentication, host key, permissions)."""
+
+    case = "sftp_failed"
+
+    def __init__(self, server: str, reason: str, hint: str = ""):
+        super().__init__(
+            f"SFTP server {server}: {reason}.",
+            hint=hint or "Check the SFTP parameters and the server, then rerun the task.",
+            figures={"server": server, "reason": reason},
+        )
+
+
+class SftpUnavailable(TransientError):
+    """The SFTP server could not be reached or dropped the connection."""
+
+    case = "sftp_failed"
+
+    def __init__(self, server: str, reason: str):
+        super().__init__(
+            f"SFTP server {server} is not reachable: {reason}.",
+            hint="Check the network and the server; the run retried and gave up.",
+            figures={"server": server, "reason": reason},
+        )

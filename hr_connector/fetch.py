@@ -1,0 +1,48 @@
+"""Fetch (local part): find the one HR file that ``file_path`` names in the working directory.
+
+The vendor's rules: no file, or an empty one, and several matching files each interrupt the run.
+When the SFTP parameters are set, :mod:`hr_connector.clients.sftp` first downloads the remote
+file into the local folder; this step then finds it exactly as it finds a file put there by hand.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path, PurePosixPath
+
+from hr_connector.errors import FileEmpty, FileNotReceived, MultipleFiles, UnsafePath
+from hr_connector.workdir import WorkDir
+
+
+def check_pattern(workdir: WorkDir, file_path: str) -> str:
+    """``file_path`` must stay inside the working directory: relative, no '..'."""
+    pure = PurePosixPath(file_path)
+    if ".." in pure.parts:
+        raise UnsafePath("file_path", file_path)
+    if pure.is_absolute():
+        # an absolute path is accepted only when it lies inside the working directory
+        try:
+            return str(Path(file_path).resolve().relative_to(workdir.root))
+        except ValueError:
+            raise UnsafePath("file_path", file_path) from None
+    return file_path
+
+
+def locate_local_file(workdir: WorkDir, file_path: str) -> Path:
+    pattern = check_pattern(workdir, file_path)
+    matches = sorted(
+        Path(p)
+        for p in glob.glob(str(workdir.root / pattern))
+        if Path(p).is_file() and not (Path(p).name.startswith(".") and ".tmp-" in Path(p).name)
+    )
+    for match in matches:
+        workdir.inside("file_path", str(match.relative_to(workdir.root)))  # no symlink escapes
+    where = str((workdir.root / pattern).parent)
+    if not matches:
+        raise FileNotReceived(file_path, where)
+    if len(matches) > 1:
+        raise MultipleFiles(file_path, [m.name for m in matches])
+    found = matches[0]
+    if found.stat().st_size == 0:
+        raise FileEmpty(found.name)
+    return found

@@ -1,0 +1,276 @@
+"""The connector's parameters: the scheduled task's "extra arguments" (PLATFORM.md §3).
+
+EPE hands the parameters over as one JSON object whose values are often strings
+(``"update_limit": "100"``, ``"debug": "false"``); this model coerces them, fills the defaults,
+and turns every problem into one :class:`~hr_connector.errors.ParametersInvalid` that names all
+missing and invalid keys at once, so the admin fixes the task in one go. Secrets are
+:class:`pydantic.SecretStr`: they print as ``**********`` and Prefect stores them masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hr_connector.errors import ParametersInvalid
+
+log = logging.getLogger(__name__)
+
+DataType = Literal["costcenter", "organization", "title", "workperiod"]
+DATA_TYPES: tuple[DataType, ...] = ("costcenter", "organization", "title", "workperiod")
+
+#: The keys the vendor's "Scheduled task is missing extra arguments" exception lists.
+REQUIRED_KEYS = (
+    "file_path",
+    "data_type",
+    "update_limit",
+    "webapi_user",
+    "webapi_password",
+    "webapi_url",
+    "report_template_code",
+)
+#: Keys whose values are secrets: never logged, never stored by Prefect in clear.
+SECRET_KEYS = frozenset({"webapi_password", "sftp_password", "sftp_private_key_passphrase"})
+#: Keys that only say which run this is; accepted in the parameters object (PLATFORM.md §1).
+TASK_ID_KEYS = ("taskid", "task_id")
+
+
+def _json_if_string(value: Any) -> Any:
+    """Accept a JSON-encoded list or object where one is expected (EPE sends strings)."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg})") from None
+    return value
+
+
+class ReportAttributeCodes(BaseModel):
+    """Attribute codes of the admin task datacard (PLATFORM.md §7)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = "subject"
+    description: str = "description"
+    attachments: str = "attachments"
+
+
+class WebApiSettings(BaseModel):
+    """Where and how the admin task is filed; also usable when the rest of the parameters is bad."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    webapi_url: str
+    webapi_user: str = Field(min_length=1)
+    webapi_password: SecretStr
+    report_template_code: str = Field(min_length=1)
+    report_folder_code: str = "iga_tasks"
+    webapi_kind: Literal["rest", "xml"] = "rest"
+    webapi_ca_bundle: str | None = None
+    webapi_verify_tls: bool = True
+    webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
+    language: str = "en"
+
+    @field_validator("webapi_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("report_attribute_codes", mode="before")
+    @classmethod
+    def _codes_json(cls, value: Any) -> Any:
+        return _json_if_string(value)
+
+
+class SftpSettings(BaseModel):
+    """The customer's SFTP server (PLATFORM.md §2, §3); absent when the file is already local."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sftp_server_fqdn: str = Field(min_length=1)
+    sftp_server_ssh_port_number: int = Field(default=22, ge=1, le=65535)
+    sftp_username: str = Field(min_length=1)
+    sftp_password: SecretStr | None = None
+    sftp_private_key_path: str | None = None
+    sftp_private_key_passphrase: SecretStr | None = None
+    sftp_remote_path_data: str = Field(min_length=1)
+    sftp_remote_path_archive: str | None = None
+    sftp_known_hosts: str | None = None
+    sftp_host_key_fingerprint: str | None = None
+    sftp_accept_unknown_host_key: bool = False
+    sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _needs_credentials(self) -> SftpSettings:
+        if self.sftp_password is None and self.sftp_private_key_path is None:
+            raise ValueError("give sftp_password or sftp_private_key_path")
+        return self
+
+
+class ConnectorParams(BaseModel):
+    """All parameters of one run. Build it with :func:`parse_params`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    # The vendor's parameters.
+    file_path: str = Field(min_length=1)
+    data_type: DataType
+    update_limit: int = Field(ge=0)
+    run_type: Literal["partial", "full"] = "partial"
+    override_update_limit: bool = False
+    minimum_row_count: int | None = Field(default=None, ge=0)
+    webapi_url: str
+    webapi_user: str = Field(min_length=1)
+    webapi_password: SecretStr
+    report_template_code: str = Field(min_length=1)
+    report_folder_code: str = "iga_tasks"
+    debug: bool = False
+    language: str = Field(default="en", min_length=2)
+    objectGUID_field_name: str = Field(default="objectGUID", min_length=1)
+    sftp_server_fqdn: str | None = None
+    sftp_server_ssh_port_number: int = Field(default=22, ge=1, le=65535)
+    sftp_username: str | None = None
+    sftp_password: SecretStr | None = None
+    sftp_remote_path_data: str | None = None
+    sftp_remote_path_archive: str | None = None
+
+    # Extensions (PLATFORM.md §3), all optional with safe defaults.
+    taskid: str | None = None
+    csv_delimiter: str = Field(default=";", min_length=1, max_length=1)
+    date_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d"], min_length=1)
+    unique_id: Literal["employee_number", "national_id"] = "employee_number"
+    field_names: dict[str, str] = Field(default_factory=dict)
+    change_columns: list[str] | None = None
+    sftp_known_hosts: str | None = None
+    sftp_host_key_fingerprint: str | None = None
+    sftp_private_key_path: str | None = None
+    sftp_private_key_passphrase: SecretStr | None = None
+    sftp_accept_unknown_host_key: bool = False
+    sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    webapi_kind: Literal["rest", "xml"] = "rest"
+    webapi_ca_bundle: str | None = None
+    webapi_verify_tls: bool = True
+    webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
+    approved_changeset: str | None = None
+    dry_run: bool = False
+
+    @field_validator("run_type", mode="before")
+    @classmethod
+    def _full_load(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("full", "full load", "full_load"):
+            return "full"
+        if isinstance(value, str):
+            return value.strip().lower()
+        return value
+
+    @field_validator(
+        "date_formats", "field_names", "change_columns", "report_attribute_codes", mode="before"
+    )
+    @classmethod
+    def _json_values(cls, value: Any) -> Any:
+        value = _json_if_string(value)
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("taskid", mode="before")
+    @classmethod
+    def _taskid_text(cls, value: Any) -> Any:
+        return None if value is None else str(value).strip() or None
+
+    @field_validator("webapi_url")
+    @classmethod
+    def _webapi_url(cls, value: str) -> str:
+        return WebApiSettings._http_url(value)
+
+    @model_validator(mode="after")
+    def _sftp_complete(self) -> ConnectorParams:
+        if self.uses_sftp:
+            self.sftp_settings()  # raises ValueError naming what is missing
+        return self
+
+    @property
+    def uses_sftp(self) -> bool:
+        return bool(self.sftp_server_fqdn)
+
+    @property
+    def extra_keys(self) -> list[str]:
+        return sorted((self.model_extra or {}).keys())
+
+    def webapi_settings(self) -> WebApiSettings:
+        return WebApiSettings.model_validate(self.model_dump(), from_attributes=False)
+
+    def sftp_settings(self) -> SftpSettings:
+        try:
+            return SftpSettings.model_validate(self.model_dump())
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'sftp'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ValueError(f"SFTP parameters incomplete ({problems})") from None
+
+    def safe_dump(self) -> dict[str, Any]:
+        """The parameters with every secret masked: for logs, artifacts and reports."""
+        data = self.model_dump(mode="json")
+        for key in SECRET_KEYS:
+            if data.get(key) is not None:
+                data[key] = "**********"
+        return data
+
+
+def _task_id_from(raw: Mapping[str, Any]) -> str | None:
+    for key in TASK_ID_KEYS:
+        if raw.get(key) not in (None, ""):
+            return str(raw[key])
+    return None
+
+
+def parse_params(raw: Mapping[str, Any]) -> ConnectorParams:
+    """Validate the extra arguments; raise one :class:`ParametersInvalid` naming every problem."""
+    data = dict(raw)
+    task_id = _task_id_from(data)
+    data.pop("task_id", None)
+    data["taskid"] = task_id
+    missing = [key for key in REQUIRED_KEYS if data.get(key) in (None, "")]
+    for key in missing:
+        data.pop(key, None)
+    try:
+        params = ConnectorParams.model_validate(data)
+    except ValidationError as exc:
+        invalid: dict[str, str] = {}
+        for err in exc.errors(include_input=False, include_url=False):
+            key = ".".join(str(p) for p in err["loc"]) or "parameters"
+            if err["type"] == "missing":
+                if key not in missing:
+                    missing.append(key)
+            else:
+                invalid[key] = err["msg"]
+        raise ParametersInvalid(missing, invalid) from None
+    if missing:  # pragma: no cover - pydantic reports these above
+        raise ParametersInvalid(missing, {})
+    if params.extra_keys:
+        log.debug("Unknown parameter keys kept for extensions: %s", ", ".join(params.extra_keys))
+    return params
+
+
+def webapi_settings_from_raw(raw: Mapping[str, Any]) -> WebApiSettings | None:
+    """The report target, when the Web API keys are usable even though other keys are not."""
+    try:
+        return WebApiSettings.model_validate(dict(raw))
+    except ValidationError:
+        return None

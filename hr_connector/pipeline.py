@@ -1,0 +1,306 @@
+"""The import, step by step: fetch → parse → validate → compare → guard → publish → report.
+
+:func:`run_import` is written once and orchestrates :class:`Steps`: plain functions
+(:data:`PLAIN_STEPS`, for tests and the bench baseline) or their Prefect task wrappers
+(``hr_connector.tasks.PREFECT_STEPS``, used by the flows). Data flows one way; no step reaches
+back into an earlier one. Any :class:`ConnectorError` a step raises becomes the run's interruption:
+the stale output is removed, the archives stay as they were, and the admin task says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hr_connector import compare as compare_mod
+from hr_connector import fetch as fetch_mod
+from hr_connector import guards, publish, readers, report, validate
+from hr_connector.compare import Changeset, PreviousRun
+from hr_connector.errors import ConnectorError, FileEmpty
+from hr_connector.outcome import (
+    AdminTask,
+    Attachment,
+    Decision,
+    GuardVerdict,
+    ImportResult,
+    Interruption,
+    RunCounts,
+)
+from hr_connector.params import ConnectorParams
+from hr_connector.records import Reason, Table
+from hr_connector.schemas import RunSchema, run_schema
+from hr_connector.texts import Translations
+from hr_connector.workdir import WorkDir, recover, run_lock, write_text_atomic
+
+log = logging.getLogger("hr_connector.pipeline")
+
+
+# --- the step functions (plain, typed; the Prefect tasks wrap exactly these) -----------------
+
+
+def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
+    """Download from SFTP when configured, then find the one local file ``file_path`` names."""
+    if params.uses_sftp:
+        from hr_connector.clients import sftp
+
+        sftp.download_hr_file(params.sftp_settings(), workdir, params.file_path)
+    return fetch_mod.locate_local_file(workdir, params.file_path)
+
+
+def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
+    table = readers.read_table(path, delimiter=params.csv_delimiter)
+    if not table.rows:
+        raise FileEmpty(path.name)
+    if table.position_kind == "line" and path.suffix.lower() != ".xml":
+        validate.check_header(table, schema)
+    log.info(
+        "Read %d data rows (%d columns) from %s", len(table.rows), len(table.columns), path.name
+    )
+    return table
+
+
+def validate_rows(table: Table, schema: RunSchema) -> dict[int, list[Reason]]:
+    blocked = validate.validate_table(table, schema)
+    log.info(
+        "Validated %d rows: %d valid, %d blocked",
+        len(table.rows),
+        len(table.rows) - len(blocked),
+        len(blocked),
+    )
+    for i in sorted(blocked)[:50]:
+        log.info("Blocked %s: %s", table.position(i), "; ".join(r.english() for r in blocked[i]))
+    return blocked
+
+
+def compare_rows(
+    table: Table,
+    blocked: dict[int, list[Reason]],
+    schema: RunSchema,
+    params: ConnectorParams,
+    workdir: WorkDir,
+) -> Changeset:
+    previous: PreviousRun | None = None
+    if params.run_type == "partial":
+        previous = compare_mod.load_previous(workdir, schema)
+    changeset = compare_mod.compare(table, blocked, schema, previous)
+    log.info(
+        "Compared (%s run): %d new, %d changed, %d unchanged, %d removed; changeset %s",
+        changeset.run_type,
+        len(changeset.new),
+        len(changeset.changed),
+        changeset.unchanged,
+        len(changeset.removed),
+        changeset.digest,
+    )
+    return changeset
+
+
+def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) -> GuardVerdict:
+    verdict = guards.check_guards(params, rows_read, changeset)
+    if verdict.interruption:
+        log.warning("Guard stopped the import: %s", verdict.interruption.message)
+    elif verdict.override:
+        log.warning(
+            "Update limit %s exceeded (%d updates); import allowed by %s",
+            verdict.update_limit,
+            verdict.updates,
+            verdict.override,
+        )
+    return verdict
+
+
+def publish_files(
+    workdir: WorkDir,
+    table: Table | None,
+    blocked: dict[int, list[Reason]],
+    changeset: Changeset | None,
+    schema: RunSchema | None,
+    params: ConnectorParams,
+    completed: bool,
+) -> list[Attachment]:
+    """Write (or, for an interrupted run, clear) the files; return the report's attachments."""
+    if params.dry_run:
+        log.info("Dry run: no output written, archives kept")
+        return []
+    if not completed or table is None or changeset is None or schema is None:
+        if publish.publish_interrupted(workdir):
+            log.info("Removed the stale output %s", workdir.output.name)
+        return []
+    publish.publish_completed(
+        workdir, table, blocked, changeset, schema, params.objectGUID_field_name
+    )
+    log.info(
+        "Wrote %s (%d rows), %s and %s",
+        workdir.output.name,
+        changeset.updates,
+        workdir.archive.relative_to(workdir.root),
+        workdir.error_archive.relative_to(workdir.root),
+    )
+    return [
+        Attachment(name=f"{params.data_type}_archive.json", path=str(workdir.archive)),
+        Attachment(name=f"{workdir.task_id}_output.json", path=str(workdir.output)),
+        Attachment(name=f"error_{params.data_type}_archive.json", path=str(workdir.error_archive)),
+    ]
+
+
+def write_admin_task(task: AdminTask, workdir: WorkDir) -> Path:
+    """Keep the admin task as local files (JSON to re-send, Markdown to read)."""
+    write_text_atomic(workdir.admin_task_json, task.model_dump_json(indent=2) + "\n")
+    write_text_atomic(workdir.admin_task_markdown, report.render_markdown(task))
+    return workdir.admin_task_json
+
+
+def file_admin_task(task: AdminTask, sink: report.ReportSink) -> str:
+    return sink.file(task)
+
+
+def archive_remote_file(params: ConnectorParams, source: Path) -> str | None:
+    if not params.uses_sftp or params.dry_run:
+        return None
+    from hr_connector.clients import sftp
+
+    return sftp.archive_remote_file(params.sftp_settings(), source.name)
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The step callables a run uses: plain functions or Prefect tasks with the same signature."""
+
+    fetch: Callable[..., Path] = fetch_file
+    parse: Callable[..., Table] = parse_file
+    validate: Callable[..., dict[int, list[Reason]]] = validate_rows
+    compare: Callable[..., Changeset] = compare_rows
+    guard: Callable[..., GuardVerdict] = guard_import
+    publish: Callable[..., list[Attachment]] = publish_files
+    keep_report: Callable[..., Path] = write_admin_task
+    file_report: Callable[..., str] = file_admin_task
+    archive_remote: Callable[..., str | None] = archive_remote_file
+    #: wraps values passed between Prefect tasks so Prefect does not walk them
+    quote: Callable[[Any], Any] = _unchanged
+
+
+PLAIN_STEPS = Steps()
+
+
+class ReportFailed(Exception):
+    """The admin task could not be filed; the data files are written as decided."""
+
+
+def run_import(
+    params: ConnectorParams,
+    workdir: WorkDir,
+    sink: report.ReportSink,
+    steps: Steps = PLAIN_STEPS,
+    translations: Translations | None = None,
+) -> ImportResult:
+    """Run one import; never raises a ConnectorError: it becomes the result's interruption."""
+    translations = translations or Translations.load(workdir.translation_override)
+    translations.require(params.language, report.REPORT_CASES)
+    q = steps.quote
+    result = ImportResult(
+        task_id=workdir.task_id,
+        data_type=params.data_type,
+        run_type=params.run_type,
+        decision=Decision.INTERRUPTED,
+        dry_run=params.dry_run,
+        log_path=str(workdir.log),
+    )
+    table: Table | None = None
+    schema: RunSchema | None = None
+    blocked: dict[int, list[Reason]] = {}
+    changeset: Changeset | None = None
+    verdict: GuardVerdict | None = None
+    source: Path | None = None
+    with run_lock(workdir):
+        if recover(workdir):
+            log.warning("Finished the commit of an earlier run that was interrupted mid-write")
+        try:
+            schema = run_schema(params)
+            source = steps.fetch(params, workdir)
+            result.source_file = str(source)
+            table = steps.parse(source, params, schema)
+            blocked = steps.validate(q(table), schema)
+            changeset = steps.compare(q(table), q(blocked), schema, params, workdir)
+            verdict = steps.guard(params, len(table.rows), q(changeset))
+            if verdict.interruption:
+                result.interruption = verdict.interruption
+        except ConnectorError as error:
+            log.error("Run interrupted: %s", error)
+            result.interruption = Interruption.from_error(error)
+        completed = result.interruption is None
+        result.counts = _counts(table, blocked, changeset)
+        if changeset is not None:
+            result.changeset = changeset.digest
+        attachments = steps.publish(
+            workdir, q(table), q(blocked), q(changeset), schema, params, completed
+        )
+        if completed:
+            result.decision = Decision.COMPLETED
+            if not params.dry_run:
+                result.output_path = str(workdir.output)
+
+    key_column = schema.key_column if schema else ""
+    task = report.build_admin_task(
+        translations=translations,
+        language=params.language,
+        task_id=workdir.task_id,
+        data_type=params.data_type,
+        run_type=params.run_type,
+        file=source.name if source else params.file_path,
+        counts=result.counts,
+        interruption=result.interruption,
+        verdict=verdict,
+        changeset=result.changeset,
+        removed=changeset.removed if changeset else None,
+        blocked=report.blocked_rows(table, blocked, key_column, translations, params.language),
+        attachments=attachments,
+        dry_run=params.dry_run,
+    )
+    if params.dry_run:
+        log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
+        return result
+    result.admin_task_path = str(steps.keep_report(task, workdir))
+    try:
+        result.admin_task_id = steps.file_report(task, sink)
+        log.info("Filed the admin task %s", result.admin_task_id)
+    except Exception as exc:  # the run's decision stands; the task is kept to be re-sent
+        result.report_error = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "Could not file the admin task (kept in %s): %s",
+            workdir.admin_task_json.name,
+            result.report_error,
+        )
+    if completed and source is not None:
+        try:
+            moved = steps.archive_remote(params, source)
+            if moved:
+                log.info("Moved the remote file to %s", moved)
+        except Exception as exc:
+            log.error("Could not move the remote file to the archive folder: %s", exc)
+            result.report_error = result.report_error or f"SFTP archive move failed: {exc}"
+    return result
+
+
+def _counts(
+    table: Table | None, blocked: dict[int, list[Reason]], changeset: Changeset | None
+) -> RunCounts:
+    if table is None:
+        return RunCounts()
+    rows = len(table.rows)
+    counts = RunCounts(rows_read=rows, valid=rows - len(blocked), blocked=len(blocked))
+    if changeset is not None and changeset.run_type == "full":
+        counts.output = changeset.updates
+    elif changeset is not None:
+        counts.new = len(changeset.new)
+        counts.changed = len(changeset.changed)
+        counts.unchanged = changeset.unchanged
+        counts.removed = len(changeset.removed)
+        counts.output = changeset.updates
+    return counts

@@ -1,0 +1,15 @@
+"""Choose where the admin task is filed: the ESM REST API (default), the legacy XML API."""
+
+from __future__ import annotations
+
+from hr_connector.clients.local import LocalOnlySink
+from hr_connector.params import ConnectorParams
+from hr_connector.report import ReportSink
+
+
+def make_sink(params: ConnectorParams) -> ReportSink:
+    if params.dry_run:
+        return LocalOnlySink()
+    from hr_connector.clients import esm
+
+    return esm.sink_for(params.webapi_settings())

@@ -1,0 +1,187 @@
+"""The working directory and the files the platform expects in it (PLATFORM.md §2).
+
+Everything that touches the disk goes through here: atomic writes (temporary file in the same
+folder, fsync, rename, 0600 since the files hold personal data), the commit journal that makes
+"output + archive + error archive" one all-or-nothing step, and the per-data-type run lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from hr_connector.errors import RunLocked, UnsafePath
+
+FILE_MODE = 0o600
+
+
+class WorkDir:
+    """Paths of one task's files, relative to the working directory."""
+
+    def __init__(self, root: Path, task_id: str, data_type: str) -> None:
+        self.root = root.resolve()
+        self.task_id = task_id
+        self.data_type = data_type
+
+    @property
+    def log(self) -> Path:
+        return self.root / f"{self.task_id}_log.txt"
+
+    @property
+    def output(self) -> Path:
+        return self.root / f"{self.task_id}_output.json"
+
+    @property
+    def admin_task_json(self) -> Path:
+        return self.root / f"{self.task_id}_admin_task.json"
+
+    @property
+    def admin_task_markdown(self) -> Path:
+        return self.root / f"{self.task_id}_admin_task.md"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.root / "data" / "archive"
+
+    @property
+    def archive(self) -> Path:
+        return self.archive_dir / f"{self.data_type}_archive.json"
+
+    @property
+    def error_archive(self) -> Path:
+        return self.archive_dir / f"error_{self.data_type}_archive.json"
+
+    @property
+    def journal(self) -> Path:
+        return self.archive_dir / f".{self.data_type}_commit.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.archive_dir / f".{self.data_type}.lock"
+
+    @property
+    def translation_override(self) -> Path:
+        return self.root / "misc-files" / "translation.json"
+
+    def inside(self, key: str, relative: str) -> Path:
+        """Resolve a user-given path; refuse one that leaves the working directory."""
+        candidate = (self.root / relative).resolve()
+        if candidate != self.root and self.root not in candidate.parents:
+            raise UnsafePath(key, relative)
+        return candidate
+
+
+@contextlib.contextmanager
+def run_lock(workdir: WorkDir) -> Iterator[None]:
+    """One run per data type and working directory at a time.
+
+    ``flock`` is released by the kernel when the holder dies, so a crashed run never leaves a
+    stale lock behind; the file only records who holds it, for the error message.
+    """
+    workdir.archive_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(workdir.lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown process"
+            raise RunLocked(workdir.data_type, str(workdir.lock), holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, task {workdir.task_id}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+
+
+def write_staged(final: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``final``'s content to a temporary sibling, fsynced; return the temporary path."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(final)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def write_atomic(final: Path, write: Callable[[IO[bytes]], None]) -> None:
+    tmp = write_staged(final, write)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+
+
+def write_text_atomic(final: Path, text: str) -> None:
+    write_atomic(final, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def remove(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    _fsync_dir(path.parent)
+    return True
+
+
+def commit(workdir: WorkDir, staged: list[tuple[Path, Path]]) -> None:
+    """Rename staged files into place as one step that survives a crash half-way.
+
+    The journal lists the renames; it is written (atomically) before the first rename and removed
+    after the last. A run that finds a journal finishes those renames first
+    (:func:`recover`), so the archives are always either all old or all new.
+    """
+    journal = [[str(tmp), str(final)] for tmp, final in staged]
+    write_text_atomic(workdir.journal, json.dumps(journal))
+    _apply(journal)
+    remove(workdir.journal)
+
+
+def _apply(journal: list[list[str]]) -> None:
+    for tmp, final in journal:
+        if os.path.exists(tmp):
+            os.replace(tmp, final)
+    for folder in {os.path.dirname(final) for _, final in journal}:
+        _fsync_dir(Path(folder))
+
+
+def recover(workdir: WorkDir) -> bool:
+    """Finish a commit that a crash interrupted; drop temporary files of crashed writes."""
+    recovered = False
+    if workdir.journal.exists():
+        journal = json.loads(workdir.journal.read_text(encoding="utf-8"))
+        _apply(journal)
+        remove(workdir.journal)
+        recovered = True
+    mine = [workdir.output, workdir.archive, workdir.error_archive, workdir.journal]
+    for final in mine:
+        if final.parent.is_dir():
+            for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+    return recovered

@@ -1,0 +1,12 @@
+"""Task: compare the valid rows with the previous run's archive (partial run)."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from hr_connector import pipeline
+
+compare_with_archive = task(
+    pipeline.compare_rows, name="compare-with-archive", cache_policy=NO_CACHE, persist_result=False
+)

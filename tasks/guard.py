@@ -1,0 +1,12 @@
+"""Task: refuse dangerous imports (too few rows, update limit)."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from hr_connector import pipeline
+
+guard_import = task(
+    pipeline.guard_import, name="guard-import", cache_policy=NO_CACHE, persist_result=False
+)

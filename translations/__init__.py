@@ -1,0 +1,1 @@
+"""Report texts (translation.json), shipped as package data."""
