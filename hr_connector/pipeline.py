@@ -9,6 +9,7 @@ the stale output is removed, the archives stay as they were, and the admin task 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
 from hr_connector import guards, publish, readers, report, validate
 from hr_connector.compare import Changeset, PreviousRun
-from hr_connector.errors import ConnectorError, FileEmpty
+from hr_connector.errors import ConnectorError, FileEmpty, RunLocked
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -32,7 +33,7 @@ from hr_connector.outcome import (
 from hr_connector.params import ConnectorParams
 from hr_connector.records import Reason, Table
 from hr_connector.schemas import RunSchema, run_schema
-from hr_connector.texts import Translations
+from hr_connector.texts import TranslationMissing, Translations
 from hr_connector.workdir import WorkDir, recover, run_lock, write_text_atomic
 
 log = logging.getLogger("hr_connector.pipeline")
@@ -202,7 +203,13 @@ def run_import(
 ) -> ImportResult:
     """Run one import; never raises a ConnectorError: it becomes the result's interruption."""
     translations = translations or Translations.load(workdir.translation_override)
-    translations.require(params.language, report.REPORT_CASES)
+    language = params.language
+    early: ConnectorError | None = None
+    try:
+        translations.require(language, report.REPORT_CASES)
+    except TranslationMissing as error:
+        early, language = error, "en"
+        translations.require(language, report.REPORT_CASES)
     q = steps.quote
     result = ImportResult(
         task_id=workdir.task_id,
@@ -218,10 +225,14 @@ def run_import(
     changeset: Changeset | None = None
     verdict: GuardVerdict | None = None
     source: Path | None = None
-    with run_lock(workdir):
-        if recover(workdir):
-            log.warning("Finished the commit of an earlier run that was interrupted mid-write")
+    attachments: list[Attachment] = []
+    with contextlib.ExitStack() as held:
         try:
+            if early is not None:
+                raise early
+            held.enter_context(run_lock(workdir))
+            if recover(workdir):
+                log.warning("Finished the commit of an earlier run that was interrupted mid-write")
             schema = run_schema(params)
             source = steps.fetch(params, workdir)
             result.source_file = str(source)
@@ -231,6 +242,9 @@ def run_import(
             verdict = steps.guard(params, len(table.rows), q(changeset))
             if verdict.interruption:
                 result.interruption = verdict.interruption
+        except RunLocked as error:  # the other run owns the files: touch nothing
+            log.error("Run refused: %s", error)
+            result.interruption = Interruption.from_error(error)
         except ConnectorError as error:
             log.error("Run interrupted: %s", error)
             result.interruption = Interruption.from_error(error)
@@ -238,9 +252,10 @@ def run_import(
         result.counts = _counts(table, blocked, changeset)
         if changeset is not None:
             result.changeset = changeset.digest
-        attachments = steps.publish(
-            workdir, q(table), q(blocked), q(changeset), schema, params, completed
-        )
+        if result.interruption is None or result.interruption.case != RunLocked.case:
+            attachments = steps.publish(
+                workdir, q(table), q(blocked), q(changeset), schema, params, completed
+            )
         if completed:
             result.decision = Decision.COMPLETED
             if not params.dry_run:
@@ -249,7 +264,7 @@ def run_import(
     key_column = schema.key_column if schema else ""
     task = report.build_admin_task(
         translations=translations,
-        language=params.language,
+        language=language,
         task_id=workdir.task_id,
         data_type=params.data_type,
         run_type=params.run_type,
@@ -259,7 +274,7 @@ def run_import(
         verdict=verdict,
         changeset=result.changeset,
         removed=changeset.removed if changeset else None,
-        blocked=report.blocked_rows(table, blocked, key_column, translations, params.language),
+        blocked=report.blocked_rows(table, blocked, key_column, translations, language),
         attachments=attachments,
         dry_run=params.dry_run,
     )

@@ -6,6 +6,9 @@ and only on transient errors. No task caches or persists its result: results hol
 
 from __future__ import annotations
 
+from prefect.utilities.annotations import quote
+
+from hr_connector.pipeline import Steps
 from hr_connector.tasks.compare import compare_with_archive
 from hr_connector.tasks.fetch import archive_remote_file, fetch_hr_file
 from hr_connector.tasks.guard import guard_import
@@ -13,9 +16,6 @@ from hr_connector.tasks.parse import parse_hr_file
 from hr_connector.tasks.publish import publish_files
 from hr_connector.tasks.report import file_admin_task, keep_admin_task
 from hr_connector.tasks.validate import validate_rows
-from prefect.utilities.annotations import quote
-
-from hr_connector.pipeline import Steps
 
 PREFECT_STEPS = Steps(
     fetch=fetch_hr_file,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hr_connector.tasks._retry import NETWORK_RETRY_DELAYS, retry_transient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from hr_connector import pipeline
+from hr_connector.tasks._retry import NETWORK_RETRY_DELAYS, retry_transient
 
 fetch_hr_file = task(
     pipeline.fetch_file,

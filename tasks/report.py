@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hr_connector.tasks._retry import NETWORK_RETRY_DELAYS, retry_transient
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from hr_connector import pipeline
+from hr_connector.tasks._retry import NETWORK_RETRY_DELAYS, retry_transient
 
 keep_admin_task = task(
     pipeline.write_admin_task, name="keep-admin-task", cache_policy=NO_CACHE, persist_result=False

@@ -1,11 +1,918 @@
-"""PLACEHOLDER until the ESM client lands: files nothing remotely."""
+"""File the "IGA admin task" in the customer's ESM (PLATFORM.md §7).
+
+Two clients share one transport policy:
+
+* :class:`EsmRestClient` speaks the **REST API v1** (``{webapi_url}/rest-api/itsm/v1``): a JWT from
+  ``POST /users/login``, datacards created with ``POST /dc/{template}/data``, files uploaded with
+  ``POST /dc/{template}/data/{id}/{attribute}/file``.
+* :class:`EsmXmlClient` speaks the **legacy XML Web API** (``{webapi_url}/api/itsm``): HTTP Basic and
+  ``POST /dataCardImport.ws``; success is read from the XML reply, not from the HTTP status. It has
+  no documented file upload, so attachments are left out (and that is said in the log and the task).
+
+Error policy, shared by both (the Prefect task ``file-admin-task`` retries exactly
+:class:`~hr_connector.errors.TransientError`):
+
+* refused/reset/closed connections, timeouts, 5xx, 408 and 429 → :class:`EsmUnavailable`
+  (transient: worth a retry with backoff);
+* any other 4xx (after one re-login on 401), redirects, TLS certificate failures, unreadable
+  answers → :class:`EsmError` (permanent: a retry would fail the same way). Its message names
+  the method, path and status and shows the ESM's own explanation (``message`` and the
+  per-attribute ``meta.errors``), truncated and redacted.
+
+No password, token or header is ever logged or put into an exception; the password is also
+registered with :mod:`hr_connector.runlog` so that every log record is scrubbed as a second line
+of defence.
+
+The sinks (:class:`RestSink`, :class:`XmlSink`) turn an :class:`~hr_connector.outcome.AdminTask`
+into one datacard. :class:`RestSink` remembers, per task, the datacard it created and the files it
+uploaded, so a Prefect retry after a transient failure *resumes* the filing instead of creating a
+second datacard. A 413 for an attachment is not fatal: the file is sent gzip-compressed, else split
+into JSON parts, else left out; what happened is appended to the description with a ``PATCH`` of the
+datacard (see :meth:`EsmRestClient.upload_attachment`).
+"""
 
 from __future__ import annotations
 
-from hr_connector.clients.local import LocalOnlySink
+import base64
+import binascii
+import gzip
+import ipaddress
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import requests
+from lxml import etree
+
+from hr_connector.errors import ConnectorError, TransientError
+from hr_connector.outcome import AdminTask, Attachment
 from hr_connector.params import WebApiSettings
 from hr_connector.report import ReportSink
+from hr_connector.runlog import redact, register_secrets
+from hr_connector.texts import Translations, placeholders
+
+log = logging.getLogger(__name__)
+
+#: Path of the REST API v1 below ``webapi_url``.
+REST_API_PATH = "/rest-api/itsm/v1"
+#: Path of the legacy XML Web API below ``webapi_url``.
+XML_API_PATH = "/api/itsm"
+#: Log in again when the JWT expires within this many seconds (clock skew, slow calls).
+RELOGIN_MARGIN_SECONDS = 30.0
+#: How much of an error answer's body goes into the exception (the log stays readable).
+MAX_BODY_IN_ERROR = 500
+#: Statuses that say "try again later" rather than "your request is wrong".
+TRANSIENT_STATUSES = frozenset({408, 429})
+USER_AGENT = "hr-connector (ESM client)"
+
+#: English texts of the notes appended to the description, used when translation.json has no
+#: text for the case in the task's language (the cases are proposed for translation.json).
+NOTE_TEXTS: dict[str, str] = {
+    "attachment_compressed": (
+        "The attachment {name} was too large for the ESM; it is attached compressed as {files}."
+    ),
+    "attachment_split": (
+        "The attachment {name} was too large for the ESM; it is attached in {parts} parts: "
+        "{files}."
+    ),
+    "attachment_too_large": (
+        "The attachment {name} could not be attached completely: it is too large for the ESM "
+        "even when compressed or split. The complete file is kept on the connector host as "
+        "{path}."
+    ),
+    "attachment_missing": (
+        "The attachment {name} was not found on the connector host ({path}) and is not attached."
+    ),
+    "attachments_not_supported": (
+        "The legacy XML Web API cannot carry attachments; the files are kept on the connector "
+        "host: {files}."
+    ),
+    "attachments_omitted": "The attachments could not be added to this task: {reason}",
+}
+
+# XML 1.0 forbids most C0 control characters; HR data may carry them.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def sink_for(settings: WebApiSettings) -> ReportSink:
-    return LocalOnlySink()
+class EsmError(ConnectorError):
+    """The ESM refused the request for good (credentials, permissions, bad attributes, ...).
+
+    Retrying would fail the same way, so the Prefect task does not retry it. ``status`` is the
+    HTTP status when there was an answer.
+    """
+
+    case = "run_failed"
+
+    def __init__(self, message: str, *, hint: str = "", status: int | None = None) -> None:
+        message = redact(message)
+        super().__init__(message, hint=hint, figures={"message": message})
+        self.status = status
+
+
+class EsmTooLarge(EsmError):
+    """413: the uploaded file is bigger than the ESM accepts; ``size`` is what was sent."""
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message, status=413)
+        self.size = size
+
+
+class EsmUnavailable(TransientError):
+    """The ESM did not answer usefully right now (network, timeout, 5xx): worth a retry."""
+
+    case = "run_failed"
+
+    def __init__(self, message: str, *, hint: str = "", status: int | None = None) -> None:
+        message = redact(message)
+        super().__init__(
+            message,
+            hint=hint or "The ESM or the network to it is down or overloaded; retry later.",
+            figures={"message": message},
+        )
+        self.status = status
+
+
+# --------------------------------------------------------------------------------------------
+# Transport shared by both clients
+# --------------------------------------------------------------------------------------------
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _short_reason(exc: BaseException) -> str:
+    """The root cause of a requests/urllib3 error in a few words (not the whole repr chain)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    last: BaseException = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        last = current
+        nested = getattr(current, "reason", None)
+        if isinstance(nested, BaseException):
+            current = nested
+            continue
+        if current.args and isinstance(current.args[0], BaseException):
+            current = current.args[0]
+            continue
+        current = current.__cause__ or current.__context__
+    text = str(last)
+    # urllib3 prefixes its messages with "<connection object at 0x...>: " - not useful.
+    text = re.sub(r"^<[^>]+>:\s*", "", text)
+    return redact(f"{type(last).__name__}: {text}" if text else type(last).__name__)
+
+
+def _body_summary(response: requests.Response) -> str:
+    """The ESM's explanation: ``message``/``error`` and ``meta.errors``, else the raw body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    parts: list[str] = []
+    if isinstance(body, dict):
+        for key in ("message", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value and value not in parts:
+                parts.append(value)
+        meta = body.get("meta")
+        errors = meta.get("errors") if isinstance(meta, dict) else None
+        if isinstance(errors, list) and errors:
+            shown = []
+            for item in errors:
+                if isinstance(item, dict):
+                    code = item.get("attributeCode") or "-"
+                    shown.append(f"{code}: {item.get('message') or item.get('error') or ''}")
+                else:
+                    shown.append(str(item))
+            parts.append("attribute errors: " + "; ".join(shown))
+    text = " | ".join(parts) if parts else response.text.strip()
+    text = redact(text)
+    if len(text) > MAX_BODY_IN_ERROR:
+        text = text[:MAX_BODY_IN_ERROR] + " …"
+    return text or "(empty body)"
+
+
+class _Transport:
+    """One ``requests.Session`` with the connector's TLS, timeout and error policy.
+
+    Not thread-safe: one run files one task from one thread.
+    """
+
+    def __init__(
+        self, settings: WebApiSettings, base_path: str, session: requests.Session | None
+    ) -> None:
+        self.settings = settings
+        self.base = settings.webapi_url + base_path
+        self.host = urlsplit(settings.webapi_url).hostname or settings.webapi_url
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.timeout = (settings.webapi_timeout_seconds, settings.webapi_timeout_seconds)
+        password = settings.webapi_password.get_secret_value()
+        register_secrets([password])  # second line of defence; we never log it anyway
+        self.verify: bool | str
+        if not settings.webapi_verify_tls:
+            self.verify = False
+            log.warning(
+                "TLS verification is OFF for the ESM at %s (webapi_verify_tls=false, an explicit "
+                "opt-in): the connection can be intercepted. Prefer webapi_ca_bundle.",
+                self.host,
+            )
+        else:
+            self.verify = settings.webapi_ca_bundle or True
+        if settings.webapi_url.startswith("http://") and not _is_loopback(self.host):
+            log.warning(
+                "The ESM URL %s is plain http: the Web API password travels unencrypted.",
+                settings.webapi_url,
+            )
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request; network failures become :class:`EsmUnavailable`/:class:`EsmError`.
+
+        Redirects are not followed: requests would turn a redirected POST into a GET and drop
+        the body, so a redirect is reported as a wrong ``webapi_url`` instead.
+        """
+        url = self.base + path
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.exceptions.SSLError as exc:
+            reason = _short_reason(exc)
+            if "CERTIFICATE_VERIFY_FAILED" in reason or "hostname" in reason.lower():
+                raise EsmError(
+                    f"The TLS certificate of the ESM at {self.host} is not trusted ({reason}).",
+                    hint="Give the CA that signed it in webapi_ca_bundle.",
+                ) from None
+            raise EsmUnavailable(
+                f"TLS handshake with the ESM at {self.host} failed on {method} {path}: {reason}."
+            ) from None
+        except requests.exceptions.Timeout as exc:
+            raise EsmUnavailable(
+                f"The ESM at {self.host} did not answer {method} {path} within "
+                f"{self.settings.webapi_timeout_seconds:g} s ({_short_reason(exc)}).",
+                hint="The ESM may be overloaded; raise webapi_timeout_seconds if it is just slow.",
+            ) from None
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            raise EsmUnavailable(
+                f"No usable answer from the ESM at {self.host} to {method} {path}: "
+                f"{_short_reason(exc)}."
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise EsmError(
+                f"Cannot send {method} {path} to the ESM at {self.host}: {_short_reason(exc)}.",
+                hint="Check webapi_url.",
+            ) from None
+        log.debug(
+            "ESM %s %s -> %s (%.0f ms)",
+            method,
+            path,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        return response
+
+    def check(self, response: requests.Response, method: str, path: str) -> None:
+        """Raise the error that ``response`` means; return for 2xx."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        where = f"ESM {method} {path} answered {status}"
+        if 300 <= status < 400:
+            target = response.headers.get("Location", "?")
+            raise EsmError(
+                f"{where} (a redirect to {redact(target)[:200]}).",
+                hint="Set webapi_url to the ESM's final base URL (e.g. https://...).",
+                status=status,
+            )
+        summary = _body_summary(response)
+        if status >= 500 or status in TRANSIENT_STATUSES:
+            raise EsmUnavailable(f"{where}: {summary}", status=status)
+        if status == 413:
+            size = len(response.request.body or b"") if response.request is not None else 0
+            raise EsmTooLarge(f"{where}: {summary}", size=size)
+        hint = ""
+        if status == 401:
+            hint = "The ESM refused a fresh login token; check the user's External API permission."
+        elif status == 403:
+            hint = (
+                f"Give the ESM user '{self.settings.webapi_user}' create and update rights on "
+                f"template '{self.settings.report_template_code}' in folder "
+                f"'{self.settings.report_folder_code}'."
+            )
+        elif status == 404:
+            hint = "Check webapi_url, report_template_code and report_folder_code."
+        elif status == 400:
+            hint = "Check report_template_code, report_folder_code and report_attribute_codes."
+        raise EsmError(f"{where}: {summary}", hint=hint, status=status)
+
+
+# --------------------------------------------------------------------------------------------
+# REST API v1
+# --------------------------------------------------------------------------------------------
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (seconds since the epoch), read without checking the signature.
+
+    We only need to know *when* to log in again; the ESM checks the signature. ``None`` when
+    the token is not a JWT or has no ``exp``: then a 401 tells us instead.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    return float(exp)
+
+
+def _attribute_values(data: Mapping[str, str]) -> dict[str, dict[str, list[dict[str, str]]]]:
+    return {code: {"values": [{"value": text}]} for code, text in data.items()}
+
+
+UploadHow = Literal["plain", "compressed", "split", "too_large"]
+
+
+@dataclass
+class UploadResult:
+    """What :meth:`EsmRestClient.upload_attachment` did with one file.
+
+    ``files`` are the names stored in the ESM (empty when nothing was stored);
+    ``how`` is ``plain``, ``compressed`` (``name.gz``), ``split`` (``stem.partN.json``) or
+    ``too_large`` (not attached, or only some parts: ``files`` says which).
+    """
+
+    name: str
+    how: UploadHow
+    files: list[str] = field(default_factory=list)
+
+
+class EsmRestClient:
+    """Client of the ESM REST API v1, with JWT login and transparent re-login."""
+
+    def __init__(self, settings: WebApiSettings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self._http = _Transport(settings, REST_API_PATH, session)
+        self._token: str | None = None
+        self._expires_at: float | None = None
+        self.logins = 0  #: how often we logged in (for tests and the debug log)
+
+    @property
+    def session(self) -> requests.Session:
+        return self._http.session
+
+    # -- authentication ----------------------------------------------------------------------
+
+    def login(self) -> None:
+        """Get a JWT with the user's credentials (form fields ``login`` and ``password``)."""
+        user = self.settings.webapi_user
+        path = "/users/login"
+        response = self._http.send(
+            "POST",
+            path,
+            data={"login": user, "password": self.settings.webapi_password.get_secret_value()},
+            headers={"Accept": "application/json"},
+        )
+        if response.status_code in (401, 403):
+            raise EsmError(
+                f"The ESM at {self._http.host} refused the login: wrong credentials for user "
+                f"'{user}' (status {response.status_code}).",
+                hint="Check webapi_user and webapi_password; the user must be an ESM local user "
+                "with the External API permission.",
+                status=response.status_code,
+            )
+        self._http.check(response, "POST", path)
+        token = ""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("token"), str):
+            token = body["token"]
+        if not token:
+            token = response.headers.get("Authorization", "")
+        token = token.strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        if not token:
+            raise EsmError(
+                f"The ESM at {self._http.host} accepted the login of '{user}' but returned no "
+                "token.",
+                hint="Check that webapi_url points at the ESM itself, not a proxy page.",
+                status=response.status_code,
+            )
+        if not token.startswith("eyJ"):  # not JWT-shaped: the runlog pattern would miss it
+            register_secrets([token])
+        self._token = token
+        self._expires_at = jwt_expiry(token)
+        self.logins += 1
+        log.debug("Logged in to the ESM at %s as %s", self._http.host, user)
+
+    def _bearer(self) -> str:
+        expiring = (
+            self._expires_at is not None
+            and self._expires_at - time.time() < RELOGIN_MARGIN_SECONDS
+        )
+        if self._token is None or expiring:
+            if self._token is not None:
+                log.debug("ESM token expires soon; logging in again")
+            self.login()
+        assert self._token is not None
+        return f"Bearer {self._token}"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """An authenticated call; on 401 log in again and repeat it once."""
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        response: requests.Response | None = None
+        for attempt in (1, 2):
+            headers["Authorization"] = self._bearer()
+            response = self._http.send(method, path, headers=headers, **kwargs)
+            if response.status_code != 401 or attempt == 2:
+                break
+            log.info("The ESM answered 401 to %s %s; logging in again", method, path)
+            self._token = None
+        assert response is not None
+        self._http.check(response, method, path)
+        return response
+
+    # -- datacards ---------------------------------------------------------------------------
+
+    def create_datacard(self, template: str, folder: str, data: Mapping[str, str]) -> str:
+        """Create one datacard with text attributes; return its ``dataCardId``."""
+        path = f"/dc/{quote(template, safe='')}/data"
+        response = self._call(
+            "POST", path, json={"folderCode": folder, "data": _attribute_values(data)}
+        )
+        try:
+            body = response.json()
+            card_id = body["dataCard"]["dataCardId"]
+        except (ValueError, KeyError, TypeError):
+            raise EsmError(
+                f"ESM POST {path} answered {response.status_code} without a dataCardId: "
+                f"{_body_summary(response)}",
+                status=response.status_code,
+            ) from None
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if isinstance(meta, dict) and meta.get("errors"):
+            log.warning(
+                "The ESM created datacard %s but reported: %s", card_id, _body_summary(response)
+            )
+        return str(card_id)
+
+    def update_datacard(self, template: str, card_id: str, data: Mapping[str, str]) -> None:
+        """Replace text attributes of an existing datacard (``PATCH``)."""
+        path = f"/dc/{quote(template, safe='')}/data/{quote(card_id, safe='')}"
+        self._call("PATCH", path, json={"dataCardId": card_id, "data": _attribute_values(data)})
+
+    def get_datacard(self, template: str, card_id: str) -> dict[str, Any]:
+        """Read one datacard (used by tests and for diagnostics)."""
+        path = f"/dc/{quote(template, safe='')}/data/{quote(card_id, safe='')}"
+        body = self._call("GET", path).json()
+        return body if isinstance(body, dict) else {"body": body}
+
+    # -- files -------------------------------------------------------------------------------
+
+    def upload_file(
+        self, template: str, card_id: str, attribute: str, name: str, content: bytes
+    ) -> None:
+        """Upload one file into a file attribute; raise :class:`EsmTooLarge` on 413."""
+        path = (
+            f"/dc/{quote(template, safe='')}/data/{quote(card_id, safe='')}"
+            f"/{quote(attribute, safe='')}/file"
+        )
+        try:
+            self._call(
+                "POST",
+                path,
+                files={
+                    "fileUpload": (name, content, "application/octet-stream"),
+                    "fileName": (None, name),
+                },
+            )
+        except EsmTooLarge as exc:
+            exc.size = len(content)  # the file's size, not the multipart body's
+            raise
+
+    def upload_attachment(
+        self, template: str, card_id: str, attribute: str, name: str, content: bytes
+    ) -> UploadResult:
+        """Upload a file so that a 413 does not lose it.
+
+        Why this order: gzip keeps the file whole and usually shrinks JSON 5-20 times; only when
+        that is still too big is a JSON array split into parts (``stem.part1.json`` ...), each
+        smaller than the smallest upload that failed (halving again on another 413). A row that
+        alone exceeds the limit cannot be sent: the attachment is then reported ``too_large``
+        (with the parts that did go through, if any).
+        """
+        try:
+            self.upload_file(template, card_id, attribute, name, content)
+            return UploadResult(name, "plain", [name])
+        except EsmTooLarge as exc:
+            failed = exc.size or len(content)
+            log.warning(
+                "The ESM refused %s (%d bytes) as too large; trying it gzip-compressed",
+                name,
+                len(content),
+            )
+        packed = gzip.compress(content, mtime=0)
+        if len(packed) < failed:
+            try:
+                self.upload_file(template, card_id, attribute, f"{name}.gz", packed)
+                log.warning("Attached %s compressed as %s.gz", name, name)
+                return UploadResult(name, "compressed", [f"{name}.gz"])
+            except EsmTooLarge:
+                failed = len(packed)
+        return self._upload_split(template, card_id, attribute, name, content, failed)
+
+    def _upload_split(
+        self, template: str, card_id: str, attribute: str, name: str, content: bytes, failed: int
+    ) -> UploadResult:
+        try:
+            rows = json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            rows = None
+        if not isinstance(rows, list) or len(rows) < 2:
+            log.warning("%s is too large for the ESM and is no JSON array to split", name)
+            return UploadResult(name, "too_large")
+        encoded = [json.dumps(row, ensure_ascii=False).encode("utf-8") for row in rows]
+        stem = name[:-5] if name.lower().endswith(".json") else name
+        target = failed - 1
+        uploaded: list[str] = []
+        start = 0
+        while start < len(encoded):
+            size, end = 2, start  # "[" and "]"
+            while end < len(encoded):
+                extra = len(encoded[end]) + (2 if end > start else 0)  # ",\n"
+                if size + extra > target:
+                    break
+                size += extra
+                end += 1
+            if end == start:
+                log.warning(
+                    "%s: row %d alone is larger than the ESM accepts (%d bytes); not attached",
+                    name,
+                    start + 1,
+                    len(encoded[start]),
+                )
+                return UploadResult(name, "too_large", uploaded)
+            payload = b"[" + b",\n".join(encoded[start:end]) + b"]"
+            part = f"{stem}.part{len(uploaded) + 1}.json"
+            try:
+                self.upload_file(template, card_id, attribute, part, payload)
+            except EsmTooLarge:
+                target = len(payload) // 2
+                continue
+            uploaded.append(part)
+            start = end
+        log.warning("Attached %s in %d parts: %s", name, len(uploaded), ", ".join(uploaded))
+        return UploadResult(name, "split", uploaded)
+
+
+# --------------------------------------------------------------------------------------------
+# Legacy XML Web API
+# --------------------------------------------------------------------------------------------
+
+
+def _xml_text(value: str) -> str:
+    return _XML_INVALID.sub("\ufffd", value)
+
+
+def build_import_xml(template: str, data: Mapping[str, str]) -> bytes:
+    """The ``<entityset>`` body of ``dataCardImport.ws`` for one datacard (lxml escapes it)."""
+    root = etree.Element("entityset")
+    entity = etree.SubElement(root, "entity")
+    etree.SubElement(entity, "template", code=_xml_text(template))
+    for code, text in data.items():
+        attribute = etree.SubElement(entity, "attribute", code=_xml_text(code))
+        etree.SubElement(attribute, "value").text = _xml_text(text)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def safe_xml_parser() -> etree.XMLParser:
+    """A parser that never expands entities or fetches anything (no XXE, no billion laughs)."""
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
+    )
+
+
+def _local(element: Any) -> str:
+    return etree.QName(element).localname
+
+
+class EsmXmlClient:
+    """Client of the legacy XML Web API (``dataCardImport.ws``, HTTP Basic)."""
+
+    def __init__(self, settings: WebApiSettings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self._http = _Transport(settings, XML_API_PATH, session)
+
+    @property
+    def session(self) -> requests.Session:
+        return self._http.session
+
+    def create_datacard(self, template: str, folder: str, data: Mapping[str, str]) -> str:
+        """Import one datacard; return a reference (the datacard id when the reply has one)."""
+        path = "/dataCardImport.ws"
+        response = self._http.send(
+            "POST",
+            path,
+            params={"folderCode": folder, "createDataCards": "true"},
+            data=build_import_xml(template, data),
+            headers={"Content-Type": "application/xml; charset=utf-8", "Accept": "application/xml"},
+            auth=(self.settings.webapi_user, self.settings.webapi_password.get_secret_value()),
+        )
+        status = response.status_code
+        if status in (401, 403):
+            raise EsmError(
+                f"The ESM at {self._http.host} refused the XML Web API login: wrong credentials "
+                f"or no Web API role for user '{self.settings.webapi_user}' (status {status}).",
+                hint="Check webapi_user and webapi_password; the user must be an ESM local user.",
+                status=status,
+            )
+        if status >= 300:
+            self._http.check(response, "POST", path)
+        try:
+            root = etree.fromstring(response.content, safe_xml_parser())
+        except etree.XMLSyntaxError:
+            raise EsmError(
+                f"ESM POST {path} answered {status} with no readable XML: "
+                f"{_body_summary(response)}",
+                status=status,
+            ) from None
+        elements = list(root.iter(etree.Element))
+        errors = [
+            " ".join("".join(el.itertext()).split()) for el in elements if _local(el) == "error"
+        ]
+        created_text = next(
+            (el.text for el in elements if _local(el) == "entities-created" and el.text), "0"
+        )
+        try:
+            created = int(created_text.strip())
+        except ValueError:
+            created = 0
+        if errors or created < 1:
+            shown = redact("; ".join(e for e in errors if e) or f"entities-created {created}")
+            raise EsmError(
+                f"ESM POST {path} did not create the datacard: {shown[:MAX_BODY_IN_ERROR]}",
+                hint="Check report_template_code, report_folder_code and report_attribute_codes.",
+                status=status,
+            )
+        card_id = next(
+            (el.get("id") for el in elements if _local(el) == "entity" and el.get("id")), None
+        )
+        return str(card_id) if card_id else f"xml:{template}@{folder}"
+
+
+# --------------------------------------------------------------------------------------------
+# Sinks
+# --------------------------------------------------------------------------------------------
+
+
+class _Notes:
+    """Texts appended to the description, in the task's language when translation.json has it."""
+
+    def __init__(self, translations: Translations | None) -> None:
+        self._translations = translations
+        self._loaded = translations is not None
+
+    def _source(self) -> Translations | None:
+        if not self._loaded:
+            self._loaded = True
+            try:
+                self._translations = Translations.load()
+            except Exception as exc:  # the shipped file is part of the package; be lenient
+                log.debug("No translations for the ESM notes: %s", exc)
+        return self._translations
+
+    def text(self, case: str, language: str, **figures: object) -> str:
+        translations = self._source()
+        template = None
+        if translations is not None:
+            template = translations.cases.get(case, {}).get(language)
+        if template is None:
+            template = NOTE_TEXTS[case]
+        return template.format(**{name: figures.get(name, "") for name in placeholders(template)})
+
+
+@dataclass
+class _Filing:
+    """Progress of one task's filing, so a retry resumes where the last attempt stopped."""
+
+    card_id: str | None = None
+    done: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    noted: bool = False
+
+
+def _task_key(task: AdminTask) -> str:
+    return f"{task.task_id}|{task.created_at}|{task.case}|{task.title}"
+
+
+class RestSink:
+    """Files the admin task through the REST API: datacard first, then the attachments.
+
+    The same sink object is handed to every retry of the Prefect task, so the datacard created
+    by a first attempt is reused by the next one: a transient failure during an upload never
+    yields two admin tasks.
+    """
+
+    def __init__(
+        self,
+        settings: WebApiSettings,
+        client: EsmRestClient | None = None,
+        translations: Translations | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client or EsmRestClient(settings)
+        self._notes = _Notes(translations)
+        self._filings: dict[str, _Filing] = {}
+
+    def file(self, task: AdminTask) -> str:
+        settings = self.settings
+        codes = settings.report_attribute_codes
+        template = settings.report_template_code
+        state = self._filings.setdefault(_task_key(task), _Filing())
+        if state.card_id is None:
+            state.card_id = self.client.create_datacard(
+                template,
+                settings.report_folder_code,
+                {codes.title: task.title, codes.description: task.description},
+            )
+            log.info(
+                "Created the admin task datacard %s (template %s, folder %s)",
+                state.card_id,
+                template,
+                settings.report_folder_code,
+            )
+        for attachment in task.attachments:
+            if attachment.name in state.done:
+                continue
+            note = self._attach(state.card_id, attachment, task.language)
+            if note:
+                state.notes.append(note)
+            state.done.add(attachment.name)
+        if state.notes and not state.noted:
+            description = task.description + "\n\n" + "\n".join(state.notes)
+            try:
+                self.client.update_datacard(
+                    template, state.card_id, {codes.description: description}
+                )
+            except EsmError as exc:  # the task and its files are in; the note is a detail
+                log.error("Could not add the attachment notes to the description: %s", exc)
+            state.noted = True
+        return state.card_id
+
+    def _attach(self, card_id: str, attachment: Attachment, language: str) -> str | None:
+        """Upload one attachment; return the note for the description, if there is one."""
+        name, path = attachment.name, Path(attachment.path)
+        notes = self._notes
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            log.warning("Attachment %s not found at %s; not attached", name, path)
+            return notes.text("attachment_missing", language, name=name, path=str(path))
+        except OSError as exc:
+            log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
+            return notes.text(
+                "attachments_omitted", language, reason=f"{name}: {type(exc).__name__}"
+            )
+        settings = self.settings
+        try:
+            result = self.client.upload_attachment(
+                settings.report_template_code,
+                card_id,
+                settings.report_attribute_codes.attachments,
+                name,
+                content,
+            )
+        except EsmError as exc:  # permanent: the task is in; say which file is missing
+            log.error("Attachment %s was not attached: %s", name, exc)
+            return notes.text("attachments_omitted", language, reason=f"{name}: {exc.message}")
+        log.debug("Attachment %s: %s %s", name, result.how, result.files)
+        files = ", ".join(result.files)
+        if result.how == "compressed":
+            return notes.text("attachment_compressed", language, name=name, files=files)
+        if result.how == "split":
+            return notes.text(
+                "attachment_split", language, name=name, parts=len(result.files), files=files
+            )
+        if result.how == "too_large":
+            log.warning("Attachment %s is too large for the ESM; kept at %s", name, path)
+            return notes.text("attachment_too_large", language, name=name, path=str(path))
+        return None
+
+
+class XmlSink:
+    """Files the admin task through the legacy XML Web API; attachments are left out."""
+
+    def __init__(
+        self,
+        settings: WebApiSettings,
+        client: EsmXmlClient | None = None,
+        translations: Translations | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client or EsmXmlClient(settings)
+        self._notes = _Notes(translations)
+
+    def file(self, task: AdminTask) -> str:
+        settings = self.settings
+        codes = settings.report_attribute_codes
+        description = task.description
+        if task.attachments:
+            files = ", ".join(a.path for a in task.attachments)
+            log.warning(
+                "The legacy XML Web API cannot upload files; attachments omitted: %s", files
+            )
+            note = self._notes.text("attachments_not_supported", task.language, files=files)
+            description = f"{description}\n\n{note}"
+        reference = self.client.create_datacard(
+            settings.report_template_code,
+            settings.report_folder_code,
+            {codes.title: task.title, codes.description: description},
+        )
+        log.info(
+            "Imported the admin task through the XML Web API (%s, template %s, folder %s)",
+            reference,
+            settings.report_template_code,
+            settings.report_folder_code,
+        )
+        return reference
+
+
+def sink_for(
+    settings: WebApiSettings, translations: Translations | None = None
+) -> ReportSink:
+    """The sink for ``settings.webapi_kind``: ``rest`` (default) or ``xml``."""
+    if settings.webapi_kind == "xml":
+        return XmlSink(settings, translations=translations)
+    return RestSink(settings, translations=translations)
+
+
+def load_admin_task(task_json: Path) -> AdminTask:
+    """Read a kept ``<taskid>_admin_task.json``; relative attachment paths are resolved
+    against its folder (the working directory of the run that wrote it)."""
+    task = AdminTask.model_validate_json(task_json.read_text(encoding="utf-8"))
+    base = task_json.resolve().parent
+    attachments = [
+        a if Path(a.path).is_absolute() else Attachment(name=a.name, path=str(base / a.path))
+        for a in task.attachments
+    ]
+    return task.model_copy(update={"attachments": attachments})
+
+
+def resend_admin_task(
+    task_json: Path,
+    settings: WebApiSettings,
+    *,
+    sink_factory: Callable[[WebApiSettings], ReportSink] = sink_for,
+    attempts: int = 1,
+    delays: Iterable[float] = (),
+) -> str:
+    """File a kept admin task again (``hr-connector resend-report``); return the datacard id.
+
+    Each call creates a new datacard: if the first attempt got as far as creating one (and failed
+    later), the ESM then holds two. ``attempts``/``delays`` give a plain retry loop on
+    :class:`EsmUnavailable` for use outside Prefect.
+    """
+    task = load_admin_task(task_json)
+    sink = sink_factory(settings)
+    waits = list(delays)
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            return sink.file(task)
+        except EsmUnavailable as exc:
+            if attempt >= attempts:
+                raise
+            wait = waits[attempt - 1] if attempt - 1 < len(waits) else (waits[-1] if waits else 0)
+            log.warning("Attempt %d to file the admin task failed (%s); retrying", attempt, exc)
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover

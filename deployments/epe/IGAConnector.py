@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""HR connector for the EPE (Connector management) Generic Python Script task.
+
+Drop-in replacement of the vendor's IGAConnector.py: copy this one file into the engine's
+``custom-provisioning-scripts/only_scheduled/`` folder (chmod 755). The connector itself is the
+``hr-connector`` package, installed into the Python that runs this script
+(``python3 -m pip install hr_connector-<version>-py3-none-any.whl``). Check the install with
+``python3 -c "import hr_connector; print(hr_connector.__file__)"``.
+
+Input: the connector parameters as JSON on stdin line 1 (line 2: task mappings, optional), or
+``--params FILE``. Exit 0 = import completed (last stdout line: the output file's path),
+1 = interrupted (see the IGA admin task), 2 = unusable invocation.
+"""
+
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 - the engine may run an older Python
+    sys.stderr.write("IGAConnector.py: Python 3.11 or newer is required\n")
+    sys.exit(2)
+
+try:
+    from hr_connector.epe import main
+except ImportError as exc:  # the package is not installed in this Python
+    sys.stderr.write(
+        f"IGAConnector.py: the hr-connector package is not installed for {sys.executable} "
+        f"({exc}). Install it with: {sys.executable} -m pip install hr-connector\n"
+    )
+    sys.exit(2)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The ``hr-connector`` command.
+
+``run``            one import, exactly as the EPE wrapper does it (parameters on stdin or --params)
+``demo``           the whole story on the bundled samples, against a local ESM
+``esm-sandbox``    the local ESM: see the admin tasks in a browser
+``resend-report``  file a kept admin task again (after the ESM was unreachable)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+SAMPLE_FORMATS = {"costcenter": "csv", "organization": "xml", "title": "json", "workperiod": "csv"}
+DEMO_USER, DEMO_PASSWORD = "iga.webapi", "demo-password-not-secret"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hr-connector", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from hr_connector import epe
+
+    run = sub.add_parser("run", help="run one import (EPE contract: parameters on stdin)")
+    epe.add_arguments(run)
+
+    demo = sub.add_parser("demo", help="run the sample imports against a local ESM")
+    demo.add_argument("--workdir", type=Path, default=Path("demo-run"))
+    demo.add_argument(
+        "--orchestration",
+        choices=("prefect", "plain"),
+        default="prefect",
+        help="prefect (default): real Prefect flows on a temporary local server",
+    )
+    demo.add_argument("--samples", type=Path, default=None, help="the samples folder")
+
+    sandbox = sub.add_parser("esm-sandbox", help="serve the local ESM (REST v1 + XML API + UI)")
+    sandbox.add_argument("rest", nargs=argparse.REMAINDER, help="options of the sandbox")
+
+    resend = sub.add_parser("resend-report", help="file a kept admin task again")
+    resend.add_argument("admin_task", type=Path, help="the <taskid>_admin_task.json to send")
+    resend.add_argument(
+        "--params",
+        type=Path,
+        required=True,
+        help="the parameters JSON (for webapi_url, user, password, codes)",
+    )
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return epe.main(_forward(args))
+    if args.command == "demo":
+        return run_demo(args.workdir, args.orchestration, args.samples)
+    if args.command == "esm-sandbox":
+        from hr_connector import esm_sandbox
+
+        return esm_sandbox.main(args.rest)
+    if args.command == "resend-report":
+        return resend_report(args.admin_task, args.params)
+    return 2  # pragma: no cover
+
+
+def _forward(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    if args.params:
+        out += ["--params", str(args.params)]
+    if args.task_id:
+        out += ["--task-id", args.task_id]
+    if args.workdir:
+        out += ["--workdir", str(args.workdir)]
+    if args.dry_run:
+        out.append("--dry-run")
+    out += ["--orchestration", args.orchestration]
+    return out
+
+
+def resend_report(admin_task: Path, params_file: Path) -> int:
+    from hr_connector.clients import esm
+    from hr_connector.params import webapi_settings_from_raw
+
+    raw = json.loads(params_file.read_text(encoding="utf-8"))
+    settings = webapi_settings_from_raw(raw)
+    if settings is None:
+        print("hr-connector: the parameters lack usable webapi_* keys", file=sys.stderr)
+        return 2
+    card = esm.resend_admin_task(admin_task, settings)
+    print(f"Filed the admin task as datacard {card}")
+    return 0
+
+
+def _find_samples(explicit: Path | None) -> Path:
+    candidates = [explicit] if explicit else []
+    candidates += [Path.cwd() / "samples", Path(__file__).resolve().parents[1] / "samples"]
+    for folder in candidates:
+        if folder and (folder / "workperiod" / "workperiod.csv").is_file():
+            return folder
+    raise SystemExit("hr-connector demo: cannot find the samples folder; use --samples DIR")
+
+
+def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
+    """Full loads of all four data types, then a next-day partial run that trips the update
+    limit, then the same run approved: what an IGA admin sees in the first two days."""
+    samples = _find_samples(samples)
+    workdir = workdir.resolve()
+    marker = workdir / ".hr-connector-demo"
+    if workdir.exists() and any(workdir.iterdir()) and not marker.exists():
+        raise SystemExit(f"hr-connector demo: {workdir} exists and is not a demo folder")
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    marker.write_text("made by hr-connector demo\n", encoding="utf-8")
+    os.environ.setdefault("PREFECT_HOME", str(workdir / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+    from hr_connector import esm_sandbox
+    from hr_connector.epe import run_connector
+    from hr_connector.params import parse_params
+
+    for data_type, fmt in SAMPLE_FORMATS.items():
+        (workdir / data_type).mkdir()
+        shutil.copy(samples / data_type / f"{data_type}.{fmt}", workdir / data_type)
+
+    sandbox = esm_sandbox.EsmSandbox(workdir / "esm", users={DEMO_USER: DEMO_PASSWORD})
+    sandbox.start()
+    rows: list[tuple[str, Any]] = []
+    try:
+        base: dict[str, Any] = {
+            "webapi_url": sandbox.url,
+            "webapi_user": DEMO_USER,
+            "webapi_password": DEMO_PASSWORD,
+            "report_template_code": "IGAWorkflowTaskInformation",
+            "report_folder_code": "iga_tasks",
+            "update_limit": 3,
+            "language": "en",
+        }
+        prefect = orchestration == "prefect"
+        for n, (data_type, fmt) in enumerate(SAMPLE_FORMATS.items(), 1):
+            params = parse_params(
+                {
+                    **base,
+                    "data_type": data_type,
+                    "run_type": "full",
+                    "file_path": f"./{data_type}/*.{fmt}",
+                }
+            )
+            rows.append(
+                (
+                    f"day 1: full load of {data_type} ({fmt})",
+                    run_connector(params, workdir, str(n), prefect=prefect),
+                )
+            )
+        shutil.copy(samples / "workperiod" / "next_day" / "workperiod.csv", workdir / "workperiod")
+        partial = {
+            **base,
+            "data_type": "workperiod",
+            "run_type": "partial",
+            "file_path": "./workperiod/*.csv",
+        }
+        stopped = run_connector(parse_params(partial), workdir, "4", prefect=prefect)
+        rows.append(("day 2: partial workperiod, update_limit 3", stopped))
+        approved = {**partial, "approved_changeset": stopped.changeset}
+        rows.append(
+            (
+                "day 2: rerun with approved_changeset",
+                run_connector(parse_params(approved), workdir, "4", prefect=prefect),
+            )
+        )
+    finally:
+        sandbox.stop()
+    _print_demo(rows, workdir)
+    return 0 if all(r.report_error is None for _, r in rows) else 1
+
+
+def _print_demo(rows: list[tuple[str, Any]], workdir: Path) -> None:
+    print("\nhr-connector demo: sample imports against the local ESM\n")
+    print(
+        f"{'run':44} {'decision':12} {'read':>5} {'blocked':>7} {'new':>4} {'chg':>4} "
+        f"{'rem':>4} {'output':>6}  admin task"
+    )
+    for label, r in rows:
+        c = r.counts
+        print(
+            f"{label:44} {r.decision.value:12} {c.rows_read:5} {c.blocked:7} {c.new:4} "
+            f"{c.changed:4} {c.removed:4} {c.output:6}  {r.admin_task_id or r.report_error}"
+        )
+        if r.interruption:
+            print(f"{'':44} -> {r.interruption.message}")
+    print(f"\nFiles are in {workdir}:")
+    print("  <taskid>_output.json      rows for the platform to import")
+    print("  <taskid>_log.txt          each run's log")
+    print("  <taskid>_admin_task.md    the IGA admin task, readable copy")
+    print("  data/archive/             the archives the next partial run compares with")
+    print("  esm/                      the local ESM's datacards and attachments")
+    print(f"\nSee the admin tasks in a browser: hr-connector esm-sandbox --dir {workdir / 'esm'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""The EPE drop-in: what ``IGAConnector.py`` does when the provisioning engine runs it.
+
+The platform contract (PLATFORM.md §1): parameters as JSON on stdin line 1 (optional task
+mappings on line 2) or ``--params FILE``; the task id from the parameters, the mappings,
+``--task-id`` or ``EPE_TASK_ID``; files relative to the working directory (``--workdir``,
+``HR_CONNECTOR_WORKDIR`` or the current directory). Exit 0 when the import completed (the last
+stdout line is then the output file's absolute path), 1 when it was interrupted, 2 when the
+invocation itself is unusable.
+
+Orchestration (``HR_CONNECTOR_ORCHESTRATION``): ``auto`` (default) runs the Prefect flow when
+``PREFECT_API_URL`` names a Prefect server, so operators see the run in the UI, and otherwise runs
+the same steps in-process without Prefect (no server to manage, no ~10 s ephemeral server start);
+``prefect`` always uses the flow (an ephemeral server when no URL is set); ``plain`` never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from hr_connector.errors import ParametersInvalid, UnusableInvocation
+from hr_connector.outcome import Decision, ImportResult, Interruption, RunCounts
+from hr_connector.params import (
+    TASK_ID_KEYS,
+    ConnectorParams,
+    parse_params,
+    webapi_settings_from_raw,
+)
+from hr_connector.runlog import redact, register_secrets, run_log_file
+
+log = logging.getLogger("hr_connector.epe")
+
+EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_UNUSABLE = 0, 1, 2
+_SECRET_HINTS = ("password", "passphrase", "secret", "token", "key")
+
+
+def build_parser(prog: str = "IGAConnector.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="HR import connector (EPE Generic Python Script drop-in). Reads the "
+        "connector parameters as JSON from stdin line 1 (line 2: task mappings, optional).",
+    )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, help="read the parameters JSON from this file")
+    parser.add_argument("--task-id", help="task id when the parameters carry none")
+    parser.add_argument("--workdir", type=Path, help="working directory (default: current)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run every step but write no output, keep the archives, move nothing on SFTP, "
+        "file no admin task",
+    )
+    parser.add_argument(
+        "--orchestration",
+        choices=("auto", "prefect", "plain"),
+        default=os.environ.get("HR_CONNECTOR_ORCHESTRATION", "auto"),
+        help="run as a Prefect flow (auto: when PREFECT_API_URL is set)",
+    )
+
+
+def _masked(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {
+            k: "**********" if any(h in str(k).lower() for h in _SECRET_HINTS) else _masked(v)
+            for k, v in obj.items()
+        }
+    return obj
+
+
+def read_input(args: argparse.Namespace, stdin: TextIO) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters object and the (optional) task mappings object."""
+    if args.params is not None:
+        try:
+            text = args.params.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UnusableInvocation(
+                f"Cannot read --params {args.params}: {exc.strerror}."
+            ) from None
+        lines = [text]
+    else:
+        if stdin is None or stdin.isatty():
+            raise UnusableInvocation(
+                "No parameters: pass the JSON object on standard input or use --params FILE."
+            )
+        lines = [line for line in stdin.read().splitlines() if line.strip()]
+        if not lines:
+            raise UnusableInvocation("Standard input is empty: expected the parameters JSON.")
+    params = _json_object(lines[0], "the parameters (line 1)")
+    mappings = _json_object(lines[1], "the task mappings (line 2)") if len(lines) > 1 else {}
+    return params, mappings
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnusableInvocation(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    if not isinstance(value, dict):
+        raise UnusableInvocation(f"{what} must be a JSON object, not {type(value).__name__}.")
+    return value
+
+
+def resolve_task_id(raw: Mapping[str, Any], mappings: Mapping[str, Any], cli: str | None) -> str:
+    for source in (raw, mappings):
+        for key in TASK_ID_KEYS:
+            if source.get(key) not in (None, ""):
+                return _safe_task_id(str(source[key]))
+    for value in (cli, os.environ.get("EPE_TASK_ID")):
+        if value:
+            return _safe_task_id(value)
+    raise UnusableInvocation(
+        "No task id: give 'taskid' in the parameters, --task-id N, or EPE_TASK_ID."
+    )
+
+
+def _safe_task_id(value: str) -> str:
+    value = value.strip()
+    if not value or not all(c.isalnum() or c in "-_." for c in value) or value.startswith("."):
+        raise UnusableInvocation(
+            f"The task id {value!r} is not a plain name (letters, digits, -_.)."
+        )
+    return value
+
+
+def resolve_workdir(cli: Path | None) -> Path:
+    chosen = cli or (
+        Path(os.environ["HR_CONNECTOR_WORKDIR"])
+        if os.environ.get("HR_CONNECTOR_WORKDIR")
+        else Path.cwd()
+    )
+    if not chosen.is_dir():
+        raise UnusableInvocation(f"The working directory {chosen} does not exist.")
+    return chosen.resolve()
+
+
+def _use_prefect(choice: str) -> bool:
+    if choice == "prefect":
+        return True
+    if choice == "plain":
+        return False
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
+def run_connector(
+    params: ConnectorParams, workdir: Path, task_id: str, *, prefect: bool
+) -> ImportResult:
+    if prefect:
+        from hr_connector.flows.hr_import import run_flow
+
+        return run_flow(params, workdir, task_id)
+    from hr_connector.runner import run_plain
+
+    return run_plain(params, workdir, task_id)
+
+
+def report_unusable_parameters(
+    raw: Mapping[str, Any], error: ParametersInvalid, workdir: Path, task_id: str
+) -> ImportResult:
+    """Extra arguments missing: interrupted; the admin task is filed if the Web API keys work."""
+    from hr_connector import report
+    from hr_connector.pipeline import write_admin_task
+    from hr_connector.texts import Translations
+    from hr_connector.workdir import WorkDir, remove
+
+    data_type = str(raw.get("data_type") or "unknown")
+    wd = WorkDir(workdir, task_id, data_type if data_type.isidentifier() else "unknown")
+    result = ImportResult(
+        task_id=task_id,
+        data_type=data_type,
+        run_type=str(raw.get("run_type") or "partial"),
+        decision=Decision.INTERRUPTED,
+        interruption=Interruption.from_error(error),
+        log_path=str(wd.log),
+    )
+    with run_log_file(wd.log, debug=bool(raw.get("debug") in (True, "true", "True"))):
+        log.error("Run interrupted: %s", error)
+        if remove(wd.output):
+            log.info("Removed the stale output %s", wd.output.name)
+        settings = webapi_settings_from_raw(raw)
+        if settings is None:
+            log.error("The Web API parameters are not usable either: no admin task is filed")
+            return result
+        register_secrets([settings.webapi_password.get_secret_value()])
+        translations = Translations.load(wd.translation_override)
+        language = settings.language if settings.language in translations.languages() else "en"
+        task = report.build_admin_task(
+            translations=translations,
+            language=language,
+            task_id=task_id,
+            data_type=data_type,
+            run_type=result.run_type,
+            file=str(raw.get("file_path") or "-"),
+            counts=RunCounts(),
+            interruption=result.interruption,
+        )
+        result.admin_task_path = str(write_admin_task(task, wd))
+        try:
+            from hr_connector.clients import esm
+
+            result.admin_task_id = esm.sink_for(settings).file(task)
+            log.info("Filed the admin task %s", result.admin_task_id)
+        except Exception as exc:
+            result.report_error = f"{type(exc).__name__}: {exc}"
+            log.error("Could not file the admin task: %s", result.report_error)
+    return result
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    args = build_parser().parse_args(argv)
+    try:
+        raw, mappings = read_input(args, stdin)
+        task_id = resolve_task_id(raw, mappings, args.task_id)
+        workdir = resolve_workdir(args.workdir)
+    except UnusableInvocation as exc:
+        print(f"hr-connector: {exc}", file=stderr)
+        return EXIT_UNUSABLE
+    register_secrets(_secret_strings(raw))
+    if mappings:
+        log.debug("Task mappings: %s", redact(json.dumps(_masked(mappings))))
+    if args.dry_run:
+        raw = {**raw, "dry_run": True}
+    try:
+        params = parse_params(raw)
+    except ParametersInvalid as error:
+        result = report_unusable_parameters(raw, error, workdir, task_id)
+        _print_result(result, stdout, stderr)
+        return EXIT_INTERRUPTED
+    result = run_connector(params, workdir, task_id, prefect=_use_prefect(args.orchestration))
+    return _print_result(result, stdout, stderr)
+
+
+def _secret_strings(raw: Mapping[str, Any]) -> list[str | None]:
+    return [
+        str(v)
+        for k, v in raw.items()
+        if v is not None
+        and any(h in str(k).lower() for h in _SECRET_HINTS)
+        and k != "sftp_private_key_path"
+    ]
+
+
+def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
+    from hr_connector.runner import state_message
+
+    c = result.counts
+    summary = state_message(result)
+    if result.dry_run:
+        print(
+            f"Dry run of {result.data_type} ({result.run_type}): decision {result.decision.value}"
+            f"; rows {c.rows_read}, valid {c.valid}, blocked {c.blocked}, new {c.new}, "
+            f"changed {c.changed}, unchanged {c.unchanged}, removed {c.removed}, "
+            f"would import {c.output}",
+            file=stdout,
+        )
+        if result.interruption:
+            print(f"Would interrupt: {result.interruption}", file=stdout)
+        stdout.flush()
+        return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED
+    print(f"hr-connector: {summary}", file=stderr)
+    print(f"hr-connector: log: {result.log_path}", file=stderr)
+    if result.admin_task_path:
+        print(
+            f"hr-connector: admin task: {result.admin_task_path}"
+            f" ({result.admin_task_id or 'not filed'})",
+            file=stderr,
+        )
+    stderr.flush()
+    if result.decision is Decision.COMPLETED and result.output_path:
+        # A completed run's archives have advanced: the output must be imported even when the
+        # admin task could not be filed, so the exit code follows the decision.
+        print(result.output_path, file=stdout)
+        stdout.flush()
+        return EXIT_COMPLETED
+    return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED
