@@ -10,15 +10,19 @@ that says what to fix, so an operator can fix the file and rerun. The typed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from prefect import Flow, flow
 from prefect.states import Completed, Failed, State
 
+from hr_connector import secrets
+from hr_connector.errors import ParametersInvalid
 from hr_connector.outcome import Decision, ImportResult
-from hr_connector.params import ConnectorParams, DataType
-from hr_connector.runner import execute, state_message
+from hr_connector.params import DataType, parse_params
+from hr_connector.runlog import register_secrets
+from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
 from hr_connector.tasks import PREFECT_STEPS
 
 
@@ -31,11 +35,32 @@ class RunNotCompleted(Exception):
 
 
 def import_body(
-    data_type: DataType, params: ConnectorParams, workdir: str, task_id: str
+    data_type: DataType,
+    params: dict[str, Any],
+    workdir: str,
+    task_id: str,
+    approved_changeset: str | None = None,
+    override_update_limit: bool | None = None,
+    dry_run: bool | None = None,
 ) -> State[Any]:
-    if params.data_type != data_type:
-        raise ValueError(f"this flow imports {data_type}, the parameters say {params.data_type}")
-    result = execute(params, Path(workdir), task_id, PREFECT_STEPS)
+    raw = {"data_type": data_type, **params}
+    for key, value in (
+        ("approved_changeset", approved_changeset),
+        ("override_update_limit", override_update_limit),
+        ("dry_run", dry_run),
+    ):
+        if value is not None:
+            raw[key] = value
+    if raw["data_type"] != data_type:
+        raise ValueError(f"this flow imports {data_type}, the parameters say {raw['data_type']}")
+    try:
+        resolved = secrets.resolve(raw)
+        register_secrets(secret_strings(resolved))
+        parsed = parse_params(resolved)
+    except ParametersInvalid as error:
+        result = report_unusable_parameters(raw, error, Path(workdir), task_id)
+    else:
+        result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS)
     message = state_message(result)
     if result.decision is Decision.INTERRUPTED or result.report_error:
         return Failed(message=message, data=RunNotCompleted(message, result))
@@ -43,10 +68,25 @@ def import_body(
 
 
 def _make(data_type: DataType) -> Flow[..., Any]:
-    def hr_import(params: ConnectorParams, workdir: str, task_id: str) -> State[Any]:
-        return import_body(data_type, params, workdir, task_id)
+    def hr_import(
+        params: dict[str, Any],
+        workdir: str,
+        task_id: str,
+        approved_changeset: str | None = None,
+        override_update_limit: bool | None = None,
+        dry_run: bool | None = None,
+    ) -> State[Any]:
+        return import_body(
+            data_type, params, workdir, task_id, approved_changeset, override_update_limit, dry_run
+        )
 
-    hr_import.__doc__ = f"Import {data_type} rows from the HR file into the IGA solution."
+    hr_import.__doc__ = (
+        f"Import {data_type} rows from the HR file into the IGA solution.\n\n"
+        "params: the connector's extra arguments (PLATFORM.md §3); secret keys hold references "
+        "(env:NAME, prefect-secret:NAME), never values. workdir: the task's working directory. "
+        "task_id: names the task's files. approved_changeset / override_update_limit / dry_run: "
+        "per-run overrides, e.g. to approve one run that exceeds the update limit."
+    )
     hr_import.__name__ = f"hr_import_{data_type}"
     return flow(
         hr_import,
@@ -70,10 +110,15 @@ FLOWS: dict[str, Flow[..., Any]] = {
 }
 
 
-def run_flow(params: ConnectorParams, workdir: Path, task_id: str) -> ImportResult:
-    """Run the data type's flow in this process and return its result, Completed or Failed."""
-    state = FLOWS[params.data_type](
-        params=params, workdir=str(workdir), task_id=task_id, return_state=True
+def run_flow(raw: Mapping[str, Any], workdir: Path, task_id: str) -> ImportResult:
+    """Run the data type's flow in this process and return its result, Completed or Failed.
+
+    Secret values are swapped for in-memory references first, so the parameters Prefect stores
+    hold none.
+    """
+    data_type = str(raw.get("data_type"))
+    state = FLOWS[data_type](
+        params=secrets.stash(raw), workdir=str(workdir), task_id=task_id, return_state=True
     )
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, ImportResult):

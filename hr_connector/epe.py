@@ -25,19 +25,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hr_connector.errors import ParametersInvalid, UnusableInvocation
-from hr_connector.outcome import Decision, ImportResult, Interruption, RunCounts
-from hr_connector.params import (
-    TASK_ID_KEYS,
-    ConnectorParams,
-    parse_params,
-    webapi_settings_from_raw,
-)
-from hr_connector.runlog import redact, register_secrets, run_log_file
+from hr_connector.outcome import Decision, ImportResult
+from hr_connector.params import TASK_ID_KEYS, parse_params
+from hr_connector.runlog import redact, register_secrets
+from hr_connector.runner import SECRET_HINTS, secret_strings
 
 log = logging.getLogger("hr_connector.epe")
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_UNUSABLE = 0, 1, 2
-_SECRET_HINTS = ("password", "passphrase", "secret", "token", "key")
 
 
 def build_parser(prog: str = "IGAConnector.py") -> argparse.ArgumentParser:
@@ -71,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _masked(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {
-            k: "**********" if any(h in str(k).lower() for h in _SECRET_HINTS) else _masked(v)
+            k: "**********" if any(h in str(k).lower() for h in SECRET_HINTS) else _masked(v)
             for k, v in obj.items()
         }
     return obj
@@ -154,67 +149,17 @@ def _use_prefect(choice: str) -> bool:
 
 
 def run_connector(
-    params: ConnectorParams, workdir: Path, task_id: str, *, prefect: bool
+    raw: Mapping[str, Any], workdir: Path, task_id: str, *, prefect: bool
 ) -> ImportResult:
+    """Run one import: as the data type's Prefect flow, or the same steps without Prefect."""
+    params = parse_params(raw)
     if prefect:
         from hr_connector.flows.hr_import import run_flow
 
-        return run_flow(params, workdir, task_id)
+        return run_flow(raw, workdir, task_id)
     from hr_connector.runner import run_plain
 
     return run_plain(params, workdir, task_id)
-
-
-def report_unusable_parameters(
-    raw: Mapping[str, Any], error: ParametersInvalid, workdir: Path, task_id: str
-) -> ImportResult:
-    """Extra arguments missing: interrupted; the admin task is filed if the Web API keys work."""
-    from hr_connector import report
-    from hr_connector.pipeline import write_admin_task
-    from hr_connector.texts import Translations
-    from hr_connector.workdir import WorkDir, remove
-
-    data_type = str(raw.get("data_type") or "unknown")
-    wd = WorkDir(workdir, task_id, data_type if data_type.isidentifier() else "unknown")
-    result = ImportResult(
-        task_id=task_id,
-        data_type=data_type,
-        run_type=str(raw.get("run_type") or "partial"),
-        decision=Decision.INTERRUPTED,
-        interruption=Interruption.from_error(error),
-        log_path=str(wd.log),
-    )
-    with run_log_file(wd.log, debug=bool(raw.get("debug") in (True, "true", "True"))):
-        log.error("Run interrupted: %s", error)
-        if remove(wd.output):
-            log.info("Removed the stale output %s", wd.output.name)
-        settings = webapi_settings_from_raw(raw)
-        if settings is None:
-            log.error("The Web API parameters are not usable either: no admin task is filed")
-            return result
-        register_secrets([settings.webapi_password.get_secret_value()])
-        translations = Translations.load(wd.translation_override)
-        language = settings.language if settings.language in translations.languages() else "en"
-        task = report.build_admin_task(
-            translations=translations,
-            language=language,
-            task_id=task_id,
-            data_type=data_type,
-            run_type=result.run_type,
-            file=str(raw.get("file_path") or "-"),
-            counts=RunCounts(),
-            interruption=result.interruption,
-        )
-        result.admin_task_path = str(write_admin_task(task, wd))
-        try:
-            from hr_connector.clients import esm
-
-            result.admin_task_id = esm.sink_for(settings).file(task)
-            log.info("Filed the admin task %s", result.admin_task_id)
-        except Exception as exc:
-            result.report_error = f"{type(exc).__name__}: {exc}"
-            log.error("Could not file the admin task: %s", result.report_error)
-    return result
 
 
 def main(
@@ -234,7 +179,7 @@ def main(
     except UnusableInvocation as exc:
         print(f"hr-connector: {exc}", file=stderr)
         return EXIT_UNUSABLE
-    register_secrets(_secret_strings(raw))
+    register_secrets(secret_strings(raw))
     if mappings:
         log.debug("Task mappings: %s", redact(json.dumps(_masked(mappings))))
     if args.dry_run:
@@ -242,21 +187,14 @@ def main(
     try:
         params = parse_params(raw)
     except ParametersInvalid as error:
+        from hr_connector.runner import report_unusable_parameters
+
         result = report_unusable_parameters(raw, error, workdir, task_id)
         _print_result(result, stdout, stderr)
         return EXIT_INTERRUPTED
-    result = run_connector(params, workdir, task_id, prefect=_use_prefect(args.orchestration))
+    del params
+    result = run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
     return _print_result(result, stdout, stderr)
-
-
-def _secret_strings(raw: Mapping[str, Any]) -> list[str | None]:
-    return [
-        str(v)
-        for k, v in raw.items()
-        if v is not None
-        and any(h in str(k).lower() for h in _SECRET_HINTS)
-        and k != "sftp_private_key_path"
-    ]
 
 
 def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:

@@ -7,17 +7,24 @@ functions, for callers that have no Prefect API to record the run on (see ``hr_c
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from hr_connector import artifacts
-from hr_connector.outcome import Decision, ImportResult
-from hr_connector.params import SECRET_KEYS, ConnectorParams
-from hr_connector.pipeline import PLAIN_STEPS, Steps, run_import
+from hr_connector import artifacts, report
+from hr_connector.errors import ParametersInvalid
+from hr_connector.outcome import Decision, ImportResult, Interruption, RunCounts
+from hr_connector.params import SECRET_KEYS, ConnectorParams, webapi_settings_from_raw
+from hr_connector.pipeline import PLAIN_STEPS, Steps, run_import, write_admin_task
 from hr_connector.runlog import register_secrets, run_log_file
 from hr_connector.sinks import make_sink
-from hr_connector.workdir import WorkDir
+from hr_connector.texts import Translations
+from hr_connector.workdir import WorkDir, remove
 
 log = logging.getLogger("hr_connector.run")
+
+#: Parameter keys that hint at a secret value (redacted everywhere, masked in mappings).
+SECRET_HINTS = ("password", "passphrase", "secret", "token", "key")
 
 
 def secret_values(params: ConnectorParams) -> list[str | None]:
@@ -67,3 +74,60 @@ def state_message(result: ImportResult) -> str:
             f"{result.admin_task_path}: re-send it with 'hr-connector resend-report'"
         )
     return text
+
+
+def report_unusable_parameters(
+    raw: Mapping[str, Any], error: ParametersInvalid, workdir: Path, task_id: str
+) -> ImportResult:
+    """Extra arguments missing: interrupted; the admin task is filed if the Web API keys work."""
+    data_type = str(raw.get("data_type") or "unknown")
+    wd = WorkDir(workdir, task_id, data_type if data_type.isidentifier() else "unknown")
+    result = ImportResult(
+        task_id=task_id,
+        data_type=data_type,
+        run_type=str(raw.get("run_type") or "partial"),
+        decision=Decision.INTERRUPTED,
+        interruption=Interruption.from_error(error),
+        log_path=str(wd.log),
+    )
+    with run_log_file(wd.log, debug=bool(raw.get("debug") in (True, "true", "True"))):
+        log.error("Run interrupted: %s", error)
+        if remove(wd.output):
+            log.info("Removed the stale output %s", wd.output.name)
+        settings = webapi_settings_from_raw(raw)
+        if settings is None:
+            log.error("The Web API parameters are not usable either: no admin task is filed")
+            return result
+        register_secrets([settings.webapi_password.get_secret_value()])
+        translations = Translations.load(wd.translation_override)
+        language = settings.language if settings.language in translations.languages() else "en"
+        task = report.build_admin_task(
+            translations=translations,
+            language=language,
+            task_id=task_id,
+            data_type=data_type,
+            run_type=result.run_type,
+            file=str(raw.get("file_path") or "-"),
+            counts=RunCounts(),
+            interruption=result.interruption,
+        )
+        result.admin_task_path = str(write_admin_task(task, wd))
+        try:
+            from hr_connector.clients import esm
+
+            result.admin_task_id = esm.sink_for(settings).file(task)
+            log.info("Filed the admin task %s", result.admin_task_id)
+        except Exception as exc:
+            result.report_error = f"{type(exc).__name__}: {exc}"
+            log.error("Could not file the admin task: %s", result.report_error)
+    return result
+
+
+def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:
+    return [
+        str(v)
+        for k, v in raw.items()
+        if v is not None
+        and any(h in str(k).lower() for h in SECRET_HINTS)
+        and k != "sftp_private_key_path"
+    ]

@@ -1,13 +1,23 @@
-"""Retry policy for the steps that touch the network."""
+"""Retry policy for the steps that touch the network (SFTP, the ESM Web API)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hr_connector.errors import TransientError
 
-#: Delays between attempts, in seconds: backoff for a server that is briefly away.
-NETWORK_RETRY_DELAYS = [2, 10, 30]
+
+def _delays() -> list[float]:
+    """Seconds between attempts: backoff for a server that is briefly away.
+
+    ``HR_CONNECTOR_RETRY_DELAYS`` ("2,10,30") changes them, e.g. to shorten tests.
+    """
+    text = os.environ.get("HR_CONNECTOR_RETRY_DELAYS", "2,10,30")
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+NETWORK_RETRY_DELAYS = _delays()
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:

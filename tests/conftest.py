@@ -22,6 +22,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")
 os.environ.pop("PREFECT_API_URL", None)
+os.environ.setdefault("HR_CONNECTOR_RETRY_DELAYS", "0.2,0.2,0.2")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"

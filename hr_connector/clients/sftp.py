@@ -71,7 +71,7 @@ from hr_connector.errors import (
 )
 from hr_connector.fetch import check_pattern
 from hr_connector.params import SftpSettings
-from hr_connector.workdir import WorkDir, temp_path, write_staged
+from hr_connector.workdir import WorkDir, write_staged
 
 log = logging.getLogger(__name__)
 
