@@ -73,3 +73,17 @@ def prefect_server() -> Iterator[str]:
         from prefect.settings import PREFECT_API_URL
 
         yield str(PREFECT_API_URL.value())
+
+
+ESM_USER = "iga.webapi"
+
+
+@pytest.fixture(scope="session")
+def esm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The local ESM (REST v1 + XML API) on a loopback port, for the whole session."""
+    from hr_connector.esm_sandbox import EsmSandbox
+
+    sandbox = EsmSandbox(tmp_path_factory.mktemp("esm"), users={ESM_USER: WEBAPI_PASSWORD})
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()

@@ -39,7 +39,9 @@ def sftp_client_key(
 ) -> tuple[Path, str]:
     """An ed25519 client key with a passphrase, authorized for the test user."""
     passphrase = "key-Passphrase-7d1e"
-    key = sshd_mod.keygen(tmp_path_factory.mktemp("client-key") / "id_ed25519", "ed25519", passphrase)
+    key = sshd_mod.keygen(
+        tmp_path_factory.mktemp("client-key") / "id_ed25519", "ed25519", passphrase
+    )
     sshd_server.authorize(key)
     return key, passphrase
 
@@ -97,4 +99,3 @@ def sftp_env(sshd_server: sshd_mod.Sshd, tmp_path: Path) -> SftpEnv:
         workdir=WorkDir(root, "42", "organization"),
         tmp=tmp_path,
     )
-

@@ -130,9 +130,7 @@ def ensure_test_user(name: str = TEST_USER) -> SftpUser:
         )
     entry = pwd.getpwnam(name)
     password = _shared_password(name)
-    subprocess.run(
-        ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, timeout=30
-    )
+    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, timeout=30)
     return SftpUser(name, entry.pw_uid, entry.pw_gid, password)
 
 

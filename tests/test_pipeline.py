@@ -35,14 +35,18 @@ def archive(workdir: Path, data_type: str = "workperiod") -> Path:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("data_type", list(TYPES))
-def test_full_run_each_type_and_format(workdir: Path, samples: Path, data_type: str,
-                                       fmt: str) -> None:
+def test_full_run_each_type_and_format(
+    workdir: Path, samples: Path, data_type: str, fmt: str
+) -> None:
     place(workdir, samples / data_type / f"{data_type}.{fmt}")
     result = run(workdir, data_type=data_type, fmt=fmt)
     rows, bad = TYPES[data_type]
     assert result.decision is Decision.COMPLETED
     assert (result.counts.rows_read, result.counts.blocked, result.counts.output) == (
-        rows, bad, rows - bad)
+        rows,
+        bad,
+        rows - bad,
+    )
     output = load(workdir / "3_output.json")
     assert len(output) == rows - bad
     assert all(row["objectGUID"] for row in output)
@@ -63,15 +67,20 @@ def test_same_data_in_three_formats_gives_identical_output(workdir: Path, sample
     assert outputs[0] == outputs[1] == outputs[2]
 
 
-def test_blocked_rows_reasons_in_error_archive_and_admin_task(workdir: Path,
-                                                              samples: Path) -> None:
+def test_blocked_rows_reasons_in_error_archive_and_admin_task(workdir: Path, samples: Path) -> None:
     place(workdir, samples / "workperiod" / "workperiod.csv")
     run(workdir)
-    errors = {(e["row_id"], e["reasons"][0]["code"]) for e in
-              load(workdir / "data/archive/error_workperiod_archive.json")}
-    assert errors == {("WP-0006", "end_before_start"), ("WP-0015", "missing_value"),
-                      ("WP-0026", "invalid_date"), ("WP-0035", "missing_unique_id"),
-                      ("WP-0039", "duplicate_row_id")}
+    errors = {
+        (e["row_id"], e["reasons"][0]["code"])
+        for e in load(workdir / "data/archive/error_workperiod_archive.json")
+    }
+    assert errors == {
+        ("WP-0006", "end_before_start"),
+        ("WP-0015", "missing_value"),
+        ("WP-0026", "invalid_date"),
+        ("WP-0035", "missing_unique_id"),
+        ("WP-0039", "duplicate_row_id"),
+    }
     text = (workdir / "3_admin_task.md").read_text(encoding="utf-8")
     assert "WP-0039" in text and "line 27" in text and "6 rows blocked" in text
     output_ids = {r["row_id"] for r in load(workdir / "3_output.json")}
@@ -86,15 +95,20 @@ def test_partial_run_finds_the_next_day_changes(workdir: Path, samples: Path) ->
     c = result.counts
     assert (c.new, c.changed, c.unchanged, c.removed, c.output) == (2, 2, 31, 1, 4)
     assert {r["row_id"] for r in load(workdir / "3_output.json")} == {
-        "WP-0013", "WP-0014", "WP-0040", "WP-0041"}
+        "WP-0013",
+        "WP-0014",
+        "WP-0040",
+        "WP-0041",
+    }
     assert "WP-0038" in (workdir / "3_admin_task.md").read_text(encoding="utf-8")
     again = run(workdir, run_type="partial", update_limit=0)
     assert again.decision is Decision.COMPLETED and again.counts.output == 0
     assert load(workdir / "3_output.json") == []
 
 
-def test_update_limit_interrupts_keeps_archive_removes_stale_output(workdir: Path,
-                                                                   samples: Path) -> None:
+def test_update_limit_interrupts_keeps_archive_removes_stale_output(
+    workdir: Path, samples: Path
+) -> None:
     place(workdir, samples / "workperiod" / "workperiod.csv")
     run(workdir)
     before = archive(workdir).read_bytes()
@@ -107,8 +121,7 @@ def test_update_limit_interrupts_keeps_archive_removes_stale_output(workdir: Pat
     assert archive(workdir).read_bytes() == before
     assert "approved_changeset" in (workdir / "3_admin_task.md").read_text(encoding="utf-8")
     # the archive did not move: the same changes are found again, and the approval works once
-    approved = run(workdir, run_type="partial", update_limit=3,
-                   approved_changeset=result.changeset)
+    approved = run(workdir, run_type="partial", update_limit=3, approved_changeset=result.changeset)
     assert approved.decision is Decision.COMPLETED and approved.counts.output == 4
 
 
@@ -157,11 +170,14 @@ def test_csv_header_missing_a_mapped_column(workdir: Path) -> None:
     assert "title_name" in result.interruption.message
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("hr.csv", "title_id;title_name\nT1;Ekonomichef Åsa\n".encode("latin-1")),
-    ("hr.json", b'[{"title_id": "T1", "title_name": "x"'),
-    ("hr.xml", b"<r><e><title_id>T1</title_id></r>"),
-])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("hr.csv", "title_id;title_name\nT1;Ekonomichef Åsa\n".encode("latin-1")),
+        ("hr.json", b'[{"title_id": "T1", "title_name": "x"'),
+        ("hr.xml", b"<r><e><title_id>T1</title_id></r>"),
+    ],
+)
 def test_unreadable_file_interrupts(workdir: Path, name: str, content: bytes) -> None:
     (workdir / "in").mkdir()
     (workdir / "in" / name).write_bytes(content)
@@ -170,8 +186,9 @@ def test_unreadable_file_interrupts(workdir: Path, name: str, content: bytes) ->
     assert name in result.interruption.message
 
 
-def test_interrupted_run_removes_stale_output_but_keeps_archives(workdir: Path,
-                                                                samples: Path) -> None:
+def test_interrupted_run_removes_stale_output_but_keeps_archives(
+    workdir: Path, samples: Path
+) -> None:
     place(workdir, samples / "title" / "title.csv")
     run(workdir, data_type="title")
     assert (workdir / "3_output.json").exists()
@@ -234,8 +251,11 @@ def test_missing_language_stops_the_run_and_names_it(workdir: Path, samples: Pat
 
 
 def test_workdir_translation_override_is_used(workdir: Path, samples: Path) -> None:
-    shipped = json.loads((Path(__file__).parents[1] / "translations" / "translation.json")
-                         .read_text(encoding="utf-8"))
+    shipped = json.loads(
+        (Path(__file__).parents[1] / "translations" / "translation.json").read_text(
+            encoding="utf-8"
+        )
+    )
     shipped["title_completed"]["text"]["en"] = "Custom title for {data_type}"
     (workdir / "misc-files").mkdir()
     (workdir / "misc-files" / "translation.json").write_text(json.dumps(shipped), "utf-8")

@@ -157,7 +157,9 @@ def test_format_detected_by_content_when_extension_is_unknown(tmp_path: Path) ->
 
 _names = st.lists(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöåABCÅÄÖ_", min_size=1, max_size=8),
-    min_size=1, max_size=5, unique=True,
+    min_size=1,
+    max_size=5,
+    unique=True,
 )
 _value = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
@@ -168,13 +170,16 @@ _value = st.text(
 @st.composite
 def _tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
     names = draw(_names)
-    rows = draw(st.lists(st.lists(_value, min_size=len(names), max_size=len(names)),
-                         min_size=1, max_size=8))
+    rows = draw(
+        st.lists(st.lists(_value, min_size=len(names), max_size=len(names)), min_size=1, max_size=8)
+    )
     rows = [r for r in rows if any(v.strip() for v in r) or len(r) > 1] or [["x"] * len(names)]
     return names, rows
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=_tables())
 def test_round_trip_csv(tmp_path: Path, data: tuple[list[str], list[list[str]]]) -> None:
     names, rows = data
@@ -187,7 +192,9 @@ def test_round_trip_csv(tmp_path: Path, data: tuple[list[str], list[list[str]]])
     assert [list(r) for r in table.rows] == rows
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=_tables())
 def test_round_trip_json(tmp_path: Path, data: tuple[list[str], list[list[str]]]) -> None:
     names, rows = data
@@ -197,11 +204,15 @@ def test_round_trip_json(tmp_path: Path, data: tuple[list[str], list[list[str]]]
 
 
 def _xml_safe(text: str) -> bool:
-    return all(c in "\t\n" or (0x20 <= ord(c) < 0xD800) or 0xE000 <= ord(c) < 0xFFFE
-               for c in text) and "\r" not in text
+    return (
+        all(c in "\t\n" or (0x20 <= ord(c) < 0xD800) or 0xE000 <= ord(c) < 0xFFFE for c in text)
+        and "\r" not in text
+    )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=_tables())
 def test_round_trip_xml(tmp_path: Path, data: tuple[list[str], list[list[str]]]) -> None:
     names, rows = data

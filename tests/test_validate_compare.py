@@ -18,9 +18,18 @@ from hr_connector.records import Table
 from hr_connector.schemas import run_schema
 from hr_connector.validate import check_header, validate_table
 
-WP_HEADER = ["row_id", "employee_number", "national_id", "last_name", "first_name",
-             "employment_start_date", "employment_end_date", "title_id", "manager_id",
-             "org_unit_id"]
+WP_HEADER = [
+    "row_id",
+    "employee_number",
+    "national_id",
+    "last_name",
+    "first_name",
+    "employment_start_date",
+    "employment_end_date",
+    "title_id",
+    "manager_id",
+    "org_unit_id",
+]
 
 
 def wp_table(rows: list[list[str]], columns: list[str] = WP_HEADER) -> Table:
@@ -32,8 +41,13 @@ def wp_table(rows: list[list[str]], columns: list[str] = WP_HEADER) -> Table:
 
 
 def good(row_id: str = "WP-1", **changes: str) -> list[str]:
-    values = dict(zip(WP_HEADER, [row_id, "E1", "010101-123A", "Öberg", "Åsa", "2025-01-01", "",
-                                  "T1", "E0", "OU1"], strict=True))
+    values = dict(
+        zip(
+            WP_HEADER,
+            [row_id, "E1", "010101-123A", "Öberg", "Åsa", "2025-01-01", "", "T1", "E0", "OU1"],
+            strict=True,
+        )
+    )
     values.update(changes)
     return [values[c] for c in WP_HEADER]
 
@@ -43,14 +57,23 @@ def schema(**extra: object):  # noqa: ANN201
 
 
 def test_every_reason_of_a_row_is_collected() -> None:
-    table = wp_table([good(last_name="", first_name=" ", employment_start_date="2025-02-30",
-                           employee_number=""), good("WP-2")])
+    table = wp_table(
+        [
+            good(
+                last_name="", first_name=" ", employment_start_date="2025-02-30", employee_number=""
+            ),
+            good("WP-2"),
+        ]
+    )
     blocked = validate_table(table, schema())
     assert list(blocked) == [0]
     codes = sorted((r.code, r.column) for r in blocked[0])
-    assert codes == [("invalid_date", "employment_start_date"),
-                     ("missing_unique_id", "employee_number"),
-                     ("missing_value", "first_name"), ("missing_value", "last_name")]
+    assert codes == [
+        ("invalid_date", "employment_start_date"),
+        ("missing_unique_id", "employee_number"),
+        ("missing_value", "first_name"),
+        ("missing_value", "last_name"),
+    ]
 
 
 def test_duplicate_row_ids_block_both_rows() -> None:
@@ -61,8 +84,12 @@ def test_duplicate_row_ids_block_both_rows() -> None:
 
 
 def test_end_before_start_and_date_formats() -> None:
-    table = wp_table([good(employment_start_date="01.03.2025", employment_end_date="28.02.2025"),
-                      good("WP-2", employment_start_date="01.03.2025")])
+    table = wp_table(
+        [
+            good(employment_start_date="01.03.2025", employment_end_date="28.02.2025"),
+            good("WP-2", employment_start_date="01.03.2025"),
+        ]
+    )
     blocked = validate_table(table, schema(date_formats='["%Y-%m-%d", "%d.%m.%Y"]'))
     assert [r.code for r in blocked[0]] == ["end_before_start"]
     assert 1 not in blocked
@@ -96,20 +123,45 @@ def test_json_record_without_a_mapped_field_is_blocked(tmp_path: Path) -> None:
 
 def test_parameters_name_every_problem_at_once() -> None:
     with pytest.raises(ParametersInvalid) as info:
-        parse_params({"data_type": "person", "update_limit": "many", "run_type": "sometimes",
-                      "webapi_password": "pw-not-shown"})
+        parse_params(
+            {
+                "data_type": "person",
+                "update_limit": "many",
+                "run_type": "sometimes",
+                "webapi_password": "pw-not-shown",
+            }
+        )
     text = str(info.value)
-    for key in ("file_path", "webapi_user", "webapi_url", "report_template_code", "data_type",
-                "update_limit", "run_type"):
+    for key in (
+        "file_path",
+        "webapi_user",
+        "webapi_url",
+        "report_template_code",
+        "data_type",
+        "update_limit",
+        "run_type",
+    ):
         assert key in text
     assert "pw-not-shown" not in text
 
 
 def test_parameters_coerce_strings_and_mask_secrets() -> None:
-    p = parse_params(base_raw(update_limit="100", override_update_limit="true", debug="false",
-                              run_type="full load", minimum_row_count="5", taskid=12))
-    assert (p.update_limit, p.override_update_limit, p.run_type, p.taskid) == (100, True, "full",
-                                                                              "12")
+    p = parse_params(
+        base_raw(
+            update_limit="100",
+            override_update_limit="true",
+            debug="false",
+            run_type="full load",
+            minimum_row_count="5",
+            taskid=12,
+        )
+    )
+    assert (p.update_limit, p.override_update_limit, p.run_type, p.taskid) == (
+        100,
+        True,
+        "full",
+        "12",
+    )
     assert "Webapi-Secret" not in repr(p) and "Webapi-Secret" not in str(p.safe_dump())
 
 
@@ -119,6 +171,7 @@ def test_unknown_field_names_are_refused() -> None:
 
 
 # --- the comparer ------------------------------------------------------------------------------
+
 
 def previous_of(table: Table, indices: list[int], key: int = 0) -> PreviousRun:
     return PreviousRun({table.rows[i][key]: table.as_dict(i) for i in indices}, set())
@@ -156,8 +209,9 @@ def test_guard_decisions() -> None:
     assert verdict.interruption.figures["changeset"] == cs.digest
     ok = check_guards(parse_params(base_raw(update_limit=1, approved_changeset=cs.digest)), 2, cs)
     assert ok.proceed and ok.override == "approved_changeset"
-    wrong = check_guards(parse_params(base_raw(update_limit=1, approved_changeset="sha256:0")), 2,
-                         cs)
+    wrong = check_guards(
+        parse_params(base_raw(update_limit=1, approved_changeset="sha256:0")), 2, cs
+    )
     assert not wrong.proceed
     over = check_guards(parse_params(base_raw(update_limit=1, override_update_limit=True)), 2, cs)
     assert over.proceed and over.override == "override_update_limit"
@@ -166,14 +220,16 @@ def test_guard_decisions() -> None:
 
 
 _ids = st.sampled_from([f"R{i}" for i in range(12)])
-_rows = st.dictionaries(_ids, st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["x", "y"])),
-                        max_size=12)
+_rows = st.dictionaries(
+    _ids, st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["x", "y"])), max_size=12
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(before=_rows, now=_rows)
-def test_compare_partitions_rows(before: dict[str, tuple[str, str]],
-                                 now: dict[str, tuple[str, str]]) -> None:
+def test_compare_partitions_rows(
+    before: dict[str, tuple[str, str]], now: dict[str, tuple[str, str]]
+) -> None:
     cols = ["row_id", "title_id", "org_unit_id"]
     s = run_schema(parse_params(base_raw(data_type="workperiod")))
     t_now = wp_table([[k, *v] for k, v in now.items()], cols)

@@ -5,9 +5,9 @@ Two clients share one transport policy:
 * :class:`EsmRestClient` speaks the **REST API v1** (``{webapi_url}/rest-api/itsm/v1``): a JWT from
   ``POST /users/login``, datacards created with ``POST /dc/{template}/data``, files uploaded with
   ``POST /dc/{template}/data/{id}/{attribute}/file``.
-* :class:`EsmXmlClient` speaks the **legacy XML Web API** (``{webapi_url}/api/itsm``): HTTP Basic and
-  ``POST /dataCardImport.ws``; success is read from the XML reply, not from the HTTP status. It has
-  no documented file upload, so attachments are left out (and that is said in the log and the task).
+* :class:`EsmXmlClient` speaks the **legacy XML Web API** (``{webapi_url}/api/itsm``): HTTP Basic
+  and ``POST /dataCardImport.ws``; success is read from the XML reply, not from the HTTP status.
+  It has no documented file upload, so attachments are left out (the log and the task say so).
 
 Error policy, shared by both (the Prefect task ``file-admin-task`` retries exactly
 :class:`~hr_connector.errors.TransientError`):
@@ -78,8 +78,7 @@ NOTE_TEXTS: dict[str, str] = {
         "The attachment {name} was too large for the ESM; it is attached compressed as {files}."
     ),
     "attachment_split": (
-        "The attachment {name} was too large for the ESM; it is attached in {parts} parts: "
-        "{files}."
+        "The attachment {name} was too large for the ESM; it is attached in {parts} parts: {files}."
     ),
     "attachment_too_large": (
         "The attachment {name} could not be attached completely: it is too large for the ESM "
@@ -438,8 +437,7 @@ class EsmRestClient:
 
     def _bearer(self) -> str:
         expiring = (
-            self._expires_at is not None
-            and self._expires_at - time.time() < RELOGIN_MARGIN_SECONDS
+            self._expires_at is not None and self._expires_at - time.time() < RELOGIN_MARGIN_SECONDS
         )
         if self._token is None or expiring:
             if self._token is not None:
@@ -868,9 +866,7 @@ class XmlSink:
         return reference
 
 
-def sink_for(
-    settings: WebApiSettings, translations: Translations | None = None
-) -> ReportSink:
+def sink_for(settings: WebApiSettings, translations: Translations | None = None) -> ReportSink:
     """The sink for ``settings.webapi_kind``: ``rest`` (default) or ``xml``."""
     if settings.webapi_kind == "xml":
         return XmlSink(settings, translations=translations)

@@ -59,6 +59,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 import paramiko
+from cryptography.exceptions import UnsupportedAlgorithm
+from paramiko.hostkeys import HostKeyEntry
 
 from hr_connector.errors import (
     ConnectorError,
@@ -100,6 +102,9 @@ _TRANSIENT_ERRNOS = frozenset(
 #: paramiko SSHException texts that mean "these two cannot talk", not "try again later".
 _PERMANENT_SSH_TEXTS = ("incompatible", "no acceptable", "unknown cipher", "no matching")
 _ARCHIVE_NAME_ATTEMPTS = 20
+#: What the network, the SSH layer and the SFTP server raise; anything else is a bug and is not
+#: dressed up as a (retried) network error.
+_REMOTE_ERRORS = (paramiko.SSHException, OSError, EOFError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,15 +212,17 @@ class _KnownHosts:
                 f"cannot read the known_hosts file {path} ({exc.strerror})",
                 hint="Make the file readable for the connector, or set sftp_known_hosts.",
             ) from None
-        for line in text.splitlines():
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
             fields = line.split()
             if len(fields) >= 4 and fields[0] == "@revoked":
                 known.revoked.add(fields[3])
             if not fields or fields[0].startswith(("#", "@")):
-                continue
+                continue  # comments; @cert-authority lines (certificates are not supported)
             try:
-                entry = paramiko.HostKeyEntry.from_line(line)
-            except Exception:  # a line paramiko cannot parse is skipped, as ssh does
+                entry = HostKeyEntry.from_line(" ".join(fields[:3]), lineno)
+            except Exception as exc:  # a line that cannot be parsed is skipped, as ssh does
+                log.warning("Ignoring line %d of %s: %s", lineno, path, type(exc).__name__)
                 continue
             if entry is not None and entry.key is not None:
                 for host in entry.hostnames:
@@ -319,9 +326,7 @@ def _verify_host_key(
 # --------------------------------------------------------------------------------------------
 
 
-def _load_private_key(
-    settings: SftpSettings, server: str, secrets: tuple[str, ...]
-) -> paramiko.PKey:
+def _load_private_key(settings: SftpSettings, server: str) -> paramiko.PKey:
     assert settings.sftp_private_key_path is not None
     path = Path(settings.sftp_private_key_path).expanduser()
     passphrase = (
@@ -338,23 +343,29 @@ def _load_private_key(
         ) from None
     if mode & 0o077:
         log.warning("The private key file %s is readable by other users; chmod 600 it", path)
+    secret = passphrase.encode("utf-8") if passphrase else None
     try:
-        return paramiko.PKey.from_path(path, passphrase=passphrase)
+        try:
+            return paramiko.PKey.from_path(path, password=secret)
+        except TypeError:  # cryptography: "encrypted, no password" or "password, not encrypted"
+            if secret is None:
+                raise paramiko.PasswordRequiredException() from None
+            return paramiko.PKey.from_path(path, password=None)
     except paramiko.PasswordRequiredException:
         reason = f"the private key {path} is encrypted and no passphrase was given"
-    except paramiko.UnknownKeyType:
+    except (paramiko.UnknownKeyType, UnsupportedAlgorithm):
         reason = f"the private key {path} is not an ed25519, ECDSA or RSA key"
-    except Exception as exc:
+    except (ValueError, TypeError, paramiko.SSHException) as exc:
         reason = (
-            f"cannot load the private key {path}: wrong passphrase or unsupported format "
-            f"({_describe(exc, secrets)})"
+            f"cannot load the private key {path}: wrong passphrase, or not a private key in "
+            f"OpenSSH or PEM format ({type(exc).__name__})"
         )
+    except OSError as exc:
+        reason = f"cannot read the private key file {path} ({exc.strerror})"
     raise SftpError(server, reason, hint=hint)
 
 
-def _authenticate(
-    transport: paramiko.Transport, settings: SftpSettings, server: str, secrets: tuple[str, ...]
-) -> str:
+def _authenticate(transport: paramiko.Transport, settings: SftpSettings, server: str) -> str:
     """Log in by key and/or password; return the method(s) used. Never retried.
 
     With both configured the key is tried first and the password after it, either as a fallback
@@ -363,7 +374,7 @@ def _authenticate(
     user = settings.sftp_username
     tried: list[str] = []
     if settings.sftp_private_key_path:
-        pkey = _load_private_key(settings, server, secrets)
+        pkey = _load_private_key(settings, server)
         tried.append(f"{pkey.get_name()} key {pkey.fingerprint}")
         with contextlib.suppress(paramiko.AuthenticationException):
             transport.auth_publickey(user, pkey)
@@ -371,8 +382,14 @@ def _authenticate(
             return "public key"
     if settings.sftp_password is not None:
         tried.append("password")
-        with contextlib.suppress(paramiko.AuthenticationException):
+        try:
             transport.auth_password(user, settings.sftp_password.get_secret_value())
+        except paramiko.BadAuthenticationType as exc:
+            allowed = ", ".join(exc.allowed_types) or "none"
+            tried[-1] = f"password (not allowed by the server, which allows: {allowed})"
+        except paramiko.AuthenticationException as exc:
+            if "timeout" in str(exc).lower():
+                raise SftpUnavailable(server, "the login timed out") from None
         if transport.is_authenticated():
             return " + ".join("password" if t == "password" else "public key" for t in tried)
     raise SftpError(
@@ -405,7 +422,7 @@ class _Connection:
             yield
         except ConnectorError:
             raise
-        except Exception as exc:
+        except _REMOTE_ERRORS as exc:
             # a transport that died under us is a dropped connection, whatever the symptom
             connected = self.transport.is_active()
             raise _map_error(exc, self.server, doing, self.secrets, connected) from None
@@ -430,6 +447,7 @@ def _session(settings: SftpSettings) -> Iterator[_Connection]:
     sock: socket.socket | None = None
     transport: paramiko.Transport | None = None
     doing = "connecting"
+    ready = False
     try:
         sock = socket.create_connection(
             (settings.sftp_server_fqdn, settings.sftp_server_ssh_port_number), timeout=timeout
@@ -446,25 +464,24 @@ def _session(settings: SftpSettings) -> Iterator[_Connection]:
         key = transport.get_remote_server_key()
         verified_by = _verify_host_key(settings, known, key, server)
         doing = "logging in"
-        method = _authenticate(transport, settings, server, secrets)
+        method = _authenticate(transport, settings, server)
         doing = "opening the SFTP channel"
         sftp = paramiko.SFTPClient.from_transport(transport)
         if sftp is None:
             raise SftpUnavailable(server, "the server did not open the SFTP channel")
         sftp.get_channel().settimeout(timeout)
+        ready = True
     except ConnectorError:
-        if transport is not None:
-            transport.close()
-        elif sock is not None:
-            sock.close()
         raise
-    except Exception as exc:
+    except _REMOTE_ERRORS as exc:
         connected = transport is not None and transport.is_active()
-        if transport is not None:
-            transport.close()
-        elif sock is not None:
-            sock.close()
         raise _map_error(exc, server, doing, secrets, connected) from None
+    finally:
+        if not ready:  # whatever went wrong, no thread or socket outlives the attempt
+            if transport is not None:
+                transport.close()
+            elif sock is not None:
+                sock.close()
     log.info(
         "Connected to SFTP server %s as %s (%s; host key %s verified by %s)",
         server,
