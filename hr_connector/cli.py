@@ -121,7 +121,6 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
 
     from hr_connector import esm_sandbox
     from hr_connector.epe import run_connector
-    from hr_connector.params import parse_params
 
     for data_type, fmt in SAMPLE_FORMATS.items():
         (workdir / data_type).mkdir()
@@ -142,14 +141,12 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
         }
         prefect = orchestration == "prefect"
         for n, (data_type, fmt) in enumerate(SAMPLE_FORMATS.items(), 1):
-            params = parse_params(
-                {
-                    **base,
-                    "data_type": data_type,
-                    "run_type": "full",
-                    "file_path": f"./{data_type}/*.{fmt}",
-                }
-            )
+            params = {
+                **base,
+                "data_type": data_type,
+                "run_type": "full",
+                "file_path": f"./{data_type}/*.{fmt}",
+            }
             rows.append(
                 (
                     f"day 1: full load of {data_type} ({fmt})",
@@ -163,13 +160,13 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
             "run_type": "partial",
             "file_path": "./workperiod/*.csv",
         }
-        stopped = run_connector(parse_params(partial), workdir, "4", prefect=prefect)
+        stopped = run_connector(partial, workdir, "4", prefect=prefect)
         rows.append(("day 2: partial workperiod, update_limit 3", stopped))
         approved = {**partial, "approved_changeset": stopped.changeset}
         rows.append(
             (
                 "day 2: rerun with approved_changeset",
-                run_connector(parse_params(approved), workdir, "4", prefect=prefect),
+                run_connector(approved, workdir, "4", prefect=prefect),
             )
         )
     finally:

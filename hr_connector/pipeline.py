@@ -250,6 +250,8 @@ def run_import(
             result.interruption = Interruption.from_error(error)
         completed = result.interruption is None
         result.counts = _counts(table, blocked, changeset)
+        if not completed:
+            result.counts.output = 0  # nothing is written for the platform to import
         if changeset is not None:
             result.changeset = changeset.digest
         if result.interruption is None or result.interruption.case != RunLocked.case:
