@@ -40,8 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo.add_argument("--samples", type=Path, default=None, help="the samples folder")
 
+    from hr_connector import esm_sandbox
+
     sandbox = sub.add_parser("esm-sandbox", help="serve the local ESM (REST v1 + XML API + UI)")
-    sandbox.add_argument("rest", nargs=argparse.REMAINDER, help="options of the sandbox")
+    esm_sandbox.add_arguments(sandbox)
 
     resend = sub.add_parser("resend-report", help="file a kept admin task again")
     resend.add_argument("admin_task", type=Path, help="the <taskid>_admin_task.json to send")
@@ -58,9 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return run_demo(args.workdir, args.orchestration, args.samples)
     if args.command == "esm-sandbox":
-        from hr_connector import esm_sandbox
-
-        return esm_sandbox.main(args.rest)
+        return esm_sandbox.run(args)
     if args.command == "resend-report":
         return resend_report(args.admin_task, args.params)
     return 2  # pragma: no cover

@@ -47,6 +47,7 @@ import threading
 import time
 import types
 import uuid
+from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,6 +74,9 @@ MAX_HANG_SECONDS = 30.0
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 #: Beyond this a too-large body is not even drained: the connection is closed.
 MAX_DRAIN_BYTES = 1024 * 1024 * 1024
+
+#: How many answered requests :attr:`EsmSandbox.requests` keeps (a long-running CLI sandbox).
+MAX_REQUEST_RECORDS = 10_000
 
 FaultKind = Literal["status", "hang", "close"]
 
@@ -225,10 +229,12 @@ class EsmSandbox:
         self.file_attributes = frozenset(file_attributes)
         self.title_attribute = title_attribute
         self.description_attribute = description_attribute
-        self.requests: list[RequestRecord] = []
+        #: The last :data:`MAX_REQUEST_RECORDS` answered requests (method, path, status).
+        self.requests: deque[RequestRecord] = deque(maxlen=MAX_REQUEST_RECORDS)
         self.login_count = 0
         self._key = secrets.token_bytes(32)
-        self._valid_tokens: set[str] = set()  # jti of tokens not yet revoked
+        # jti -> exact expiry of the tokens not yet revoked (the exp claim is rounded up)
+        self._valid_tokens: dict[str, float] = {}
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -364,7 +370,9 @@ class EsmSandbox:
         signing_input = f"{header}.{payload}".encode("ascii")
         signature = _b64url(hmac.new(self._key, signing_input, hashlib.sha256).digest())
         with self._lock:
-            self._valid_tokens.add(jti)
+            for old in [k for k, v in self._valid_tokens.items() if v <= now]:
+                del self._valid_tokens[old]
+            self._valid_tokens[jti] = now + self.token_lifetime_seconds
             self.login_count += 1
         return f"{header}.{payload}.{signature}"
 
@@ -387,8 +395,8 @@ class EsmSandbox:
         except ValueError:
             raise invalid from None
         with self._lock:
-            known = claims.get("jti") in self._valid_tokens
-        if not known or time.time() >= float(claims.get("exp", 0)):
+            expires = self._valid_tokens.get(str(claims.get("jti")))
+        if expires is None or time.time() >= expires:
             raise invalid
         return str(claims.get("sub", ""))
 
@@ -1015,6 +1023,12 @@ def run(args: argparse.Namespace) -> int:
         max_upload_bytes=args.max_upload_bytes,
         template_attributes=attributes,
     )
+    if not log.handlers:  # show the sandbox's activity whatever the root logger does
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -1049,9 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="hr-connector esm-sandbox", description="A local ESM for tests and demos."
     )
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    return run(args)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ class EsmError(ConnectorError):
 class EsmTooLarge(EsmError):
     """413: the uploaded file is bigger than the ESM accepts; ``size`` is what was sent."""
 
-    def __init__(self, message: str, *, size: int) -> None:
+    def __init__(self, message: str, *, size: int = 0) -> None:
         super().__init__(message, status=413)
         self.size = size
 
@@ -645,7 +645,11 @@ class EsmXmlClient:
             params={"folderCode": folder, "createDataCards": "true"},
             data=build_import_xml(template, data),
             headers={"Content-Type": "application/xml; charset=utf-8", "Accept": "application/xml"},
-            auth=(self.settings.webapi_user, self.settings.webapi_password.get_secret_value()),
+            # UTF-8, as RFC 7617 and Spring Security expect; requests would send Latin-1.
+            auth=(
+                self.settings.webapi_user.encode("utf-8"),
+                self.settings.webapi_password.get_secret_value().encode("utf-8"),
+            ),
         )
         status = response.status_code
         if status in (401, 403):
@@ -739,7 +743,9 @@ class RestSink:
 
     The same sink object is handed to every retry of the Prefect task, so the datacard created
     by a first attempt is reused by the next one: a transient failure during an upload never
-    yields two admin tasks.
+    yields two admin tasks. (A create whose answer is lost - a timeout after the ESM saved the
+    card - cannot be told apart from one that never arrived; the retry then creates a second
+    card. The REST API has no idempotency key to prevent that.)
     """
 
     def __init__(
