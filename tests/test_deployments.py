@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ESM_USER, REPO, WEBAPI_PASSWORD, place
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -292,10 +291,11 @@ def prefect_on_postgres(postgres: str, tmp_path_factory: pytest.TempPathFactory)
     try:
         deadline = time.monotonic() + 120
         while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
+            with contextlib.suppress(OSError), urllib.request.urlopen(
+                f"{url}/health", timeout=2
+            ) as answer:
+                if answer.status == 200:
+                    break
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the Prefect server on PostgreSQL did not start")
             time.sleep(1)
