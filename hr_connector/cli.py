@@ -89,7 +89,11 @@ def resend_report(admin_task: Path, params_file: Path) -> int:
     if settings is None:
         print("hr-connector: the parameters lack usable webapi_* keys", file=sys.stderr)
         return 2
-    card = esm.resend_admin_task(admin_task, settings)
+    try:
+        card = esm.resend_admin_task(admin_task, settings, attempts=4, delays=[2, 10, 30])
+    except (esm.EsmError, esm.EsmUnavailable) as exc:
+        print(f"hr-connector: the admin task was not filed: {exc}", file=sys.stderr)
+        return 1
     print(f"Filed the admin task as datacard {card}")
     return 0
 

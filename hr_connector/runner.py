@@ -48,7 +48,8 @@ def execute(params: ConnectorParams, workdir: Path, task_id: str, steps: Steps) 
             wd.root,
         )
         log.debug("Parameters: %s", params.safe_dump())
-        result = run_import(params, wd, make_sink(params), steps)
+        translations = Translations.load(wd.translation_override)
+        result = run_import(params, wd, make_sink(params, translations), steps, translations)
         artifacts.publish_run_artifacts(result, wd)
         log.info("%s", state_message(result))
     return result
