@@ -60,7 +60,9 @@ def import_body(
     except ParametersInvalid as error:
         result = report_unusable_parameters(raw, error, Path(workdir), task_id)
     else:
-        result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS)
+        from prefect.runtime import flow_run
+
+        result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
     message = state_message(result)
     if result.decision is Decision.INTERRUPTED or result.report_error:
         return Failed(message=message, data=RunNotCompleted(message, result))

@@ -18,7 +18,7 @@ from typing import Any
 
 from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
-from hr_connector import guards, publish, readers, report, validate
+from hr_connector import guards, publish, readers, report, runrecord, validate
 from hr_connector.compare import Changeset, PreviousRun
 from hr_connector.errors import ConnectorError, FileEmpty, RunLocked
 from hr_connector.outcome import (
@@ -200,8 +200,16 @@ def run_import(
     sink: report.ReportSink,
     steps: Steps = PLAIN_STEPS,
     translations: Translations | None = None,
+    run_key: str | None = None,
 ) -> ImportResult:
-    """Run one import; never raises a ConnectorError: it becomes the result's interruption."""
+    """Run one import; never raises a ConnectorError: it becomes the result's interruption.
+
+    ``run_key`` names this run across retries (Prefect's flow-run id): a retry of a run that
+    published its files but could not file the admin task only re-files it (see runrecord).
+    """
+    pending = runrecord.pending_report(workdir, run_key)
+    if pending is not None:
+        return refile_admin_task(pending, workdir, sink, steps)
     translations = translations or Translations.load(workdir.translation_override)
     language = params.language
     early: ConnectorError | None = None
@@ -302,6 +310,46 @@ def run_import(
         except Exception as exc:
             log.error("Could not move the remote file to the archive folder: %s", exc)
             result.report_error = result.report_error or f"SFTP archive move failed: {exc}"
+    if run_key and completed:
+        runrecord.save(
+            workdir,
+            runrecord.RunRecord(
+                run_key=run_key, result=result, report_filed=result.admin_task_id is not None
+            ),
+        )
+    return result
+
+
+def refile_admin_task(
+    record: runrecord.RunRecord,
+    workdir: WorkDir,
+    sink: report.ReportSink,
+    steps: Steps = PLAIN_STEPS,
+) -> ImportResult:
+    """The retry of a run whose files are published: file the kept admin task, nothing else."""
+    log.warning(
+        "Retry of run %s: its files were already published; only filing the kept admin task %s",
+        record.run_key,
+        workdir.admin_task_json.name,
+    )
+    task = AdminTask.model_validate_json(workdir.admin_task_json.read_text(encoding="utf-8"))
+    result = record.result.model_copy(update={"report_error": None})
+    try:
+        result.admin_task_id = steps.file_report(task, sink)
+        log.info("Filed the admin task %s", result.admin_task_id)
+    except Exception as exc:
+        result.report_error = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "Could not file the admin task (kept in %s): %s",
+            workdir.admin_task_json.name,
+            result.report_error,
+        )
+    runrecord.save(
+        workdir,
+        runrecord.RunRecord(
+            run_key=record.run_key, result=result, report_filed=result.admin_task_id is not None
+        ),
+    )
     return result
 
 

@@ -35,7 +35,9 @@ def secret_values(params: ConnectorParams) -> list[str | None]:
     return values
 
 
-def execute(params: ConnectorParams, workdir: Path, task_id: str, steps: Steps) -> ImportResult:
+def execute(
+    params: ConnectorParams, workdir: Path, task_id: str, steps: Steps, run_key: str | None = None
+) -> ImportResult:
     register_secrets(secret_values(params))
     wd = WorkDir(workdir, task_id, params.data_type)
     with run_log_file(wd.log, debug=params.debug):
@@ -49,7 +51,9 @@ def execute(params: ConnectorParams, workdir: Path, task_id: str, steps: Steps) 
         )
         log.debug("Parameters: %s", params.safe_dump())
         translations = Translations.load(wd.translation_override)
-        result = run_import(params, wd, make_sink(params, translations), steps, translations)
+        result = run_import(
+            params, wd, make_sink(params, translations), steps, translations, run_key=run_key
+        )
         artifacts.publish_run_artifacts(result, wd)
         log.info("%s", state_message(result))
     return result

@@ -137,3 +137,34 @@ def test_secret_references_are_resolved_inside_the_run(
     missing = {**params, "webapi_password": "env:HR_TEST_NOT_SET"}
     state = hr_import_title(params=missing, workdir=str(workdir), task_id="15", return_state=True)
     assert state.is_failed() and "HR_TEST_NOT_SET" in state.message
+
+
+def task_runs_named(flow_run_id: Any, prefix: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return [t for t in tasks if t.name.startswith(prefix)]
+
+
+def test_retry_after_a_failed_report_files_it_without_redoing_the_data_steps(
+    prefect_server: str, workdir: Path, samples: Path, esm: Any
+) -> None:
+    from hr_connector.flows.hr_import import hr_import_title
+
+    place(workdir, samples / "title" / "title.csv")
+    esm.fail_next(503, count=4, match="/dc/")  # the first attempt and its 3 task retries
+    flow = hr_import_title.with_options(retries=1, retry_delay_seconds=0)
+    state = flow(params=raw(esm, data_type="title"), workdir=str(workdir), task_id="16",
+                 return_state=True)
+    esm.clear_faults()
+    assert state.is_completed(), state.message
+    run = flow_run_named("title-task-16")
+    assert run.run_count == 2
+    assert eventually(lambda: len(task_runs_named(run.id, "file-admin-task")) == 2)
+    assert len(task_runs_named(run.id, "parse-hr-file")) == 1
+    assert len(task_runs_named(run.id, "publish-files")) == 1
+    # the output of the first attempt is still there for the platform to import
+    assert len(json.loads((workdir / "16_output.json").read_text(encoding="utf-8"))) == 13
