@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ESM_USER, REPO, WEBAPI_PASSWORD, place
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

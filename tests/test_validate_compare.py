@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import base_raw
 from hr_connector.compare import PreviousRun, compare
 from hr_connector.errors import MissingColumns, ParametersInvalid
 from hr_connector.guards import check_guards
@@ -17,6 +16,8 @@ from hr_connector.readers import read_table
 from hr_connector.records import Table
 from hr_connector.schemas import run_schema
 from hr_connector.validate import check_header, validate_table
+
+from conftest import base_raw
 
 WP_HEADER = [
     "row_id",
@@ -52,7 +53,7 @@ def good(row_id: str = "WP-1", **changes: str) -> list[str]:
     return [values[c] for c in WP_HEADER]
 
 
-def schema(**extra: object):  # noqa: ANN201
+def schema(**extra: object):
     return run_schema(parse_params(base_raw(**extra)))
 
 
