@@ -54,6 +54,7 @@ class SftpEnv:
     known_hosts: Path
     workdir: WorkDir
     tmp: Path
+    client_key: tuple[Path, str]
 
     @property
     def password(self) -> str:
@@ -62,7 +63,7 @@ class SftpEnv:
         return self.server.user.password
 
     def settings(self, **overrides: Any) -> SftpSettings:
-        """Password login through the known_hosts file by default; ``overrides`` win."""
+        """Password login (key login without root) through known_hosts; ``overrides`` win."""
         values: dict[str, Any] = {
             "sftp_server_fqdn": self.server.host,
             "sftp_server_ssh_port_number": self.server.port,
@@ -73,7 +74,11 @@ class SftpEnv:
             "sftp_timeout_seconds": 5,
         }
         if not any(k in overrides for k in ("sftp_password", "sftp_private_key_path")):
-            values["sftp_password"] = self.password
+            if self.server.user.password is not None:
+                values["sftp_password"] = self.server.user.password
+            else:
+                values["sftp_private_key_path"] = str(self.client_key[0])
+                values["sftp_private_key_passphrase"] = self.client_key[1]
         values.update(overrides)
         return SftpSettings.model_validate(values)
 
@@ -85,7 +90,9 @@ class SftpEnv:
 
 
 @pytest.fixture
-def sftp_env(sshd_server: sshd_mod.Sshd, tmp_path: Path) -> SftpEnv:
+def sftp_env(
+    sshd_server: sshd_mod.Sshd, sftp_client_key: tuple[Path, str], tmp_path: Path
+) -> SftpEnv:
     data = sshd_server.new_dir("organization")
     archive = sshd_server.new_dir("archive")
     known_hosts = sshd_server.write_known_hosts(tmp_path / "known_hosts")
@@ -98,4 +105,5 @@ def sftp_env(sshd_server: sshd_mod.Sshd, tmp_path: Path) -> SftpEnv:
         known_hosts=known_hosts,
         workdir=WorkDir(root, "42", "organization"),
         tmp=tmp_path,
+        client_key=sftp_client_key,
     )

@@ -7,7 +7,9 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,20 @@ def test_changed_host_key_is_refused_loudly(sftp_env: SftpEnv) -> None:
     assert not isinstance(info.value, TransientError)
 
 
+def test_changed_host_key_with_the_opt_in_is_accepted_loudly(
+    sftp_env: SftpEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    other = sshd_mod.keygen(sftp_env.tmp / "other_host_key")
+    entry = sftp_env.server.host_entry()
+    sftp_env.known_hosts.write_text(f"{entry} {sshd_mod.public_line(other)}\n")
+    sftp_env.put("org.csv", CSV)
+    settings = sftp_env.settings(sftp_accept_unknown_host_key=True)
+    assert sftp.download_hr_file(settings, sftp_env.workdir, PATTERN).read_bytes() == CSV
+    assert "HOST KEY HAS CHANGED" in caplog.text and "ACCEPTING IT ANYWAY" in caplog.text
+    assert sftp_env.server.host_fingerprint in caplog.text
+
+
 def test_only_other_key_types_known_is_refused(sftp_env: SftpEnv) -> None:
     other = sshd_mod.keygen(sftp_env.tmp / "ecdsa_host_key", "ecdsa")
     sftp_env.known_hosts.write_text(
@@ -169,8 +185,6 @@ def test_only_other_key_types_known_is_refused(sftp_env: SftpEnv) -> None:
 
 
 def test_hashed_known_hosts_entry_is_accepted(sftp_env: SftpEnv) -> None:
-    import subprocess
-
     subprocess.run(
         [sshd_mod.SSH_KEYGEN, "-H", "-f", str(sftp_env.known_hosts)],
         check=True,
@@ -296,8 +310,9 @@ def test_leftover_temp_file_of_a_killed_run_is_removed(sftp_env: SftpEnv) -> Non
 def test_file_path_outside_the_workdir_is_refused(sftp_env: SftpEnv) -> None:
     with pytest.raises(UnsafePath):
         sftp.download_hr_file(sftp_env.settings(), sftp_env.workdir, "../elsewhere/*.csv")
-    with pytest.raises(ParametersInvalid):
-        sftp.download_hr_file(sftp_env.settings(), sftp_env.workdir, "./*/org.csv")
+    for bad in ("./*/org.csv", "./*.csv", "org.csv", "./data/archive/*.json", "misc-files/*"):
+        with pytest.raises(ParametersInvalid):
+            sftp.download_hr_file(sftp_env.settings(), sftp_env.workdir, bad)
 
 
 def test_missing_remote_folder_is_permanent(sftp_env: SftpEnv) -> None:
@@ -410,8 +425,6 @@ def test_archive_errors_are_permanent(sftp_env: SftpEnv) -> None:
 
 
 def test_archive_name() -> None:
-    from datetime import UTC, datetime
-
     now = datetime(2026, 11, 26, 17, 1, 2, tzinfo=UTC)
     assert sftp.archive_name("org.csv", now) == "org.csv"
     assert sftp.archive_name("org.csv", now, 1) == "org_20261126T170102Z.csv"

@@ -546,7 +546,19 @@ def _local_folder(workdir: WorkDir, file_path: str) -> tuple[Path, str]:
         raise ParametersInvalid(
             [], {"file_path": "with SFTP, only the file name may contain wildcards"}
         )
-    return workdir.inside("file_path", parent), pure.name
+    folder = workdir.inside("file_path", parent)
+    # the folder is a cache of the remote folder (older matching files are removed there), so it
+    # must not be the working directory itself nor hold the connector's own files
+    own = (workdir.root, workdir.archive_dir.parent, workdir.translation_override.parent)
+    if folder in own or workdir.archive_dir.parent in folder.parents:
+        raise ParametersInvalid(
+            [],
+            {
+                "file_path": "with SFTP, the file must go to a folder of its own below the "
+                "working directory, e.g. ./organization/*.csv"
+            },
+        )
+    return folder, pure.name
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -588,8 +600,9 @@ def _download(conn: _Connection, remote: str, entry: paramiko.SFTPAttributes, fi
         with conn.guard(f"opening {remote}"):
             remote_file = conn.sftp.open(remote, "rb")
         try:
-            with conn.guard(f"downloading {remote}"):
-                remote_file.prefetch(expected)
+            # Sequential reads on this thread, no paramiko prefetch: its background thread dies
+            # with an unhandled EOFError (a traceback on stderr) when the connection drops, and
+            # a drop must surface here, as SftpUnavailable. Costs one round trip per 32 KiB.
             received = 0
             while True:
                 with conn.guard(f"downloading {remote} ({received} of {expected} bytes done)"):
@@ -627,6 +640,12 @@ def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -
     """
     folder, pattern = _local_folder(workdir, file_path)
     remote_dir = settings.sftp_remote_path_data
+    if PurePosixPath(remote_dir).name != folder.name:
+        log.info(
+            "The local folder %s (from file_path) is not named like the remote folder %s",
+            folder.name,
+            remote_dir,
+        )
     with _session(settings) as conn:
         with conn.guard(f"listing the remote data folder {remote_dir}"):
             entries = conn.sftp.listdir_attr(remote_dir)
