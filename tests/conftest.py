@@ -24,6 +24,9 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("HR_CONNECTOR_RETRY_DELAYS", "0.2,0.2,0.2")
 
+#: the real sshd fixtures (sshd_server, sftp_env, sftp_client_key)
+pytest_plugins = ["conftest_sftp"]
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 WEBAPI_PASSWORD = "Webapi-Secret-7f3a9"

@@ -26,19 +26,8 @@ from hr_connector.errors import (
     UnsafePath,
 )
 
-try:  # tests/ may be a plain folder (rootdir on sys.path) or a package
-    from tests import sshd as sshd_mod
-    from tests.conftest_sftp import SftpEnv, sftp_client_key, sftp_env, sshd_server
-except ImportError:  # pragma: no cover - depends on how pytest imports the tests
-    import sshd as sshd_mod  # type: ignore[no-redef]
-    from conftest_sftp import (  # type: ignore[no-redef]
-        SftpEnv,
-        sftp_client_key,
-        sftp_env,
-        sshd_server,
-    )
-
-__all__ = ["sftp_client_key", "sftp_env", "sshd_server"]  # fixtures, used by name
+import sshd as sshd_mod
+from conftest_sftp import SftpEnv  # the fixtures come from the conftest_sftp plugin
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
