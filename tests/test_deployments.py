@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from conftest import ESM_USER, REPO, WEBAPI_PASSWORD, place
+from test_flows import STEPS, artifacts_of, eventually, task_run_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -156,6 +157,9 @@ def scenario(api_url: str, esm: Any, tmp: Path, samples: Path) -> None:
             ]
             runs = wait_final([r.id for r in first])
             assert all(r.state.is_completed() for r in runs), [r.state.message for r in runs]
+            for run in runs:
+                assert eventually(lambda run=run: task_run_names(run.id) >= STEPS)
+                assert eventually(lambda run=run: len(artifacts_of(run.id)) >= 2)
             assert len(json.loads((titles / "t1_output.json").read_text("utf-8"))) == 13
             assert len(json.loads((wps / "w1_output.json").read_text("utf-8"))) == 34
 
