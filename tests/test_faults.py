@@ -1,0 +1,643 @@
+"""Fault injection (issue 8): killed runs, a full disk, an ESM that fails; nothing lost.
+
+What "importable stale output" means here. The platform imports ``<taskid>_output.json`` only
+after the script exits 0 (PLATFORM.md §1). A run killed *before* its commit leaves the previous
+completed run's output and archives: that output was already handed to the platform, it agrees
+with the archives, and the next run overwrites or removes it, so it is stale but harmless. A run
+killed *after* its commit leaves the new output and the new archives: consistent on disk, but the
+platform never imported that output (no exit 0), and the next partial run compares with the new
+archive and finds nothing to import. Those rows are lost unless the connector re-delivers them;
+:func:`test_rerun_after_a_kill_delivers_the_changes` shows it (xfail: a finding for the lead).
+
+The SFTP server dropping the connection mid-download is covered against a real sshd in
+``tests/test_sftp.py::test_dropped_connection_leaves_nothing_and_the_retry_succeeds`` (nothing is
+left in the local folder, the retry succeeds) and is not repeated here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_bad_inputs import (
+    SCRIPT,
+    Snapshot,
+    engine_env,
+    epe,
+    leftovers,
+    run_plain,
+    seed_full_run,
+)
+
+import hr_connector.publish as publish_mod
+import hr_connector.workdir as workdir_mod
+from hr_connector import cli, pipeline
+from hr_connector.clients.local import LocalOnlySink
+from hr_connector.outcome import Decision
+from hr_connector.params import parse_params
+from hr_connector.pipeline import PLAIN_STEPS, run_import
+from hr_connector.runner import run_plain as run_with_report
+from hr_connector.workdir import WorkDir, recover
+
+from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
+
+HR_CONNECTOR = Path(sys.executable).parent / "hr-connector"
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL in-process: not an Exception, so no handler of the connector sees it."""
+
+
+# --------------------------------------------------------------------------------------------
+# Kill at each step boundary (in-process, deterministic)
+# --------------------------------------------------------------------------------------------
+
+
+def _die(*args: Any, **kwargs: Any) -> Any:
+    raise Killed("file_report")
+
+
+def _die_after(step: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        step(*args, **kwargs)
+        raise Killed(step.__name__)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _one_shot(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, when: Callable[..., bool]):
+    """Patch ``owner.name`` so that its first call for which ``when(*args)`` holds dies."""
+    real = getattr(owner, name)
+    fired = False
+
+    def fake(*args: Any, **kwargs: Any) -> Any:
+        nonlocal fired
+        if not fired and when(*args):
+            fired = True
+            raise Killed(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, fake)
+    yield
+    monkeypatch.setattr(owner, name, real)
+
+
+def _final_renames(wd: WorkDir, after: int) -> Callable[..., bool]:
+    """True for the rename (tmp -> output/archive) that comes after ``after`` such renames."""
+    finals = {str(wd.output), str(wd.archive), str(wd.error_archive)}
+    seen = [0]
+
+    def when(src: Any, dst: Any, *rest: Any) -> bool:
+        if str(dst) not in finals:
+            return False
+        seen[0] += 1
+        return seen[0] > after
+
+    return when
+
+
+#: boundary -> the complete set the files must show after ``recover`` ("old" or "new")
+BOUNDARIES: dict[str, str] = {
+    "after-fetch": "old",
+    "after-parse": "old",
+    "after-validate": "old",
+    "after-compare": "old",
+    "after-guard": "old",
+    "files-staged-no-journal": "old",  # all three temp files written and fsynced
+    "journal-written-no-rename": "new",
+    "after-1-rename": "new",
+    "after-2-renames": "new",
+    "renamed-journal-left": "new",
+    "after-publish": "new",
+    "after-keep-report": "new",
+    "during-file-report": "new",
+}
+
+
+def _kill_at(
+    boundary: str, wd: WorkDir, monkeypatch: pytest.MonkeyPatch
+) -> contextlib.AbstractContextManager[Any]:
+    steps = {
+        "after-fetch": "fetch",
+        "after-parse": "parse",
+        "after-validate": "validate",
+        "after-compare": "compare",
+        "after-guard": "guard",
+        "after-publish": "publish",
+        "after-keep-report": "keep_report",
+    }
+    if boundary in steps:
+        field = steps[boundary]
+        killer = replace(PLAIN_STEPS, **{field: _die_after(getattr(PLAIN_STEPS, field))})
+        monkeypatch.setattr(pipeline, "PLAIN_STEPS", killer)
+        return contextlib.nullcontext()
+    if boundary == "files-staged-no-journal":
+        return _one_shot(monkeypatch, publish_mod, "commit", lambda *a: True)
+    if boundary == "journal-written-no-rename":
+        return _one_shot(monkeypatch, workdir_mod, "_apply", lambda *a: True)
+    if boundary.startswith("after-") and "rename" in boundary:
+        return _one_shot(monkeypatch, os, "replace", _final_renames(wd, int(boundary[6])))
+    if boundary == "renamed-journal-left":
+        return _one_shot(monkeypatch, workdir_mod, "remove", lambda p, *a: p == wd.journal)
+    assert boundary == "during-file-report"
+    killer = replace(PLAIN_STEPS, file_report=_die)
+    monkeypatch.setattr(pipeline, "PLAIN_STEPS", killer)
+    return contextlib.nullcontext()
+
+
+def _partial(workdir: Path, steps: Any = None) -> Any:
+    params = parse_params(base_raw(run_type="partial", update_limit=100))
+    return run_import(
+        params, WorkDir(workdir, "3", "workperiod"), LocalOnlySink(), steps or pipeline.PLAIN_STEPS
+    )
+
+
+@pytest.fixture
+def day_two(tmp_path: Path) -> dict[str, Any]:
+    """Day 1 completed (old set), the day-2 file in place, and the day-2 result (new set)."""
+    old_dir = tmp_path / "old"
+    old_dir.mkdir()
+    old = seed_full_run(old_dir, "workperiod")
+    place(old_dir, SAMPLES / "workperiod" / "next_day" / "workperiod.csv")
+    new_dir = tmp_path / "new"
+    shutil.copytree(old_dir, new_dir)
+    assert _partial(new_dir).decision is Decision.COMPLETED
+    new = Snapshot.of(new_dir, "workperiod")
+    changes = {r["objectGUID"] for r in json.loads(new.output or b"[]")}
+    assert changes == {"WP-0013", "WP-0014", "WP-0040", "WP-0041"}
+    return {"old_dir": old_dir, "old": old, "new": new, "changes": changes}
+
+
+def _state(workdir: Path, old: Snapshot, new: Snapshot) -> str:
+    snap = Snapshot.of(workdir, "workperiod")
+    if snap == old:
+        return "old"
+    if snap == new:
+        return "new"
+    return "mixed"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+def test_kill_at_a_step_boundary_leaves_the_old_or_the_new_set(
+    tmp_path: Path, day_two: dict[str, Any], boundary: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "killed"
+    shutil.copytree(day_two["old_dir"], workdir)
+    wd = WorkDir(workdir, "3", "workperiod")
+    old, new = day_two["old"], day_two["new"]
+    with _kill_at(boundary, wd, monkeypatch), pytest.raises(Killed):
+        _partial(workdir)
+    monkeypatch.undo()
+
+    # each file is one of the two complete versions, never a torn one
+    snap = Snapshot.of(workdir, "workperiod")
+    assert snap.archive in (old.archive, new.archive)
+    assert snap.error_archive in (old.error_archive, new.error_archive)
+    assert snap.output in (old.output, new.output)
+    # the next run first finishes or discards what was in flight: one complete set
+    recover(wd)
+    assert _state(workdir, old, new) == BOUNDARIES[boundary]
+    assert leftovers(workdir) == []
+    # and the rerun completes (the dead run's lock is gone) with the day-2 archive
+    rerun = _partial(workdir)
+    assert rerun.decision is Decision.COMPLETED, rerun.interruption
+    assert Snapshot.of(workdir, "workperiod").archives == new.archives
+
+
+_LOST = pytest.mark.xfail(
+    strict=True,
+    reason="DATA LOSS pipeline.run_import: the commit (archives advanced) happens before the "
+    "admin task is kept/filed and before exit 0; a run killed after it never had its output "
+    "imported, yet the rerun compares with the advanced archive and outputs nothing",
+)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "boundary",
+    [pytest.param(b, marks=[_LOST] if s == "new" else []) for b, s in BOUNDARIES.items()],
+)
+def test_rerun_after_a_kill_delivers_the_changes(
+    tmp_path: Path, day_two: dict[str, Any], boundary: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "killed"
+    shutil.copytree(day_two["old_dir"], workdir)
+    killer = _kill_at(boundary, WorkDir(workdir, "3", "workperiod"), monkeypatch)
+    with killer, pytest.raises(Killed):
+        _partial(workdir)
+    monkeypatch.undo()
+    rerun = _partial(workdir)
+    assert rerun.decision is Decision.COMPLETED
+    output = json.loads((workdir / "3_output.json").read_text(encoding="utf-8"))
+    assert {r["objectGUID"] for r in output} == day_two["changes"]
+
+
+def test_temp_files_of_a_write_killed_midway_are_ignored_and_removed(
+    tmp_path: Path, day_two: dict[str, Any]
+) -> None:
+    """SIGKILL in the middle of writing a temp file: a torn sibling is left, nothing else."""
+    workdir = tmp_path / "killed"
+    shutil.copytree(day_two["old_dir"], workdir)
+    wd = WorkDir(workdir, "3", "workperiod")
+    for final in (wd.output, wd.archive, wd.error_archive):
+        torn = final.with_name(f".{final.name}.tmp-424242")
+        torn.write_bytes(b'[\n{"row_id":"WP-9999","last_na')
+    (workdir / "in" / ".workperiod.csv.tmp-424242").write_bytes(b"row_id;last_name\nWP-1")
+    rerun = _partial(workdir)
+    assert rerun.decision is Decision.COMPLETED
+    assert Snapshot.of(workdir, "workperiod") == day_two["new"]
+    assert leftovers(workdir) == [] or leftovers(workdir) == ["in/.workperiod.csv.tmp-424242"]
+
+
+# --------------------------------------------------------------------------------------------
+# SIGKILL of a real EPE subprocess at spread delays
+# --------------------------------------------------------------------------------------------
+
+ROWS = 100_000
+KILLS = 10
+WP_HEADER = (
+    "row_id;employee_number;last_name;first_name;employment_start_date;title_id;manager_id;"
+    "org_unit_id\n"
+)
+
+
+def _workperiods(path: Path, day: int, rows: int = ROWS) -> None:
+    """A big workperiod file; day 2 changes every 10th row, drops every 97th, adds 500."""
+    lines = [WP_HEADER]
+    for i in range(rows + (500 if day == 2 else 0)):
+        if day == 2 and i < rows and i % 97 == 0:
+            continue
+        title = (i + (1 if day == 2 and i % 10 == 0 else 0)) % 500
+        lines.append(
+            f"WP-{i:07d};E{i:07d};Sukunimi{i};Etunimi{i};2025-01-01;T{title:03d};"
+            f"E{i // 10 * 10:07d};OU{i % 300:04d}\n"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _wait_for_log(workdir: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> float:
+    """When the run has started (its log names it); the kill delays count from here."""
+    log = workdir / "3_log.txt"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and b"HR import workperiod" in log.read_bytes():
+            return time.monotonic()
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before it logged: {proc.returncode}")
+        time.sleep(0.005)
+    raise AssertionError("the run did not start")
+
+
+def _start(workdir: Path) -> subprocess.Popen[bytes]:
+    params = base_raw(run_type="partial", update_limit=10**6, taskid=3)
+    proc = subprocess.Popen(
+        [str(SCRIPT)],
+        cwd=workdir,
+        env=engine_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(params).encode() + b"\n")
+    proc.stdin.close()
+    return proc
+
+
+#: kills at the first sight of a file being written (polled every millisecond): mid-write
+WRITE_TRIGGERS = {
+    "output temp file": ".3_output.json.tmp-*",
+    "error archive temp file": "data/archive/.error_workperiod_archive.json.tmp-*",
+    "archive temp file": "data/archive/.workperiod_archive.json.tmp-*",
+    "commit journal": "data/archive/.workperiod_commit.json*",
+}
+
+
+def _kill_when_seen(workdir: Path, proc: subprocess.Popen[bytes], pattern: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if next(workdir.glob(pattern), None) is not None:
+            break
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_sigkill_at_spread_delays_and_mid_write_never_tears_the_archives(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    _workperiods(seed / "in" / "wp.csv", day=1)
+    assert run_plain(seed, data_type="workperiod", update_limit=10**6).decision.value == (
+        "completed"
+    )
+    old = Snapshot.of(seed, "workperiod")
+    _workperiods(seed / "in" / "wp.csv", day=2)
+
+    # one uninterrupted run: the new set, and how long a run takes once started
+    ref = tmp_path / "ref"
+    shutil.copytree(seed, ref)
+    proc = _start(ref)
+    started = _wait_for_log(ref, proc)
+    assert proc.wait(timeout=120) == 0
+    duration = time.monotonic() - started
+    new = Snapshot.of(ref, "workperiod")
+    assert new.archive != old.archive and new.output != old.output
+
+    rng = random.Random(20261126)
+    plans: list[float | str] = [duration * (k + rng.random()) / KILLS for k in range(KILLS)]
+    plans += list(WRITE_TRIGGERS)
+    seen: list[tuple[str, str, str]] = []
+    for n, plan in enumerate(plans):
+        workdir = tmp_path / f"kill{n}"
+        shutil.copytree(seed, workdir)
+        proc = _start(workdir)
+        began = _wait_for_log(workdir, proc)
+        if isinstance(plan, float):
+            time.sleep(max(0.0, began + plan - time.monotonic()))
+            proc.send_signal(signal.SIGKILL)
+        else:
+            _kill_when_seen(workdir, proc, WRITE_TRIGGERS[plan])
+        code = proc.wait(timeout=30)
+        snap = Snapshot.of(workdir, "workperiod")
+        # never torn: every file is one of the two complete versions
+        assert snap.archive in (old.archive, new.archive), plan
+        assert snap.error_archive in (old.error_archive, new.error_archive), plan
+        assert snap.output in (old.output, new.output), plan
+        wd = WorkDir(workdir, "3", "workperiod")
+        how = "mid-commit" if wd.journal.exists() else "mid-write" if leftovers(workdir) else ""
+        recover(wd)  # what the next run does first
+        state = _state(workdir, old, new)
+        assert state in ("old", "new"), (plan, state)
+        assert leftovers(workdir) == []
+        how = how or (
+            "finished" if code == 0 else f"{'after' if state == 'new' else 'before'} commit"
+        )
+        label = f"{plan:.2f} s" if isinstance(plan, float) else plan
+        seen.append((label, state, how))
+
+        rerun = run_plain(workdir, data_type="workperiod", run_type="partial", update_limit=10**6)
+        assert rerun.decision is Decision.COMPLETED, rerun.interruption  # no stale lock
+        after = Snapshot.of(workdir, "workperiod")
+        assert after.archives == new.archives
+        if state == "old":  # the killed run had not committed: the rerun imports the changes
+            assert after.output == new.output
+        else:  # committed, never delivered: b"[]" today, see test_rerun_after_a_kill_delivers_...
+            assert after.output in (b"[]\n", new.output)
+        shutil.rmtree(workdir)
+    print(f"run {duration:.2f} s; kills (when, state, how): {seen}")
+    assert len(seen) == len(plans)
+    assert any(how == "mid-write" for _, _, how in seen), seen
+
+
+# --------------------------------------------------------------------------------------------
+# The disk fills up
+# --------------------------------------------------------------------------------------------
+
+
+class _FullDisk:
+    """A file object whose writes fail with ENOSPC once ``room`` bytes are used."""
+
+    def __init__(self, fh: Any, room: int) -> None:
+        self._fh = fh
+        self._room = room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self._room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._room -= len(data)
+        return self._fh.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+
+@contextlib.contextmanager
+def _disk_full_for(monkeypatch: pytest.MonkeyPatch, name_part: str) -> Iterator[None]:
+    """ENOSPC while writing the temp file whose name contains ``name_part``."""
+    real = os.fdopen
+
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        fh = real(fd, *args, **kwargs)
+        if name_part in os.path.basename(path) and ".tmp-" in path:
+            return _FullDisk(fh, room=64)
+        return fh
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    yield
+    monkeypatch.setattr(os, "fdopen", real)
+
+
+_JOURNAL_LEFTOVERS = (
+    "BUG workdir.commit: ENOSPC while writing the commit journal leaves the three staged temp "
+    "files (output and both archives, each as big as the data) on the full disk until the next "
+    "run; publish_completed cleans up only failures while staging"
+)
+TARGETS = [
+    "_output.json",
+    "error_workperiod_archive",
+    ".workperiod_archive",
+    pytest.param("_commit.json", marks=pytest.mark.xfail(strict=True, reason=_JOURNAL_LEFTOVERS)),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("target", TARGETS)
+def test_disk_full_while_publishing_changes_no_archive_and_leaves_no_temp_file(
+    tmp_path: Path, day_two: dict[str, Any], target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "full"
+    shutil.copytree(day_two["old_dir"], workdir)
+    with _disk_full_for(monkeypatch, target), contextlib.suppress(OSError):
+        _partial(workdir)
+    assert Snapshot.of(workdir, "workperiod").archives == day_two["old"].archives
+    assert leftovers(workdir) == []
+    # once there is room again, the rerun gives the day-2 result
+    assert _partial(workdir).decision is Decision.COMPLETED
+    assert Snapshot.of(workdir, "workperiod") == day_two["new"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG pipeline.run_import calls steps.publish outside its try: an OSError (ENOSPC) "
+    "escapes as a traceback; no interruption/admin task, and the previous run's output stays",
+)
+def test_disk_full_interrupts_the_run_clearly(
+    tmp_path: Path, day_two: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "full"
+    shutil.copytree(day_two["old_dir"], workdir)
+    with _disk_full_for(monkeypatch, ".workperiod_archive"):
+        result = _partial(workdir)
+    assert result.decision is Decision.INTERRUPTED
+    assert result.interruption and "No space left on device" in result.interruption.message
+    assert not (workdir / "3_output.json").exists()
+    task = json.loads((workdir / "3_admin_task.json").read_text(encoding="utf-8"))
+    assert task["decision"] == "interrupted"
+
+
+# --------------------------------------------------------------------------------------------
+# The ESM fails: 500, a hang, a closed socket
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def faulty_esm(esm: Any) -> Iterator[Any]:
+    esm.clear_faults()
+    yield esm
+    esm.clear_faults()
+
+
+def _esm_raw(esm: Any, **extra: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "data_type": "title",
+        "webapi_url": esm.url,
+        "webapi_user": ESM_USER,
+        "webapi_timeout_seconds": 1,
+        "taskid": 3,
+    }
+    return base_raw(**{**values, **extra})
+
+
+def _resend(workdir: Path, raw: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> str:
+    params_file = workdir.parent / "params.json"
+    params_file.write_text(json.dumps(raw), encoding="utf-8")
+    capsys.readouterr()
+    code = cli.main(
+        ["resend-report", str(workdir / "3_admin_task.json"), "--params", str(params_file)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Filed the admin task as datacard" in out
+    return out.strip().rsplit(" ", 1)[-1]
+
+
+def _card(esm: Any, card_id: str) -> dict[str, Any]:
+    return json.loads((esm.datacards_dir / f"{card_id}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fault", ["status-500", "hang", "close"])
+def test_esm_failure_keeps_the_decision_and_the_admin_task_for_resend(
+    workdir: Path, faulty_esm: Any, fault: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    esm = faulty_esm
+    place(workdir, SAMPLES / "title" / "title.csv")
+    if fault == "status-500":
+        esm.fail_next(500, count=1, match="/dc/")
+    elif fault == "hang":
+        esm.hang_next(3, count=1, match="/users/login")
+    else:
+        esm.close_next(count=1, match="/users/login")
+    raw = _esm_raw(esm)
+    result = run_with_report(parse_params(raw), workdir, "3")
+
+    # the data files are written as decided: the import itself completed
+    assert result.decision is Decision.COMPLETED
+    output = json.loads((workdir / "3_output.json").read_text(encoding="utf-8"))
+    assert len(output) == 13
+    assert (workdir / "data/archive/title_archive.json").exists()
+    # the admin task is not filed, kept locally, and the run says how to re-send it
+    assert result.admin_task_id is None and result.report_error
+    assert {"status-500": "500", "hang": "did not answer", "close": "No usable answer"}[
+        fault
+    ] in result.report_error
+    assert "resend-report" in (workdir / "3_log.txt").read_text(encoding="utf-8")
+    kept = json.loads((workdir / "3_admin_task.json").read_text(encoding="utf-8"))
+    assert kept["decision"] == "completed"
+    # once the ESM answers again, resend-report files it
+    esm.clear_faults()
+    card = _card(esm, _resend(workdir, raw, capsys))
+    assert kept["title"] in json.dumps(card, ensure_ascii=False)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_epe_run_with_the_esm_answering_500_exits_0_and_resend_files_it(
+    workdir: Path, faulty_esm: Any
+) -> None:
+    esm = faulty_esm
+    place(workdir, SAMPLES / "title" / "title.csv")
+    esm.fail_next(500, count=1, match="/users/login")
+    raw = _esm_raw(esm)
+    proc = epe(workdir, raw)
+    assert proc.returncode == 0, proc.stderr  # the archive moved: the output must be imported
+    assert proc.stdout.strip().splitlines()[-1] == str(workdir.resolve() / "3_output.json")
+    assert "could NOT be filed" in proc.stderr and "500" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    params_file = workdir.parent / "params.json"
+    params_file.write_text(json.dumps(raw), encoding="utf-8")
+    resend = subprocess.run(
+        [str(HR_CONNECTOR), "resend-report", "3_admin_task.json", "--params", str(params_file)],
+        cwd=workdir,
+        env=engine_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resend.returncode == 0, resend.stderr
+    card_id = resend.stdout.strip().rsplit(" ", 1)[-1]
+    assert (esm.datacards_dir / f"{card_id}.json").exists()
+
+
+@pytest.mark.timeout(60)
+def test_resend_report_while_the_esm_is_still_down_says_so(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hr_connector.clients import esm as esm_mod
+
+    monkeypatch.setattr(esm_mod.time, "sleep", lambda seconds: None)  # its 2/10/30 s backoff
+    place(workdir, SAMPLES / "title" / "title.csv")
+    run_plain(workdir, data_type="title")
+    raw = base_raw(data_type="title", webapi_timeout_seconds=1)  # http://127.0.0.1:9: refused
+    params_file = workdir.parent / "params.json"
+    params_file.write_text(json.dumps(raw), encoding="utf-8")
+    code = cli.main(
+        ["resend-report", str(workdir / "3_admin_task.json"), "--params", str(params_file)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("hr-connector: the admin task was not filed") and "127.0.0.1" in err
+    assert WEBAPI_PASSWORD not in err
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_flow_retries_an_esm_500_and_files_the_task(
+    prefect_server: str, workdir: Path, faulty_esm: Any
+) -> None:
+    from hr_connector.flows.hr_import import run_flow
+
+    esm = faulty_esm
+    place(workdir, SAMPLES / "title" / "title.csv")
+    esm.fail_next(500, count=1, match="/dc/IGAWorkflowTaskInformation/data")
+    before = len(esm.requests)
+    result = run_flow(_esm_raw(esm, webapi_timeout_seconds=5), workdir, "3")
+    assert result.decision is Decision.COMPLETED
+    assert result.admin_task_id and result.report_error is None
+    statuses = [r.status for r in list(esm.requests)[before:] if r.path.endswith("/data")]
+    assert statuses[:2] == [500, 201], statuses
+    assert len(json.loads((workdir / "3_output.json").read_text(encoding="utf-8"))) == 13
