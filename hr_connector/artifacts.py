@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 from hr_connector.masking import mask_national_ids
 from hr_connector.outcome import ImportResult
@@ -41,6 +42,8 @@ def admin_task_markdown(result: ImportResult, wd: WorkDir) -> str:
 
 def publish_run_artifacts(result: ImportResult, wd: WorkDir) -> None:
     """Create the artifacts when running inside a Prefect flow run; otherwise do nothing."""
+    if "prefect" not in sys.modules:  # a plain run: no flow, and no reason to import Prefect
+        return
     try:
         from prefect.artifacts import create_markdown_artifact, create_table_artifact
         from prefect.context import FlowRunContext

@@ -193,7 +193,16 @@ def main(
         _print_result(result, stdout, stderr)
         return EXIT_INTERRUPTED
     del params
-    result = run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
+    try:
+        result = run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
+    except Exception as exc:  # never a bare traceback for the engine's task history
+        log.exception("Unexpected error")
+        print(
+            f"hr-connector: unexpected error, nothing imported: {type(exc).__name__}: "
+            f"{redact(str(exc))}",
+            file=stderr,
+        )
+        return EXIT_INTERRUPTED
     return _print_result(result, stdout, stderr)
 
 

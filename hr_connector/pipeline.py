@@ -256,6 +256,9 @@ def run_import(
         except ConnectorError as error:
             log.error("Run interrupted: %s", error)
             result.interruption = Interruption.from_error(error)
+        except Exception as error:  # a bug or an environment failure: still a clean interruption
+            log.exception("Run interrupted by an unexpected error")
+            result.interruption = unexpected(error, "The run failed unexpectedly")
         completed = result.interruption is None
         result.counts = _counts(table, blocked, changeset)
         if not completed:
@@ -263,9 +266,17 @@ def run_import(
         if changeset is not None:
             result.changeset = changeset.digest
         if result.interruption is None or result.interruption.case != RunLocked.case:
-            attachments = steps.publish(
-                workdir, q(table), q(blocked), q(changeset), schema, params, completed
-            )
+            try:
+                attachments = steps.publish(
+                    workdir, q(table), q(blocked), q(changeset), schema, params, completed
+                )
+            except Exception as error:  # e.g. the disk is full: nothing was committed
+                log.exception("Could not write the run's files")
+                result.interruption = unexpected(error, "The run's files could not be written")
+                completed = False
+                result.counts.output = 0
+                with contextlib.suppress(Exception):
+                    publish.publish_interrupted(workdir)
         if completed:
             result.decision = Decision.COMPLETED
             if not params.dry_run:
@@ -351,6 +362,17 @@ def refile_admin_task(
         ),
     )
     return result
+
+
+def unexpected(error: BaseException, what: str) -> Interruption:
+    """An interruption for an error nobody planned for; the log has the traceback."""
+    message = f"{what}: {type(error).__name__}: {error}"
+    return Interruption(
+        case="run_failed",
+        message=message + ".",
+        hint="See the run's log for details; fix the cause and rerun the task.",
+        figures={"message": message},
+    )
 
 
 def _counts(

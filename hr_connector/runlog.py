@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import threading
 import traceback
@@ -75,11 +76,19 @@ RUN_LOGGERS = ("hr_connector", "prefect.flow_runs", "prefect.task_runs", "parami
 
 @contextlib.contextmanager
 def run_log_file(path: Path, *, debug: bool) -> Iterator[None]:
-    """Append this run's log to ``path`` (created 0600) for the duration of the block."""
+    """Append this run's log to ``path`` for the duration of the block.
+
+    The file is private (0600, also when an older one was readable: it names people) and is
+    never reached through a symlink planted at its path.
+    """
     install()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    if path.is_symlink():  # planted: replace it, never write through it
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    stream = os.fdopen(fd, "a", encoding="utf-8")
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.setLevel(logging.DEBUG if debug else logging.INFO)
     ours = logging.getLogger("hr_connector")
@@ -94,3 +103,4 @@ def run_log_file(path: Path, *, debug: bool) -> Iterator[None]:
             logging.getLogger(name).removeHandler(handler)
         ours.setLevel(previous)
         handler.close()
+        stream.close()

@@ -720,12 +720,6 @@ def test_epe_run_of_bad_files_gives_one_line_messages_and_exit_codes(
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG epe.main/run_import: an unexpected exception (here the ValueError of a JSON file "
-    "without the key column) ends the script with a Python traceback and exit 1; the earlier "
-    "output and admin task stay in place",
-)
 def test_epe_never_ends_with_a_traceback(workdir: Path, esm: Any) -> None:
     before = seed_full_run(workdir)
     place_bytes(workdir, "no_key_field.json", (CORPUS / "no_key_field.json").read_bytes())

@@ -480,11 +480,6 @@ def test_disk_full_while_publishing_changes_no_archive_and_leaves_no_temp_file(
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline.run_import calls steps.publish outside its try: an OSError (ENOSPC) "
-    "escapes as a traceback; no interruption/admin task, and the previous run's output stays",
-)
 def test_disk_full_interrupts_the_run_clearly(
     tmp_path: Path, day_two: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

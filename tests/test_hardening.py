@@ -168,12 +168,6 @@ def test_outputs_archives_logs_and_admin_tasks_are_0600(workdir: Path, umask: in
     assert {name: mode for name, mode in modes.items() if mode != "0o600"} == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runlog.run_log_file: path.touch(mode=0o600, exist_ok=True) keeps the mode of an "
-    "existing log, e.g. a 0644 <taskid>_log.txt left by the vendor's script or created under "
-    "a lax umask; the log (blocked row IDs, national IDs as unique_id) stays world-readable",
-)
 def test_an_existing_world_readable_log_is_made_private(workdir: Path) -> None:
     log = workdir / "3_log.txt"
     log.write_text("old vendor log\n", encoding="utf-8")
@@ -196,11 +190,6 @@ def test_a_planted_output_symlink_is_replaced_not_followed(workdir: Path, tmp_pa
     assert stat.S_IMODE((workdir / "3_output.json").stat().st_mode) == 0o600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runlog.run_log_file opens <taskid>_log.txt with logging.FileHandler, which follows a "
-    "symlink planted there: log lines (with row IDs) are appended to the link's target",
-)
 def test_a_planted_log_symlink_is_not_followed(workdir: Path, tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("do not append\n", encoding="utf-8")
