@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from hr_connector import compare as compare_mod
+from hr_connector import delivery, guards, publish, readers, report, runrecord, validate
 from hr_connector import fetch as fetch_mod
-from hr_connector import guards, publish, readers, report, runrecord, validate
 from hr_connector.compare import Changeset, PreviousRun
 from hr_connector.errors import ConnectorError, FileEmpty, RunLocked
 from hr_connector.outcome import (
@@ -246,7 +246,8 @@ def run_import(
             result.source_file = str(source)
             table = steps.parse(source, params, schema)
             blocked = steps.validate(q(table), schema)
-            changeset = steps.compare(q(table), q(blocked), schema, params, workdir)
+            base = delivery.comparison_base(workdir)
+            changeset = steps.compare(q(table), q(blocked), schema, params, base)
             verdict = steps.guard(params, len(table.rows), q(changeset))
             if verdict.interruption:
                 result.interruption = verdict.interruption
@@ -267,6 +268,8 @@ def run_import(
             result.changeset = changeset.digest
         if result.interruption is None or result.interruption.case != RunLocked.case:
             try:
+                if completed and not params.dry_run:
+                    delivery.before_commit(workdir)
                 attachments = steps.publish(
                     workdir, q(table), q(blocked), q(changeset), schema, params, completed
                 )
@@ -328,6 +331,8 @@ def run_import(
                 run_key=run_key, result=result, report_filed=result.admin_task_id is not None
             ),
         )
+    if completed and not params.dry_run:
+        delivery.delivered(workdir)  # the last step: from here on the output is the platform's
     return result
 
 

@@ -6,8 +6,9 @@ completed run's output and archives: that output was already handed to the platf
 with the archives, and the next run overwrites or removes it, so it is stale but harmless. A run
 killed *after* its commit leaves the new output and the new archives: consistent on disk, but the
 platform never imported that output (no exit 0), and the next partial run compares with the new
-archive and finds nothing to import. Those rows are lost unless the connector re-delivers them;
-:func:`test_rerun_after_a_kill_delivers_the_changes` shows it (xfail: a finding for the lead).
+archive and finds nothing to import. The connector therefore marks a committed output
+"undelivered" until the run's last step and compares a rerun against the archive before it
+(:mod:`hr_connector.delivery`); :func:`test_rerun_after_a_kill_delivers_the_changes` pins it.
 
 The SFTP server dropping the connection mid-download is covered against a real sshd in
 ``tests/test_sftp.py::test_dropped_connection_leaves_nothing_and_the_retry_succeeds`` (nothing is
@@ -219,18 +220,10 @@ def test_kill_at_a_step_boundary_leaves_the_old_or_the_new_set(
     assert Snapshot.of(workdir, "workperiod").archives == new.archives
 
 
-_LOST = pytest.mark.xfail(
-    strict=True,
-    reason="DATA LOSS pipeline.run_import: the commit (archives advanced) happens before the "
-    "admin task is kept/filed and before exit 0; a run killed after it never had its output "
-    "imported, yet the rerun compares with the advanced archive and outputs nothing",
-)
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     "boundary",
-    [pytest.param(b, marks=[_LOST] if s == "new" else []) for b, s in BOUNDARIES.items()],
+    list(BOUNDARIES),
 )
 def test_rerun_after_a_kill_delivers_the_changes(
     tmp_path: Path, day_two: dict[str, Any], boundary: str, monkeypatch: pytest.MonkeyPatch
