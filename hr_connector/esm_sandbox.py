@@ -34,7 +34,6 @@ import email.utils
 import hashlib
 import hmac
 import html
-import ipaddress
 import json
 import logging
 import math
@@ -58,6 +57,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from lxml import etree
+
+from hr_connector.clients.esm import is_loopback, safe_xml_parser
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +128,6 @@ def _b64url_decode(text: str) -> bytes:
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _safe_xml_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
-    )
 
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -268,7 +254,7 @@ class EsmSandbox:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         ids = [int(p.stem) for p in self.datacards_dir.glob("*.json") if p.stem.isdigit()]
         self._next_id = max(ids, default=0) + 1
-        if not _is_loopback(self.host):
+        if not is_loopback(self.host):
             log.warning("The ESM sandbox listens on %s: reachable from other hosts", self.host)
         server_class = _Server if ":" not in self.host else _Server6
         server = server_class((self.host, self.port), _Handler)
@@ -901,7 +887,7 @@ class _Handler(BaseHTTPRequestHandler):
         if params.get("createDataCards", [""])[0].lower() != "true":
             return fail("createDataCards=true is required (the sandbox does not update)")
         try:
-            root = etree.fromstring(body, _safe_xml_parser())
+            root = etree.fromstring(body, safe_xml_parser())
         except etree.XMLSyntaxError as exc:
             return fail(f"Malformed XML: {exc}")
         if root.tag != "entityset":
@@ -936,7 +922,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- control endpoint (loopback only) --------------------------------------------------------
 
     def _control(self, path: str, body: bytes) -> None:
-        if not _is_loopback(str(self.client_address[0])):
+        if not is_loopback(str(self.client_address[0])):
             raise _ApiError(403, "The control endpoint answers loopback clients only")
         sandbox = self.sandbox
         if path == "state" and self.command == "GET":

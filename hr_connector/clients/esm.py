@@ -142,7 +142,8 @@ class EsmUnavailable(TransientError):
 # --------------------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """localhost or a loopback address: where plain HTTP and test-only endpoints are fine."""
     if not host:
         return False
     if host == "localhost":
@@ -232,7 +233,7 @@ class _Transport:
             )
         else:
             self.verify = settings.webapi_ca_bundle or True
-        if settings.webapi_url.startswith("http://") and not _is_loopback(self.host):
+        if settings.webapi_url.startswith("http://") and not is_loopback(self.host):
             log.warning(
                 "The ESM URL %s is plain http: the Web API password travels unencrypted.",
                 settings.webapi_url,
