@@ -132,6 +132,19 @@ class MissingColumns(RunInterrupted):
         )
 
 
+class KeyFieldMissing(RunInterrupted):
+    """JSON/XML: no record has the row ID field, so no row can be compared or imported."""
+
+    case = "missing_columns"
+
+    def __init__(self, file: str, column: str):
+        super().__init__(
+            f"No record of '{file}' has the row ID field '{column}'.",
+            hint="Add the field to the HR export, or map it with 'field_names', and rerun.",
+            figures={"file": file, "columns": column},
+        )
+
+
 class RunLocked(RunInterrupted):
     case = "run_locked"
 

@@ -20,7 +20,7 @@ from hr_connector import compare as compare_mod
 from hr_connector import delivery, guards, publish, readers, report, runrecord, validate
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
-from hr_connector.errors import ConnectorError, FileEmpty, RunLocked
+from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -57,6 +57,9 @@ def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
         raise FileEmpty(path.name)
     if table.position_kind == "line" and path.suffix.lower() != ".xml":
         validate.check_header(table, schema)
+    elif schema.key_column not in table.columns:
+        # not one record can be identified: a broken export, not a file of bad rows
+        raise KeyFieldMissing(path.name, schema.key_column)
     log.info(
         "Read %d data rows (%d columns) from %s", len(table.rows), len(table.columns), path.name
     )

@@ -358,12 +358,6 @@ def test_numbers_where_strings_are_expected_keep_their_text(workdir: Path) -> No
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG a JSON/XML file whose records all lack the key column crashes run_import: "
-    "partial run AssertionError in compare.compare ('key column exists'), full run ValueError "
-    "in publish.output_rows; traceback, no admin task, the stale output is kept",
-)
 @pytest.mark.parametrize(
     ("name", "content"),
     [
