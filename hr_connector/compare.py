@@ -12,29 +12,74 @@ such a row is valid now it is new, and when it disappears nothing is removed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
+from itertools import filterfalse, islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from hr_connector import archive_index
+from hr_connector.archive_index import ArchiveIndex
 from hr_connector.errors import ArchiveMissing, FileUnreadable
-from hr_connector.records import Reason, Table
+from hr_connector.records import Reason, Table, Value, fast_path_enabled, paused_gc
 from hr_connector.schemas import RunSchema
+from hr_connector.validate import key_values
 from hr_connector.workdir import WorkDir
 
 
 class PreviousRun:
-    """The last completed run, reduced to what the comparison needs."""
+    """The last completed run, reduced to what the comparison needs.
 
-    __slots__ = ("blocked_ids", "columns", "values")
+    Either every imported row as a dict (``values``, the reference), or (fast path) the archive
+    index, with ``values`` parsed from the archive only if the slow comparison asks for it.
+    """
+
+    __slots__ = ("_columns", "_load", "_values", "blocked_ids", "index", "workdir")
 
     def __init__(self, values: dict[str, dict[str, Any]], blocked_ids: set[str]) -> None:
         #: row ID -> the row as archived (only rows that were imported)
-        self.values = values
+        self._values: dict[str, dict[str, Any]] | None = values
         self.blocked_ids = blocked_ids
-        self.columns: set[str] = set()
-        for row in values.values():
-            self.columns.update(row)
+        self._columns: set[str] | None = None
+        self._load: Callable[[], PreviousRun] | None = None
+        self.index: ArchiveIndex | None = None
+        self.workdir: WorkDir | None = None
+
+    @classmethod
+    def indexed(
+        cls, index: ArchiveIndex, workdir: WorkDir, load: Callable[[], PreviousRun]
+    ) -> PreviousRun:
+        previous = cls({}, set())
+        previous._values = None
+        previous._load = load
+        previous.index = index
+        previous.workdir = workdir
+        return previous
+
+    def _loaded(self) -> None:
+        if self._values is None:
+            assert self._load is not None
+            full = self._load()
+            self._values, self.blocked_ids = full.values, full.blocked_ids
+
+    @property
+    def values(self) -> dict[str, dict[str, Any]]:
+        self._loaded()
+        assert self._values is not None
+        return self._values
+
+    @property
+    def columns(self) -> set[str]:
+        """Every column an imported row has."""
+        if self._columns is None:
+            if self._values is None and self.index is not None:
+                self._columns = set(self.index.meta["columns_used"])
+            else:
+                self._columns = set()
+                for row in self.values.values():
+                    self._columns.update(row)
+        return self._columns
 
 
 def _load_json(path: Path) -> Any:
@@ -47,6 +92,15 @@ def _load_json(path: Path) -> Any:
 def load_previous(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
     if not workdir.archive.exists():
         raise ArchiveMissing(str(workdir.archive.relative_to(workdir.root)))
+    if fast_path_enabled():
+        index = archive_index.load(workdir)
+        if index is not None and index.meta.get("key_column") == schema.key_column:
+            return PreviousRun.indexed(index, workdir, lambda: _load_archives(workdir, schema))
+    return _load_archives(workdir, schema)
+
+
+def _load_archives(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
+    """The reference: parse the archive and the error archive."""
     rows = _load_json(workdir.archive)
     blocked_ids: set[str] = set()
     if workdir.error_archive.exists():
@@ -106,34 +160,76 @@ def _digest(
     rows: list[int],
     removed: list[str],
 ) -> str:
+    """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs."""
     h = hashlib.sha256(f"{data_type}\x1f{run_type}\x1f{','.join(table.columns)}\x1e".encode())
-    ordered = sorted(rows, key=lambda i: table.rows[i][key] or "") if key is not None else rows
-    for i in ordered:
-        h.update("\x1f".join(v if v is not None else "\x00" for v in table.rows[i]).encode())
-        h.update(b"\x1e")
+    ordered = rows
+    if key is not None:
+        keys = key_values(table, key)
+        sort_keys = [keys[i] or "" for i in rows]
+        ordered = [rows[k] for k in sorted(range(len(rows)), key=sort_keys.__getitem__)]
+    _hash_lines(h, table.joined_utf8(ordered))
     h.update(b"\x1d")
-    for row_id in sorted(removed):
-        h.update(row_id.encode() + b"\x1e")
+    _hash_lines(h, map(str.encode, sorted(removed)))
     return "sha256:" + h.hexdigest()[:32]
+
+
+def _hash_lines(h: Any, pieces: Iterable[bytes], batch: int = 20_000) -> None:
+    """``h.update(piece + b"\x1e")`` for each piece, a batch at a time."""
+    iterator = iter(pieces)
+    while chunk := list(islice(iterator, batch)):
+        h.update(b"\x1e".join(chunk) + b"\x1e")
 
 
 def compare(
     table: Table, blocked: dict[int, list[Reason]], schema: RunSchema, previous: PreviousRun | None
 ) -> Changeset:
     """Sort the valid rows; ``previous`` is None for a full run."""
+    with paused_gc():
+        index = table.column_index()
+        key = index.get(schema.key_column)
+        if previous is None:
+            valid = _valid_rows(table, blocked)
+            digest = _digest(schema.data_type, "full", table, key, valid, [])
+            return Changeset("full", valid, [], 0, [], digest)
+        assert key is not None  # a partial run only gets here when the key column exists
+        if fast_path_enabled() and previous.index is not None:
+            match = archive_index.match_previous(table, previous.workdir)
+            keyed = None if match is None else match.keyed(table, key)
+            if keyed is not None and match.index.meta == previous.index.meta:  # type: ignore[union-attr]
+                return _compare_matched(table, blocked, schema, previous, keyed, key)
+        return _compare_reference(table, blocked, schema, previous, key)
+
+
+def _valid_rows(table: Table, blocked: dict[int, list[Reason]]) -> list[int]:
+    return list(filterfalse(blocked.__contains__, range(len(table.rows))))
+
+
+def _compare_columns(table: Table, schema: RunSchema, previous: PreviousRun) -> list[str]:
+    if schema.change_columns is not None:
+        return list(schema.change_columns)
+    return sorted(set(table.columns) | previous.columns)
+
+
+def _changed(
+    row: tuple[Value, ...], before: dict[str, Any], columns: list[str], positions: list[int | None]
+) -> bool:
+    for col, pos in zip(columns, positions, strict=True):
+        now = row[pos] if pos is not None else None
+        if (now or "") != (before.get(col) or ""):
+            return True
+    return False
+
+
+def _compare_reference(
+    table: Table,
+    blocked: dict[int, list[Reason]],
+    schema: RunSchema,
+    previous: PreviousRun,
+    key: int,
+) -> Changeset:
     index = table.column_index()
-    key = index.get(schema.key_column)
     valid = [i for i in range(len(table.rows)) if i not in blocked]
-    if previous is None:
-        return Changeset(
-            "full", valid, [], 0, [], _digest(schema.data_type, "full", table, key, valid, [])
-        )
-    assert key is not None  # a partial run only gets here when the key column exists
-    columns = (
-        list(schema.change_columns)
-        if schema.change_columns is not None
-        else sorted(set(table.columns) | previous.columns)
-    )
+    columns = _compare_columns(table, schema, previous)
     positions = [index.get(c) for c in columns]
     new: list[int] = []
     changed: list[int] = []
@@ -144,15 +240,46 @@ def compare(
         before = old.get(row[key])  # type: ignore[arg-type]
         if before is None:
             new.append(i)
-            continue
-        for col, pos in zip(columns, positions, strict=True):
-            now = row[pos] if pos is not None else None
-            if (now or "") != (before.get(col) or ""):
-                changed.append(i)
-                break
+        elif _changed(row, before, columns, positions):
+            changed.append(i)
         else:
             unchanged += 1
     present = {row[key] for row in table.rows}
     removed = sorted(row_id for row_id in old if row_id not in present)
+    digest = _digest(schema.data_type, "partial", table, key, new + changed, removed)
+    return Changeset("partial", new, changed, unchanged, removed, digest)
+
+
+def _compare_matched(
+    table: Table,
+    blocked: dict[int, list[Reason]],
+    schema: RunSchema,
+    previous: PreviousRun,
+    keyed: archive_index.KeyedMatch,
+    key: int,
+) -> Changeset:
+    """The reference logic for the rows that match no imported row; the matching ones are
+    unchanged (byte-identical), and the archive is read only for the rows still in question."""
+    in_question = [i for i in keyed.misses if i not in blocked]
+    unchanged = len(table.rows) - len(blocked) - len(in_question)
+    keys = keyed.keys
+    archived_row = keyed.archived_row
+    assert previous.workdir is not None
+    wanted = [archived_row[k] for k in (keys[i] for i in in_question) if k in archived_row]
+    before_rows = keyed.index.read_rows(previous.workdir.archive, wanted)
+    columns = _compare_columns(table, schema, previous)
+    index = table.column_index()
+    positions = [index.get(c) for c in columns]
+    new: list[int] = []
+    changed: list[int] = []
+    for i in in_question:
+        line = archived_row.get(keys[i])
+        if line is None:
+            new.append(i)
+        elif _changed(table.rows[i], before_rows[line], columns, positions):
+            changed.append(i)
+        else:
+            unchanged += 1
+    removed = sorted(keyed.gone_ids())  # type: ignore[type-var]
     digest = _digest(schema.data_type, "partial", table, key, new + changed, removed)
     return Changeset("partial", new, changed, unchanged, removed, digest)

@@ -4,16 +4,69 @@ Rows are tuples aligned with ``Table.columns`` (``None`` = the record had no suc
 dicts: a million dicts cost several GB, a million tuples a fraction of that. ``Table`` is a plain
 class on purpose: Prefect walks dataclasses, lists and pydantic models passed between tasks
 (seconds for 100k rows) but treats a plain object as opaque.
+
+``Table.rows`` is a plain list of tuples when the reference readers build it. The fast readers
+store the rows more compactly (:mod:`hr_connector.rowstore`: one string per row, or the raw CSV
+lines) and decode a row when it is asked for; both behave as a sequence of tuples. The fast
+readers also give every row a fingerprint (``Table.digests``), which lets the later steps
+recognise rows that are byte-identical to rows of the previous run (see
+:mod:`hr_connector.archive_index`). ``HR_CONNECTOR_FAST_PATH=0`` turns all of that off: every
+step then runs the simple reference code, which the tests compare the fast path against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Literal, NamedTuple
+import contextlib
+import gc
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple
 
 Value = str | None
 Row = tuple[Value, ...]
 PositionKind = Literal["line", "record"]
+
+#: Set to "0" to run the simple reference code everywhere (tests, debugging, comparisons).
+FAST_PATH_ENV = "HR_CONNECTOR_FAST_PATH"
+#: Separator of the joined row text: the changeset digest's, and the compact row store's.
+SEP = "\x1f"
+
+
+def fast_path_enabled() -> bool:
+    """Read at every call, so a test can switch the fast path off with an environment variable."""
+    return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+class _GcPause:
+    """Who holds the collector paused (see :func:`paused_gc`)."""
+
+    lock = threading.Lock()
+    holders = 0
+    was_enabled = True
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a step builds or walks a million small objects.
+
+    With millions of live tuples and strings every full collection walks all of them, which
+    makes bulk loops several times slower; the objects built here hold no reference cycles.
+    Re-entrant and thread-safe: the collector runs again when the last holder leaves.
+    """
+    with _GcPause.lock:
+        if _GcPause.holders == 0:
+            _GcPause.was_enabled = gc.isenabled()
+            gc.disable()
+        _GcPause.holders += 1
+    try:
+        yield
+    finally:
+        with _GcPause.lock:
+            _GcPause.holders -= 1
+            if _GcPause.holders == 0 and _GcPause.was_enabled:
+                gc.enable()
 
 
 class Reason(NamedTuple):
@@ -47,16 +100,33 @@ REASON_TEXT_EN: dict[str, str] = {
 class Table:
     """All rows of one HR file, with their positions for error messages."""
 
-    __slots__ = ("columns", "file", "position_kind", "positions", "row_problems", "rows")
+    __slots__ = (
+        "cache",
+        "columns",
+        "digest_kind",
+        "digests",
+        "file",
+        "position_kind",
+        "positions",
+        "row_problems",
+        "rows",
+    )
 
     def __init__(self, file: str, columns: list[str], position_kind: PositionKind) -> None:
         self.file = file
         self.columns = columns
         self.position_kind: PositionKind = position_kind
-        self.rows: list[Row] = []
-        self.positions: list[int] = []
+        #: a list of tuples, or a compact store that decodes a row on access (fast readers)
+        self.rows: Sequence[Row] = []
+        self.positions: Sequence[int] = []
         #: row index -> structural problems the reader found (ragged rows, nested values, ...)
         self.row_problems: dict[int, list[Reason]] = {}
+        #: one fingerprint per row (fast readers only): equal fingerprints, equal rows
+        self.digests: list[bytes] | None = None
+        #: what the fingerprints are computed over; only equal kinds can be compared
+        self.digest_kind: tuple[Any, ...] | None = None
+        #: derived lookups shared by the steps of one run (previous-run matches); never rows
+        self.cache: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -77,3 +147,32 @@ class Table:
     def iter_dicts(self, indices: Iterator[int] | list[int]) -> Iterator[dict[str, str]]:
         for i in indices:
             yield self.as_dict(i)
+
+    def column(self, index: int) -> list[Value]:
+        """Every row's value of one column, without decoding whole rows where the store can."""
+        rows = self.rows
+        if isinstance(rows, list):
+            return list(map(itemgetter(index), rows))
+        return rows.column(index)  # type: ignore[attr-defined]
+
+    def joined(self, indices: Iterable[int]) -> Iterator[str]:
+        """Each row's values joined by :data:`SEP`, a missing value as NUL (the digest's text)."""
+        rows = self.rows
+        if hasattr(rows, "joined"):
+            return rows.joined(indices)  # type: ignore[no-any-return]
+        return (joined_text(rows[i]) for i in indices)
+
+    def joined_utf8(self, indices: Iterable[int]) -> Iterator[bytes]:
+        """:meth:`joined`, UTF-8 encoded (a CSV store gives it without decoding the lines)."""
+        rows = self.rows
+        if hasattr(rows, "joined_utf8"):
+            return rows.joined_utf8(indices)  # type: ignore[no-any-return]
+        return map(str.encode, self.joined(indices))
+
+
+def joined_text(row: Row) -> str:
+    """The changeset digest's text of one row (kept byte-identical to the first implementation)."""
+    try:
+        return SEP.join(row)  # type: ignore[arg-type]
+    except TypeError:  # a missing value
+        return SEP.join(v if v is not None else "\x00" for v in row)

@@ -9,11 +9,15 @@ instead of blocking rows.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from itertools import compress, count, repeat
+from operator import eq, itemgetter
+from typing import Any
 
+from hr_connector import archive_index
 from hr_connector.errors import MissingColumns
-from hr_connector.records import Reason, Table
+from hr_connector.records import Reason, Row, Table, Value, fast_path_enabled, paused_gc
 from hr_connector.schemas import RunSchema
 
 
@@ -25,6 +29,10 @@ def check_header(table: Table, schema: RunSchema) -> None:
         raise MissingColumns(table.file, missing)
 
 
+#: Not in the date cache yet.
+_UNSEEN: Any = object()
+
+
 class DateParser:
     """Parse dates with the run's formats; caches each distinct text (dates repeat a lot)."""
 
@@ -33,6 +41,11 @@ class DateParser:
     def __init__(self, formats: tuple[str, ...]) -> None:
         self.formats = formats
         self._cache: dict[str, date | None] = {}
+
+    @property
+    def cache(self) -> dict[str, date | None]:
+        """Text -> parsed date (None: not a date), for a caller that looks dates up in bulk."""
+        return self._cache
 
     def __call__(self, text: str) -> date | None:
         try:
@@ -58,50 +71,109 @@ class DateParser:
 
 
 def validate_table(table: Table, schema: RunSchema) -> dict[int, list[Reason]]:
-    """Row index -> reasons, for every blocked row; rows not in the result are valid."""
-    index = table.column_index()
-    blocked: dict[int, list[Reason]] = {i: list(r) for i, r in table.row_problems.items()}
-    identity = set(schema.identity_columns)
+    """Row index -> reasons, for every blocked row; rows not in the result are valid.
 
-    absent = [c for c in schema.mapped_columns if c not in index]
-    checks = [
-        (index[c], c, "missing_unique_id" if c in identity else "missing_value")
-        for c in schema.mandatory_columns
-        if c in index
-    ]
-    optional_mapped = [
-        (index[c], c)
-        for c in schema.mapped_columns
-        if c in index and c not in schema.mandatory_columns
-    ]
-    dates = [(index[c], c) for c in schema.date_columns if c in index]
-    order = [(index[s], index[e], s, e) for s, e in schema.date_order if s in index and e in index]
-    parse = DateParser(schema.date_formats)
-    formats = ", ".join(schema.date_formats)
+    The fast path checks only the rows that are not byte-identical to a row the previous run
+    imported under the same settings (:mod:`hr_connector.archive_index`): those pass the
+    per-row checks again by construction. Repeated row IDs are always looked for in all rows.
+    """
+    if fast_path_enabled() and table.digests is not None:
+        with paused_gc():
+            match = archive_index.match_for_validation(table, schema)
+            return _validate(table, schema, None if match is None else match.hits)
+    return _validate(table, schema, None)
 
-    for i, row in enumerate(table.rows):
+
+class _Plan:
+    """The per-row checks of one run, resolved to column positions once."""
+
+    def __init__(self, table: Table, schema: RunSchema) -> None:
+        index = table.column_index()
+        self.identity = set(schema.identity_columns)
+        self.absent = [c for c in schema.mapped_columns if c not in index]
+        self.checks = [
+            (index[c], c, "missing_unique_id" if c in self.identity else "missing_value")
+            for c in schema.mandatory_columns
+            if c in index
+        ]
+        self.optional_mapped = [
+            (index[c], c)
+            for c in schema.mapped_columns
+            if c in index and c not in schema.mandatory_columns
+        ]
+        self.dates = [(index[c], c) for c in schema.date_columns if c in index]
+        self.order = [
+            (index[s], index[e], s, e) for s, e in schema.date_order if s in index and e in index
+        ]
+        self.parse = DateParser(schema.date_formats)
+        self.formats = ", ".join(schema.date_formats)
+        mandatory = [col for col, _name, _code in self.checks]
+        self._mandatory = _getter(mandatory)
+        self._optional = _getter([col for col, _name in self.optional_mapped])
+        self._date_cols = [col for col, _name in self.dates]
+        self._order_cols = [(s, e) for s, e, _s, _e in self.order]
+
+    def passes(self, row: Row) -> bool:
+        """A quick test that is True only for a row :meth:`reasons` finds nothing wrong with.
+
+        Most rows are valid; this asks the same questions with fewer steps (cached dates are
+        looked up directly). False means "look closer", not "invalid": :meth:`reasons` then
+        gives the exact answer.
+        """
+        if self.absent:
+            return False
+        values = self._mandatory(row)
+        if not all(values) or any(map(str.isspace, values)):  # type: ignore[arg-type]
+            return False
+        if None in self._optional(row):
+            return False
+        parse = self.parse
+        cached = parse.cache.get
+        for col in self._date_cols:
+            v = row[col]
+            if v:
+                d = cached(v, _UNSEEN)
+                if d is _UNSEEN:
+                    d = parse(v)
+                if d is None and not v.isspace():
+                    return False
+        for s_col, e_col in self._order_cols:
+            s, e = row[s_col], row[e_col]
+            if s and e:
+                sd, ed = cached(s, _UNSEEN), cached(e, _UNSEEN)
+                if sd is _UNSEEN:
+                    sd = parse(s)
+                if ed is _UNSEEN:
+                    ed = parse(e)
+                if sd is not None and ed is not None and ed < sd:  # type: ignore[operator]
+                    return False
+        return True
+
+    def reasons(self, row: Row) -> list[Reason] | None:
+        """Every reason the row is blocked for, in the order of the checks (None: valid)."""
         reasons: list[Reason] | None = None
-        for c in absent:
+        identity, parse = self.identity, self.parse
+        for c in self.absent:
             (reasons := reasons or []).append(
                 Reason("missing_unique_id" if c in identity else "missing_field", column=c)
             )
-        for col, name, code in checks:
+        for col, name, code in self.checks:
             v = row[col]
             if v is None:
                 code_here = "missing_unique_id" if name in identity else "missing_field"
                 (reasons := reasons or []).append(Reason(code_here, column=name))
             elif not v or v.isspace():
                 (reasons := reasons or []).append(Reason(code, column=name))
-        for col, name in optional_mapped:
+        for col, name in self.optional_mapped:
             if row[col] is None:
                 (reasons := reasons or []).append(Reason("missing_field", column=name))
-        for col, name in dates:
+        for col, name in self.dates:
             v = row[col]
             if v and not v.isspace() and parse(v) is None:
                 (reasons := reasons or []).append(
-                    Reason("invalid_date", column=name, detail=formats)
+                    Reason("invalid_date", column=name, detail=self.formats)
                 )
-        for s_col, e_col, _s_name, e_name in order:
+        for s_col, e_col, _s_name, e_name in self.order:
             s, e = row[s_col], row[e_col]
             if s and e and not s.isspace() and not e.isspace():
                 sd, ed = parse(s), parse(e)
@@ -109,16 +181,83 @@ def validate_table(table: Table, schema: RunSchema) -> dict[int, list[Reason]]:
                     (reasons := reasons or []).append(
                         Reason("end_before_start", column=e_name, detail=s)
                     )
+        return reasons
+
+
+def _validate(table: Table, schema: RunSchema, hits: list[int] | None) -> dict[int, list[Reason]]:
+    """``hits``: rows matched to previously imported rows, whose per-row checks are skipped."""
+    plan = _Plan(table, schema)
+    blocked: dict[int, list[Reason]] = {i: list(r) for i, r in table.row_problems.items()}
+    passes, reasons_of = plan.passes, plan.reasons
+    for i, row in _rows_to_check(table, hits):
+        if passes(row):
+            continue
+        reasons = reasons_of(row)
         if reasons:
             blocked.setdefault(i, []).extend(reasons)
-
-    key = index.get(schema.key_column)
+    key = table.column_index().get(schema.key_column)
     if key is not None:
-        keys = [row[key] for row in table.rows]
-        counts = Counter(keys)
-        dupes = {k for k, n in counts.items() if n > 1 and k and not k.isspace()}
+        keys = key_values(table, key)
+        dupes = _repeated(table, key, keys)
         if dupes:
-            for i, k in enumerate(keys):
-                if k in dupes:
-                    blocked.setdefault(i, []).append(Reason("duplicate_row_id", detail=k))
+            for i in compress(count(), map(dupes.__contains__, keys)):
+                blocked.setdefault(i, []).append(Reason("duplicate_row_id", detail=keys[i]))
     return blocked
+
+
+def _getter(positions: list[int]) -> Callable[[Row], tuple[Value, ...]]:
+    """``itemgetter`` that always returns a tuple (also for zero or one position)."""
+    if len(positions) >= 2:
+        return itemgetter(*positions)
+    if len(positions) == 1:
+        position = positions[0]
+        return lambda row: (row[position],)
+    return lambda row: ()
+
+
+def _rows_to_check(table: Table, hits: list[int] | None) -> Iterator[tuple[int, Row]]:
+    if hits is None:
+        yield from enumerate(table.rows)
+        return
+    unmatched = compress(count(), map(eq, hits, repeat(archive_index.MISS)))
+    for i in sorted({*unmatched, *table.row_problems}):
+        yield i, table.rows[i]
+
+
+def key_values(table: Table, key: int) -> list[Value]:
+    """The row IDs, kept on a fast table for the later steps of the run.
+
+    A row matched to an archived row has that row's ID (the index keeps them), so only the
+    other rows need to be decoded.
+    """
+    if table.digests is None:
+        return table.column(key)
+    cached: list[Value] | None = table.cache.get(("column", key))
+    if cached is None:
+        cached = table.cache[("column", key)] = _keys(table, key)
+    return cached
+
+
+def keyed_match(table: Table, key: int) -> archive_index.KeyedMatch | None:
+    """The previous-run match of a fast table, by row ID, if the reader or validation made one."""
+    match: archive_index.PreviousMatch | None = table.cache.get("previous")
+    return None if match is None or table.digests is None else match.keyed(table, key)
+
+
+def _keys(table: Table, key: int) -> list[Value]:
+    keyed = keyed_match(table, key)
+    return table.column(key) if keyed is None else keyed.keys
+
+
+def _repeated(table: Table, key: int, keys: list[Value]) -> set[str]:
+    keyed = keyed_match(table, key)
+    repeated = repeated_ids(keys) if keyed is None else keyed.repeated_ids()
+    return {k for k in repeated if k and not k.isspace()}
+
+
+def repeated_ids(keys: list[Value]) -> set[str]:
+    """Row IDs that appear more than once (blank ones do not count: they are blocked anyway)."""
+    seen: set[Value] = set()
+    add = seen.add
+    repeated = {k for k in keys if k in seen or add(k)}  # type: ignore[func-returns-value]
+    return {k for k in repeated if k and not k.isspace()}

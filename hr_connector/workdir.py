@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -58,6 +59,11 @@ class WorkDir:
         return self.archive_dir / f"error_{self.data_type}_archive.json"
 
     @property
+    def archive_index(self) -> Path:
+        """Derived from the archives, rebuilt by every completed run (:mod:`archive_index`)."""
+        return self.archive_dir / f".{self.data_type}_archive.index"
+
+    @property
     def journal(self) -> Path:
         return self.archive_dir / f".{self.data_type}_commit.json"
 
@@ -75,6 +81,37 @@ class WorkDir:
         if candidate != self.root and self.root not in candidate.parents:
             raise UnsafePath(key, relative)
         return candidate
+
+
+_held_guard = threading.Lock()
+#: data type -> the working directories whose run lock this process holds
+_held: dict[str, list[WorkDir]] = {}
+
+
+def held_workdir(data_type: str | None = None) -> WorkDir | None:
+    """The working directory whose run lock (for ``data_type``, or for any data type) this
+    process holds, if there is exactly one.
+
+    Lets a step that is not given the working directory (parsing, validation) use the previous
+    run's index as a cache. Results never depend on it: without it the step does all the work.
+    """
+    with _held_guard:
+        if data_type is not None:
+            held = _held.get(data_type, [])
+        else:
+            held = [w for workdirs in _held.values() for w in workdirs]
+        return held[0] if len(held) == 1 else None
+
+
+@contextlib.contextmanager
+def _holding(workdir: WorkDir) -> Iterator[None]:
+    with _held_guard:
+        _held.setdefault(workdir.data_type, []).append(workdir)
+    try:
+        yield
+    finally:
+        with _held_guard:
+            _held[workdir.data_type].remove(workdir)
 
 
 @contextlib.contextmanager
@@ -96,7 +133,8 @@ def run_lock(workdir: WorkDir) -> Iterator[None]:
             raise RunLocked(workdir.data_type, str(workdir.lock), holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, task {workdir.task_id}".encode(), 0)
-        yield
+        with _holding(workdir):
+            yield
     finally:
         os.close(fd)
 
@@ -128,6 +166,32 @@ def write_staged(final: Path, write: Callable[[IO[bytes]], None]) -> Path:
             tmp.unlink()
         raise
     return tmp
+
+
+def write_staged_together(
+    finals: list[Path], write: Callable[[list[IO[bytes]]], None]
+) -> list[Path]:
+    """:func:`write_staged` for files written in one pass (all or none of them is staged)."""
+    staged: list[Path] = []
+    try:
+        with contextlib.ExitStack() as files:
+            handles = []
+            for final in finals:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp = temp_path(final)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+                staged.append(tmp)
+                handles.append(files.enter_context(os.fdopen(fd, "wb", buffering=1 << 20)))
+            write(handles)
+            for fh in handles:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        for tmp in staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
+    return staged
 
 
 def write_atomic(final: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -178,7 +242,13 @@ def recover(workdir: WorkDir) -> bool:
         _apply(journal)
         remove(workdir.journal)
         recovered = True
-    mine = [workdir.output, workdir.archive, workdir.error_archive, workdir.journal]
+    mine = [
+        workdir.output,
+        workdir.archive,
+        workdir.error_archive,
+        workdir.journal,
+        workdir.archive_index,
+    ]
     for final in mine:
         if final.parent.is_dir():
             for tmp in final.parent.glob(f".{final.name}.tmp-*"):

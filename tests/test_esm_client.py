@@ -12,17 +12,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from esm_server import (
-    FOLDER,
-    PASSWORD,
-    TEMPLATE,
-    USER,
-    all_log_text,
-    make_task,
-    running_sandbox,
-    settings_for,
-    write_rows,
-)
 
 from hr_connector.clients.esm import (
     EsmError,
@@ -40,6 +29,18 @@ from hr_connector.errors import TransientError
 from hr_connector.esm_sandbox import EsmSandbox
 from hr_connector.params import WebApiSettings
 from hr_connector.runlog import MASK
+
+from esm_server import (
+    FOLDER,
+    PASSWORD,
+    TEMPLATE,
+    USER,
+    all_log_text,
+    make_task,
+    running_sandbox,
+    settings_for,
+    write_rows,
+)
 
 
 @pytest.fixture

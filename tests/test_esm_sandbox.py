@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from esm_server import FOLDER, PASSWORD, TEMPLATE, USER, running_sandbox
 
 from hr_connector.clients.esm import jwt_expiry
 from hr_connector.esm_sandbox import EsmSandbox, parse_multipart, safe_file_name
+
+from esm_server import FOLDER, PASSWORD, TEMPLATE, USER, running_sandbox
 
 API = "/rest-api/itsm/v1"
 XML = "/api/itsm/dataCardImport.ws"
