@@ -447,12 +447,6 @@ def test_external_entity_never_reaches_any_output(workdir: Path, prolog: str) ->
     assert PASSWD_MARK not in result.model_dump_json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG xml_reader._check_prolog reads only the first 64 KB: a DOCTYPE after a long "
-    "comment/PI is not refused (the entities stay unexpanded, so nothing leaks; the row is "
-    "blocked as nested_value and the run completes)",
-)
 def test_doctype_after_a_long_prolog_is_refused_too(workdir: Path) -> None:
     before = seed_full_run(workdir)
     place_bytes(workdir, "t.xml", (LONG_PROLOG + XXE_BODY).encode())
@@ -506,11 +500,6 @@ def test_deeply_nested_json_is_refused(workdir: Path) -> None:
     assert_interrupted_cleanly(workdir, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG xml_reader.read_xml looks at the first 4 KB only to decide 'empty': a document "
-    "after more than 4 KB of leading whitespace is reported as an empty file",
-)
 def test_xml_after_much_leading_whitespace_is_not_called_empty(workdir: Path) -> None:
     doc = (
         "\n" * 5000

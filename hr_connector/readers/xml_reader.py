@@ -43,10 +43,30 @@ def _local(tag: object) -> str:
     return text.rsplit("}", 1)[-1]
 
 
+#: Longest prolog (declaration, comments, processing instructions) before the root element.
+MAX_PROLOG_BYTES = 16 * 1024 * 1024
+
+
 def _check_prolog(path: Path) -> None:
-    """Refuse a DOCTYPE and any declared encoding other than UTF-8, before lxml sees the file."""
+    """Refuse a DOCTYPE and any declared encoding other than UTF-8, before lxml sees the file.
+
+    The whole prolog (everything before the root element) is read, however long its comments
+    are, up to :data:`MAX_PROLOG_BYTES`; a longer prolog is refused too.
+    """
+    size = 64 * 1024
     with path.open("rb") as fh:
-        head = fh.read(64 * 1024)
+        while True:
+            fh.seek(0)
+            head = fh.read(size)
+            if len(head) < size or _first_element(head) >= 0 or b"<!DOCTYPE" in head.upper():
+                break
+            if size >= MAX_PROLOG_BYTES:
+                raise FileUnreadable(
+                    path.name,
+                    "the prolog",
+                    f"more than {MAX_PROLOG_BYTES} bytes stand before the root element",
+                )
+            size *= 4
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileUnreadable(path.name, "byte 0", "the file is UTF-16, not UTF-8")
     if head.startswith(b"\xef\xbb\xbf"):
@@ -103,7 +123,10 @@ def _is_empty(path: Path) -> bool:
     if path.stat().st_size == 0:
         return True
     with path.open("rb") as fh:
-        return not fh.read(4096).strip(b"\xef\xbb\xbf \t\r\n")
+        while chunk := fh.read(1 << 20):
+            if chunk.strip(b"\xef\xbb\xbf \t\r\n"):
+                return False
+    return True
 
 
 def read_xml(path: Path) -> Table:
