@@ -221,7 +221,13 @@ def commit(workdir: WorkDir, staged: list[tuple[Path, Path]]) -> None:
     (:func:`recover`), so the archives are always either all old or all new.
     """
     journal = [[str(tmp), str(final)] for tmp, final in staged]
-    write_text_atomic(workdir.journal, json.dumps(journal))
+    try:
+        write_text_atomic(workdir.journal, json.dumps(journal))
+    except BaseException:  # e.g. the disk is full: nothing was renamed, drop the staged files
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
     _apply(journal)
     remove(workdir.journal)
 

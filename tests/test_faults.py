@@ -443,16 +443,11 @@ def _disk_full_for(monkeypatch: pytest.MonkeyPatch, name_part: str) -> Iterator[
     monkeypatch.setattr(os, "fdopen", real)
 
 
-_JOURNAL_LEFTOVERS = (
-    "BUG workdir.commit: ENOSPC while writing the commit journal leaves the three staged temp "
-    "files (output and both archives, each as big as the data) on the full disk until the next "
-    "run; publish_completed cleans up only failures while staging"
-)
 TARGETS = [
     "_output.json",
     "error_workperiod_archive",
     ".workperiod_archive",
-    pytest.param("_commit.json", marks=pytest.mark.xfail(strict=True, reason=_JOURNAL_LEFTOVERS)),
+    "_commit.json",
 ]
 
 
