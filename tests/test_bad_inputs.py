@@ -615,11 +615,6 @@ def test_100mb_single_line_is_bounded_in_time_and_memory(workdir: Path, esm: Any
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG csv_reader: a 100 MB line of short fields is split into ~33 million str objects "
-    "before the row width is checked (peak RSS ~2.9 GB; a header line of that kind ~1.5 GB)",
-)
 def test_100mb_line_of_short_fields_is_bounded(workdir: Path, esm: Any) -> None:
     before = seed_full_run(workdir)
     path = place_bytes(workdir, "big.csv", b"title_id;title_name\nT1;")

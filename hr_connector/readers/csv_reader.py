@@ -35,10 +35,22 @@ class _NulInLine(Exception):
         self.line = line
 
 
+#: Longest physical line accepted, in characters: a record of many short fields is refused
+#: before the csv module splits it into millions of strings.
+MAX_LINE_CHARS = 32 * MAX_FIELD_CHARS
+
+
+class _LineTooLong(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
 def _lines(fh: Iterator[str]) -> Iterator[str]:
     for number, line in enumerate(fh, 1):
         if "\x00" in line:
             raise _NulInLine(number)
+        if len(line) > MAX_LINE_CHARS:
+            raise _LineTooLong(number)
         yield line
 
 
@@ -75,6 +87,10 @@ def _read_reference(path: Path, delimiter: str) -> Table:
         except _NulInLine as exc:
             raise FileUnreadable(
                 name, f"line {exc.line}", "the file contains a NUL byte (is it UTF-16?)"
+            ) from None
+        except _LineTooLong as exc:
+            raise FileUnreadable(
+                name, f"line {exc.line}", f"a line is longer than {MAX_LINE_CHARS} characters"
             ) from None
         except csv.Error as exc:
             line = reader.line_num
