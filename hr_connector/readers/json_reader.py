@@ -29,6 +29,9 @@ from hr_connector.errors import FileUnreadable
 from hr_connector.records import SEP, Reason, Table, fast_path_enabled, paused_gc
 from hr_connector.rowstore import JoinedRows
 
+#: Longest value accepted, in characters, as for CSV (hr_connector.readers.csv_reader).
+MAX_FIELD_CHARS = 1 << 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DUPLICATES = "\x00duplicate keys"
 
 
@@ -126,7 +129,10 @@ def _table(name: str, records: list[Any]) -> Table:
     positions: list[int] = []
     for number, record in enumerate(records, 1):
         positions.append(number)
-        row, problems = _record_row(record, columns)
+        try:
+            row, problems = _record_row(record, columns)
+        except _BadValue as exc:
+            raise FileUnreadable(name, f"record {number}", str(exc)) from None
         if problems:
             table.row_problems[len(rows)] = problems
         rows.append(row)
@@ -158,8 +164,16 @@ def _record_row(record: Any, columns: dict[str, int]) -> tuple[list[str | None],
         if flat is None:
             problems.append(Reason("nested_value", column=key))
             flat = json.dumps(value, ensure_ascii=False)[:200]
+        elif len(flat) > MAX_FIELD_CHARS:
+            raise _BadValue(f"the field '{key}' is longer than {MAX_FIELD_CHARS} characters")
+        elif _SURROGATE.search(flat):
+            raise _BadValue(f"the field '{key}' holds a lone UTF-16 surrogate (not a character)")
         row[col] = flat
     return row, problems
+
+
+class _BadValue(Exception):
+    """A value no row can carry: the file is refused at its record."""
 
 
 # --- the fast reader ------------------------------------------------------------------------
@@ -224,6 +238,8 @@ class _FastJson:
             return None
         if "".join(joined).count(SEP) != len(joined) * (width - 1):
             return None  # a value holds the separator
+        if max(map(len, joined)) > MAX_FIELD_CHARS:
+            return None  # maybe an over-long field: the reference route names it
         if _escaped_quote(buf, lo, hi) or buf.count(b'"', lo, hi) != 4 * width * len(joined):
             return None
         return joined
@@ -241,7 +257,10 @@ class _FastJson:
         except (ValueError, RecursionError):
             raise _Unsupported("the reference reader reports this") from None
         for record in records:
-            row, problems = _record_row(record, self.columns)
+            try:
+                row, problems = _record_row(record, self.columns)
+            except _BadValue as exc:
+                raise FileUnreadable(self.name, f"record {len(self.rows) + 1}", str(exc)) from None
             if problems:
                 self.problems[len(self.rows)] = problems
             self.rows.append_row(tuple(row))
