@@ -397,12 +397,6 @@ def test_lone_surrogate_in_json_is_refused_or_blocked(workdir: Path) -> None:
         assert [e["row_id"] for e in errors] == ["T2"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="IMPRECISE readers: the position is not where the problem is (DOCTYPE: line of the "
-    "root element; unterminated quote: end of file; undeclared entity: 'line 0, column 0: "
-    "no element found' although lxml's error_log has line 2 and 'Entity not defined')",
-)
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import compress, count, repeat
 from operator import eq, methodcaller, ne
 from pathlib import Path
@@ -93,7 +93,7 @@ def _read_reference(path: Path, delimiter: str) -> Table:
                 name, f"line {exc.line}", f"a line is longer than {MAX_LINE_CHARS} characters"
             ) from None
         except csv.Error as exc:
-            line = reader.line_num
+            line = getattr(exc, "record_line", reader.line_num)
             reason = str(exc)
             if "field larger than field limit" in reason:
                 reason = f"a field is longer than {MAX_FIELD_CHARS} characters"
@@ -103,12 +103,21 @@ def _read_reference(path: Path, delimiter: str) -> Table:
     return table
 
 
+def _records(reader: Any, start: Callable[[], int]) -> Iterator[list[str]]:
+    """The reader's records; a csv.Error is told the line its record started on."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        exc.record_line = start()  # type: ignore[attr-defined]
+        raise
+
+
 def _read(reader: csv.reader, name: str) -> Table:  # type: ignore[valid-type]
     header: list[str] | None = None
     start_line = 1
     table: Table | None = None
     width = 0
-    for fields in reader:
+    for fields in _records(reader, lambda: start_line):  # noqa: B023 (late binding wanted)
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             start_line = reader.line_num + 1
             continue  # blank line

@@ -87,7 +87,7 @@ def _check_prolog(path: Path) -> None:
     root_at = _first_element(head)
     prolog = head if root_at < 0 else head[:root_at]
     if b"<!DOCTYPE" in prolog.upper() or (root_at < 0 and b"<!DOCTYPE" in head.upper()):
-        line = prolog.count(b"\n") + 1
+        line = head[: head.upper().find(b"<!DOCTYPE")].count(b"\n") + 1
         raise FileUnreadable(
             path.name,
             f"line {line}",
@@ -179,6 +179,10 @@ def _read_reference(path: Path) -> Table:
     except etree.XMLSyntaxError as exc:
         line, col = exc.position if exc.position else (0, 0)
         msg = exc.msg or str(exc)
+        mine = [e for e in exc.error_log if e.filename == str(path) and e.line]
+        first = mine[0] if mine else None
+        if first is not None:  # this document's first error, not the parser's last word
+            line, col, msg = first.line, first.column, first.message.strip()
         raise FileUnreadable(name, f"line {line}, column {col}", f"malformed XML ({msg})") from None
     width = len(columns)
     table.columns = list(columns)
