@@ -308,7 +308,9 @@ def run_import(
     if params.dry_run:
         log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
         return result
-    result.admin_task_path = str(steps.keep_report(task, workdir))
+    refused = result.interruption is not None and result.interruption.case == RunLocked.case
+    if not refused:  # a refused run must not replace the active run's kept admin task
+        result.admin_task_path = str(steps.keep_report(task, workdir))
     try:
         result.admin_task_id = steps.file_report(task, sink)
         log.info("Filed the admin task %s", result.admin_task_id)
