@@ -309,7 +309,10 @@ def run_import(
         log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
         return result
     refused = result.interruption is not None and result.interruption.case == RunLocked.case
-    if not refused:  # a refused run must not replace the active run's kept admin task
+    same_task = refused and str(result.interruption.figures.get("holder", "")).endswith(  # type: ignore[union-attr]
+        f"task {workdir.task_id}"
+    )
+    if not same_task:  # a refused run must not replace the active run's kept admin task
         result.admin_task_path = str(steps.keep_report(task, workdir))
     try:
         result.admin_task_id = steps.file_report(task, sink)

@@ -210,10 +210,12 @@ def test_second_run_of_the_same_data_type_is_refused(workdir: Path, samples: Pat
     place(workdir, samples / "title" / "title.csv")
     run(workdir, data_type="title")
     output = (workdir / "3_output.json").read_bytes()
+    kept = (workdir / "3_admin_task.json").read_bytes()
     with run_lock(WorkDir(workdir, "3", "title")):
         result = run(workdir, data_type="title")
     assert result.interruption and result.interruption.case == "run_locked"
     assert (workdir / "3_output.json").read_bytes() == output  # untouched
+    assert (workdir / "3_admin_task.json").read_bytes() == kept  # the active run's task stays
     assert run(workdir, data_type="title").decision is Decision.COMPLETED
 
 
