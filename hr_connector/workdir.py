@@ -139,7 +139,8 @@ def run_lock(workdir: WorkDir) -> Iterator[None]:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -197,7 +198,7 @@ def write_staged_together(
 def write_atomic(final: Path, write: Callable[[IO[bytes]], None]) -> None:
     tmp = write_staged(final, write)
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def write_text_atomic(final: Path, text: str) -> None:
@@ -209,7 +210,7 @@ def remove(path: Path) -> bool:
         path.unlink()
     except FileNotFoundError:
         return False
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
@@ -237,7 +238,7 @@ def _apply(journal: list[list[str]]) -> None:
         if os.path.exists(tmp):
             os.replace(tmp, final)
     for folder in {os.path.dirname(final) for _, final in journal}:
-        _fsync_dir(Path(folder))
+        fsync_dir(Path(folder))
 
 
 def recover(workdir: WorkDir) -> bool:

@@ -246,30 +246,9 @@ def postgres() -> Iterator[str]:
         "start",
     )
     try:
-        as_pg(
-            str(pg / "psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-U",
-            "postgres",
-            "-c",
-            "CREATE DATABASE prefect",
-        )
-        as_pg(
-            str(pg / "psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-U",
-            "postgres",
-            "-d",
-            "prefect",
-            "-c",
-            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-        )
+        psql = [str(pg / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        as_pg(*psql, "-c", "CREATE DATABASE prefect")
+        as_pg(*psql, "-d", "prefect", "-c", "CREATE EXTENSION IF NOT EXISTS pg_trgm")
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"
     finally:
         as_pg(str(pg / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
@@ -296,9 +275,10 @@ def prefect_on_postgres(postgres: str, tmp_path_factory: pytest.TempPathFactory)
     try:
         deadline = time.monotonic() + 120
         while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(
-                f"{url}/health", timeout=2
-            ) as answer:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{url}/health", timeout=2) as answer,
+            ):
                 if answer.status == 200:
                     break
             if server.poll() is not None or time.monotonic() > deadline:

@@ -73,7 +73,7 @@ from hr_connector.errors import (
 )
 from hr_connector.fetch import check_pattern
 from hr_connector.params import SftpSettings
-from hr_connector.workdir import WorkDir, write_staged
+from hr_connector.workdir import WorkDir, fsync_dir, write_staged
 
 log = logging.getLogger(__name__)
 
@@ -561,14 +561,6 @@ def _local_folder(workdir: WorkDir, file_path: str) -> tuple[Path, str]:
     return folder, pure.name
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _remove_leftovers(folder: Path, pattern: str) -> None:
     """Temporary files of earlier downloads that a killed process could not remove."""
     for tmp in folder.glob(".*.tmp-*"):
@@ -671,7 +663,7 @@ def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
     log.info(
         "Downloaded %s (%d bytes) from %s to %s",
         entry.filename,
