@@ -1,7 +1,8 @@
 """The archive's sidecar index: what the next run needs from the archive, without parsing it.
 
 A partial run compares the file with the previous run's archive. Parsing a 1M-row archive into
-dicts costs ~10 s and several GB, so every completed run (fast path) also writes
+dicts is most of the reference path's 26 s and 4.8 GB (1M-row CSV, ``bench/results.md``), so
+every completed run (fast path) also writes
 ``data/archive/.<data_type>_archive.index``, derived from the archives it has just committed:
 
 * a fingerprint of every archived row (:attr:`Table.digests`: SHA-1 of the raw CSV line, or of
@@ -95,13 +96,14 @@ def validation_settings(schema: RunSchema) -> dict[str, Any]:
 class ArchiveIndex:
     """A loaded index; see the module docstring for what it holds."""
 
-    __slots__ = ("_digests", "_id_list", "_ids", "_lookup", "imported", "meta", "starts")
+    __slots__ = ("_id_list", "_ids", "_lookup", "digest_blob", "imported", "meta", "starts")
 
     def __init__(
         self, meta: dict[str, Any], digests: bytes, starts: array[int], imported: bytes, ids: bytes
     ) -> None:
         self.meta = meta
-        self._digests = digests
+        #: the fingerprints, DIGEST_SIZE bytes each (:data:`NOT_IMPORTED` for rows not imported)
+        self.digest_blob = digests
         #: start of row j's line in the archive; ``starts[j + 1] - 2`` is its end (",\n" follows)
         self.starts = starts
         #: 1 where the archived row counts as imported (the rows ``load_previous`` keeps)
@@ -127,7 +129,7 @@ class ArchiveIndex:
         mapping is built in one C-level pass and the zeros are dropped at the end.
         """
         if self._lookup is None:
-            d, w, n = self._digests, DIGEST_SIZE, self.rows
+            d, w, n = self.digest_blob, DIGEST_SIZE, self.rows
             spans = map(slice, range(0, n * w, w), range(w, n * w + w, w))
             self._lookup = dict(zip(map(d.__getitem__, spans), range(n), strict=True))
             self._lookup.pop(NOT_IMPORTED, None)
@@ -208,7 +210,7 @@ class Matcher:
 
     def match(self, digests: list[bytes]) -> list[int]:
         hits, self.position = _match_in_order(
-            b"".join(digests), self.index._digests, len(digests), self.position
+            b"".join(digests), self.index.digest_blob, len(digests), self.position
         )
         missed = list(compress(count(), map(eq, hits, repeat(MISS))))
         if len(missed) > max(100, len(hits) // 20) and self._elsewhere(digests, missed):
@@ -220,7 +222,7 @@ class Matcher:
     def _elsewhere(self, digests: list[bytes], missed: list[int]) -> bool:
         """Whether some of a sample of the unmatched rows are archived out of order (rather than
         new: new hires appended at the end of a file are the usual reason for many misses)."""
-        old, step = self.index._digests, max(1, len(missed) // SAMPLE)
+        old, step = self.index.digest_blob, max(1, len(missed) // SAMPLE)
         sample = (digests[i] for i in missed[::step])
         return any(_find_ahead(old, d, 0, self.index.rows) >= 0 for d in sample)
 

@@ -271,7 +271,7 @@ class _ArchiveAndOutput:
                 shifts[i] = None
         start = 0
         for shift, group in groupby(shifts):
-            stop = start + sum(1 for _ in group)
+            stop = start + len(list(group))
             for chunk in range(start, stop, BATCH):
                 end = min(stop, chunk + BATCH)
                 yield chunk, end, None if shift is None else chunk + shift

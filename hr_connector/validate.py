@@ -9,15 +9,16 @@ instead of blocking rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import compress, count, repeat
-from operator import eq, itemgetter
+from operator import eq, itemgetter, lt
 from typing import Any
 
 from hr_connector import archive_index
 from hr_connector.errors import MissingColumns
 from hr_connector.records import Reason, Row, Table, Value, fast_path_enabled, paused_gc
+from hr_connector.rowstore import BATCH
 from hr_connector.schemas import RunSchema
 
 
@@ -73,15 +74,20 @@ class DateParser:
 def validate_table(table: Table, schema: RunSchema) -> dict[int, list[Reason]]:
     """Row index -> reasons, for every blocked row; rows not in the result are valid.
 
-    The fast path checks only the rows that are not byte-identical to a row the previous run
-    imported under the same settings (:mod:`hr_connector.archive_index`): those pass the
-    per-row checks again by construction. Repeated row IDs are always looked for in all rows.
+    The reference checks every row with :meth:`_Plan.reasons`. The fast path (a fast reader's
+    table) asks that only of the rows that may be blocked: without a previous run, the rows
+    :meth:`_Plan.suspects` finds column by column; with one, the rows that are not
+    byte-identical to a row it imported under the same settings
+    (:mod:`hr_connector.archive_index`), which pass the per-row checks again by construction.
+    Repeated row IDs are always looked for in all rows.
     """
+    plan = _Plan(table, schema)
     if fast_path_enabled() and table.digests is not None:
         with paused_gc():
             match = archive_index.match_for_validation(table, schema)
-            return _validate(table, schema, None if match is None else match.hits)
-    return _validate(table, schema, None)
+            rows = _rows_to_check(table, plan, None if match is None else match.hits)
+            return _validate(table, schema, plan, rows)
+    return _validate(table, schema, plan, enumerate(table.rows))
 
 
 class _Plan:
@@ -108,6 +114,7 @@ class _Plan:
         self.parse = DateParser(schema.date_formats)
         self.formats = ", ".join(schema.date_formats)
         mandatory = [col for col, _name, _code in self.checks]
+        self._mandatory_cols = list(dict.fromkeys(mandatory))
         self._mandatory = _getter(mandatory)
         self._optional = _getter([col for col, _name in self.optional_mapped])
         self._date_cols = [col for col, _name in self.dates]
@@ -149,6 +156,42 @@ class _Plan:
                     return False
         return True
 
+    def suspects(self, rows: Sequence[Row]) -> list[int]:
+        """The rows of a batch that :meth:`reasons` may find something wrong with (sorted).
+
+        The same questions, asked column by column over the batch's distinct values (a few
+        C-level passes) instead of row by row; a row not returned has no reason at all.
+        """
+        if self.absent:
+            return list(range(len(rows)))
+        if not rows:
+            return []
+        columns = list(zip(*rows, strict=True))
+        found: set[int] = set()
+        for col in self._mandatory_cols:
+            bad = {v for v in set(columns[col]) if not v or v.isspace()}
+            found.update(_where(columns[col], bad))
+        for col, _name in self.optional_mapped:
+            found.update(_where(columns[col], {None}))
+        parse = self.parse
+        for col in self._date_cols:
+            bad = {v for v in set(columns[col]) if v and not v.isspace() and parse(v) is None}
+            found.update(_where(columns[col], bad))
+        for s_col, e_col in self._order_cols:
+            starts, ends = columns[s_col], columns[e_col]
+            first = {v: self._date_or(v, date.min) for v in set(starts)}
+            last = {v: self._date_or(v, date.max) for v in set(ends)}
+            before = map(lt, map(last.__getitem__, ends), map(first.__getitem__, starts))
+            found.update(compress(count(), before))
+        return sorted(found)
+
+    def _date_or(self, text: Value, default: date) -> date:
+        """The date ``text`` is (as :meth:`reasons` reads it for the order check), or default."""
+        if not text or text.isspace():
+            return default
+        parsed = self.parse(text)
+        return default if parsed is None else parsed
+
     def reasons(self, row: Row) -> list[Reason] | None:
         """Every reason the row is blocked for, in the order of the checks (None: valid)."""
         reasons: list[Reason] | None = None
@@ -184,14 +227,13 @@ class _Plan:
         return reasons
 
 
-def _validate(table: Table, schema: RunSchema, hits: list[int] | None) -> dict[int, list[Reason]]:
-    """``hits``: rows matched to previously imported rows, whose per-row checks are skipped."""
-    plan = _Plan(table, schema)
+def _validate(
+    table: Table, schema: RunSchema, plan: _Plan, rows: Iterable[tuple[int, Row]]
+) -> dict[int, list[Reason]]:
+    """The reasons of ``rows`` (after the reader's row problems), then the repeated row IDs."""
     blocked: dict[int, list[Reason]] = {i: list(r) for i, r in table.row_problems.items()}
-    passes, reasons_of = plan.passes, plan.reasons
-    for i, row in _rows_to_check(table, hits):
-        if passes(row):
-            continue
+    reasons_of = plan.reasons
+    for i, row in rows:
         reasons = reasons_of(row)
         if reasons:
             blocked.setdefault(i, []).extend(reasons)
@@ -205,6 +247,26 @@ def _validate(table: Table, schema: RunSchema, hits: list[int] | None) -> dict[i
     return blocked
 
 
+def _rows_to_check(table: Table, plan: _Plan, hits: list[int] | None) -> Iterator[tuple[int, Row]]:
+    """The rows :meth:`_Plan.reasons` must look at, in order: every row that may be blocked.
+
+    Without ``hits``: batch by batch, the rows :meth:`_Plan.suspects` points at. With them:
+    the rows that match no previously imported row, each unless :meth:`_Plan.passes`.
+    """
+    rows = table.rows
+    if hits is None:
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start : start + BATCH]
+            for k in plan.suspects(batch):
+                yield start + k, batch[k]
+        return
+    unmatched = compress(count(), map(eq, hits, repeat(archive_index.MISS)))
+    for i in sorted({*unmatched, *table.row_problems}):
+        row = rows[i]
+        if not plan.passes(row):
+            yield i, row
+
+
 def _getter(positions: list[int]) -> Callable[[Row], tuple[Value, ...]]:
     """``itemgetter`` that always returns a tuple (also for zero or one position)."""
     if len(positions) >= 2:
@@ -215,13 +277,11 @@ def _getter(positions: list[int]) -> Callable[[Row], tuple[Value, ...]]:
     return lambda row: ()
 
 
-def _rows_to_check(table: Table, hits: list[int] | None) -> Iterator[tuple[int, Row]]:
-    if hits is None:
-        yield from enumerate(table.rows)
-        return
-    unmatched = compress(count(), map(eq, hits, repeat(archive_index.MISS)))
-    for i in sorted({*unmatched, *table.row_problems}):
-        yield i, table.rows[i]
+def _where(values: Sequence[Value], bad: set[Value]) -> Iterator[int]:
+    """Positions of the values in ``bad`` (nothing to scan when it is empty)."""
+    if not bad:
+        return iter(())
+    return compress(count(), map(bad.__contains__, values))
 
 
 def key_values(table: Table, key: int) -> list[Value]:

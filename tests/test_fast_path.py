@@ -11,6 +11,7 @@ block boundaries are crossed.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -324,3 +325,40 @@ def test_json_lookalike_record_boundaries(tmp_path: Path, monkeypatch: pytest.Mo
     path = tmp_path / "lookalike.json"
     path.write_text('{"Report_Entry": [\n' + ",\n".join(records) + "\n]}\n", encoding="utf-8")
     _same_tables(path, monkeypatch)
+
+
+def test_validation_edge_cases_are_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blank, whitespace-only and missing values, bad dates and date order in other formats."""
+    header, *rows = (SAMPLES / "workperiod" / "workperiod.csv").read_text("utf-8").splitlines()
+    columns = header.split(";")
+    records: list[dict[str, str]] = [dict(zip(columns, r.split(";"), strict=False)) for r in rows]
+    edits: list[dict[str, Any]] = [
+        {"last_name": "   "},
+        {"first_name": "\t"},
+        {"employment_start_date": " 2025-01-01 "},
+        {"employment_start_date": "01.02.2025", "employment_end_date": "31.01.2025"},
+        {"employment_start_date": "2025-13-01"},
+        {"employment_end_date": "  "},
+        {"employment_start_date": "2025-03-01", "employment_end_date": "2025-02-28"},
+        {"title_id": None},
+        {"cost_center": None},
+        {"row_id": " "},
+    ]
+    for record, edit in zip(records[1::3], edits, strict=False):
+        for column, value in edit.items():
+            if value is None:
+                record.pop(column, None)
+            else:
+                record[column] = value
+    path = tmp_path / "workperiod.json"
+    path.write_text(json.dumps({"Report_Entry": records}, ensure_ascii=False), encoding="utf-8")
+    twin = Twin(tmp_path, monkeypatch, "workperiod")
+    settings = {
+        "date_formats": '["%Y-%m-%d", "%d.%m.%Y"]',
+        "field_names": {"cost_center": "cost_center"},
+    }
+    result = twin.run(path, **settings)["fast"]
+    assert result.counts.blocked > 10
+    twin.run(path, run_type="partial", **settings)
