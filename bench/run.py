@@ -104,7 +104,7 @@ def raw_params(fmt: str, run_type: str) -> dict[str, Any]:
         "run_type": run_type,
         "webapi_url": "http://127.0.0.1:9",
         "webapi_user": "bench",
-        "webapi_password": "bench-password-not-used",
+        "webapi_password": "<not used: reports stay local>",
         "report_template_code": "IGAWorkflowTaskInformation",
     }
 
