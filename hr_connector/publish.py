@@ -21,7 +21,7 @@ import os
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain, compress, count, groupby, repeat
+from itertools import accumulate, chain, compress, count, groupby, repeat
 from operator import add, eq, sub
 from pathlib import Path
 from typing import IO, Any
@@ -139,12 +139,21 @@ def publish_interrupted(workdir: WorkDir) -> bool:
 _ROW_BREAK = orjson.Fragment(b"\n")
 
 
+def _dumped(items: Sequence[dict[str, Any]]) -> bytes:
+    """``b"[a,\\n,b,\\n]"``: the items serialised by one orjson call, a row break after each."""
+    return orjson.dumps(list(chain.from_iterable(zip(items, repeat(_ROW_BREAK)))))
+
+
 def dump_rows(items: Sequence[dict[str, Any]]) -> list[bytes]:
     """``[orjson.dumps(item) for item in items]``, in one orjson call."""
     if not items:
         return []
-    blob = orjson.dumps(list(chain.from_iterable(zip(items, repeat(_ROW_BREAK)))))
-    return blob[1:-3].split(b",\n,")  # "[a,\n,b,\n]" -> [a, b]
+    return _dumped(items)[1:-3].split(b",\n,")  # "[a,\n,b,\n]" -> [a, b]
+
+
+def dump_lines(items: Sequence[dict[str, Any]]) -> bytes:
+    """``b",\\n".join(dump_rows(items))`` without splitting the rows apart."""
+    return _dumped(items)[1:-3].replace(b",\n,", b",\n") if items else b""
 
 
 def _as_dict(columns: list[str], row: Row) -> dict[str, Any]:
@@ -191,14 +200,13 @@ class _Out:
         return len(chunk)
 
 
-def _write_rows(out: _Out, lines: list[bytes], starts: array[int] | None, first: bool) -> None:
-    """Append ``lines`` to the array being written (``first``: nothing written before)."""
+def _write_rows(out: _Out, lines: list[bytes], starts: array[int], first: bool) -> None:
+    """Append ``lines`` to the array being written (``first``: nothing written before), and
+    where each line starts to ``starts``: after the lines before it and their ",\\n"."""
     prefix = b"\n" if first else b",\n"
-    if starts is not None:
-        position = out.pos + len(prefix)
-        for line in lines:
-            starts.append(position)
-            position += len(line) + 2
+    position = out.pos + len(prefix)
+    before = accumulate(map(len, lines[:-1]), initial=0)
+    starts.extend(map(add, before, range(position, position + 2 * len(lines), 2)))
     out.write(prefix + b",\n".join(lines))
 
 
@@ -315,7 +323,7 @@ class _ArchiveAndOutput:
             item = dicts[i - start]
             item[self.guid] = keys[i]
             items.append(item)
-        _write_rows(output, dump_rows(items), None, self._output_empty)
+        output.write((b"\n" if self._output_empty else b",\n") + dump_lines(items))
         self._output_empty = False
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import compress, count, repeat
-from operator import eq, itemgetter, lt
+from operator import eq, is_, itemgetter, lt, not_
 from typing import Any
 
 from hr_connector import archive_index
@@ -118,6 +118,12 @@ class _Plan:
         self._mandatory = _getter(mandatory)
         self._optional = _getter([col for col, _name in self.optional_mapped])
         self._date_cols = [col for col, _name in self.dates]
+        #: date texts seen by :meth:`suspects`, those that are not dates, and the dates the
+        #: order check compares (kept across batches: dates repeat a lot)
+        self._date_verdicts: set[Value] = set()
+        self._wrong_dates: set[Value] = set()
+        self._first: dict[Value, date] = {}
+        self._last: dict[Value, date] = {}
         self._order_cols = [(s, e) for s, e, _s, _e in self.order]
 
     def passes(self, row: Row) -> bool:
@@ -159,8 +165,9 @@ class _Plan:
     def suspects(self, rows: Sequence[Row]) -> list[int]:
         """The rows of a batch that :meth:`reasons` may find something wrong with (sorted).
 
-        The same questions, asked column by column over the batch's distinct values (a few
-        C-level passes) instead of row by row; a row not returned has no reason at all.
+        The same questions, asked column by column (C-level passes over a column: ``all``,
+        ``map``, ``compress``, dict look-ups) instead of row by row; a row not returned has no
+        reason at all, a row returned is then checked by :meth:`reasons`.
         """
         if self.absent:
             return list(range(len(rows)))
@@ -169,28 +176,38 @@ class _Plan:
         columns = list(zip(*rows, strict=True))
         found: set[int] = set()
         for col in self._mandatory_cols:
-            bad = {v for v in set(columns[col]) if not v or v.isspace()}
-            found.update(_where(columns[col], bad))
+            found.update(_blank(columns[col]))
         for col, _name in self.optional_mapped:
-            found.update(_where(columns[col], {None}))
-        parse = self.parse
+            if None in columns[col]:
+                found.update(compress(count(), map(is_, columns[col], repeat(None))))
         for col in self._date_cols:
-            bad = {v for v in set(columns[col]) if v and not v.isspace() and parse(v) is None}
-            found.update(_where(columns[col], bad))
+            wrong = self._wrong_dates
+            for v in set(columns[col]).difference(self._date_verdicts):
+                self._date_verdicts.add(v)
+                if v and not v.isspace() and self.parse(v) is None:
+                    wrong.add(v)
+            if wrong:
+                found.update(compress(count(), map(wrong.__contains__, columns[col])))
         for s_col, e_col in self._order_cols:
             starts, ends = columns[s_col], columns[e_col]
-            first = {v: self._date_or(v, date.min) for v in set(starts)}
-            last = {v: self._date_or(v, date.max) for v in set(ends)}
-            before = map(lt, map(last.__getitem__, ends), map(first.__getitem__, starts))
-            found.update(compress(count(), before))
+            first = self._dates_or(starts, self._first, date.min)
+            last = self._dates_or(ends, self._last, date.max)
+            found.update(
+                compress(
+                    count(), map(lt, map(last.__getitem__, ends), map(first.__getitem__, starts))
+                )
+            )
         return sorted(found)
 
-    def _date_or(self, text: Value, default: date) -> date:
-        """The date ``text`` is (as :meth:`reasons` reads it for the order check), or default."""
-        if not text or text.isspace():
-            return default
-        parsed = self.parse(text)
-        return default if parsed is None else parsed
+    def _dates_or(
+        self, values: Sequence[Value], known: dict[Value, date], default: date
+    ) -> dict[Value, date]:
+        """``known`` with every value added: its date as :meth:`reasons` reads it for the order
+        check, or ``default`` (empty, blank, not a date)."""
+        for text in set(values).difference(known):
+            parsed = None if not text or text.isspace() else self.parse(text)
+            known[text] = default if parsed is None else parsed
+        return known
 
     def reasons(self, row: Row) -> list[Reason] | None:
         """Every reason the row is blocked for, in the order of the checks (None: valid)."""
@@ -277,11 +294,15 @@ def _getter(positions: list[int]) -> Callable[[Row], tuple[Value, ...]]:
     return lambda row: ()
 
 
-def _where(values: Sequence[Value], bad: set[Value]) -> Iterator[int]:
-    """Positions of the values in ``bad`` (nothing to scan when it is empty)."""
-    if not bad:
-        return iter(())
-    return compress(count(), map(bad.__contains__, values))
+def _blank(values: Sequence[Value]) -> Iterator[int]:
+    """Positions of the missing, empty and whitespace-only values (one pass when there is none)."""
+    if not all(values):
+        empty = list(compress(count(), map(not_, values)))
+        rest = [v if v else "x" for v in values]  # keep positions, skip what is already found
+        return iter(empty + list(compress(count(), map(str.isspace, rest))))
+    if any(map(str.isspace, values)):  # type: ignore[arg-type]
+        return compress(count(), map(str.isspace, values))  # type: ignore[arg-type]
+    return iter(())
 
 
 def key_values(table: Table, key: int) -> list[Value]:
