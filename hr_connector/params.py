@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from hr_connector.errors import ParametersInvalid
+from hr_connector.limits import LimitValue, OptionalLimit
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class ConnectorParams(BaseModel):
     # The vendor's parameters.
     file_path: str = Field(min_length=1)
     data_type: DataType
-    update_limit: int = Field(ge=0)
+    update_limit: LimitValue
     run_type: Literal["partial", "full"] = "partial"
     override_update_limit: bool = False
     minimum_row_count: int | None = Field(default=None, ge=0)
@@ -170,6 +171,12 @@ class ConnectorParams(BaseModel):
     report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
     approved_changeset: str | None = None
     dry_run: bool = False
+    # Limits per kind of change and the review of a stop (issue 12): see hr_connector.limits.
+    new_limit: OptionalLimit = None
+    changed_limit: OptionalLimit = None
+    removed_limit: OptionalLimit = None
+    report_max_rows: int = Field(default=50, ge=0)
+    approved_by: str | None = None
 
     @field_validator("run_type", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hr_connector import changes as changes_mod
 from hr_connector import compare as compare_mod
 from hr_connector import delivery, guards, publish, readers, report, runrecord, validate
 from hr_connector import fetch as fetch_mod
@@ -116,6 +117,15 @@ def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     return verdict
 
 
+def list_changes(
+    table: Table, changeset: Changeset, schema: RunSchema, params: ConnectorParams, base: WorkDir
+) -> changes_mod.RunChanges:
+    """A partial run's new, changed and removed rows, each changed column's old and new value."""
+    changes = changes_mod.list_changes(table, changeset, schema, base, params.unique_id)
+    changes_mod.log_changes(changes, params.report_max_rows)
+    return changes
+
+
 def publish_files(
     workdir: WorkDir,
     table: Table | None,
@@ -182,6 +192,7 @@ class Steps:
     validate: Callable[..., dict[int, list[Reason]]] = validate_rows
     compare: Callable[..., Changeset] = compare_rows
     guard: Callable[..., GuardVerdict] = guard_import
+    changes: Callable[..., changes_mod.RunChanges] = list_changes
     publish: Callable[..., list[Attachment]] = publish_files
     keep_report: Callable[..., Path] = write_admin_task
     file_report: Callable[..., str] = file_admin_task
@@ -237,6 +248,7 @@ def run_import(
     verdict: GuardVerdict | None = None
     source: Path | None = None
     attachments: list[Attachment] = []
+    run_changes: changes_mod.RunChanges | None = None
     with contextlib.ExitStack() as held:
         try:
             if early is not None:
@@ -254,6 +266,8 @@ def run_import(
             verdict = steps.guard(params, len(table.rows), q(changeset))
             if verdict.interruption:
                 result.interruption = verdict.interruption
+            if changeset.run_type == "partial":
+                run_changes = steps.changes(q(table), q(changeset), schema, params, base)
         except RunLocked as error:  # the other run owns the files: touch nothing
             log.error("Run refused: %s", error)
             result.interruption = Interruption.from_error(error)
@@ -289,6 +303,14 @@ def run_import(
                 result.output_path = str(workdir.output)
 
     key_column = schema.key_column if schema else ""
+    blocked_list = report.blocked_rows(table, blocked, key_column, translations, language)
+    listed = None
+    if run_changes is not None:
+        listed = run_changes.listed(params.report_max_rows)
+        result.changes = listed
+    refused_early = result.interruption is not None and result.interruption.case == RunLocked.case
+    if not params.dry_run and not refused_early:
+        attachments = attachments + _changes_attachment(workdir, run_changes, blocked_list)
     task = report.build_admin_task(
         translations=translations,
         language=language,
@@ -300,10 +322,12 @@ def run_import(
         interruption=result.interruption,
         verdict=verdict,
         changeset=result.changeset,
-        removed=changeset.removed if changeset else None,
-        blocked=report.blocked_rows(table, blocked, key_column, translations, language),
+        removed=changeset.removed if changeset and run_changes is None else None,
+        approved_by=params.approved_by,
+        blocked=blocked_list,
         attachments=attachments,
         dry_run=params.dry_run,
+        changes=listed,
     )
     if params.dry_run:
         log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
@@ -342,6 +366,22 @@ def run_import(
     if completed and not params.dry_run:
         delivery.delivered(workdir)  # the last step: from here on the output is the platform's
     return result
+
+
+def _changes_attachment(
+    workdir: WorkDir, run_changes: changes_mod.RunChanges | None, blocked: list[Any]
+) -> list[Attachment]:
+    """``<taskid>_changes.csv`` for a partial run that got as far as its changes (stopped runs
+    too: that is when the admin needs it); otherwise an older list under this task ID goes."""
+    try:
+        if run_changes is None:
+            changes_mod.remove_stale_csv(workdir)
+            return []
+        path = changes_mod.write_changes_csv(workdir, run_changes, blocked)
+    except Exception:  # the list is for review; the run's decision stands without it
+        log.exception("Could not write the changes attachment")
+        return []
+    return [Attachment(name=path.name, path=str(path))]
 
 
 def refile_admin_task(

@@ -1,8 +1,8 @@
 """Report texts from translation.json (PLATFORM.md §8).
 
 The working directory's ``misc-files/translation.json`` wins, as on the vendor's platform; else the
-copy shipped with the package is used. A case or language that is missing stops the run with an
-error that names it, before anything is imported.
+copy shipped with the package is used (also for the cases an older copy lacks). A case or language
+that is missing stops the run with an error that names it, before anything is imported.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ class Translations:
 
     @classmethod
     def load(cls, override: Path | None = None) -> Translations:
+        shipped = resources.files("hr_connector.translations").joinpath("translation.json")
+        raw = json.loads(shipped.read_text(encoding="utf-8"))
+        source = "shipped translation.json"
         if override is not None and override.is_file():
-            raw = json.loads(override.read_text(encoding="utf-8"))
+            # your own texts win; cases your copy lacks (added in later versions) are shipped ones
+            raw = {**raw, **json.loads(override.read_text(encoding="utf-8"))}
             source = str(override)
-        else:
-            shipped = resources.files("hr_connector.translations").joinpath("translation.json")
-            raw = json.loads(shipped.read_text(encoding="utf-8"))
-            source = "shipped translation.json"
         cases = {case: dict(entry.get("text", {})) for case, entry in raw.items()}
         return cls(cases, source)
 
