@@ -118,7 +118,11 @@ class ChangeLimitExceeded(RunInterrupted):
     The report case is ``<kind>_limit_exceeded``; ``also`` names the other limits exceeded.
     """
 
-    WHAT: ClassVar[dict[str, str]] = {"new": "new rows", "changed": "changed rows", "removed": "removed rows"}
+    WHAT: ClassVar[dict[str, str]] = {
+        "new": "new rows",
+        "changed": "changed rows",
+        "removed": "removed rows",
+    }
 
     def __init__(self, check: LimitCheck, archived: int, changeset: str, also: list[str]):
         self.case = f"{check.kind}_limit_exceeded"  # type: ignore[misc]
