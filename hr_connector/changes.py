@@ -171,6 +171,14 @@ def list_changes(
     return result
 
 
+def describe(row: RowChange) -> str:
+    """What the admin task (and the log) says about a row: each changed column as
+    ``column: old → new`` (``–`` for empty), else the identifying columns."""
+    if row.columns:
+        return "; ".join(f"{c.column}: {c.old or '–'} → {c.new or '–'}" for c in row.columns)
+    return ", ".join(f"{c} {v}" for c, v in row.identity.items()) or "–"
+
+
 def _identity_text(identity: dict[str, str]) -> str:
     return ", ".join(f"{c}={v}" for c, v in identity.items())
 
@@ -225,11 +233,8 @@ def log_changes(changes: RunChanges, max_rows: int) -> None:
         ("Removed", changes.removed),
     ):
         for row in rows[:max_rows]:
-            what = "; ".join(f"{c.column}: {c.old} → {c.new}" for c in row.columns)
             where = f" ({row.position})" if row.position else ""
-            log.info(
-                "%s row ID %s%s: %s", kind, row.row_id, where, what or _identity_text(row.identity)
-            )
+            log.info("%s row ID %s%s: %s", kind, row.row_id, where, describe(row))
         if len(rows) > max_rows:
             log.info(
                 "… and %d more %s rows (see the changes attachment)",

@@ -70,9 +70,10 @@ def state_message(result: ImportResult) -> str:
         return f"Interrupted, nothing imported: {result.interruption}"
     text = (
         f"Completed{' (dry run)' if result.dry_run else ''}: {c.rows_read} rows read, "
-        f"{c.blocked} blocked, {c.output} to import ({c.new} new, {c.changed} changed, "
-        f"{c.removed} removed)"
+        f"{c.blocked} blocked, {c.output} to import"
     )
+    if result.run_type != "full":  # a full run has no new, changed or removed rows
+        text += f" ({c.new} new, {c.changed} changed, {c.removed} removed)"
     if result.report_error:
         text += (
             f". The admin task could NOT be filed ({result.report_error}); it is kept in "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from hr_connector.changes import describe
 from hr_connector.outcome import ChangeList, RowChange
 from hr_connector.texts import Translations
 
@@ -78,10 +79,7 @@ def counted(
 
 
 def _row_line(t: Translations, language: str, row: RowChange) -> str:
-    if row.columns:
-        what = "; ".join(f"{c.column}: {c.old or '–'} → {c.new or '–'}" for c in row.columns)
-    else:
-        what = ", ".join(f"{c} {v}" for c, v in row.identity.items()) or "–"
+    what = describe(row)
     where = f" ({position(t, language, row.position)})" if row.position else ""
     return "- " + t.text("change_row", language, row_id=row.row_id, position=where, changes=what)
 
