@@ -17,13 +17,14 @@ from typing import Any
 from prefect import Flow, flow
 from prefect.states import Completed, Failed, State
 
-from hr_connector import secrets
+from hr_connector import approval, artifacts, secrets, wording
 from hr_connector.errors import ParametersInvalid
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import DataType, parse_params
 from hr_connector.runlog import register_secrets
 from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
 from hr_connector.tasks import PREFECT_STEPS
+from hr_connector.workdir import WorkDir
 
 
 class RunNotCompleted(Exception):
@@ -53,6 +54,10 @@ def import_body(
             raw[key] = value
     if raw["data_type"] != data_type:
         raise ValueError(f"this flow imports {data_type}, the parameters say {raw['data_type']}")
+    decided = approval.decision_of_this_run()  # a stopped run the admin resumed (issue 12)
+    if decided is not None and decided.decision == "approve":
+        raw["approved_changeset"] = decided.changeset
+        raw["approved_by"] = decided.decided_by
     try:
         resolved = secrets.resolve(raw)
         register_secrets(secret_strings(resolved))
@@ -62,7 +67,21 @@ def import_body(
     else:
         from prefect.runtime import flow_run
 
-        result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
+        if decided is not None and decided.decision == "reject":
+            result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
+        else:
+            waits = decided is None and approval.deployment_run() is not None
+            token = wording.PREFECT_APPROVAL.set(flow_run.name if waits else None)
+            try:
+                result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
+            finally:
+                wording.PREFECT_APPROVAL.reset(token)
+            if decided is None and approval.can_wait(result, parsed.dry_run):
+                wd = WorkDir(Path(workdir), task_id, parsed.data_type)
+                description = approval.form_description(
+                    result, artifacts.admin_task_markdown(result, wd)
+                )
+                approval.wait_for_decision(result, description, parsed.approval_timeout_hours)
     message = state_message(result)
     if result.decision is Decision.INTERRUPTED or result.report_error:
         return Failed(message=message, data=RunNotCompleted(message, result))

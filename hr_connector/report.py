@@ -151,6 +151,9 @@ def build_admin_task(
             lines.append(t("limits_also_exceeded", language, limits=interruption.figures["also"]))
         if interruption.case in APPROVABLE_CASES and changeset:
             lines.append(t("approve_extra_arguments", language, changeset=changeset))
+            if wording.PREFECT_APPROVAL.get():
+                run = wording.PREFECT_APPROVAL.get()
+                lines.append(t("approve_in_prefect", language, run=run, changeset=changeset))
     if dry_run:
         lines.append(t("summary_dry_run", language))
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing

@@ -8,11 +8,16 @@ names and values, and parameter names (which the admin types as they are).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import date
 
 from hr_connector.changes import describe
 from hr_connector.outcome import ChangeList, RowChange
 from hr_connector.texts import Translations
+
+#: The flow run's name while a deployment run can wait for the admin's decision in Prefect
+#: (set by the flow; the admin task then says where to approve or reject).
+PREFECT_APPROVAL: ContextVar[str | None] = ContextVar("prefect_approval", default=None)
 
 #: The date every accepted format is shown with, instead of ``%Y-%m-%d``.
 EXAMPLE_DATE = date(2025, 1, 31)
@@ -39,6 +44,8 @@ WORDING_CASES = (
     "approve_extra_arguments",
     "limits_also_exceeded",
     "approved_by",
+    "approve_in_prefect",
+    "changes_rejected",
 )
 
 
