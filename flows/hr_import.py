@@ -70,13 +70,17 @@ def import_body(
         if decided is not None and decided.decision == "reject":
             result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
         else:
-            waits = decided is None and approval.deployment_run() is not None
+            waits = (
+                decided is None
+                and parsed.wait_for_approval
+                and approval.deployment_run() is not None
+            )
             token = wording.PREFECT_APPROVAL.set(flow_run.name if waits else None)
             try:
                 result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
             finally:
                 wording.PREFECT_APPROVAL.reset(token)
-            if decided is None and approval.can_wait(result, parsed.dry_run):
+            if waits and approval.can_wait(result, parsed.dry_run):
                 wd = WorkDir(Path(workdir), task_id, parsed.data_type)
                 description = approval.form_description(
                     result, artifacts.admin_task_markdown(result, wd)

@@ -177,6 +177,7 @@ class ConnectorParams(BaseModel):
     removed_limit: OptionalLimit = None
     report_max_rows: int = Field(default=50, ge=0)
     approved_by: str | None = None
+    wait_for_approval: bool = True
     approval_timeout_hours: float = Field(default=20.0, gt=0, le=24 * 90)
 
     @field_validator("run_type", mode="before")
