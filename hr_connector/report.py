@@ -146,7 +146,11 @@ def build_admin_task(
         case = interruption.case
         title = t("title_interrupted", language, **figures)
         lines.append(t("summary_interrupted", language, **figures))
-        lines.append(t(interruption.case, language, **{**figures, **interruption.figures}))
+        stop_case = interruption.case
+        how_many = interruption.figures.get("updates", interruption.figures.get("count"))
+        if how_many == 1 and language in translations.cases.get(f"{stop_case}_one", {}):
+            stop_case += "_one"  # "1 row", not "1 rows"
+        lines.append(t(stop_case, language, **{**figures, **interruption.figures}))
         if interruption.figures.get("also"):
             lines.append(t("limits_also_exceeded", language, limits=interruption.figures["also"]))
         if interruption.case in APPROVABLE_CASES and changeset:

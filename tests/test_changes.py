@@ -302,3 +302,59 @@ def test_log_and_error_archive_use_the_admin_task_words() -> None:
     shipped = Translations.load()
     for code, text in REASON_TEXT_EN.items():
         assert shipped.cases[f"reason_{code}"]["en"] == text.replace("'", ""), code
+
+
+def _error_cases() -> set[str]:
+    from hr_connector.errors import ConnectorError
+
+    found: set[str] = set()
+    todo = [ConnectorError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        found.add(cls.case)
+    return found - {"unusable_invocation"}  # exit 2: no admin task is written
+
+
+def test_every_case_the_code_uses_is_written_in_all_six_languages() -> None:
+    """A case or a language missing from translation.json fails here, not in a customer's run."""
+    from hr_connector.records import REASON_TEXT_EN
+    from hr_connector.report import APPROVABLE_CASES, REPORT_CASES
+    from hr_connector.texts import SHIPPED_LANGUAGES, Translations
+
+    shipped = Translations.load()
+    used = {
+        *REPORT_CASES,
+        *APPROVABLE_CASES,
+        *_error_cases(),
+        *(f"reason_{code}" for code in REASON_TEXT_EN),
+        "changes_rejected",
+        "attachments_omitted",
+        "attachments_not_supported",
+    }
+    for case in sorted(used):
+        assert case in shipped.cases, case
+        missing = set(SHIPPED_LANGUAGES) - set(shipped.cases[case])
+        assert not missing, (case, missing)
+        for language in SHIPPED_LANGUAGES:
+            assert shipped.cases[case][language].strip(), (case, language)
+
+
+@pytest.mark.parametrize("language", ["en", "fi", "de"])
+def test_one_change_over_the_limit_is_singular(
+    esm: Any, workdir: Path, samples: Path, language: str
+) -> None:
+    place(workdir, samples / "title" / "title.csv")
+    assert run(esm, workdir, "1", data_type="title").decision is Decision.COMPLETED
+    text = (workdir / "in" / "title.csv").read_text("utf-8").replace("T100;", "T100;X", 1)
+    (workdir / "in" / "title.csv").write_text(text, "utf-8")
+    stopped = run(
+        esm, workdir, "2", data_type="title", run_type="partial", update_limit=0, language=language
+    )
+    text = description(card_of(esm, stopped))
+    expected = {
+        "en": "would make 1 update (0 new, 1 changed)",
+        "fi": "Tuonti tekisi 1 päivityksen",
+        "de": "würde 1 Aktualisierung vornehmen",
+    }
+    assert expected[language] in text
