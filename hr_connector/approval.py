@@ -36,12 +36,11 @@ from typing import Any, Literal
 from prefect.input import RunInput
 from pydantic import Field, ValidationError
 
-from hr_connector import report
-from hr_connector.outcome import Decision, ImportResult, Interruption, RunCounts
+from hr_connector.outcome import Decision, ImportResult, Interruption
 from hr_connector.params import ConnectorParams
-from hr_connector.pipeline import write_admin_task
 from hr_connector.report import APPROVABLE_CASES
 from hr_connector.runlog import run_log_file
+from hr_connector.runner import file_interruption_task
 from hr_connector.sinks import make_sink
 from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir
@@ -160,23 +159,11 @@ def report_rejection(
     )
     with run_log_file(wd.log, debug=params.debug):
         log.warning("Decision in Prefect: %s", interruption.message)
-        translations = Translations.load(wd.translation_override)
-        language = params.language if params.language in translations.languages() else "en"
-        task = report.build_admin_task(
-            translations=translations,
-            language=language,
-            task_id=task_id,
-            data_type=params.data_type,
-            run_type=params.run_type,
-            file=params.file_path,
-            counts=RunCounts(),
-            interruption=interruption,
+        file_interruption_task(
+            result,
+            wd,
+            params.language,
+            params.file_path,
+            make_sink(params, Translations.load(wd.translation_override)),
         )
-        result.admin_task_path = str(write_admin_task(task, wd))
-        try:
-            result.admin_task_id = make_sink(params, translations).file(task)
-            log.info("Filed the admin task %s", result.admin_task_id)
-        except Exception as exc:  # the decision stands; the task is kept to be re-sent
-            result.report_error = f"{type(exc).__name__}: {exc}"
-            log.error("Could not file the admin task: %s", result.report_error)
     return result
