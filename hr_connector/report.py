@@ -131,6 +131,11 @@ def build_admin_task(
         **counts.model_dump(),
     }
     lines: list[str] = []
+    if interruption is not None and "position" in interruption.figures:
+        where = wording.position(translations, language, str(interruption.figures["position"]))
+        interruption = interruption.model_copy(
+            update={"figures": {**interruption.figures, "position": where}}
+        )
     if interruption is None:
         decision = Decision.COMPLETED
         case = "import_completed"
@@ -162,16 +167,28 @@ def build_admin_task(
         lines.append(t("summary_dry_run", language))
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
         lines.append(t("counts_full" if run_type == "full" else "counts", language, **figures))
-    if verdict is not None and verdict.override:
+    exceeded = [c for c in verdict.limits if c.exceeded] if verdict is not None else []
+    if (
+        verdict is not None
+        and verdict.override
+        and [c.name for c in exceeded]
+        in (
+            [],
+            ["update_limit"],
+        )
+    ):
         lines.append(
             t(
                 "update_limit_overridden",
                 language,
-                limit=verdict.update_limit,
+                limit=exceeded[0].shown if exceeded else verdict.update_limit,
                 updates=verdict.updates,
                 override=verdict.override,
             )
         )
+    elif verdict is not None and verdict.override:
+        limits = ", ".join(f"{c.name} {c.shown} ({c.count})" for c in exceeded)
+        lines.append(t("limits_overridden", language, limits=limits, override=verdict.override))
     if verdict is not None and verdict.override == "approved_changeset" and approved_by:
         lines.append(t("approved_by", language, who=approved_by, changeset=changeset))
     if changeset:

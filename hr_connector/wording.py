@@ -8,6 +8,7 @@ names and values, and parameter names (which the admin types as they are).
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from datetime import date
 
@@ -26,6 +27,9 @@ EXAMPLE_DATE = date(2025, 1, 31)
 WORDING_CASES = (
     "position_line",
     "position_record",
+    "position_column",
+    "position_byte",
+    "limits_overridden",
     "run_type_partial",
     "run_type_full",
     "data_type_costcenter",
@@ -49,12 +53,15 @@ WORDING_CASES = (
 )
 
 
+_POSITION = re.compile(r"\b(line|record|column|byte) (\d+)")
+
+
 def position(translations: Translations, language: str, text: str) -> str:
-    """``line 5`` / ``record 5`` (as :meth:`Table.position` gives it) in the admin's language."""
-    kind, _, number = text.partition(" ")
-    if kind in ("line", "record") and number:
-        return translations.text(f"position_{kind}", language, number=number)
-    return text
+    """``line 5``, ``record 5``, ``line 3, column 16 (byte 43)`` (as the readers give them) in
+    the admin's language."""
+    return _POSITION.sub(
+        lambda m: translations.text(f"position_{m.group(1)}", language, number=m.group(2)), text
+    )
 
 
 def named(translations: Translations, language: str, prefix: str, value: str) -> str:

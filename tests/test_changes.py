@@ -358,3 +358,38 @@ def test_one_change_over_the_limit_is_singular(
         "de": "würde 1 Aktualisierung vornehmen",
     }
     assert expected[language] in text
+
+
+def test_an_override_names_every_limit_it_let_through(
+    esm: Any, workdir: Path, samples: Path
+) -> None:
+    full_then_next_day(esm, workdir, samples)
+    done = run(
+        esm,
+        workdir,
+        "2",
+        run_type="partial",
+        update_limit=100,
+        removed_limit=0,
+        override_update_limit=True,
+    )
+    text = description(card_of(esm, done))
+    assert "These limits were exceeded: removed_limit 0 (1), but the import went ahead" in text
+
+
+def test_positions_in_a_stop_are_in_the_admins_language(esm: Any, workdir: Path) -> None:
+    (workdir / "in").mkdir()
+    (workdir / "in" / "t.csv").write_bytes(b"title_id;title_name\nT1;A\nT2;\xe4\n")
+    stopped = run(esm, workdir, "1", data_type="title", language="de")
+    text = description(card_of(esm, stopped))
+    assert "Zeile 3, Spalte" in text and "line 3" not in text
+
+
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_the_changes_are_the_same_on_the_fast_and_the_reference_path(
+    esm: Any, workdir: Path, samples: Path, fast: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HR_CONNECTOR_FAST_PATH", fast)
+    full_then_next_day(esm, workdir, samples)
+    stopped = run(esm, workdir, "2", run_type="partial", update_limit=3)
+    assert_esm_has_the_changes(esm, stopped)
