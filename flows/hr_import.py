@@ -4,9 +4,9 @@ Each flow runs :func:`hr_connector.runner.execute` with the Prefect task wrapper
 a task run in the UI, the run logs to ``<taskid>_log.txt`` with secrets redacted, and artifacts
 summarise it. An interrupted run (missing file, update limit, …) ends **Failed** with a message
 that says what to fix, so an operator can fix the file and rerun. A *deployment* run stopped by a
-limit first suspends, waiting for the admin's decision in the UI (:mod:`hr_connector.approval`). The typed
-:class:`ImportResult` is the Completed state's result, and rides on the Failed state's exception
-(:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
+limit first suspends, waiting for the admin's decision in the UI (:mod:`hr_connector.approval`).
+The typed :class:`ImportResult` is the Completed state's result, and rides on the Failed state's
+exception (:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
 """
 
 from __future__ import annotations

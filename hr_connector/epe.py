@@ -224,6 +224,15 @@ def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
         stdout.flush()
         return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED
     print(f"hr-connector: {summary}", file=stderr)
+    if result.interruption and result.changeset:
+        from hr_connector.report import APPROVABLE_CASES
+
+        if result.interruption.case in APPROVABLE_CASES:  # the exact line for the admin
+            print(
+                "hr-connector: to import exactly these changes, add to the extra arguments for "
+                f'one run: "approved_changeset": "{result.changeset}"',
+                file=stderr,
+            )
     print(f"hr-connector: log: {result.log_path}", file=stderr)
     if result.admin_task_path:
         print(

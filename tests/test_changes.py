@@ -393,3 +393,23 @@ def test_the_changes_are_the_same_on_the_fast_and_the_reference_path(
     full_then_next_day(esm, workdir, samples)
     stopped = run(esm, workdir, "2", run_type="partial", update_limit=3)
     assert_esm_has_the_changes(esm, stopped)
+
+
+def test_epe_stop_gives_the_exact_extra_arguments_line(
+    esm: Any, workdir: Path, samples: Path
+) -> None:
+    """The admin adds the printed line to the scheduled task's JSON once, and the rerun imports."""
+    from test_epe import engine_run, epe_raw
+
+    place(workdir, samples / "workperiod" / "workperiod.csv")
+    assert engine_run(workdir, epe_raw(esm)).returncode == 0
+    place(workdir, samples / "workperiod" / "next_day" / "workperiod.csv")
+    partial = epe_raw(esm, run_type="partial", update_limit=3, removed_limit="10%")
+    stopped = engine_run(workdir, partial)
+    assert stopped.returncode == 1
+    line = stopped.stderr.split("for one run: ", 1)[1].splitlines()[0]
+    assert line.startswith('"approved_changeset": "sha256:')
+    approved = json.loads(json.dumps(partial)[:-1] + ", " + line + "}")
+    done = engine_run(workdir, approved)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads((workdir / "3_output.json").read_text("utf-8"))) == 4
