@@ -130,6 +130,8 @@ def build_admin_task(
     if dry_run:
         lines.append(t("summary_dry_run", language))
     lines.append(t("counts", language, **figures))
+    for note in translations.notes:  # the customer's translation.json was not (fully) used
+        lines.append(t("translation_file_ignored", language, **note))
     if verdict is not None and verdict.override:
         lines.append(
             t(
