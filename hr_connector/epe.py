@@ -107,14 +107,20 @@ def resolve_task_id(raw: Mapping[str, Any], mappings: Mapping[str, Any], cli: st
 
 
 def resolve_workdir(cli: Path | None) -> Path:
-    chosen = cli or (
-        Path(os.environ["HR_CONNECTOR_WORKDIR"])
-        if os.environ.get("HR_CONNECTOR_WORKDIR")
-        else Path.cwd()
-    )
-    if not chosen.is_dir():
-        raise UnusableInvocation(f"The working directory {chosen} does not exist.")
-    return chosen.resolve()
+    try:
+        chosen = cli or (
+            Path(os.environ["HR_CONNECTOR_WORKDIR"])
+            if os.environ.get("HR_CONNECTOR_WORKDIR")
+            else Path.cwd()
+        )
+        if not chosen.is_dir():
+            raise UnusableInvocation(f"The working directory {chosen} does not exist.")
+        return chosen.resolve()
+    except OSError as exc:  # e.g. a folder above it that this user may not enter
+        where = cli or os.environ.get("HR_CONNECTOR_WORKDIR") or "(the current directory)"
+        raise UnusableInvocation(
+            f"The working directory {where} cannot be used: {exc.strerror}."
+        ) from None
 
 
 def _use_prefect(choice: str) -> bool:
