@@ -16,6 +16,7 @@ the same steps in-process without Prefect (no server to manage, no ~10 s ephemer
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -128,7 +129,12 @@ def _use_prefect(choice: str) -> bool:
         return True
     if choice == "plain":
         return False
-    return bool(os.environ.get("PREFECT_API_URL"))
+    if not os.environ.get("PREFECT_API_URL"):
+        return False
+    if importlib.util.find_spec("prefect") is None:  # a bundle without Prefect
+        log.warning("PREFECT_API_URL is set but Prefect is not installed: running without it")
+        return False
+    return True
 
 
 def run_connector(
