@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -170,12 +171,14 @@ def main(
     except UnusableInvocation as exc:
         print(f"hr-connector: {exc}", file=stderr)
         return EXIT_UNUSABLE
+    started = time.time()
     try:
-        return _run(raw, mappings, task_id, workdir, args, stdout, stderr)
+        result = _run(raw, mappings, task_id, workdir, args)
     except Exception as exc:  # never a bare traceback for the engine's task history
         from hr_connector.failsafe import end_unexpected
 
-        return end_unexpected(raw, exc, workdir, task_id, stderr)
+        return end_unexpected(raw, exc, workdir, task_id, stderr, started=started)
+    return _print_result(result, stdout, stderr)
 
 
 def _run(
@@ -184,9 +187,7 @@ def _run(
     task_id: str,
     workdir: Path,
     args: argparse.Namespace,
-    stdout: TextIO,
-    stderr: TextIO,
-) -> int:
+) -> ImportResult:
     register_secrets(secret_strings(raw))
     if mappings:
         log.debug("Task mappings: %s", redact(json.dumps(_masked(mappings))))
@@ -197,12 +198,9 @@ def _run(
     except ParametersInvalid as error:
         from hr_connector.runner import report_unusable_parameters
 
-        result = report_unusable_parameters(raw, error, workdir, task_id)
-        _print_result(result, stdout, stderr)
-        return EXIT_INTERRUPTED
+        return report_unusable_parameters(raw, error, workdir, task_id)
     del params
-    result = run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
-    return _print_result(result, stdout, stderr)
+    return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 
 
 def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:

@@ -56,11 +56,17 @@ def _logged(wd: WorkDir, debug: bool) -> Iterator[bool]:
             context.__exit__(None, None, None)
 
 
-def _remove_stale_output(wd: WorkDir) -> None:
-    """Only under the run lock: another run of the data type may own the output right now."""
+def _remove_stale_output(wd: WorkDir, started: float) -> None:
+    """Only under the run lock: another run of the data type may own the output right now.
+
+    An output written since this process started is this run's committed output, not a stale
+    one: it stays (its rows are in the archive already; see :mod:`hr_connector.delivery`).
+    """
     try:
         with run_lock(wd):
-            if remove(wd.output):
+            if wd.output.exists() and wd.output.stat().st_mtime >= started:
+                log.warning("Kept %s: this run committed it before the error", wd.output.name)
+            elif remove(wd.output):
                 log.info("Removed the stale output %s", wd.output.name)
     except Exception as exc:
         log.warning("The stale output was not removed: %s", redact(str(exc)))
@@ -112,7 +118,13 @@ def _file_admin_task(
 
 
 def end_unexpected(
-    raw: Mapping[str, Any], error: BaseException, workdir: Path, task_id: str, stderr: TextIO
+    raw: Mapping[str, Any],
+    error: BaseException,
+    workdir: Path,
+    task_id: str,
+    stderr: TextIO,
+    *,
+    started: float = 0.0,
 ) -> int:
     """Report ``error`` as the run's interruption; return the exit code (1)."""
     from hr_connector.pipeline import unexpected
@@ -128,7 +140,7 @@ def end_unexpected(
     with _logged(wd, debug) as logging_to_file:
         if logging_to_file:
             log.error("Run interrupted by an unexpected error", exc_info=error)
-        _remove_stale_output(wd)
+        _remove_stale_output(wd, started)
         try:
             kept, card, why = _file_admin_task(raw, wd, interruption)
         except Exception as exc:  # the report itself failed: the one line below still stands
