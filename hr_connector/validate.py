@@ -134,7 +134,8 @@ class _Plan:
             (index[s], index[e], s, e) for s, e in schema.date_order if s in index and e in index
         ]
         self.parse = DateParser(schema.date_formats)
-        self.formats = ", ".join(schema.date_formats)
+        others = [f for f in schema.date_formats if f != "%Y-%m-%d"]
+        self.formats = ", ".join(["ISO 8601 (2025-01-31, 2025-01-31T08:00:00+02:00)", *others])
         mandatory = [col for col, _name, _code in self.checks]
         self._mandatory_cols = list(dict.fromkeys(mandatory))
         self._mandatory = _getter(mandatory)
