@@ -7,10 +7,12 @@ a space; the run then uses the file's own name everywhere (validation, compariso
 mapped column is still missing, the error lists the header's closest names and the
 ``field_names`` entry that would fix it.
 
-``objectGUID_field_name`` (the vendor: "name of your input data column which contains unique
-identifier for row") names the output field that carries the row ID. File data is never
-overwritten silently: when the file has a column of that name which is not the row ID column, the
-run is interrupted with :class:`GuidFieldConflict` (PLATFORM.md §6, README "objectGUID").
+``objectGUID_field_name`` follows the vendor's wording ("name of your input data column which
+contains unique identifier for row"), and file data is never overwritten: when the file has no
+column of that name the connector adds it to each output row with the row ID; when the file has
+one, that column *is* the identifier and its values go out as the file wrote them, provided every
+row has one and no two rows share one. Otherwise the run is interrupted with
+:class:`GuidFieldConflict` (PLATFORM.md §6, README "objectGUID").
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from hr_connector.errors import MissingColumns, RunInterrupted
+from hr_connector.records import Table
 from hr_connector.schemas import RunSchema
 
 _SEPARATORS = re.compile(r"[\s_-]+")
@@ -120,18 +123,36 @@ def check_header(file: str, schema: RunSchema, header: Sequence[str]) -> RunSche
 class GuidFieldConflict(RunInterrupted):
     case = "guid_field_conflict"
 
-    def __init__(self, file: str, field: str, key: str, key_attribute: str):
+    def __init__(self, file: str, field: str, key: str, reason: str):
         super().__init__(
-            f"objectGUID_field_name '{field}' names a column of '{file}' that is not its row ID "
-            f"column '{key}': the output would overwrite that column with the row ID.",
-            hint=f"Set objectGUID_field_name to '{key}' or to a name the file does not use, or "
-            f'make \'{field}\' the row ID with field_names {{"{key_attribute}": "{field}"}}, '
-            "and rerun.",
-            figures={"file": file, "field": field, "key": key},
+            f"objectGUID_field_name '{field}' names a column of '{file}' that is not a unique "
+            f"identifier: {reason}.",
+            hint=f"Set objectGUID_field_name to a column that has a unique value in every row, or "
+            f"to a name the file does not use (the row ID '{key}' is then added under it), and "
+            "rerun.",
+            figures={"file": file, "field": field, "key": key, "reason": reason},
         )
 
 
-def check_guid_field(file: str, schema: RunSchema, header: Sequence[str]) -> None:
-    if schema.guid_field in header and schema.guid_field != schema.key_column:
-        key = schema.key_column
-        raise GuidFieldConflict(file, schema.guid_field, key, schema.canonical(key))
+def output_guid_field(schema: RunSchema, header: Sequence[str]) -> str:
+    """The output key the row ID is put under: a file column of that name is left as it is
+    (the row ID is then written onto the key column itself, which already holds it)."""
+    return schema.key_column if schema.guid_field in header else schema.guid_field
+
+
+def check_guid_field(file: str, schema: RunSchema, table: Table) -> None:
+    """A file column named by ``objectGUID_field_name`` must identify every row uniquely."""
+    field = schema.guid_field
+    if field not in table.columns or field == schema.key_column:
+        return
+    values = table.column(table.columns.index(field))
+    seen: set[object] = set()
+    for number, value in enumerate(values):
+        if value is None or not str(value).strip():
+            reason = f"{table.position(number)} has no value in it"
+        elif value in seen:
+            reason = f"the value '{value}' appears in more than one row"
+        else:
+            seen.add(value)
+            continue
+        raise GuidFieldConflict(file, field, schema.key_column, reason)

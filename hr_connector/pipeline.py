@@ -59,7 +59,7 @@ def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
         schema = header.check_header(path.name, schema, table.columns)
     else:
         schema = header.matched_schema(schema, table.columns)
-    header.check_guid_field(path.name, schema, table.columns)
+    header.check_guid_field(path.name, schema, table)
     if schema.key_column not in table.columns:
         # not one record can be identified: a broken export, not a file of bad rows
         raise KeyFieldMissing(path.name, schema.key_column)
@@ -136,9 +136,8 @@ def publish_files(
         if publish.publish_interrupted(workdir):
             log.info("Removed the stale output %s", workdir.output.name)
         return []
-    publish.publish_completed(
-        workdir, table, blocked, changeset, schema, params.objectGUID_field_name
-    )
+    guid_field = header.output_guid_field(schema, table.columns)
+    publish.publish_completed(workdir, table, blocked, changeset, schema, guid_field)
     log.info(
         "Wrote %s (%d rows), %s and %s",
         workdir.output.name,

@@ -514,23 +514,50 @@ def _with_column(workdir: Path, name: str, values: str) -> None:
     (workdir / "data" / "title.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
-def test_guid_field_naming_another_column_interrupts(workdir: Path, esm: Any) -> None:
+def test_guid_field_naming_a_file_column_keeps_the_files_values(workdir: Path, esm: Any) -> None:
+    """The vendor's wording: objectGUID_field_name names the input column that identifies the
+    row. The customer's AD GUIDs in ``objectGUID`` go out as the file wrote them."""
     _with_column(workdir, "objectGUID", "3f2b8c1e-ad-guid-")
     proc = engine(workdir, plain_params(esm, "title", run_type="full"))
     one_line(proc)
+    assert proc.returncode == 0, proc.stderr
+    output = json.loads((workdir / "1042_output.json").read_text(encoding="utf-8"))
+    assert [r["objectGUID"] for r in output][:2] == ["3f2b8c1e-ad-guid-0", "3f2b8c1e-ad-guid-1"]
+    assert output[0]["title_id"] == "T100"
+    # a partial run against that archive: nothing changed, the GUIDs are data like any column
+    proc = engine(workdir, plain_params(esm, "title"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((workdir / "1042_output.json").read_text(encoding="utf-8")) == []
+
+
+def test_guid_field_naming_a_column_that_is_no_identifier_interrupts(
+    workdir: Path, esm: Any
+) -> None:
+    """``last_name`` repeats (a person has several work periods): never overwritten, never
+    taken as the identifier; the run stops and says which value repeats."""
+    (workdir / "data").mkdir()
+    shutil.copy(SAMPLES / "workperiod" / "workperiod.csv", workdir / "data")
+    params = plain_params(esm, "workperiod", run_type="full", objectGUID_field_name="last_name")
+    proc = engine(workdir, params)
+    one_line(proc)
     assert proc.returncode == 1
-    assert "objectGUID_field_name 'objectGUID'" in proc.stderr
+    assert "objectGUID_field_name 'last_name'" in proc.stderr
+    assert "appears in more than one row" in proc.stderr
     task = filed_task(proc, esm, workdir)
     assert task["case"] == "guid_field_conflict"
     assert not (workdir / "1042_output.json").exists()
-    assert not (workdir / "data" / "archive" / "title_archive.json").exists()
+    assert not (workdir / "data" / "archive" / "workperiod_archive.json").exists()
 
 
-def test_guid_field_naming_a_data_column_interrupts(workdir: Path, esm: Any) -> None:
-    _title_workdir(workdir)
-    params = plain_params(esm, "title", run_type="full", objectGUID_field_name="title_name")
-    proc = engine(workdir, params)
+def test_guid_field_column_with_an_empty_value_interrupts(workdir: Path, esm: Any) -> None:
+    _with_column(workdir, "objectGUID", "g-")
+    path = workdir / "data" / "title.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].rsplit(";", 1)[0] + ";"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = engine(workdir, plain_params(esm, "title", run_type="full"))
     assert proc.returncode == 1
+    assert "line 4 has no value in it" in proc.stderr
     assert filed_task(proc, esm, workdir)["case"] == "guid_field_conflict"
 
 

@@ -19,6 +19,7 @@ from hr_connector import header, invocation
 from hr_connector.archive_shape import ArchiveUnusable, archived_rows, blocked_row_ids
 from hr_connector.errors import UnusableInvocation
 from hr_connector.params import parse_params
+from hr_connector.records import Table
 from hr_connector.schemas import run_schema
 from hr_connector.texts import Translations
 from hr_connector.validate import DateParser, iso_date
@@ -197,11 +198,14 @@ def test_missing_column_names_the_fix() -> None:
 
 def test_guid_field_rule() -> None:
     schema = _schema()
-    header.check_guid_field("f.csv", schema, ["row_id", "last_name"])
-    with pytest.raises(header.GuidFieldConflict, match="'objectGUID'"):
-        header.check_guid_field("f.csv", schema, ["row_id", "objectGUID"])
-    own = _schema(objectGUID_field_name="row_id")
-    header.check_guid_field("f.csv", own, ["row_id", "objectGUID"])
+    table = Table("f.csv", ["row_id", "objectGUID", "last_name"], "line")
+    table.rows = [("1", "g1", "A"), ("2", "g2", "A")]
+    table.positions = [2, 3]
+    header.check_guid_field("f.csv", schema, table)  # unique in every row: the identifier
+    assert header.output_guid_field(schema, table.columns) == "row_id"
+    assert header.output_guid_field(schema, ["row_id"]) == "objectGUID"
+    with pytest.raises(header.GuidFieldConflict, match="'A' appears in more than one row"):
+        header.check_guid_field("f.csv", _schema(objectGUID_field_name="last_name"), table)
 
 
 # --- dates ---------------------------------------------------------------------------------------
