@@ -4,6 +4,7 @@
 ``demo``           the whole story on the bundled samples, against a local ESM
 ``esm-sandbox``    the local ESM: see the admin tasks in a browser
 ``resend-report``  file a kept admin task again (after the ESM was unreachable)
+``bundle``         IGAConnector.py with the connector and its dependencies, for a named Python
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the parameters JSON (for webapi_url, user, password, codes)",
     )
 
+    from hr_connector import bundle
+
+    bundled = sub.add_parser(
+        "bundle", help="write IGAConnector.py with the connector and its dependencies to DIR"
+    )
+    bundle.add_arguments(bundled)
+
     args = parser.parse_args(argv)
     if args.command == "run":
         return epe.main(_forward(args))
@@ -61,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args.workdir, args.orchestration, args.samples)
     if args.command == "esm-sandbox":
         return esm_sandbox.run(args)
+    if args.command == "bundle":
+        return bundle.run(args)
     if args.command == "resend-report":
         return resend_report(args.admin_task, args.params)
     return 2  # pragma: no cover

@@ -18,7 +18,7 @@ from typing import Any
 
 from hr_connector import changes as changes_mod
 from hr_connector import compare as compare_mod
-from hr_connector import delivery, guards, publish, readers, report, runrecord, validate
+from hr_connector import delivery, guards, header, publish, readers, report, runrecord, validate
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
@@ -57,8 +57,11 @@ def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
     if not table.rows:
         raise FileEmpty(path.name)
     if table.position_kind == "line" and path.suffix.lower() != ".xml":
-        validate.check_header(table, schema)
-    elif schema.key_column not in table.columns:
+        schema = header.check_header(path.name, schema, table.columns)
+    else:
+        schema = header.matched_schema(schema, table.columns)
+    header.check_guid_field(path.name, schema, table)
+    if schema.key_column not in table.columns:
         # not one record can be identified: a broken export, not a file of bad rows
         raise KeyFieldMissing(path.name, schema.key_column)
     log.info(
@@ -143,9 +146,8 @@ def publish_files(
         if publish.publish_interrupted(workdir):
             log.info("Removed the stale output %s", workdir.output.name)
         return []
-    publish.publish_completed(
-        workdir, table, blocked, changeset, schema, params.objectGUID_field_name
-    )
+    guid_field = header.output_guid_field(schema, table.columns)
+    publish.publish_completed(workdir, table, blocked, changeset, schema, guid_field)
     log.info(
         "Wrote %s (%d rows), %s and %s",
         workdir.output.name,
@@ -260,6 +262,7 @@ def run_import(
             source = steps.fetch(params, workdir)
             result.source_file = str(source)
             table = steps.parse(source, params, schema)
+            schema = header.matched_schema(schema, table.columns)  # the file's own spelling
             blocked = steps.validate(q(table), schema)
             base = delivery.comparison_base(workdir)
             changeset = steps.compare(q(table), q(blocked), schema, params, base)

@@ -167,6 +167,8 @@ def build_admin_task(
         lines.append(t("summary_dry_run", language))
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
         lines.append(t("counts_full" if run_type == "full" else "counts", language, **figures))
+    for note in translations.notes:  # the customer's translation.json was not (fully) used
+        lines.append(t("translation_file_ignored", language, **note))
     exceeded = [c for c in verdict.limits if c.exceeded] if verdict is not None else []
     if (
         verdict is not None
