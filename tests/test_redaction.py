@@ -319,3 +319,149 @@ def test_esm_exception_text_masks_every_form(name: str, text: str, secret: str) 
     shown = f"{error} | {error.figures}"
     assert "NOT-HTTP refused" in shown, shown  # the exception text did reach the message
     _assert_masked(shown, secret, f"ESM exception text ({name})")
+
+
+# --------------------------------------------------------------------------------------------
+# End to end: secrets put in front of every output of a run, on purpose
+# --------------------------------------------------------------------------------------------
+
+SFTP_USER = "hr-export"
+SFTP_PASSWORD = 'Sftp/Pässwörd "e2e"&=1'
+
+
+def _every_form(secret: str, user: str) -> dict[str, str]:
+    forms = {
+        name: form(secret)
+        for name, form in PASSWORD_FORMS.items()
+        if name != "base64-user-password"
+    }
+    forms["base64-user-password"] = base64.b64encode(f"{user}:{secret}".encode()).decode()
+    return forms
+
+
+def _leaks(text: str) -> list[str]:
+    found = [
+        f"{who} {name}"
+        for who, secret, user in (("webapi", PASSWORD, USER), ("sftp", SFTP_PASSWORD, SFTP_USER))
+        for name, form in _every_form(secret, user).items()
+        if form in text
+    ]
+    return found
+
+
+def _e2e_params(esm_url: str, sftp_port: int, known_hosts: Path) -> dict[str, object]:
+    from conftest import base_raw
+
+    return base_raw(
+        data_type="organization",
+        file_path="./organization/*.csv",
+        webapi_url=esm_url,
+        webapi_user=USER,
+        webapi_password=PASSWORD,
+        sftp_server_fqdn="127.0.0.1",
+        sftp_server_ssh_port_number=sftp_port,
+        sftp_username=SFTP_USER,
+        sftp_password=SFTP_PASSWORD,
+        sftp_remote_path_data="/data",
+        sftp_known_hosts=str(known_hosts),
+        sftp_timeout_seconds=5,
+        debug="true",
+        taskid=3,
+    )
+
+
+def _garbage_line() -> str:
+    """What the impostor 'SFTP server' says: the SFTP password in three forms."""
+    forms = _every_form(SFTP_PASSWORD, SFTP_USER)
+    return (
+        f"you sent {forms['raw']} aka {forms['form-encoded']} aka {forms['base64-user-password']}"
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_run_whose_servers_quote_the_secrets_shows_them_masked_everywhere(tmp_path: Path) -> None:
+    """The SFTP 'server' quotes the SFTP password in its garbage (the run is interrupted: the
+    error reaches the log, stderr and the admin task); the ESM answers the login with a page that
+    quotes the form-encoded Web API password (the filing fails: the error reaches the log and
+    is logged; stderr only says "not filed"). Every output holds the masks and no form of either
+    password."""
+    from test_bad_inputs import SCRIPT, engine_env, everything_written, run_measured
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    sftp_server = _GarbageSshServer(_garbage_line())
+    try:
+        with _QuotingEsm("body") as esm:
+            params = _e2e_params(esm.url, sftp_server.port, known_hosts)
+            proc = run_measured(
+                [str(SCRIPT)], cwd=workdir, stdin_text=json.dumps(params) + "\n", env=engine_env()
+            )
+    finally:
+        sftp_server.shutdown()
+        sftp_server.server_close()
+    log = (workdir / "3_log.txt").read_text(encoding="utf-8")
+    task = (workdir / "3_admin_task.json").read_text(encoding="utf-8")
+    markdown = (workdir / "3_admin_task.md").read_text(encoding="utf-8")
+    assert proc.returncode == 1, proc.stderr
+    # the secrets did reach each output, masked
+    for where, text in (
+        ("log", log),
+        ("stderr", proc.stderr),
+        ("admin task", task),
+        ("md", markdown),
+    ):
+        assert "you sent" in text, f"{where}: the SFTP server's text is not shown:\n{text}"
+        assert MASK in text, where
+    assert "You sent: login=" in log, f"the ESM's page is not in the log:\n{log}"
+    everything = everything_written(workdir, proc.stdout, proc.stderr)
+    assert _leaks(everything) == [], everything
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_prefect_run_whose_servers_quote_the_secrets_stores_them_masked(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    """The same run as a Prefect flow: the flow run, its task runs, artifacts and the log records
+    shipped to the Prefect API hold the masks and no form of either password."""
+    from test_secrets_leak import _stored
+
+    from hr_connector.flows.hr_import import run_flow
+
+    from test_flows import eventually, flow_run_named
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    sftp_server = _GarbageSshServer(_garbage_line())
+    try:
+        with _QuotingEsm("body") as esm:
+            result = run_flow(
+                _e2e_params(esm.url, sftp_server.port, known_hosts), workdir, "redact-e2e"
+            )
+    finally:
+        sftp_server.shutdown()
+        sftp_server.server_close()
+    assert result.interruption is not None and result.report_error
+    run = flow_run_named("organization-task-redact-e2e")
+    assert run is not None
+
+    def logged() -> str:
+        text = _stored(run.id)
+        return text if "you sent" in text and "You sent: login=" in text else ""
+
+    stored = eventually(logged)
+    assert stored, f"the quoted texts never reached the Prefect API:\n{_stored(run.id)[-3000:]}"
+    assert MASK in stored
+    assert _leaks(stored) == [], stored
+    assert _leaks(everything_written_in(workdir)) == []
+
+
+def everything_written_in(workdir: Path) -> str:
+    from test_bad_inputs import everything_written
+
+    return everything_written(workdir)
