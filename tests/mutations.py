@@ -278,6 +278,18 @@ def run_tests(copy: Path, tests: tuple[str, ...], timeout: float) -> tuple[int, 
     return proc.returncode, failing, tail
 
 
+def compact(test_ids: list[str]) -> list[str]:
+    """``file::test[a]``, ``file::test[b]`` -> ``file::test[a, b]`` (module prefix dropped)."""
+    grouped: dict[str, list[str]] = {}
+    for test_id in test_ids:
+        base, _, param = test_id.partition("[")
+        base = base.removeprefix("tests.")
+        grouped.setdefault(base, [])
+        if param:
+            grouped[base].append(param.rstrip("]"))
+    return [f"{base}[{', '.join(params)}]" if params else base for base, params in grouped.items()]
+
+
 def run_break(brk: Break, copy: Path) -> Outcome:
     problem = anchor_problem(brk, copy)
     if problem:
@@ -342,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 outcome = run_break(brk, copy)
             outcomes.append(outcome)
-            shown = ", ".join(outcome.failing) or outcome.detail.splitlines()[-1:] or ""
+            shown = "; ".join(compact(outcome.failing)) or outcome.detail.splitlines()[-1:] or ""
             print(f"{outcome.status:14} {brk.name} ({outcome.seconds:.0f} s): {shown}", flush=True)
     finally:
         if args.keep:

@@ -378,16 +378,9 @@ def _garbage_line() -> str:
     )
 
 
-@pytest.mark.integration
-@pytest.mark.timeout(120)
-def test_a_run_whose_servers_quote_the_secrets_shows_them_masked_everywhere(tmp_path: Path) -> None:
-    """The SFTP 'server' quotes the SFTP password in its garbage (the run is interrupted: the
-    error reaches the log, stderr and the admin task); the ESM answers the login with a page that
-    quotes the form-encoded Web API password (the filing fails: the error reaches the log and
-    is logged; stderr only says "not filed"). Every output holds the masks and no form of either
-    password."""
-    from test_bad_inputs import SCRIPT, engine_env, everything_written, run_measured
-
+@contextlib.contextmanager
+def _quoting_servers(tmp_path: Path) -> Iterator[tuple[Path, dict[str, object]]]:
+    """A working directory and a run's parameters, with both quoting servers up meanwhile."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     known_hosts = tmp_path / "known_hosts"
@@ -395,13 +388,26 @@ def test_a_run_whose_servers_quote_the_secrets_shows_them_masked_everywhere(tmp_
     sftp_server = _GarbageSshServer(_garbage_line())
     try:
         with _QuotingEsm("body") as esm:
-            params = _e2e_params(esm.url, sftp_server.port, known_hosts)
-            proc = run_measured(
-                [str(SCRIPT)], cwd=workdir, stdin_text=json.dumps(params) + "\n", env=engine_env()
-            )
+            yield workdir, _e2e_params(esm.url, sftp_server.port, known_hosts)
     finally:
         sftp_server.shutdown()
         sftp_server.server_close()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_run_whose_servers_quote_the_secrets_shows_them_masked_everywhere(tmp_path: Path) -> None:
+    """The SFTP 'server' quotes the SFTP password in its garbage (the run is interrupted: the
+    error reaches the log, stderr and the admin task); the ESM answers the login with a page that
+    quotes the form-encoded Web API password (the filing fails: the error is logged; stderr only
+    says "not filed"). Every output holds the masks and no form of either
+    password."""
+    from test_bad_inputs import SCRIPT, engine_env, everything_written, run_measured
+
+    with _quoting_servers(tmp_path) as (workdir, params):
+        proc = run_measured(
+            [str(SCRIPT)], cwd=workdir, stdin_text=json.dumps(params) + "\n", env=engine_env()
+        )
     log = (workdir / "3_log.txt").read_text(encoding="utf-8")
     task = (workdir / "3_admin_task.json").read_text(encoding="utf-8")
     markdown = (workdir / "3_admin_task.md").read_text(encoding="utf-8")
@@ -433,19 +439,8 @@ def test_a_prefect_run_whose_servers_quote_the_secrets_stores_them_masked(
 
     from test_flows import eventually, flow_run_named
 
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text("")
-    sftp_server = _GarbageSshServer(_garbage_line())
-    try:
-        with _QuotingEsm("body") as esm:
-            result = run_flow(
-                _e2e_params(esm.url, sftp_server.port, known_hosts), workdir, "redact-e2e"
-            )
-    finally:
-        sftp_server.shutdown()
-        sftp_server.server_close()
+    with _quoting_servers(tmp_path) as (workdir, params):
+        result = run_flow(params, workdir, "redact-e2e")
     assert result.interruption is not None and result.report_error
     run = flow_run_named("organization-task-redact-e2e")
     assert run is not None
@@ -458,10 +453,6 @@ def test_a_prefect_run_whose_servers_quote_the_secrets_stores_them_masked(
     assert stored, f"the quoted texts never reached the Prefect API:\n{_stored(run.id)[-3000:]}"
     assert MASK in stored
     assert _leaks(stored) == [], stored
-    assert _leaks(everything_written_in(workdir)) == []
-
-
-def everything_written_in(workdir: Path) -> str:
     from test_bad_inputs import everything_written
 
-    return everything_written(workdir)
+    assert _leaks(everything_written(workdir)) == []
