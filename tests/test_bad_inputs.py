@@ -587,12 +587,11 @@ def test_100mb_single_line_is_bounded_in_time_and_memory(workdir: Path, esm: Any
     assert proc.seconds < 60, proc.seconds
     assert proc.max_rss_mb < MEMORY_BOUND_MB, proc.max_rss_mb
     _assert_one_line_messages(proc)
-    if fmt in ("csv", "xml"):  # refused: the field is over the reader's limit
-        assert proc.returncode == 1
-        assert f"'big.{fmt}' cannot be read at line " in proc.stderr
-        assert_interrupted_cleanly(workdir, before)
-    else:  # JSON has no field limit (see the 10 MB test): it completes, but within bounds
-        assert proc.returncode in (0, 1)
+    # refused in every format: the field is over the readers' 1 MiB limit
+    assert proc.returncode == 1
+    where = "record 1" if fmt == "json" else "line "
+    assert f"'big.{fmt}' cannot be read at {where}" in proc.stderr
+    assert_interrupted_cleanly(workdir, before)
 
 
 @pytest.mark.slow
