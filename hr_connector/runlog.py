@@ -28,6 +28,7 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _AUTH_HEADER = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9+/=._~-]{8,}")
 #: A run of base64 (standard or URL-safe) long enough to hide a secret.
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _forms: re.Pattern[str] | None = None
@@ -44,6 +45,7 @@ def _written_forms(value: str) -> set[str]:
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
     }
+    forms |= {_PERCENT.sub(lambda m: m.group().lower(), f) for f in forms}  # %c3%a4 too
     forms |= {f.encode("utf-8").decode("latin-1") for f in forms}
     return {f for f in forms if len(f) >= 4}
 
@@ -63,9 +65,8 @@ def _forms_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
     forms = {form for secret in secrets for form in _written_forms(secret)}
     if not forms:
         return None
-    # longest first; case-insensitive: %c3%a4 is the same URL encoding as %C3%A4
-    alternatives = sorted(forms, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
+    alternatives = sorted(forms, key=len, reverse=True)  # the longest form first
+    return re.compile("|".join(map(re.escape, alternatives)))
 
 
 def _mask(text: str, secrets: tuple[str, ...], forms: re.Pattern[str] | None) -> str:

@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
@@ -52,7 +53,9 @@ PASSWORD_FORMS: dict[str, Callable[[str], str]] = {
     "raw": lambda p: p,
     "form-encoded": quote_plus,
     "url-encoded": lambda p: quote(p, safe=""),
-    "url-encoded-lowercase": lambda p: quote(p, safe="").lower(),
+    "url-encoded-lowercase-hex": lambda p: re.sub(
+        r"%[0-9A-F]{2}", lambda m: m.group().lower(), quote(p, safe="")
+    ),
     "json-escaped": lambda p: json.dumps(p)[1:-1],
     "json-escaped-unicode": lambda p: json.dumps(p, ensure_ascii=False)[1:-1],
     "base64-user-password": lambda p: base64.b64encode(f"{USER}:{p}".encode()).decode(),
