@@ -4,8 +4,8 @@ Redaction is installed as a log-record factory, so it covers every logger in the
 Prefect's, paramiko's, urllib3's) and every handler (console, file, Prefect API): each record's
 message and traceback are rendered once and the registered secret values, JWTs and Basic/Bearer
 credentials are replaced by ``**********`` before any handler sees them. A secret is also found
-in the forms it takes on the wire: URL/form-encoded, JSON-escaped, its UTF-8 read as Latin-1, and
-inside base64 (the ``user:password`` of HTTP Basic).
+in the forms it takes on the wire (:func:`encoded_forms`: URL/form-encoded, JSON- or HTML-escaped,
+its UTF-8 read as Latin-1) and inside base64 (e.g. the ``user:password`` of HTTP Basic).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import html
 import json
 import logging
 import os
@@ -35,15 +36,20 @@ _forms: re.Pattern[str] | None = None
 _installed = False
 
 
-def _written_forms(value: str) -> set[str]:
-    """``value`` as is, URL/form-encoded, JSON-escaped (ASCII-only or not), and its UTF-8 bytes
-    read as Latin-1 (how HTTP libraries decode a status line or header)."""
+def encoded_forms(value: str) -> set[str]:
+    """``value`` as a server or proxy may quote it: as is, URL/form-encoded (upper- or lower-case
+    escapes), JSON/Python-escaped, HTML-escaped, and each of those as UTF-8 read as Latin-1 (how
+    HTTP libraries decode a status line or header). Base64 is found by decoding (see redact)."""
     forms = {
         value,
         quote(value, safe=""),
+        quote(value),
         quote_plus(value),
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        html.escape(value),
+        html.escape(value, quote=False),
     }
     forms |= {_PERCENT.sub(lambda m: m.group().lower(), f) for f in forms}  # %c3%a4 too
     forms |= {f.encode("utf-8").decode("latin-1") for f in forms}
@@ -62,7 +68,7 @@ def _hides_secret(token: str, secrets: Iterable[str]) -> bool:
 
 
 def _forms_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
-    forms = {form for secret in secrets for form in _written_forms(secret)}
+    forms = {form for secret in secrets for form in encoded_forms(secret)}
     if not forms:
         return None
     alternatives = sorted(forms, key=len, reverse=True)  # the longest form first
@@ -91,6 +97,12 @@ def register_secrets(values: Iterable[str | None]) -> None:
                 _secrets.add(value)
         _forms = _forms_pattern(_secrets)
     install()
+
+
+def register_credentials(user: str | None, password: str | None) -> None:
+    """A user and password that may travel together, e.g. as HTTP Basic's ``user:password``."""
+    if user and password:
+        register_secrets([password, f"{user}:{password}"])
 
 
 def redact(text: str) -> str:

@@ -4,8 +4,8 @@ The leak tests (test_secrets_leak.py) show that failed runs leave no secret behi
 whether or not redaction works when the secret never reaches a log line. Here the secret is put
 in front of each mask on purpose, in every form the product knows:
 
-* raw, URL/form-encoded (upper- and lower-case hex), JSON-escaped (ASCII-only and not), and
-  base64 of ``user:password`` (HTTP Basic);
+* raw, URL/form-encoded (upper- and lower-case hex), JSON-escaped (ASCII-only and not),
+  HTML-escaped, and base64 of ``user:password`` (HTTP Basic);
 * a Bearer header and a bare JWT (the ESM's tokens);
 * inside exception text.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import io
 import json
 import logging
@@ -58,6 +59,7 @@ PASSWORD_FORMS: dict[str, Callable[[str], str]] = {
     ),
     "json-escaped": lambda p: json.dumps(p)[1:-1],
     "json-escaped-unicode": lambda p: json.dumps(p, ensure_ascii=False)[1:-1],
+    "html-escaped": html.escape,
     "base64-user-password": lambda p: base64.b64encode(f"{USER}:{p}".encode()).decode(),
 }
 #: token form name -> (text that carries it, the part that must not survive)
