@@ -365,7 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| break | what it removes | result | failing tests |\n|---|---|---|---|")
     for o in outcomes:
         failing = (
-            "<br>".join(o.failing) if o.failing else o.detail.splitlines()[0] if o.detail else ""
+            "<br>".join(compact(o.failing))
+            if o.failing
+            else o.detail.splitlines()[0]
+            if o.detail
+            else ""
         )
         print(f"| {o.brk.name} | {o.brk.what} | {o.status} | {failing} |")
     bad = [o for o in outcomes if o.status != "CAUGHT"]
