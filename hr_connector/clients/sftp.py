@@ -73,6 +73,7 @@ from hr_connector.errors import (
 )
 from hr_connector.fetch import check_pattern
 from hr_connector.params import SftpSettings
+from hr_connector.runlog import mask_secrets
 from hr_connector.workdir import WorkDir, fsync_dir, write_staged
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,7 @@ _REMOTE_ERRORS = (paramiko.SSHException, OSError, EOFError)
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "**********")
-    return text
+    return mask_secrets(text, secrets)  # as is, URL/JSON-encoded, inside base64
 
 
 def _describe(exc: BaseException, secrets: tuple[str, ...]) -> str:
