@@ -168,6 +168,7 @@ class ConnectorParams(BaseModel):
     webapi_verify_tls: bool = True
     webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
+    report_attachment_max_mb: float = Field(default=20.0, ge=0)
     approved_changeset: str | None = None
     dry_run: bool = False
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hr_connector import attachments as attachments_mod
 from hr_connector import compare as compare_mod
 from hr_connector import delivery, guards, publish, readers, report, runrecord, validate
 from hr_connector import fetch as fetch_mod
@@ -28,6 +29,7 @@ from hr_connector.outcome import (
     GuardVerdict,
     ImportResult,
     Interruption,
+    NotAttached,
     RunCounts,
 )
 from hr_connector.params import ConnectorParams
@@ -148,6 +150,28 @@ def publish_files(
         Attachment(name=f"{workdir.task_id}_output.json", path=str(workdir.output)),
         Attachment(name=f"error_{params.data_type}_archive.json", path=str(workdir.error_archive)),
     ]
+
+
+def prepare_attachments(
+    params: ConnectorParams, workdir: WorkDir, attachments: list[Attachment]
+) -> tuple[list[Attachment], list[NotAttached]]:
+    """Zip and cap the report's attachments (:mod:`hr_connector.attachments`).
+
+    A failure here (e.g. a full disk while zipping) must not cost the admin task: the files are
+    then offered as they are, and the sink streams them.
+    """
+    if not attachments or params.webapi_kind == "xml":  # XmlSink lists the files itself
+        return attachments, []
+    try:
+        return attachments_mod.prepare_attachments(
+            attachments,
+            attachments_mod.attachments_folder(workdir.root),
+            workdir.task_id,
+            params.report_attachment_max_mb,
+        )
+    except Exception:
+        log.exception("Could not prepare the attachments; offering the files as they are")
+        return attachments, []
 
 
 def write_admin_task(task: AdminTask, workdir: WorkDir) -> Path:
@@ -288,6 +312,7 @@ def run_import(
             if not params.dry_run:
                 result.output_path = str(workdir.output)
 
+    attachments, left_out = prepare_attachments(params, workdir, attachments)
     key_column = schema.key_column if schema else ""
     task = report.build_admin_task(
         translations=translations,
@@ -305,6 +330,7 @@ def run_import(
         attachments=attachments,
         dry_run=params.dry_run,
     )
+    task = attachments_mod.with_not_attached(task, left_out, translations)
     if params.dry_run:
         log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
         return result
