@@ -62,7 +62,11 @@ import paramiko
 from cryptography.exceptions import UnsupportedAlgorithm
 from paramiko.hostkeys import HostKeyEntry
 
-from hr_connector.clients.sftp_pipelined import read_pipelined
+from hr_connector.clients.sftp_pipelined import (
+    CHANNEL_MAX_PACKET_BYTES,
+    CHANNEL_WINDOW_BYTES,
+    read_pipelined,
+)
 from hr_connector.errors import (
     ConnectorError,
     FileEmpty,
@@ -467,7 +471,9 @@ def _session(settings: SftpSettings) -> Iterator[_Connection]:
         doing = "logging in"
         method = _authenticate(transport, settings, server)
         doing = "opening the SFTP channel"
-        sftp = paramiko.SFTPClient.from_transport(transport)
+        sftp = paramiko.SFTPClient.from_transport(
+            transport, window_size=CHANNEL_WINDOW_BYTES, max_packet_size=CHANNEL_MAX_PACKET_BYTES
+        )
         if sftp is None:
             raise SftpUnavailable(server, "the server did not open the SFTP channel")
         sftp.get_channel().settimeout(timeout)
