@@ -80,12 +80,21 @@ class FileFacts:
     sha256: str
 
 
-def file_facts(path: Path) -> FileFacts:
+def file_facts(path: Path, rows: int | None = None) -> FileFacts:
     """Size, row count and SHA-256 of ``path`` in one streamed pass.
 
-    Rows are counted for the connector's own JSON layout (``[``, one row per line, ``]``) by
-    counting line breaks; another small file is parsed; otherwise the count is unknown (None).
+    ``rows`` when the caller knows it (the run that wrote the file); else rows are counted for
+    the connector's own JSON layout (``[``, one row per line, ``]``) by counting line breaks;
+    another small file is parsed; otherwise the count is unknown (None).
     """
+    if rows is not None:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            size = 0
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return FileFacts(size=size, rows=rows, sha256=digest.hexdigest())
     digest = hashlib.sha256()
     newlines = 0
     size = 0
@@ -129,14 +138,13 @@ def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None)
             tmp.open("wb") as raw,
             zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive,
             source.open("rb") as src,
+            # by name, so that the ZipFile's compresslevel applies (a ZipInfo carries its own)
+            archive.open(arcname, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst,
         ):
-            info = zipfile.ZipInfo.from_file(source, arcname)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst:
-                while chunk := src.read(CHUNK):
-                    dst.write(chunk)
-                    if limit is not None and raw.tell() > limit:
-                        raise _TooBig
+            while chunk := src.read(CHUNK):
+                dst.write(chunk)
+                if limit is not None and raw.tell() > limit:
+                    raise _TooBig
         written = tmp.stat().st_size
         if limit is not None and written > limit:
             raise _TooBig
@@ -165,9 +173,11 @@ def estimated_zip_size(path: Path, size: int) -> int:
     return int(size * compressed / max(1, len(sample)))
 
 
-def not_attached(path: Path, name: str, reason: str, **figures: object) -> NotAttached:
+def not_attached(
+    path: Path, name: str, reason: str, rows: int | None = None, **figures: object
+) -> NotAttached:
     """The entry that lists one file that is not attached (facts read from the file)."""
-    facts = file_facts(path)
+    facts = file_facts(path, rows)
     return NotAttached(
         name=name,
         path=str(path),
@@ -211,7 +221,9 @@ def prepare_attachments(
                 attached.append((rank, item))
             else:
                 left_out.append(
-                    not_attached(source, item.name, "cap", cap=cap_mb, room=human_size(room))
+                    not_attached(
+                        source, item.name, "cap", item.rows, cap=cap_mb, room=human_size(room)
+                    )
                 )
             continue
         target = folder / f"{task_id}_{zipped_name(item.name)}"
@@ -244,7 +256,15 @@ def prepare_attachments(
         room -= packed
         log.info("Attachment %s zipped: %d -> %d bytes", item.name, size, packed)
         attached.append(
-            (rank, Attachment(name=zipped_name(item.name), path=str(target), source=str(source)))
+            (
+                rank,
+                Attachment(
+                    name=zipped_name(item.name),
+                    path=str(target),
+                    source=str(source),
+                    rows=item.rows,
+                ),
+            )
         )
     attached.sort(key=lambda pair: pair[0])
     return [a for _, a in attached], left_out

@@ -84,6 +84,8 @@ class Attachment(BaseModel):
     path: str
     #: the file a zipped attachment was made from (None: ``path`` is the file itself)
     source: str | None = None
+    #: rows in the file, when the run that wrote it knows (else counted when needed)
+    rows: int | None = None
 
 
 class NotAttached(BaseModel):

@@ -146,9 +146,21 @@ def publish_files(
         workdir.error_archive.relative_to(workdir.root),
     )
     return [
-        Attachment(name=f"{params.data_type}_archive.json", path=str(workdir.archive)),
-        Attachment(name=f"{workdir.task_id}_output.json", path=str(workdir.output)),
-        Attachment(name=f"error_{params.data_type}_archive.json", path=str(workdir.error_archive)),
+        Attachment(
+            name=f"{params.data_type}_archive.json",
+            path=str(workdir.archive),
+            rows=len(table.rows),
+        ),
+        Attachment(
+            name=f"{workdir.task_id}_output.json",
+            path=str(workdir.output),
+            rows=changeset.updates,
+        ),
+        Attachment(
+            name=f"error_{params.data_type}_archive.json",
+            path=str(workdir.error_archive),
+            rows=len(blocked),
+        ),
     ]
 
 

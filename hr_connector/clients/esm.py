@@ -892,7 +892,7 @@ class RestSink:
             log.warning("Attachment %s is too large for the ESM; kept at %s", name, original)
             listed = original.name if source is not None else name
             state.not_attached.append(
-                not_attached(original, listed, "esm_too_large", sent=result.sent)
+                not_attached(original, listed, "esm_too_large", attachment.rows, sent=result.sent)
             )
             if result.files:  # some parts went in before a row alone was too large
                 return notes.text(
@@ -929,7 +929,7 @@ class XmlSink:
                 original = Path(item.source or item.path)
                 name = original.name if item.source else item.name
                 if original.is_file():
-                    listed.append(not_attached(original, name, "xml"))
+                    listed.append(not_attached(original, name, "xml", item.rows))
                 else:
                     missing.append(
                         self._notes.text(
