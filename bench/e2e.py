@@ -400,7 +400,10 @@ def day(
             params = {**common, "file_path": "in/*.csv"}
             runs["e2e_full"].append(wrapper_run(local, {**params, "run_type": "full"}, datacards))
             over_sftp = scratch / f"sftp-{n}"
-            shutil.copytree(local, over_sftp)  # the day before's archive, untimed
+            # the day before's files, untimed; hard links keep the archive's inode, so its index
+            # stays valid (a copy would send the run down the slow path); runs replace files by
+            # rename, so the partial run in ``local`` does not change these
+            shutil.copytree(local, over_sftp, copy_function=os.link)
             shutil.rmtree(over_sftp / "in")
             _place(local, next_day)
             runs["e2e_partial"].append(

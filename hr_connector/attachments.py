@@ -26,6 +26,7 @@ import logging
 import os
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,13 +271,25 @@ def prepare_attachments(
     return [a for _, a in attached], left_out
 
 
-def _text(translations: Translations | None, case: str, language: str, **figures: object) -> str:
+def translated(
+    translations: Translations | None,
+    case: str,
+    language: str,
+    fallback: Mapping[str, str],
+    **figures: object,
+) -> str:
+    """The case's text in ``language``, else the English ``fallback`` (a customer's own
+    translation.json may predate the case); unknown placeholders stay empty."""
     template = None
     if translations is not None:
         template = translations.cases.get(case, {}).get(language)
     if template is None:
-        template = TEXTS[case]
+        template = fallback[case]
     return template.format(**{name: figures.get(name, "") for name in placeholders(template)})
+
+
+def _text(translations: Translations | None, case: str, language: str, **figures: object) -> str:
+    return translated(translations, case, language, TEXTS, **figures)
 
 
 def reason_text(item: NotAttached, translations: Translations | None, language: str) -> str:

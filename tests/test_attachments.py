@@ -11,6 +11,7 @@ import textwrap
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,14 @@ def write_layout(path: Path, rows: int, *, noise: int = 0, seed: int = 3) -> byt
     return content
 
 
+def prepared(
+    folder: Path, files: list[tuple[str, Path]], cap_mb: float = 20
+) -> tuple[list[Attachment], list[Any]]:
+    return attachments.prepare_attachments(
+        [Attachment(name=name, path=str(path)) for name, path in files], folder, "3", cap_mb
+    )
+
+
 def description(sandbox: EsmSandbox, card_id: str) -> str:
     card = sandbox.datacard(card_id)
     assert card is not None
@@ -89,14 +98,9 @@ def test_a_large_attachment_is_zipped_and_opens_as_the_original(
     assert len(content) > attachments.ZIP_ABOVE_BYTES
     small = tmp_path / "3_output.json"
     small_content = write_layout(small, 10)
-    sent, left_out = attachments.prepare_attachments(
-        [
-            Attachment(name="workperiod_archive.json", path=str(big)),
-            Attachment(name="3_output.json", path=str(small)),
-        ],
+    sent, left_out = prepared(
         tmp_path / "data" / "attachments",
-        "3",
-        20,
+        [("workperiod_archive.json", big), ("3_output.json", small)],
     )
     assert left_out == []
     assert [a.name for a in sent] == ["workperiod_archive.json.zip", "3_output.json"]
@@ -154,14 +158,9 @@ def test_a_413_on_a_compressed_attachment_is_handled(tmp_path: Path) -> None:
     write_layout(big, 60_000, noise=40)  # > SPLIT_MAX_BYTES, zips to well above 1 MB
     small = tmp_path / "error_workperiod_archive.json"
     small_content = write_layout(small, 5)
-    sent, left_out = attachments.prepare_attachments(
-        [
-            Attachment(name="workperiod_archive.json", path=str(big)),
-            Attachment(name="error_workperiod_archive.json", path=str(small)),
-        ],
+    sent, left_out = prepared(
         tmp_path / "data" / "attachments",
-        "3",
-        20,
+        [("workperiod_archive.json", big), ("error_workperiod_archive.json", small)],
     )
     assert left_out == [] and sent[0].name == "workperiod_archive.json.zip"
     zipped = Path(sent[0].path)
@@ -201,15 +200,7 @@ def test_the_cap_keeps_the_smaller_files_and_replaces_an_earlier_zip(tmp_path: P
     stale = folder / "3_big.json.zip"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"an earlier run's zip")
-    sent, left_out = attachments.prepare_attachments(
-        [
-            Attachment(name="big.json", path=str(big)),
-            Attachment(name="small.json", path=str(small)),
-        ],
-        folder,
-        "3",
-        1,
-    )
+    sent, left_out = prepared(folder, [("big.json", big), ("small.json", small)], cap_mb=1)
     assert [a.name for a in sent] == ["small.json"]
     assert [(i.name, i.reason, i.rows) for i in left_out] == [("big.json", "cap_zipped", 100_000)]
     assert not stale.exists()  # never to be taken for this run's zip on a re-send

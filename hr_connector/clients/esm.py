@@ -57,6 +57,7 @@ from requests_toolbelt import MultipartEncoder
 from hr_connector.attachments import (
     not_attached,
     not_attached_lines,
+    translated,
     zip_file,
     zipped_name,
 )
@@ -65,7 +66,7 @@ from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.params import WebApiSettings
 from hr_connector.report import ReportSink
 from hr_connector.runlog import redact, register_secrets
-from hr_connector.texts import Translations, placeholders
+from hr_connector.texts import Translations
 
 log = logging.getLogger(__name__)
 
@@ -769,13 +770,7 @@ class _Notes:
         return self._translations
 
     def text(self, case: str, language: str, **figures: object) -> str:
-        translations = self.source()
-        template = None
-        if translations is not None:
-            template = translations.cases.get(case, {}).get(language)
-        if template is None:
-            template = NOTE_TEXTS[case]
-        return template.format(**{name: figures.get(name, "") for name in placeholders(template)})
+        return translated(self.source(), case, language, NOTE_TEXTS, **figures)
 
 
 @dataclass
