@@ -561,4 +561,34 @@ def markdown(results: dict[str, Any], info: dict[str, str], argv: list[str], loa
             f"Attached to the partial run's admin task: {', '.join(d['attached']) or 'nothing'} "
             f"({d['attached_bytes'] / MB:.1f} MB; the rest listed in the task).",
         ]
+    lines += ["", "Closing note, from the figures above:", "", *closing_note(s)]
     return "\n".join(lines) + "\n"
+
+
+def closing_note(s: dict[str, Any]) -> list[str]:
+    """Each target met or missed, and by how much; the reasons are in the README (Performance)."""
+    notes: list[str] = []
+    for label, key in (("loopback", "sftp_loopback"), ("rtt", "sftp_rtt")):
+        ratio, target = s["sftp"][label]["ratio"], TARGETS[key]
+        state = "met" if ratio >= target else f"missed by {(target - ratio) * 100:.0f} points"
+        notes.append(
+            f"- SFTP {label}: {ratio:.2f} of OpenSSH's throughput, target {target}: {state}."
+        )
+    for size, d in s["days"].items():
+        for key, text in (
+            ("partial_e2e", "partial run through the wrapper"),
+            ("full_e2e", "full run through the wrapper"),
+            ("partial_own", "partial run, own work"),
+            ("full_own", "full run, own work"),
+        ):
+            ratio, target = d["ratios"][key], TARGETS[key]
+            state = "met" if ratio <= target else f"missed: {ratio / target:.2f} times the target"
+            notes.append(f"- {size} {text}: {ratio:.2f} x bare read, target {target}: {state}.")
+        peak = max(d["peak_mb"].values())
+        state = "met" if peak <= TARGETS["peak_mb"] else "missed"
+        notes.append(f"- {size} peak RSS: {peak:.0f} MB at most, target 800 MB: {state}.")
+    notes.append(
+        "- Why the missed ones are missed, with the profile, and what would reach them: "
+        "README.md, section Performance."
+    )
+    return notes

@@ -532,19 +532,27 @@ def load_note(before: float) -> str:
 def run_e2e_mode(args: argparse.Namespace, args_list: list[str]) -> int:
     import e2e
 
-    with contextlib.suppress(OSError, ValueError):
-        load = float(Path("/proc/loadavg").read_text().split()[0])
-    results = e2e.run_e2e(
-        generate.parse_sizes(args.sizes),
-        args.repeat,
-        args.sftp_mb,
-        args.rtt_ms,
-        measure,
-        skip_day=args.sftp_only,
-    )
     raw = BENCH / "out" / "e2e-results.json"
-    raw.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    section = e2e.markdown(results, machine(), args_list, load_note(load))
+    if args.e2e_from:  # render the figures of an earlier run again (e.g. after a text change)
+        results = json.loads(Path(args.e2e_from).read_text(encoding="utf-8"))
+        info = results.get("machine") or machine()
+        command = results.get("argv", args_list)
+    else:
+        load = 0.0
+        with contextlib.suppress(OSError, ValueError):
+            load = float(Path("/proc/loadavg").read_text().split()[0])
+        results = e2e.run_e2e(
+            generate.parse_sizes(args.sizes),
+            args.repeat,
+            args.sftp_mb,
+            args.rtt_ms,
+            measure,
+            skip_day=args.sftp_only,
+        )
+        info, command = machine(), args_list
+        results.update(load_note=load_note(load), machine=info, argv=command)
+        raw.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    section = e2e.markdown(results, info, command, results.get("load_note", ""))
     print(section)
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
     at = text.find(E2E_HEADING)
@@ -580,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sftp-mb", type=int, default=100, help="e2e: size of the SFTP file")
     parser.add_argument("--rtt-ms", type=float, default=20.0, help="e2e: added round trip")
     parser.add_argument("--sftp-only", action="store_true", help="e2e: only the SFTP comparison")
+    parser.add_argument("--e2e-from", help="e2e: render the raw figures of an earlier run")
     args = parser.parse_args(args_list)
     if args.e2e:
         if not 1 <= args.repeat <= MAX_REPEAT:
