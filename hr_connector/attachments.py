@@ -32,6 +32,7 @@ from pathlib import Path
 
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.texts import Translations, placeholders
+from hr_connector.workdir import FILE_MODE, temp_path
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +133,11 @@ def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None)
     ``target`` and None is returned. The zip appears at ``target`` only when complete.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp = temp_path(target)  # a crashed run's leftover is removed by workdir.recover
     size = source.stat().st_size
     try:
         with (
-            tmp.open("wb") as raw,
+            os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as raw,
             zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive,
             source.open("rb") as src,
             # by name, so that the ZipFile's compresslevel applies (a ZipInfo carries its own)
@@ -341,8 +342,3 @@ def with_not_attached(
             "not_attached": [*task.not_attached, *items],
         }
     )
-
-
-def attachments_folder(root: Path) -> Path:
-    """Where the zips of a working directory's admin tasks are kept (for a re-send)."""
-    return root / "data" / "attachments"

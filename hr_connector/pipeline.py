@@ -177,7 +177,7 @@ def prepare_attachments(
     try:
         return attachments_mod.prepare_attachments(
             attachments,
-            attachments_mod.attachments_folder(workdir.root),
+            workdir.attachments_dir,
             workdir.task_id,
             params.report_attachment_max_mb,
         )
