@@ -9,6 +9,7 @@ from __future__ import annotations
 from prefect.utilities.annotations import quote
 
 from hr_connector.pipeline import Steps
+from hr_connector.tasks.changes import list_changes
 from hr_connector.tasks.compare import compare_with_archive
 from hr_connector.tasks.fetch import archive_remote_file, fetch_hr_file
 from hr_connector.tasks.guard import guard_import
@@ -23,6 +24,7 @@ PREFECT_STEPS = Steps(
     validate=validate_rows,
     compare=compare_with_archive,
     guard=guard_import,
+    changes=list_changes,
     publish=publish_files,
     keep_report=keep_admin_task,
     file_report=file_admin_task,
