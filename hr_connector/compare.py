@@ -12,8 +12,9 @@ such a row is valid now it is new, and when it disappears nothing is removed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
-from itertools import filterfalse, islice
+import logging
+from collections.abc import Callable
+from itertools import filterfalse
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from hr_connector.records import Reason, Table, Value, fast_path_enabled, paused
 from hr_connector.schemas import RunSchema
 from hr_connector.validate import key_values
 from hr_connector.workdir import WorkDir
+
+log = logging.getLogger(__name__)
 
 
 class PreviousRun:
@@ -91,6 +94,9 @@ def _load_json(path: Path) -> Any:
 
 def load_previous(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
     if not workdir.archive.exists():
+        if getattr(workdir, "empty_if_missing", False):  # a lost base: output every row again
+            log.warning("The kept base of the undelivered run is missing: every row is output")
+            return PreviousRun({}, set())
         raise ArchiveMissing(str(workdir.archive.relative_to(workdir.root)))
     if fast_path_enabled():
         index = archive_index.load(workdir)
@@ -160,24 +166,29 @@ def _digest(
     rows: list[int],
     removed: list[str],
 ) -> str:
-    """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs."""
-    h = hashlib.sha256(f"{data_type}\x1f{run_type}\x1f{','.join(table.columns)}\x1e".encode())
+    """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs.
+
+    Injective: every part is canonical JSON (self-delimiting, any character escaped), so two
+    different changesets never hash the same text, whatever their values contain (issue 17:
+    a value with the old field separator U+001F made two changesets collide).
+    """
+    h = hashlib.sha256(b"changeset-v2")
+    h.update(orjson.dumps([data_type, run_type, table.columns, len(rows), len(removed)]))
     ordered = rows
     if key is not None:
         keys = key_values(table, key)
         sort_keys = [keys[i] or "" for i in rows]
         ordered = [rows[k] for k in sorted(range(len(rows)), key=sort_keys.__getitem__)]
-    _hash_lines(h, table.joined_utf8(ordered))
-    h.update(b"\x1d")
-    _hash_lines(h, map(str.encode, sorted(removed)))
+    _hash_rows(h, table, ordered)
+    h.update(orjson.dumps(sorted(removed)))
     return "sha256:" + h.hexdigest()[:32]
 
 
-def _hash_lines(h: Any, pieces: Iterable[bytes], batch: int = 20_000) -> None:
-    """``h.update(piece + b"\x1e")`` for each piece, a batch at a time."""
-    iterator = iter(pieces)
-    while chunk := list(islice(iterator, batch)):
-        h.update(b"\x1e".join(chunk) + b"\x1e")
+def _hash_rows(h: Any, table: Table, indices: list[int], batch: int = 20_000) -> None:
+    """The rows' values as JSON arrays, one ``orjson`` call per batch."""
+    rows = table.rows
+    for start in range(0, len(indices), batch):
+        h.update(orjson.dumps([rows[i] for i in indices[start : start + batch]]))
 
 
 def compare(

@@ -6,20 +6,29 @@ functions, for callers that have no Prefect API to record the run on (see ``hr_c
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from hr_connector import artifacts, report
-from hr_connector.errors import ParametersInvalid
-from hr_connector.outcome import Decision, ImportResult, Interruption, RunCounts
-from hr_connector.params import SECRET_KEYS, ConnectorParams, webapi_settings_from_raw
+from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
+from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
+from hr_connector.params import (
+    DATA_TYPES,
+    SECRET_KEYS,
+    ConnectorParams,
+    WebApiSettings,
+    webapi_settings_from_raw,
+)
 from hr_connector.pipeline import PLAIN_STEPS, Steps, run_import, write_admin_task
-from hr_connector.runlog import register_secrets, run_log_file
+from hr_connector.runlog import _FORMAT as LOG_FORMAT
+from hr_connector.runlog import RUN_LOGGERS, install, register_secrets, run_log_file
 from hr_connector.sinks import make_sink
 from hr_connector.texts import Translations
-from hr_connector.workdir import WorkDir, remove
+from hr_connector.workdir import WorkDir, remove, run_lock
 
 log = logging.getLogger("hr_connector.run")
 
@@ -40,7 +49,8 @@ def execute(
 ) -> ImportResult:
     register_secrets(secret_values(params))
     wd = WorkDir(workdir, task_id, params.data_type)
-    with run_log_file(wd.log, debug=params.debug):
+    to_file = not params.dry_run
+    with run_log_file(wd.log, debug=params.debug) if to_file else _stderr_log(params.debug):
         log.info(
             "HR import %s, task %s, %s run%s, working directory %s",
             params.data_type,
@@ -54,9 +64,31 @@ def execute(
         result = run_import(
             params, wd, make_sink(params, translations), steps, translations, run_key=run_key
         )
+        if params.dry_run:
+            result.log_path = None  # a dry run writes nothing, not even its log
         artifacts.publish_run_artifacts(result, wd)
         log.info("%s", state_message(result))
     return result
+
+
+@contextlib.contextmanager
+def _stderr_log(debug: bool) -> Iterator[None]:
+    """A dry run's log: on stderr, redacted like the log file, never a file."""
+    install()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.DEBUG if debug else logging.INFO)
+    ours = logging.getLogger("hr_connector")
+    previous = ours.level
+    ours.setLevel(logging.DEBUG if debug else logging.INFO)
+    for name in RUN_LOGGERS:
+        logging.getLogger(name).addHandler(handler)
+    try:
+        yield
+    finally:
+        for name in RUN_LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
+        ours.setLevel(previous)
 
 
 def run_plain(params: ConnectorParams, workdir: Path, task_id: str) -> ImportResult:
@@ -95,6 +127,39 @@ def report_unusable_parameters(
         interruption=Interruption.from_error(error),
         log_path=str(wd.log),
     )
+    with contextlib.ExitStack() as held:
+        try:  # the output is the task's, whatever data type holds it: lock them all first
+            for each in DATA_TYPES:
+                held.enter_context(run_lock(WorkDir(workdir, task_id, each)))
+        except (RunLocked, UnsafePath) as refusal:  # another run owns the files: touch none
+            result.interruption = Interruption(
+                case=refusal.case,
+                message=f"{error.message} {refusal.message}",
+                hint=refusal.hint,
+                figures=Interruption.from_error(refusal).figures,
+            )
+            log.error("Run refused, no file touched: %s %s", error, refusal)
+            return result
+        kept = _report_unusable(raw, error, wd, result)
+    if kept is not None:  # filed after the locks are released: the ESM may be slow
+        task, settings = kept
+        with run_log_file(wd.log, debug=False):
+            try:
+                from hr_connector.clients import esm
+
+                result.admin_task_id = esm.sink_for(settings).file(task)
+                log.info("Filed the admin task %s", result.admin_task_id)
+            except Exception as exc:
+                result.report_error = f"{type(exc).__name__}: {exc}"
+                log.error("Could not file the admin task: %s", result.report_error)
+    return result
+
+
+def _report_unusable(
+    raw: Mapping[str, Any], error: ParametersInvalid, wd: WorkDir, result: ImportResult
+) -> tuple[AdminTask, WebApiSettings] | None:
+    """Under the run locks: log, remove the stale output, keep the admin task to file."""
+    task_id = wd.task_id
     with run_log_file(wd.log, debug=bool(raw.get("debug") in (True, "true", "True"))):
         log.error("Run interrupted: %s", error)
         if remove(wd.output):
@@ -102,7 +167,7 @@ def report_unusable_parameters(
         settings = webapi_settings_from_raw(raw)
         if settings is None:
             log.error("The Web API parameters are not usable either: no admin task is filed")
-            return result
+            return None
         register_secrets([settings.webapi_password.get_secret_value()])
         translations = Translations.load(wd.translation_override)
         language = settings.language if settings.language in translations.languages() else "en"
@@ -110,22 +175,14 @@ def report_unusable_parameters(
             translations=translations,
             language=language,
             task_id=task_id,
-            data_type=data_type,
+            data_type=result.data_type,
             run_type=result.run_type,
             file=str(raw.get("file_path") or "-"),
             counts=RunCounts(),
             interruption=result.interruption,
         )
         result.admin_task_path = str(write_admin_task(task, wd))
-        try:
-            from hr_connector.clients import esm
-
-            result.admin_task_id = esm.sink_for(settings).file(task)
-            log.info("Filed the admin task %s", result.admin_task_id)
-        except Exception as exc:
-            result.report_error = f"{type(exc).__name__}: {exc}"
-            log.error("Could not file the admin task: %s", result.report_error)
-    return result
+    return task, settings
 
 
 def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:
