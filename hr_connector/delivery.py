@@ -103,6 +103,9 @@ def _link(source: Path, target: Path) -> None:
 
 def before_commit(workdir: WorkDir) -> None:
     """Keep the comparison base and mark the coming output undelivered (first mark wins)."""
+    from hr_connector import ending
+
+    ending.commit_begins()  # SIGTERM no longer interrupts: the run ends its files first
     if marker(workdir).exists():
         return  # the base of the still-undelivered run stays the base
     _link(workdir.archive, _prev(workdir.archive, workdir.task_id))

@@ -1,12 +1,14 @@
 """How the EPE wrapper's process ends: SIGTERM as a decision, and the exit that hands over.
 
-**SIGTERM** (the engine or an operator stops the task): the first one raises :class:`Terminated`
-where the run is, a :class:`~hr_connector.errors.ConnectorError` like any other interruption.
-Before the commit the run is interrupted (nothing imported, archives unchanged, the admin task
-kept and filed); after it the data side stands, the admin task is kept for ``resend-report``,
-and the output is *not* handed over: the process exits 1 and the output stays marked
-undelivered, so the next run outputs those changes again. Either way one line on stderr says
-so; no traceback. A second SIGTERM during that clean-up is ignored (SIGKILL still ends it).
+**SIGTERM** (the engine or an operator stops the task). During the data steps the first one
+raises :class:`Terminated` where the run is, a :class:`~hr_connector.errors.ConnectorError`
+like any other interruption: nothing imported, archives unchanged, the admin task kept. Once the
+commit has begun it raises nothing (a half-staged commit is not worth a torn story): the run
+finishes its files, keeps its admin task, and an ESM call in flight is cut at once
+(:mod:`hr_connector.clients.deadline`); the output is *not* handed over: the process exits 1
+and the output stays marked undelivered, so the next run outputs those changes again. Either
+way one line on stderr says so; no traceback. Later SIGTERMs are ignored (SIGKILL still ends
+the process).
 
 **The exit** (:func:`finish`): stdout, stderr and the log are flushed while the output is still
 marked undelivered; then the mark is cleared and the process exits at once with ``os._exit``,
@@ -26,12 +28,14 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
 
-from hr_connector import checkpoints, delivery
+from hr_connector import checkpoints
 from hr_connector.errors import RunInterrupted
 
 log = logging.getLogger("hr_connector.ending")
 
 _terminated = False
+#: False once the commit has begun: SIGTERM is then recorded, not raised.
+_interruptible = True
 
 
 class Terminated(RunInterrupted):
@@ -52,12 +56,17 @@ def terminated() -> bool:
     return _terminated
 
 
+def commit_begins() -> None:
+    global _interruptible
+    _interruptible = False
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     global _terminated
-    if _terminated:
-        return  # already ending: let the clean-up finish
+    first = not _terminated
     _terminated = True
-    raise Terminated()
+    if first and _interruptible:
+        raise Terminated()
 
 
 @contextlib.contextmanager
@@ -76,6 +85,8 @@ def handling_sigterm(*, enabled: bool) -> Iterator[None]:
 
 def finish(code: int, *, exit_process: bool, stderr: TextIO) -> int:
     """Clear the deferred marks when the run hands its output over, and end the process."""
+    from hr_connector import delivery
+
     if _terminated:
         code = 1
         delivery.discard_deferred()  # the output stays undelivered: the next run repeats it

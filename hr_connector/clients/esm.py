@@ -50,6 +50,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from lxml import etree
 
+from hr_connector.clients import deadline
 from hr_connector.errors import ConnectorError, TransientError
 from hr_connector.outcome import AdminTask, Attachment
 from hr_connector.params import WebApiSettings
@@ -206,6 +207,12 @@ def _body_summary(response: requests.Response) -> str:
     return text or "(empty body)"
 
 
+class _CallCut(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 class _Transport:
     """One ``requests.Session`` with the connector's TLS, timeout and error policy.
 
@@ -219,6 +226,9 @@ class _Transport:
         self.base = settings.webapi_url + base_path
         self.host = urlsplit(settings.webapi_url).hostname or settings.webapi_url
         self.session = session or requests.Session()
+        adapter = deadline.DeadlineAdapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
         self.timeout = (settings.webapi_timeout_seconds, settings.webapi_timeout_seconds)
         password = settings.webapi_password.get_secret_value()
@@ -248,14 +258,21 @@ class _Transport:
         url = self.base + path
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method,
-                url,
-                timeout=self.timeout,
-                verify=self.verify,
-                allow_redirects=False,
-                **kwargs,
-            )
+            response = self._bounded_request(method, url, **kwargs)
+        except _CallCut as cut:
+            if cut.why == "stopped":
+                raise EsmUnavailable(
+                    f"{method} {path} to the ESM at {self.host} was abandoned: the run is "
+                    "being stopped (SIGTERM).",
+                    hint="The admin task is kept; file it with 'hr-connector resend-report'.",
+                ) from None
+            raise EsmUnavailable(
+                f"The ESM at {self.host} did not answer {method} {path} within "
+                f"{self.settings.webapi_timeout_seconds:g} s (the whole call is bounded, "
+                "not each read: the answer came too slowly).",
+                hint="The ESM or a proxy in front of it is overloaded or broken; raise "
+                "webapi_timeout_seconds if it is just slow.",
+            ) from None
         except requests.exceptions.SSLError as exc:
             reason = _short_reason(exc)
             if "CERTIFICATE_VERIFY_FAILED" in reason or "hostname" in reason.lower():
@@ -292,6 +309,28 @@ class _Transport:
             response.status_code,
             (time.monotonic() - started) * 1000,
         )
+        return response
+
+    def _bounded_request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """``session.request`` cut off after ``webapi_timeout_seconds`` in all (see deadline)."""
+        from hr_connector.ending import terminated
+
+        with deadline.bounded(self.settings.webapi_timeout_seconds, terminated) as call:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=False,
+                    **kwargs,
+                )
+            except requests.exceptions.RequestException:
+                if call.expired:
+                    raise _CallCut(call.expired) from None
+                raise
+        if call.expired:  # an answer read to a cut connection's end is incomplete
+            raise _CallCut(call.expired)
         return response
 
     def check(self, response: requests.Response, method: str, path: str) -> None:
