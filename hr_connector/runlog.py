@@ -8,12 +8,16 @@ credentials are replaced by ``**********`` before any handler sees them.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import html
+import json
 import logging
 import os
 import re
 import threading
 import traceback
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -26,12 +30,42 @@ _installed = False
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
-    """Add secret values to redact from now on (short values are ignored: too many false hits)."""
+    """Add secret values to redact from now on (short values are ignored: too many false hits).
+
+    Each value is also redacted in the forms a server or proxy may quote it in (issue 17):
+    URL/form encoded, JSON/Python escaped, HTML escaped, base64.
+    """
     with _lock:
         for value in values:
             if value and len(value) >= 4:
-                _secrets.add(value)
+                _secrets.update(f for f in encoded_forms(value) if len(f) >= 4)
     install()
+
+
+def register_credentials(user: str | None, password: str | None) -> None:
+    """A user and password that may travel as ``base64(user:password)`` (HTTP Basic)."""
+    if user and password:
+        register_secrets([password, f"{user}:{password}"])
+
+
+def encoded_forms(value: str) -> set[str]:
+    """``value`` as it may appear quoted in a request body, a URL, JSON, HTML or base64."""
+    forms = {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+        urllib.parse.quote(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        html.escape(value),
+        html.escape(value, quote=False),
+    }
+    forms |= {f.lower() for f in forms if "%" in f}  # %c3%a4 as well as %C3%A4
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode(value.encode()).decode()
+        forms |= {encoded, encoded.rstrip("=")}
+    return forms
 
 
 def redact(text: str) -> str:

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import html
 import json
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,7 +130,7 @@ def test_a_dry_run_in_a_fresh_directory_creates_nothing(workdir: Path) -> None:
     place(workdir, SAMPLES / "title" / "title.csv")
     before = _files(workdir)
     proc = _start(workdir, base_raw("title", taskid=3), "--dry-run")
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert _files(workdir) == before
     assert not (workdir / "data").exists()
@@ -159,7 +162,7 @@ def test_a_run_against_a_trickling_esm_ends_in_time(workdir: Path) -> None:
         raw = base_raw("title", taskid=3, webapi_url=url, webapi_timeout_seconds=2)
         started = time.monotonic()
         proc = _start(workdir, raw)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         elapsed = time.monotonic() - started
     assert proc.returncode == 0, err  # the data side completed; the task is kept to re-send
     assert elapsed < 15, elapsed
@@ -236,8 +239,91 @@ def test_an_archive_folder_that_leaves_the_workdir_is_refused(
     (workdir / link).parent.mkdir(parents=True, exist_ok=True)
     (workdir / link).symlink_to(outside, target_is_directory=True)
     proc = _start(workdir, base_raw("title", taskid=3))
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert list(outside.rglob("*")) == []  # no archive, no lock written there
     assert link.encode() in err and b"outside the working directory" in err
     assert not (workdir / "3_output.json").exists()
+
+
+# --- point 5: a login answer that quotes the request never leaks the password ---------------
+
+#: Characters that every encoding writes differently.
+SPICY_PASSWORD = 'Pä$$ w0rd&=/"+\\ü%'
+
+
+@contextlib.contextmanager
+def echoing_proxy() -> Iterator[str]:
+    """A 'proxy' whose error page quotes the request: body, headers, and re-encodings of it."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            fields = dict(urllib.parse.parse_qsl(body))
+            password = fields.get("password", "")
+            page = (
+                f"ECHO-MARKER <pre>{body}</pre> json={json.dumps(fields)} "
+                f"html={html.escape(password)} "
+                f"basic={base64.b64encode(f'{ESM_USER}:{password}'.encode()).decode()} "
+                f"headers={dict(self.headers)}"
+            ).encode()
+            self.send_response(502)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _password_forms(password: str) -> list[str]:
+    pair = f"{ESM_USER}:{password}".encode()
+    return [
+        password,
+        urllib.parse.quote_plus(password),
+        urllib.parse.quote(password, safe=""),
+        json.dumps(password)[1:-1],
+        json.dumps(password, ensure_ascii=False)[1:-1],
+        html.escape(password),
+        base64.b64encode(pair).decode(),
+        base64.b64encode(password.encode()).decode(),
+    ]
+
+
+def test_a_login_page_quoting_the_request_leaks_no_password_form(workdir: Path) -> None:
+    place(workdir, SAMPLES / "title" / "title.csv")
+    with echoing_proxy() as url:
+        raw = base_raw(
+            "title", taskid=3, webapi_url=url, webapi_password=SPICY_PASSWORD, debug=True
+        )
+        proc = _start(workdir, raw)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err  # completed; the admin task could not be filed
+    written = err.decode() + out.decode()
+    for path in workdir.rglob("*"):
+        if path.is_file() and path.suffix in (".txt", ".json", ".md"):
+            written += path.read_text(encoding="utf-8", errors="replace")
+    assert "could NOT be filed" in err.decode()
+    assert "ECHO-MARKER" not in written  # no response body of the login call, anywhere
+    leaked = [form for form in _password_forms(SPICY_PASSWORD) if form in written]
+    assert leaked == []
+
+
+def test_redaction_covers_the_encoded_forms() -> None:
+    from hr_connector.runlog import redact, register_credentials
+
+    secret = "Zq9!ä Secret&x=1/2"
+    register_credentials(ESM_USER, secret)
+    for form in _password_forms(secret):
+        assert form not in redact(f"before {form} after"), form

@@ -55,7 +55,7 @@ from hr_connector.errors import ConnectorError, TransientError
 from hr_connector.outcome import AdminTask, Attachment
 from hr_connector.params import WebApiSettings
 from hr_connector.report import ReportSink
-from hr_connector.runlog import redact, register_secrets
+from hr_connector.runlog import redact, register_credentials, register_secrets
 from hr_connector.texts import Translations, placeholders
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class _Transport:
         self.session.headers["User-Agent"] = USER_AGENT
         self.timeout = (settings.webapi_timeout_seconds, settings.webapi_timeout_seconds)
         password = settings.webapi_password.get_secret_value()
-        register_secrets([password])  # second line of defence; we never log it anyway
+        register_credentials(settings.webapi_user, password)  # a second line of defence
         self.verify: bool | str
         if not settings.webapi_verify_tls:
             self.verify = False
@@ -333,8 +333,14 @@ class _Transport:
             raise _CallCut(call.expired)
         return response
 
-    def check(self, response: requests.Response, method: str, path: str) -> None:
-        """Raise the error that ``response`` means; return for 2xx."""
+    def check(
+        self, response: requests.Response, method: str, path: str, *, quote_body: bool = True
+    ) -> None:
+        """Raise the error that ``response`` means; return for 2xx.
+
+        ``quote_body=False`` (the login): the answer's body is never shown, since a server or a
+        proxy may quote the request, credentials included, in any encoding.
+        """
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -346,7 +352,11 @@ class _Transport:
                 hint="Set webapi_url to the ESM's final base URL (e.g. https://...).",
                 status=status,
             )
-        summary = _body_summary(response)
+        summary = (
+            _body_summary(response)
+            if quote_body
+            else "(the answer's body is not shown: it may quote the credentials)"
+        )
         if status >= 500 or status in TRANSIENT_STATUSES:
             raise EsmUnavailable(f"{where}: {summary}", status=status)
         if status == 413:
@@ -448,7 +458,7 @@ class EsmRestClient:
                 "with the External API permission.",
                 status=response.status_code,
             )
-        self._http.check(response, "POST", path)
+        self._http.check(response, "POST", path, quote_body=False)
         token = ""
         try:
             body = response.json()
