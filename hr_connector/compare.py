@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from itertools import filterfalse
+from itertools import filterfalse, islice
 from pathlib import Path
 from typing import Any
 
@@ -168,27 +168,44 @@ def _digest(
 ) -> str:
     """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs.
 
-    Injective: every part is canonical JSON (self-delimiting, any character escaped), so two
-    different changesets never hash the same text, whatever their values contain (issue 17:
-    a value with the old field separator U+001F made two changesets collide).
+    Injective (issue 17: a value holding the field separator U+001F made two changesets
+    collide): every part is length-prefixed or canonical JSON, see :func:`_hash_rows`.
     """
     h = hashlib.sha256(b"changeset-v2")
-    h.update(orjson.dumps([data_type, run_type, table.columns, len(rows), len(removed)]))
+    _framed(h, b"H", orjson.dumps([data_type, run_type, table.columns, len(rows), len(removed)]))
     ordered = rows
     if key is not None:
         keys = key_values(table, key)
         sort_keys = [keys[i] or "" for i in rows]
         ordered = [rows[k] for k in sorted(range(len(rows)), key=sort_keys.__getitem__)]
     _hash_rows(h, table, ordered)
-    h.update(orjson.dumps(sorted(removed)))
+    _framed(h, b"R", orjson.dumps(sorted(removed)))
     return "sha256:" + h.hexdigest()[:32]
 
 
+def _framed(h: Any, tag: bytes, data: bytes) -> None:
+    h.update(tag + len(data).to_bytes(8, "big") + data)
+
+
 def _hash_rows(h: Any, table: Table, indices: list[int], batch: int = 20_000) -> None:
-    """The rows' values as JSON arrays, one ``orjson`` call per batch."""
-    rows = table.rows
+    """The rows a batch at a time, each batch framed (tag and length).
+
+    A batch whose values hold neither U+001F nor a newline is the rows' joined text (values
+    joined by U+001F, a missing value as NUL, rows by newlines): it splits back into exactly
+    those values, and a CSV store gives it without decoding a line. Any other batch is the
+    canonical JSON of its rows. Both depend on the values only, so every reader path of one
+    file gives the same digest.
+    """
+    width = len(table.columns)
+    pieces = iter(table.joined_utf8(indices))
     for start in range(0, len(indices), batch):
-        h.update(orjson.dumps([rows[i] for i in indices[start : start + batch]]))
+        chunk = list(islice(pieces, batch))
+        blob = b"\n".join(chunk)
+        if blob.count(b"\x1f") == len(chunk) * (width - 1) and blob.count(b"\n") == len(chunk) - 1:
+            _framed(h, b"T", blob)
+        else:
+            rows = table.rows
+            _framed(h, b"J", orjson.dumps([rows[i] for i in indices[start : start + batch]]))
 
 
 def compare(
