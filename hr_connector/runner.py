@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,7 @@ from hr_connector.params import (
     webapi_settings_from_raw,
 )
 from hr_connector.pipeline import PLAIN_STEPS, Steps, run_import, write_admin_task
-from hr_connector.runlog import _FORMAT as LOG_FORMAT
-from hr_connector.runlog import RUN_LOGGERS, install, register_secrets, run_log_file
+from hr_connector.runlog import register_secrets, run_log_file, run_log_to
 from hr_connector.sinks import make_sink
 from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir, remove, run_lock
@@ -49,8 +48,12 @@ def execute(
 ) -> ImportResult:
     register_secrets(secret_values(params))
     wd = WorkDir(workdir, task_id, params.data_type)
-    to_file = not params.dry_run
-    with run_log_file(wd.log, debug=params.debug) if to_file else _stderr_log(params.debug):
+    logging_to = (
+        run_log_to(logging.StreamHandler(sys.stderr), debug=params.debug)
+        if params.dry_run  # a dry run writes nothing, not even its log: stderr instead
+        else run_log_file(wd.log, debug=params.debug)
+    )
+    with logging_to:
         log.info(
             "HR import %s, task %s, %s run%s, working directory %s",
             params.data_type,
@@ -69,26 +72,6 @@ def execute(
         artifacts.publish_run_artifacts(result, wd)
         log.info("%s", state_message(result))
     return result
-
-
-@contextlib.contextmanager
-def _stderr_log(debug: bool) -> Iterator[None]:
-    """A dry run's log: on stderr, redacted like the log file, never a file."""
-    install()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.setLevel(logging.DEBUG if debug else logging.INFO)
-    ours = logging.getLogger("hr_connector")
-    previous = ours.level
-    ours.setLevel(logging.DEBUG if debug else logging.INFO)
-    for name in RUN_LOGGERS:
-        logging.getLogger(name).addHandler(handler)
-    try:
-        yield
-    finally:
-        for name in RUN_LOGGERS:
-            logging.getLogger(name).removeHandler(handler)
-        ours.setLevel(previous)
 
 
 def run_plain(params: ConnectorParams, workdir: Path, task_id: str) -> ImportResult:

@@ -105,9 +105,7 @@ def trickling_server(byte_every: float = 0.5, lasts: float = 60.0) -> Iterator[s
 
 @pytest.mark.parametrize("how", ["flag", "parameter"])
 @pytest.mark.parametrize("params", ["valid", "unusable"])
-def test_a_dry_run_writes_and_sends_nothing(
-    workdir: Path, esm: Any, how: str, params: str
-) -> None:
+def test_a_dry_run_writes_and_sends_nothing(workdir: Path, esm: Any, how: str, params: str) -> None:
     seed_full_run(workdir, "workperiod")
     place(workdir, SAMPLES / "workperiod" / "next_day" / "workperiod.csv")
     raw = base_raw("workperiod", run_type="partial", webapi_url=esm.url, taskid=3)

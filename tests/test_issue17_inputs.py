@@ -70,9 +70,7 @@ def test_an_approval_does_not_let_a_colliding_changeset_through(workdir: Path) -
         ("title.xml", "utf-32-be"),
     ],
 )
-def test_utf16_and_utf32_without_a_bom_are_refused(
-    workdir: Path, name: str, encoding: str
-) -> None:
+def test_utf16_and_utf32_without_a_bom_are_refused(workdir: Path, name: str, encoding: str) -> None:
     old = seed_full_run(workdir, "title")
     text = (SAMPLES / "title" / name).read_text(encoding="utf-8")
     text = text.replace('encoding="UTF-8"', 'encoding="UTF-16"') if "16" in encoding else text

@@ -289,6 +289,4 @@ def test_a_lost_base_outputs_every_row_again(story: dict[str, Any]) -> None:
     for kept in (workdir / "data" / "archive").glob(".*.prev"):
         kept.unlink()
     _settle(story, workdir, platform)
-    assert len(json.loads((workdir / f"{TASK}_output.json").read_text())) == len(
-        story["expected"]
-    )
+    assert len(json.loads((workdir / f"{TASK}_output.json").read_text())) == len(story["expected"])
