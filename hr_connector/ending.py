@@ -10,14 +10,15 @@ and the output stays marked undelivered, so the next run outputs those changes a
 way one line on stderr says so; no traceback. Later SIGTERMs are ignored (SIGKILL still ends
 the process).
 
-**The exit** (:func:`finish`): stdout, stderr and the log are flushed while the output is still
-marked undelivered; then the mark is cleared and the process exits at once with ``os._exit``,
-skipping the interpreter's teardown (it took 100–140 ms, a window in which a kill lost the
-run's changes: issue 17). See :mod:`hr_connector.delivery`.
+**The exit** (:func:`finish`): stdout, stderr, the exit handlers and the log are flushed while
+the output is still marked undelivered; then the mark is cleared and the process exits at once
+with ``os._exit``, skipping the interpreter's teardown (it took 100–140 ms, a window in which a
+kill lost the run's changes: issue 17). See :mod:`hr_connector.delivery`.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -105,6 +106,8 @@ def finish(code: int, *, exit_process: bool, stderr: TextIO) -> int:
         if code == 0:
             delivery.clear_deferred()
         return code
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()  # Prefect drains its API log worker there: before the mark goes
     logging.shutdown()  # the log is complete before the mark goes
     checkpoints.reached("before-exit")
     if code == 0:
