@@ -13,6 +13,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_bad_inputs import Snapshot, run_plain, seed_full_run
 
 from hr_connector.outcome import Decision
@@ -199,3 +201,28 @@ def test_a_date_format_that_reads_no_date_never_replaces_the_archive(workdir: Pa
     assert proc.returncode == 1
     assert "date_formats" in proc.stderr
     assert Snapshot.of(workdir, "workperiod").archives == old.archives
+
+
+_VALUES = st.one_of(
+    st.none(), st.text(alphabet=st.sampled_from(["a", "b", "\x1f", "\n", "\\", "\x1e", ";"]))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_VALUES, _VALUES, _VALUES), max_size=4),
+    st.lists(st.tuples(_VALUES, _VALUES, _VALUES), max_size=4),
+)
+def test_the_changeset_digest_tells_every_two_changesets_apart(
+    first: list[tuple[str | None, ...]], second: list[tuple[str | None, ...]]
+) -> None:
+    from hr_connector.compare import _digest
+    from hr_connector.records import Table
+
+    def digest(rows: list[tuple[str | None, ...]]) -> str:
+        table = Table("t.csv", ["a", "b", "c"], "line")
+        table.rows = list(rows)
+        table.positions = list(range(2, len(rows) + 2))
+        return _digest("title", "partial", table, None, list(range(len(rows))), [])
+
+    assert (digest(first) == digest(second)) == (first == second)
