@@ -204,6 +204,7 @@ def test_sigterm_while_filing_keeps_the_task_and_the_changes(workdir: Path) -> N
     with trickling_server() as url:
         raw = base_raw("workperiod", run_type="partial", taskid=3, webapi_url=url)
         raw["webapi_timeout_seconds"] = 60
+        (workdir / "3_admin_task.json").unlink()  # the seed run's: wait for this run's own
         proc = _start(workdir, raw)
         deadline = time.monotonic() + 60
         while not (workdir / "3_admin_task.json").exists():
