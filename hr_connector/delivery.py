@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 from pathlib import Path
 
@@ -39,6 +40,16 @@ _locks: list[contextlib.ExitStack] = []
 
 def marker(workdir: WorkDir) -> Path:
     return workdir.archive_dir / f".{workdir.data_type}_{workdir.task_id}_undelivered"
+
+
+def is_marked(workdir: WorkDir) -> bool:
+    """Whether the task's last committed output is undelivered (the mark reads ``u…``; the
+    exit turns it into ``d…`` in place, see :func:`clear_deferred`)."""
+    try:
+        with open(marker(workdir), "rb") as fh:
+            return fh.read(1) == b"u"
+    except FileNotFoundError:
+        return False
 
 
 def _prev(path: Path, task_id: str) -> Path:
@@ -82,7 +93,7 @@ class BaseView(WorkDir):
 
 def comparison_base(workdir: WorkDir, *, dry_run: bool = False) -> WorkDir:
     """Where the comparison's archives are: the kept base when an output is undelivered."""
-    if marker(workdir).exists():
+    if is_marked(workdir):
         log.warning(
             "The output of an earlier run was committed but never delivered (the run was "
             "stopped before it ended); comparing against the archive before that run so its "
@@ -106,7 +117,7 @@ def before_commit(workdir: WorkDir) -> None:
     from hr_connector import ending
 
     ending.commit_begins()  # SIGTERM no longer interrupts: the run ends its files first
-    if marker(workdir).exists():
+    if is_marked(workdir):
         return  # the base of the still-undelivered run stays the base
     _link(workdir.archive, _prev(workdir.archive, workdir.task_id))
     _link(workdir.error_archive, _prev(workdir.error_archive, workdir.task_id))
@@ -148,14 +159,36 @@ def defer_to_exit() -> None:
     _deferred = []
 
 
-def clear_deferred() -> None:
-    """Clear the marks of the runs that ended: the caller exits right after this."""
+def clear_deferred(*, release_locks: bool = True) -> None:
+    """Clear the marks of the runs that ended: the caller exits right after this.
+
+    Not an unlink: a SIGKILL that arrives while a file system call runs lets the call finish and
+    kills the process after it (exit status "killed", mark gone). The mark's page is mapped
+    and made writable first; clearing it is then one store into memory (``u`` -> ``d``), no
+    system call, right before the exit. The kernel writes the page back; should a power cut
+    lose it, the next run outputs the same changes again, which is harmless. The exit releases
+    the run locks (``release_locks=False``).
+    """
     global _deferred
     pending, _deferred = _deferred or [], None
+    pages: list[mmap.mmap] = []
     for workdir in pending:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(marker(workdir))
-    _release()
+        try:
+            fd = os.open(marker(workdir), os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            page = mmap.mmap(fd, 1)
+        finally:
+            os.close(fd)
+        page[0] = page[0]  # fault the page in, writable: the last step must not block
+        pages.append(page)
+    for page in pages:
+        page[0] = ord("d")
+    if release_locks:
+        for page in pages:
+            page.close()
+        _release()
 
 
 def discard_deferred() -> None:

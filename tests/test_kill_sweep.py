@@ -33,6 +33,7 @@ from test_bad_inputs import SCRIPT, engine_env, run_plain
 from test_faults import _workperiods
 
 from hr_connector.checkpoints import ENV, POINTS
+from hr_connector.delivery import is_marked
 from hr_connector.outcome import Decision
 from hr_connector.workdir import WorkDir
 
@@ -174,17 +175,16 @@ def story(tmp_path_factory: pytest.TempPathFactory, esm: Any) -> dict[str, Any]:
     }
 
 
-def _settle(story: dict[str, Any], workdir: Path, platform: Platform) -> None:
+def _settle(story: dict[str, Any], workdir: Path, platform: Platform, label: Any = "") -> None:
     """Rerun until a run exits 0 (the platform's next schedule); then nothing may be missing."""
     code = platform.after(_start(workdir), workdir)
     assert code == 0, code
     missing = [
         row_id for row_id, row in story["expected"].items() if platform.rows.get(row_id) != row
     ]
-    assert missing == [], f"{len(missing)} rows lost, e.g. {missing[:3]}"
-    # the kept base of the delivered run goes with the next run, the mark is gone now
-    wd = WorkDir(workdir, TASK, "workperiod")
-    assert not list(wd.archive_dir.glob(f".workperiod_{TASK}_undelivered"))
+    assert missing == [], f"{label}: {len(missing)} rows lost, e.g. {missing[:3]}"
+    # the output of the last run is delivered: its mark is cleared
+    assert not is_marked(WorkDir(workdir, TASK, "workperiod"))
 
 
 def _fresh(story: dict[str, Any], name: str) -> tuple[Path, Platform]:
@@ -203,7 +203,7 @@ def test_sigkill_at_every_moment_of_a_run_loses_no_change(story: dict[str, Any])
     for point in POINTS:
         workdir, platform = _fresh(story, f"point-{point}")
         outcomes.append((point, _kill_at_point(workdir, point, platform)))
-        _settle(story, workdir, platform)
+        _settle(story, workdir, platform, outcomes[-1])
         shutil.rmtree(workdir)
     for seen in (
         "data/archive/.workperiod_3_undelivered",
@@ -213,14 +213,14 @@ def test_sigkill_at_every_moment_of_a_run_loses_no_change(story: dict[str, Any])
     ):
         workdir, platform = _fresh(story, "seen")
         outcomes.append((seen, _kill_when(workdir, platform, seen)))
-        _settle(story, workdir, platform)
+        _settle(story, workdir, platform, outcomes[-1])
         shutil.rmtree(workdir)
     duration = story["duration"]
     for k in range(14):  # up to 1.2 times a run: the timed kills reach its very end
         delay = duration * (k + 0.5) / 12
         workdir, platform = _fresh(story, "timed")
         outcomes.append((f"{delay:.2f} s", _kill_after(workdir, platform, delay)))
-        _settle(story, workdir, platform)
+        _settle(story, workdir, platform, outcomes[-1])
         shutil.rmtree(workdir)
     print(outcomes)
     # every checkpoint was reached and killed there (the process never ran past it)
