@@ -10,13 +10,14 @@ instead, so the undelivered changes are output again.
 
 When is the output delivered? Only the platform sees the exit status, so the mark is cleared as
 late as a process can act: the EPE wrapper prints the output path, flushes stdout, stderr and the
-log, and only then unlinks the mark (no fsync: should the unlink be lost in a power cut, the next
-run outputs the same changes again, which is harmless) and calls ``os._exit`` at once
-(:func:`defer_to_exit`, :func:`clear_deferred`). A kill anywhere before that unlink, including
-after the path was printed, keeps the mark. What stays is the gap between two system calls
-(``unlink`` and ``exit_group``) that no process can close: its exit status is known only to its
-parent. Callers without that contract (the Prefect flows, tests) clear the mark as the run's
-last step. The stale base of a delivered run is dropped by the next run of the task.
+log, and only then turns the mark to "delivered" with one store into its mapped page (no system
+call a SIGKILL could outlast; no fsync: should the page be lost in a power cut, the next run
+outputs the same changes again, which is harmless) and calls ``os._exit`` at once
+(:func:`defer_to_exit`, :func:`clear_deferred`). A kill anywhere before that store, including
+after the path was printed, keeps the mark. What stays is the gap between that store and the
+``exit_group`` call (a few instructions) that no process can close: its exit status is known
+only to its parent. Callers without that contract (the Prefect flows, tests) clear the mark as
+the run's last step. The stale base of a delivered run is dropped by the next run of the task.
 """
 
 from __future__ import annotations

@@ -13,9 +13,8 @@ the process).
 **The exit** (:func:`finish`): stdout, stderr, the exit handlers and the log are flushed while
 the output is still marked undelivered; then the mark is cleared and the process exits at once
 with ``os._exit``, skipping the interpreter's teardown (it took 100–140 ms, a window in which a
-kill lost the run's changes: issue 17), with a second thread alive so that a SIGKILL during the
-kernel's teardown cannot turn the exit status 0 into "killed" (:func:`_park_a_thread`). See
-:mod:`hr_connector.delivery`.
+kill lost the run's changes: issue 17). The mark is cleared by one store into a mapped page,
+not by a system call that a SIGKILL could outlast. See :mod:`hr_connector.delivery`.
 """
 
 from __future__ import annotations
@@ -112,19 +111,6 @@ def finish(code: int, *, exit_process: bool, stderr: TextIO) -> int:
         atexit._run_exitfuncs()  # Prefect drains its API log worker there: before the mark goes
     logging.shutdown()  # the log is complete before the mark goes
     checkpoints.reached("before-exit")
-    _park_a_thread()
     if code == 0:
         delivery.clear_deferred(release_locks=False)  # the exit releases them
     os._exit(code)
-
-
-def _park_a_thread() -> None:
-    """Keep a second thread alive into the exit.
-
-    Linux tears a large process down for milliseconds after ``exit_group(0)``; a SIGKILL that
-    arrives then turns a single-threaded process's exit status into "killed" (the platform
-    would not import) although the mark is already gone. With two threads alive the exit code 0
-    is fixed first (``SIGNAL_GROUP_EXIT``), and the late SIGKILL cannot change it.
-    """
-    parked = threading.Event()
-    threading.Thread(target=parked.wait, name="exit-status-guard", daemon=True).start()
