@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "run":
-        return epe.main(_forward(args))
+        return epe.main(_forward(args), exit_process=argv is None)
     if args.command == "demo":
         return run_demo(args.workdir, args.orchestration, args.samples)
     if args.command == "esm-sandbox":

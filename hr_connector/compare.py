@@ -12,9 +12,12 @@ such a row is valid now it is new, and when it disappears nothing is removed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable
 from itertools import filterfalse, islice
 from typing import Any
+
+import orjson
 
 from hr_connector import archive_index, archive_shape
 from hr_connector.archive_index import ArchiveIndex
@@ -23,6 +26,8 @@ from hr_connector.records import Reason, Table, Value, fast_path_enabled, paused
 from hr_connector.schemas import RunSchema
 from hr_connector.validate import key_values
 from hr_connector.workdir import WorkDir
+
+log = logging.getLogger(__name__)
 
 
 class PreviousRun:
@@ -81,6 +86,9 @@ class PreviousRun:
 
 def load_previous(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
     if not workdir.archive.exists():
+        if getattr(workdir, "empty_if_missing", False):  # a lost base: output every row again
+            log.warning("The kept base of the undelivered run is missing: every row is output")
+            return PreviousRun({}, set())
         raise ArchiveMissing(str(workdir.archive.relative_to(workdir.root)))
     if fast_path_enabled():
         index = archive_index.load(workdir)
@@ -147,24 +155,46 @@ def _digest(
     rows: list[int],
     removed: list[str],
 ) -> str:
-    """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs."""
-    h = hashlib.sha256(f"{data_type}\x1f{run_type}\x1f{','.join(table.columns)}\x1e".encode())
+    """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs.
+
+    Injective (issue 17: a value holding the field separator U+001F made two changesets
+    collide): every part is length-prefixed or canonical JSON, see :func:`_hash_rows`.
+    """
+    h = hashlib.sha256(b"changeset-v2")
+    _framed(h, b"H", orjson.dumps([data_type, run_type, table.columns, len(rows), len(removed)]))
     ordered = rows
     if key is not None:
         keys = key_values(table, key)
         sort_keys = [keys[i] or "" for i in rows]
         ordered = [rows[k] for k in sorted(range(len(rows)), key=sort_keys.__getitem__)]
-    _hash_lines(h, table.joined_utf8(ordered))
-    h.update(b"\x1d")
-    _hash_lines(h, map(str.encode, sorted(removed)))
+    _hash_rows(h, table, ordered)
+    _framed(h, b"R", orjson.dumps(sorted(removed)))
     return "sha256:" + h.hexdigest()[:32]
 
 
-def _hash_lines(h: Any, pieces: Iterable[bytes], batch: int = 20_000) -> None:
-    """``h.update(piece + b"\x1e")`` for each piece, a batch at a time."""
-    iterator = iter(pieces)
-    while chunk := list(islice(iterator, batch)):
-        h.update(b"\x1e".join(chunk) + b"\x1e")
+def _framed(h: Any, tag: bytes, data: bytes) -> None:
+    h.update(tag + len(data).to_bytes(8, "big") + data)
+
+
+def _hash_rows(h: Any, table: Table, indices: list[int], batch: int = 20_000) -> None:
+    """The rows a batch at a time, each batch framed (tag and length).
+
+    A batch whose values hold neither U+001F nor a newline is the rows' joined text (values
+    joined by U+001F, a missing value as NUL, rows by newlines): it splits back into exactly
+    those values, and a CSV store gives it without decoding a line. Any other batch is the
+    canonical JSON of its rows. Both depend on the values only, so every reader path of one
+    file gives the same digest.
+    """
+    width = len(table.columns)
+    pieces = iter(table.joined_utf8(indices))
+    for start in range(0, len(indices), batch):
+        chunk = list(islice(pieces, batch))
+        blob = b"\n".join(chunk)
+        if blob.count(b"\x1f") == len(chunk) * (width - 1) and blob.count(b"\n") == len(chunk) - 1:
+            _framed(h, b"T", blob)
+        else:
+            rows = table.rows
+            _framed(h, b"J", orjson.dumps([rows[i] for i in indices[start : start + batch]]))
 
 
 def compare(

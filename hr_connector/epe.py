@@ -125,6 +125,11 @@ def resolve_workdir(cli: Path | None) -> Path:
         ) from None
 
 
+def _dry_run_requested(raw: Mapping[str, Any]) -> bool:
+    value = raw.get("dry_run")
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1"))
+
+
 def _use_prefect(choice: str) -> bool:
     if choice == "prefect":
         return True
@@ -157,6 +162,26 @@ def main(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    *,
+    exit_process: bool | None = None,
+) -> int:
+    """One run as the engine starts it. As the process entry (``IGAConnector.py``: no
+    arguments given, or ``exit_process``) it ends the process itself, see :mod:`ending`."""
+    if exit_process is None:
+        exit_process = argv is None and stdout is None
+    from hr_connector import ending
+
+    code = EXIT_INTERRUPTED
+    with ending.handling_sigterm(enabled=exit_process):
+        code = _main(argv, stdin, stdout, stderr)
+    return ending.finish(code, exit_process=exit_process, stderr=stderr or sys.stderr)
+
+
+def _main(
+    argv: Sequence[str] | None,
+    stdin: TextIO | None,
+    stdout: TextIO | None,
+    stderr: TextIO | None,
 ) -> int:
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
@@ -173,11 +198,18 @@ def main(
         return EXIT_UNUSABLE
     started = time.time()
     try:
-        result = _run(raw, mappings, task_id, workdir, args)
+        result = _run(raw, mappings, task_id, workdir, args, stdout)
     except Exception as exc:  # never a bare traceback for the engine's task history
+        from hr_connector import ending
+
+        if ending.terminated():  # SIGTERM outside the run's steps: ending says it in one line
+            log.error("Stopped by SIGTERM")
+            return EXIT_INTERRUPTED
         from hr_connector.failsafe import end_unexpected
 
         return end_unexpected(raw, exc, workdir, task_id, stderr, started=started)
+    if isinstance(result, int):
+        return result
     return _print_result(result, stdout, stderr)
 
 
@@ -187,7 +219,9 @@ def _run(
     task_id: str,
     workdir: Path,
     args: argparse.Namespace,
-) -> ImportResult:
+    stdout: TextIO,
+) -> ImportResult | int:
+    """The run's result, or the exit code of a dry run that has nothing to run."""
     register_secrets(secret_strings(raw))
     if mappings:
         log.debug("Task mappings: %s", redact(json.dumps(_masked(mappings))))
@@ -198,8 +232,15 @@ def _run(
     except ParametersInvalid as error:
         from hr_connector.runner import report_unusable_parameters
 
+        if _dry_run_requested(raw):  # a dry run writes and sends nothing, not even this
+            print(f"Dry run: the parameters are unusable: {redact(str(error))}", file=stdout)
+            print(f"Would interrupt: {redact(str(error))}", file=stdout)
+            return EXIT_INTERRUPTED
         return report_unusable_parameters(raw, error, workdir, task_id)
     del params
+    from hr_connector import delivery
+
+    delivery.defer_to_exit()  # the mark of a completed run is cleared just before the exit
     return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 
 
@@ -241,7 +282,12 @@ def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
     if result.decision is Decision.COMPLETED and result.output_path:
         # A completed run's archives have advanced: the output must be imported even when the
         # admin task could not be filed, so the exit code follows the decision.
+        from hr_connector import checkpoints, ending
+
+        if ending.terminated():  # stopped by SIGTERM after the commit: not handed over
+            return EXIT_INTERRUPTED
         print(result.output_path, file=stdout)
         stdout.flush()
+        checkpoints.reached("output-printed")
         return EXIT_COMPLETED
     return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -197,6 +198,31 @@ class ConnectorParams(BaseModel):
     def _json_values(cls, value: Any) -> Any:
         value = _json_if_string(value)
         return [value] if isinstance(value, str) else value
+
+    @field_validator(
+        "update_limit", "minimum_row_count", "sftp_server_ssh_port_number", mode="before"
+    )
+    @classmethod
+    def _no_bool_numbers(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON true is not 1 (issue 17)
+            raise ValueError("a number is expected, not true/false")
+        return value
+
+    @field_validator("date_formats")
+    @classmethod
+    def _usable_date_formats(cls, value: list[str]) -> list[str]:
+        for fmt in value:  # a format must read back the date it writes (issue 17: "%")
+            probe = date(2001, 2, 3)
+            try:
+                usable = datetime.strptime(probe.strftime(fmt), fmt).date() == probe
+            except ValueError:
+                usable = False
+            if not usable:
+                raise ValueError(
+                    f"{fmt!r} is not a usable date format: it must name day, month and year "
+                    "(strftime syntax, e.g. %Y-%m-%d or %d.%m.%Y)"
+                )
+        return value
 
     @field_validator("taskid", mode="before")
     @classmethod

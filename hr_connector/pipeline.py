@@ -18,8 +18,18 @@ from typing import Any
 
 from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
+from hr_connector import (
+    checkpoints,
+    delivery,
+    guards,
+    header,
+    publish,
+    readers,
+    report,
+    runrecord,
+    validate,
+)
 from hr_connector import compare as compare_mod
-from hr_connector import delivery, guards, header, publish, readers, report, runrecord, validate
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
@@ -37,7 +47,7 @@ from hr_connector.params import ConnectorParams
 from hr_connector.records import Reason, Table
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.texts import TranslationMissing, Translations
-from hr_connector.workdir import WorkDir, recover, run_lock, write_text_atomic
+from hr_connector.workdir import WorkDir, check_archive_dir, recover, run_lock, write_text_atomic
 
 log = logging.getLogger("hr_connector.pipeline")
 
@@ -258,7 +268,24 @@ def run_import(
 
     ``run_key`` names this run across retries (Prefect's flow-run id): a retry of a run that
     published its files but could not file the admin task only re-files it (see runrecord).
+    The run lock is held to the run's end (the admin task included), and in the EPE wrapper
+    until the process exits (:func:`delivery.hold_until_exit`).
     """
+    with contextlib.ExitStack() as whole_run:
+        result = _run_import(params, workdir, sink, steps, translations, run_key, whole_run)
+        delivery.hold_until_exit(whole_run)
+        return result
+
+
+def _run_import(
+    params: ConnectorParams,
+    workdir: WorkDir,
+    sink: report.ReportSink,
+    steps: Steps,
+    translations: Translations | None,
+    run_key: str | None,
+    whole_run: contextlib.ExitStack,
+) -> ImportResult:
     pending = runrecord.pending_report(workdir, run_key)
     if pending is not None:
         return refile_admin_task(pending, workdir, sink, steps)
@@ -287,21 +314,25 @@ def run_import(
     source: Path | None = None
     attachments: list[Attachment] = []
     run_changes: changes_mod.RunChanges | None = None
-    with contextlib.ExitStack() as held:
+    with contextlib.ExitStack():
         try:
-            if early is not None:
+            check_archive_dir(workdir)
+            if not params.dry_run:  # a dry run writes nothing: no lock file, no recovery
+                whole_run.enter_context(run_lock(workdir))
+                if recover(workdir):
+                    log.warning("Finished the commit of an earlier run that was interrupted")
+            if early is not None:  # under the lock: the stale output it removes is ours
                 raise early
-            held.enter_context(run_lock(workdir))
-            if recover(workdir):
-                log.warning("Finished the commit of an earlier run that was interrupted mid-write")
+            checkpoints.reached("locked")
             schema = run_schema(params)
             source = steps.fetch(params, workdir)
             result.source_file = str(source)
             table = steps.parse(source, params, schema)
             schema = header.matched_schema(schema, table.columns)  # the file's own spelling
             blocked = steps.validate(q(table), schema)
-            base = delivery.comparison_base(workdir)
+            base = delivery.comparison_base(workdir, dry_run=params.dry_run)
             changeset = steps.compare(q(table), q(blocked), schema, params, base)
+            checkpoints.reached("compared")
             verdict = steps.guard(params, len(table.rows), q(changeset))
             if verdict.interruption:
                 result.interruption = verdict.interruption
@@ -325,10 +356,13 @@ def run_import(
         if result.interruption is None or result.interruption.case != RunLocked.case:
             try:
                 if completed and not params.dry_run:
+                    checkpoints.reached("before-commit")
                     delivery.before_commit(workdir)
+                    checkpoints.reached("marked")
                 attachments = steps.publish(
                     workdir, q(table), q(blocked), q(changeset), schema, params, completed
                 )
+                checkpoints.reached("committed")
             except Exception as error:  # e.g. the disk is full: nothing was committed
                 log.exception("Could not write the run's files")
                 result.interruption = unexpected(error, "The run's files could not be written")
@@ -379,9 +413,11 @@ def run_import(
     )
     if not same_task:  # a refused run must not replace the active run's kept admin task
         result.admin_task_path = str(steps.keep_report(task, workdir))
+        checkpoints.reached("admin-task-kept")
     try:
         result.admin_task_id = steps.file_report(task, sink)
         log.info("Filed the admin task %s", result.admin_task_id)
+        checkpoints.reached("admin-task-filed")
     except Exception as exc:  # the run's decision stands; the task is kept to be re-sent
         result.report_error = f"{type(exc).__name__}: {exc}"
         log.error(
@@ -406,6 +442,7 @@ def run_import(
         )
     if completed and not params.dry_run:
         delivery.delivered(workdir)  # the last step: from here on the output is the platform's
+    checkpoints.reached("run-ended")
     return result
 
 

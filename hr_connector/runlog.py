@@ -157,7 +157,17 @@ def run_log_file(path: Path, *, debug: bool) -> Iterator[None]:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     os.fchmod(fd, 0o600)
     stream = os.fdopen(fd, "a", encoding="utf-8")
-    handler = logging.StreamHandler(stream)
+    try:
+        with run_log_to(logging.StreamHandler(stream), debug=debug):
+            yield
+    finally:
+        stream.close()
+
+
+@contextlib.contextmanager
+def run_log_to(handler: logging.Handler, *, debug: bool) -> Iterator[None]:
+    """Send the run's log records to ``handler`` (a file, or stderr for a dry run)."""
+    install()
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.setLevel(logging.DEBUG if debug else logging.INFO)
     ours = logging.getLogger("hr_connector")
@@ -172,4 +182,3 @@ def run_log_file(path: Path, *, debug: bool) -> Iterator[None]:
             logging.getLogger(name).removeHandler(handler)
         ours.setLevel(previous)
         handler.close()
-        stream.close()

@@ -6,20 +6,28 @@ functions, for callers that have no Prefect API to record the run on (see ``hr_c
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hr_connector import artifacts, report
-from hr_connector.errors import ParametersInvalid
-from hr_connector.outcome import Decision, ImportResult, Interruption, RunCounts
-from hr_connector.params import SECRET_KEYS, ConnectorParams, webapi_settings_from_raw
+from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
+from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
+from hr_connector.params import (
+    DATA_TYPES,
+    SECRET_KEYS,
+    ConnectorParams,
+    WebApiSettings,
+    webapi_settings_from_raw,
+)
 from hr_connector.pipeline import PLAIN_STEPS, Steps, run_import, write_admin_task
-from hr_connector.runlog import register_secrets, run_log_file
+from hr_connector.runlog import register_secrets, run_log_file, run_log_to
 from hr_connector.sinks import make_sink
 from hr_connector.texts import Translations
-from hr_connector.workdir import WorkDir, remove
+from hr_connector.workdir import WorkDir, remove, run_lock
 
 log = logging.getLogger("hr_connector.run")
 
@@ -40,7 +48,12 @@ def execute(
 ) -> ImportResult:
     register_secrets(secret_values(params))
     wd = WorkDir(workdir, task_id, params.data_type)
-    with run_log_file(wd.log, debug=params.debug):
+    logging_to = (
+        run_log_to(logging.StreamHandler(sys.stderr), debug=params.debug)
+        if params.dry_run  # a dry run writes nothing, not even its log: stderr instead
+        else run_log_file(wd.log, debug=params.debug)
+    )
+    with logging_to:
         log.info(
             "HR import %s, task %s, %s run%s, working directory %s",
             params.data_type,
@@ -54,6 +67,8 @@ def execute(
         result = run_import(
             params, wd, make_sink(params, translations), steps, translations, run_key=run_key
         )
+        if params.dry_run:
+            result.log_path = None  # a dry run writes nothing, not even its log
         artifacts.publish_run_artifacts(result, wd)
         log.info("%s", state_message(result))
     return result
@@ -96,6 +111,33 @@ def report_unusable_parameters(
         interruption=Interruption.from_error(error),
         log_path=str(wd.log),
     )
+    with contextlib.ExitStack() as held:
+        try:  # the output is the task's, whatever data type holds it: lock them all first
+            for each in DATA_TYPES:
+                held.enter_context(run_lock(WorkDir(workdir, task_id, each)))
+        except (RunLocked, UnsafePath) as refusal:  # another run owns the files: touch none
+            result.interruption = Interruption(
+                case=refusal.case,
+                message=f"{error.message} {refusal.message}",
+                hint=refusal.hint,
+                figures=Interruption.from_error(refusal).figures,
+            )
+            log.error("Run refused, no file touched: %s %s", error, refusal)
+            return result
+        kept = _report_unusable(raw, error, wd, result)
+    if kept is not None:  # filed after the locks are released: the ESM may be slow
+        task, settings = kept
+        with run_log_file(wd.log, debug=False):
+            from hr_connector.clients import esm
+
+            file_kept_task(result, task, esm.sink_for(settings))
+    return result
+
+
+def _report_unusable(
+    raw: Mapping[str, Any], error: ParametersInvalid, wd: WorkDir, result: ImportResult
+) -> tuple[AdminTask, WebApiSettings] | None:
+    """Under the run locks: log, remove the stale output, keep the admin task to file."""
     with run_log_file(wd.log, debug=bool(raw.get("debug") in (True, "true", "True"))):
         log.error("Run interrupted: %s", error)
         if remove(wd.output):
@@ -103,20 +145,17 @@ def report_unusable_parameters(
         settings = webapi_settings_from_raw(raw)
         if settings is None:
             log.error("The Web API parameters are not usable either: no admin task is filed")
-            return result
+            return None
         register_secrets([settings.webapi_password.get_secret_value()])
-        from hr_connector.clients import esm
-
-        file_interruption_task(
-            result, wd, settings.language, str(raw.get("file_path") or "-"), esm.sink_for(settings)
-        )
-    return result
+        file = str(raw.get("file_path") or "-")
+        task = keep_interruption_task(result, wd, settings.language, file)
+    return task, settings
 
 
-def file_interruption_task(
-    result: ImportResult, wd: WorkDir, language: str, file: str, sink: report.ReportSink
-) -> None:
-    """The admin task of a run that ended before reading a file: keep it, then file it."""
+def keep_interruption_task(
+    result: ImportResult, wd: WorkDir, language: str, file: str
+) -> AdminTask:
+    """The admin task of a run that ended before reading a file, kept as the run's files."""
     assert result.interruption is not None
     translations = Translations.load(wd.translation_override)
     language = language if language in translations.languages() else "en"
@@ -131,12 +170,24 @@ def file_interruption_task(
         interruption=result.interruption,
     )
     result.admin_task_path = str(write_admin_task(task, wd))
+    return task
+
+
+def file_kept_task(result: ImportResult, task: AdminTask, sink: report.ReportSink) -> None:
+    """File a kept admin task; a failure is recorded on the result (the decision stands)."""
     try:
         result.admin_task_id = sink.file(task)
         log.info("Filed the admin task %s", result.admin_task_id)
-    except Exception as exc:  # the decision stands; the task is kept to be re-sent
+    except Exception as exc:  # the task is kept to be re-sent
         result.report_error = f"{type(exc).__name__}: {exc}"
         log.error("Could not file the admin task: %s", result.report_error)
+
+
+def file_interruption_task(
+    result: ImportResult, wd: WorkDir, language: str, file: str, sink: report.ReportSink
+) -> None:
+    """The admin task of a run that ended before reading a file: keep it, then file it."""
+    file_kept_task(result, keep_interruption_task(result, wd, language, file), sink)
 
 
 def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:

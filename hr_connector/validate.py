@@ -9,10 +9,11 @@ instead of blocking rows.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import compress, count, repeat
-from operator import eq, is_, itemgetter, lt, not_
+from operator import eq, is_, itemgetter, lt, ne, not_
 from typing import Any
 
 from hr_connector import archive_index
@@ -285,7 +286,42 @@ def _validate(
         if dupes:
             for i in compress(count(), map(dupes.__contains__, keys)):
                 blocked.setdefault(i, []).append(Reason("duplicate_row_id", detail=keys[i]))
+        for i in look_alike_ids(keys, dupes):
+            blocked.setdefault(i, []).append(Reason("duplicate_row_id", detail=keys[i]))
     return blocked
+
+
+def canonical_id(value: str) -> str:
+    """A row ID as it is compared for duplicates: surrounding whitespace stripped, Unicode NFC."""
+    return unicodedata.normalize("NFC", value.strip())
+
+
+def look_alike_ids(keys: list[Value], dupes: set[str]) -> list[int]:
+    """Rows whose IDs differ from another row's only by surrounding whitespace or Unicode
+    normalisation (``Mäkinen`` composed and decomposed): one person, not two (issue 17).
+
+    Only IDs that are not plain ASCII without surrounding whitespace can look alike; on a usual
+    file that is none, found by C-level passes.
+    """
+    texts = [k or "" for k in keys]
+    odd = set(compress(count(), map(not_, map(str.isascii, texts))))
+    odd.update(compress(count(), map(ne, map(str.strip, texts), texts)))
+    if not odd:
+        return []
+    groups: dict[str, list[int]] = {}
+    for i in odd:
+        if texts[i].strip() and texts[i] not in dupes:
+            groups.setdefault(canonical_id(texts[i]), []).append(i)
+    if not groups:
+        return []
+    found: list[int] = []
+    plain = {canonical: i for i, canonical in enumerate(texts) if canonical in groups}
+    for canonical, rows in groups.items():
+        others = rows + ([plain[canonical]] if canonical in plain else [])
+        distinct = {texts[i] for i in others}
+        if len(distinct) > 1:  # the same ID written differently
+            found.extend(i for i in sorted(set(others)) if texts[i] not in dupes)
+    return sorted(set(found))
 
 
 def _rows_to_check(table: Table, plan: _Plan, hits: list[int] | None) -> Iterator[tuple[int, Row]]:

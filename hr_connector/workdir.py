@@ -119,6 +119,23 @@ def _holding(workdir: WorkDir) -> Iterator[None]:
             _held[workdir.data_type].remove(workdir)
 
 
+def check_archive_dir(workdir: WorkDir) -> None:
+    """Refuse ``data/`` or ``data/archive`` that lead out of the working directory (a symlink):
+    the archives and the lock would be written there."""
+    for folder in (workdir.root / "data", workdir.archive_dir):
+        if not folder.is_symlink() and not folder.exists():
+            return
+        target = folder.resolve()
+        if target != workdir.root and workdir.root not in target.parents:
+            relative = folder.relative_to(workdir.root)
+            error = UnsafePath(str(relative), f"{relative} -> {target}")
+            error.hint = (
+                f"Make {relative} a real folder inside the working directory (not a symlink "
+                "to another place), or remove it: the connector creates it."
+            )
+            raise error
+
+
 @contextlib.contextmanager
 def run_lock(workdir: WorkDir) -> Iterator[None]:
     """One run per data type and working directory at a time.
@@ -126,6 +143,7 @@ def run_lock(workdir: WorkDir) -> Iterator[None]:
     ``flock`` is released by the kernel when the holder dies, so a crashed run never leaves a
     stale lock behind; the file only records who holds it, for the error message.
     """
+    check_archive_dir(workdir)
     workdir.archive_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(workdir.lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:

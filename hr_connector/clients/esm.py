@@ -61,11 +61,12 @@ from hr_connector.attachments import (
     zip_file,
     zipped_name,
 )
+from hr_connector.clients import deadline
 from hr_connector.errors import ConnectorError, TransientError
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.params import WebApiSettings
 from hr_connector.report import ReportSink
-from hr_connector.runlog import redact, register_secrets
+from hr_connector.runlog import redact, register_credentials, register_secrets
 from hr_connector.texts import Translations
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,12 @@ def _body_summary(response: requests.Response) -> str:
     return text or "(empty body)"
 
 
+class _CallCut(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 class _Transport:
     """One ``requests.Session`` with the connector's TLS, timeout and error policy.
 
@@ -233,10 +240,13 @@ class _Transport:
         self.base = settings.webapi_url + base_path
         self.host = urlsplit(settings.webapi_url).hostname or settings.webapi_url
         self.session = session or requests.Session()
+        adapter = deadline.DeadlineAdapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
         self.timeout = (settings.webapi_timeout_seconds, settings.webapi_timeout_seconds)
         password = settings.webapi_password.get_secret_value()
-        register_secrets([password])  # second line of defence; we never log it anyway
+        register_credentials(settings.webapi_user, password)  # a second line of defence
         self.verify: bool | str
         if not settings.webapi_verify_tls:
             self.verify = False
@@ -262,14 +272,21 @@ class _Transport:
         url = self.base + path
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method,
-                url,
-                timeout=self.timeout,
-                verify=self.verify,
-                allow_redirects=False,
-                **kwargs,
-            )
+            response = self._bounded_request(method, url, **kwargs)
+        except _CallCut as cut:
+            if cut.why == "stopped":
+                raise EsmUnavailable(
+                    f"{method} {path} to the ESM at {self.host} was abandoned: the run is "
+                    "being stopped (SIGTERM).",
+                    hint="The admin task is kept; file it with 'hr-connector resend-report'.",
+                ) from None
+            raise EsmUnavailable(
+                f"The ESM at {self.host} did not answer {method} {path} within "
+                f"{self.settings.webapi_timeout_seconds:g} s (the whole call is bounded, "
+                "not each read: the answer came too slowly).",
+                hint="The ESM or a proxy in front of it is overloaded or broken; raise "
+                "webapi_timeout_seconds if it is just slow.",
+            ) from None
         except requests.exceptions.SSLError as exc:
             reason = _short_reason(exc)
             if "CERTIFICATE_VERIFY_FAILED" in reason or "hostname" in reason.lower():
@@ -308,8 +325,36 @@ class _Transport:
         )
         return response
 
-    def check(self, response: requests.Response, method: str, path: str) -> None:
-        """Raise the error that ``response`` means; return for 2xx."""
+    def _bounded_request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """``session.request`` cut off after ``webapi_timeout_seconds`` in all (see deadline)."""
+        from hr_connector.ending import terminated
+
+        with deadline.bounded(self.settings.webapi_timeout_seconds, terminated) as call:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=False,
+                    **kwargs,
+                )
+            except requests.exceptions.RequestException:
+                if call.expired:
+                    raise _CallCut(call.expired) from None
+                raise
+        if call.expired:  # an answer read to a cut connection's end is incomplete
+            raise _CallCut(call.expired)
+        return response
+
+    def check(
+        self, response: requests.Response, method: str, path: str, *, quote_body: bool = True
+    ) -> None:
+        """Raise the error that ``response`` means; return for 2xx.
+
+        ``quote_body=False`` (the login): the answer's body is never shown, since a server or a
+        proxy may quote the request, credentials included, in any encoding.
+        """
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -321,7 +366,11 @@ class _Transport:
                 hint="Set webapi_url to the ESM's final base URL (e.g. https://...).",
                 status=status,
             )
-        summary = _body_summary(response)
+        summary = (
+            _body_summary(response)
+            if quote_body
+            else "(the answer's body is not shown: it may quote the credentials)"
+        )
         if status >= 500 or status in TRANSIENT_STATUSES:
             raise EsmUnavailable(f"{where}: {summary}", status=status)
         if status == 413:
@@ -430,7 +479,7 @@ class EsmRestClient:
                 "with the External API permission.",
                 status=response.status_code,
             )
-        self._http.check(response, "POST", path)
+        self._http.check(response, "POST", path, quote_body=False)
         token = ""
         try:
             body = response.json()

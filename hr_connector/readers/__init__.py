@@ -34,12 +34,37 @@ def detect_format(path: Path) -> FileFormat:
 def read_table(path: Path, *, delimiter: str = ";", fmt: FileFormat | None = None) -> Table:
     from hr_connector.readers import csv_reader, json_reader, xml_reader
 
+    check_encoding(path)
     fmt = fmt or detect_format(path)
     if fmt == "csv":
         return csv_reader.read_csv(path, delimiter=delimiter)
     if fmt == "json":
         return json_reader.read_json(path)
     return xml_reader.read_xml(path)
+
+
+def check_encoding(path: Path) -> None:
+    """Refuse UTF-16 and UTF-32 without a byte-order mark before any parser sees the bytes
+    (issue 17, point 8; with a mark every reader refuses the file itself).
+
+    Text in those encodings has NUL bytes between the characters from the very start (``<``,
+    NUL, ``?``, NUL, …), which UTF-8 text never has; lxml would otherwise detect the encoding
+    itself and parse (and import) the file.
+    """
+    from hr_connector.errors import FileUnreadable
+
+    with path.open("rb") as fh:
+        start = fh.read(64)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return  # a byte-order mark: the reader names the encoding
+    if len(start) >= 4 and start.count(0) * 4 >= len(start):  # a stray NUL is the reader's
+        guess = "UTF-32" if b"\x00\x00\x00" in start else "UTF-16"
+        raise FileUnreadable(
+            path.name,
+            f"line 1 (byte {start.index(0)})",
+            f"the file has NUL bytes between its first characters: it looks like {guess} "
+            "without a byte-order mark, not UTF-8; export it as UTF-8",
+        )
 
 
 def locate_utf8_error(path: Path) -> tuple[int, int, int]:

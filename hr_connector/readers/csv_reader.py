@@ -45,12 +45,22 @@ class _LineTooLong(Exception):
         self.line = line
 
 
+class _LoneCr(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
 def _lines(fh: Iterator[str]) -> Iterator[str]:
+    quoted = False  # inside a quoted field that goes on on the next line
     for number, line in enumerate(fh, 1):
         if "\x00" in line:
             raise _NulInLine(number)
         if len(line) > MAX_LINE_CHARS:
             raise _LineTooLong(number)
+        if line.count('"') % 2:
+            quoted = not quoted
+        if not quoted and line.endswith("\r"):  # a CR alone would split the record (issue 17)
+            raise _LoneCr(number)
         yield line
 
 
@@ -87,6 +97,13 @@ def _read_reference(path: Path, delimiter: str) -> Table:
         except _NulInLine as exc:
             raise FileUnreadable(
                 name, f"line {exc.line}", "the file contains a NUL byte (is it UTF-16?)"
+            ) from None
+        except _LoneCr as exc:
+            raise FileUnreadable(
+                name,
+                f"line {exc.line}",
+                "a carriage return (CR) without a line feed ends the line outside quotes; "
+                "lines must end with LF or CRLF, and a CR inside a value must be quoted",
             ) from None
         except _LineTooLong as exc:
             raise FileUnreadable(

@@ -99,6 +99,10 @@ def _records(doc: Any, name: str) -> list[Any]:
     if isinstance(doc, list):
         return doc
     if isinstance(doc, dict):
+        repeated = doc.pop(_DUPLICATES, None)
+        if repeated:  # e.g. "Report_Entry" twice: which one is the export? (issue 17)
+            names = ", ".join(f"'{k}'" for k in repeated)
+            raise FileUnreadable(name, "the top level", f"the object has the key {names} twice")
         arrays = [k for k, v in doc.items() if isinstance(v, list)]
         if len(arrays) == 1:
             return doc[arrays[0]]
@@ -168,6 +172,9 @@ def _record_row(record: Any, columns: dict[str, int]) -> tuple[list[str | None],
             raise _BadValue(f"the field '{key}' is longer than {MAX_FIELD_CHARS} characters")
         elif _SURROGATE.search(flat):
             raise _BadValue(f"the field '{key}' holds a lone UTF-16 surrogate (not a character)")
+        elif "\x00" in flat or "\x00" in key:  # as a NUL byte is refused (issue 17)
+            shown = key.replace("\x00", "\\u0000")
+            raise _BadValue(f"the field '{shown}' holds a NUL character (\\u0000)")
         row[col] = flat
     return row, problems
 
@@ -242,6 +249,8 @@ class _FastJson:
             return None  # maybe an over-long field: the reference route names it
         if _escaped_quote(buf, lo, hi) or buf.count(b'"', lo, hi) != 4 * width * len(joined):
             return None
+        if buf.find(b"\\u0000", lo, hi) >= 0:
+            return None  # an escaped NUL: the reference route refuses it
         return joined
 
     def _reference_rows(self, piece: bytes) -> None:

@@ -1,0 +1,124 @@
+"""A bound on a whole HTTP call, not on each read (issue 17, point 11).
+
+``requests`` only bounds the connect and each single read: a server (or a proxy) that trickles
+its answer, one byte every half second, keeps a call and the run alive for ever. :func:`bounded`
+runs a watchdog beside the call; when the call's time is up (or the run is stopped, e.g. by
+SIGTERM) it shuts the call's sockets down, so the blocked read returns at once and the call fails
+with :attr:`Call.expired` set. The sockets are known because the sessions that use this module
+mount :class:`DeadlineAdapter`, whose connections register their socket with the running call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_current = threading.local()
+
+
+class Call:
+    """One bounded call: the sockets it uses and why it was cut, if it was."""
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.expired: str | None = None  # "deadline" | "stopped"
+        self._lock = threading.Lock()
+
+    def track(self, sock: Any) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self.sockets.append(sock)
+            cut = self.expired is not None
+        if cut:
+            _shut(sock)
+
+    def expire(self, why: str) -> None:
+        with self._lock:
+            self.expired = why
+            sockets = list(self.sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _track(sock: Any) -> None:
+    call: Call | None = getattr(_current, "call", None)
+    if call is not None:
+        call.track(sock)
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _track(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _track(self.sock)  # a kept-alive connection is not connected again
+        super().request(*args, **kwargs)
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _track(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _track(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TlsPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection  # type: ignore[assignment]
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """The standard adapter whose connections can be cut by :func:`bounded`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}
+
+
+@contextlib.contextmanager
+def bounded(seconds: float, stop: Callable[[], bool] = lambda: False) -> Iterator[Call]:
+    """Cut the calls made in this block after ``seconds``, or as soon as ``stop()`` holds."""
+    call = Call()
+    done = threading.Event()
+    end = time.monotonic() + seconds
+
+    def watch() -> None:
+        while not done.wait(max(0.0, min(0.1, end - time.monotonic()))):
+            if time.monotonic() >= end:
+                call.expire("deadline")
+                return
+            if stop():
+                call.expire("stopped")
+                return
+
+    previous = getattr(_current, "call", None)
+    _current.call = call
+    watchdog = threading.Thread(target=watch, name="http-deadline", daemon=True)
+    watchdog.start()
+    try:
+        yield call
+    finally:
+        done.set()
+        _current.call = previous
+        watchdog.join()

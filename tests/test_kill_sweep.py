@@ -1,0 +1,292 @@
+"""Issue 17, points 1–3: no change is ever lost, whatever moment the wrapper is killed at.
+
+The platform is simulated as it behaves (PLATFORM.md §1): it imports ``<taskid>_output.json``
+after, and only after, the script exits 0; an import is an upsert by ``objectGUID`` (importing
+a row it already has changes nothing). Each case kills the real ``IGAConnector.py`` process once
+(or twice in a row), then reruns the task until a run exits 0, and checks that the platform then
+holds every valid row of the day-2 file with its day-2 values.
+
+Kill points:
+
+* every named moment of a run (:data:`hr_connector.checkpoints.POINTS`): the process freezes
+  itself there (``HR_CONNECTOR_STOP_AT``) and is SIGKILLed frozen: exactly before and after the
+  lock, the compare, the undelivered mark, the commit, the admin task kept and filed, the end of
+  the run, the output path printed, and the exit;
+* moments seen from outside: the mark appearing, the commit journal appearing, the output path
+  read on stdout;
+* delays spread over the whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_bad_inputs import SCRIPT, engine_env, run_plain
+from test_faults import _workperiods
+
+from hr_connector.checkpoints import ENV, POINTS
+from hr_connector.delivery import is_marked
+from hr_connector.outcome import Decision
+from hr_connector.workdir import WorkDir
+
+from conftest import base_raw
+
+ROWS = 3_000
+TASK = "3"
+#: the local ESM the runs file their admin tasks in (set by the ``story`` fixture)
+ESM_URL = {"url": "http://127.0.0.1:9"}
+
+
+def _params(**extra: Any) -> dict[str, Any]:
+    extra.setdefault("webapi_url", ESM_URL["url"])
+    extra.setdefault("taskid", int(TASK))
+    extra.setdefault("update_limit", 10**6)
+    return base_raw(run_type="partial", **extra)
+
+
+def _start(workdir: Path, stop_at: str | None = None, **extra: Any) -> subprocess.Popen[bytes]:
+    env = engine_env(**({ENV: stop_at} if stop_at else {}))
+    proc = subprocess.Popen(
+        [str(SCRIPT)],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if os.environ.get("SWEEP_DEBUG") else subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(_params(**extra)).encode() + b"\n")
+    proc.stdin.close()
+    proc.stdin = None  # communicate() must not flush it again
+    return proc
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
+class Platform:
+    """What the platform imported: row ID -> row, as upserts of each exit-0 run's output."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.imports = 0
+
+    def import_output(self, workdir: Path) -> None:
+        output = json.loads((workdir / f"{TASK}_output.json").read_text(encoding="utf-8"))
+        for row in output:
+            self.rows[row["objectGUID"]] = row
+        self.imports += 1
+
+    def after(self, proc: subprocess.Popen[bytes], workdir: Path) -> int:
+        """Wait for the run; import its output when it exited 0 (the output path on stdout)."""
+        out, _ = proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            last = out.decode().strip().splitlines()[-1]
+            assert last == str(workdir / f"{TASK}_output.json")
+            self.import_output(workdir)
+        return proc.returncode
+
+
+def _kill_at_point(workdir: Path, point: str, platform: Platform) -> int:
+    proc = _start(workdir, stop_at=point)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not _stopped(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    return platform.after(proc, workdir)
+
+
+def _kill_when(workdir: Path, platform: Platform, seen: str) -> int:
+    """SIGKILL at the first sight of ``seen``: a file below the workdir, or ``stdout``."""
+    proc = _start(workdir)
+    if seen == "stdout":
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until the path is printed (or the exit)
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            platform.import_output(workdir)
+        del line, rest
+        return proc.returncode
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if next(workdir.glob(seen), None) is not None:
+            break
+        time.sleep(0.0005)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    return platform.after(proc, workdir)
+
+
+def _kill_after(workdir: Path, platform: Platform, delay: float) -> int:
+    proc = _start(workdir)
+    time.sleep(delay)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    return platform.after(proc, workdir)
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory, esm: Any) -> dict[str, Any]:
+    """Day 1 imported by the platform; the day-2 file in place; what day 2 must end as."""
+    ESM_URL["url"] = esm.url
+    root = tmp_path_factory.mktemp("sweep")
+    seed = root / "seed"
+    _workperiods(seed / "in" / "wp.csv", day=1, rows=ROWS)
+    day1 = run_plain(seed, data_type="workperiod", update_limit=10**6)
+    assert day1.decision is Decision.COMPLETED
+    day1_platform = Platform()
+    day1_platform.import_output(seed)
+    _workperiods(seed / "in" / "wp.csv", day=2, rows=ROWS)
+    full = root / "full"
+    shutil.copytree(seed, full)
+    ref = run_plain(full, data_type="workperiod", run_type="full")
+    assert ref.decision is Decision.COMPLETED
+    expected = json.loads((full / f"{TASK}_output.json").read_text(encoding="utf-8"))
+    # one clean wrapper run: its length spreads the timed kills over the whole run
+    clean = root / "clean"
+    shutil.copytree(seed, clean)
+    began = time.monotonic()
+    platform = Platform()
+    assert platform.after(_start(clean), clean) == 0
+    duration = time.monotonic() - began
+    changed = json.loads((clean / f"{TASK}_output.json").read_text(encoding="utf-8"))
+    assert len(changed) > 300  # day 2 changes every 10th row and adds 500
+    return {
+        "root": root,
+        "seed": seed,
+        "day1": day1_platform.rows,
+        "expected": {r["objectGUID"]: r for r in expected},
+        "duration": duration,
+    }
+
+
+def _settle(story: dict[str, Any], workdir: Path, platform: Platform, label: Any = "") -> None:
+    """Rerun until a run exits 0 (the platform's next schedule); then nothing may be missing."""
+    code = platform.after(_start(workdir), workdir)
+    assert code == 0, code
+    missing = [
+        row_id for row_id, row in story["expected"].items() if platform.rows.get(row_id) != row
+    ]
+    assert missing == [], f"{label}: {len(missing)} rows lost, e.g. {missing[:3]}"
+    # the output of the last run is delivered: its mark is cleared
+    assert not is_marked(WorkDir(workdir, TASK, "workperiod"))
+
+
+def _fresh(story: dict[str, Any], name: str) -> tuple[Path, Platform]:
+    workdir = story["root"] / name
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    shutil.copytree(story["seed"], workdir)
+    platform = Platform()
+    platform.rows = dict(story["day1"])
+    return workdir, platform
+
+
+@pytest.mark.timeout(300)
+def test_sigkill_at_every_moment_of_a_run_loses_no_change(story: dict[str, Any]) -> None:
+    outcomes: list[tuple[str, int]] = []
+    for point in POINTS:
+        workdir, platform = _fresh(story, f"point-{point}")
+        outcomes.append((point, _kill_at_point(workdir, point, platform)))
+        _settle(story, workdir, platform, outcomes[-1])
+        shutil.rmtree(workdir)
+    for seen in (
+        "data/archive/.workperiod_3_undelivered",
+        "data/archive/.workperiod_commit.json",
+        "data/archive/.workperiod_archive.json.3.prev",
+        "stdout",
+    ):
+        workdir, platform = _fresh(story, "seen")
+        outcomes.append((seen, _kill_when(workdir, platform, seen)))
+        _settle(story, workdir, platform, outcomes[-1])
+        shutil.rmtree(workdir)
+    duration = story["duration"]
+    for k in range(14):  # up to 1.2 times a run: the timed kills reach its very end
+        delay = duration * (k + 0.5) / 12
+        workdir, platform = _fresh(story, "timed")
+        outcomes.append((f"{delay:.2f} s", _kill_after(workdir, platform, delay)))
+        _settle(story, workdir, platform, outcomes[-1])
+        shutil.rmtree(workdir)
+    print(outcomes)
+    # every checkpoint was reached and killed there (the process never ran past it)
+    assert all(code == -signal.SIGKILL for point, code in outcomes if point in POINTS)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("committed", "committed"), ("output-printed", "marked"), ("before-exit", "before-exit")],
+)
+def test_two_kills_in_a_row_lose_no_change(story: dict[str, Any], first: str, second: str) -> None:
+    workdir, platform = _fresh(story, f"twice-{first}-{second}")
+    assert _kill_at_point(workdir, first, platform) == -signal.SIGKILL
+    assert _kill_at_point(workdir, second, platform) == -signal.SIGKILL
+    _settle(story, workdir, platform)
+
+
+@pytest.mark.timeout(120)
+def test_a_run_of_another_task_keeps_the_killed_tasks_base(story: dict[str, Any]) -> None:
+    """Point 2: task 3 killed while filing; task 4 runs in the same directory; task 3's rerun
+    still outputs its changes, and no run fails on a missing ``.prev``."""
+    workdir, platform = _fresh(story, "other-task")
+    assert _kill_at_point(workdir, "admin-task-kept", platform) == -signal.SIGKILL
+    other = _start(workdir, taskid=4)
+    out, _ = other.communicate(timeout=60)
+    assert other.returncode == 0, out
+    _settle(story, workdir, platform)
+    # and the next runs of task 3 keep working (no "….prev does not exist")
+    assert platform.after(_start(workdir), workdir) == 0
+
+
+@pytest.mark.timeout(120)
+def test_unusable_parameters_never_touch_the_files_of_a_run_in_flight(
+    story: dict[str, Any],
+) -> None:
+    """Point 3: task 3 has committed and is frozen while filing; a run of task 3 with unusable
+    parameters must not delete its output (it takes the run locks first, or touches nothing)."""
+    workdir, platform = _fresh(story, "in-flight")
+    frozen = _start(workdir, stop_at="admin-task-kept")
+    deadline = time.monotonic() + 60
+    while not _stopped(frozen.pid) and time.monotonic() < deadline:
+        assert frozen.poll() is None
+        time.sleep(0.002)
+    output = workdir / f"{TASK}_output.json"
+    committed = output.read_bytes()
+    kept_task = (workdir / f"{TASK}_admin_task.json").read_bytes()
+    for bad in ({"update_limit": "lots"}, {"language": "xx"}, {"data_type": "nonsense"}):
+        proc = _start(workdir, **bad)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 1, (bad, out)
+        assert output.exists(), (bad, out)
+        assert output.read_bytes() == committed, bad
+        assert (workdir / f"{TASK}_admin_task.json").read_bytes() == kept_task, bad
+    frozen.send_signal(signal.SIGCONT)
+    assert platform.after(frozen, workdir) == 0
+    assert output.read_bytes() == committed
+    _settle(story, workdir, platform)
+
+
+def test_a_lost_base_outputs_every_row_again(story: dict[str, Any]) -> None:
+    """The base of an undelivered run is gone (an older version deleted it): the rerun outputs
+    every valid row instead of failing for ever."""
+    workdir, platform = _fresh(story, "lost-base")
+    assert _kill_at_point(workdir, "committed", platform) == -signal.SIGKILL
+    for kept in (workdir / "data" / "archive").glob(".*.prev"):
+        kept.unlink()
+    _settle(story, workdir, platform)
+    assert len(json.loads((workdir / f"{TASK}_output.json").read_text())) == len(story["expected"])
