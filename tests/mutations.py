@@ -82,7 +82,7 @@ BREAKS: tuple[Break, ...] = (
         "undelivered-mark-ignored",
         "a rerun ignores the undelivered mark of a killed run (its changes are lost)",
         "hr_connector/delivery.py",
-        "    if marker(workdir).exists():\n        log.warning(",
+        "    if is_marked(workdir):\n        log.warning(",
         "    if False:  # MUTATION\n        log.warning(",
         ("tests/test_faults.py", "-k", "sigkill"),
     ),
