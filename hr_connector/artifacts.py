@@ -25,6 +25,10 @@ def summary_table(result: ImportResult) -> list[dict[str, object]]:
     rows += [
         {"figure": k.replace("_", " "), "value": v} for k, v in result.counts.model_dump().items()
     ]
+    rows += [
+        {"figure": f"data quality {check.replace('_', ' ')}", "value": n}
+        for check, n in result.data_quality.items()
+    ]
     if result.interruption:
         rows.append({"figure": "reason", "value": result.interruption.message})
     if result.changeset:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hr_connector.errors import ConnectorError
+from hr_connector.quality.findings import QualityReport
 
 
 class Decision(StrEnum):
@@ -99,6 +100,8 @@ class AdminTask(BaseModel):
     changeset: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
     created_at: str
+    #: the "Data quality" section: findings per check (issue 16)
+    data_quality: QualityReport | None = None
 
 
 class ImportResult(BaseModel):
@@ -118,6 +121,8 @@ class ImportResult(BaseModel):
     admin_task_path: str | None = None
     admin_task_id: str | None = None
     report_error: str | None = None
+    #: data-quality findings per check that ran (issue 16)
+    data_quality: dict[str, int] = Field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:

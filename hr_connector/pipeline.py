@@ -31,6 +31,10 @@ from hr_connector.outcome import (
     RunCounts,
 )
 from hr_connector.params import ConnectorParams
+from hr_connector.quality import report as quality_report
+from hr_connector.quality import steps as quality
+from hr_connector.quality.checks import QualityOutcome
+from hr_connector.quality.findings import CheckRun
 from hr_connector.records import Reason, Table
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.texts import TranslationMissing, Translations
@@ -188,6 +192,8 @@ class Steps:
     archive_remote: Callable[..., str | None] = archive_remote_file
     #: wraps values passed between Prefect tasks so Prefect does not walk them
     quote: Callable[[Any], Any] = _unchanged
+    check_file: Callable[..., list[CheckRun]] = quality.check_file_quality
+    check_rows: Callable[..., QualityOutcome] = quality.check_row_quality
 
 
 PLAIN_STEPS = Steps()
@@ -237,6 +243,7 @@ def run_import(
     verdict: GuardVerdict | None = None
     source: Path | None = None
     attachments: list[Attachment] = []
+    quality_runs: list[CheckRun] = []
     with contextlib.ExitStack() as held:
         try:
             if early is not None:
@@ -247,8 +254,12 @@ def run_import(
             schema = run_schema(params)
             source = steps.fetch(params, workdir)
             result.source_file = str(source)
+            quality_runs = steps.check_file(params, workdir, source)
             table = steps.parse(source, params, schema)
             blocked = steps.validate(q(table), schema)
+            found = steps.check_rows(q(table), q(blocked), schema, params, workdir)
+            quality_runs = [*quality_runs, *found.runs]
+            blocked = quality.merged(blocked, found.blocked)
             base = delivery.comparison_base(workdir)
             changeset = steps.compare(q(table), q(blocked), schema, params, base)
             verdict = steps.guard(params, len(table.rows), q(changeset))
@@ -287,8 +298,14 @@ def run_import(
             result.decision = Decision.COMPLETED
             if not params.dry_run:
                 result.output_path = str(workdir.output)
+                if source is not None and schema is not None:
+                    quality.remember_file(params, workdir, source, schema, quality_runs)
 
     key_column = schema.key_column if schema else ""
+    data_quality = quality_report.build_report(
+        quality_runs, table, key_column, translations, language
+    )
+    result.data_quality = data_quality.counts()
     task = report.build_admin_task(
         translations=translations,
         language=language,
@@ -304,6 +321,7 @@ def run_import(
         blocked=report.blocked_rows(table, blocked, key_column, translations, language),
         attachments=attachments,
         dry_run=params.dry_run,
+        data_quality=data_quality,
     )
     if params.dry_run:
         log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
