@@ -19,7 +19,7 @@ from typing import Any
 
 from hr_connector.masking import mask_value
 from hr_connector.quality import archives as archives_mod
-from hr_connector.quality import cycles, freshness, national_ids, overlaps, references
+from hr_connector.quality import carry, cycles, freshness, national_ids, overlaps, references
 from hr_connector.quality.findings import CheckRun, Finding
 from hr_connector.quality.settings import QualitySettings, national_id_module
 from hr_connector.records import Reason, Table, Value
@@ -100,23 +100,27 @@ def _figures_text(error: Any) -> str:
 
 
 def remember_file(
-    workdir: WorkDir, source: Path, schema: RunSchema, person_column: str, sha256: str | None
+    workdir: WorkDir,
+    source: Path,
+    schema: RunSchema,
+    person_column: str,
+    sha256: str | None,
+    national: dict[str, Any] | None = None,
 ) -> None:
-    """After a completed run: keep the file's SHA-256 (when the same-file check computed it)
-    and the column names, for the next runs' checks."""
+    """After a completed run: keep the file's SHA-256 (when the same-file check computed it),
+    the column names and the national-ID verdicts, for the next runs' checks."""
     from datetime import UTC, datetime
 
-    archives_mod.write_state(
-        workdir.archive_dir,
-        workdir.data_type,
-        {
-            "sha256": sha256,
-            "file": source.name,
-            "completed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "key_column": schema.key_column,
-            "person_column": person_column,
-        },
-    )
+    state: dict[str, Any] = {
+        "sha256": sha256,
+        "file": source.name,
+        "completed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "key_column": schema.key_column,
+        "person_column": person_column,
+    }
+    if national is not None:
+        state["national_ids"] = national
+    archives_mod.write_state(workdir.archive_dir, workdir.data_type, state)
 
 
 # --- row-level checks -------------------------------------------------------------------------
@@ -171,7 +175,7 @@ def check_rows(
         outcome.runs.append(_overlaps(cols, settings, unique_id))
     national = settings.on("national_ids") and settings.national_id_country
     if national and schema.data_type == "workperiod" and cols.has("national_id"):
-        outcome.runs.append(_national_ids(cols, settings))
+        outcome.runs.append(_national_ids(cols, settings, workdir))
     for run in outcome.runs:
         run.findings = [f for f in run.findings if any(i not in blocked for i in f.rows)]
         if run.severity == "block":
@@ -287,11 +291,22 @@ def _overlaps(cols: _Columns, settings: QualitySettings, unique_id: str) -> Chec
     return run
 
 
-def _national_ids(cols: _Columns, settings: QualitySettings) -> CheckRun:
+def _national_ids(cols: _Columns, settings: QualitySettings, workdir: WorkDir) -> CheckRun:
     run = CheckRun("national_ids", settings.level("national_ids"))
-    module = national_id_module(settings.national_id_country or "")
-    found = national_ids.invalid_national_ids(
-        cols.values("national_id"), module, cols.name("national_id")
-    )
+    country = settings.national_id_country or ""
+    module = national_id_module(country)
+    column = cols.name("national_id")
+    state = archives_mod.read_state(workdir.archive_dir, workdir.data_type)
+    rows = carry.rows_to_check(cols.table, state, country, column)
+    if rows is None:
+        found = national_ids.invalid_national_ids(cols.values("national_id"), module, column)
+    else:  # unchanged rows keep the last run's verdict
+        position = cols.index[column]
+        table_rows = cols.table.rows
+        values = [table_rows[i][position] for i in rows]
+        found = [
+            (rows[k], reason)
+            for k, reason in national_ids.invalid_national_ids(values, module, column)
+        ]
     run.findings = _row_findings("national_ids", found)
     return run

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from hr_connector.params import ConnectorParams
-from hr_connector.quality import checks
+from hr_connector.quality import carry, checks
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import QualitySettings
 from hr_connector.records import Reason, Table
@@ -63,13 +63,26 @@ def remember_file(
     workdir: WorkDir,
     source: Path,
     schema: RunSchema,
-    file_runs: list[CheckRun],
+    runs: list[CheckRun],
+    table: Table | None,
 ) -> None:
     """After a completed run (not a dry run): what the next runs' checks compare against."""
-    sha256 = next((r.sha256 for r in file_runs if r.sha256), None)
+    sha256 = next((r.sha256 for r in runs if r.sha256), None)
+    national = None
+    ran = next((r for r in runs if r.check == "national_ids"), None)
+    if ran is not None and table is not None and params.national_id_country:
+        key = table.columns.index(schema.key_column)
+        flagged = [table.rows[i][key] or "" for f in ran.findings for i in f.rows]
+        column = schema.columns.get("national_id", "national_id")
+        national = carry.verdicts(workdir, params.national_id_country, column, flagged)
     try:
         checks.remember_file(
-            workdir, source, schema, checks.person_column(schema, params.unique_id), sha256
+            workdir,
+            source,
+            schema,
+            checks.person_column(schema, params.unique_id),
+            sha256,
+            national,
         )
     except OSError as exc:  # the run's decision stands; the next run only checks less
         log.warning("Could not keep the file's fingerprint for the next run: %s", exc)
