@@ -299,7 +299,9 @@ def run_import(
             if not params.dry_run:
                 result.output_path = str(workdir.output)
                 if source is not None and schema is not None:
-                    quality.remember_file(params, workdir, source, schema, quality_runs, table)
+                    quality.remember_file(
+                        params, workdir, source, schema, quality_runs, table, blocked
+                    )
 
     key_column = schema.key_column if schema else ""
     data_quality = quality_report.build_report(

@@ -763,3 +763,46 @@ def test_national_id_verdicts_of_unchanged_rows_carry_over(
     checked.clear()
     run(workdir, national_id_country="se", run_type="partial")  # another country: all again
     assert len(checked) == 5
+
+
+def _stores() -> list[tuple[str, bytes]]:
+    from test_fast_path import CORPUS, EDGE_CASES, _sample_files
+
+    files = [(p.name, p.read_bytes()) for p in _sample_files() + sorted(CORPUS.glob("*.*"))]
+    return [(n, b) for n, b in files if not n.endswith(".md")] + sorted(EDGE_CASES.items())
+
+
+@pytest.mark.parametrize(("name", "content"), _stores(), ids=[n for n, _ in _stores()])
+def test_columns_in_one_pass_equal_column_by_column(
+    name: str, content: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quality checks read their columns in one pass; the same values as one by one."""
+    from hr_connector.errors import ConnectorError
+    from hr_connector.readers import csv_reader, read_table
+
+    monkeypatch.setattr(csv_reader, "BLOCK", 4096)
+    path = tmp_path / name
+    path.write_bytes(content)
+    try:
+        table = read_table(path)
+    except ConnectorError:
+        return
+    everything = list(range(len(table.columns)))
+    assert table.columns_at(everything) == [table.column(i) for i in everything]
+    assert table.columns_at(everything[::-2]) == [table.column(i) for i in everything[::-2]]
+    assert table.columns_at([]) == []
+
+
+def test_columns_in_one_pass_on_raw_csv_lines() -> None:
+    """The store a run with an archive index reads CSV into: quoted and padded lines too."""
+    from hr_connector.rowstore import CsvLines
+
+    store = CsvLines(
+        [b"1;2;3", b'"x;y";z;w', b"4;5", "\u00e4;\u00f6;\u00e5".encode()],
+        ";",
+        {1},
+        {2: ("4", "5", None)},
+    )
+    assert store.columns([0, 2], 3) == [["1", "x;y", "4", "ä"], ["3", "w", None, "å"]]
+    assert store.columns([2, 0], 3) == [store.column(2), store.column(0)]
+    assert store.columns([0], 2) is None  # not 2 fields wide: the caller asks column by column

@@ -22,7 +22,7 @@ from hr_connector.quality import archives as archives_mod
 from hr_connector.quality import carry, cycles, freshness, national_ids, overlaps, references
 from hr_connector.quality.findings import CheckRun, Finding
 from hr_connector.quality.settings import QualitySettings, national_id_module
-from hr_connector.records import Reason, Table, Value
+from hr_connector.records import Reason, Table, Value, paused_gc
 from hr_connector.schemas import RunSchema
 from hr_connector.validate import DateParser, key_values
 from hr_connector.workdir import WorkDir
@@ -106,6 +106,7 @@ def remember_file(
     person_column: str,
     sha256: str | None,
     national: dict[str, Any] | None = None,
+    persons: Iterable[Value] | None = None,
 ) -> None:
     """After a completed run: keep the file's SHA-256 (when the same-file check computed it),
     the column names and the national-ID verdicts, for the next runs' checks."""
@@ -120,6 +121,11 @@ def remember_file(
     }
     if national is not None:
         state["national_ids"] = national
+    if persons is not None:
+        archives_mod.Persons.write(workdir.archive_dir, persons)
+        state["persons_archives"] = archives_mod.archives_identity(
+            workdir.archive_dir, workdir.data_type
+        )
     archives_mod.write_state(workdir.archive_dir, workdir.data_type, state)
 
 
@@ -140,6 +146,17 @@ class _Columns:
 
     def has(self, canonical: str) -> bool:
         return self.name(canonical) in self.index
+
+    def prefetch(self, canonicals: list[str]) -> None:
+        """Extract these columns (those present) in one pass over the rows."""
+        wanted = [
+            c
+            for c in dict.fromkeys(canonicals)
+            if self.has(c) and c not in self._values and self.name(c) != self.schema.key_column
+        ]
+        positions = [self.index[self.name(c)] for c in wanted]
+        for canonical, values in zip(wanted, self.table.columns_at(positions), strict=True):
+            self._values[canonical] = values
 
     def values(self, canonical: str) -> Sequence[Value]:
         if canonical not in self._values:
@@ -164,9 +181,29 @@ def check_rows(
     unique_id: str = "employee_number",
 ) -> QualityOutcome:
     """Every row-level check that is not off; findings on rows validation blocked are dropped."""
+    with paused_gc():
+        return _check_rows(table, schema, blocked, settings, workdir, unique_id)
+
+
+def _check_rows(
+    table: Table,
+    schema: RunSchema,
+    blocked: dict[int, list[Reason]],
+    settings: QualitySettings,
+    workdir: WorkDir,
+    unique_id: str,
+) -> QualityOutcome:
     cols = _Columns(table, schema)
     folder = reference_folder(settings, workdir)
     outcome = QualityOutcome()
+    wanted: list[str] = []
+    if settings.on("references"):
+        wanted += [*references.TARGETS[schema.data_type], unique_id]
+    if settings.on("cycles"):
+        wanted += [unique_id, "manager_id", "parent_org_unit_id"]
+    if settings.on("overlaps") and schema.data_type == "workperiod":
+        wanted += [unique_id, "employment_start_date", "employment_end_date"]
+    cols.prefetch(wanted)
     if settings.on("references"):
         outcome.runs.append(_references(cols, settings, workdir, folder, unique_id))
     if settings.on("cycles") and schema.data_type in ("workperiod", "organization"):
@@ -214,13 +251,17 @@ def _references(
             known = set()
             if data_type == "workperiod" and cols.has(unique_id):
                 known = set(cols.values(unique_id))
-            if references.unknown_values(values, known):
+            missing = references.unknown_values(values, known)
+            if missing:
                 source = own_archives if data_type == "workperiod" else reference_archives
-                imported = source.persons()
-                if imported is None and data_type != "workperiod":
+                persons = source.persons()
+                if persons is None and data_type != "workperiod":
                     _skip(run, column, "workperiod", source.folder)
                     continue
-                known |= imported or set()
+                if persons is not None:
+                    missing = {v for v in missing if v not in persons}
+            found += references.rows_with(values, missing, column, target)
+            continue
         else:
             imported = reference_archives.ids(target)
             if imported is None:

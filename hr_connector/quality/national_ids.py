@@ -8,6 +8,7 @@ value is validated once; what is reported carries the masked value only.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Collection, Sequence
 from datetime import date
@@ -33,6 +34,7 @@ CODES: tuple[tuple[type[ValidationError], str], ...] = (
 )
 
 
+@functools.cache
 def _allows_temporary(module: Any) -> bool:
     return "allow_temporary" in inspect.signature(module.validate).parameters
 

@@ -46,7 +46,13 @@ def dangling(
     values: Sequence[Value], known: Collection[Value], column: str, target: str
 ) -> list[tuple[int, Reason]]:
     """(row, reason) for every row whose value in ``values`` is not in ``known``."""
-    missing = unknown_values(values, known)
+    return rows_with(values, unknown_values(values, known), column, target)
+
+
+def rows_with(
+    values: Sequence[Value], missing: set[str], column: str, target: str
+) -> list[tuple[int, Reason]]:
+    """(row, reason) for every row whose value is one of ``missing``."""
     if not missing:
         return []
     code = REASON_CODES.get(target, DEFAULT_REASON)

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import logging
+from itertools import compress
 from pathlib import Path
 
 from hr_connector.params import ConnectorParams
 from hr_connector.quality import carry, checks
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import QualitySettings
-from hr_connector.records import Reason, Table
+from hr_connector.records import Reason, Table, Value
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir
 
@@ -65,6 +66,7 @@ def remember_file(
     schema: RunSchema,
     runs: list[CheckRun],
     table: Table | None,
+    blocked: dict[int, list[Reason]],
 ) -> None:
     """After a completed run (not a dry run): what the next runs' checks compare against."""
     sha256 = next((r.sha256 for r in runs if r.sha256), None)
@@ -75,14 +77,24 @@ def remember_file(
         flagged = [table.rows[i][key] or "" for f in ran.findings for i in f.rows]
         column = schema.columns.get("national_id", "national_id")
         national = carry.verdicts(workdir, params.national_id_country, column, flagged)
+    persons = None
+    person = checks.person_column(schema, params.unique_id)
+    settings = QualitySettings.from_params(params)
+    wanted = schema.data_type == "workperiod" and settings.on("references")
+    if wanted and table is not None and person in table.columns:
+        persons = _imported(table, table.columns.index(person), blocked)
     try:
-        checks.remember_file(
-            workdir,
-            source,
-            schema,
-            checks.person_column(schema, params.unique_id),
-            sha256,
-            national,
-        )
+        checks.remember_file(workdir, source, schema, person, sha256, national, persons)
     except OSError as exc:  # the run's decision stands; the next run only checks less
         log.warning("Could not keep the file's fingerprint for the next run: %s", exc)
+
+
+def _imported(table: Table, column: int, blocked: dict[int, list[Reason]]) -> list[Value]:
+    """The column's values in the rows that were imported (not blocked)."""
+    values = table.column(column)
+    if not blocked:
+        return values
+    keep = bytearray(b"\x01") * len(values)
+    for i in blocked:
+        keep[i] = 0
+    return list(compress(values, keep))
