@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hr_connector.clients.local import LocalOnlySink
 from hr_connector.errors import ParametersInvalid
@@ -806,3 +808,41 @@ def test_columns_in_one_pass_on_raw_csv_lines() -> None:
     assert store.columns([0, 2], 3) == [["1", "x;y", "4", "ä"], ["3", "w", None, "å"]]
     assert store.columns([2, 0], 3) == [store.column(2), store.column(0)]
     assert store.columns([0], 2) is None  # not 2 fields wide: the caller asks column by column
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C"]),
+            st.integers(0, 30),
+            st.one_of(st.none(), st.integers(0, 30)),
+        ),
+        max_size=14,
+    )
+)
+def test_overlaps_agree_with_comparing_every_pair(
+    periods: list[tuple[str, int, int | None]],
+) -> None:
+    from datetime import date, timedelta
+
+    day0 = date(2025, 1, 1)
+
+    def text(n: int | None) -> str:
+        return "" if n is None else (day0 + timedelta(days=n)).isoformat()
+
+    persons = [p for p, _s, _e in periods]
+    starts = [text(s) for _p, s, _e in periods]
+    ends = [text(e) for _p, _s, e in periods]
+    expected = []
+    for i, (p, s, e) in enumerate(periods):
+        for j in range(i + 1, len(periods)):
+            q, s2, e2 = periods[j]
+            valid = (e is None or s <= e) and (e2 is None or s2 <= e2)
+            if (
+                p == q
+                and valid
+                and s <= (e2 if e2 is not None else 99)
+                and s2 <= (e if e is not None else 99)
+            ):
+                expected.append((i, j))
+    assert overlaps.overlapping(persons, starts, ends, DateParser(("%Y-%m-%d",))) == expected

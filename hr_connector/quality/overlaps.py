@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from itertools import compress, count
+from operator import itemgetter
 
 from hr_connector.records import Value
 
@@ -31,31 +32,39 @@ def overlapping(
     many = {p for p in repeated(persons) if p and not p.isspace()}
     if not many:
         return []
-    periods: dict[str, list[tuple[date, date, int]]] = {}
-    for i in compress(count(), map(many.__contains__, persons)):
-        start_text = starts[i]
-        start = parse(start_text) if start_text and not start_text.isspace() else None
-        if start is None:
-            continue
-        end_text = ends[i] if ends is not None else None
-        if end_text and not end_text.isspace():
-            end = parse(end_text)
-            if end is None or end < start:
-                continue  # validation blocks the row
-        else:
-            end = date.max
-        periods.setdefault(persons[i], []).append((start, end, i))  # type: ignore[index]
+    rows = list(compress(count(), map(many.__contains__, persons)))
+    pick = itemgetter(*rows) if len(rows) > 1 else (lambda values: (values[rows[0]],))
+    who = pick(persons)
+    # each distinct date text parsed once; a missing or unparsable start skips the row (the
+    # validation blocks it), an empty end is open-ended, an unparsable one skips the row
+    start_of = {t: _date(t, parse, None) for t in set(pick(starts))}
+    first = list(map(start_of.__getitem__, pick(starts)))
+    if ends is None:
+        last: list[date | None] = [date.max] * len(rows)
+    else:
+        end_of = {t: _date(t, parse, date.max) for t in set(pick(ends))}
+        last = list(map(end_of.__getitem__, pick(ends)))
+    periods = sorted(
+        (p, s, e, i)
+        for p, s, e, i in zip(who, first, last, rows, strict=True)
+        if s is not None and e is not None and s <= e
+    )
     pairs: list[tuple[int, int]] = []
-    for spans in periods.values():
-        if len(spans) < 2:
-            continue
-        spans.sort()
-        open_spans: list[tuple[date, int]] = []
-        for start, end, i in spans:
-            for other_end, j in open_spans:
-                if other_end >= start:
-                    pairs.append((min(i, j), max(i, j)))
-            open_spans = [(e, j) for e, j in open_spans if e >= start]
-            open_spans.append((end, i))
+    current: Value = None
+    open_spans: list[tuple[date, int]] = []
+    for person, start, end, i in periods:
+        if person != current:
+            current, open_spans = person, []
+        elif open_spans:
+            still = [(e, j) for e, j in open_spans if e >= start]
+            pairs.extend((min(i, j), max(i, j)) for _e, j in still)
+            open_spans = still
+        open_spans.append((end, i))
     pairs.sort()
     return pairs
+
+
+def _date(text: Value, parse: Callable[[str], date | None], blank: date | None) -> date | None:
+    if not text or text.isspace():
+        return blank
+    return parse(text)
