@@ -846,3 +846,28 @@ def test_overlaps_agree_with_comparing_every_pair(
             ):
                 expected.append((i, j))
     assert overlaps.overlapping(persons, starts, ends, DateParser(("%Y-%m-%d",))) == expected
+
+
+def test_samples_have_one_of_each_problem(workdir: Path, samples: Path) -> None:
+    """The demo's samples, imported in one working directory as under EPE."""
+    from conftest import place
+
+    found: dict[str, dict[str, int]] = {}
+    for data_type in ("costcenter", "organization", "title", "workperiod"):
+        place(workdir, samples / data_type / f"{data_type}.csv")
+        result = run(workdir, data_type, national_id_country="fi", file_path="in/*.csv")
+        found[data_type] = result.data_quality
+    assert found["organization"]["cycles"] == 1  # OU112 is its own parent
+    assert found["workperiod"] == {
+        "references": 1,  # WP-0019: cost center CC1700
+        "cycles": 1,  # E1001 is his own manager
+        "overlaps": 1,  # E1032: WP-0033 / WP-0034
+        "national_ids": 1,  # E1033: wrong check character
+    }
+    task = admin_task(workdir)
+    lines = {c["check"]: c["first"][0]["message"] for c in task["data_quality"]["checks"]}
+    assert "cost_center CC1700" in lines["references"]
+    assert lines["cycles"].endswith("E1001 → E1001")
+    assert "WP-0033" in lines["overlaps"] and "WP-0034" in lines["overlaps"]
+    assert "wrong check character" in lines["national_ids"]
+    assert task["counts"]["blocked"] == 6  # warnings only: the sample counts stay
