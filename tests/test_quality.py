@@ -871,3 +871,36 @@ def test_samples_have_one_of_each_problem(workdir: Path, samples: Path) -> None:
     assert "WP-0033" in lines["overlaps"] and "WP-0034" in lines["overlaps"]
     assert "wrong check character" in lines["national_ids"]
     assert task["counts"]["blocked"] == 6  # warnings only: the sample counts stay
+
+
+def test_persons_kept_as_fingerprints_for_the_other_types(workdir: Path) -> None:
+    """An organization run learns the persons from fingerprints, never IDs in clear."""
+    from hr_connector.quality import archives
+
+    write_csv(workdir, good_workperiods(), WP_COLUMNS)
+    run(workdir, unique_id="national_id")
+    kept = (workdir / "data" / "archive" / ".workperiod_persons.bin").read_bytes()
+    assert len(kept) == 4 * archives.PERSON_DIGEST
+    assert all(nid.encode() not in kept for nid in NID.values())
+    orgs = [
+        {"org_unit_id": "OU1", "org_unit_name": "One", "manager_id": NID["E2"]},
+        {"org_unit_id": "OU2", "org_unit_name": "Two", "manager_id": BAD_NID},
+    ]
+    write_csv(workdir, orgs)
+    reads: list[Any] = []
+    original = archives.imported_values
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(archives, "imported_values", lambda *a: reads.append(a) or original(*a))
+        run(workdir, "organization", task_id="o", checks={"references": "block"})
+    assert errors(workdir, "organization") == {"OU2": ["unknown_person"]}
+    assert reads == []  # the work-period archive was not read
+    # an archive the fingerprints do not describe (restored by hand): read the archive itself
+    archive = workdir / "data" / "archive" / "workperiod_archive.json"
+    archive.write_bytes(archive.read_bytes())
+    os.utime(archive, (1, 1))
+    reads.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(archives, "imported_values", lambda *a: reads.append(a) or original(*a))
+        run(workdir, "organization", task_id="o", checks={"references": "block"})
+    assert errors(workdir, "organization") == {"OU2": ["unknown_person"]}
+    assert [a[1] for a in reads] == ["workperiod"]
