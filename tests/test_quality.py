@@ -115,6 +115,13 @@ def errors(workdir: Path, data_type: str = "workperiod") -> dict[str, list[str]]
     return {e["row_id"]: [r["code"] for r in e["reasons"]] for e in entries}
 
 
+def written(workdir: Path) -> list[bytes]:
+    """The output, the archive and the error archive, to compare two paths byte for byte."""
+    names = ("3_output.json", "workperiod_archive.json", "error_workperiod_archive.json")
+    folders = (workdir, workdir / "data" / "archive", workdir / "data" / "archive")
+    return [(folder / name).read_bytes() for folder, name in zip(folders, names, strict=True)]
+
+
 def quality(task: dict[str, Any], check: str) -> dict[str, Any]:
     found = [c for c in (task["data_quality"] or {}).get("checks", []) if c["check"] == check]
     assert found, f"no {check} in {task['data_quality']}"
@@ -265,16 +272,7 @@ def test_unchanged_row_whose_reference_disappeared_is_checked_again(
         second = run(wd, run_type="partial", checks={"references": "block"})
         assert errors(wd) == {"WP4": ["unknown_reference"]}
         assert second.counts.blocked == 1
-        outputs.append(
-            [
-                (wd / p).read_bytes()
-                for p in (
-                    "3_output.json",
-                    "data/archive/workperiod_archive.json",
-                    "data/archive/error_workperiod_archive.json",
-                )
-            ]
-        )
+        outputs.append(written(wd))
     assert outputs[0] == outputs[1]
 
 
@@ -627,16 +625,7 @@ def test_every_problem_at_once_same_bytes_on_fast_and_reference_path(
         first = run(wd, checks=checks, national_id_country="fi")
         second = run(wd, checks=checks, national_id_country="fi", run_type="partial")
         assert first.counts.blocked == second.counts.blocked == 6
-        results.append(
-            [
-                (wd / p).read_bytes()
-                for p in (
-                    "3_output.json",
-                    "data/archive/workperiod_archive.json",
-                    "data/archive/error_workperiod_archive.json",
-                )
-            ]
-        )
+        results.append(written(wd))
     assert results[0] == results[1]
     assert errors(workdir / "f1") == {
         "WP1": ["manager_cycle"],

@@ -11,12 +11,14 @@ goes (error archive, admin task); a ``warn`` finding is only listed.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hr_connector.errors import RunInterrupted
 from hr_connector.masking import mask_value
 from hr_connector.quality import archives as archives_mod
 from hr_connector.quality import carry, cycles, freshness, national_ids, overlaps, references
@@ -63,40 +65,29 @@ def check_file(
         run = CheckRun("file_age", settings.level("file_age"))
         age, modified = freshness.age_hours(source, now)
         if age > limit:
-            error = freshness.FileTooOld(source.name, age, limit, modified)
-            if run.severity == "block":
-                raise error
-            log.warning("Data quality: %s", error.message)
-            run.findings.append(
-                Finding("file_age", (), Reason("file_too_old"), subject=_figures_text(error))
-            )
+            _file_finding(run, freshness.FileTooOld(source.name, age, limit, modified))
         runs.append(run)
     if settings.on("same_file"):
         run = CheckRun("same_file", settings.level("same_file"))
         previous = archives_mod.read_state(workdir.archive_dir, workdir.data_type)
         digest = run.sha256 = freshness.file_sha256(source)
         if previous.get("sha256") == digest:
-            error = freshness.SameFileAgain(
-                source.name,
-                digest,
-                str(previous.get("file", "")),
-                str(previous.get("completed_at", "")),
-            )
-            if run.severity == "block":
-                raise error
-            log.warning("Data quality: %s", error.message)
-            run.findings.append(
-                Finding("same_file", (), Reason("same_file_again"), subject=_figures_text(error))
+            previous_file = str(previous.get("file", ""))
+            completed_at = str(previous.get("completed_at", ""))
+            _file_finding(
+                run, freshness.SameFileAgain(source.name, digest, previous_file, completed_at)
             )
         runs.append(run)
     return runs
 
 
-def _figures_text(error: Any) -> str:
-    """The figures of a file-level finding, kept to fill its report case."""
-    import json
-
-    return json.dumps(error.figures, sort_keys=True)
+def _file_finding(run: CheckRun, error: RunInterrupted) -> None:
+    """``block``: stop the run with ``error``; ``warn``: list it (its figures fill the case)."""
+    if run.severity == "block":
+        raise error
+    log.warning("Data quality: %s", error.message)
+    figures = json.dumps(error.figures, sort_keys=True)
+    run.findings.append(Finding(run.check, (), Reason(error.case), subject=figures))
 
 
 def remember_file(
