@@ -241,7 +241,8 @@ def _references(
         elif target == "person":
             known = set()
             if data_type == "workperiod" and cols.has(unique_id):
-                known = set(cols.values(unique_id))
+                run.persons = cols.values(unique_id)
+                known = set(run.persons)
             missing = references.unknown_values(values, known)
             if missing:
                 source = own_archives if data_type == "workperiod" else reference_archives

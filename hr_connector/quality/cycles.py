@@ -105,9 +105,10 @@ def find_cycles(sources: Sequence[Value], targets: Sequence[Value]) -> list[tupl
     The text is the loop from the cycle's smallest member back to it (``A → B → A``); when
     more members loop together than that one loop shows, the others follow in brackets.
     """
-    idx = list(compress(count(), map(bool, targets)))
-    src = [sources[i] for i in idx]
-    dst = [targets[i] for i in idx]
+    present = list(map(bool, targets))
+    idx = list(compress(count(), present))
+    src = list(compress(sources, present))
+    dst = list(compress(targets, present))
     idx = _prune(idx, src, dst)
     graph: dict[str, set[str]] = {}
     for i in idx:

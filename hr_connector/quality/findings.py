@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from hr_connector.records import Reason
+from hr_connector.records import Reason, Value
 
 #: Findings listed per check in the admin task (all of them are counted).
 MAX_LISTED = 10
@@ -39,6 +40,8 @@ class CheckRun:
     skipped_figures: dict[str, str] = field(default_factory=dict)
     #: the file's SHA-256, when the check computed it (kept for the next run)
     sha256: str | None = None
+    #: the persons' unique IDs of every row, when the check read them (kept for the next runs)
+    persons: Sequence[Value] | None = None
 
 
 class QualityLine(BaseModel):

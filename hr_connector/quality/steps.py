@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from itertools import compress
 from pathlib import Path
 
@@ -82,16 +83,23 @@ def remember_file(
     settings = QualitySettings.from_params(params)
     wanted = schema.data_type == "workperiod" and settings.on("references")
     if wanted and table is not None and person in table.columns:
-        persons = _imported(table, table.columns.index(person), blocked)
+        read = next((r.persons for r in runs if r.persons is not None), None)
+        persons = _imported(table, table.columns.index(person), blocked, read)
     try:
         checks.remember_file(workdir, source, schema, person, sha256, national, persons)
     except OSError as exc:  # the run's decision stands; the next run only checks less
         log.warning("Could not keep the file's fingerprint for the next run: %s", exc)
 
 
-def _imported(table: Table, column: int, blocked: dict[int, list[Reason]]) -> list[Value]:
-    """The column's values in the rows that were imported (not blocked)."""
-    values = table.column(column)
+def _imported(
+    table: Table,
+    column: int,
+    blocked: dict[int, list[Reason]],
+    values: Sequence[Value] | None = None,
+) -> Sequence[Value]:
+    """The column's values (``values``, if already read) in the rows that were imported."""
+    if values is None:
+        values = table.column(column)
     if not blocked:
         return values
     keep = bytearray(b"\x01") * len(values)
