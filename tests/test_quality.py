@@ -896,11 +896,11 @@ def test_persons_kept_as_fingerprints_for_the_other_types(workdir: Path) -> None
 
 
 def test_a_crash_while_keeping_the_checks_state_leaves_nothing_behind(workdir: Path) -> None:
-    from hr_connector.workdir import WorkDir, recover
+    from hr_connector.workdir import WorkDir, recover, temp_path
 
     folder = workdir / "data" / "archive"
     folder.mkdir(parents=True)
-    for name in (".workperiod_quality.json.tmp-1234", ".workperiod_persons.bin.tmp-1234"):
-        (folder / name).write_bytes(b"half")
+    for name in (".workperiod_quality.json", ".workperiod_persons.bin"):
+        temp_path(folder / name).write_bytes(b"half")
     recover(WorkDir(workdir, "3", "workperiod"))
     assert list(folder.iterdir()) == []
