@@ -904,3 +904,12 @@ def test_a_crash_while_keeping_the_checks_state_leaves_nothing_behind(workdir: P
         temp_path(folder / name).write_bytes(b"half")
     recover(WorkDir(workdir, "3", "workperiod"))
     assert list(folder.iterdir()) == []
+
+
+def test_thousands_of_self_managers_each_reported_once_with_their_row() -> None:
+    n = 20_000
+    sources = [f"E{i:05d}" for i in range(n)]
+    targets = [f"E{i // 10 * 10:05d}" for i in range(n)]  # every 10th is their own manager
+    found = cycles.find_cycles(sources, targets)
+    assert len(found) == n // 10
+    assert found[:2] == [("E00000 → E00000", [0]), ("E00010 → E00010", [10])]

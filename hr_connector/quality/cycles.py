@@ -115,7 +115,7 @@ def find_cycles(sources: Sequence[Value], targets: Sequence[Value]) -> list[tupl
         s, t = sources[i], targets[i]
         if s and t and not s.isspace() and not t.isspace():
             graph.setdefault(s, set()).add(t)
-    found: list[tuple[str, list[int]]] = []
+    loops: list[tuple[str, set[str]]] = []
     for component in _components(graph):
         members = set(component)
         if len(members) == 1:
@@ -128,7 +128,14 @@ def find_cycles(sources: Sequence[Value], targets: Sequence[Value]) -> list[tupl
         extra = sorted(members.difference(path))
         if extra:
             text += f" (+ {', '.join(extra)})"
-        rows = [i for i in idx if sources[i] in members and targets[i] in members]
-        found.append((text, rows))
+        loops.append((text, members))
+    # the rows on each cycle, in one pass over the edges (a file may have thousands of cycles)
+    loop_of = {node: k for k, (_text, members) in enumerate(loops) for node in members}
+    rows: list[list[int]] = [[] for _ in loops]
+    for i in idx:
+        k = loop_of.get(sources[i])  # type: ignore[arg-type]
+        if k is not None and loop_of.get(targets[i]) == k:  # type: ignore[arg-type]
+            rows[k].append(i)
+    found = [(text, on) for (text, _members), on in zip(loops, rows, strict=True)]
     found.sort()
     return found
