@@ -543,6 +543,8 @@ def test_file_too_old(workdir: Path) -> None:
     warned = run(workdir, max_file_age_hours=24, checks={"file_age": "warn"})
     assert warned.decision is Decision.COMPLETED and warned.data_quality["file_age"] == 1
     assert run(workdir, max_file_age_hours=48).decision is Decision.COMPLETED
+    off = run(workdir, max_file_age_hours=24, checks={"file_age": "off"})
+    assert off.decision is Decision.COMPLETED and "file_age" not in off.data_quality
     assert run(workdir).decision is Decision.COMPLETED  # no limit: no check
 
 
