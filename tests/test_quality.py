@@ -915,3 +915,23 @@ def test_thousands_of_self_managers_each_reported_once_with_their_row() -> None:
     found = cycles.find_cycles(sources, targets)
     assert len(found) == n // 10
     assert found[:2] == [("E00000 → E00000", [0]), ("E00010 → E00010", [10])]
+
+
+@pytest.mark.integration
+def test_file_age_of_an_sftp_file_is_the_listings_mtime(
+    sftp_env: Any, esm: Any, samples: Path
+) -> None:
+    """The download keeps the server's modification time, so yesterday's file is old."""
+    from test_epe import engine_run
+    from test_sftp_run import sftp_raw
+
+    sftp_env.put("organization.csv", (samples / "organization" / "organization.csv").read_bytes())
+    old = time.time() - 30 * 3600
+    os.utime(sftp_env.data / "organization.csv", (old, old))
+    root = sftp_env.workdir.root
+    proc = engine_run(root, sftp_raw(sftp_env, esm, max_file_age_hours=24))
+    assert proc.returncode == 1
+    assert "30.0 hours ago" in proc.stderr and "max_file_age_hours 24" in proc.stderr
+    assert (sftp_env.data / "organization.csv").exists()  # left for the rerun
+    proc = engine_run(root, sftp_raw(sftp_env, esm, max_file_age_hours=48))
+    assert proc.returncode == 0, proc.stderr
