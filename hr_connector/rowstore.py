@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter, methodcaller
 from typing import Any, overload
 
@@ -176,7 +176,7 @@ class JoinedRows(Sequence[Row]):
             items = list(items)
             for i in self._tuples:
                 items[i] = SEP * (width - 1)
-        out = _split_columns(items, SEP, width, None, indices)
+        out = _split_columns(items, SEP, width, False, indices)
         if out is None:
             return None
         for i, row in self._tuples.items():
@@ -297,7 +297,7 @@ class CsvLines(Sequence[Row]):
             lines = list(lines)
             for i in self._special:
                 lines[i] = filler
-        out = _split_columns(lines, delimiter, width, bytes.decode, indices)
+        out = _split_columns(lines, self._delimiter, width, True, indices)
         if out is None:
             return None
         for i in self._special:
@@ -341,13 +341,14 @@ class CsvLines(Sequence[Row]):
 
 def _split_columns(
     items: Sequence[Any],
-    sep: Any,
+    sep: str,
     width: int,
-    decode: Callable[[Any], str] | None,
+    encoded: bool,
     indices: Sequence[int],
 ) -> list[list[Value]] | None:
     """Columns ``indices`` of ``items`` (each exactly ``width`` fields joined by ``sep``;
-    None when they are not).
+    None when they are not). ``encoded``: the items are UTF-8 bytes; a batch is decoded at once
+    (in UTF-8 no character's bytes occur inside another's, so the separator splits alike).
 
     A batch of rows is joined and split once (C level, no per-row list), and each column is a
     slice of the fields. Equal values share one string object afterwards: HR columns repeat a
@@ -357,13 +358,12 @@ def _split_columns(
     shared: list[dict[Value, Value]] = [{} for _ in indices]
     for start in range(0, len(items), BATCH):
         batch = items[start : start + BATCH]
-        fields = sep.join(batch).split(sep)
+        text = sep.encode().join(batch).decode("utf-8") if encoded else sep.join(batch)
+        fields = text.split(sep)
         if len(fields) != width * len(batch):
             return None
         for k, index in enumerate(indices):
             values = fields[index::width]
-            if decode is not None:
-                values = list(map(decode, values))
             same = shared[k]
             if len(same) < 200_000:  # else a column of unique values: nothing to share
                 values = list(map(same.setdefault, values, values))
