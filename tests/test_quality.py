@@ -935,3 +935,20 @@ def test_file_age_of_an_sftp_file_is_the_listings_mtime(
     assert (sftp_env.data / "organization.csv").exists()  # left for the rerun
     proc = engine_run(root, sftp_raw(sftp_env, esm, max_file_age_hours=48))
     assert proc.returncode == 0, proc.stderr
+
+
+def test_unknown_manager_by_national_id_is_masked_and_counted_when_other_types_are_missing(
+    workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = good_workperiods()
+    for r in rows:
+        r["manager_id"] = NID["E2"]
+    rows[3]["manager_id"] = BAD_NID  # nobody's national ID
+    write_csv(workdir, rows, WP_COLUMNS)
+    with caplog.at_level(logging.INFO):
+        result = run(workdir, unique_id="national_id", checks={"references": "block"})
+    assert errors(workdir) == {"WP4": ["unknown_person"]}
+    assert result.data_quality["references"] == 1  # counted although other columns were skipped
+    entry = load(workdir / "data/archive/error_workperiod_archive.json")[0]
+    assert entry["reasons"][0]["detail"] == "*********2L"
+    assert BAD_NID not in caplog.text and BAD_NID not in json.dumps(admin_task(workdir))

@@ -252,7 +252,8 @@ def _references(
                     continue
                 if persons is not None:
                     missing = {v for v in missing if v not in persons}
-            found += references.rows_with(values, missing, column, target)
+            masked = unique_id == "national_id"  # the persons are named by national ID
+            found += references.rows_with(values, missing, column, target, masked)
             continue
         else:
             imported = reference_archives.ids(target)

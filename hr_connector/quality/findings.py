@@ -70,7 +70,7 @@ class QualityReport(BaseModel):
     checks: list[QualityCheck] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {c.check: c.count for c in self.checks if c.skipped is None}
+        return {c.check: c.count for c in self.checks if c.skipped is None or c.count}
 
     @property
     def empty(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from itertools import compress, count
 
+from hr_connector.masking import mask_value
 from hr_connector.records import Reason, Value
 
 #: canonical column -> the data type whose import it points at ("person": a work-period person)
@@ -50,13 +51,15 @@ def dangling(
 
 
 def rows_with(
-    values: Sequence[Value], missing: set[str], column: str, target: str
+    values: Sequence[Value], missing: set[str], column: str, target: str, masked: bool = False
 ) -> list[tuple[int, Reason]]:
-    """(row, reason) for every row whose value is one of ``missing``."""
+    """(row, reason) for every row whose value is one of ``missing`` (``masked``: the values
+    are national IDs, shown masked)."""
     if not missing:
         return []
     code = REASON_CODES.get(target, DEFAULT_REASON)
+    show = mask_value if masked else str
     return [
-        (i, Reason(code, column=column, detail=values[i] or ""))
+        (i, Reason(code, column=column, detail=show(values[i] or "")))
         for i in compress(count(), map(missing.__contains__, values))
     ]
