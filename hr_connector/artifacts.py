@@ -29,6 +29,10 @@ def summary_table(result: ImportResult) -> list[dict[str, object]]:
         for k, v in result.counts.model_dump().items()
         if result.run_type != "full" or k not in partial_only
     ]
+    rows += [
+        {"figure": f"data quality {check.replace('_', ' ')}", "value": n}
+        for check, n in result.data_quality.items()
+    ]
     if result.interruption:
         rows.append({"figure": "reason", "value": result.interruption.message})
     if result.changeset:

@@ -152,6 +152,10 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
             "report_folder_code": "iga_tasks",
             "update_limit": 3,
             "language": "en",
+            # the data-quality checks (issue 16) warn about the samples' deliberate problems;
+            # same_file warn keeps each file's SHA-256, so day 3's repeated file is recognised
+            "national_id_country": "fi",
+            "checks": {"same_file": "warn"},
         }
         prefect = orchestration == "prefect"
         for n, (data_type, fmt) in enumerate(SAMPLE_FORMATS.items(), 1):
@@ -182,6 +186,13 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
             (
                 "day 2: rerun with approved_changeset",
                 run_connector(approved, workdir, "4", prefect=prefect),
+            )
+        )
+        again = {**partial, "checks": {"same_file": "block"}}
+        rows.append(
+            (
+                "day 3: the same file again (same_file block)",
+                run_connector(again, workdir, "4", prefect=prefect),
             )
         )
     finally:

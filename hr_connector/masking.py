@@ -20,3 +20,11 @@ def mask_national_ids(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: "*" * (len(m.group()) - 2) + m.group()[-2:], text)
     return text
+
+
+def mask_value(value: str) -> str:
+    """One national ID as a person may see it: all but the last two characters starred."""
+    value = value.strip()
+    if len(value) <= 4:
+        return "*" * len(value)
+    return "*" * (len(value) - 2) + value[-2:]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from hr_connector.errors import ConnectorError
 from hr_connector.limits import LimitCheck
+from hr_connector.quality.findings import QualityReport
 
 
 class Decision(StrEnum):
@@ -152,6 +153,8 @@ class AdminTask(BaseModel):
     not_attached: list[NotAttached] = Field(default_factory=list)
     created_at: str
     changes: ChangeList | None = None
+    #: the "Data quality" section: findings per check (issue 16)
+    data_quality: QualityReport | None = None
 
 
 class ImportResult(BaseModel):
@@ -172,6 +175,8 @@ class ImportResult(BaseModel):
     admin_task_id: str | None = None
     report_error: str | None = None
     changes: ChangeList | None = None
+    #: data-quality findings per check that ran (issue 16)
+    data_quality: dict[str, int] = Field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:

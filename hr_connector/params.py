@@ -181,6 +181,11 @@ class ConnectorParams(BaseModel):
     approved_by: str | None = None
     wait_for_approval: bool = True
     approval_timeout_hours: float = Field(default=20.0, gt=0, le=24 * 90)
+    # Data-quality checks (issue 16, hr_connector/quality/).
+    checks: dict[str, Literal["block", "warn", "off"]] = Field(default_factory=dict)
+    national_id_country: str | None = None
+    max_file_age_hours: float | None = Field(default=None, gt=0)
+    reference_archives_dir: str | None = None
 
     @field_validator("run_type", mode="before")
     @classmethod
@@ -223,6 +228,24 @@ class ConnectorParams(BaseModel):
                     "(strftime syntax, e.g. %Y-%m-%d or %d.%m.%Y)"
                 )
         return value
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _checks(cls, value: Any) -> Any:
+        from hr_connector.quality.settings import parse_checks
+
+        return parse_checks(value)
+
+    @field_validator("national_id_country", mode="before")
+    @classmethod
+    def _national_id_country(cls, value: Any) -> Any:
+        from hr_connector.quality.settings import validate_country
+
+        return validate_country(value)
+
+    @field_validator("max_file_age_hours", "reference_archives_dir", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("taskid", mode="before")
     @classmethod

@@ -44,6 +44,10 @@ from hr_connector.outcome import (
     RunCounts,
 )
 from hr_connector.params import ConnectorParams
+from hr_connector.quality import report as quality_report
+from hr_connector.quality import steps as quality
+from hr_connector.quality.checks import QualityOutcome
+from hr_connector.quality.findings import CheckRun
 from hr_connector.records import Reason, Table
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.texts import TranslationMissing, Translations
@@ -247,6 +251,8 @@ class Steps:
     archive_remote: Callable[..., str | None] = archive_remote_file
     #: wraps values passed between Prefect tasks so Prefect does not walk them
     quote: Callable[[Any], Any] = _unchanged
+    check_file: Callable[..., list[CheckRun]] = quality.check_file_quality
+    check_rows: Callable[..., QualityOutcome] = quality.check_row_quality
 
 
 PLAIN_STEPS = Steps()
@@ -314,6 +320,7 @@ def _run_import(
     source: Path | None = None
     attachments: list[Attachment] = []
     run_changes: changes_mod.RunChanges | None = None
+    quality_runs: list[CheckRun] = []
     with contextlib.ExitStack():
         try:
             check_archive_dir(workdir)
@@ -327,9 +334,13 @@ def _run_import(
             schema = run_schema(params)
             source = steps.fetch(params, workdir)
             result.source_file = str(source)
+            quality_runs = steps.check_file(params, workdir, source)
             table = steps.parse(source, params, schema)
             schema = header.matched_schema(schema, table.columns)  # the file's own spelling
             blocked = steps.validate(q(table), schema)
+            found = steps.check_rows(q(table), q(blocked), schema, params, workdir)
+            quality_runs = [*quality_runs, *found.runs]
+            blocked = quality.merged(blocked, found.blocked)
             base = delivery.comparison_base(workdir, dry_run=params.dry_run)
             changeset = steps.compare(q(table), q(blocked), schema, params, base)
             checkpoints.reached("compared")
@@ -374,6 +385,10 @@ def _run_import(
             result.decision = Decision.COMPLETED
             if not params.dry_run:
                 result.output_path = str(workdir.output)
+                if source is not None and schema is not None:
+                    quality.remember_file(
+                        params, workdir, source, schema, quality_runs, table, blocked
+                    )
 
     key_column = schema.key_column if schema else ""
     blocked_list = report.blocked_rows(table, blocked, key_column, translations, language)
@@ -385,6 +400,10 @@ def _run_import(
     if not params.dry_run and not refused_early:
         attachments = attachments + _changes_attachment(workdir, run_changes, blocked_list)
     attachments, left_out = prepare_attachments(params, workdir, attachments)
+    data_quality = quality_report.build_report(
+        quality_runs, table, key_column, translations, language
+    )
+    result.data_quality = data_quality.counts()
     task = report.build_admin_task(
         translations=translations,
         language=language,
@@ -402,6 +421,7 @@ def _run_import(
         attachments=attachments,
         dry_run=params.dry_run,
         changes=listed,
+        data_quality=data_quality,
     )
     task = attachments_mod.with_not_attached(task, left_out, translations)
     if params.dry_run:

@@ -98,6 +98,20 @@ REASON_TEXT_EN: dict[str, str] = {
     "nested_value": "{column} holds a nested value instead of a single value",
     "wrong_field_count": "the number of fields differs from the header (row/header: {detail})",
     "not_a_record": "the record is not a flat object ({detail})",
+    # data-quality checks (hr_connector/quality/)
+    "unknown_reference": "{column} {detail} does not exist in the last completed import of its "
+    "data type",
+    "unknown_person": "{column} {detail} is not the unique ID of a person in this file or in the "
+    "last work-period import",
+    "unknown_parent": "{column} {detail} is not an organization unit of this file",
+    "manager_cycle": "the manager chain loops back on itself ({column}): {detail}",
+    "org_cycle": "the chain of parent organization units loops back on itself ({column}): {detail}",
+    "overlapping_period": "the person's work periods overlap ({column}): {detail}",
+    "national_id_checksum": "the national ID {detail} in '{column}' has a wrong check character",
+    "national_id_birth_date": "the national ID {detail} in '{column}' contains an impossible "
+    "birth date",
+    "national_id_format": "the national ID {detail} in '{column}' does not have the country's "
+    "format",
 }
 
 
@@ -158,6 +172,17 @@ class Table:
         if isinstance(rows, list):
             return list(map(itemgetter(index), rows))
         return rows.column(index)  # type: ignore[attr-defined]
+
+    def columns_at(self, indices: list[int]) -> list[list[Value]]:
+        """:meth:`column` of several columns, in one pass where the store can."""
+        rows = self.rows
+        if not indices:
+            return []
+        if hasattr(rows, "columns"):
+            found = rows.columns(indices, len(self.columns))
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return [self.column(i) for i in indices]
 
     def joined(self, indices: Iterable[int]) -> Iterator[str]:
         """Each row's values joined by :data:`SEP`, a missing value as NUL (the digest's text)."""

@@ -23,6 +23,8 @@ from hr_connector.outcome import (
     Interruption,
     RunCounts,
 )
+from hr_connector.quality.findings import QualityReport
+from hr_connector.quality.report import section as quality_section
 from hr_connector.records import Reason, Table
 from hr_connector.texts import Translations
 
@@ -120,6 +122,7 @@ def build_admin_task(
     dry_run: bool = False,
     changes: ChangeList | None = None,
     approved_by: str | None = None,
+    data_quality: QualityReport | None = None,
 ) -> AdminTask:
     t = translations.text
     blocked = blocked or []
@@ -204,6 +207,8 @@ def build_admin_task(
             " …" if len(removed) > MAX_LISTED_REMOVED else ""
         )
         lines.append(t("removed_rows", language, count=len(removed), row_ids=shown))
+    if data_quality is not None:
+        lines += quality_section(data_quality, translations, language)
     if blocked:
         lines.append("")
         lines.append(t("blocked_rows_heading", language, count=len(blocked)))
@@ -239,6 +244,7 @@ def build_admin_task(
         attachments=attachments or [],
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         changes=changes,
+        data_quality=data_quality if data_quality is not None and not data_quality.empty else None,
     )
 
 

@@ -21,7 +21,7 @@ import hashlib
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter, methodcaller
-from typing import overload
+from typing import Any, overload
 
 import orjson
 
@@ -168,6 +168,22 @@ class JoinedRows(Sequence[Row]):
             values[i] = row[index]
         return values
 
+    def columns(self, indices: Sequence[int], width: int) -> list[list[Value]] | None:
+        """:meth:`column` of several columns in one pass over ``width``-value rows (None: a
+        row is not ``width`` values wide; ask :meth:`column`)."""
+        items = self._items
+        if self._tuples:
+            items = list(items)
+            for i in self._tuples:
+                items[i] = SEP * (width - 1)
+        out = _split_columns(items, SEP, width, False, indices)
+        if out is None:
+            return None
+        for i, row in self._tuples.items():
+            for values, index in zip(out, indices, strict=True):
+                values[i] = row[index]
+        return out
+
     def joined(self, indices: Iterable[int]) -> Iterator[str]:
         items, kept = self._items, self._tuples
         for i in indices:
@@ -271,6 +287,25 @@ class CsvLines(Sequence[Row]):
             values[i] = self._decode(i)[index]
         return values
 
+    def columns(self, indices: Sequence[int], width: int) -> list[list[Value]] | None:
+        """:meth:`column` of several columns in one pass over the lines (None: a line is not
+        ``width`` fields wide; ask :meth:`column`)."""
+        delimiter = self._delimiter.encode()
+        lines = self._lines
+        if self._special:
+            filler = delimiter * (width - 1)
+            lines = list(lines)
+            for i in self._special:
+                lines[i] = filler
+        out = _split_columns(lines, self._delimiter, width, True, indices)
+        if out is None:
+            return None
+        for i in self._special:
+            row = self._decode(i)
+            for values, index in zip(out, indices, strict=True):
+                values[i] = row[index]
+        return out
+
     def _plain_lines(self, index: int) -> list[bytes]:
         """The lines, with the special ones swapped for a placeholder that has field ``index``."""
         if not self._special:
@@ -302,6 +337,38 @@ class CsvLines(Sequence[Row]):
 
     def _special_set(self) -> set[int]:
         return self._quoted | self._fixed.keys()
+
+
+def _split_columns(
+    items: Sequence[Any],
+    sep: str,
+    width: int,
+    encoded: bool,
+    indices: Sequence[int],
+) -> list[list[Value]] | None:
+    """Columns ``indices`` of ``items`` (each exactly ``width`` fields joined by ``sep``;
+    None when they are not). ``encoded``: the items are UTF-8 bytes; a batch is decoded at once
+    (in UTF-8 no character's bytes occur inside another's, so the separator splits alike).
+
+    A batch of rows is joined and split once (C level, no per-row list), and each column is a
+    slice of the fields. Equal values share one string object afterwards: HR columns repeat a
+    lot (dates, org units, managers), so such a column costs its distinct values.
+    """
+    out: list[list[Value]] = [[] for _ in indices]
+    shared: list[dict[Value, Value]] = [{} for _ in indices]
+    for start in range(0, len(items), BATCH):
+        batch = items[start : start + BATCH]
+        text = sep.encode().join(batch).decode("utf-8") if encoded else sep.join(batch)
+        fields = text.split(sep)
+        if len(fields) != width * len(batch):
+            return None
+        for k, index in enumerate(indices):
+            values = fields[index::width]
+            same = shared[k]
+            if len(same) < 200_000:  # else a column of unique values: nothing to share
+                values = list(map(same.setdefault, values, values))
+            out[k].extend(values)
+    return out
 
 
 def parse_csv_line(text: str, delimiter: str) -> list[str]:

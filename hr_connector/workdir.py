@@ -278,6 +278,9 @@ def recover(workdir: WorkDir) -> bool:
         workdir.error_archive,
         workdir.journal,
         workdir.archive_index,
+        # what the data-quality checks keep (hr_connector/quality/archives.py)
+        workdir.archive_dir / f".{workdir.data_type}_quality.json",
+        workdir.archive_dir / ".workperiod_persons.bin",
     ]
     for final in mine:
         if final.parent.is_dir():

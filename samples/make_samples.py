@@ -167,7 +167,8 @@ ORGANIZATIONS: list[Row] = [
     _org("OU100", "Nordic Group Oy", "", "E1001", "CC1000", "2025-01-01"),
     _org("OU110", "Talous ja hallinto", "OU100", "E1002", "CC1100", "2025-01-01"),
     _org("OU111", "HR & People", "OU110", "E1005", "CC1100", "2025-01-01"),
-    _org("OU112", "Hankinta", "OU110", "", "CC1100", "2025-01-01", "2026-06-30"),  # closed
+    # closed; QUALITY: its own parent (a cycle of one, for the data-quality checks)
+    _org("OU112", "Hankinta", "OU112", "", "CC1100", "2025-01-01", "2026-06-30"),
     _org("OU120", "IT-palvelut", "OU100", "E1010", "CC1200", "2025-01-01"),
     _org("OU121", "Ohjelmistokehitys", "OU120", "E1011", "CC1210", "2025-01-01"),
     _org("OU122", "Infrastruktuuri & tietoturva", "OU120", "E1012", "CC1200", "2025-03-01"),
@@ -305,7 +306,18 @@ PERIODS: list[Period] = [
     ),
     Period("E1012", "2025-03-01", "", P, "T210", "OU122", "E1010", True),
     Period("E1016", "2025-03-01", "", P, "T170", "OU122", "E1012"),
-    Period("E1017", "2025-10-01", "2026-12-31", X, "T220", "OU122", "E1012", False, "external"),
+    Period(  # QUALITY: charged to CC1700, a cost center the costcenter sample lacks
+        "E1017",
+        "2025-10-01",
+        "2026-12-31",
+        X,
+        "T220",
+        "OU122",
+        "E1012",
+        False,
+        "external",
+        "CC1700",
+    ),
     Period("E1018", "2026-06-01", "2027-05-31", T, "T170", "OU122", "E1012"),
     # Sales
     Period("E1020", "2025-01-01", "", P, "T180", "OU130", "E1001", True),
@@ -321,7 +333,8 @@ PERIODS: list[Period] = [
     Period("E1030", "2025-01-01", "", P, "T210", "OU140", "E1001", True),
     Period("E1031", "2025-06-01", "", H, "T200", "OU140", "E1030"),
     Period("E1032", "2025-03-01", "2025-08-31", H, "T200", "OU140", "E1030"),  # ended, past
-    Period("E1032", "2025-09-01", "2025-12-31", T, "T200", "OU140", "E1030"),  # ended, past
+    # ended, past; QUALITY: ends 2026-01-15, after the next period started (overlap)
+    Period("E1032", "2025-09-01", "2026-01-15", T, "T200", "OU140", "E1030"),
     Period("E1032", "2026-01-01", "", P, "T200", "OU140", "E1030"),  # current
     Period("X-NOEMP", "2026-03-01", "", H, "T200", "OU140", "E1030"),  # BAD WP-0035
     Period("E1033", "2026-04-01", "2026-12-31", T, "T200", "OU140", "E1030"),
@@ -346,6 +359,26 @@ NEXT_DAY_NEW: list[Period] = [
     Period("E1037", "2026-12-01", "2027-05-31", T, "T190", "OU132", "E1022"),  # WP-0041
 ]
 
+# One of each problem the data-quality checks find (issue 16); none blocks a row by default
+# (the checks warn), so the counts above stay. E1001 is his own manager (a cycle), OU112 its own
+# parent, WP-0019 is charged to an unknown cost center, E1032's periods WP-0033/WP-0034
+# overlap, and E1033's national ID has a wrong check character.
+QUALITY_PROBLEMS = {
+    "unknown_cost_centers": {"CC1700"},
+    "self_parents": {"OU112"},
+    "wrong_check_character": {"E1033"},
+}
+
+
+def _national_id(person: Person) -> str:
+    """The person's ID; a deliberately wrong check character where QUALITY_PROBLEMS says so."""
+    nid = person.national_id
+    if person.employee_number in QUALITY_PROBLEMS["wrong_check_character"]:
+        wrong = _CHECK_CHARS[(_CHECK_CHARS.index(nid[-1]) + 1) % len(_CHECK_CHARS)]
+        nid = nid[:-1] + wrong
+    return nid
+
+
 # The deliberately bad rows by key; the generator checks this against its own validation.
 BAD_KEYS: dict[str, dict[str, str]] = {
     "costcenter": {"CC1600": "cost_center_name is empty"},
@@ -369,7 +402,7 @@ def _period_row(row_id: str, period: Period) -> Row:
     return {
         "row_id": row_id,
         "employee_number": person.employee_number,
-        "national_id": person.national_id,
+        "national_id": _national_id(person),
         "first_name": person.first_name,
         "second_name": person.second_name,
         "spoken_name": person.spoken_name,
@@ -554,7 +587,7 @@ def check_consistency(rows_by_type: dict[str, list[Row]]) -> None:
     for wp in valid["workperiod"]:
         assert titles[wp["title_id"]] == wp["title_name"], wp
         assert orgs[wp["org_unit_id"]]["org_unit_name"] == wp["org_unit_name"], wp
-        assert wp["cost_center"] in cost_centers, wp
+        assert wp["cost_center"] in cost_centers | QUALITY_PROBLEMS["unknown_cost_centers"], wp
         assert people[wp["manager_id"]] == wp["manager_name"], wp
         assert wp["employment_type"] in ("permanent", "temporary", "hour-based", "external"), wp
         assert wp["user_type"] in ("internal", "external"), wp

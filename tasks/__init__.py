@@ -15,6 +15,7 @@ from hr_connector.tasks.fetch import archive_remote_file, fetch_hr_file
 from hr_connector.tasks.guard import guard_import
 from hr_connector.tasks.parse import parse_hr_file
 from hr_connector.tasks.publish import publish_files
+from hr_connector.tasks.quality import check_file_quality, check_row_quality
 from hr_connector.tasks.report import file_admin_task, keep_admin_task
 from hr_connector.tasks.validate import validate_rows
 
@@ -30,6 +31,8 @@ PREFECT_STEPS = Steps(
     file_report=file_admin_task,
     archive_remote=archive_remote_file,
     quote=quote,
+    check_file=check_file_quality,
+    check_rows=check_row_quality,
 )
 
 __all__ = ["PREFECT_STEPS"]

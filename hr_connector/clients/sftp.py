@@ -662,6 +662,8 @@ def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -
         remote = posixpath.join(remote_dir, entry.filename)
         tmp = _download(conn, remote, entry, final)
     try:
+        if entry.st_mtime:  # keep the listing's time: the file-age check reads it locally
+            os.utime(tmp, (entry.st_atime or entry.st_mtime, entry.st_mtime))
         _remove_older_copies(folder, pattern, keep=final.name)
         os.replace(tmp, final)
     except BaseException:

@@ -1,0 +1,184 @@
+"""The other data types' last completed imports, read for the reference checks.
+
+Under EPE the four data types share one working directory, so their archives sit side by side
+in ``data/archive/``; a Prefect deployment has a working directory per data type and points
+``reference_archives_dir`` at the shared folder. A data type's imported IDs are the key values
+of its archive's rows, without the rows its error archive lists (those were never imported).
+
+Which column holds the key is read from the ``.<data_type>_quality.json`` every completed run
+keeps beside its archive (a customer may have renamed it with ``field_names``); an archive
+without one (the vendor's, or an older version's) uses the canonical column name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hr_connector.errors import FileUnreadable
+from hr_connector.records import Value
+from hr_connector.schemas import SCHEMAS
+from hr_connector.workdir import write_atomic, write_text_atomic
+
+log = logging.getLogger("hr_connector.quality")
+
+
+def archive_path(folder: Path, data_type: str) -> Path:
+    return folder / f"{data_type}_archive.json"
+
+
+def error_archive_path(folder: Path, data_type: str) -> Path:
+    return folder / f"error_{data_type}_archive.json"
+
+
+def state_path(folder: Path, data_type: str) -> Path:
+    """What a completed run keeps for the checks: its file's SHA-256 and its column names."""
+    return folder / f".{data_type}_quality.json"
+
+
+def read_state(folder: Path, data_type: str) -> dict[str, Any]:
+    path = state_path(folder, data_type)
+    try:
+        state = orjson.loads(path.read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def write_state(folder: Path, data_type: str, state: dict[str, Any]) -> None:
+    write_text_atomic(state_path(folder, data_type), orjson.dumps(state).decode() + "\n")
+
+
+def persons_path(folder: Path) -> Path:
+    """Fingerprints of the persons the last work-period import imported (see :class:`Persons`)."""
+    return folder / ".workperiod_persons.bin"
+
+
+def archives_identity(folder: Path, data_type: str) -> Any:
+    """The identity of a data type's archives in ``folder`` (JSON form): which files they are."""
+    from hr_connector.archive_index import file_identity
+
+    ids = [
+        file_identity(archive_path(folder, data_type)),
+        file_identity(error_archive_path(folder, data_type)),
+    ]
+    return orjson.loads(orjson.dumps(ids))
+
+
+def _fingerprint(value: str) -> bytes:
+    return hashlib.blake2b(value.encode(), digest_size=PERSON_DIGEST).digest()
+
+
+PERSON_DIGEST = 8
+
+
+class Persons:
+    """The persons of the last work-period import, as 8-byte BLAKE2b fingerprints.
+
+    Reading a million-row archive to learn which persons exist costs seconds and gigabytes;
+    every completed work-period run with the reference check on keeps the fingerprints of its
+    imported persons beside the archive instead (no national ID in clear: the person ID may be
+    one), tied to the archive's identity. A value is looked up by its fingerprint; only the
+    few values the file itself does not have are ever looked up.
+    """
+
+    def __init__(self, digests: set[bytes] | None = None, values: set[str] | None = None):
+        self._digests = digests
+        self._values = values
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        if self._values is not None:
+            return value in self._values
+        return self._digests is not None and _fingerprint(value) in self._digests
+
+    @staticmethod
+    def write(folder: Path, values: Iterable[Value]) -> None:
+        digests = sorted({_fingerprint(v) for v in set(values) if v})
+        write_atomic(persons_path(folder), lambda fh: fh.write(b"".join(digests)))
+
+    @staticmethod
+    def read(folder: Path) -> Persons | None:
+        try:
+            data = persons_path(folder).read_bytes()
+        except FileNotFoundError:
+            return None
+        size = PERSON_DIGEST
+        return Persons(digests={data[i : i + size] for i in range(0, len(data), size)})
+
+
+def _load(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise FileUnreadable(str(path), "the archive", f"not valid JSON ({exc})") from None
+
+
+def imported_values(folder: Path, data_type: str, column: str, key: str) -> set[str] | None:
+    """The ``column`` values of the rows the last completed ``data_type`` run imported.
+
+    None when that data type was never imported here (no archive). ``key`` is its row-ID
+    column, which the error archive's ``row_id`` refers to.
+    """
+    archive = archive_path(folder, data_type)
+    if not archive.is_file():
+        return None
+    rows = _load(archive)
+    blocked: set[str] = set()
+    errors = error_archive_path(folder, data_type)
+    if errors.is_file():
+        blocked = {e.get("row_id") for e in _load(errors) if isinstance(e, dict)} - {None, ""}
+    values: set[str] = set()
+    for row in rows:
+        if isinstance(row, dict) and (not blocked or row.get(key) not in blocked):
+            value = row.get(column)
+            if isinstance(value, str) and value:
+                values.add(value)
+    log.debug("Read %d %s IDs from %s", len(values), data_type, archive)
+    return values
+
+
+@dataclass
+class ReferenceArchives:
+    """The reference archives of one run, each read at most once."""
+
+    folder: Path
+    #: the person column of a work-period archive without a kept state ("employee_number" …)
+    default_person_column: str = "employee_number"
+    _cache: dict[str, set[str] | None] = field(default_factory=dict)
+    _persons: Persons | None = None
+
+    def ids(self, data_type: str) -> set[str] | None:
+        """The row IDs the last ``data_type`` import imported (None: never imported)."""
+        if data_type not in self._cache:
+            state = read_state(self.folder, data_type)
+            key = str(state.get("key_column") or SCHEMAS[data_type].key)
+            self._cache[data_type] = imported_values(self.folder, data_type, key, key)
+        return self._cache[data_type]
+
+    def persons(self) -> Persons | None:
+        """The persons' unique IDs of the last work-period import (None: never imported).
+
+        From the kept fingerprints when they describe the archive that is there now; else
+        from the archive itself.
+        """
+        if self._persons is None:
+            state = read_state(self.folder, "workperiod")
+            kept = state.get("persons_archives")
+            if kept is not None and kept == archives_identity(self.folder, "workperiod"):
+                self._persons = Persons.read(self.folder)
+            if self._persons is None:
+                column = str(state.get("person_column") or self.default_person_column)
+                key = str(state.get("key_column") or SCHEMAS["workperiod"].key)
+                values = imported_values(self.folder, "workperiod", column, key)
+                if values is None:
+                    return None
+                self._persons = Persons(values=values)
+        return self._persons

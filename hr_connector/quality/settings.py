@@ -1,0 +1,155 @@
+"""Which data-quality checks run, and how hard each one is (issue 16).
+
+One parameter, ``checks``, sets a severity per check: ``block`` (a row-level finding blocks the
+row with its reason; a file-level finding stops the run), ``warn`` (listed in the admin task's
+"Data quality" section, the rows are imported) or ``off``. Keys not given keep their defaults,
+which keep the vendor's behaviour: ``warn`` for the row-level checks the vendor does not make,
+``off`` for the repeated-file stop; the file-age stop runs only when ``max_file_age_hours`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Severity = Literal["block", "warn", "off"]
+SEVERITIES: tuple[Severity, ...] = ("block", "warn", "off")
+
+#: Row-level checks (a finding names rows) and their defaults.
+ROW_CHECKS: dict[str, Severity] = {
+    "references": "warn",
+    "cycles": "warn",
+    "overlaps": "warn",
+    "national_ids": "warn",
+}
+#: File-level checks (a finding is about the whole file) and their defaults.
+FILE_CHECKS: dict[str, Severity] = {
+    "same_file": "off",
+    "file_age": "block",
+}
+DEFAULTS: dict[str, Severity] = {**ROW_CHECKS, **FILE_CHECKS}
+CHECK_NAMES: tuple[str, ...] = tuple(DEFAULTS)
+
+
+def parse_checks(value: Any) -> dict[str, Severity]:
+    """The ``checks`` parameter: an object (or its JSON text) of check name -> severity.
+
+    Raises ValueError naming every unknown check and bad severity (pydantic reports it as an
+    invalid ``checks`` key).
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"not valid JSON ({exc})") from None
+    if not isinstance(value, Mapping):
+        raise ValueError('an object such as {"references": "block", "cycles": "warn"}')
+    problems: list[str] = []
+    out: dict[str, Severity] = {}
+    for name, severity in value.items():
+        key = str(name).strip().lower()
+        level = str(severity).strip().lower()
+        if key not in DEFAULTS:
+            problems.append(f"unknown check '{name}' (known: {', '.join(CHECK_NAMES)})")
+        elif level not in SEVERITIES:
+            problems.append(f"'{name}': '{severity}' is not one of block, warn, off")
+        else:
+            out[key] = level  # type: ignore[assignment]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return out
+
+
+def national_id_module(country: str) -> Any:
+    """The python-stdnum module that validates personal IDs of ``country`` (ISO 3166 code)."""
+    from stdnum import get_cc_module
+
+    cc = country.strip().lower()
+    for name in PERSONAL_ID_MODULES.get(cc, ()):
+        module = get_cc_module(cc, name)
+        if module is not None:
+            return module
+    return None
+
+
+#: Country -> the python-stdnum modules of its personal identity number (first found is used).
+PERSONAL_ID_MODULES: dict[str, tuple[str, ...]] = {
+    "fi": ("hetu",),
+    "se": ("personnummer",),
+    "no": ("fodselsnummer",),
+    "dk": ("cpr",),
+    "pl": ("pesel",),
+    "is": ("kennitala",),
+    "ee": ("ik",),
+    "lt": ("asmens",),
+    "be": ("nn",),
+    "bg": ("egn",),
+    "cz": ("rc",),
+    "sk": ("rc",),
+    "ro": ("cnp",),
+    "hr": ("oib",),
+    "si": ("emso",),
+    "it": ("codicefiscale",),
+    "es": ("dni",),
+    "pt": ("cc",),
+    "nl": ("bsn",),
+    "ch": ("ssn",),
+    "gr": ("amka",),
+    "ie": ("pps",),
+    "fr": ("nir",),
+    "de": ("idnr",),
+    "at": ("vnr",),
+    "us": ("ssn",),
+    "ca": ("sin",),
+    "mx": ("curp",),
+    "br": ("cpf",),
+    "ar": ("dni",),
+    "cl": ("run",),
+    "za": ("idnr",),
+    "in": ("aadhaar",),
+    "cn": ("ric",),
+    "kr": ("rrn",),
+    "th": ("pin",),
+    "tr": ("tckimlik",),
+    "il": ("idnr",),
+}
+
+
+def validate_country(value: str | None) -> str | None:
+    """``national_id_country``: a country python-stdnum can check personal IDs of, or None."""
+    if value is None or not str(value).strip():
+        return None
+    cc = str(value).strip().lower()
+    if national_id_module(cc) is None:
+        known = ", ".join(sorted(c for c in PERSONAL_ID_MODULES if national_id_module(c)))
+        raise ValueError(f"no national ID check for '{value}' (known: {known})")
+    return cc
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """The resolved severities and the parameters the checks use."""
+
+    severity: Mapping[str, Severity]
+    national_id_country: str | None = None
+    max_file_age_hours: float | None = None
+    reference_archives_dir: str | None = None
+
+    def level(self, check: str) -> Severity:
+        return self.severity.get(check, DEFAULTS[check])
+
+    def on(self, check: str) -> bool:
+        return self.level(check) != "off"
+
+    @classmethod
+    def from_params(cls, params: Any) -> QualitySettings:
+        return cls(
+            severity={**DEFAULTS, **(getattr(params, "checks", None) or {})},
+            national_id_country=getattr(params, "national_id_country", None),
+            max_file_age_hours=getattr(params, "max_file_age_hours", None),
+            reference_archives_dir=getattr(params, "reference_archives_dir", None),
+        )
