@@ -301,7 +301,7 @@ def test_log_and_error_archive_use_the_admin_task_words() -> None:
 
     shipped = Translations.load()
     for code, text in REASON_TEXT_EN.items():
-        assert shipped.cases[f"reason_{code}"]["en"] == text.replace("'", ""), code
+        assert shipped.cases[f"reason_{code}"]["en"] in (text, text.replace("'", "")), code
 
 
 def _error_cases() -> set[str]:

@@ -597,7 +597,8 @@ def test_section_in_every_language(language: str) -> None:
     )
     lines = section(report, translations, language)
     assert lines[1] == translations.text("quality_heading", language)
-    assert "  - line 2 (WP1): x" in lines
+    line = translations.text("position_line", language, number=2)  # "rivi 2", "Zeile 2", …
+    assert f"  - {line} (WP1): x" in lines
     assert lines[4] == "  - " + translations.text("quality_more", language, count=2)
     assert len(lines) == 7
 

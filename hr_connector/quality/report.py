@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from hr_connector import wording
 from hr_connector.masking import mask_national_ids
 from hr_connector.quality.findings import (
     MAX_LISTED,
@@ -123,7 +124,8 @@ def section(report: QualityReport, translations: Translations, language: str) ->
             + text(t, "quality_check", language, check=name, severity=severity, count=check.count)
         )
         for line in check.first:
-            where = " ".join(p for p in (line.position, line.row_id and f"({line.row_id})") if p)
+            shown = wording.position(t, language, line.position) if line.position else ""
+            where = " ".join(p for p in (shown, line.row_id and f"({line.row_id})") if p)
             lines.append(f"  - {where}: {line.message}" if where else f"  - {line.message}")
         if check.count > len(check.first):
             lines.append(
