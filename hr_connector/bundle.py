@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import pkgutil
 import re
 import shutil
 import subprocess
@@ -33,10 +34,10 @@ DIST = "hr-connector"
 #: The oldest Python the wrapper and the connector run on (pyproject's requires-python).
 MIN_PYTHON = (3, 11)
 #: The connector's packages (pyproject maps flows/, tasks/, translations/ below hr_connector).
-PACKAGES = (
+#: the roots of the connector's packages (pyproject maps flows/, tasks/ and translations/ under
+#: hr_connector); their sub-packages are found by walking them, see :func:`connector_packages`
+PACKAGE_ROOTS = (
     "hr_connector",
-    "hr_connector.readers",
-    "hr_connector.clients",
     "hr_connector.flows",
     "hr_connector.tasks",
     "hr_connector.translations",
@@ -106,13 +107,28 @@ def runtime_requirements(with_prefect: bool) -> list[str]:
     return wanted
 
 
-def _copy_connector(lib: Path) -> int:
-    copied = 0
-    for package in PACKAGES:
+def connector_packages() -> dict[str, Path]:
+    """Every package of the installed connector and its folder (sub-packages included, so a
+    new one is bundled without being listed here)."""
+    found: dict[str, Path] = {}
+    todo = list(PACKAGE_ROOTS)
+    while todo:
+        package = todo.pop(0)
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise BundleError(f"the installed connector lacks the package {package}")
-        source = Path(next(iter(spec.submodule_search_locations)))
+        found[package] = Path(next(iter(spec.submodule_search_locations)))
+        todo += [
+            f"{package}.{info.name}"
+            for info in pkgutil.iter_modules([str(found[package])])
+            if info.ispkg and f"{package}.{info.name}" not in found
+        ]
+    return found
+
+
+def _copy_connector(lib: Path) -> int:
+    copied = 0
+    for package, source in connector_packages().items():
         target = lib.joinpath(*package.split("."))
         target.mkdir(parents=True, exist_ok=True)
         for pattern in PACKAGE_FILES:
