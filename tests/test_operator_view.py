@@ -142,9 +142,11 @@ def test_a_stopped_deployment_run_tells_its_story(
         # 2. + 3. the connector's lines in the Logs tab with their levels; no crash story
         info, warning, error = 20, 30, 40
         lines = eventually(
-            lambda: (found := log_lines(stopped.id))
-            and has_line(found, info, "Filed the admin task")
-            and found
+            lambda: (
+                (found := log_lines(stopped.id))
+                and has_line(found, info, "Filed the admin task")
+                and found
+            )
         )
         assert has_line(lines, info, "Read 41 data rows")
         assert has_line(lines, info, "Blocked ")
@@ -152,9 +154,11 @@ def test_a_stopped_deployment_run_tells_its_story(
         assert has_line(lines, warning, "Guard stopped the import: The run would import")
         no_crash_story(lines)
         missing_lines = eventually(
-            lambda: (found := log_lines(missing.id))
-            and has_line(found, info, "Filed the admin task")
-            and found
+            lambda: (
+                (found := log_lines(missing.id))
+                and has_line(found, info, "Filed the admin task")
+                and found
+            )
         )
         assert has_line(missing_lines, error, "Run interrupted: No HR file matches")
         no_crash_story(missing_lines)
@@ -204,9 +208,9 @@ def test_an_in_process_stop_is_failed_without_a_crash_story(
     fetch = task_run(run.id, "fetch-hr-file")
     assert fetch.state.is_failed() and "No HR file matches" in fetch.state.message
     lines = eventually(
-        lambda: (found := log_lines(run.id))
-        and has_line(found, 20, "Filed the admin task")
-        and found
+        lambda: (
+            (found := log_lines(run.id)) and has_line(found, 20, "Filed the admin task") and found
+        )
     )
     no_crash_story(lines)
     # under EPE the hint speaks the scheduled task's terms
@@ -229,8 +233,11 @@ def test_hints_follow_the_origin() -> None:
         ours = UpdateLimitExceeded(9, 3, 5, 4, "sha256:ab")
         assert "-p approved_changeset=sha256:ab" in ours.hint
         block = ParametersInvalid(
-            [], {"webapi_password": "the Prefect Secret block 'acme-webapi-password' cannot be "
-                 "loaded (ValueError)"}
+            [],
+            {
+                "webapi_password": "the Prefect Secret block 'acme-webapi-password' cannot be "
+                "loaded (ValueError)"
+            },
         )
         assert "Create the Prefect Secret block(s) 'acme-webapi-password'" in block.hint
         assert "extra arguments" not in block.hint
