@@ -333,3 +333,33 @@ def test_command_line_serves_until_sigterm(tmp_path: Path) -> None:
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert PASSWORD not in out + err
+
+
+def test_the_wheel_holds_no_sandbox_server(tmp_path: Path) -> None:
+    """The sandbox is a development package: the connector's wheel ships none of it."""
+    import zipfile
+
+    from conftest import REPO
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("hr_connector-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "hr_connector/cli.py" in names
+    assert not [n for n in names if "sandbox" in n.lower()], names
+
+
+def test_the_command_says_how_to_install_the_sandbox_when_it_is_missing() -> None:
+    code = (
+        "import sys; sys.modules['esm_sandbox'] = None; sys.modules['esm_sandbox.cli'] = None\n"
+        "from hr_connector.cli import main; sys.exit(main(['esm-sandbox', '--port', '0']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "pip install -e ./esm_sandbox" in done.stderr
+    assert "Traceback" not in done.stderr
