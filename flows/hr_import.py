@@ -11,6 +11,7 @@ that says what to fix, so an operator can fix the file and rerun. The typed
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -22,12 +23,13 @@ from hr_connector import advice, secrets
 from hr_connector.errors import ParametersInvalid
 from hr_connector.flows.run_view import (
     ExpectedStop,
+    deployment_workdir,
     logs_in_prefect,
     origin,
     quiet_expected_stops,
     run_name,
 )
-from hr_connector.outcome import Decision, ImportResult
+from hr_connector.outcome import Decision, ImportResult, Interruption
 from hr_connector.params import DataType, parse_params
 from hr_connector.runlog import register_secrets
 from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
@@ -68,7 +70,18 @@ def import_body(
             raw[key] = value
     if raw["data_type"] != data_type:
         raise ValueError(f"this flow imports {data_type}, the parameters say {raw['data_type']}")
-    with advice.running_under(origin()), logs_in_prefect():
+    with advice.running_under(origin()) as run_origin, logs_in_prefect():
+        workdir, refused = deployment_workdir(workdir, run_origin)
+        if refused:  # nothing is written anywhere: the path was never chosen
+            logging.getLogger("hr_connector.run").error("Run refused: %s", refused)
+            result = ImportResult(
+                task_id=task_id,
+                data_type=data_type,
+                run_type=str(raw.get("run_type") or "partial"),
+                decision=Decision.INTERRUPTED,
+                interruption=Interruption(case="parameters_invalid", message=refused),
+            )
+            return Failed(message=refused, data=RunNotCompleted(refused, result))
         return _run_and_decide(data_type, raw, workdir, task_id)
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from hr_connector.advice import EPE, RunOrigin
@@ -55,6 +57,32 @@ def origin() -> RunOrigin:
     if not deployment.id or not deployment.name:
         return EPE
     return RunOrigin(deployment=f"{flow_run.flow_name}/{deployment.name}")
+
+
+def deployment_workdir(workdir: str, run_origin: RunOrigin) -> tuple[str, str | None]:
+    """The working directory of a run, or why it is refused (nothing is then read or written).
+
+    A deployment's relative ``workdir`` (the example deployments' ``acme/title``) lives under
+    ``HR_CONNECTOR_HOME``, set on the worker: the operator chooses where files go. Without it the
+    run is refused rather than writing under the worker's temporary folder or the root.
+    """
+    if "{{" in workdir:
+        return workdir, (
+            f"The working directory '{workdir}' holds an unresolved template. Give a real path "
+            "in the deployment's workdir (or -p workdir=... for one run). Nothing was read or "
+            "written."
+        )
+    if not run_origin.is_deployment or Path(workdir).is_absolute():
+        return workdir, None
+    home = os.environ.get("HR_CONNECTOR_HOME", "").strip()
+    if not home or not Path(home).is_absolute():
+        return workdir, (
+            f"The working directory '{workdir}' is relative and the worker has no "
+            "HR_CONNECTOR_HOME (an absolute folder under which deployments keep their files): "
+            "start the worker with HR_CONNECTOR_HOME=/srv/hr-connector (say), or give an "
+            "absolute workdir. Nothing was read or written."
+        )
+    return str(Path(home) / workdir), None
 
 
 class _RunContextFilter(logging.Filter):

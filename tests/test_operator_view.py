@@ -100,6 +100,8 @@ def test_a_stopped_deployment_run_tells_its_story(
     prefect_server: str, esm: Any, tmp_path: Path, samples: Path
 ) -> None:
     from prefect.blocks.system import Secret
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     api_url = prefect_server
@@ -121,8 +123,20 @@ def test_a_stopped_deployment_run_tells_its_story(
             runs = [
                 trigger(WP, wps, "w1", full),
                 trigger(TITLE, titles, "t1", run_params(esm, "title")),
+                # the example's own (relative) working directory: the worker has no
+                # HR_CONNECTOR_HOME, so the run is refused and writes nothing
+                run_deployment(TITLE, parameters={}, timeout=0),
             ]
-            stopped, missing = wait_final([r.id for r in runs])
+            stopped, missing, unchosen = wait_final([r.id for r in runs])
+
+        # 6. the example deployments never run on their own, and write only where chosen
+        with get_client(sync_client=True) as client:
+            for name in ("costcenter", "organization", "title", "workperiod"):
+                deployment = client.read_deployment_by_name(f"hr-import-{name}/acme-{name}")
+                assert deployment.schedules and not any(s.active for s in deployment.schedules)
+        assert unchosen.state.is_failed()
+        assert "HR_CONNECTOR_HOME" in unchosen.state.message
+        assert not (REPO / "acme").exists()
 
         # 1. the stopping step is the Failed task run, with the reason as its message
         assert stopped.state.is_failed() and missing.state.is_failed()
