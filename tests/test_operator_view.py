@@ -12,47 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import REPO, WEBAPI_PASSWORD, base_raw, place
-from test_deployments import PREFECT, cli_env, prefect_cli, run_params, trigger, wait_final
+from test_deployments import prefect_cli, process_worker, run_params, trigger, wait_final
 from test_flows import artifacts_of, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WP = "hr-import-workperiod/acme-workperiod"
 TITLE = "hr-import-title/acme-title"
-
-
-@contextlib.contextmanager
-def worker_with_output(api_url: str, output: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A process worker whose stdout and stderr (the flow runs' too) are kept in ``output``."""
-    with output.open("wb") as sink:
-        worker = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", "hr-connector", "--type", "process"],
-            cwd=REPO,
-            env={**cli_env(api_url), "PREFECT_LOGGING_LEVEL": "INFO"},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield worker
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(timeout=10)
 
 
 def task_runs(flow_run_id: Any) -> list[Any]:
@@ -89,6 +61,15 @@ def has_line(lines: list[tuple[int, str]], level: int, start: str) -> bool:
     return any(lv == level and msg.startswith(start) for lv, msg in lines)
 
 
+def logs_once_filed(flow_run_id: Any) -> list[tuple[int, str]]:
+    """The run's log lines, once the last of the connector's lines has reached the API."""
+    return eventually(
+        lambda: (found := log_lines(flow_run_id))
+        and has_line(found, 20, "Filed the admin task")
+        and found
+    )
+
+
 def no_crash_story(lines: list[tuple[int, str]]) -> None:
     for _, message in lines:
         assert "unexpected exception" not in message, message
@@ -115,7 +96,7 @@ def test_a_stopped_deployment_run_tells_its_story(
         titles.mkdir()
         place(wps, samples / "workperiod" / "workperiod.json", "workperiod")
         full = run_params(esm, "workperiod", "json", run_type="partial", update_limit=3)
-        with worker_with_output(api_url, tmp_path / "worker.log"):
+        with process_worker(api_url, output=tmp_path / "worker.log"):
             # the first load of a partial deployment: the documented one-off run_type override
             first = wait_final([trigger(WP, wps, "w1", full, run_type="full").id])[0]
             assert first.state.is_completed(), first.state.message
@@ -155,25 +136,13 @@ def test_a_stopped_deployment_run_tells_its_story(
 
         # 2. + 3. the connector's lines in the Logs tab with their levels; no crash story
         info, warning, error = 20, 30, 40
-        lines = eventually(
-            lambda: (
-                (found := log_lines(stopped.id))
-                and has_line(found, info, "Filed the admin task")
-                and found
-            )
-        )
+        lines = logs_once_filed(stopped.id)
         assert has_line(lines, info, "Read 41 data rows")
         assert has_line(lines, info, "Blocked ")
         assert has_line(lines, info, "Compared (partial run)")
         assert has_line(lines, warning, "Guard stopped the import: The run would import")
         no_crash_story(lines)
-        missing_lines = eventually(
-            lambda: (
-                (found := log_lines(missing.id))
-                and has_line(found, info, "Filed the admin task")
-                and found
-            )
-        )
+        missing_lines = logs_once_filed(missing.id)
         assert has_line(missing_lines, error, "Run interrupted: No HR file matches")
         no_crash_story(missing_lines)
         # the same lines, redacted alike, in the task's log file
@@ -221,12 +190,7 @@ def test_an_in_process_stop_is_failed_without_a_crash_story(
     assert run.state.is_failed()
     fetch = task_run(run.id, "fetch-hr-file")
     assert fetch.state.is_failed() and "No HR file matches" in fetch.state.message
-    lines = eventually(
-        lambda: (
-            (found := log_lines(run.id)) and has_line(found, 20, "Filed the admin task") and found
-        )
-    )
-    no_crash_story(lines)
+    no_crash_story(logs_once_filed(run.id))
     # under EPE the hint speaks the scheduled task's terms
     assert "deliver it and rerun the task" in run.state.message
 
