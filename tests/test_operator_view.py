@@ -223,3 +223,33 @@ def test_hints_follow_the_origin() -> None:
         missing = FileNotReceived("in/*.csv", "in")
         assert "run the deployment hr-import-workperiod/acme-workperiod again" in missing.hint
     assert "extra arguments" in ParametersInvalid(["file_path"], {}).hint
+
+
+def test_in_process_a_malformed_file_fails_the_parse_step_and_a_parameter_is_no_esm_answer(
+    prefect_server: str, workdir: Path, esm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hr_connector.flows.hr_import import run_flow
+
+    from test_flows import flow_run_named
+
+    (workdir / "in").mkdir()
+    (workdir / "in" / "title.csv").write_bytes(b"row_id;title\r\nT1;Caf\xe9\r\n")  # not UTF-8
+    raw = base_raw(data_type="title", webapi_url=esm.url, webapi_user="iga.webapi")
+    assert run_flow(raw, workdir, "82").interruption is not None
+    run = flow_run_named("title-task-82")
+    parse = task_run(run.id, "parse-hr-file")
+    assert parse.state.is_failed() and "cannot be read at" in parse.state.message
+    assert not any(t.name.startswith("validate-rows") for t in task_runs(run.id))
+    no_crash_story(logs_once_filed(run.id))
+
+    # an unresolved password reference is a parameter problem: the ESM is not even asked
+    logins = esm.login_count
+    unusable = {**raw, "webapi_password": "env:HR_TEST_UNSET_PASSWORD"}
+    monkeypatch.delenv("HR_TEST_UNSET_PASSWORD", raising=False)
+    result = run_flow(unusable, workdir, "83")
+    assert result.interruption is not None and result.interruption.case == "parameters_invalid"
+    assert result.report_error is None and esm.login_count == logins
+    message = flow_run_named("title-task-83").state.message
+    assert "HR_TEST_UNSET_PASSWORD" in message and "ESM" not in message
+    log_text = (workdir / "83_log.txt").read_text(encoding="utf-8")
+    assert "The Web API parameters are not usable either (webapi_password)" in log_text
