@@ -3,9 +3,10 @@
 Each flow runs :func:`hr_connector.runner.execute` with the Prefect task wrappers: every step is
 a task run in the UI, the run logs to ``<taskid>_log.txt`` with secrets redacted, and artifacts
 summarise it. An interrupted run (missing file, update limit, …) ends **Failed** with a message
-that says what to fix, so an operator can fix the file and rerun. The typed
-:class:`ImportResult` is the Completed state's result, and rides on the Failed state's exception
-(:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
+that says what to fix, so an operator can fix the file and rerun. A *deployment* run stopped by a
+limit first suspends, waiting for the admin's decision in the UI (:mod:`hr_connector.approval`).
+The typed :class:`ImportResult` is the Completed state's result, and rides on the Failed state's
+exception (:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Literal
 from prefect import Flow, flow
 from prefect.states import Completed, Failed, State
 
-from hr_connector import advice, secrets
+from hr_connector import advice, approval, artifacts, secrets, wording
 from hr_connector.errors import ParametersInvalid
 from hr_connector.flows.run_view import (
     ExpectedStop,
@@ -34,6 +35,7 @@ from hr_connector.params import DataType, parse_params
 from hr_connector.runlog import register_secrets
 from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
 from hr_connector.tasks import PREFECT_STEPS
+from hr_connector.workdir import WorkDir
 
 quiet_expected_stops()
 
@@ -88,6 +90,10 @@ def import_body(
 def _run_and_decide(
     data_type: DataType, raw: dict[str, Any], workdir: str, task_id: str
 ) -> State[Any]:
+    decided = approval.decision_of_this_run()  # a stopped run the admin resumed (issue 12)
+    if decided is not None and decided.decision == "approve":
+        raw["approved_changeset"] = decided.changeset
+        raw["approved_by"] = decided.decided_by
     try:
         resolved = secrets.resolve(raw)
         register_secrets(secret_strings(resolved))
@@ -97,7 +103,25 @@ def _run_and_decide(
     else:
         from prefect.runtime import flow_run
 
-        result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
+        if decided is not None and decided.decision == "reject":
+            result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
+        else:
+            waits = (
+                decided is None
+                and parsed.wait_for_approval
+                and approval.deployment_run() is not None
+            )
+            token = wording.PREFECT_APPROVAL.set(flow_run.name if waits else None)
+            try:
+                result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
+            finally:
+                wording.PREFECT_APPROVAL.reset(token)
+            if waits and approval.can_wait(result, parsed.dry_run):
+                wd = WorkDir(Path(workdir), task_id, parsed.data_type)
+                description = approval.form_description(
+                    result, artifacts.admin_task_markdown(result, wd)
+                )
+                approval.wait_for_decision(result, description, parsed.approval_timeout_hours)
     message = state_message(result)
     if result.decision is Decision.INTERRUPTED or result.report_error:
         return Failed(message=message, data=RunNotCompleted(message, result))

@@ -12,6 +12,7 @@ import re
 import sys
 
 from hr_connector import advice
+from hr_connector.changes import describe
 from hr_connector.masking import mask_national_ids
 from hr_connector.outcome import ImportResult
 from hr_connector.workdir import WorkDir
@@ -24,8 +25,11 @@ def summary_table(result: ImportResult) -> list[dict[str, object]]:
         {"figure": "decision", "value": result.decision.value},
         {"figure": "run type", "value": result.run_type + (" (dry run)" if result.dry_run else "")},
     ]
+    partial_only = {"new", "changed", "unchanged", "removed"}
     rows += [
-        {"figure": k.replace("_", " "), "value": v} for k, v in result.counts.model_dump().items()
+        {"figure": k.replace("_", " "), "value": v}
+        for k, v in result.counts.model_dump().items()
+        if result.run_type != "full" or k not in partial_only
     ]
     if result.interruption:
         rows.append({"figure": "stopped at", "value": stopping_step(result)})
@@ -38,6 +42,22 @@ def summary_table(result: ImportResult) -> list[dict[str, object]]:
             rows.append({"figure": "how to approve or fix", "value": result.interruption.hint})
     if result.changeset:
         rows.append({"figure": "changeset", "value": result.changeset})
+    rows += change_rows(result)
+    return rows
+
+
+def change_rows(result: ImportResult) -> list[dict[str, object]]:
+    """The admin task's listed changes, one table row each (national IDs are already masked)."""
+    if result.changes is None:
+        return []
+    rows: list[dict[str, object]] = []
+    for kind in ("new", "changed", "removed"):
+        listed = getattr(result.changes, kind)
+        for row in listed:
+            rows.append({"figure": f"{kind} {row.row_id}", "value": describe(row)})
+        rest = getattr(result.changes, f"{kind}_total") - len(listed)
+        if rest > 0:
+            rows.append({"figure": f"{kind}: more rows", "value": f"{rest} (see the attachment)"})
     return rows
 
 

@@ -4,6 +4,7 @@
 ``demo``           the whole story on the bundled samples, against a local ESM
 ``esm-sandbox``    the local ESM: see the admin tasks in a browser (development package)
 ``resend-report``  file a kept admin task again (after the ESM was unreachable)
+``bundle``         IGAConnector.py with the connector and its dependencies, for a named Python
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the parameters JSON (for webapi_url, user, password, codes)",
     )
 
+    from hr_connector import bundle
+
+    bundled = sub.add_parser(
+        "bundle", help="write IGAConnector.py with the connector and its dependencies to DIR"
+    )
+    bundle.add_arguments(bundled)
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["esm-sandbox"]:  # its options belong to the development package
         return run_esm_sandbox(argv[1:])
@@ -66,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args.workdir, args.orchestration, args.samples)
     if args.command == "esm-sandbox":
         return run_esm_sandbox(args.sandbox_args)
+    if args.command == "bundle":
+        return bundle.run(args)
     if args.command == "resend-report":
         return resend_report(args.admin_task, args.params)
     return 2  # pragma: no cover
@@ -187,6 +197,7 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
             "data_type": "workperiod",
             "run_type": "partial",
             "file_path": "./workperiod/*.csv",
+            "removed_limit": "10%",
         }
         stopped = run_connector(partial, workdir, "4", prefect=prefect)
         rows.append(("day 2: partial workperiod, update_limit 3", stopped))
@@ -217,6 +228,9 @@ def _print_demo(rows: list[tuple[str, Any]], workdir: Path) -> None:
         )
         if r.interruption:
             print(f"{'':44} -> {r.interruption.message}")
+    for label, r in rows:
+        if r.interruption and r.changes:
+            _print_changes(label, r)
     print(f"\nFiles are in {workdir}:")
     print("  <taskid>_output.json      rows for the platform to import")
     print("  <taskid>_log.txt          each run's log")
@@ -224,6 +238,19 @@ def _print_demo(rows: list[tuple[str, Any]], workdir: Path) -> None:
     print("  data/archive/             the archives the next partial run compares with")
     print("  esm/                      the local ESM's datacards and attachments")
     print(f"\nSee the admin tasks in a browser: hr-connector esm-sandbox --dir {workdir / 'esm'}")
+
+
+def _print_changes(label: str, result: Any) -> None:
+    """What the admin reviews before approving a stop: the changes its admin task lists."""
+    from hr_connector.changes import describe
+
+    print(
+        f"\nThe changes the admin reviews ({label}; admin task and {result.task_id}_changes.csv):"
+    )
+    for kind in ("new", "changed", "removed"):
+        for row in getattr(result.changes, kind):
+            where = f" ({row.position})" if row.position else ""
+            print(f"  {kind:8} row ID {row.row_id}{where}: {describe(row)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

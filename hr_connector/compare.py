@@ -14,14 +14,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from itertools import filterfalse, islice
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from hr_connector import archive_index
+from hr_connector import archive_index, archive_shape
 from hr_connector.archive_index import ArchiveIndex
-from hr_connector.errors import ArchiveMissing, FileUnreadable
+from hr_connector.errors import ArchiveMissing
 from hr_connector.records import Reason, Table, Value, fast_path_enabled, paused_gc
 from hr_connector.schemas import RunSchema
 from hr_connector.validate import key_values
@@ -82,13 +79,6 @@ class PreviousRun:
         return self._columns
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        return orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise FileUnreadable(str(path), "the archive", f"not valid JSON ({exc})") from None
-
-
 def load_previous(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
     if not workdir.archive.exists():
         raise ArchiveMissing(str(workdir.archive.relative_to(workdir.root)))
@@ -101,14 +91,11 @@ def load_previous(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
 
 def _load_archives(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
     """The reference: parse the archive and the error archive."""
-    rows = _load_json(workdir.archive)
+    key = schema.key_column
+    rows = archive_shape.archived_rows(workdir.archive, workdir.root, key, schema.data_type)
     blocked_ids: set[str] = set()
     if workdir.error_archive.exists():
-        for entry in _load_json(workdir.error_archive):
-            row_id = entry.get("row_id")
-            if row_id:
-                blocked_ids.add(row_id)
-    key = schema.key_column
+        blocked_ids = archive_shape.blocked_row_ids(workdir.error_archive, workdir.root, key)
     values: dict[str, dict[str, Any]] = {}
     for row in rows:
         row_id = row.get(key)
@@ -207,7 +194,10 @@ def _valid_rows(table: Table, blocked: dict[int, list[Reason]]) -> list[int]:
 def _compare_columns(table: Table, schema: RunSchema, previous: PreviousRun) -> list[str]:
     if schema.change_columns is not None:
         return list(schema.change_columns)
-    return sorted(set(table.columns) | previous.columns)
+    # the row ID the connector adds under objectGUID_field_name (an archive the vendor's script
+    # left has it) is not data: it must not make every row "changed"
+    added = {schema.guid_field} - set(table.columns)
+    return sorted((set(table.columns) | previous.columns) - added)
 
 
 def _changed(

@@ -16,14 +16,17 @@ the same steps in-process without Prefect (no server to manage, no ~10 s ephemer
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from hr_connector import invocation
 from hr_connector.errors import ParametersInvalid, UnusableInvocation
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import TASK_ID_KEYS, parse_params
@@ -77,67 +80,49 @@ def read_input(args: argparse.Namespace, stdin: TextIO) -> tuple[dict[str, Any],
     if args.params is not None:
         try:
             text = args.params.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UnusableInvocation(
-                f"Cannot read --params {args.params}: {exc.strerror}."
-            ) from None
-        lines = [text]
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UnusableInvocation(f"Cannot read --params {args.params}: {reason}.") from None
     else:
         if stdin is None or stdin.isatty():
             raise UnusableInvocation(
                 "No parameters: pass the JSON object on standard input or use --params FILE."
             )
-        lines = [line for line in stdin.read().splitlines() if line.strip()]
-        if not lines:
+        text = stdin.read()
+        if not text.strip():
             raise UnusableInvocation("Standard input is empty: expected the parameters JSON.")
-    params = _json_object(lines[0], "the parameters (line 1)")
-    mappings = _json_object(lines[1], "the task mappings (line 2)") if len(lines) > 1 else {}
-    return params, mappings
-
-
-def _json_object(text: str, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UnusableInvocation(
-            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from None
-    if not isinstance(value, dict):
-        raise UnusableInvocation(f"{what} must be a JSON object, not {type(value).__name__}.")
-    return value
+    return invocation.split_input(text)
 
 
 def resolve_task_id(raw: Mapping[str, Any], mappings: Mapping[str, Any], cli: str | None) -> str:
     for source in (raw, mappings):
         for key in TASK_ID_KEYS:
             if source.get(key) not in (None, ""):
-                return _safe_task_id(str(source[key]))
+                return invocation.safe_task_id(str(source[key]))
     for value in (cli, os.environ.get("EPE_TASK_ID")):
         if value:
-            return _safe_task_id(value)
+            return invocation.safe_task_id(value)
     raise UnusableInvocation(
-        "No task id: give 'taskid' in the parameters, --task-id N, or EPE_TASK_ID."
+        "No task id: give '__taskid__' or 'taskid' in the parameters or the task mappings, "
+        "--task-id N, or EPE_TASK_ID."
     )
-
-
-def _safe_task_id(value: str) -> str:
-    value = value.strip()
-    if not value or not all(c.isalnum() or c in "-_." for c in value) or value.startswith("."):
-        raise UnusableInvocation(
-            f"The task id {value!r} is not a plain name (letters, digits, -_.)."
-        )
-    return value
 
 
 def resolve_workdir(cli: Path | None) -> Path:
-    chosen = cli or (
-        Path(os.environ["HR_CONNECTOR_WORKDIR"])
-        if os.environ.get("HR_CONNECTOR_WORKDIR")
-        else Path.cwd()
-    )
-    if not chosen.is_dir():
-        raise UnusableInvocation(f"The working directory {chosen} does not exist.")
-    return chosen.resolve()
+    try:
+        chosen = cli or (
+            Path(os.environ["HR_CONNECTOR_WORKDIR"])
+            if os.environ.get("HR_CONNECTOR_WORKDIR")
+            else Path.cwd()
+        )
+        if not chosen.is_dir():
+            raise UnusableInvocation(f"The working directory {chosen} does not exist.")
+        return chosen.resolve()
+    except OSError as exc:  # e.g. a folder above it that this user may not enter
+        where = cli or os.environ.get("HR_CONNECTOR_WORKDIR") or "(the current directory)"
+        raise UnusableInvocation(
+            f"The working directory {where} cannot be used: {exc.strerror}."
+        ) from None
 
 
 def _use_prefect(choice: str) -> bool:
@@ -145,7 +130,12 @@ def _use_prefect(choice: str) -> bool:
         return True
     if choice == "plain":
         return False
-    return bool(os.environ.get("PREFECT_API_URL"))
+    if not os.environ.get("PREFECT_API_URL"):
+        return False
+    if importlib.util.find_spec("prefect") is None:  # a bundle without Prefect
+        log.warning("PREFECT_API_URL is set but Prefect is not installed: running without it")
+        return False
+    return True
 
 
 def run_connector(
@@ -176,9 +166,28 @@ def main(
         raw, mappings = read_input(args, stdin)
         task_id = resolve_task_id(raw, mappings, args.task_id)
         workdir = resolve_workdir(args.workdir)
+        if not args.dry_run:
+            invocation.check_writable(workdir)
     except UnusableInvocation as exc:
         print(f"hr-connector: {exc}", file=stderr)
         return EXIT_UNUSABLE
+    started = time.time()
+    try:
+        result = _run(raw, mappings, task_id, workdir, args)
+    except Exception as exc:  # never a bare traceback for the engine's task history
+        from hr_connector.failsafe import end_unexpected
+
+        return end_unexpected(raw, exc, workdir, task_id, stderr, started=started)
+    return _print_result(result, stdout, stderr)
+
+
+def _run(
+    raw: dict[str, Any],
+    mappings: dict[str, Any],
+    task_id: str,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> ImportResult:
     register_secrets(secret_strings(raw))
     if mappings:
         log.debug("Task mappings: %s", redact(json.dumps(_masked(mappings))))
@@ -189,21 +198,9 @@ def main(
     except ParametersInvalid as error:
         from hr_connector.runner import report_unusable_parameters
 
-        result = report_unusable_parameters(raw, error, workdir, task_id)
-        _print_result(result, stdout, stderr)
-        return EXIT_INTERRUPTED
+        return report_unusable_parameters(raw, error, workdir, task_id)
     del params
-    try:
-        result = run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
-    except Exception as exc:  # never a bare traceback for the engine's task history
-        log.exception("Unexpected error")
-        print(
-            f"hr-connector: unexpected error, nothing imported: {type(exc).__name__}: "
-            f"{redact(str(exc))}",
-            file=stderr,
-        )
-        return EXIT_INTERRUPTED
-    return _print_result(result, stdout, stderr)
+    return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 
 
 def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
@@ -224,6 +221,15 @@ def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
         stdout.flush()
         return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED
     print(f"hr-connector: {summary}", file=stderr)
+    if result.interruption and result.changeset:
+        from hr_connector.report import APPROVABLE_CASES
+
+        if result.interruption.case in APPROVABLE_CASES:  # the exact line for the admin
+            print(
+                "hr-connector: to import exactly these changes, add to the extra arguments for "
+                f'one run: "approved_changeset": "{result.changeset}"',
+                file=stderr,
+            )
     print(f"hr-connector: log: {result.log_path}", file=stderr)
     if result.admin_task_path:
         print(

@@ -1,21 +1,26 @@
 """Guards: refuse dangerous imports before anything is written (PLATFORM.md §5).
 
 Checked in this order, each with its figures: fewer data rows than ``minimum_row_count``; then,
-for a partial run, more updates (new + changed) than ``update_limit`` unless
-``override_update_limit`` is true or ``approved_changeset`` names exactly this changeset.
+for a partial run, more updates (new + changed) than ``update_limit``, more new, changed or removed
+rows than ``new_limit``, ``changed_limit``, ``removed_limit`` (each a count or a percentage of the
+archived rows, :mod:`hr_connector.limits`), unless ``override_update_limit`` is true or
+``approved_changeset`` names exactly this changeset.
 An approval is bound to the changeset digest, so it cannot let a different, later change through.
 """
 
 from __future__ import annotations
 
 from hr_connector.compare import Changeset
-from hr_connector.errors import TooFewRows, UpdateLimitExceeded
+from hr_connector.errors import RunInterrupted, TooFewRows, UpdateLimitExceeded
+from hr_connector.limits import ChangeLimitExceeded, check_limits
 from hr_connector.outcome import GuardVerdict, Interruption
 from hr_connector.params import ConnectorParams
 
 
 def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) -> GuardVerdict:
-    verdict = GuardVerdict(update_limit=params.update_limit, updates=changeset.updates)
+    verdict = GuardVerdict(updates=changeset.updates)
+    if isinstance(params.update_limit, int):
+        verdict.update_limit = params.update_limit
     if params.minimum_row_count is not None and rows_read < params.minimum_row_count:
         verdict.interruption = Interruption.from_error(
             TooFewRows(rows_read, params.minimum_row_count)
@@ -24,7 +29,17 @@ def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     if changeset.run_type != "partial":
         return verdict
     verdict.update_limit_applied = True
-    if changeset.updates <= params.update_limit:
+    archived = changeset.unchanged + len(changeset.changed) + len(changeset.removed)
+    counts = {
+        "updates": changeset.updates,
+        "new": len(changeset.new),
+        "changed": len(changeset.changed),
+        "removed": len(changeset.removed),
+    }
+    verdict.limits = check_limits(params, counts, archived)
+    verdict.update_limit = verdict.limits[0].allowed
+    exceeded = [c for c in verdict.limits if c.exceeded]
+    if not exceeded:
         return verdict
     if params.override_update_limit:
         verdict.override = "override_update_limit"
@@ -32,13 +47,19 @@ def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     if params.approved_changeset and params.approved_changeset == changeset.digest:
         verdict.override = "approved_changeset"
         return verdict
-    verdict.interruption = Interruption.from_error(
-        UpdateLimitExceeded(
+    first, also = exceeded[0], [c.name for c in exceeded[1:]]
+    if first.name == "update_limit":
+        error: RunInterrupted = UpdateLimitExceeded(
             changeset.updates,
-            params.update_limit,
+            first.shown,  # type: ignore[arg-type]
             len(changeset.new),
             len(changeset.changed),
             changeset.digest,
         )
-    )
+        if also:
+            error.figures["also"] = ", ".join(also)
+            error.message += f" Also exceeded: {', '.join(also)}."
+    else:
+        error = ChangeLimitExceeded(first, archived, changeset.digest, also)
+    verdict.interruption = Interruption.from_error(error)
     return verdict

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hr_connector.errors import ConnectorError
+from hr_connector.limits import LimitCheck
 
 
 class Decision(StrEnum):
@@ -73,6 +74,8 @@ class GuardVerdict(BaseModel):
     updates: int = 0
     update_limit_applied: bool = False
     override: str | None = None  # "override_update_limit" | "approved_changeset" | None
+    #: every limit that was set, with its figures (partial runs; see hr_connector.limits)
+    limits: list[LimitCheck] = Field(default_factory=list)
 
     @property
     def proceed(self) -> bool:
@@ -82,6 +85,38 @@ class GuardVerdict(BaseModel):
 class Attachment(BaseModel):
     name: str
     path: str
+
+
+class ColumnChange(BaseModel):
+    """One changed column of a changed row: the archived value and the file's value."""
+
+    column: str
+    old: str = ""
+    new: str = ""
+
+
+class RowChange(BaseModel):
+    """A new, changed or removed row: its row ID, where it is, who it is, what changed."""
+
+    row_id: str
+    #: "line 5" / "record 5" in the file; empty for a removed row (it is only in the archive)
+    position: str = ""
+    #: the identifying columns (names, person ID masked when it is a national ID, start date)
+    identity: dict[str, str] = Field(default_factory=dict)
+    #: changed rows only: every changed column
+    columns: list[ColumnChange] = Field(default_factory=list)
+
+
+class ChangeList(BaseModel):
+    """A partial run's changes: the first ``report_max_rows`` of each kind in row-ID order, and
+    how many there are in all (the complete lists are in ``<taskid>_changes.csv``)."""
+
+    new: list[RowChange] = Field(default_factory=list)
+    changed: list[RowChange] = Field(default_factory=list)
+    removed: list[RowChange] = Field(default_factory=list)
+    new_total: int = 0
+    changed_total: int = 0
+    removed_total: int = 0
 
 
 class AdminTask(BaseModel):
@@ -99,6 +134,7 @@ class AdminTask(BaseModel):
     changeset: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
     created_at: str
+    changes: ChangeList | None = None
 
 
 class ImportResult(BaseModel):
@@ -118,6 +154,7 @@ class ImportResult(BaseModel):
     admin_task_path: str | None = None
     admin_task_id: str | None = None
     report_error: str | None = None
+    changes: ChangeList | None = None
 
     @property
     def exit_code(self) -> int:

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from hr_connector.errors import ParametersInvalid
+from hr_connector.limits import LimitValue, OptionalLimit
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ REQUIRED_KEYS = (
 #: Keys whose values are secrets: never logged, never stored by Prefect in clear.
 SECRET_KEYS = frozenset({"webapi_password", "sftp_password", "sftp_private_key_passphrase"})
 #: Keys that only say which run this is; accepted in the parameters object (PLATFORM.md §1).
-TASK_ID_KEYS = ("taskid", "task_id")
+TASK_ID_KEYS = ("taskid", "task_id", "__taskid__")
 
 
 def _json_if_string(value: Any) -> Any:
@@ -131,7 +132,7 @@ class ConnectorParams(BaseModel):
     # The vendor's parameters.
     file_path: str = Field(min_length=1)
     data_type: DataType
-    update_limit: int = Field(ge=0)
+    update_limit: LimitValue
     run_type: Literal["partial", "full"] = "partial"
     override_update_limit: bool = False
     minimum_row_count: int | None = Field(default=None, ge=0)
@@ -170,6 +171,14 @@ class ConnectorParams(BaseModel):
     report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
     approved_changeset: str | None = None
     dry_run: bool = False
+    # Limits per kind of change and the review of a stop (issue 12): see hr_connector.limits.
+    new_limit: OptionalLimit = None
+    changed_limit: OptionalLimit = None
+    removed_limit: OptionalLimit = None
+    report_max_rows: int = Field(default=50, ge=0)
+    approved_by: str | None = None
+    wait_for_approval: bool = True
+    approval_timeout_hours: float = Field(default=20.0, gt=0, le=24 * 90)
 
     @field_validator("run_type", mode="before")
     @classmethod
@@ -240,15 +249,22 @@ def _task_id_from(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def parse_params(raw: Mapping[str, Any]) -> ConnectorParams:
     """Validate the extra arguments; raise one :class:`ParametersInvalid` naming every problem."""
     data = dict(raw)
     task_id = _task_id_from(data)
     data.pop("task_id", None)
+    data.pop("__taskid__", None)
     data["taskid"] = task_id
-    missing = [key for key in REQUIRED_KEYS if data.get(key) in (None, "")]
-    for key in missing:
-        data.pop(key, None)
+    missing = [key for key in REQUIRED_KEYS if _blank(data.get(key))]
+    # the platform's form leaves blank fields as "" or null: for an optional key that means
+    # "not given", so its default applies (PLATFORM.md §1)
+    for key in [k for k, v in data.items() if _blank(v)]:
+        del data[key]
     try:
         params = ConnectorParams.model_validate(data)
     except ValidationError as exc:
@@ -271,6 +287,6 @@ def parse_params(raw: Mapping[str, Any]) -> ConnectorParams:
 def webapi_settings_from_raw(raw: Mapping[str, Any]) -> WebApiSettings | None:
     """The report target, when the Web API keys are usable even though other keys are not."""
     try:
-        return WebApiSettings.model_validate(dict(raw))
+        return WebApiSettings.model_validate({k: v for k, v in raw.items() if not _blank(v)})
     except ValidationError:
         return None

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hr_connector import changes as changes_mod
 from hr_connector import compare as compare_mod
-from hr_connector import delivery, guards, publish, readers, report, runrecord, validate
+from hr_connector import delivery, guards, header, publish, readers, report, runrecord, validate
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
@@ -56,8 +57,11 @@ def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
     if not table.rows:
         raise FileEmpty(path.name)
     if table.position_kind == "line" and path.suffix.lower() != ".xml":
-        validate.check_header(table, schema)
-    elif schema.key_column not in table.columns:
+        schema = header.check_header(path.name, schema, table.columns)
+    else:
+        schema = header.matched_schema(schema, table.columns)
+    header.check_guid_field(path.name, schema, table)
+    if schema.key_column not in table.columns:
         # not one record can be identified: a broken export, not a file of bad rows
         raise KeyFieldMissing(path.name, schema.key_column)
     log.info(
@@ -107,13 +111,22 @@ def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     if verdict.interruption:
         log.warning("Guard stopped the import: %s", verdict.interruption.message)
     elif verdict.override:
+        exceeded = [f"{c.name} {c.shown} ({c.count})" for c in verdict.limits if c.exceeded]
         log.warning(
-            "Update limit %s exceeded (%d updates); import allowed by %s",
-            verdict.update_limit,
-            verdict.updates,
+            "Limits exceeded: %s; import allowed by %s",
+            ", ".join(exceeded) or f"update_limit {verdict.update_limit} ({verdict.updates})",
             verdict.override,
         )
     return verdict
+
+
+def list_changes(
+    table: Table, changeset: Changeset, schema: RunSchema, params: ConnectorParams, base: WorkDir
+) -> changes_mod.RunChanges:
+    """A partial run's new, changed and removed rows, each changed column's old and new value."""
+    changes = changes_mod.list_changes(table, changeset, schema, base, params.unique_id)
+    changes_mod.log_changes(changes, params.report_max_rows)
+    return changes
 
 
 def publish_files(
@@ -133,9 +146,8 @@ def publish_files(
         if publish.publish_interrupted(workdir):
             log.info("Removed the stale output %s", workdir.output.name)
         return []
-    publish.publish_completed(
-        workdir, table, blocked, changeset, schema, params.objectGUID_field_name
-    )
+    guid_field = header.output_guid_field(schema, table.columns)
+    publish.publish_completed(workdir, table, blocked, changeset, schema, guid_field)
     log.info(
         "Wrote %s (%d rows), %s and %s",
         workdir.output.name,
@@ -182,6 +194,7 @@ class Steps:
     validate: Callable[..., dict[int, list[Reason]]] = validate_rows
     compare: Callable[..., Changeset] = compare_rows
     guard: Callable[..., GuardVerdict] = guard_import
+    changes: Callable[..., changes_mod.RunChanges] = list_changes
     publish: Callable[..., list[Attachment]] = publish_files
     keep_report: Callable[..., Path] = write_admin_task
     file_report: Callable[..., str] = file_admin_task
@@ -237,6 +250,7 @@ def run_import(
     verdict: GuardVerdict | None = None
     source: Path | None = None
     attachments: list[Attachment] = []
+    run_changes: changes_mod.RunChanges | None = None
     with contextlib.ExitStack() as held:
         try:
             if early is not None:
@@ -248,12 +262,15 @@ def run_import(
             source = steps.fetch(params, workdir)
             result.source_file = str(source)
             table = steps.parse(source, params, schema)
+            schema = header.matched_schema(schema, table.columns)  # the file's own spelling
             blocked = steps.validate(q(table), schema)
             base = delivery.comparison_base(workdir)
             changeset = steps.compare(q(table), q(blocked), schema, params, base)
             verdict = steps.guard(params, len(table.rows), q(changeset))
             if verdict.interruption:
                 result.interruption = verdict.interruption
+            if changeset.run_type == "partial":
+                run_changes = steps.changes(q(table), q(changeset), schema, params, base)
         except RunLocked as error:  # the other run owns the files: touch nothing
             log.error("Run refused: %s", error)
             result.interruption = Interruption.from_error(error)
@@ -289,6 +306,14 @@ def run_import(
                 result.output_path = str(workdir.output)
 
     key_column = schema.key_column if schema else ""
+    blocked_list = report.blocked_rows(table, blocked, key_column, translations, language)
+    listed = None
+    if run_changes is not None:
+        listed = run_changes.listed(params.report_max_rows)
+        result.changes = listed
+    refused_early = result.interruption is not None and result.interruption.case == RunLocked.case
+    if not params.dry_run and not refused_early:
+        attachments = attachments + _changes_attachment(workdir, run_changes, blocked_list)
     task = report.build_admin_task(
         translations=translations,
         language=language,
@@ -300,10 +325,12 @@ def run_import(
         interruption=result.interruption,
         verdict=verdict,
         changeset=result.changeset,
-        removed=changeset.removed if changeset else None,
-        blocked=report.blocked_rows(table, blocked, key_column, translations, language),
+        removed=changeset.removed if changeset and run_changes is None else None,
+        approved_by=params.approved_by,
+        blocked=blocked_list,
         attachments=attachments,
         dry_run=params.dry_run,
+        changes=listed,
     )
     if params.dry_run:
         log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
@@ -342,6 +369,22 @@ def run_import(
     if completed and not params.dry_run:
         delivery.delivered(workdir)  # the last step: from here on the output is the platform's
     return result
+
+
+def _changes_attachment(
+    workdir: WorkDir, run_changes: changes_mod.RunChanges | None, blocked: list[Any]
+) -> list[Attachment]:
+    """``<taskid>_changes.csv`` for a partial run that got as far as its changes (stopped runs
+    too: that is when the admin needs it); otherwise an older list under this task ID goes."""
+    try:
+        if run_changes is None:
+            changes_mod.remove_stale_csv(workdir)
+            return []
+        path = changes_mod.write_changes_csv(workdir, run_changes, blocked)
+    except Exception:  # the list is for review; the run's decision stands without it
+        log.exception("Could not write the changes attachment")
+        return []
+    return [Attachment(name=path.name, path=str(path))]
 
 
 def refile_admin_task(

@@ -77,21 +77,25 @@ class Reason(NamedTuple):
     detail: str = ""
 
     def english(self) -> str:
-        return REASON_TEXT_EN.get(self.code, self.code).format(
-            column=self.column, detail=self.detail
-        )
+        detail = self.detail
+        if self.code == "invalid_date":
+            from hr_connector.wording import example_dates
+
+            detail = example_dates(detail)
+        return REASON_TEXT_EN.get(self.code, self.code).format(column=self.column, detail=detail)
 
 
-#: English wording, for logs and error archives; the admin task uses translation.json.
+#: English wording for logs and error archives: the same words as the English admin task
+#: (translation.json's "en" texts; tests/test_changes.py checks that they agree).
 REASON_TEXT_EN: dict[str, str] = {
-    "missing_unique_id": "the unique ID column '{column}' is empty",
-    "missing_value": "the mandatory column '{column}' is empty",
-    "missing_field": "the record has no field '{column}'",
-    "invalid_date": "'{column}' is not a date in the accepted formats: {detail}",
-    "end_before_start": "'{column}' is before the start date {detail}",
+    "missing_unique_id": "the unique ID {column} is missing",
+    "missing_value": "the mandatory value {column} is missing",
+    "missing_field": "the field {column} is missing from the record",
+    "invalid_date": "{column} is not a valid date (write it like {detail})",
+    "end_before_start": "{column} is before the start date {detail}",
     "duplicate_row_id": "the row ID {detail} appears more than once in the file",
-    "duplicate_field": "the record has the field '{column}' more than once",
-    "nested_value": "'{column}' holds a nested value where a flat one is expected",
+    "duplicate_field": "the field {column} appears more than once in the record",
+    "nested_value": "{column} holds a nested value instead of a single value",
     "wrong_field_count": "the number of fields differs from the header (row/header: {detail})",
     "not_a_record": "the record is not a flat object ({detail})",
 }

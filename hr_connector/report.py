@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+from hr_connector import wording
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
     BlockedReason,
     BlockedRow,
+    ChangeList,
     Decision,
     GuardVerdict,
     Interruption,
@@ -43,6 +45,14 @@ REPORT_CASES = (
     "blocked_rows_heading",
     "blocked_row",
     "blocked_rows_more",
+    *wording.WORDING_CASES,
+)
+#: Stops an admin can approve with ``approved_changeset`` (the task gives the exact line).
+APPROVABLE_CASES = (
+    "update_limit_exceeded",
+    "new_limit_exceeded",
+    "changed_limit_exceeded",
+    "removed_limit_exceeded",
 )
 
 
@@ -77,7 +87,12 @@ def blocked_rows(
                         column=r.column,
                         detail=r.detail,
                         message=translations.text(
-                            f"reason_{r.code}", language, column=r.column, detail=r.detail
+                            f"reason_{r.code}",
+                            language,
+                            column=r.column,
+                            detail=wording.example_dates(r.detail)
+                            if r.code == "invalid_date"
+                            else r.detail,
                         ),
                     )
                     for r in blocked[i]
@@ -103,45 +118,87 @@ def build_admin_task(
     blocked: list[BlockedRow] | None = None,
     attachments: list[Attachment] | None = None,
     dry_run: bool = False,
+    changes: ChangeList | None = None,
+    approved_by: str | None = None,
 ) -> AdminTask:
     t = translations.text
     blocked = blocked or []
     figures = {
-        "data_type": data_type,
-        "run_type": run_type,
+        "data_type": wording.named(translations, language, "data_type", data_type),
+        "run_type": wording.named(translations, language, "run_type", run_type),
         "task_id": task_id,
         "file": file,
         **counts.model_dump(),
     }
     lines: list[str] = []
+    if interruption is not None and "position" in interruption.figures:
+        where = wording.position(translations, language, str(interruption.figures["position"]))
+        interruption = interruption.model_copy(
+            update={"figures": {**interruption.figures, "position": where}}
+        )
     if interruption is None:
         decision = Decision.COMPLETED
         case = "import_completed"
-        title = t(
-            "title_completed_blocked" if counts.blocked else "title_completed", language, **figures
-        )
+        if counts.blocked:
+            title = wording.counted(
+                translations, "title_completed_blocked", language, counts.blocked, **figures
+            )
+        else:
+            title = t("title_completed", language, **figures)
         lines.append(t("summary_completed", language, **figures))
     else:
         decision = Decision.INTERRUPTED
         case = interruption.case
         title = t("title_interrupted", language, **figures)
         lines.append(t("summary_interrupted", language, **figures))
-        lines.append(t(interruption.case, language, **{**figures, **interruption.figures}))
+        stop_case = interruption.case
+        how_many = interruption.figures.get("updates", interruption.figures.get("count"))
+        if how_many == 1 and language in translations.cases.get(f"{stop_case}_one", {}):
+            stop_case += "_one"  # "1 row", not "1 rows"
+        lines.append(t(stop_case, language, **{**figures, **interruption.figures}))
+        if interruption.figures.get("also"):
+            lines.append(t("limits_also_exceeded", language, limits=interruption.figures["also"]))
+        if interruption.case in APPROVABLE_CASES and changeset:
+            lines.append(t("approve_extra_arguments", language, changeset=changeset))
+            if wording.PREFECT_APPROVAL.get():
+                run = wording.PREFECT_APPROVAL.get()
+                lines.append(t("approve_in_prefect", language, run=run, changeset=changeset))
     if dry_run:
         lines.append(t("summary_dry_run", language))
-    lines.append(t("counts", language, **figures))
-    if verdict is not None and verdict.override:
+    if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
+        lines.append(t("counts_full" if run_type == "full" else "counts", language, **figures))
+    for note in translations.notes:  # the customer's translation.json was not (fully) used
+        lines.append(t("translation_file_ignored", language, **note))
+    exceeded = [c for c in verdict.limits if c.exceeded] if verdict is not None else []
+    if (
+        verdict is not None
+        and verdict.override
+        and [c.name for c in exceeded]
+        in (
+            [],
+            ["update_limit"],
+        )
+    ):
         lines.append(
             t(
                 "update_limit_overridden",
                 language,
-                limit=verdict.update_limit,
+                limit=exceeded[0].shown if exceeded else verdict.update_limit,
                 updates=verdict.updates,
                 override=verdict.override,
             )
         )
+    elif verdict is not None and verdict.override:
+        limits = ", ".join(f"{c.name} {c.shown} ({c.count})" for c in exceeded)
+        lines.append(t("limits_overridden", language, limits=limits, override=verdict.override))
+    if verdict is not None and verdict.override == "approved_changeset" and approved_by:
+        lines.append(t("approved_by", language, who=approved_by, changeset=changeset))
     if changeset:
         lines.append(t("changeset", language, changeset=changeset))
+    if changes is not None:
+        lines.extend(
+            wording.change_sections(translations, language, changes, f"{task_id}_changes.csv")
+        )
     if removed:
         shown = ", ".join(removed[:MAX_LISTED_REMOVED]) + (
             " …" if len(removed) > MAX_LISTED_REMOVED else ""
@@ -157,13 +214,17 @@ def build_admin_task(
                 + t(
                     "blocked_row",
                     language,
-                    position=row.position,
+                    position=wording.position(translations, language, row.position),
                     row_id=row.row_id or "-",
                     reasons=reasons,
                 )
             )
         if len(blocked) > MAX_LISTED_BLOCKED:
-            lines.append(t("blocked_rows_more", language, count=len(blocked) - MAX_LISTED_BLOCKED))
+            lines.append(
+                wording.counted(
+                    translations, "blocked_rows_more", language, len(blocked) - MAX_LISTED_BLOCKED
+                )
+            )
     return AdminTask(
         task_id=task_id,
         data_type=data_type,
@@ -177,6 +238,7 @@ def build_admin_task(
         changeset=changeset,
         attachments=attachments or [],
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        changes=changes,
     )
 
 

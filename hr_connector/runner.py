@@ -70,9 +70,10 @@ def state_message(result: ImportResult) -> str:
         return f"Interrupted, nothing imported: {result.interruption}"
     text = (
         f"Completed{' (dry run)' if result.dry_run else ''}: {c.rows_read} rows read, "
-        f"{c.blocked} blocked, {c.output} to import ({c.new} new, {c.changed} changed, "
-        f"{c.removed} removed)"
+        f"{c.blocked} blocked, {c.output} to import"
     )
+    if result.run_type != "full":  # a full run has no new, changed or removed rows
+        text += f" ({c.new} new, {c.changed} changed, {c.removed} removed)"
     if result.report_error:
         text += (
             f". The admin task could NOT be filed ({result.report_error}); it is kept in "
@@ -110,28 +111,38 @@ def report_unusable_parameters(
             )
             return result
         register_secrets([settings.webapi_password.get_secret_value()])
-        translations = Translations.load(wd.translation_override)
-        language = settings.language if settings.language in translations.languages() else "en"
-        task = report.build_admin_task(
-            translations=translations,
-            language=language,
-            task_id=task_id,
-            data_type=data_type,
-            run_type=result.run_type,
-            file=str(raw.get("file_path") or "-"),
-            counts=RunCounts(),
-            interruption=result.interruption,
-        )
-        result.admin_task_path = str(write_admin_task(task, wd))
-        try:
-            from hr_connector.clients import esm
+        from hr_connector.clients import esm
 
-            result.admin_task_id = esm.sink_for(settings).file(task)
-            log.info("Filed the admin task %s", result.admin_task_id)
-        except Exception as exc:
-            result.report_error = f"{type(exc).__name__}: {exc}"
-            log.error("Could not file the admin task: %s", result.report_error)
+        file_interruption_task(
+            result, wd, settings.language, str(raw.get("file_path") or "-"), esm.sink_for(settings)
+        )
     return result
+
+
+def file_interruption_task(
+    result: ImportResult, wd: WorkDir, language: str, file: str, sink: report.ReportSink
+) -> None:
+    """The admin task of a run that ended before reading a file: keep it, then file it."""
+    assert result.interruption is not None
+    translations = Translations.load(wd.translation_override)
+    language = language if language in translations.languages() else "en"
+    task = report.build_admin_task(
+        translations=translations,
+        language=language,
+        task_id=result.task_id,
+        data_type=result.data_type,
+        run_type=result.run_type,
+        file=file,
+        counts=RunCounts(),
+        interruption=result.interruption,
+    )
+    result.admin_task_path = str(write_admin_task(task, wd))
+    try:
+        result.admin_task_id = sink.file(task)
+        log.info("Filed the admin task %s", result.admin_task_id)
+    except Exception as exc:  # the decision stands; the task is kept to be re-sent
+        result.report_error = f"{type(exc).__name__}: {exc}"
+        log.error("Could not file the admin task: %s", result.report_error)
 
 
 def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:

@@ -100,6 +100,8 @@ class RunSchema:
     date_formats: tuple[str, ...]
     #: file columns compared between runs; None = every column of the row
     change_columns: tuple[str, ...] | None
+    #: the output field that carries the row ID (``objectGUID_field_name``)
+    guid_field: str = "objectGUID"
 
     def canonical(self, column: str) -> str:
         for canonical, actual in self.columns.items():
@@ -145,4 +147,5 @@ def run_schema(params: ConnectorParams) -> RunSchema:
         date_order=tuple((columns[s], columns[e]) for s, e in schema.date_order),
         date_formats=tuple(params.date_formats),
         change_columns=change,
+        guid_field=params.objectGUID_field_name,
     )

@@ -1,8 +1,9 @@
 """Report texts from translation.json (PLATFORM.md §8).
 
-The working directory's ``misc-files/translation.json`` wins, as on the vendor's platform; else the
-copy shipped with the package is used. A case or language that is missing stops the run with an
-error that names it, before anything is imported.
+The working directory's ``misc-files/translation.json`` overrides the shipped texts case by case
+and language by language (:mod:`hr_connector.translation_merge`). A case without a text in the
+chosen language uses its English text; only a language no case has a text for stops the run,
+with an error that names it, before anything is imported.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from hr_connector.errors import RunInterrupted
+from hr_connector.translation_merge import merge
 
 SHIPPED_LANGUAGES = ("en", "fi", "sv", "de", "pl", "fr")
 
@@ -31,38 +33,41 @@ class TranslationMissing(RunInterrupted):
 
 
 class Translations:
-    def __init__(self, cases: Mapping[str, Mapping[str, str]], source: str) -> None:
+    def __init__(
+        self,
+        cases: Mapping[str, Mapping[str, str]],
+        source: str,
+        notes: list[dict[str, str]] | None = None,
+    ) -> None:
         self.cases = cases
         self.source = source
+        #: problems with the customer's file, repeated in the admin task
+        self.notes = notes or []
 
     @classmethod
     def load(cls, override: Path | None = None) -> Translations:
-        if override is not None and override.is_file():
-            raw = json.loads(override.read_text(encoding="utf-8"))
-            source = str(override)
-        else:
-            shipped = resources.files("hr_connector.translations").joinpath("translation.json")
-            raw = json.loads(shipped.read_text(encoding="utf-8"))
-            source = "shipped translation.json"
-        cases = {case: dict(entry.get("text", {})) for case, entry in raw.items()}
-        return cls(cases, source)
+        shipped = resources.files("hr_connector.translations").joinpath("translation.json")
+        merged = merge(json.loads(shipped.read_text(encoding="utf-8")), override)
+        return cls(merged.cases, merged.source, merged.notes)
 
     def languages(self) -> set[str]:
-        langs: set[str] | None = None
-        for texts in self.cases.values():
-            langs = set(texts) if langs is None else langs & set(texts)
-        return langs or set()
+        """Every language some case has a text in."""
+        return {lang for texts in self.cases.values() for lang in texts}
 
     def require(self, language: str, cases: Iterable[str]) -> None:
-        missing = [c for c in cases if language not in self.cases.get(c, {})]
+        """Stop when no text at all exists in ``language`` (other cases fall back to English)."""
+        wanted = list(cases)
+        if not any(language in self.cases.get(c, {}) for c in wanted):
+            raise TranslationMissing(self.source, language, wanted)
+        missing = [c for c in wanted if "en" not in self.cases.get(c, {})]
         if missing:
-            raise TranslationMissing(self.source, language, missing)
+            raise TranslationMissing(self.source, "en", missing)
 
     def text(self, case: str, language: str, **figures: object) -> str:
-        try:
-            template = self.cases[case][language]
-        except KeyError:
-            raise TranslationMissing(self.source, language, [case]) from None
+        texts = self.cases.get(case, {})
+        template = texts.get(language, texts.get("en"))
+        if template is None:
+            raise TranslationMissing(self.source, language, [case])
         values = {name: figures.get(name, "") for name in placeholders(template)}
         return template.format(**values)
 

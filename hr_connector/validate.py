@@ -34,6 +34,31 @@ def check_header(table: Table, schema: RunSchema) -> None:
 _UNSEEN: Any = object()
 
 
+def iso_date(value: str) -> date | None:
+    """The date of an ISO 8601 date or date-time, or ``None``.
+
+    ``2025-01-01``; a date-time with or without an offset (``2025-01-01T08:00:00``,
+    ``2025-01-01T00:00:00+02:00``, ``…Z``, ``2025-01-01 08:00``); and Workday's date with an
+    offset (``2025-01-01-08:00``). The date is the one written, not converted to another zone.
+    """
+    if len(value) < 10 or value[4] != "-" or value[7] != "-" or not value[:4].isdigit():
+        return None
+    try:
+        day = date.fromisoformat(value[:10])
+        rest = value[10:]
+        if not rest:
+            return day
+        if rest[0] in "T ":
+            datetime.fromisoformat(value)  # the time (and offset) must be valid too
+        elif (rest[0] in "+-" and len(rest) > 1) or rest == "Z":
+            datetime.fromisoformat(f"{value[:10]}T00:00{rest}")  # a valid offset
+        else:
+            return None
+    except ValueError:
+        return None
+    return day
+
+
 class DateParser:
     """Parse dates with the run's formats; caches each distinct text (dates repeat a lot)."""
 
@@ -53,16 +78,13 @@ class DateParser:
             return self._cache[text]
         except KeyError:
             pass
-        parsed: date | None = None
         value = text.strip()
-        for fmt in self.formats:
+        parsed = iso_date(value)  # always accepted; date_formats adds others
+        for fmt in self.formats if parsed is None else ():
             try:
                 if fmt == "%Y-%m-%d":
-                    if len(value) != 10:
-                        raise ValueError
-                    parsed = date.fromisoformat(value)
-                else:
-                    parsed = datetime.strptime(value, fmt).date()
+                    continue  # ISO 8601: done above
+                parsed = datetime.strptime(value, fmt).date()
                 break
             except ValueError:
                 continue
@@ -112,7 +134,8 @@ class _Plan:
             (index[s], index[e], s, e) for s, e in schema.date_order if s in index and e in index
         ]
         self.parse = DateParser(schema.date_formats)
-        self.formats = ", ".join(schema.date_formats)
+        others = [f for f in schema.date_formats if f != "%Y-%m-%d"]
+        self.formats = ", ".join(["ISO 8601 (2025-01-31, 2025-01-31T08:00:00+02:00)", *others])
         mandatory = [col for col, _name, _code in self.checks]
         self._mandatory_cols = list(dict.fromkeys(mandatory))
         self._mandatory = _getter(mandatory)

@@ -11,6 +11,7 @@ from prefect.utilities.annotations import quote
 
 from hr_connector.pipeline import Steps
 from hr_connector.tasks._stops import StepCall
+from hr_connector.tasks.changes import list_changes
 from hr_connector.tasks.compare import compare_with_archive
 from hr_connector.tasks.fetch import archive_remote_file, fetch_hr_file
 from hr_connector.tasks.guard import guard_import
@@ -25,6 +26,7 @@ PREFECT_STEPS = Steps(
     validate=StepCall(validate_rows),
     compare=StepCall(compare_with_archive),
     guard=StepCall(guard_import),
+    changes=StepCall(list_changes, stops_run=False),
     publish=StepCall(publish_files, stops_run=False),
     keep_report=StepCall(keep_admin_task, stops_run=False),
     file_report=StepCall(file_admin_task, stops_run=False),

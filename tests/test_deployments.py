@@ -170,7 +170,14 @@ def scenario(api_url: str, esm: Any, tmp: Path, samples: Path) -> None:
             assert len(json.loads((wps / "w1_output.json").read_text("utf-8"))) == 34
 
             place(wps, samples / "workperiod" / "next_day" / "workperiod.json", "workperiod")
-            partial = run_params(esm, "workperiod", "json", run_type="partial", update_limit=3)
+            partial = run_params(
+                esm,
+                "workperiod",
+                "json",
+                run_type="partial",
+                update_limit=3,
+                wait_for_approval=False,  # the EPE-style route; test_approval.py: the Prefect one
+            )
             stopped = wait_final(
                 [trigger("hr-import-workperiod/acme-workperiod", wps, "w1", partial).id]
             )[0]

@@ -266,7 +266,7 @@ def test_workdir_translation_override_is_used(workdir: Path, samples: Path) -> N
     place(workdir, samples / "title" / "title.csv")
     (workdir / "in" / "title.csv").write_text("title_id;title_name\nT1;A\n", encoding="utf-8")
     run(workdir, data_type="title")
-    assert load(workdir / "3_admin_task.json")["title"] == "Custom title for title"
+    assert load(workdir / "3_admin_task.json")["title"] == "Custom title for job titles"
 
 
 def test_dry_run_writes_nothing(workdir: Path, samples: Path) -> None:

@@ -36,7 +36,7 @@ def test_completed_task_has_decision_counts_and_removed_rows() -> None:
     assert t.decision is Decision.COMPLETED and t.case == "import_completed"
     assert "Rows read: 10. Valid: 8. Blocked: 2. New: 1. Changed: 1." in t.description
     assert "WP-9" in t.description and "sha256:abc" in t.description
-    assert t.title == "HR import workperiod: completed, 2 rows blocked"
+    assert t.title == "HR import work periods: completed, 2 rows blocked"
 
 
 def test_interrupted_task_says_why_and_what_to_fix() -> None:
@@ -64,7 +64,7 @@ def test_long_blocked_list_is_cut_and_points_to_the_attachment() -> None:
 
 def test_markdown_copy() -> None:
     md = render_markdown(task())
-    assert md.startswith("# HR import workperiod: completed")
+    assert md.startswith("# HR import work periods: completed")
 
 
 def test_national_ids_are_masked() -> None:

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """HR connector for the EPE (Connector management) Generic Python Script task.
 
-Drop-in replacement of the vendor's IGAConnector.py: copy this one file into the engine's
-``custom-provisioning-scripts/only_scheduled/`` folder (chmod 755). The connector itself is the
-``hr-connector`` package, installed into the Python that runs this script
-(``python3 -m pip install hr_connector-<version>-py3-none-any.whl``). Check the install with
-``python3 -c "import hr_connector; print(hr_connector.__file__)"``.
+Drop-in replacement of the vendor's IGAConnector.py. Install it as a bundle (``hr-connector
+bundle DIR``): this file plus ``hr_connector_lib/`` beside it, the connector and its dependencies
+for the worker's Python; copy the folder into the engine's
+``custom-provisioning-scripts/only_scheduled/`` and ``chmod 755 IGAConnector.py``. Without the
+folder beside it, the connector is the ``hr-connector`` package installed into the Python that
+runs this script (``python3 -m pip install hr_connector-<version>-py3-none-any.whl``).
+Python 3.11 or newer.
 
 Input: the connector parameters as JSON on stdin line 1 (line 2: task mappings, optional), or
 ``--params FILE``. Exit 0 = import completed (last stdout line: the output file's path),
@@ -17,6 +19,12 @@ import sys
 if sys.version_info < (3, 11):  # noqa: UP036 - the engine may run an older Python
     sys.stderr.write("IGAConnector.py: Python 3.11 or newer is required\n")
     sys.exit(2)
+
+import os
+
+_BUNDLED = os.path.join(os.path.dirname(os.path.realpath(__file__)), "hr_connector_lib")
+if os.path.isdir(_BUNDLED):  # a bundle: its own copy of the connector and dependencies wins
+    sys.path.insert(0, _BUNDLED)
 
 try:
     from hr_connector.epe import main

@@ -547,15 +547,16 @@ def _local_folder(workdir: WorkDir, file_path: str) -> tuple[Path, str]:
             [], {"file_path": "with SFTP, only the file name may contain wildcards"}
         )
     folder = workdir.inside("file_path", parent)
-    # the folder is a cache of the remote folder (older matching files are removed there), so it
-    # must not be the working directory itself nor hold the connector's own files
-    own = (workdir.root, workdir.archive_dir.parent, workdir.translation_override.parent)
-    if folder in own or workdir.archive_dir.parent in folder.parents:
+    # the folder is a cache of the remote folder (older matching top-level files are removed
+    # there), so it must not be the working directory itself nor hold the connector's own files;
+    # ./data/ is fine (the vendor's own example), data/archive/ below it is never touched
+    own = (workdir.root, workdir.archive_dir, workdir.translation_override.parent)
+    if folder in own or workdir.archive_dir in folder.parents:
         raise ParametersInvalid(
             [],
             {
                 "file_path": "with SFTP, the file must go to a folder of its own below the "
-                "working directory, e.g. ./organization/*.csv"
+                "working directory, e.g. ./organization/*.csv or ./data/workperiod*.csv"
             },
         )
     return folder, pure.name
@@ -579,7 +580,7 @@ def _remove_older_copies(folder: Path, pattern: str, keep: str) -> None:
             or not fnmatch.fnmatchcase(old.name, pattern)
         ):
             continue
-        if old.is_file() or old.is_symlink():
+        if (old.is_file() or old.is_symlink()) and not old.is_dir():  # never data/archive
             old.unlink()
             log.info("Removed the older local copy %s", old.name)
 

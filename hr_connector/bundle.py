@@ -1,0 +1,215 @@
+"""``hr-connector bundle DIR``: the connector as a folder, installed like the vendor's script.
+
+The vendor's ``IGAConnector.py`` is one file copied into the engine's
+``custom-provisioning-scripts/only_scheduled/``. The bundle keeps that install: DIR holds
+``IGAConnector.py`` (the wrapper, unchanged) and ``hr_connector_lib/`` beside it with the
+connector and its runtime dependencies for a named target Python and platform, fetched by pip's
+own machinery (``pip install --target … --only-binary=:all: --python-version … --platform …``).
+Copy the folder into ``only_scheduled/``, ``chmod 755 IGAConnector.py``, done: the worker's Python
+needs nothing installed. The wrapper puts ``hr_connector_lib`` first on ``sys.path`` when it is
+there.
+
+Prefect stays out unless ``--with-prefect``: the plain mode never imports it, and ``auto``
+orchestration falls back to plain when Prefect is not importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: The folder beside IGAConnector.py that the wrapper puts first on sys.path.
+LIB = "hr_connector_lib"
+DIST = "hr-connector"
+#: The oldest Python the wrapper and the connector run on (pyproject's requires-python).
+MIN_PYTHON = (3, 11)
+#: The connector's packages (pyproject maps flows/, tasks/, translations/ below hr_connector).
+PACKAGES = (
+    "hr_connector",
+    "hr_connector.readers",
+    "hr_connector.clients",
+    "hr_connector.flows",
+    "hr_connector.tasks",
+    "hr_connector.translations",
+)
+PACKAGE_FILES = ("*.py", "*.json", "py.typed")
+WRAPPER_NAME = "IGAConnector.py"
+
+
+class BundleError(Exception):
+    """The bundle cannot be built (bad target, pip failed); the message says why."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", type=Path, help="the folder to write (must be new or empty)")
+    parser.add_argument(
+        "--python-version",
+        help="target Python, e.g. 3.11 (default: this Python's); 3.11 is the oldest supported",
+    )
+    parser.add_argument(
+        "--platform",
+        action="append",
+        help="target platform tag, e.g. manylinux2014_x86_64 (repeatable; default: this one)",
+    )
+    parser.add_argument(
+        "--with-prefect",
+        action="store_true",
+        help="also bundle Prefect (large); without it the wrapper runs without Prefect",
+    )
+    parser.add_argument(
+        "--pip-arg",
+        action="append",
+        default=[],
+        help="extra argument for pip, e.g. --pip-arg=--index-url=https://mirror/simple",
+    )
+
+
+def wrapper_source() -> Path:
+    """The wrapper shipped with the connector (deployments/epe/IGAConnector.py)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (
+        here / "deployments" / "epe" / WRAPPER_NAME,
+        here.parent / "deployments" / "epe" / WRAPPER_NAME,
+    ):
+        if candidate.is_file():
+            return candidate
+    raise BundleError(f"cannot find {WRAPPER_NAME} next to the installed connector ({here})")
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return match.group(1).lower().replace("_", "-") if match else requirement
+
+
+def runtime_requirements(with_prefect: bool) -> list[str]:
+    """The connector's dependencies (no extras), pinned to the installed versions when known."""
+    wanted: list[str] = []
+    for requirement in importlib.metadata.requires(DIST) or []:
+        if "extra ==" in requirement.replace('"', "").replace("'", ""):
+            continue
+        name = _requirement_name(requirement)
+        if name == "prefect" and not with_prefect:
+            continue
+        try:
+            wanted.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            wanted.append(requirement.split(";")[0].strip())
+    return wanted
+
+
+def _copy_connector(lib: Path) -> int:
+    copied = 0
+    for package in PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise BundleError(f"the installed connector lacks the package {package}")
+        source = Path(next(iter(spec.submodule_search_locations)))
+        target = lib.joinpath(*package.split("."))
+        target.mkdir(parents=True, exist_ok=True)
+        for pattern in PACKAGE_FILES:
+            for file in sorted(source.glob(pattern)):
+                shutil.copy2(file, target / file.name)
+                copied += 1
+    return copied
+
+
+def _pip(lib: Path, requirements: list[str], args: argparse.Namespace) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+        "--target",
+        str(lib),
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+    ]
+    if args.python_version:
+        command += ["--python-version", args.python_version]
+    for platform in args.platform or []:
+        command += ["--platform", platform]
+    command += [*args.pip_arg, *requirements]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-12:])
+        raise BundleError(f"pip could not fetch the dependencies:\n{tail}")
+
+
+def _check_target_version(version: str | None) -> None:
+    if version is None:
+        return
+    parts = version.split(".")
+    try:
+        wanted = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
+    except ValueError:
+        raise BundleError(f"--python-version {version!r} is not like 3.11") from None
+    if wanted < MIN_PYTHON:
+        oldest = ".".join(map(str, MIN_PYTHON))
+        raise BundleError(f"the connector needs Python {oldest} or newer, not {version}")
+
+
+def build(target: Path, args: argparse.Namespace) -> Path:
+    """Write the bundle into ``target`` (new or empty); return the wrapper's path."""
+    _check_target_version(args.python_version)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise BundleError(f"{target} exists and is not an empty folder")
+    wrapper = wrapper_source()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
+    try:
+        lib = staging / LIB
+        requirements = runtime_requirements(args.with_prefect)
+        _pip(lib, requirements, args)
+        files = _copy_connector(lib)
+        shutil.rmtree(lib / "bin", ignore_errors=True)  # console scripts for the wrong Python
+        script = staging / WRAPPER_NAME
+        shutil.copy2(wrapper, script)
+        script.chmod(0o755)
+        (staging / LIB / "BUNDLE.json").write_text(
+            json.dumps(
+                {
+                    "connector": importlib.metadata.version(DIST),
+                    "python_version": args.python_version
+                    or f"{sys.version_info.major}.{sys.version_info.minor}",
+                    "platforms": args.platform or ["this machine's"],
+                    "with_prefect": bool(args.with_prefect),
+                    "requirements": requirements,
+                    "connector_files": files,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+        target.chmod(0o755)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target / WRAPPER_NAME
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        script = build(args.dir.resolve(), args)
+    except BundleError as exc:
+        print(f"hr-connector bundle: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote {script.parent}: copy the folder into the engine's only_scheduled/ and run")
+    print(f"  chmod 755 {script.name}   (the worker's Python needs nothing installed)")
+    return 0
