@@ -172,7 +172,7 @@ def test_a_stopped_deployment_run_tells_its_story(
         table = json.loads(arts["hr-acme-workperiod-summary"].data)
         summary = {row["figure"]: row["value"] for row in table}
         assert summary["stopped at"] == "guard-import"
-        assert summary["update limit"] == 3
+        assert str(summary["update limit"]) == "3"
         # 5. the fix in Prefect terms
         how = summary["how to approve or fix"]
         assert "prefect deployment run hr-import-workperiod/acme-workperiod" in how
