@@ -85,6 +85,22 @@ class GuardVerdict(BaseModel):
 class Attachment(BaseModel):
     name: str
     path: str
+    #: the file a zipped attachment was made from (None: ``path`` is the file itself)
+    source: str | None = None
+    #: rows in the file, when the run that wrote it knows (else counted when needed)
+    rows: int | None = None
+
+
+class NotAttached(BaseModel):
+    """A file the admin task lists instead of attaching it (hr_connector.attachments)."""
+
+    name: str
+    path: str
+    size: int
+    rows: int | None = None
+    sha256: str
+    reason: str  # cap | cap_zipped | xml | esm_too_large
+    figures: dict[str, str] = Field(default_factory=dict)
 
 
 class ColumnChange(BaseModel):
@@ -133,6 +149,7 @@ class AdminTask(BaseModel):
     blocked_rows: list[BlockedRow] = Field(default_factory=list)
     changeset: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+    not_attached: list[NotAttached] = Field(default_factory=list)
     created_at: str
     changes: ChangeList | None = None
 

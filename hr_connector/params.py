@@ -169,6 +169,7 @@ class ConnectorParams(BaseModel):
     webapi_verify_tls: bool = True
     webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
+    report_attachment_max_mb: float = Field(default=20.0, ge=0)
     approved_changeset: str | None = None
     dry_run: bool = False
     # Limits per kind of change and the review of a stop (issue 12): see hr_connector.limits.

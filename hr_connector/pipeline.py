@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
 from hr_connector import compare as compare_mod
 from hr_connector import delivery, guards, header, publish, readers, report, runrecord, validate
@@ -29,6 +30,7 @@ from hr_connector.outcome import (
     GuardVerdict,
     ImportResult,
     Interruption,
+    NotAttached,
     RunCounts,
 )
 from hr_connector.params import ConnectorParams
@@ -156,10 +158,44 @@ def publish_files(
         workdir.error_archive.relative_to(workdir.root),
     )
     return [
-        Attachment(name=f"{params.data_type}_archive.json", path=str(workdir.archive)),
-        Attachment(name=f"{workdir.task_id}_output.json", path=str(workdir.output)),
-        Attachment(name=f"error_{params.data_type}_archive.json", path=str(workdir.error_archive)),
+        Attachment(
+            name=f"{params.data_type}_archive.json",
+            path=str(workdir.archive),
+            rows=len(table.rows),
+        ),
+        Attachment(
+            name=f"{workdir.task_id}_output.json",
+            path=str(workdir.output),
+            rows=changeset.updates,
+        ),
+        Attachment(
+            name=f"error_{params.data_type}_archive.json",
+            path=str(workdir.error_archive),
+            rows=len(blocked),
+        ),
     ]
+
+
+def prepare_attachments(
+    params: ConnectorParams, workdir: WorkDir, attachments: list[Attachment]
+) -> tuple[list[Attachment], list[NotAttached]]:
+    """Zip and cap the report's attachments (:mod:`hr_connector.attachments`).
+
+    A failure here (e.g. a full disk while zipping) must not cost the admin task: the files are
+    then offered as they are, and the sink streams them.
+    """
+    if not attachments or params.webapi_kind == "xml":  # XmlSink lists the files itself
+        return attachments, []
+    try:
+        return attachments_mod.prepare_attachments(
+            attachments,
+            workdir.attachments_dir,
+            workdir.task_id,
+            params.report_attachment_max_mb,
+        )
+    except Exception:
+        log.exception("Could not prepare the attachments; offering the files as they are")
+        return attachments, []
 
 
 def write_admin_task(task: AdminTask, workdir: WorkDir) -> Path:
@@ -314,6 +350,7 @@ def run_import(
     refused_early = result.interruption is not None and result.interruption.case == RunLocked.case
     if not params.dry_run and not refused_early:
         attachments = attachments + _changes_attachment(workdir, run_changes, blocked_list)
+    attachments, left_out = prepare_attachments(params, workdir, attachments)
     task = report.build_admin_task(
         translations=translations,
         language=language,
@@ -332,6 +369,7 @@ def run_import(
         dry_run=params.dry_run,
         changes=listed,
     )
+    task = attachments_mod.with_not_attached(task, left_out, translations)
     if params.dry_run:
         log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
         return result

@@ -153,7 +153,7 @@ def build_admin_task(
         lines.append(t("summary_interrupted", language, **figures))
         stop_case = interruption.case
         how_many = interruption.figures.get("updates", interruption.figures.get("count"))
-        if how_many == 1 and language in translations.cases.get(f"{stop_case}_one", {}):
+        if how_many == 1 and wording.singular(translations, stop_case, language):
             stop_case += "_one"  # "1 row", not "1 rows"
         lines.append(t(stop_case, language, **{**figures, **interruption.figures}))
         if interruption.figures.get("also"):

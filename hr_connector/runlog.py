@@ -3,12 +3,18 @@
 Redaction is installed as a log-record factory, so it covers every logger in the process (ours,
 Prefect's, paramiko's, urllib3's) and every handler (console, file, Prefect API): each record's
 message and traceback are rendered once and the registered secret values, JWTs and Basic/Bearer
-credentials are replaced by ``**********`` before any handler sees them.
+credentials are replaced by ``**********`` before any handler sees them. A secret is also found
+in the forms it takes on the wire (:func:`encoded_forms`: URL/form-encoded, JSON- or HTML-escaped,
+its UTF-8 read as Latin-1) and inside base64 (e.g. the ``user:password`` of HTTP Basic).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import html
+import json
 import logging
 import os
 import re
@@ -16,30 +22,93 @@ import threading
 import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 MASK = "**********"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _AUTH_HEADER = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9+/=._~-]{8,}")
+#: A run of base64 (standard or URL-safe) long enough to hide a secret.
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_forms: re.Pattern[str] | None = None
 _installed = False
+
+
+def encoded_forms(value: str) -> set[str]:
+    """``value`` as a server or proxy may quote it: as is, URL/form-encoded (upper- or lower-case
+    escapes), JSON/Python-escaped, HTML-escaped, and each of those as UTF-8 read as Latin-1 (how
+    HTTP libraries decode a status line or header). Base64 is found by decoding (see redact)."""
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        html.escape(value),
+        html.escape(value, quote=False),
+    }
+    forms |= {_PERCENT.sub(lambda m: m.group().lower(), f) for f in forms}  # %c3%a4 too
+    forms |= {f.encode("utf-8").decode("latin-1") for f in forms}
+    return {f for f in forms if len(f) >= 4}
+
+
+def _hides_secret(token: str, secrets: Iterable[str]) -> bool:
+    """True when ``token`` is base64 of text that contains a secret (e.g. ``user:password``)."""
+    core = token.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        decoded = base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    text = decoded.decode("utf-8", "replace")
+    return any(secret in text for secret in secrets)
+
+
+def _forms_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    forms = {form for secret in secrets for form in encoded_forms(secret)}
+    if not forms:
+        return None
+    alternatives = sorted(forms, key=len, reverse=True)  # the longest form first
+    return re.compile("|".join(map(re.escape, alternatives)))
+
+
+def _mask(text: str, secrets: tuple[str, ...], forms: re.Pattern[str] | None) -> str:
+    if forms is None or not text:
+        return text
+    text = forms.sub(MASK, text)
+    return _BASE64.sub(lambda m: MASK if _hides_secret(m.group(), secrets) else m.group(), text)
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with ``secrets`` (not necessarily registered) masked in every written form."""
+    values = tuple(v for v in secrets if v and len(v) >= 4)
+    return _mask(text, values, _forms_pattern(values))
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
     """Add secret values to redact from now on (short values are ignored: too many false hits)."""
+    global _forms
     with _lock:
         for value in values:
             if value and len(value) >= 4:
                 _secrets.add(value)
+        _forms = _forms_pattern(_secrets)
     install()
+
+
+def register_credentials(user: str | None, password: str | None) -> None:
+    """A user and password that may travel together, e.g. as HTTP Basic's ``user:password``."""
+    if user and password:
+        register_secrets([password, f"{user}:{password}"])
 
 
 def redact(text: str) -> str:
     if not text:
         return text
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
+    text = _mask(text, tuple(_secrets), _forms)
     text = _JWT.sub(MASK, text)
     return _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {MASK}", text)
 

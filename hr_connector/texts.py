@@ -8,6 +8,7 @@ with an error that names it, before anything is imported.
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Iterable, Mapping
@@ -72,5 +73,7 @@ class Translations:
         return template.format(**values)
 
 
-def placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+@functools.lru_cache(maxsize=1024)
+def placeholders(template: str) -> frozenset[str]:
+    """The names a template uses (cached: a report formats one text per blocked row)."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)

@@ -98,5 +98,12 @@ def merge(shipped: Mapping[str, Any], custom: Path | None) -> MergedTexts:
                     case,
                     shown,
                 )
+    for case, entry in raw.items():  # your wording wins over our singular form of it
+        singular = cases.get(f"{case}_one")
+        if case in cases and singular is not None:
+            own = raw.get(f"{case}_one", {}).get("text", {})
+            for lang in entry["text"]:
+                if lang not in own and lang in cases[case]:
+                    singular[lang] = cases[case][lang]
     log.info("Custom texts: %d text(s) of %s override the shipped ones", overridden, shown)
     return MergedTexts(cases, f"{shown} over the shipped translation.json")

@@ -135,7 +135,8 @@ class _Plan:
         ]
         self.parse = DateParser(schema.date_formats)
         others = [f for f in schema.date_formats if f != "%Y-%m-%d"]
-        self.formats = ", ".join(["ISO 8601 (2025-01-31, 2025-01-31T08:00:00+02:00)", *others])
+        # ISO 8601 dates and date-times are always accepted: shown as examples (language-neutral)
+        self.formats = ", ".join(["%Y-%m-%d", "2025-01-31T08:00:00+02:00", *others])
         mandatory = [col for col, _name, _code in self.checks]
         self._mandatory_cols = list(dict.fromkeys(mandatory))
         self._mandatory = _getter(mandatory)

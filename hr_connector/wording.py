@@ -67,9 +67,16 @@ def position(translations: Translations, language: str, text: str) -> str:
 def named(translations: Translations, language: str, prefix: str, value: str) -> str:
     """A run type or data type name in the admin's language (the value itself if unknown)."""
     case = f"{prefix}_{value}"
-    if language in translations.cases.get(case, {}):
-        return translations.text(case, language)
+    if translations.cases.get(case):
+        return translations.text(case, language)  # English where the language lacks it
     return value
+
+
+def singular(translations: Translations, case: str, language: str) -> bool:
+    """Whether ``<case>_one`` has the text the admin reads for ``case`` (same language, or
+    English where ``case`` falls back to English)."""
+    shown = language if language in translations.cases.get(case, {}) else "en"
+    return shown in translations.cases.get(f"{case}_one", {})
 
 
 def example_dates(formats: str) -> str:
@@ -87,7 +94,7 @@ def counted(
     translations: Translations, case: str, language: str, count: int, **figures: object
 ) -> str:
     """The ``<case>_one`` text for a count of one, when translation.json has it."""
-    if count == 1 and language in translations.cases.get(f"{case}_one", {}):
+    if count == 1 and singular(translations, case, language):
         case = f"{case}_one"
     return translations.text(case, language, count=count, **figures)
 

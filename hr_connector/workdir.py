@@ -59,6 +59,11 @@ class WorkDir:
         return self.archive_dir / f"error_{self.data_type}_archive.json"
 
     @property
+    def attachments_dir(self) -> Path:
+        """The admin task's zipped attachments, kept for a re-send (hr_connector.attachments)."""
+        return self.root / "data" / "attachments"
+
+    @property
     def archive_index(self) -> Path:
         """Derived from the archives, rebuilt by every completed run (:mod:`archive_index`)."""
         return self.archive_dir / f".{self.data_type}_archive.index"
@@ -261,4 +266,8 @@ def recover(workdir: WorkDir) -> bool:
             for tmp in final.parent.glob(f".{final.name}.tmp-*"):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
+    if workdir.attachments_dir.is_dir():
+        for tmp in workdir.attachments_dir.glob(f".{workdir.task_id}_*.tmp-*"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
     return recovered

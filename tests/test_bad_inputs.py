@@ -33,7 +33,6 @@ from hr_connector.clients.local import LocalOnlySink
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
-from hr_connector.readers.csv_reader import MAX_FIELD_CHARS
 from hr_connector.workdir import WorkDir
 
 from conftest import ESM_USER, SAMPLES, base_raw, place
@@ -366,35 +365,26 @@ def test_numbers_where_strings_are_expected_keep_their_text(workdir: Path) -> No
         ("scalars.json", b"[1, [2], null]\n"),
     ],
 )
-def test_records_without_the_key_column_are_blocked_not_a_crash(
+def test_a_file_without_the_key_column_in_any_record_stops_the_run_not_a_crash(
     workdir: Path, name: str, content: bytes | None
 ) -> None:
     before = seed_full_run(workdir)
     place_bytes(workdir, name, content or (CORPUS / name).read_bytes())
     result = run_plain(workdir, data_type="title", fmt=fmt_of(name), run_type="partial")
-    if result.decision is Decision.COMPLETED:
-        assert result.counts.blocked == result.counts.rows_read and result.counts.output == 0
-        errors = json.loads(
-            (workdir / "data/archive/error_title_archive.json").read_text(encoding="utf-8")
-        )
-        assert {r["code"] for e in errors for r in e["reasons"]} >= {"missing_unique_id"}
-    else:
-        assert result.interruption and name in result.interruption.message
-        assert_interrupted_cleanly(workdir, before)
+    assert result.decision is Decision.INTERRUPTED
+    assert result.interruption is not None
+    assert f"No record of '{name}' has the row ID field 'title_id'" in result.interruption.message
+    assert_interrupted_cleanly(workdir, before)
 
 
-def test_lone_surrogate_in_json_is_refused_or_blocked(workdir: Path) -> None:
+def test_lone_surrogate_in_json_is_refused(workdir: Path) -> None:
     before = seed_full_run(workdir)
     place_bytes(workdir, "t.json", (CORPUS / "lone_surrogate.json").read_bytes())
     result = run_plain(workdir, data_type="title", fmt="json", run_type="partial")
-    if result.decision is Decision.INTERRUPTED:
-        assert result.interruption and "record 2" in result.interruption.message
-        assert_interrupted_cleanly(workdir, before)
-    else:
-        errors = json.loads(
-            (workdir / "data/archive/error_title_archive.json").read_text(encoding="utf-8")
-        )
-        assert [e["row_id"] for e in errors] == ["T2"]
+    assert result.decision is Decision.INTERRUPTED and result.interruption is not None
+    assert "'t.json' cannot be read at record 2" in result.interruption.message
+    assert "lone UTF-16 surrogate" in result.interruption.message
+    assert_interrupted_cleanly(workdir, before)
 
 
 @pytest.mark.parametrize(
@@ -496,7 +486,8 @@ def test_xml_after_much_leading_whitespace_is_not_called_empty(workdir: Path) ->
     )
     place_bytes(workdir, "t.xml", doc.encode())
     result = run_plain(workdir, data_type="title", fmt="xml")
-    assert result.interruption is None or result.interruption.case != "file_empty"
+    assert result.decision is Decision.COMPLETED, result.interruption
+    assert result.counts.output == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,19 +518,16 @@ def _ten_mb_field(fmt: str) -> bytes:
         "xml",
     ],
 )
-def test_ten_megabyte_field_is_refused_or_blocked(workdir: Path, fmt: str) -> None:
+def test_ten_megabyte_field_is_refused(workdir: Path, fmt: str) -> None:
     before = seed_full_run(workdir)
     place_bytes(workdir, f"t.{fmt}", _ten_mb_field(fmt))
     started = time.monotonic()
     result = run_plain(workdir, data_type="title", fmt=fmt, run_type="partial")
     assert time.monotonic() - started < 30
-    if result.decision is Decision.INTERRUPTED:
-        assert result.interruption and result.interruption.case == "file_unreadable"
-        assert f"'t.{fmt}'" in result.interruption.message
-        assert_interrupted_cleanly(workdir, before)
-    else:  # blocked: the huge value never reaches the output
-        output = (workdir / "3_output.json").read_bytes()
-        assert len(output) < MAX_FIELD_CHARS and b"T2" not in output
+    assert result.decision is Decision.INTERRUPTED
+    assert result.interruption and result.interruption.case == "file_unreadable"
+    assert f"'t.{fmt}' cannot be read at" in result.interruption.message
+    assert_interrupted_cleanly(workdir, before)
 
 
 def _write_100mb_line(path: Path, fmt: str) -> None:
@@ -586,12 +574,11 @@ def test_100mb_single_line_is_bounded_in_time_and_memory(workdir: Path, esm: Any
     assert proc.seconds < 60, proc.seconds
     assert proc.max_rss_mb < MEMORY_BOUND_MB, proc.max_rss_mb
     _assert_one_line_messages(proc)
-    if fmt in ("csv", "xml"):  # refused: the field is over the reader's limit
-        assert proc.returncode == 1
-        assert f"'big.{fmt}' cannot be read at line " in proc.stderr
-        assert_interrupted_cleanly(workdir, before)
-    else:  # JSON has no field limit (see the 10 MB test): it completes, but within bounds
-        assert proc.returncode in (0, 1)
+    # refused in every format: the field is over the readers' 1 MiB limit
+    assert proc.returncode == 1
+    where = "record 1" if fmt == "json" else "line "
+    assert f"'big.{fmt}' cannot be read at {where}" in proc.stderr
+    assert_interrupted_cleanly(workdir, before)
 
 
 @pytest.mark.slow
@@ -610,8 +597,9 @@ def test_100mb_line_of_short_fields_is_bounded(workdir: Path, esm: Any) -> None:
     assert proc.seconds < 60
     _assert_one_line_messages(proc)
     assert proc.max_rss_mb < MEMORY_BOUND_MB, proc.max_rss_mb
-    if proc.returncode == 1:
-        assert_interrupted_cleanly(workdir, before)
+    assert proc.returncode == 1, proc.stderr
+    assert "'big.csv' cannot be read at line 2" in proc.stderr, proc.stderr
+    assert_interrupted_cleanly(workdir, before)
 
 
 # --------------------------------------------------------------------------------------------
@@ -692,8 +680,9 @@ def test_epe_never_ends_with_a_traceback(workdir: Path, esm: Any) -> None:
     )
     proc = epe(workdir, params)
     _assert_one_line_messages(proc)
-    if proc.returncode == 1:
-        assert_interrupted_cleanly(workdir, before)
+    assert proc.returncode == 1, proc.stderr
+    assert "has the row ID field 'title_id'" in proc.stderr
+    assert_interrupted_cleanly(workdir, before)
 
 
 def test_corpus_readme_lists_every_file() -> None:

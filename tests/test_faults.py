@@ -24,6 +24,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ from test_bad_inputs import (
 
 import hr_connector.publish as publish_mod
 import hr_connector.workdir as workdir_mod
-from hr_connector import cli, pipeline
+from hr_connector import cli, delivery, pipeline
 from hr_connector.clients.local import LocalOnlySink
 from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
@@ -254,7 +255,9 @@ def test_temp_files_of_a_write_killed_midway_are_ignored_and_removed(
     rerun = _partial(workdir)
     assert rerun.decision is Decision.COMPLETED
     assert Snapshot.of(workdir, "workperiod") == day_two["new"]
-    assert leftovers(workdir) == [] or leftovers(workdir) == ["in/.workperiod.csv.tmp-424242"]
+    # the torn temp files beside the outputs are removed; the one in the input folder is not the
+    # connector's (it never writes there without SFTP) and is left alone
+    assert leftovers(workdir) == ["in/.workperiod.csv.tmp-424242"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,8 +300,8 @@ def _wait_for_log(workdir: Path, proc: subprocess.Popen[bytes], timeout: float =
     raise AssertionError("the run did not start")
 
 
-def _start(workdir: Path) -> subprocess.Popen[bytes]:
-    params = base_raw(run_type="partial", update_limit=10**6, taskid=3)
+def _start(workdir: Path, **extra: Any) -> subprocess.Popen[bytes]:
+    params = base_raw(run_type="partial", update_limit=10**6, taskid=3, **extra)
     proc = subprocess.Popen(
         [str(SCRIPT)],
         cwd=workdir,
@@ -320,6 +323,25 @@ WRITE_TRIGGERS = {
     "archive temp file": "data/archive/.workperiod_archive.json.tmp-*",
     "commit journal": "data/archive/.workperiod_commit.json*",
 }
+
+
+#: kills while the committed run files its admin task (an ESM that accepts and never answers):
+#: after the commit, before the run's end
+AFTER_COMMIT = "filing the admin task"
+
+
+def _kill_while_filing(workdir: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Kill once the run has replaced its kept admin task (JSON, then this Markdown copy): it is
+    written after the commit, and filing it then waits for the silent ESM."""
+    task = workdir / "3_admin_task.md"
+    before = task.stat().st_ino
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(FileNotFoundError):
+            if task.stat().st_ino != before:
+                break
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
 
 
 def _kill_when_seen(workdir: Path, proc: subprocess.Popen[bytes], pattern: str) -> None:
@@ -354,17 +376,26 @@ def test_sigkill_at_spread_delays_and_mid_write_never_tears_the_archives(tmp_pat
 
     rng = random.Random(20261126)
     plans: list[float | str] = [duration * (k + rng.random()) / KILLS for k in range(KILLS)]
-    plans += list(WRITE_TRIGGERS)
+    plans += [*WRITE_TRIGGERS, AFTER_COMMIT]
     seen: list[tuple[str, str, str]] = []
+    silent_esm = socket.socket()  # accepts connections (backlog) and never answers
+    silent_esm.bind(("127.0.0.1", 0))
+    silent_esm.listen(8)
+    silent_url = f"http://127.0.0.1:{silent_esm.getsockname()[1]}"
     for n, plan in enumerate(plans):
         workdir = tmp_path / f"kill{n}"
         shutil.copytree(seed, workdir)
-        proc = _start(workdir)
-        began = _wait_for_log(workdir, proc)
+        if plan == AFTER_COMMIT:
+            proc = _start(workdir, webapi_url=silent_url, webapi_timeout_seconds=5)
+            _wait_for_log(workdir, proc)
+            _kill_while_filing(workdir, proc)
+        else:
+            proc = _start(workdir)
+            began = _wait_for_log(workdir, proc)
         if isinstance(plan, float):
             time.sleep(max(0.0, began + plan - time.monotonic()))
             proc.send_signal(signal.SIGKILL)
-        else:
+        elif plan in WRITE_TRIGGERS:
             _kill_when_seen(workdir, proc, WRITE_TRIGGERS[plan])
         code = proc.wait(timeout=30)
         snap = Snapshot.of(workdir, "workperiod")
@@ -374,6 +405,7 @@ def test_sigkill_at_spread_delays_and_mid_write_never_tears_the_archives(tmp_pat
         assert snap.output in (old.output, new.output), plan
         wd = WorkDir(workdir, "3", "workperiod")
         how = "mid-commit" if wd.journal.exists() else "mid-write" if leftovers(workdir) else ""
+        marked = delivery.marker(wd).exists()  # the output was still marked undelivered
         recover(wd)  # what the next run does first
         state = _state(workdir, old, new)
         assert state in ("old", "new"), (plan, state)
@@ -388,14 +420,18 @@ def test_sigkill_at_spread_delays_and_mid_write_never_tears_the_archives(tmp_pat
         assert rerun.decision is Decision.COMPLETED, rerun.interruption  # no stale lock
         after = Snapshot.of(workdir, "workperiod")
         assert after.archives == new.archives
-        if state == "old":  # the killed run had not committed: the rerun imports the changes
-            assert after.output == new.output
-        else:  # committed, never delivered: b"[]" today, see test_rerun_after_a_kill_delivers_...
-            assert after.output in (b"[]\n", new.output)
+        if how == "finished":  # exited 0: the platform imported it; nothing changed since
+            assert after.output == b"[]\n", (label, how)
+        else:  # not delivered, committed or not: the rerun outputs exactly the day's changes
+            lost = "" if marked or state == "old" else " (killed after the mark was cleared)"
+            assert after.output == new.output, f"{label}, {state}, {how}: changes lost{lost}"
         shutil.rmtree(workdir)
+    silent_esm.close()
     print(f"run {duration:.2f} s; kills (when, state, how): {seen}")
     assert len(seen) == len(plans)
-    assert any(how == "mid-write" for _, _, how in seen), seen
+    hows = {how for _, _, how in seen}
+    # the kills cover the run before, during and after its commit
+    assert {"before commit", "mid-commit", "after commit", "mid-write"} <= hows, seen
 
 
 # --------------------------------------------------------------------------------------------

@@ -163,6 +163,19 @@ def test_minimum_row_count(workdir: Path, samples: Path) -> None:
     assert result.interruption.figures == {"rows": 14, "minimum": 15}
 
 
+def test_minimum_row_count_stop_keeps_the_archives_and_outputs_nothing(
+    workdir: Path, samples: Path
+) -> None:
+    place(workdir, samples / "title" / "title.csv")
+    assert run(workdir, data_type="title").decision is Decision.COMPLETED
+    kept = {p: p.read_bytes() for p in (workdir / "data" / "archive").glob("*title_archive.json")}
+    assert len(kept) == 2  # the archive and the error archive
+    result = run(workdir, data_type="title", run_type="partial", minimum_row_count=15)
+    assert result.interruption and result.interruption.case == "minimum_row_count"
+    assert {p: p.read_bytes() for p in kept} == kept  # byte for byte
+    assert not (workdir / "3_output.json").exists()
+
+
 def test_csv_header_missing_a_mapped_column(workdir: Path) -> None:
     (workdir / "in").mkdir()
     (workdir / "in" / "t.csv").write_text("title_id;name\nT1;Chef\n", encoding="utf-8")

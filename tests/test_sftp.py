@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def test_wrong_password_is_permanent_and_never_shown(
     assert wrong not in everything
     assert sftp_env.password not in everything
     assert info.value.__cause__ is None
-    assert not sftp_env.local().exists() or list(sftp_env.local().iterdir()) == []
+    assert not sftp_env.local().exists()  # nothing was created locally
 
 
 def test_encrypted_key_without_or_with_wrong_passphrase(
@@ -126,7 +127,7 @@ def test_unknown_host_key_is_refused_with_the_offered_fingerprint(sftp_env: Sftp
     assert sftp_env.server.host_fingerprint in text
     assert "ssh-ed25519" in text and "unknown" in text
     assert "ssh-keyscan" in text  # the hint says how to add it
-    assert not sftp_env.local().exists() or list(sftp_env.local().iterdir()) == []
+    assert not sftp_env.local().exists()  # nothing was created locally
 
 
 def test_missing_known_hosts_file_is_refused(sftp_env: SftpEnv) -> None:
@@ -230,6 +231,67 @@ def test_accept_unknown_host_key_opt_in_logs_a_warning(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(sftp_env.server.host_fingerprint in w and "UNVERIFIED" in w for w in warnings)
     assert sftp_env.known_hosts.read_text() == ""  # nothing learnt silently
+
+
+def _sshd_log_of_one_connection(sshd: sshd_mod.Sshd, since: int) -> str:
+    """sshd's lines (LogLevel VERBOSE) about the one connection made after log offset ``since``.
+
+    Lines are picked by the client's port, so a previous connection's late lines do not count;
+    returned once sshd logged that the connection closed.
+    """
+    deadline = time.monotonic() + 10
+    while True:
+        text = sshd.log_text()[since:]
+        opened = re.search(r"Connection from \S+ port (\d+)", text)
+        if opened:
+            mine = re.compile(rf"\bport {opened.group(1)}\b")
+            lines = [line for line in text.splitlines() if mine.search(line)]
+            if any(re.search(r"closed|Disconnected|reset", line) for line in lines[1:]):
+                return "\n".join(lines)
+        assert time.monotonic() < deadline, f"sshd never logged the connection:\n{text}"
+        time.sleep(0.05)
+
+
+#: What sshd logs at VERBOSE once a client has sent an authentication request.
+_AUTH_ATTEMPT = re.compile(r"Accepted|Failed|Postponed|Partial|userauth|Invalid user|session")
+
+
+@pytest.mark.parametrize("impostor", ["unknown", "changed", "pin"])
+def test_an_impostor_host_key_gets_no_authentication_attempt(
+    sftp_env: SftpEnv, sftp_client_key: tuple[Path, str], impostor: str
+) -> None:
+    """The host key is checked before any credential is sent: sshd sees no login attempt."""
+    other = sshd_mod.keygen(sftp_env.tmp / "impostor_key")
+    overrides: dict[str, object] = {
+        "sftp_private_key_path": str(sftp_client_key[0]),
+        "sftp_private_key_passphrase": sftp_client_key[1],
+    }
+    if sftp_env.server.user.password is not None:
+        overrides["sftp_password"] = sftp_env.server.user.password  # both credentials offered
+    if impostor == "unknown":
+        sftp_env.known_hosts.write_text("")
+    elif impostor == "changed":
+        entry = sftp_env.server.host_entry()
+        sftp_env.known_hosts.write_text(f"{entry} {sshd_mod.public_line(other)}\n")
+    else:
+        overrides["sftp_host_key_fingerprint"] = sshd_mod.fingerprint(other)
+    sftp_env.put("org.csv", CSV)
+    # the same credentials get in when the key is the right one: the check below can see them
+    since = len(sftp_env.server.log_text())
+    right = sftp_env.settings(
+        **{k: v for k, v in overrides.items() if k != "sftp_host_key_fingerprint"},
+        sftp_known_hosts=str(sftp_env.server.write_known_hosts(sftp_env.tmp / "right_hosts")),
+    )
+    assert sftp.download_hr_file(right, sftp_env.workdir, PATTERN).read_bytes() == CSV
+    assert "Accepted" in _sshd_log_of_one_connection(sftp_env.server, since)
+
+    since = len(sftp_env.server.log_text())
+    with pytest.raises(SftpError):
+        sftp.download_hr_file(sftp_env.settings(**overrides), sftp_env.workdir, PATTERN)
+    seen = _sshd_log_of_one_connection(sftp_env.server, since)
+    attempts = [line for line in seen.splitlines() if _AUTH_ATTEMPT.search(line)]
+    assert attempts == [], seen
+    assert "[preauth]" in seen, seen
 
 
 # -- the vendor's file rules ------------------------------------------------------------------

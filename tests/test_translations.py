@@ -1,4 +1,8 @@
-"""Checks of the shipped report texts (translations/translation.json, PLATFORM.md §8)."""
+"""Checks of the shipped report texts (translations/translation.json, PLATFORM.md §8).
+
+Each check goes over every case and language and reports every problem it finds at once (one
+test per kind of problem, not one per text), so that the test count stays a count of behaviours.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ import string
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 TRANSLATION_FILE = Path(__file__).resolve().parents[1] / "translations" / "translation.json"
 LANGUAGES = ["en", "fi", "sv", "de", "pl", "fr"]
 
@@ -16,7 +18,6 @@ with TRANSLATION_FILE.open(encoding="utf-8") as _fh:
     TRANSLATIONS: dict[str, dict] = json.load(_fh)
 
 CASES = sorted(TRANSLATIONS)
-CASE_LANGUAGES = [(case, lang) for case in CASES for lang in LANGUAGES]
 
 
 def placeholders(text: str) -> Counter[str]:
@@ -24,35 +25,57 @@ def placeholders(text: str) -> Counter[str]:
     return Counter(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
 
 
-def test_file_has_cases() -> None:
+def _texts() -> list[tuple[str, str, object]]:
+    """(case, language, text) for every shipped language of every case."""
+    return [(c, lang, TRANSLATIONS[c]["text"].get(lang)) for c in CASES for lang in LANGUAGES]
+
+
+def _report(problems: list[str]) -> str:
+    return f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+def test_every_case_has_exactly_the_shipped_languages_in_order() -> None:
     assert CASES
+    problems = [
+        f"{case}: {list(TRANSLATIONS[case]['text'])}"
+        for case in CASES
+        if list(TRANSLATIONS[case]["text"]) != LANGUAGES
+    ]
+    assert problems == [], _report(problems)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_case_has_exactly_the_shipped_languages(case: str) -> None:
-    texts = TRANSLATIONS[case]["text"]
-    assert list(texts) == LANGUAGES
+def test_every_text_is_a_non_empty_string() -> None:
+    problems = [
+        f"{case}/{lang}: {text!r}"
+        for case, lang, text in _texts()
+        if not isinstance(text, str) or not text.strip()
+    ]
+    assert problems == [], _report(problems)
 
 
-@pytest.mark.parametrize(("case", "lang"), CASE_LANGUAGES)
-def test_text_is_non_empty(case: str, lang: str) -> None:
-    text = TRANSLATIONS[case]["text"].get(lang)
-    assert isinstance(text, str)
-    assert text.strip()
+def test_every_translation_has_the_placeholders_of_the_english_text() -> None:
+    problems = []
+    for case, lang, text in _texts():
+        if lang == "en" or not isinstance(text, str):
+            continue
+        english = placeholders(TRANSLATIONS[case]["text"]["en"])
+        if placeholders(text) != english:
+            problems.append(f"{case}/{lang}: {dict(placeholders(text))} != en {dict(english)}")
+    assert problems == [], _report(problems)
 
 
-@pytest.mark.parametrize(("case", "lang"), CASE_LANGUAGES)
-def test_placeholders_match_english(case: str, lang: str) -> None:
-    texts = TRANSLATIONS[case]["text"]
-    english = placeholders(texts["en"])
-    assert set(placeholders(texts[lang])) == set(english)
-    assert placeholders(texts[lang]) == english
-
-
-@pytest.mark.parametrize(("case", "lang"), CASE_LANGUAGES)
-def test_text_formats_with_dummy_values(case: str, lang: str) -> None:
-    text = TRANSLATIONS[case]["text"][lang]
-    values = {name: f"<{name}>" for name in placeholders(text)}
-    formatted = text.format(**values)
-    for name in values:
-        assert f"<{name}>" in formatted
+def test_every_text_formats_and_shows_each_value() -> None:
+    problems = []
+    for case, lang, text in _texts():
+        if not isinstance(text, str):
+            continue
+        values = {name: f"<{name}>" for name in placeholders(text)}
+        try:
+            formatted = text.format(**values)
+        except (KeyError, IndexError, ValueError) as exc:
+            problems.append(f"{case}/{lang}: does not format ({type(exc).__name__}: {exc})")
+            continue
+        problems += [
+            f"{case}/{lang}: {{{n}}} not shown" for n in values if values[n] not in formatted
+        ]
+    assert problems == [], _report(problems)

@@ -241,6 +241,9 @@ def test_compare_partitions_rows(
     assert len(set(indices)) == len(indices)
     assert set(cs.removed) == set(before) - set(now)
     assert {t_now.rows[i][0] for i in cs.new} == set(now) - set(before)
+    both = set(now) & set(before)
+    assert {t_now.rows[i][0] for i in cs.changed} == {k for k in both if now[k] != before[k]}
+    assert cs.unchanged == len({k for k in both if now[k] == before[k]})
     same = compare(t_now, {}, s, previous_of(t_now, list(range(len(t_now)))))
     assert (same.new, same.changed, same.removed, same.unchanged) == ([], [], [], len(t_now))
     again = compare(t_now, {}, s, previous_of(t_before, list(range(len(t_before)))))

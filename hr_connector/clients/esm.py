@@ -26,8 +26,9 @@ of defence.
 The sinks (:class:`RestSink`, :class:`XmlSink`) turn an :class:`~hr_connector.outcome.AdminTask`
 into one datacard. :class:`RestSink` remembers, per task, the datacard it created and the files it
 uploaded, so a Prefect retry after a transient failure *resumes* the filing instead of creating a
-second datacard. A 413 for an attachment is not fatal: the file is sent gzip-compressed, else split
-into JSON parts, else left out; what happened is appended to the description with a ``PATCH`` of the
+second datacard. Attachments are streamed from disk. A 413 for an attachment is not fatal: the
+file is sent zipped, else split into JSON parts (small files only), else listed with its location,
+size, rows and SHA-256; what happened is appended to the description with a ``PATCH`` of the
 datacard (see :meth:`EsmRestClient.upload_attachment`).
 """
 
@@ -35,11 +36,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
+import contextlib
 import ipaddress
 import json
 import logging
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -49,13 +52,21 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from lxml import etree
+from requests_toolbelt import MultipartEncoder
 
+from hr_connector.attachments import (
+    not_attached,
+    not_attached_lines,
+    translated,
+    zip_file,
+    zipped_name,
+)
 from hr_connector.errors import ConnectorError, TransientError
-from hr_connector.outcome import AdminTask, Attachment
+from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.params import WebApiSettings
 from hr_connector.report import ReportSink
 from hr_connector.runlog import redact, register_secrets
-from hr_connector.texts import Translations, placeholders
+from hr_connector.texts import Translations
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +81,9 @@ MAX_BODY_IN_ERROR = 500
 #: Statuses that say "try again later" rather than "your request is wrong".
 TRANSIENT_STATUSES = frozenset({408, 429})
 USER_AGENT = "hr-connector (ESM client)"
+#: After a 413 even zipped, a JSON array up to this size is split into parts (read into memory);
+#: a larger one is listed in the task instead.
+SPLIT_MAX_BYTES = 4 << 20
 
 #: English texts of the notes appended to the description, used when translation.json has no
 #: text for the case in the task's language (the cases are proposed for translation.json).
@@ -311,7 +325,8 @@ class _Transport:
         if status >= 500 or status in TRANSIENT_STATUSES:
             raise EsmUnavailable(f"{where}: {summary}", status=status)
         if status == 413:
-            size = len(response.request.body or b"") if response.request is not None else 0
+            sent = response.request.headers.get("Content-Length") if response.request else None
+            size = int(sent) if sent and sent.isdigit() else 0
             raise EsmTooLarge(f"{where}: {summary}", size=size)
         hint = ""
         if status == 401:
@@ -366,13 +381,19 @@ class UploadResult:
     """What :meth:`EsmRestClient.upload_attachment` did with one file.
 
     ``files`` are the names stored in the ESM (empty when nothing was stored);
-    ``how`` is ``plain``, ``compressed`` (``name.gz``), ``split`` (``stem.partN.json``) or
+    ``how`` is ``plain``, ``compressed`` (``name.zip``), ``split`` (``stem.partN.json``) or
     ``too_large`` (not attached, or only some parts: ``files`` says which).
     """
 
     name: str
     how: UploadHow
     files: list[str] = field(default_factory=list)
+    #: size of the smallest upload the ESM refused (for ``too_large``)
+    sent: int = 0
+
+
+def _size(content: bytes | Path) -> int:
+    return content.stat().st_size if isinstance(content, Path) else len(content)
 
 
 class EsmRestClient:
@@ -500,56 +521,89 @@ class EsmRestClient:
     # -- files -------------------------------------------------------------------------------
 
     def upload_file(
-        self, template: str, card_id: str, attribute: str, name: str, content: bytes
+        self, template: str, card_id: str, attribute: str, name: str, content: bytes | Path
     ) -> None:
-        """Upload one file into a file attribute; raise :class:`EsmTooLarge` on 413."""
+        """Upload one file into a file attribute; raise :class:`EsmTooLarge` on 413.
+
+        A :class:`~pathlib.Path` is streamed from disk (a multipart body read in small pieces
+        with its ``Content-Length`` known up front), never read whole into memory.
+        """
         path = (
             f"/dc/{quote(template, safe='')}/data/{quote(card_id, safe='')}"
             f"/{quote(attribute, safe='')}/file"
         )
-        try:
-            self._call(
-                "POST",
-                path,
-                files={
-                    "fileUpload": (name, content, "application/octet-stream"),
-                    "fileName": (None, name),
-                },
+        with contextlib.ExitStack() as stack:
+            if isinstance(content, Path):
+                body: Any = stack.enter_context(content.open("rb"))
+                size = os.fstat(body.fileno()).st_size
+            else:
+                body, size = content, len(content)
+            encoder = MultipartEncoder(
+                fields={
+                    "fileUpload": (name, body, "application/octet-stream"),
+                    "fileName": name,
+                }
             )
-        except EsmTooLarge as exc:
-            exc.size = len(content)  # the file's size, not the multipart body's
-            raise
+            try:
+                self._call(
+                    "POST", path, data=encoder, headers={"Content-Type": encoder.content_type}
+                )
+            except EsmTooLarge as exc:
+                exc.size = size  # the file's size, not the multipart body's
+                raise
 
     def upload_attachment(
-        self, template: str, card_id: str, attribute: str, name: str, content: bytes
+        self,
+        template: str,
+        card_id: str,
+        attribute: str,
+        name: str,
+        content: bytes | Path,
+        source: Path | None = None,
     ) -> UploadResult:
-        """Upload a file so that a 413 does not lose it.
+        """Upload a file so that a 413 does not lose it; nothing is held whole in memory.
 
-        Why this order: gzip keeps the file whole and usually shrinks JSON 5-20 times; only when
-        that is still too big is a JSON array split into parts (``stem.part1.json`` ...), each
-        smaller than the smallest upload that failed (halving again on another 413). A row that
-        alone exceeds the limit cannot be sent: the attachment is then reported ``too_large``
-        (with the parts that did go through, if any).
+        ``content`` is what to send (a file on disk, streamed); ``source`` is the original when
+        ``content`` is its zip. Why this order on a 413: a zip keeps the file whole and usually
+        shrinks JSON 5-20 times (made on disk, streamed); only when that is still too big, and the
+        original is small enough to hold (:data:`SPLIT_MAX_BYTES`), is a JSON array split into
+        parts (``stem.part1.json`` ...), each smaller than the smallest upload that failed
+        (halving again on another 413). Otherwise the attachment is ``too_large``: the task lists
+        it (location, size, rows, SHA-256) instead.
         """
         try:
             self.upload_file(template, card_id, attribute, name, content)
             return UploadResult(name, "plain", [name])
         except EsmTooLarge as exc:
-            failed = exc.size or len(content)
+            failed = exc.size or _size(content)
+        original = source or content
+        if source is None:
             log.warning(
-                "The ESM refused %s (%d bytes) as too large; trying it gzip-compressed",
-                name,
-                len(content),
+                "The ESM refused %s (%d bytes) as too large; trying it zipped", name, failed
             )
-        packed = gzip.compress(content, mtime=0)
-        if len(packed) < failed:
-            try:
-                self.upload_file(template, card_id, attribute, f"{name}.gz", packed)
-                log.warning("Attached %s compressed as %s.gz", name, name)
-                return UploadResult(name, "compressed", [f"{name}.gz"])
-            except EsmTooLarge:
-                failed = len(packed)
-        return self._upload_split(template, card_id, attribute, name, content, failed)
+            with tempfile.TemporaryDirectory(prefix="hr-connector-zip-") as folder:
+                zipped = Path(folder) / zipped_name(name)
+                if isinstance(content, Path):
+                    packed = zip_file(content, zipped, name, limit=failed - 1)
+                else:
+                    plain = Path(folder) / name
+                    plain.write_bytes(content)
+                    packed = zip_file(plain, zipped, name, limit=failed - 1)
+                if packed is not None:
+                    try:
+                        self.upload_file(template, card_id, attribute, zipped.name, zipped)
+                        log.warning("Attached %s zipped as %s", name, zipped.name)
+                        return UploadResult(name, "compressed", [zipped.name])
+                    except EsmTooLarge:
+                        failed = packed
+        else:
+            log.warning("The ESM refused the zip %s (%d bytes) as too large", name, failed)
+        if _size(original) > SPLIT_MAX_BYTES:
+            log.warning("%s is too large for the ESM even zipped; not attached", name)
+            return UploadResult(name, "too_large", sent=failed)
+        data = original.read_bytes() if isinstance(original, Path) else original
+        stem_name = original.name if isinstance(original, Path) else name
+        return self._upload_split(template, card_id, attribute, stem_name, data, failed)
 
     def _upload_split(
         self, template: str, card_id: str, attribute: str, name: str, content: bytes, failed: int
@@ -560,7 +614,7 @@ class EsmRestClient:
             rows = None
         if not isinstance(rows, list) or len(rows) < 2:
             log.warning("%s is too large for the ESM and is no JSON array to split", name)
-            return UploadResult(name, "too_large")
+            return UploadResult(name, "too_large", sent=failed)
         encoded = [json.dumps(row, ensure_ascii=False).encode("utf-8") for row in rows]
         stem = name[:-5] if name.lower().endswith(".json") else name
         target = failed - 1
@@ -581,7 +635,7 @@ class EsmRestClient:
                     start + 1,
                     len(encoded[start]),
                 )
-                return UploadResult(name, "too_large", uploaded)
+                return UploadResult(name, "too_large", uploaded, sent=failed)
             payload = b"[" + b",\n".join(encoded[start:end]) + b"]"
             part = f"{stem}.part{len(uploaded) + 1}.json"
             try:
@@ -706,7 +760,7 @@ class _Notes:
         self._translations = translations
         self._loaded = translations is not None
 
-    def _source(self) -> Translations | None:
+    def source(self) -> Translations | None:
         if not self._loaded:
             self._loaded = True
             try:
@@ -716,13 +770,7 @@ class _Notes:
         return self._translations
 
     def text(self, case: str, language: str, **figures: object) -> str:
-        translations = self._source()
-        template = None
-        if translations is not None:
-            template = translations.cases.get(case, {}).get(language)
-        if template is None:
-            template = NOTE_TEXTS[case]
-        return template.format(**{name: figures.get(name, "") for name in placeholders(template)})
+        return translated(self.source(), case, language, NOTE_TEXTS, **figures)
 
 
 @dataclass
@@ -732,6 +780,7 @@ class _Filing:
     card_id: str | None = None
     done: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    not_attached: list[NotAttached] = field(default_factory=list)
     noted: bool = False
 
 
@@ -780,12 +829,15 @@ class RestSink:
         for attachment in task.attachments:
             if attachment.name in state.done:
                 continue
-            note = self._attach(state.card_id, attachment, task.language)
+            note = self._attach(state, attachment, task.language)
             if note:
                 state.notes.append(note)
             state.done.add(attachment.name)
-        if state.notes and not state.noted:
-            description = task.description + "\n\n" + "\n".join(state.notes)
+        if (state.notes or state.not_attached) and not state.noted:
+            lines = state.notes + not_attached_lines(
+                state.not_attached, self._notes.source(), task.language
+            )
+            description = task.description + "\n\n" + "\n".join(lines)
             try:
                 self.client.update_datacard(
                     template, state.card_id, {codes.description: description}
@@ -795,28 +847,29 @@ class RestSink:
             state.noted = True
         return state.card_id
 
-    def _attach(self, card_id: str, attachment: Attachment, language: str) -> str | None:
-        """Upload one attachment; return the note for the description, if there is one."""
+    def _attach(self, state: _Filing, attachment: Attachment, language: str) -> str | None:
+        """Upload one attachment (streamed); return the note for the description, if any."""
+        assert state.card_id is not None
         name, path = attachment.name, Path(attachment.path)
+        source = Path(attachment.source) if attachment.source else None
         notes = self._notes
-        try:
-            content = path.read_bytes()
-        except FileNotFoundError:
+        if not path.is_file():
             log.warning("Attachment %s not found at %s; not attached", name, path)
             return notes.text("attachment_missing", language, name=name, path=str(path))
-        except OSError as exc:
-            log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
-            return notes.text(
-                "attachments_omitted", language, reason=f"{name}: {type(exc).__name__}"
-            )
         settings = self.settings
         try:
             result = self.client.upload_attachment(
                 settings.report_template_code,
-                card_id,
+                state.card_id,
                 settings.report_attribute_codes.attachments,
                 name,
-                content,
+                path,
+                source=source,
+            )
+        except OSError as exc:  # the file went away or became unreadable while being sent
+            log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
+            return notes.text(
+                "attachments_omitted", language, reason=f"{name}: {type(exc).__name__}"
             )
         except EsmError as exc:  # permanent: the task is in; say which file is missing
             log.error("Attachment %s was not attached: %s", name, exc)
@@ -830,8 +883,16 @@ class RestSink:
                 "attachment_split", language, name=name, parts=len(result.files), files=files
             )
         if result.how == "too_large":
-            log.warning("Attachment %s is too large for the ESM; kept at %s", name, path)
-            return notes.text("attachment_too_large", language, name=name, path=str(path))
+            original = source or path
+            log.warning("Attachment %s is too large for the ESM; kept at %s", name, original)
+            listed = original.name if source is not None else name
+            state.not_attached.append(
+                not_attached(original, listed, "esm_too_large", attachment.rows, sent=result.sent)
+            )
+            if result.files:  # some parts went in before a row alone was too large
+                return notes.text(
+                    "attachment_split", language, name=name, parts=len(result.files), files=files
+                )
         return None
 
 
@@ -857,8 +918,21 @@ class XmlSink:
             log.warning(
                 "The legacy XML Web API cannot upload files; attachments omitted: %s", files
             )
-            note = self._notes.text("attachments_not_supported", task.language, files=files)
-            description = f"{description}\n\n{note}"
+            listed: list[NotAttached] = []
+            missing: list[str] = []
+            for item in task.attachments:
+                original = Path(item.source or item.path)
+                name = original.name if item.source else item.name
+                if original.is_file():
+                    listed.append(not_attached(original, name, "xml", item.rows))
+                else:
+                    missing.append(
+                        self._notes.text(
+                            "attachment_missing", task.language, name=name, path=str(original)
+                        )
+                    )
+            lines = missing + not_attached_lines(listed, self._notes.source(), task.language)
+            description = f"{description}\n\n" + "\n".join(lines)
         reference = self.client.create_datacard(
             settings.report_template_code,
             settings.report_folder_code,
@@ -886,7 +960,12 @@ def load_admin_task(task_json: Path) -> AdminTask:
     task = AdminTask.model_validate_json(task_json.read_text(encoding="utf-8"))
     base = task_json.resolve().parent
     attachments = [
-        a if Path(a.path).is_absolute() else Attachment(name=a.name, path=str(base / a.path))
+        a.model_copy(
+            update={
+                "path": str(base / a.path),
+                "source": str(base / a.source) if a.source else None,
+            }
+        )
         for a in task.attachments
     ]
     return task.model_copy(update={"attachments": attachments})

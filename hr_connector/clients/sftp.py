@@ -52,7 +52,7 @@ import os
 import posixpath
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -62,6 +62,11 @@ import paramiko
 from cryptography.exceptions import UnsupportedAlgorithm
 from paramiko.hostkeys import HostKeyEntry
 
+from hr_connector.clients.sftp_pipelined import (
+    CHANNEL_MAX_PACKET_BYTES,
+    CHANNEL_WINDOW_BYTES,
+    read_pipelined,
+)
 from hr_connector.errors import (
     ConnectorError,
     FileEmpty,
@@ -73,6 +78,7 @@ from hr_connector.errors import (
 )
 from hr_connector.fetch import check_pattern
 from hr_connector.params import SftpSettings
+from hr_connector.runlog import mask_secrets
 from hr_connector.workdir import WorkDir, fsync_dir, write_staged
 
 log = logging.getLogger(__name__)
@@ -82,8 +88,6 @@ if _paramiko_log.level == logging.NOTSET:
     # keep paramiko's chatter out of the run log unless the application asked for it
     _paramiko_log.setLevel(logging.WARNING)
 
-#: Bytes per SFTP read while downloading.
-CHUNK = 1 << 16
 #: Errnos of socket errors that a later attempt may not see (the Prefect task retries them).
 _TRANSIENT_ERRNOS = frozenset(
     {
@@ -113,9 +117,7 @@ _REMOTE_ERRORS = (paramiko.SSHException, OSError, EOFError)
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "**********")
-    return text
+    return mask_secrets(text, secrets)  # as is, URL/JSON-encoded, inside base64
 
 
 def _describe(exc: BaseException, secrets: tuple[str, ...]) -> str:
@@ -417,7 +419,8 @@ class _Connection:
         self.secrets = secrets
 
     @contextlib.contextmanager
-    def guard(self, doing: str) -> Iterator[None]:
+    def guard(self, doing: str | Callable[[], str]) -> Iterator[None]:
+        """Map what goes wrong inside; ``doing`` may be a callable read only then (progress)."""
         try:
             yield
         except ConnectorError:
@@ -425,7 +428,8 @@ class _Connection:
         except _REMOTE_ERRORS as exc:
             # a transport that died under us is a dropped connection, whatever the symptom
             connected = self.transport.is_active()
-            raise _map_error(exc, self.server, doing, self.secrets, connected) from None
+            what = doing() if callable(doing) else doing
+            raise _map_error(exc, self.server, what, self.secrets, connected) from None
 
 
 def _server_label(settings: SftpSettings) -> str:
@@ -466,7 +470,9 @@ def _session(settings: SftpSettings) -> Iterator[_Connection]:
         doing = "logging in"
         method = _authenticate(transport, settings, server)
         doing = "opening the SFTP channel"
-        sftp = paramiko.SFTPClient.from_transport(transport)
+        sftp = paramiko.SFTPClient.from_transport(
+            transport, window_size=CHANNEL_WINDOW_BYTES, max_packet_size=CHANNEL_MAX_PACKET_BYTES
+        )
         if sftp is None:
             raise SftpUnavailable(server, "the server did not open the SFTP channel")
         sftp.get_channel().settimeout(timeout)
@@ -593,19 +599,17 @@ def _download(conn: _Connection, remote: str, entry: paramiko.SFTPAttributes, fi
         with conn.guard(f"opening {remote}"):
             remote_file = conn.sftp.open(remote, "rb")
         try:
-            # Sequential reads on this thread, no paramiko prefetch: its background thread dies
-            # with an unhandled EOFError (a traceback on stderr) when the connection drops, and
-            # a drop must surface here, as SftpUnavailable. Costs one round trip per 32 KiB.
-            received = 0
-            while True:
-                with conn.guard(f"downloading {remote} ({received} of {expected} bytes done)"):
-                    chunk = remote_file.read(CHUNK)
-                if not chunk:
-                    break
-                received += len(chunk)
-                if received > expected:
-                    break
-                fh.write(chunk)
+            # Many reads in flight, all sent and answered on this thread (see sftp_pipelined):
+            # link speed over distance, and a drop surfaces here, as SftpUnavailable.
+            done = 0
+
+            def keep(data: bytes) -> None:
+                nonlocal done
+                fh.write(data)
+                done += len(data)
+
+            with conn.guard(lambda: f"downloading {remote} ({done} of {expected} bytes done)"):
+                received = read_pipelined(conn.sftp, remote_file.handle, expected, keep)
             with conn.guard(f"checking {remote} after the download"):
                 after = conn.sftp.stat(remote)
             if (

@@ -1,0 +1,344 @@
+"""The admin task's attachments: streamed from disk, zipped above a size, capped (issue 14).
+
+A run attaches its archive, its output and its error archive. On a large day those are hundreds of
+megabytes, so nothing here ever holds a whole file in memory:
+
+* :func:`prepare_attachments` (called once per run, before the admin task is kept) zips every file
+  above :data:`ZIP_ABOVE_BYTES` into ``data/attachments/<taskid>_<name>.zip`` (deflate, which
+  Windows Explorer and every Linux desktop open without extra tools), streamed in
+  :data:`CHUNK` pieces, and keeps the total of what is attached within ``report_attachment_max_mb``.
+  A file that does not fit is *not attached*: the admin task lists it with its location on the
+  connector host, size, row count and SHA-256, and says why (:func:`not_attached_lines`).
+* The ESM sinks (``hr_connector.clients.esm``) upload the prepared files as streamed multipart
+  bodies and use :func:`file_facts` and :func:`not_attached_lines` for the files the ESM refuses
+  (413 even compressed) or cannot take at all (the legacy XML Web API).
+
+Why zip before asking the ESM: the cap is known up front, and a file the ESM would refuse costs a
+full upload before the 413 comes back; a JSON archive shrinks 5-15 times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hr_connector.outcome import AdminTask, Attachment, NotAttached
+from hr_connector.texts import Translations, placeholders
+from hr_connector.workdir import FILE_MODE, temp_path
+
+log = logging.getLogger(__name__)
+
+#: Files above this are attached zipped.
+ZIP_ABOVE_BYTES = 1 << 20
+#: Bytes read (and hashed, compressed, sent) at a time.
+CHUNK = 1 << 20
+#: Deflate level of the zips (measured on the 1M-row archive; see bench/results.md).
+ZIP_LEVEL = 6
+#: How much of a file is compressed up front to estimate whether its zip can fit at all.
+SAMPLE_BYTES = 4 << 20
+#: A file whose estimated zip is this many times the room left is not even tried.
+HOPELESS_FACTOR = 1.5
+#: Files up to this size are counted by parsing them when they are not in the connector's layout.
+PARSE_TO_COUNT_BYTES = 8 << 20
+MB = 1024 * 1024
+
+#: English texts, used when translation.json (e.g. a customer's override) lacks the case.
+TEXTS: dict[str, str] = {
+    "attachments_not_attached_heading": (
+        "Not attached to this task ({count} files); they are kept on the connector host:"
+    ),
+    "attachment_not_attached": (
+        "- {name}: {path}, {size}, {rows} rows, SHA-256 {sha256}. Why: {reason}"
+    ),
+    "attachment_reason_cap": (
+        "the attachments of one admin task may total at most {cap} MB "
+        "(report_attachment_max_mb) and only {room} were left"
+    ),
+    "attachment_reason_cap_zipped": (
+        "the attachments of one admin task may total at most {cap} MB "
+        "(report_attachment_max_mb) and only {room} were left; even zipped it needs {needed}"
+    ),
+    "attachment_reason_xml": "the legacy XML Web API cannot carry files",
+    "attachment_reason_esm_too_large": (
+        "the ESM refused it as too large ({sent} bytes sent), even compressed"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the admin needs to find and trust a file that was not attached."""
+
+    size: int
+    rows: int | None
+    sha256: str
+
+
+def file_facts(path: Path, rows: int | None = None) -> FileFacts:
+    """Size, row count and SHA-256 of ``path`` in one streamed pass.
+
+    ``rows`` when the caller knows it (the run that wrote the file); else rows are counted for
+    the connector's own JSON layout (``[``, one row per line, ``]``) by counting line breaks;
+    another small file is parsed; otherwise the count is unknown (None).
+    """
+    if rows is not None:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            size = 0
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return FileFacts(size=size, rows=rows, sha256=digest.hexdigest())
+    digest = hashlib.sha256()
+    newlines = 0
+    size = 0
+    head = b""
+    tail = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            if len(head) < 2:
+                head += chunk[:2]
+            digest.update(chunk)
+            newlines += chunk.count(b"\n")
+            size += len(chunk)
+            tail = (tail + chunk)[-3:]
+    rows: int | None = None
+    if head[:2] == b"[\n" and tail == b"\n]\n":
+        rows = newlines - 2
+    elif head[:2] == b"[]" and size <= 3:
+        rows = 0
+    elif size <= PARSE_TO_COUNT_BYTES:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            data = json.loads(path.read_bytes())
+            rows = len(data) if isinstance(data, list) else None
+    return FileFacts(size=size, rows=rows, sha256=digest.hexdigest())
+
+
+def zipped_name(name: str) -> str:
+    return f"{name}.zip"
+
+
+def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None) -> int | None:
+    """Zip ``source`` as ``arcname`` into ``target`` (streamed); return the zip's size.
+
+    With ``limit``, compression stops as soon as the zip grows past it: nothing is left at
+    ``target`` and None is returned. The zip appears at ``target`` only when complete.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(target)  # a crashed run's leftover is removed by workdir.recover
+    size = source.stat().st_size
+    try:
+        with (
+            os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as raw,
+            zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive,
+            source.open("rb") as src,
+            # by name, so that the ZipFile's compresslevel applies (a ZipInfo carries its own)
+            archive.open(arcname, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst,
+        ):
+            while chunk := src.read(CHUNK):
+                dst.write(chunk)
+                if limit is not None and raw.tell() > limit:
+                    raise _TooBig
+        written = tmp.stat().st_size
+        if limit is not None and written > limit:
+            raise _TooBig
+        os.replace(tmp, target)
+        return written
+    except _TooBig:
+        tmp.unlink(missing_ok=True)
+        return None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class _TooBig(Exception):
+    pass
+
+
+def estimated_zip_size(path: Path, size: int) -> int:
+    """The zip size of ``path`` guessed from compressing its first :data:`SAMPLE_BYTES`."""
+    if size <= SAMPLE_BYTES:
+        return 0  # small enough to just try
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    packed = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
+    compressed = len(packed.compress(sample)) + len(packed.flush())
+    return int(size * compressed / max(1, len(sample)))
+
+
+def not_attached(
+    path: Path, name: str, reason: str, rows: int | None = None, **figures: object
+) -> NotAttached:
+    """The entry that lists one file that is not attached (facts read from the file)."""
+    facts = file_facts(path, rows)
+    return NotAttached(
+        name=name,
+        path=str(path),
+        size=facts.size,
+        rows=facts.rows,
+        sha256=facts.sha256,
+        reason=reason,
+        figures={k: str(v) for k, v in figures.items()},
+    )
+
+
+def prepare_attachments(
+    candidates: list[Attachment], folder: Path, task_id: str, max_mb: float
+) -> tuple[list[Attachment], list[NotAttached]]:
+    """Decide, per file, to attach it as it is, zipped, or not at all (listed instead).
+
+    Smaller files go first, so the cap leaves out the fewest files. Zips of this task's earlier
+    runs in ``folder`` are replaced. A file that does not exist is passed on as it is (the sink
+    notes it as missing).
+    """
+    sized: list[tuple[int, Attachment]] = []
+    for item in candidates:
+        try:
+            sized.append((Path(item.path).stat().st_size, item))
+        except OSError:
+            sized.append((-1, item))
+    order = {id(a): i for i, a in enumerate(candidates)}
+    attached: list[tuple[int, Attachment]] = []
+    left_out: list[NotAttached] = []
+    room = int(max_mb * MB)
+    cap_mb = f"{max_mb:g}"
+    for size, item in sorted(sized, key=lambda pair: pair[0]):
+        source = Path(item.path)
+        rank = order[id(item)]
+        if size < 0:
+            attached.append((rank, item))
+            continue
+        if size <= ZIP_ABOVE_BYTES:
+            if size <= room:
+                room -= size
+                attached.append((rank, item))
+            else:
+                left_out.append(
+                    not_attached(
+                        source, item.name, "cap", item.rows, cap=cap_mb, room=human_size(room)
+                    )
+                )
+            continue
+        target = folder / f"{task_id}_{zipped_name(item.name)}"
+        estimate = estimated_zip_size(source, size)
+        packed = None
+        if estimate <= room * HOPELESS_FACTOR:
+            packed = zip_file(source, target, item.name, limit=room)
+        if packed is None:
+            target.unlink(missing_ok=True)  # an earlier run's zip must not be taken for this one
+            hopeless = estimate > room * HOPELESS_FACTOR
+            needed = f"~{human_size(estimate)}" if hopeless else f"> {human_size(room)}"
+            left_out.append(
+                not_attached(
+                    source,
+                    item.name,
+                    "cap_zipped",
+                    cap=cap_mb,
+                    room=human_size(room),
+                    needed=needed,
+                )
+            )
+            log.warning(
+                "Attachment %s (%d bytes) does not fit the %s MB cap even zipped; listed in the "
+                "admin task instead",
+                item.name,
+                size,
+                cap_mb,
+            )
+            continue
+        room -= packed
+        log.info("Attachment %s zipped: %d -> %d bytes", item.name, size, packed)
+        attached.append(
+            (
+                rank,
+                Attachment(
+                    name=zipped_name(item.name),
+                    path=str(target),
+                    source=str(source),
+                    rows=item.rows,
+                ),
+            )
+        )
+    attached.sort(key=lambda pair: pair[0])
+    return [a for _, a in attached], left_out
+
+
+def translated(
+    translations: Translations | None,
+    case: str,
+    language: str,
+    fallback: Mapping[str, str],
+    **figures: object,
+) -> str:
+    """The case's text in ``language``, else the English ``fallback`` (a customer's own
+    translation.json may predate the case); unknown placeholders stay empty."""
+    template = None
+    if translations is not None:
+        template = translations.cases.get(case, {}).get(language)
+    if template is None:
+        template = fallback[case]
+    return template.format(**{name: figures.get(name, "") for name in placeholders(template)})
+
+
+def _text(translations: Translations | None, case: str, language: str, **figures: object) -> str:
+    return translated(translations, case, language, TEXTS, **figures)
+
+
+def reason_text(item: NotAttached, translations: Translations | None, language: str) -> str:
+    return _text(translations, f"attachment_reason_{item.reason}", language, **item.figures)
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < MB:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / MB:.1f} MiB"
+
+
+def not_attached_lines(
+    items: list[NotAttached], translations: Translations | None, language: str
+) -> list[str]:
+    """The description's list of files that are not attached, with where, what and why."""
+    if not items:
+        return []
+    lines = [_text(translations, "attachments_not_attached_heading", language, count=len(items))]
+    for item in items:
+        lines.append(
+            _text(
+                translations,
+                "attachment_not_attached",
+                language,
+                name=item.name,
+                path=item.path,
+                size=f"{human_size(item.size)} ({item.size} bytes)",
+                rows="?" if item.rows is None else item.rows,
+                sha256=item.sha256,
+                reason=reason_text(item, translations, language),
+            )
+        )
+    return lines
+
+
+def with_not_attached(
+    task: AdminTask, items: list[NotAttached], translations: Translations | None
+) -> AdminTask:
+    """``task`` with ``items`` listed in its description and kept in ``not_attached``."""
+    if not items:
+        return task
+    lines = not_attached_lines(items, translations, task.language)
+    return task.model_copy(
+        update={
+            "description": task.description + "\n\n" + "\n".join(lines),
+            "not_attached": [*task.not_attached, *items],
+        }
+    )

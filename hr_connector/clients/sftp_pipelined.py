@@ -1,0 +1,177 @@
+"""Pipelined SFTP reads: many read requests in flight, answered on the calling thread (issue 14).
+
+A sequential ``SFTPFile.read`` costs one network round trip per request, so over a 20 ms link a
+download crawls at request size / RTT whatever the bandwidth. OpenSSH's ``sftp`` keeps up to 64
+requests outstanding; :func:`read_pipelined` does the same.
+
+Why not paramiko's own ``prefetch``/``readv``: they send the requests from a background thread.
+When the connection drops mid-file that thread dies with an unhandled exception (a traceback on
+stderr) and the reader may wait on data that never comes. Here every request is sent and every
+answer read on the caller's thread, with paramiko's channel timeout bounding each wait, so a drop
+surfaces right here as an exception the caller maps to the retryable ``SftpUnavailable``.
+
+The data is written strictly in file order (answers that arrive early wait in a small buffer of at
+most ``window`` requests), so the caller can write it to a plain file object. A short answer (a
+server may return less than asked) is followed by a request for the rest; an ``EOF`` before
+``size`` ends the read early and the caller's size check reports it.
+
+This uses paramiko's request/answer plumbing (``_async_request``/``_read_response``), the same
+calls its ``SFTPFile`` prefetch uses; it is pinned by tests/test_sftp.py against a real sshd.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections import deque
+from collections.abc import Callable
+
+import paramiko
+from paramiko.sftp import (
+    CMD_DATA,
+    CMD_READ,
+    CMD_STATUS,
+    SFTP_EOF,
+    SFTP_NO_SUCH_FILE,
+    SFTP_PERMISSION_DENIED,
+    SFTPError,
+)
+
+#: Bytes asked for in one read request. OpenSSH's sftp-server answers up to 255 KiB per read
+#: (its ``limits@openssh.com``); larger requests mean fewer Python-level packets per megabyte.
+REQUEST_BYTES = 1 << 17
+#: Requests kept in flight (OpenSSH's ``sftp -R`` default is 64 of 32 KiB).
+WINDOW = 64
+#: The SSH channel window the SFTP session opens with: room for every request in flight, else
+#: the server stalls on window adjustments over a long link (paramiko's default is 2 MiB).
+CHANNEL_WINDOW_BYTES = REQUEST_BYTES * WINDOW
+#: The largest SSH packet we accept on the channel (paramiko's default is 32 KiB). Every packet
+#: costs the transport thread a fixed amount of Python; 256 KiB packets carry a whole answer each,
+#: which doubles the throughput on a fast link (measured: bench/results.md). OpenSSH never sends
+#: a packet larger than 256 KiB anyway; a server may always send smaller ones.
+CHANNEL_MAX_PACKET_BYTES = 1 << 18
+
+
+_HEAD = struct.Struct(">IBI")  # packet length, type, request id
+_U32 = struct.Struct(">I")
+_OFFSET_LENGTH = struct.Struct(">QI")
+#: How much is taken from the channel's buffer at once.
+RECV_BYTES = 1 << 20
+
+
+def _status_error(code: int, text: str) -> BaseException:
+    """The exception paramiko raises for an SFTP status (EOFError at the end of the file)."""
+    if code == SFTP_EOF:
+        return EOFError(text)
+    if code == SFTP_NO_SUCH_FILE:
+        return OSError(errno.ENOENT, text)
+    if code == SFTP_PERMISSION_DENIED:
+        return OSError(errno.EACCES, text)
+    return OSError(text or f"SFTP status {code}")
+
+
+def read_pipelined(
+    sftp: paramiko.SFTPClient,
+    handle: bytes,
+    size: int,
+    write: Callable[[bytes], object],
+    *,
+    request_bytes: int = REQUEST_BYTES,
+    window: int = WINDOW,
+) -> int:
+    """Read the first ``size`` bytes of the open file ``handle`` into ``write``, in order.
+
+    Returns the number of bytes written (less than ``size`` when the file ended early). Raises
+    what the channel raises when the connection fails (a timeout, EOFError, OSError), or the
+    server's error for a read.
+
+    The requests are written and the answers parsed here, on the SFTP channel itself, rather
+    than through paramiko's per-packet ``Message`` objects: the channel's buffer is taken a
+    megabyte at a time, which halves the CPU per megabyte (the transport thread and this one share
+    one GIL). Request ids come from paramiko's own counter, so they never collide with its
+    requests, and every answer is read whole before this returns.
+    """
+    channel = sftp.sock
+    pending: deque[tuple[int, int, int]] = deque()  # (request id, offset, length)
+    early: dict[int, bytes | BaseException] = {}
+    buffer = bytearray()
+    handle_part = _U32.pack(len(handle)) + handle
+    body_length = 1 + 4 + len(handle_part) + _OFFSET_LENGTH.size
+    next_offset = 0
+    received = 0
+
+    def ask(batch: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+        with sftp._lock:
+            first = sftp.request_number
+            sftp.request_number += len(batch)
+        packets = []
+        asked = []
+        for n, (offset, length) in enumerate(batch):
+            packets.append(
+                _HEAD.pack(body_length, CMD_READ, first + n)
+                + handle_part
+                + _OFFSET_LENGTH.pack(offset, length)
+            )
+            asked.append((first + n, offset, length))
+        channel.sendall(b"".join(packets))
+        return asked
+
+    def take(num: int) -> bytes | BaseException:
+        """The answer to request ``num``; answers to others that come first are kept."""
+        while num not in early:
+            got = channel.recv(RECV_BYTES)
+            if not got:
+                raise EOFError("the SFTP channel was closed during the download")
+            buffer.extend(got)
+            pos = 0
+            end = len(buffer)
+            while end - pos >= 9:
+                (length,) = _U32.unpack_from(buffer, pos)
+                if end - pos - 4 < length:
+                    break
+                kind = buffer[pos + 4]
+                (rid,) = _U32.unpack_from(buffer, pos + 5)
+                if kind == CMD_DATA:
+                    (count,) = _U32.unpack_from(buffer, pos + 9)
+                    early[rid] = bytes(buffer[pos + 13 : pos + 13 + count])
+                elif kind == CMD_STATUS:
+                    (code,) = _U32.unpack_from(buffer, pos + 9)
+                    (text_length,) = _U32.unpack_from(buffer, pos + 13)
+                    text = bytes(buffer[pos + 17 : pos + 17 + text_length])
+                    early[rid] = _status_error(code, text.decode("utf-8", "replace"))
+                else:
+                    early[rid] = SFTPError(f"unexpected answer type {kind} to a read")
+                pos += 4 + length
+            del buffer[:pos]
+        return early.pop(num)
+
+    failure: BaseException | None = None
+    while received < size:
+        batch: list[tuple[int, int]] = []
+        while len(pending) + len(batch) < window and next_offset < size:
+            length = min(request_bytes, size - next_offset)
+            batch.append((next_offset, length))
+            next_offset += length
+        if batch:
+            pending.extend(ask(batch))
+        num, offset, length = pending.popleft()
+        data = take(num)
+        if isinstance(data, EOFError) or not data:
+            break  # the file is shorter than listed: the caller's size check says so
+        if isinstance(data, BaseException):
+            failure = data
+            break
+        write(data)
+        received += len(data)
+        if len(data) < length:  # a short answer: ask for the rest before anything else
+            rest = offset + len(data)
+            pending.extendleft(ask([(rest, length - len(data))]))
+    # Answers still in flight are read whole and dropped, so that the channel is left at a
+    # packet boundary for paramiko's next request (a connection failure above skips this).
+    for num, _, _ in pending:
+        take(num)
+    if buffer:
+        raise SFTPError("the SFTP stream holds a partial answer after the download")
+    if failure is not None:
+        raise failure
+    return received
