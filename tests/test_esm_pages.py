@@ -122,7 +122,7 @@ def test_the_pages_in_a_headless_browser(start_esm: StartEsm, tmp_path: Path) ->
     assert f'href="/tasks/{finnish}"' in listing and f'href="/tasks/{stopped}"' in listing
     assert '<span class="badge blocked">' in listing  # completed with blocked rows
     assert '<span class="badge interrupted">' in listing
-    assert "HR-tuonti workperiod" in listing
+    assert "HR-tuonti työsuhdejaksot" in listing  # the data type named in Finnish too
     # local times, not UTC ISO stamps
     assert re.search(r'<td class="time">\d{4}-\d\d-\d\d \d\d:\d\d', listing)
     assert not re.search(r"\d\dT\d\d:\d\d:\d\d", listing)
@@ -137,7 +137,7 @@ def test_the_pages_in_a_headless_browser(start_esm: StartEsm, tmp_path: Path) ->
     assert "<td>rivi 16</td><td>WP-0015</td>" in page
     assert 'href="/files/' in page and "4_changes.csv" in page
     assert "(attachments)" not in page
-    assert "workperiod · tehtävä 4 · " in page  # the task id, with the shipped word for "task"
+    assert "työsuhdejaksot · tehtävä 4 · " in page  # the task id, with the shipped word for "task"
     assert '<span class="badge blocked">valmis</span>' in page
 
     shot = tmp_path / "task.png"
