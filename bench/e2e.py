@@ -117,7 +117,7 @@ def esm_sandbox(root: Path) -> Iterator[tuple[str, Path]]:
         [
             sys.executable,
             "-m",
-            "hr_connector.esm_sandbox",
+            "esm_sandbox",
             "--dir",
             str(root / "esm"),
             "--port",

@@ -11,24 +11,39 @@ exception (:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in b
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import Flow, flow
 from prefect.states import Completed, Failed, State
 
-from hr_connector import approval, artifacts, secrets, wording
+from hr_connector import advice, approval, artifacts, secrets, wording
 from hr_connector.errors import ParametersInvalid
-from hr_connector.outcome import Decision, ImportResult
+from hr_connector.flows.run_view import (
+    ExpectedStop,
+    deployment_workdir,
+    logs_in_prefect,
+    origin,
+    quiet_expected_stops,
+    run_name,
+)
+from hr_connector.outcome import Decision, ImportResult, Interruption
 from hr_connector.params import DataType, parse_params
 from hr_connector.runlog import register_secrets
 from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
 from hr_connector.tasks import PREFECT_STEPS
 from hr_connector.workdir import WorkDir
 
+quiet_expected_stops()
 
-class RunNotCompleted(Exception):
+#: One-off override of the deployment's ``params.run_type`` ("full" for a first load).
+RunType = Literal["partial", "full"]
+
+
+class RunNotCompleted(ExpectedStop):
     """The Failed state's exception: carries the run's result for in-process callers."""
 
     def __init__(self, message: str, result: ImportResult) -> None:
@@ -44,17 +59,37 @@ def import_body(
     approved_changeset: str | None = None,
     override_update_limit: bool | None = None,
     dry_run: bool | None = None,
+    run_type: RunType | None = None,
 ) -> State[Any]:
     raw = {"data_type": data_type, **params}
     for key, value in (
         ("approved_changeset", approved_changeset),
         ("override_update_limit", override_update_limit),
         ("dry_run", dry_run),
+        ("run_type", run_type),
     ):
         if value is not None:
             raw[key] = value
     if raw["data_type"] != data_type:
         raise ValueError(f"this flow imports {data_type}, the parameters say {raw['data_type']}")
+    with advice.running_under(origin()) as run_origin, logs_in_prefect():
+        workdir, refused = deployment_workdir(workdir, run_origin)
+        if refused:  # nothing is written anywhere: the path was never chosen
+            logging.getLogger("hr_connector.run").error("Run refused: %s", refused)
+            result = ImportResult(
+                task_id=task_id,
+                data_type=data_type,
+                run_type=str(raw.get("run_type") or "partial"),
+                decision=Decision.INTERRUPTED,
+                interruption=Interruption(case="parameters_invalid", message=refused),
+            )
+            return Failed(message=refused, data=RunNotCompleted(refused, result))
+        return _run_and_decide(data_type, raw, workdir, task_id)
+
+
+def _run_and_decide(
+    data_type: DataType, raw: dict[str, Any], workdir: str, task_id: str
+) -> State[Any]:
     decided = approval.decision_of_this_run()  # a stopped run the admin resumed (issue 12)
     if decided is not None and decided.decision == "approve":
         raw["approved_changeset"] = decided.changeset
@@ -101,9 +136,17 @@ def _make(data_type: DataType) -> Flow[..., Any]:
         approved_changeset: str | None = None,
         override_update_limit: bool | None = None,
         dry_run: bool | None = None,
+        run_type: RunType | None = None,
     ) -> State[Any]:
         return import_body(
-            data_type, params, workdir, task_id, approved_changeset, override_update_limit, dry_run
+            data_type,
+            params,
+            workdir,
+            task_id,
+            approved_changeset,
+            override_update_limit,
+            dry_run,
+            run_type,
         )
 
     hr_import.__doc__ = (
@@ -111,13 +154,14 @@ def _make(data_type: DataType) -> Flow[..., Any]:
         "params: the connector's extra arguments (PLATFORM.md §3); secret keys hold references "
         "(env:NAME, prefect-secret:NAME), never values. workdir: the task's working directory. "
         "task_id: names the task's files. approved_changeset / override_update_limit / dry_run: "
-        "per-run overrides, e.g. to approve one run that exceeds the update limit."
+        "per-run overrides, e.g. to approve one run that exceeds the update limit. run_type: "
+        "'full' for a one-off full load (e.g. the first run of a partial deployment)."
     )
     hr_import.__name__ = f"hr_import_{data_type}"
     return flow(
         hr_import,
         name=f"hr-import-{data_type}",
-        flow_run_name=f"{data_type}-task-{{task_id}}",
+        flow_run_name=functools.partial(run_name, data_type),
         persist_result=False,
         log_prints=False,
     )

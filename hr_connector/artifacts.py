@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
+from hr_connector import advice
 from hr_connector.changes import describe
 from hr_connector.masking import mask_national_ids
 from hr_connector.outcome import ImportResult
@@ -34,7 +36,14 @@ def summary_table(result: ImportResult) -> list[dict[str, object]]:
         for check, n in result.data_quality.items()
     ]
     if result.interruption:
+        rows.append({"figure": "stopped at", "value": stopping_step(result)})
         rows.append({"figure": "reason", "value": result.interruption.message})
+        figures = result.interruption.figures
+        for name, figure in LIMIT_FIGURES.items():
+            if name in figures:
+                rows.append({"figure": figure, "value": figures[name]})
+        if result.interruption.hint:
+            rows.append({"figure": "how to approve or fix", "value": result.interruption.hint})
     if result.changeset:
         rows.append({"figure": "changeset", "value": result.changeset})
     rows += change_rows(result)
@@ -56,6 +65,31 @@ def change_rows(result: ImportResult) -> list[dict[str, object]]:
     return rows
 
 
+#: Interruption figures that are a limit the run was held to.
+LIMIT_FIGURES = {"limit": "update limit", "minimum": "minimum row count", "updates": "updates"}
+#: The step of the interruptions no step task raises (the flow refuses before the steps).
+_STOP_OF_CASE = {"parameters_invalid": "parameters", "run_locked": "run lock"}
+
+
+def stopping_step(result: ImportResult) -> str:
+    step = advice.stopped_step()
+    if step:
+        return step
+    case = result.interruption.case if result.interruption else ""
+    return _STOP_OF_CASE.get(case, "-")
+
+
+def artifact_key(result: ImportResult) -> str:
+    """``hr-<deployment>`` for a deployment's runs (one customer's latest never hides another's),
+    else ``hr-<data_type>``."""
+    from prefect.runtime import deployment
+
+    name = deployment.name if deployment.id else None
+    if name:
+        return "hr-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or result.data_type)
+    return f"hr-{result.data_type}"
+
+
 def admin_task_markdown(result: ImportResult, wd: WorkDir) -> str:
     if wd.admin_task_markdown.exists() and not result.dry_run:
         text = wd.admin_task_markdown.read_text(encoding="utf-8")
@@ -75,7 +109,7 @@ def publish_run_artifacts(result: ImportResult, wd: WorkDir) -> None:
         return
     if FlowRunContext.get() is None:
         return
-    key = f"hr-{result.data_type}"
+    key = artifact_key(result)
     try:
         create_table_artifact(
             summary_table(result),

@@ -2,7 +2,7 @@
 
 ``run``            one import, exactly as the EPE wrapper does it (parameters on stdin or --params)
 ``demo``           the whole story on the bundled samples, against a local ESM
-``esm-sandbox``    the local ESM: see the admin tasks in a browser
+``esm-sandbox``    the local ESM: see the admin tasks in a browser (development package)
 ``resend-report``  file a kept admin task again (after the ESM was unreachable)
 ``bundle``         IGAConnector.py with the connector and its dependencies, for a named Python
 """
@@ -41,10 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo.add_argument("--samples", type=Path, default=None, help="the samples folder")
 
-    from hr_connector import esm_sandbox
-
-    sandbox = sub.add_parser("esm-sandbox", help="serve the local ESM (REST v1 + XML API + UI)")
-    esm_sandbox.add_arguments(sandbox)
+    sandbox = sub.add_parser(
+        "esm-sandbox",
+        help="serve the local ESM (REST v1 + XML API + pages); a development tool",
+        add_help=False,
+    )
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
     resend = sub.add_parser("resend-report", help="file a kept admin task again")
     resend.add_argument("admin_task", type=Path, help="the <taskid>_admin_task.json to send")
@@ -62,18 +64,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bundle.add_arguments(bundled)
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["esm-sandbox"]:  # its options belong to the development package
+        return run_esm_sandbox(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "run":
         return epe.main(_forward(args), exit_process=argv is None)
     if args.command == "demo":
         return run_demo(args.workdir, args.orchestration, args.samples)
     if args.command == "esm-sandbox":
-        return esm_sandbox.run(args)
+        return run_esm_sandbox(args.sandbox_args)
     if args.command == "bundle":
         return bundle.run(args)
     if args.command == "resend-report":
         return resend_report(args.admin_task, args.params)
     return 2  # pragma: no cover
+
+
+SANDBOX_MISSING = (
+    "hr-connector: the local ESM is a development tool, not part of the installed connector.\n"
+    "Install it from a clone of the repository: pip install -e ./esm_sandbox (./dev setup does)."
+)
+
+
+def run_esm_sandbox(argv: list[str]) -> int:
+    try:
+        from esm_sandbox.cli import main as sandbox_main
+    except ImportError:
+        print(SANDBOX_MISSING, file=sys.stderr)
+        return 2
+    return sandbox_main(argv)
 
 
 def _forward(args: argparse.Namespace) -> list[str]:
@@ -133,14 +153,18 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-    from hr_connector import esm_sandbox
+    try:
+        from esm_sandbox import EsmSandbox
+    except ImportError:
+        raise SystemExit(SANDBOX_MISSING) from None
+
     from hr_connector.epe import run_connector
 
     for data_type, fmt in SAMPLE_FORMATS.items():
         (workdir / data_type).mkdir()
         shutil.copy(samples / data_type / f"{data_type}.{fmt}", workdir / data_type)
 
-    sandbox = esm_sandbox.EsmSandbox(workdir / "esm", users={DEMO_USER: DEMO_PASSWORD})
+    sandbox = EsmSandbox(workdir / "esm", users={DEMO_USER: DEMO_PASSWORD})
     sandbox.start()
     rows: list[tuple[str, Any]] = []
     try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+from hr_connector import advice
+
 
 class ConnectorError(Exception):
     """Base class of every error the connector reports on purpose."""
@@ -23,7 +25,7 @@ class ConnectorError(Exception):
     ):
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = advice.in_origin_terms(hint)
         self.figures: dict[str, object] = dict(figures or {})
 
     def __str__(self) -> str:
@@ -57,7 +59,7 @@ class ParametersInvalid(RunInterrupted):
         problems = " | ".join(parts)
         super().__init__(
             f"The connector's extra arguments are not usable ({problems}).",
-            hint="Add or correct these keys in the scheduled task's extra arguments and rerun it.",
+            hint=advice.parameters_hint(self.invalid),
             figures={"problems": problems},
         )
 
@@ -102,7 +104,7 @@ class ArchiveMissing(RunInterrupted):
     def __init__(self, archive: str):
         super().__init__(
             f"A partial run needs the archive of the previous run, but '{archive}' does not exist.",
-            hint="Run a full load once (run_type 'full') to create the archive, or restore it.",
+            hint=advice.full_load_hint(),
             figures={"archive": archive},
         )
 
@@ -186,10 +188,7 @@ class UpdateLimitExceeded(RunInterrupted):
         super().__init__(
             f"The run would import {updates} updates ({new} new, {changed} changed), "
             f"more than update_limit {limit}.",
-            hint=(
-                "Review the changes. If they are right, rerun once with "
-                f"approved_changeset '{changeset}' (or override_update_limit true)."
-            ),
+            hint=advice.approve_hint(changeset),
             figures={
                 "updates": updates,
                 "limit": limit,

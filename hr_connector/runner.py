@@ -143,8 +143,14 @@ def _report_unusable(
         if remove(wd.output):
             log.info("Removed the stale output %s", wd.output.name)
         settings = webapi_settings_from_raw(raw)
-        if settings is None:
-            log.error("The Web API parameters are not usable either: no admin task is filed")
+        web_keys = sorted(k for k in (*error.missing, *error.invalid) if k.startswith("webapi_"))
+        if settings is None or web_keys:
+            # never send an unresolved reference as a password: the ESM's answer would hide
+            # the parameter problem behind a login error
+            log.error(
+                "The Web API parameters are not usable either%s: no admin task is filed",
+                f" ({', '.join(web_keys)})" if web_keys else "",
+            )
             return None
         register_secrets([settings.webapi_password.get_secret_value()])
         file = str(raw.get("file_path") or "-")

@@ -1,7 +1,8 @@
 """Prefect tasks: thin, named wrappers around the step functions of :mod:`hr_connector.pipeline`.
 
 Only the steps that touch the network (fetch, remote archive move, filing the admin task) retry,
-and only on transient errors. No task caches or persists its result: results hold personal data.
+and only on transient errors. A step that stops the run ends Failed with the reason (``_stops``).
+No task caches or persists its result: results hold personal data.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from prefect.utilities.annotations import quote
 
 from hr_connector.pipeline import Steps
+from hr_connector.tasks._stops import StepCall
 from hr_connector.tasks.changes import list_changes
 from hr_connector.tasks.compare import compare_with_archive
 from hr_connector.tasks.fetch import archive_remote_file, fetch_hr_file
@@ -20,16 +22,16 @@ from hr_connector.tasks.report import file_admin_task, keep_admin_task
 from hr_connector.tasks.validate import validate_rows
 
 PREFECT_STEPS = Steps(
-    fetch=fetch_hr_file,
-    parse=parse_hr_file,
-    validate=validate_rows,
-    compare=compare_with_archive,
-    guard=guard_import,
-    changes=list_changes,
-    publish=publish_files,
-    keep_report=keep_admin_task,
-    file_report=file_admin_task,
-    archive_remote=archive_remote_file,
+    fetch=StepCall(fetch_hr_file),
+    parse=StepCall(parse_hr_file),
+    validate=StepCall(validate_rows),
+    compare=StepCall(compare_with_archive),
+    guard=StepCall(guard_import),
+    changes=StepCall(list_changes, stops_run=False),
+    publish=StepCall(publish_files, stops_run=False),
+    keep_report=StepCall(keep_admin_task, stops_run=False),
+    file_report=StepCall(file_admin_task, stops_run=False),
+    archive_remote=StepCall(archive_remote_file, stops_run=False),
     quote=quote,
     check_file=check_file_quality,
     check_rows=check_row_quality,

@@ -7,9 +7,10 @@ from prefect.cache_policies import NO_CACHE
 
 from hr_connector import pipeline
 from hr_connector.tasks._retry import NETWORK_RETRY_DELAYS, retry_transient
+from hr_connector.tasks._stops import stops_as_failed
 
 fetch_hr_file = task(
-    pipeline.fetch_file,
+    stops_as_failed(pipeline.fetch_file),
     name="fetch-hr-file",
     retries=len(NETWORK_RETRY_DELAYS),
     retry_delay_seconds=NETWORK_RETRY_DELAYS,
@@ -18,7 +19,7 @@ fetch_hr_file = task(
     persist_result=False,
 )
 archive_remote_file = task(
-    pipeline.archive_remote_file,
+    stops_as_failed(pipeline.archive_remote_file),
     name="archive-remote-file",
     retries=len(NETWORK_RETRY_DELAYS),
     retry_delay_seconds=NETWORK_RETRY_DELAYS,

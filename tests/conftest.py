@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +81,36 @@ def prefect_server() -> Iterator[str]:
 ESM_USER = "iga.webapi"
 
 
+def _start_sandbox(root: Path, **options: Any) -> Any:
+    from esm_sandbox import EsmSandbox
+
+    from esm_server import PASSWORD, USER
+
+    options.setdefault("users", {USER: PASSWORD})
+    return EsmSandbox(root, **options).start()
+
+
+@pytest.fixture
+def start_esm(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start a local ESM: ``start_esm(root=None, **EsmSandbox options)`` (the test user
+    ``esm_server.USER`` by default). Every sandbox started is stopped after the test."""
+    started: list[Any] = []
+
+    def start(root: Path | None = None, **options: Any) -> Any:
+        sandbox = _start_sandbox(root or tmp_path / "esm", **options)
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
 @pytest.fixture(scope="session")
 def esm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The local ESM (REST v1 + XML API) on a loopback port, for the whole session."""
-    from hr_connector.esm_sandbox import EsmSandbox
-
-    sandbox = EsmSandbox(tmp_path_factory.mktemp("esm"), users={ESM_USER: WEBAPI_PASSWORD})
-    sandbox.start()
+    """The local ESM (REST v1 + XML API) on a loopback port, shared by the whole session."""
+    sandbox = _start_sandbox(
+        tmp_path_factory.mktemp("esm"), users={ESM_USER: WEBAPI_PASSWORD}
+    )
     yield sandbox
     sandbox.stop()

@@ -1,20 +1,20 @@
-"""Test helpers around the local ESM (:mod:`hr_connector.esm_sandbox`).
+"""Test helpers around the local ESM (the development package :mod:`esm_sandbox`).
 
 Kept as a plain module (not a conftest) so that other test files can import exactly what they use:
-``from esm_server import running_sandbox, settings_for, make_task``.
+``from esm_server import settings_for, make_task``. Tests start a sandbox with the ``start_esm``
+fixture (conftest), the one way tests start it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hr_connector.esm_sandbox import EsmSandbox
+from esm_sandbox import EsmSandbox
 from hr_connector.outcome import AdminTask, Attachment, Decision, RunCounts
 from hr_connector.params import WebApiSettings
 
@@ -25,13 +25,8 @@ TEMPLATE = "IGAWorkflowTaskInformation"
 FOLDER = "iga_tasks"
 
 
-@contextlib.contextmanager
-def running_sandbox(root: Path, **options: Any) -> Iterator[EsmSandbox]:
-    """A started sandbox on a free loopback port with the test user; stopped afterwards."""
-    options.setdefault("users", {USER: PASSWORD})
-    sandbox = EsmSandbox(root, **options)
-    with sandbox:
-        yield sandbox
+#: The ``start_esm`` fixture: ``start_esm(root=None, **EsmSandbox options)`` → a started sandbox.
+StartEsm = Callable[..., EsmSandbox]
 
 
 def settings_for(sandbox: EsmSandbox, **overrides: Any) -> WebApiSettings:

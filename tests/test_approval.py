@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_deployments import prefect_cli, process_worker, run_params, trigger, wait_final
 
 from conftest import WEBAPI_PASSWORD, place
+from test_deployments import prefect_cli, process_worker, run_params, trigger, wait_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DEPLOYMENT = "hr-import-workperiod/acme-workperiod"

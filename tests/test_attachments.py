@@ -15,24 +15,24 @@ from typing import Any
 
 import pytest
 
+from esm_sandbox import EsmSandbox
 from hr_connector import attachments
 from hr_connector.clients.esm import RestSink, XmlSink
-from hr_connector.esm_sandbox import EsmSandbox
 from hr_connector.outcome import Attachment
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
 from hr_connector.workdir import WorkDir
 
 from conftest import REPO, base_raw, place
-from esm_server import make_task, running_sandbox, settings_for
+from esm_server import StartEsm, make_task, settings_for
 
 MB = 1024 * 1024
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[EsmSandbox]:
-    with running_sandbox(tmp_path / "esm") as server:
-        yield server
+def sandbox(start_esm: StartEsm, tmp_path: Path) -> Iterator[EsmSandbox]:
+    server = start_esm(tmp_path / "esm")
+    yield server
 
 
 def write_layout(path: Path, rows: int, *, noise: int = 0, seed: int = 3) -> bytes:
@@ -152,7 +152,7 @@ def test_an_attachment_over_the_cap_is_listed_not_sent(
     assert {item["path"] for item in kept["not_attached"]} >= {str(archive)}
 
 
-def test_a_413_on_a_compressed_attachment_is_handled(tmp_path: Path) -> None:
+def test_a_413_on_a_compressed_attachment_is_handled(start_esm: StartEsm, tmp_path: Path) -> None:
     """The zip is refused too: the task is still filed, the file listed, the others attached."""
     big = tmp_path / "data" / "archive" / "workperiod_archive.json"
     write_layout(big, 60_000, noise=40)  # > SPLIT_MAX_BYTES, zips to well above 1 MB
@@ -165,17 +165,17 @@ def test_a_413_on_a_compressed_attachment_is_handled(tmp_path: Path) -> None:
     assert left_out == [] and sent[0].name == "workperiod_archive.json.zip"
     zipped = Path(sent[0].path)
     assert zipped.stat().st_size > MB
-    with running_sandbox(tmp_path / "esm", max_upload_bytes=MB) as sandbox:
-        task = make_task().model_copy(update={"attachments": sent})
-        card_id = RestSink(settings_for(sandbox)).file(task)
-        card = sandbox.datacard(card_id)
-        assert card is not None
-        assert card["files"]["attachments"] == ["error_workperiod_archive.json"]
-        assert sandbox.file_path(card_id, "error_workperiod_archive.json").read_bytes() == (
-            small_content
-        )
-        assert [r.status for r in sandbox.requests if r.path.endswith("/file")] == [413, 200]
-        line = listed_line(description(sandbox, card_id), big)
+    sandbox = start_esm(tmp_path / "esm", max_upload_bytes=MB)
+    task = make_task().model_copy(update={"attachments": sent})
+    card_id = RestSink(settings_for(sandbox)).file(task)
+    card = sandbox.datacard(card_id)
+    assert card is not None
+    assert card["files"]["attachments"] == ["error_workperiod_archive.json"]
+    assert sandbox.file_path(card_id, "error_workperiod_archive.json").read_bytes() == (
+        small_content
+    )
+    assert [r.status for r in sandbox.requests if r.path.endswith("/file")] == [413, 200]
+    line = listed_line(description(sandbox, card_id), big)
     assert line.startswith("- workperiod_archive.json: ")
     assert ", 60000 rows, SHA-256 " + hashlib.sha256(big.read_bytes()).hexdigest() in line
     assert f"the ESM refused it as too large ({zipped.stat().st_size} bytes sent)" in line
@@ -231,7 +231,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
-def test_filing_a_300_mb_attachment_keeps_memory_flat(tmp_path: Path) -> None:
+def test_filing_a_300_mb_attachment_keeps_memory_flat(start_esm: StartEsm, tmp_path: Path) -> None:
     """300 MB sent plain (refused: 413), zipped on disk, the zip sent: peak RSS stays flat.
 
     Reading the file whole, as before issue 14, would add >= 300 MB (the multipart copy twice
@@ -248,30 +248,30 @@ def test_filing_a_300_mb_attachment_keeps_memory_flat(tmp_path: Path) -> None:
             fh.write(block)
         fh.write(b'{"row_id": "last"}\n]\n')
     size = big.stat().st_size
-    with running_sandbox(tmp_path / "esm", max_upload_bytes=40 * MB) as sandbox:
-        settings = settings_for(sandbox).model_dump(mode="json")
-        settings["webapi_password"] = settings_for(sandbox).webapi_password.get_secret_value()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                MEMORY_SCRIPT.format(tests=str(REPO / "tests")),
-                json.dumps(settings),
-                str(big),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=REPO,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-        figures = json.loads(line[len("RESULT ") :])
-        card = sandbox.datacard(figures["card"])
-        assert card is not None and card["files"]["attachments"] == ["big.json.zip"]
-        statuses = [r.status for r in sandbox.requests if r.path.endswith("/file")]
-        assert statuses == [413, 200]  # the 300 MB went out plain first, then the zip
-        with zipfile.ZipFile(sandbox.file_path(figures["card"], "big.json.zip")) as archive:
-            assert archive.getinfo("big.json").file_size == size
+    sandbox = start_esm(tmp_path / "esm", max_upload_bytes=40 * MB)
+    settings = settings_for(sandbox).model_dump(mode="json")
+    settings["webapi_password"] = settings_for(sandbox).webapi_password.get_secret_value()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEMORY_SCRIPT.format(tests=str(REPO / "tests")),
+            json.dumps(settings),
+            str(big),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    figures = json.loads(line[len("RESULT ") :])
+    card = sandbox.datacard(figures["card"])
+    assert card is not None and card["files"]["attachments"] == ["big.json.zip"]
+    statuses = [r.status for r in sandbox.requests if r.path.endswith("/file")]
+    assert statuses == [413, 200]  # the 300 MB went out plain first, then the zip
+    with zipfile.ZipFile(sandbox.file_path(figures["card"], "big.json.zip")) as archive:
+        assert archive.getinfo("big.json").file_size == size
     assert figures["after"] - figures["before"] < 100, figures

@@ -57,7 +57,11 @@ def prefect_cli(api_url: str, *args: str) -> str:
 
 
 @contextlib.contextmanager
-def process_worker(api_url: str, limit: int = 2) -> Iterator[subprocess.Popen[str]]:
+def process_worker(
+    api_url: str, limit: int = 2, output: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A process worker; ``output`` keeps its stdout and stderr (the flow runs' too)."""
+    sink = output.open("w", encoding="utf-8") if output else subprocess.DEVNULL
     worker = subprocess.Popen(
         [
             PREFECT,
@@ -71,9 +75,9 @@ def process_worker(api_url: str, limit: int = 2) -> Iterator[subprocess.Popen[st
             str(limit),
         ],
         cwd=REPO,
-        env=cli_env(api_url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env={**cli_env(api_url), "PREFECT_LOGGING_LEVEL": "INFO"} if output else cli_env(api_url),
+        stdout=sink,
+        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
@@ -87,6 +91,8 @@ def process_worker(api_url: str, limit: int = 2) -> Iterator[subprocess.Popen[st
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
+        if output:
+            sink.close()  # type: ignore[union-attr]
 
 
 def run_params(esm: Any, data_type: str, fmt: str = "csv", **extra: Any) -> dict[str, Any]:

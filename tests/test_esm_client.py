@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from esm_sandbox import EsmSandbox
 from hr_connector.clients.esm import (
     EsmError,
     EsmRestClient,
@@ -28,7 +29,6 @@ from hr_connector.clients.esm import (
     sink_for,
 )
 from hr_connector.errors import TransientError
-from hr_connector.esm_sandbox import EsmSandbox
 from hr_connector.params import WebApiSettings
 from hr_connector.runlog import MASK
 
@@ -37,25 +37,25 @@ from esm_server import (
     PASSWORD,
     TEMPLATE,
     USER,
+    StartEsm,
     all_log_text,
     make_task,
-    running_sandbox,
     settings_for,
     write_rows,
 )
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[EsmSandbox]:
-    with running_sandbox(tmp_path / "esm") as server:
-        yield server
+def sandbox(start_esm: StartEsm, tmp_path: Path) -> Iterator[EsmSandbox]:
+    server = start_esm(tmp_path / "esm")
+    yield server
 
 
 @pytest.fixture
-def small_uploads(tmp_path: Path) -> Iterator[EsmSandbox]:
+def small_uploads(start_esm: StartEsm, tmp_path: Path) -> Iterator[EsmSandbox]:
     """A sandbox whose upload limit (4000 bytes) is easy to exceed."""
-    with running_sandbox(tmp_path / "esm", max_upload_bytes=4000) as server:
-        yield server
+    server = start_esm(tmp_path / "esm", max_upload_bytes=4000)
+    yield server
 
 
 def _statuses(sandbox: EsmSandbox, status: int) -> list[str]:
@@ -101,25 +101,29 @@ def test_revoked_token_leads_to_a_transparent_relogin(sandbox: EsmSandbox) -> No
     assert _statuses(sandbox, 401) == [f"POST /rest-api/itsm/v1/dc/{TEMPLATE}/data"]
 
 
-def test_token_about_to_expire_is_renewed_before_the_call(tmp_path: Path) -> None:
+def test_token_about_to_expire_is_renewed_before_the_call(
+    start_esm: StartEsm, tmp_path: Path
+) -> None:
     # exp is 10 s away, inside the 30 s margin: the client logs in again before each call and
     # the ESM never has to answer 401.
-    with running_sandbox(tmp_path / "esm", token_lifetime_seconds=10) as sandbox:
-        client = EsmRestClient(settings_for(sandbox))
-        client.create_datacard(TEMPLATE, FOLDER, {"subject": "one"})
-        client.create_datacard(TEMPLATE, FOLDER, {"subject": "two"})
-        assert client.logins == 2
-        assert _statuses(sandbox, 401) == []
+    sandbox = start_esm(tmp_path / "esm", token_lifetime_seconds=10)
+    client = EsmRestClient(settings_for(sandbox))
+    client.create_datacard(TEMPLATE, FOLDER, {"subject": "one"})
+    client.create_datacard(TEMPLATE, FOLDER, {"subject": "two"})
+    assert client.logins == 2
+    assert _statuses(sandbox, 401) == []
 
 
-def test_expired_token_relogin_with_a_one_second_lifetime(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "esm", token_lifetime_seconds=1) as sandbox:
-        settings = settings_for(sandbox)
-        sink = RestSink(settings)
-        sink.client.login()
-        time.sleep(1.1)  # the token is now expired on both sides
-        assert sink.file(make_task()) == "1"
-        assert sandbox.datacard("1") is not None
+def test_expired_token_relogin_with_a_one_second_lifetime(
+    start_esm: StartEsm, tmp_path: Path
+) -> None:
+    sandbox = start_esm(tmp_path / "esm", token_lifetime_seconds=1)
+    settings = settings_for(sandbox)
+    sink = RestSink(settings)
+    sink.client.login()
+    time.sleep(1.1)  # the token is now expired on both sides
+    assert sink.file(make_task()) == "1"
+    assert sandbox.datacard("1") is not None
 
 
 def test_jwt_expiry_of_non_jwts() -> None:
@@ -158,21 +162,21 @@ def test_create_and_upload_stores_byte_identical_files(sandbox: EsmSandbox, tmp_
     assert sink.client.get_datacard(TEMPLATE, card_id)["dataCardId"] == card_id
 
 
-def test_configured_attribute_codes_are_used(tmp_path: Path) -> None:
-    with running_sandbox(
+def test_configured_attribute_codes_are_used(start_esm: StartEsm, tmp_path: Path) -> None:
+    sandbox = start_esm(
         tmp_path / "esm",
         template_attributes={"headline", "body", "files"},
         file_attributes={"files"},
-    ) as sandbox:
-        codes = {"title": "headline", "description": "body", "attachments": "files"}
-        archive = tmp_path / "a.json"
-        write_rows(archive, 2)
-        sink = RestSink(settings_for(sandbox, report_attribute_codes=json.dumps(codes)))
-        card_id = sink.file(make_task(attachments=[("a.json", archive)]))
-        card = sandbox.datacard(card_id)
-        assert card is not None
-        assert set(card["data"]) == {"headline", "body"}
-        assert card["files"] == {"files": ["a.json"]}
+    )
+    codes = {"title": "headline", "description": "body", "attachments": "files"}
+    archive = tmp_path / "a.json"
+    write_rows(archive, 2)
+    sink = RestSink(settings_for(sandbox, report_attribute_codes=json.dumps(codes)))
+    card_id = sink.file(make_task(attachments=[("a.json", archive)]))
+    card = sandbox.datacard(card_id)
+    assert card is not None
+    assert set(card["data"]) == {"headline", "body"}
+    assert card["files"] == {"files": ["a.json"]}
 
 
 def test_missing_attachment_file_is_skipped_and_noted(sandbox: EsmSandbox, tmp_path: Path) -> None:
@@ -492,14 +496,18 @@ def test_the_sandbox_page_lists_the_task_and_escapes_html(
         attachments=[("rows.json", path)],
     )
     card_id = RestSink(settings_for(sandbox)).file(task)
-    page = requests.get(sandbox.url + "/", timeout=5)
+    listing = requests.get(sandbox.url + "/", timeout=5)
+    assert listing.status_code == 200
+    assert listing.headers["Content-Type"].startswith("text/html")
+    assert "Admin &lt;task&gt; &amp; more" in listing.text
+    assert f'href="/tasks/{card_id}"' in listing.text
+    page = requests.get(f"{sandbox.url}/tasks/{card_id}", timeout=5)
     assert page.status_code == 200
-    assert page.headers["Content-Type"].startswith("text/html")
-    assert "Admin &lt;task&gt; &amp; more" in page.text
     assert (
-        "<pre>&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\nrow R1 &amp; R2</pre>" in page.text
+        '<pre class="text" id="text">&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\n'
+        "row R1 &amp; R2</pre>" in page.text
     )
-    assert "<script>" not in page.text
+    assert "<script>" not in listing.text + page.text
     assert f'href="/files/{card_id}/rows.json"' in page.text
     download = requests.get(f"{sandbox.url}/files/{card_id}/rows.json", timeout=5)
     assert download.status_code == 200 and download.content == content

@@ -15,19 +15,19 @@ from pathlib import Path
 import pytest
 import requests
 
+from esm_sandbox import EsmSandbox, parse_multipart, safe_file_name
 from hr_connector.clients.esm import jwt_expiry
-from hr_connector.esm_sandbox import EsmSandbox, parse_multipart, safe_file_name
 
-from esm_server import FOLDER, PASSWORD, TEMPLATE, USER, running_sandbox
+from esm_server import FOLDER, PASSWORD, TEMPLATE, USER, StartEsm
 
 API = "/rest-api/itsm/v1"
 XML = "/api/itsm/dataCardImport.ws"
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[EsmSandbox]:
-    with running_sandbox(tmp_path / "esm", max_upload_bytes=1000) as server:
-        yield server
+def sandbox(start_esm: StartEsm, tmp_path: Path) -> Iterator[EsmSandbox]:
+    server = start_esm(tmp_path / "esm", max_upload_bytes=1000)
+    yield server
 
 
 def login(sandbox: EsmSandbox, password: str = PASSWORD) -> requests.Response:
@@ -87,11 +87,11 @@ def test_api_calls_need_a_valid_token(sandbox: EsmSandbox) -> None:
     assert create(sandbox, {"subject": "x"}, headers).status_code == 401
 
 
-def test_tokens_expire(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path, token_lifetime_seconds=0.5) as sandbox:
-        headers = auth(sandbox)
-        time.sleep(0.6)
-        assert create(sandbox, {"subject": "x"}, headers).status_code == 401
+def test_tokens_expire(start_esm: StartEsm, tmp_path: Path) -> None:
+    sandbox = start_esm(tmp_path, token_lifetime_seconds=0.5)
+    headers = auth(sandbox)
+    time.sleep(0.6)
+    assert create(sandbox, {"subject": "x"}, headers).status_code == 401
 
 
 def test_create_read_and_patch(sandbox: EsmSandbox) -> None:
@@ -146,9 +146,9 @@ def test_bad_bodies_and_unknown_attributes_are_400(sandbox: EsmSandbox) -> None:
     assert sandbox.datacards() == []
 
 
-def test_any_attribute_when_the_template_is_open(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path, template_attributes=None) as sandbox:
-        assert create(sandbox, {"whatever": "x"}, auth(sandbox)).status_code == 201
+def test_any_attribute_when_the_template_is_open(start_esm: StartEsm, tmp_path: Path) -> None:
+    sandbox = start_esm(tmp_path, template_attributes=None)
+    assert create(sandbox, {"whatever": "x"}, auth(sandbox)).status_code == 201
 
 
 def _upload(
@@ -288,18 +288,19 @@ def test_faults_and_the_control_endpoint(sandbox: EsmSandbox) -> None:
     assert requests.get(sandbox.url + "/", timeout=5).status_code == 200
 
 
-def test_restart_keeps_datacards_and_continues_ids(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "esm") as sandbox:
-        create(sandbox, {"subject": "first"}, auth(sandbox))
-    with running_sandbox(tmp_path / "esm") as sandbox:
-        response = create(sandbox, {"subject": "second"}, auth(sandbox))
-        assert response.json()["dataCard"]["dataCardId"] == "2"
-        page = requests.get(sandbox.url + "/", timeout=5).text
-        assert page.index("second") < page.index("first")  # newest first
+def test_restart_keeps_datacards_and_continues_ids(start_esm: StartEsm, tmp_path: Path) -> None:
+    sandbox = start_esm(tmp_path / "esm")
+    create(sandbox, {"subject": "first"}, auth(sandbox))
+    sandbox.stop()
+    sandbox = start_esm(tmp_path / "esm")
+    response = create(sandbox, {"subject": "second"}, auth(sandbox))
+    assert response.json()["dataCard"]["dataCardId"] == "2"
+    page = requests.get(sandbox.url + "/", timeout=5).text
+    assert page.index("second") < page.index("first")  # newest first
 
 
-def test_stop_releases_a_hanging_request(tmp_path: Path) -> None:
-    sandbox = EsmSandbox(tmp_path).start()
+def test_stop_releases_a_hanging_request(start_esm: StartEsm) -> None:
+    sandbox = start_esm()
     sandbox.hang_next(20)
     with pytest.raises(requests.Timeout):
         requests.get(sandbox.url + API + "/echo?message=x", timeout=0.3)
@@ -311,7 +312,7 @@ def test_stop_releases_a_hanging_request(tmp_path: Path) -> None:
 def test_command_line_serves_until_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "ESM_SANDBOX_PASSWORD": PASSWORD}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hr_connector.esm_sandbox", "--dir", str(tmp_path), "--port", "0"],
+        [sys.executable, "-m", "esm_sandbox", "--dir", str(tmp_path), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -332,3 +333,33 @@ def test_command_line_serves_until_sigterm(tmp_path: Path) -> None:
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert PASSWORD not in out + err
+
+
+def test_the_wheel_holds_no_sandbox_server(tmp_path: Path) -> None:
+    """The sandbox is a development package: the connector's wheel ships none of it."""
+    import zipfile
+
+    from conftest import REPO
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("hr_connector-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "hr_connector/cli.py" in names
+    assert not [n for n in names if "sandbox" in n.lower()], names
+
+
+def test_the_command_says_how_to_install_the_sandbox_when_it_is_missing() -> None:
+    code = (
+        "import sys; sys.modules['esm_sandbox'] = None; sys.modules['esm_sandbox.cli'] = None\n"
+        "from hr_connector.cli import main; sys.exit(main(['esm-sandbox', '--port', '0']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "pip install -e ./esm_sandbox" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -42,13 +42,15 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 
 def flow_run_named(name: str) -> Any:
+    """The flow run whose name is ``name`` followed by its date (``<name> 2026-11-29 05:45``)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=name))
         )
+    runs = [r for r in runs if r.name == name or r.name.startswith(name + " ")]
     return runs[0] if runs else None
 
 

@@ -220,8 +220,8 @@ def test_prefect_stores_no_secret(
     run = flow_run_named(f"workperiod-task-{task_id}")
     assert run is not None and run.state.is_failed()
     assert "could NOT be filed" in (run.state.message or "")
-    # log records reach the API in batches: wait for the task run's failure, which quotes the
-    # ESM client's exception (our own loggers are not shipped to the API; Prefect's are)
+    # log records reach the API in batches: wait for the connector's line that quotes the ESM
+    # client's exception (the connector's own lines are shipped to the run's Logs tab too)
 
     def logged() -> str:
         text = _stored(run.id)

@@ -1,0 +1,3 @@
+from esm_sandbox.cli import main
+
+raise SystemExit(main())
