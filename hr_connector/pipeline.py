@@ -72,7 +72,7 @@ def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
     table = readers.read_table(path, delimiter=params.csv_delimiter)
     if not table.rows:
         raise FileEmpty(path.name)
-    if table.position_kind == "line" and path.suffix.lower() != ".xml":
+    if readers.missing_column_interrupts(path):
         schema = header.check_header(path.name, schema, table.columns)
     else:
         schema = header.matched_schema(schema, table.columns)
@@ -256,10 +256,6 @@ class Steps:
 
 
 PLAIN_STEPS = Steps()
-
-
-class ReportFailed(Exception):
-    """The admin task could not be filed; the data files are written as decided."""
 
 
 def run_import(

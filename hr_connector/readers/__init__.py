@@ -8,20 +8,68 @@ record blocks one row, not the run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from hr_connector.records import Table
 
 FileFormat = Literal["csv", "json", "xml"]
-_SUFFIXES: dict[str, FileFormat] = {".csv": "csv", ".txt": "csv", ".json": "json", ".xml": "xml"}
+
+
+class ReadFile(Protocol):
+    """Read one HR file into a table; ``delimiter`` matters to the formats that have one."""
+
+    def __call__(self, path: Path, *, delimiter: str) -> Table: ...
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One file format: its name, the suffixes that name it, and how it is read and checked.
+
+    ``missing_column_interrupts``: a column of the schema missing from the file stops the run
+    (CSV's header rule: its first line names every column); otherwise a missing column only
+    blocks the rows it would have filled (JSON and XML records may leave a field out).
+    """
+
+    format: FileFormat
+    suffixes: tuple[str, ...]
+    missing_column_interrupts: bool
+    read: ReadFile
+
+
+def _read_csv(path: Path, *, delimiter: str) -> Table:
+    from hr_connector.readers import csv_reader
+
+    return csv_reader.read_csv(path, delimiter=delimiter)
+
+
+def _read_json(path: Path, *, delimiter: str) -> Table:
+    from hr_connector.readers import json_reader
+
+    return json_reader.read_json(path)
+
+
+def _read_xml(path: Path, *, delimiter: str) -> Table:
+    from hr_connector.readers import xml_reader
+
+    return xml_reader.read_xml(path)
+
+
+#: Every format the connector reads, by name. A new format is one entry here.
+READERS: dict[FileFormat, Reader] = {
+    "csv": Reader("csv", (".csv", ".txt"), missing_column_interrupts=True, read=_read_csv),
+    "json": Reader("json", (".json",), missing_column_interrupts=False, read=_read_json),
+    "xml": Reader("xml", (".xml",), missing_column_interrupts=False, read=_read_xml),
+}
 
 
 def detect_format(path: Path) -> FileFormat:
     """By extension; otherwise by the first non-blank character of the file."""
-    fmt = _SUFFIXES.get(path.suffix.lower())
-    if fmt:
-        return fmt
+    suffix = path.suffix.lower()
+    for reader in READERS.values():
+        if suffix in reader.suffixes:
+            return reader.format
     with path.open("rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<"):
@@ -31,16 +79,19 @@ def detect_format(path: Path) -> FileFormat:
     return "csv"
 
 
-def read_table(path: Path, *, delimiter: str = ";", fmt: FileFormat | None = None) -> Table:
-    from hr_connector.readers import csv_reader, json_reader, xml_reader
+def reader_for(path: Path, fmt: FileFormat | None = None) -> Reader:
+    """The reader of ``path``: the format it was read as decides its rules, not its suffix."""
+    return READERS[fmt or detect_format(path)]
 
+
+def read_table(path: Path, *, delimiter: str = ";", fmt: FileFormat | None = None) -> Table:
     check_encoding(path)
-    fmt = fmt or detect_format(path)
-    if fmt == "csv":
-        return csv_reader.read_csv(path, delimiter=delimiter)
-    if fmt == "json":
-        return json_reader.read_json(path)
-    return xml_reader.read_xml(path)
+    return reader_for(path, fmt).read(path, delimiter=delimiter)
+
+
+def missing_column_interrupts(path: Path, fmt: FileFormat | None = None) -> bool:
+    """Whether a schema column missing from ``path`` stops the run (see :class:`Reader`)."""
+    return reader_for(path, fmt).missing_column_interrupts
 
 
 def check_encoding(path: Path) -> None:

@@ -21,23 +21,16 @@ from typing import Any
 from hr_connector import archive_index
 from hr_connector.errors import FileUnreadable
 from hr_connector.readers import locate_utf8_error
+from hr_connector.readers.limits import BLOCK, MAX_FIELD_CHARS, MAX_LINE_CHARS, Unsupported
 from hr_connector.records import SEP, Reason, Row, Table, fast_path_enabled, paused_gc
 from hr_connector.rowstore import CsvLines, JoinedRows, parse_csv_line
 
 _sha1 = hashlib.sha1
 
-#: Longest field accepted, in characters. Bigger fields are refused, not read into memory.
-MAX_FIELD_CHARS = 1 << 20
-
 
 class _NulInLine(Exception):
     def __init__(self, line: int):
         self.line = line
-
-
-#: Longest physical line accepted, in characters: a record of many short fields is refused
-#: before the csv module splits it into millions of strings.
-MAX_LINE_CHARS = 32 * MAX_FIELD_CHARS
 
 
 class _LineTooLong(Exception):
@@ -64,21 +57,13 @@ def _lines(fh: Iterator[str]) -> Iterator[str]:
         yield line
 
 
-#: Bytes read per block by the fast reader.
-BLOCK = 8 << 20
-
-
-class _Unsupported(Exception):
-    """The fast reader does not handle this file; the reference reader will."""
-
-
 def read_csv(path: Path, *, delimiter: str = ";") -> Table:
     csv.field_size_limit(MAX_FIELD_CHARS)
     if fast_path_enabled():
         try:
             with paused_gc():
                 return _read_fast(path, delimiter)
-        except (_Unsupported, csv.Error, UnicodeDecodeError):
+        except (Unsupported, csv.Error, UnicodeDecodeError):
             pass
     return _read_reference(path, delimiter)
 
@@ -216,10 +201,10 @@ class _FastCsv:
     def block(self, data: bytes) -> None:
         """Take a block of whole lines (it ends with a newline)."""
         if b"\x00" in data:
-            raise _Unsupported("NUL byte")
+            raise Unsupported("NUL byte")
         if b"\r" in data:
             if data.count(b"\r") != data.count(b"\r\n"):
-                raise _Unsupported("a lone CR is a line break for the reference reader")
+                raise Unsupported("a lone CR is a line break for the reference reader")
             data = data.replace(b"\r\n", b"\n")
         lines = data.split(b"\n")
         lines.pop()  # the block ends with a newline
@@ -249,7 +234,7 @@ class _FastCsv:
         fields = parse_csv_line(text, self.delimiter) if '"' in text else text.split(self.delimiter)
         header = [h.strip() for h in fields]
         if len(header) < 2 or len(set(header)) != len(header) or not all(header):
-            raise _Unsupported("the reference reader judges this header")
+            raise Unsupported("the reference reader judges this header")
         self.header = header
         self.width = len(header)
         self.previous = archive_index.reader_index(self.digest_kind())
@@ -266,7 +251,7 @@ class _FastCsv:
         Returns the rows of the lines a plain split does not decode, by index in the block.
         """
         if lines and max(map(len, lines)) > MAX_FIELD_CHARS:
-            raise _Unsupported("a line may hold a field over the limit")
+            raise Unsupported("a line may hold a field over the limit")
         counts = map(methodcaller("count", self.raw_delimiter), lines)
         odd = compress(count(), map(ne, counts, repeat(self.width - 1)))
         special: dict[int, Row] = {}
@@ -282,7 +267,7 @@ class _FastCsv:
         for k in indices:
             line = lines[k]
             if len(line) > MAX_FIELD_CHARS:
-                raise _Unsupported("a line may hold a field over the limit")
+                raise Unsupported("a line may hold a field over the limit")
             line.decode("utf-8")
             if k + base in self.quoted or line.count(raw_delimiter) != width - 1:
                 self._special(k + base, line)
@@ -324,7 +309,7 @@ class _FastCsv:
 
     def table(self) -> Table:
         if self.header is None:
-            raise _Unsupported("no header")
+            raise Unsupported("no header")
         self.positions = range(2, self.count + 2)
         if self.blank:
             self._drop_blank_lines()
@@ -375,7 +360,7 @@ def _quoted_lines(data: bytes) -> list[int]:
 
 
 def _read_fast(path: Path, delimiter: str) -> Table:
-    """One record per line, in 8 MB blocks; raises :class:`_Unsupported` for anything else."""
+    """One record per line, in 8 MB blocks; raises :class:`Unsupported` for anything else."""
     state = _FastCsv(path.name, delimiter)
     carry = b""
     with path.open("rb") as fh:
@@ -383,9 +368,9 @@ def _read_fast(path: Path, delimiter: str) -> Table:
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:]
         if not head.strip(b" \t\r\n"):
-            raise _Unsupported("empty file")
+            raise Unsupported("empty file")
         if head.startswith((b"\n", b"\r")):
-            raise _Unsupported("the header is not on line 1")
+            raise Unsupported("the header is not on line 1")
         data = head
         while data:
             data = carry + data
@@ -394,7 +379,7 @@ def _read_fast(path: Path, delimiter: str) -> Table:
                 state.block(data[:cut])
             carry = data[cut:]
             if len(carry) > MAX_FIELD_CHARS:
-                raise _Unsupported("a line may hold a field over the limit")
+                raise Unsupported("a line may hold a field over the limit")
             data = fh.read(BLOCK)
     if carry:
         state.block(carry + b"\n")

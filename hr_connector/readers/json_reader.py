@@ -26,11 +26,10 @@ from typing import Any
 import orjson
 
 from hr_connector.errors import FileUnreadable
+from hr_connector.readers.limits import BLOCK, MAX_BUFFER, MAX_FIELD_CHARS, Unsupported
 from hr_connector.records import SEP, Reason, Table, fast_path_enabled, paused_gc
 from hr_connector.rowstore import JoinedRows
 
-#: Longest value accepted, in characters, as for CSV (hr_connector.readers.csv_reader).
-MAX_FIELD_CHARS = 1 << 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _DUPLICATES = "\x00duplicate keys"
 
@@ -47,20 +46,12 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-#: Bytes read per block by the fast reader.
-BLOCK = 8 << 20
-
-
-class _Unsupported(Exception):
-    """The fast reader does not handle this file; the reference reader will."""
-
-
 def read_json(path: Path) -> Table:
     if fast_path_enabled():
         try:
             with paused_gc():
                 return _read_fast(path)
-        except _Unsupported:
+        except Unsupported:
             pass
     return _read_reference(path)
 
@@ -193,8 +184,6 @@ _OPENING = re.compile(_WS + rb"(?:\[|\{" + _WS + _KEY + _WS + rb":" + _WS + rb"\
 _NEXT_RECORD = re.compile(_WS + rb"," + _WS + rb"\{")
 #: A record boundary is looked for among this many ``}`` from the end of the buffer.
 MAX_BOUNDARY_TRIES = 64
-#: Buffered bytes without a record boundary before the reference reader takes over.
-MAX_BUFFER = 8 * BLOCK
 
 
 class _FastJson:
@@ -212,7 +201,7 @@ class _FastJson:
         try:
             records = orjson.loads(memoryview(buf)[lo:hi])
         except orjson.JSONDecodeError:
-            raise _Unsupported("not a whole number of records") from None
+            raise Unsupported("not a whole number of records") from None
         if not self.columns and records and isinstance(records[0], dict):
             self._set_columns(records[0])
         joined = self._fast_rows(records, buf, lo, hi)
@@ -264,7 +253,7 @@ class _FastJson:
                 parse_constant=_constant,
             )
         except (ValueError, RecursionError):
-            raise _Unsupported("the reference reader reports this") from None
+            raise Unsupported("the reference reader reports this") from None
         for record in records:
             try:
                 row, problems = _record_row(record, self.columns)
@@ -278,7 +267,7 @@ class _FastJson:
 
     def table(self) -> Table:
         if not self.rows:
-            raise _Unsupported("no records")
+            raise Unsupported("no records")
         self.rows.pad_to(len(self.columns))
         table = Table(self.name, list(self.columns), "record")
         table.rows = self.rows
@@ -295,7 +284,7 @@ def _escaped_quote(buf: bytearray, lo: int, hi: int) -> bool:
 
 
 def _read_fast(path: Path) -> Table:
-    """Stream the records in pieces cut at ``},{``; raises :class:`_Unsupported` otherwise.
+    """Stream the records in pieces cut at ``},{``; raises :class:`Unsupported` otherwise.
 
     The buffer is a bytearray, and each piece is parsed where it lies: the separator bytes
     around it are overwritten with ``[`` and ``]``, so no piece is ever copied.
@@ -307,7 +296,7 @@ def _read_fast(path: Path) -> Table:
             head = head[3:]
         opening = _OPENING.match(head)
         if opening is None:
-            raise _Unsupported("another top-level shape")
+            raise Unsupported("another top-level shape")
         in_object = opening.group().lstrip(b" \t\r\n").startswith(b"{")
         buf = bytearray(head[opening.end() - 1 :])  # from the array's "["
         while more := fh.read(BLOCK):
@@ -319,7 +308,7 @@ def _read_fast(path: Path) -> Table:
                 state.piece(buf, 0, end + 1)
                 del buf[: following - 1]  # keep one byte before the next record: its "["
             elif len(buf) > MAX_BUFFER:
-                raise _Unsupported("no record boundary in a long stretch")
+                raise Unsupported("no record boundary in a long stretch")
     tail = _closing(bytes(buf[1:]), in_object)
     buf = bytearray(b"[" + tail + b"]")
     state.piece(buf, 0, len(buf))
@@ -349,8 +338,8 @@ def _closing(buf: bytes, in_object: bool) -> bytes:
     tail = buf.rstrip(b" \t\r\n")
     if in_object:
         if not tail.endswith(b"}"):
-            raise _Unsupported("the object holds more than the array")
+            raise Unsupported("the object holds more than the array")
         tail = tail[:-1].rstrip(b" \t\r\n")
     if not tail.endswith(b"]"):
-        raise _Unsupported("the array is not closed")
+        raise Unsupported("the array is not closed")
     return tail[:-1].rstrip(b" \t\r\n")

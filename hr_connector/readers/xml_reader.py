@@ -23,6 +23,7 @@ from typing import Any
 from lxml import etree
 
 from hr_connector.errors import FileUnreadable
+from hr_connector.readers.limits import MAX_PROLOG_BYTES, Unsupported
 from hr_connector.records import SEP, Reason, Table, fast_path_enabled, paused_gc
 from hr_connector.rowstore import JoinedRows
 
@@ -41,10 +42,6 @@ PARSER_OPTIONS: dict[str, Any] = {
 def _local(tag: object) -> str:
     text = tag if isinstance(tag, str) else str(tag)
     return text.rsplit("}", 1)[-1]
-
-
-#: Longest prolog (declaration, comments, processing instructions) before the root element.
-MAX_PROLOG_BYTES = 16 * 1024 * 1024
 
 
 def _check_prolog(path: Path) -> None:
@@ -115,10 +112,6 @@ def _first_element(head: bytes) -> int:
             i = end + 2 if end >= 0 else len(head)
 
 
-class _Unsupported(Exception):
-    """The fast reader does not handle this document; the reference reader will."""
-
-
 def _is_empty(path: Path) -> bool:
     if path.stat().st_size == 0:
         return True
@@ -137,7 +130,7 @@ def read_xml(path: Path) -> Table:
         try:
             with paused_gc():
                 return _read_fast(path)
-        except _Unsupported:
+        except Unsupported:
             pass
     return _read_reference(path)
 
@@ -224,8 +217,8 @@ def _record_tag(path: Path) -> Any:
             if number == 1:
                 return elem.tag
     except etree.XMLSyntaxError:
-        raise _Unsupported("the reference reader reports this") from None
-    raise _Unsupported("no records")
+        raise Unsupported("the reference reader reports this") from None
+    raise Unsupported("no records")
 
 
 class _FastXml:
@@ -271,7 +264,7 @@ class _FastXml:
 
 
 def _read_fast(path: Path) -> Table:
-    """Records as the root's children of one tag; raises :class:`_Unsupported` otherwise.
+    """Records as the root's children of one tag; raises :class:`Unsupported` otherwise.
 
     lxml builds the tree a little ahead of the events, so the checks look backwards: each
     record's previous sibling must be the record before it (nothing else in between), which is
@@ -286,19 +279,19 @@ def _read_fast(path: Path) -> Table:
             parent = elem.getparent()
             if root is None:
                 if parent is None or parent.getparent() is not None:
-                    raise _Unsupported("the first record is not a child of the root")
+                    raise Unsupported("the first record is not a child of the root")
                 root = parent
             elif parent is not root:
-                raise _Unsupported("a record inside a record")
+                raise Unsupported("a record inside a record")
             if elem.getprevious() is not last:
-                raise _Unsupported("other elements between the records")
+                raise Unsupported("other elements between the records")
             state.record(elem)
             elem.clear(keep_tail=False)
             if last is not None:
                 del root[0]
             last = elem
     except etree.XMLSyntaxError:
-        raise _Unsupported("the reference reader reports this") from None
+        raise Unsupported("the reference reader reports this") from None
     if last is None or last.getnext() is not None:
-        raise _Unsupported("other elements after the records")
+        raise Unsupported("other elements after the records")
     return state.table()
