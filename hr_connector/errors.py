@@ -17,7 +17,6 @@ from hr_connector import advice
 class ConnectorError(Exception):
     """Base class of every error the connector reports on purpose."""
 
-    exit_code: ClassVar[int] = 1
     case: ClassVar[str] = "run_failed"
 
     def __init__(
@@ -39,7 +38,6 @@ class RunInterrupted(ConnectorError):
 class UnusableInvocation(ConnectorError):
     """The script cannot even start a run (bad JSON on stdin, no task id): exit 2."""
 
-    exit_code = 2
     case = "unusable_invocation"
 
 
