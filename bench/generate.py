@@ -28,6 +28,8 @@ from pathlib import Path
 
 import orjson
 
+from hr_connector.schemas import WORKPERIOD
+
 OUT = Path(__file__).resolve().parent / "out"
 #: Bump when the generated content changes, so cached files are rewritten.
 GENERATOR_VERSION = 1
@@ -36,7 +38,7 @@ WD_NAMESPACE = "urn:com.workday.report/HR_Export"
 FORMATS = ("csv", "json", "xml")
 VARIANTS = ("base", "next_day")
 
-#: The workperiod columns in the order of samples/workperiod/workperiod.csv.
+#: The workperiod schema's columns in the order of samples/workperiod/workperiod.csv.
 COLUMNS = (
     "row_id",
     "employee_number",
@@ -58,6 +60,7 @@ COLUMNS = (
     "manager_id",
     "manager_name",
 )
+assert sorted(COLUMNS) == sorted(WORKPERIOD.attributes) and COLUMNS[0] == WORKPERIOD.key
 C = {name: i for i, name in enumerate(COLUMNS)}
 
 SIZES = {"10": 10, "10k": 10_000, "100k": 100_000, "1M": 1_000_000}

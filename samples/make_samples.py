@@ -42,6 +42,8 @@ from datetime import date, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from hr_connector.schemas import SCHEMAS
+
 Row = dict[str, str]
 
 WD_NAMESPACE = "urn:com.workday.report/HR_Export"
@@ -49,7 +51,8 @@ CSV_DELIMITER = ";"
 DATE_FORMAT = "%Y-%m-%d"
 
 # ---------------------------------------------------------------------------------------------
-# Canonical columns (PLATFORM.md §4): key column first, then every mandatory and optional column.
+# The column order of the sample exports (PLATFORM.md §4): key column first, then every
+# mandatory and optional column of the schema (checked below).
 # ---------------------------------------------------------------------------------------------
 COLUMNS: dict[str, list[str]] = {
     "costcenter": ["cost_center_id", "cost_center_name", "owner_id"],
@@ -85,34 +88,17 @@ COLUMNS: dict[str, list[str]] = {
         "manager_name",
     ],
 }
-KEY_COLUMN: dict[str, str] = {
-    "costcenter": "cost_center_id",
-    "organization": "org_unit_id",
-    "title": "title_id",
-    "workperiod": "row_id",
-}
-# Mandatory columns; for workperiod with the default unique_id = employee_number.
-MANDATORY: dict[str, list[str]] = {
-    "costcenter": ["cost_center_id", "cost_center_name"],
-    "organization": ["org_unit_id", "org_unit_name"],
-    "title": ["title_id", "title_name"],
-    "workperiod": [
-        "row_id",
-        "employee_number",
-        "last_name",
-        "first_name",
-        "employment_start_date",
-        "title_id",
-        "manager_id",
-        "org_unit_id",
-    ],
-}
+# Key, mandatory columns and date pairs come from the connector's own schemas; for workperiod the
+# samples use the default unique_id = employee_number, which makes employee_number mandatory too.
+KEY_COLUMN: dict[str, str] = {name: s.key for name, s in SCHEMAS.items()}
+MANDATORY: dict[str, list[str]] = {name: list(s.mandatory) for name, s in SCHEMAS.items()}
+MANDATORY["workperiod"].insert(1, "employee_number")
 DATE_PAIRS: dict[str, list[tuple[str, str]]] = {
-    "costcenter": [],
-    "organization": [("start_date", "end_date")],
-    "title": [],
-    "workperiod": [("employment_start_date", "employment_end_date")],
+    name: list(s.date_order) for name, s in SCHEMAS.items()
 }
+for _name, _columns in COLUMNS.items():  # the export order names exactly the schema's columns
+    assert sorted(_columns) == sorted(SCHEMAS[_name].attributes), _name
+    assert _columns[0] == KEY_COLUMN[_name], _name
 
 # ---------------------------------------------------------------------------------------------
 # costcenter, title, organization
