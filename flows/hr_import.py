@@ -20,7 +20,7 @@ from typing import Any, Literal
 from prefect import Flow, flow
 from prefect.states import Completed, Failed, State
 
-from hr_connector import advice, approval, artifacts, secrets, wording
+from hr_connector import advice, approval, artifacts, secret_refs, wording
 from hr_connector.errors import ParametersInvalid
 from hr_connector.flows.run_view import (
     ExpectedStop,
@@ -95,7 +95,7 @@ def _run_and_decide(
         raw["approved_changeset"] = decided.changeset
         raw["approved_by"] = decided.decided_by
     try:
-        resolved = secrets.resolve(raw)
+        resolved = secret_refs.resolve(raw)
         register_secrets(secret_strings(resolved))
         parsed = parse_params(resolved)
     except ParametersInvalid as error:
@@ -188,7 +188,7 @@ def run_flow(raw: Mapping[str, Any], workdir: Path, task_id: str) -> ImportResul
     """
     data_type = str(raw.get("data_type"))
     state = FLOWS[data_type](
-        params=secrets.stash(raw), workdir=str(workdir), task_id=task_id, return_state=True
+        params=secret_refs.stash(raw), workdir=str(workdir), task_id=task_id, return_state=True
     )
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, ImportResult):

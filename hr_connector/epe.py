@@ -29,9 +29,9 @@ from typing import Any, TextIO
 from hr_connector import invocation
 from hr_connector.errors import ParametersInvalid, UnusableInvocation
 from hr_connector.outcome import Decision, ImportResult
-from hr_connector.params import TASK_ID_KEYS, parse_params
+from hr_connector.params import TASK_ID_KEYS, masked, parse_params
 from hr_connector.runlog import redact, register_secrets
-from hr_connector.runner import SECRET_HINTS, secret_strings
+from hr_connector.runner import secret_strings
 
 log = logging.getLogger("hr_connector.epe")
 
@@ -64,15 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("HR_CONNECTOR_ORCHESTRATION", "auto"),
         help="run as a Prefect flow (auto: when PREFECT_API_URL is set)",
     )
-
-
-def _masked(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {
-            k: "**********" if any(h in str(k).lower() for h in SECRET_HINTS) else _masked(v)
-            for k, v in obj.items()
-        }
-    return obj
 
 
 def read_input(args: argparse.Namespace, stdin: TextIO) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -224,7 +215,7 @@ def _run(
     """The run's result, or the exit code of a dry run that has nothing to run."""
     register_secrets(secret_strings(raw))
     if mappings:
-        log.debug("Task mappings: %s", redact(json.dumps(_masked(mappings))))
+        log.debug("Task mappings: %s", redact(json.dumps(masked(mappings))))
     if args.dry_run:
         raw = {**raw, "dry_run": True}
     try:

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -43,8 +43,11 @@ REQUIRED_KEYS = (
     "webapi_url",
     "report_template_code",
 )
-#: Keys whose values are secrets: never logged, never stored by Prefect in clear.
-SECRET_KEYS = frozenset({"webapi_password", "sftp_password", "sftp_private_key_passphrase"})
+#: Parts of keys the models do not declare (extensions, the platform's task mappings) that hint
+#: at a secret value; a declared key is a secret exactly when its field is a ``SecretStr``.
+SECRET_HINTS = ("password", "passphrase", "secret", "token", "key")
+#: What a masked secret reads as in logs, artifacts and reports.
+MASKED = "**********"
 #: Keys that only say which run this is; accepted in the parameters object (PLATFORM.md §1).
 TASK_ID_KEYS = ("taskid", "task_id", "__taskid__")
 
@@ -288,8 +291,48 @@ class ConnectorParams(BaseModel):
         data = self.model_dump(mode="json")
         for key in SECRET_KEYS:
             if data.get(key) is not None:
-                data[key] = "**********"
+                data[key] = MASKED
         return data
+
+
+# --- what is a secret: declared once, as the SecretStr fields of the models above -------------
+
+
+def _secret_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+    )
+
+
+#: Keys whose values are secrets: never logged, never stored by Prefect in clear.
+SECRET_KEYS: frozenset[str] = (
+    _secret_fields(ConnectorParams) | _secret_fields(WebApiSettings) | _secret_fields(SftpSettings)
+)
+_DECLARED = frozenset(ConnectorParams.model_fields) | frozenset(SftpSettings.model_fields)
+
+
+def is_secret_key(key: object) -> bool:
+    """A declared ``SecretStr`` key, or an undeclared key whose name hints at a secret."""
+    name = str(key)
+    if name in SECRET_KEYS:
+        return True
+    return name not in _DECLARED and any(h in name.lower() for h in SECRET_HINTS)
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """The clear values of ``model``'s secret fields that are set (for redaction)."""
+    values = (getattr(model, key, None) for key in sorted(SECRET_KEYS))
+    clear = (v.get_secret_value() for v in values if isinstance(v, SecretStr))
+    return [v for v in clear if v]
+
+
+def masked(obj: Any) -> Any:
+    """``obj`` with the value of every secret key masked, at any depth of nested mappings."""
+    if isinstance(obj, Mapping):
+        return {k: MASKED if is_secret_key(k) else masked(v) for k, v in obj.items()}
+    return obj
 
 
 def _task_id_from(raw: Mapping[str, Any]) -> str | None:

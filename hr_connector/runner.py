@@ -18,9 +18,10 @@ from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
 from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
 from hr_connector.params import (
     DATA_TYPES,
-    SECRET_KEYS,
     ConnectorParams,
     WebApiSettings,
+    is_secret_key,
+    secret_values,
     webapi_settings_from_raw,
 )
 from hr_connector.pipeline import PLAIN_STEPS, Steps, run_import, write_admin_task
@@ -30,18 +31,6 @@ from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir, remove, run_lock
 
 log = logging.getLogger("hr_connector.run")
-
-#: Parameter keys that hint at a secret value (redacted everywhere, masked in mappings).
-SECRET_HINTS = ("password", "passphrase", "secret", "token", "key")
-
-
-def secret_values(params: ConnectorParams) -> list[str | None]:
-    values: list[str | None] = []
-    for key in SECRET_KEYS:
-        secret = getattr(params, key, None)
-        values.append(secret.get_secret_value() if secret is not None else None)
-    return values
-
 
 def execute(
     params: ConnectorParams, workdir: Path, task_id: str, steps: Steps, run_key: str | None = None
@@ -197,10 +186,4 @@ def file_interruption_task(
 
 
 def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:
-    return [
-        str(v)
-        for k, v in raw.items()
-        if v is not None
-        and any(h in str(k).lower() for h in SECRET_HINTS)
-        and k != "sftp_private_key_path"
-    ]
+    return [str(v) for k, v in raw.items() if v is not None and is_secret_key(k)]

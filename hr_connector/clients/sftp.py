@@ -77,7 +77,7 @@ from hr_connector.errors import (
     SftpUnavailable,
 )
 from hr_connector.fetch import check_pattern
-from hr_connector.params import SftpSettings
+from hr_connector.params import SftpSettings, secret_values
 from hr_connector.runlog import mask_secrets
 from hr_connector.workdir import WorkDir, fsync_dir, write_staged
 
@@ -437,8 +437,7 @@ def _server_label(settings: SftpSettings) -> str:
 
 
 def _secrets(settings: SftpSettings) -> tuple[str, ...]:
-    values = [settings.sftp_password, settings.sftp_private_key_passphrase]
-    return tuple(v.get_secret_value() for v in values if v is not None and v.get_secret_value())
+    return tuple(secret_values(settings))
 
 
 @contextlib.contextmanager
