@@ -12,205 +12,35 @@ used by the other issue-8 suites (test_faults, test_concurrency, test_secrets_le
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import resource
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hr_connector.clients.local import LocalOnlySink
-from hr_connector.outcome import Decision, ImportResult
-from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
-from hr_connector.workdir import WorkDir
+from hr_connector.outcome import Decision
 
-from conftest import ESM_USER, SAMPLES, base_raw, place
+from conftest import ESM_USER, base_raw
+from run_helpers import (
+    MB,
+    MEMORY_BOUND_MB,
+    PASSWD_MARK,
+    Proc,
+    Snapshot,
+    assert_interrupted_cleanly,
+    epe,
+    everything_written,
+    fmt_of,
+    leftovers,
+    place_bytes,
+    run_plain,
+    seed_full_run,
+)
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "deployments" / "epe" / "IGAConnector.py"
-MB = 1024 * 1024
-#: Peak resident memory a run may use on a hostile file (the issue's "bounded memory").
-MEMORY_BOUND_MB = 1024
-#: Address-space cap for measured subprocess runs: a runaway parser dies with MemoryError
-#: instead of taking the test machine down. A healthy run needs well under half of it.
-ADDRESS_SPACE_CAP = 3 * 1024 * MB
-#: What a leaked /etc/passwd looks like (first line on every Linux).
-PASSWD_MARK = "root:x:0:0"
-
-
-# --------------------------------------------------------------------------------------------
-# Shared helpers
-# --------------------------------------------------------------------------------------------
-
-
-def engine_env(**extra: str) -> dict[str, str]:
-    """The environment the engine gives the script: no Prefect API, plain orchestration."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "EPE_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["HR_CONNECTOR_ORCHESTRATION"] = "plain"
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Proc:
-    """A finished subprocess run with its own peak memory."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-    max_rss_mb: float
-
-
-def run_measured(
-    cmd: Sequence[str],
-    *,
-    cwd: Path,
-    stdin_text: str = "",
-    env: dict[str, str] | None = None,
-    timeout: float = 120,
-    address_space: int = ADDRESS_SPACE_CAP,
-) -> Proc:
-    """Run ``cmd`` and return its exit code, output, wall time and peak RSS.
-
-    The peak RSS is the child's own ``ru_maxrss`` from ``os.wait4``: the same struct as
-    ``resource.getrusage(RUSAGE_CHILDREN)``, but for this one child, whereas RUSAGE_CHILDREN
-    keeps the maximum over every child the test session ever waited for. The child's address
-    space is capped with ``prlimit`` right after the start (``preexec_fn`` is not safe with the
-    threads some tests start runs from).
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            list(cmd),
-            cwd=cwd,
-            env=env or engine_env(),
-            stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=err,
-        )
-        with contextlib.suppress(ProcessLookupError):  # already gone: nothing to cap
-            resource.prlimit(proc.pid, resource.RLIMIT_AS, (address_space, address_space))
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(stdin_text.encode("utf-8"))
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - started > timeout:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                raise AssertionError(f"{cmd[0]} did not finish within {timeout} s")
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        return Proc(
-            returncode=proc.returncode,
-            stdout=out.read().decode("utf-8", "replace"),
-            stderr=err.read().decode("utf-8", "replace"),
-            seconds=seconds,
-            max_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
-        )
-
-
-def epe(workdir: Path, params: dict[str, Any], **kwargs: Any) -> Proc:
-    """IGAConnector.py as the engine runs it: parameters on stdin, cwd = working directory."""
-    return run_measured([str(SCRIPT)], cwd=workdir, stdin_text=json.dumps(params) + "\n", **kwargs)
-
-
-def run_plain(workdir: Path, task_id: str = "3", **raw: Any) -> ImportResult:
-    """One run with the plain steps and no remote report (the admin task stays local)."""
-    params = parse_params(base_raw(**raw))
-    return run_import(params, WorkDir(workdir, task_id, params.data_type), LocalOnlySink())
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The bytes of a task's output and archives (None: the file does not exist)."""
-
-    output: bytes | None
-    archive: bytes | None
-    error_archive: bytes | None
-
-    @classmethod
-    def of(cls, workdir: Path, data_type: str = "title", task_id: str = "3") -> Snapshot:
-        wd = WorkDir(workdir, task_id, data_type)
-        files = (wd.output, wd.archive, wd.error_archive)
-        return cls(*(p.read_bytes() if p.exists() else None for p in files))
-
-    @property
-    def archives(self) -> tuple[bytes | None, bytes | None]:
-        return self.archive, self.error_archive
-
-
-def seed_full_run(workdir: Path, data_type: str = "title", task_id: str = "3") -> Snapshot:
-    """A completed full load of the sample, the state every bad file is compared with."""
-    place(workdir, SAMPLES / data_type / f"{data_type}.csv")
-    result = run_plain(workdir, task_id, data_type=data_type)
-    assert result.decision is Decision.COMPLETED
-    snap = Snapshot.of(workdir, data_type, task_id)
-    assert snap.output and snap.archive and snap.error_archive
-    return snap
-
-
-def leftovers(workdir: Path) -> list[str]:
-    """Temporary files and commit journals of the atomic writes."""
-    return sorted(
-        str(p.relative_to(workdir))
-        for p in workdir.rglob(".*")
-        if ".tmp-" in p.name or p.name.endswith("_commit.json")
-    )
-
-
-def everything_written(workdir: Path, *extra: str) -> str:
-    """All text the run left behind: every file below the workdir (not the input) + extras."""
-    parts = list(extra)
-    for path in sorted(workdir.rglob("*")):
-        if path.is_file() and path.parent.name != "in":
-            parts.append(path.read_bytes().decode("utf-8", "replace"))
-    return "\n".join(parts)
-
-
-def assert_interrupted_cleanly(workdir: Path, before: Snapshot, data_type: str = "title") -> None:
-    """Nothing to import, the archives exactly as the last completed run left them."""
-    after = Snapshot.of(workdir, data_type)
-    assert after.output is None, "an interrupted run must remove the earlier output"
-    assert after.archives == before.archives, "an interrupted run must not touch the archives"
-    assert leftovers(workdir) == []
-
-
-def place_bytes(workdir: Path, name: str, content: bytes, folder: str = "in") -> Path:
-    target = workdir / folder
-    target.mkdir(parents=True, exist_ok=True)
-    for old in target.iterdir():
-        old.unlink()
-    path = target / name
-    path.write_bytes(content)
-    return path
-
-
-def fmt_of(name: str) -> str:
-    return name.rsplit(".", 1)[1]
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bad_inputs import SCRIPT, Proc, engine_env, epe, leftovers, run_plain
 from test_faults import _workperiods
 
 from hr_connector.outcome import Decision
 from hr_connector.workdir import WorkDir, run_lock
 
 from conftest import ESM_USER, SAMPLES, base_raw, place
+from run_helpers import SCRIPT, Proc, engine_env, epe, leftovers, run_plain
 
 ROWS = 250_000
 

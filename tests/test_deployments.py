@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from conftest import ESM_USER, REPO, WEBAPI_PASSWORD, place
-from test_flows import STEPS, artifacts_of, eventually, task_run_names
+from prefect_helpers import STEPS, artifacts_of, eventually, task_run_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PREFECT = str(Path(sys.executable).parent / "prefect")

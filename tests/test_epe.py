@@ -189,7 +189,7 @@ def test_with_prefect_api_url_the_run_is_recorded(
     proc = engine_run(workdir, epe_raw(esm, data_type="title", taskid=77), env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str(workdir / "77_output.json")
-    from test_flows import flow_run_named
+    from prefect_helpers import flow_run_named
 
     run = flow_run_named("title-task-77")
     assert run is not None and run.state.is_completed()

@@ -34,15 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bad_inputs import (
-    SCRIPT,
-    Snapshot,
-    engine_env,
-    epe,
-    leftovers,
-    run_plain,
-    seed_full_run,
-)
 
 import hr_connector.publish as publish_mod
 import hr_connector.workdir as workdir_mod
@@ -55,6 +46,15 @@ from hr_connector.runner import run_plain as run_with_report
 from hr_connector.workdir import WorkDir, recover
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
+from run_helpers import (
+    SCRIPT,
+    Snapshot,
+    engine_env,
+    epe,
+    leftovers,
+    run_plain,
+    seed_full_run,
+)
 
 HR_CONNECTOR = Path(sys.executable).parent / "hr-connector"
 

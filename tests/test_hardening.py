@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bad_inputs import PASSWD_MARK, everything_written, run_plain
 
 from hr_connector import epe
 from hr_connector.clients.esm import EsmError, EsmRestClient, EsmXmlClient
@@ -35,6 +34,7 @@ from hr_connector.params import WebApiSettings, parse_params
 from hr_connector.runner import run_plain as run_with_log
 
 from conftest import REPO, SAMPLES, WEBAPI_PASSWORD, base_raw, place
+from run_helpers import PASSWD_MARK, everything_written, run_plain
 
 PRODUCTION = ["hr_connector", "flows", "tasks", "deployments"]
 

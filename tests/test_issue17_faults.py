@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bad_inputs import SCRIPT, Snapshot, engine_env, run_plain, seed_full_run
 from test_kill_sweep import _stopped
 
 from hr_connector.checkpoints import ENV
@@ -26,6 +25,7 @@ from hr_connector.clients.esm import EsmRestClient, EsmUnavailable
 from hr_connector.params import WebApiSettings
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
+from run_helpers import SCRIPT, Snapshot, engine_env, run_plain, seed_full_run
 
 
 def _start(

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_bad_inputs import Snapshot, run_plain, seed_full_run
 
 from hr_connector.outcome import Decision
 
 from conftest import SAMPLES
+from run_helpers import Snapshot, run_plain, seed_full_run
 
 TITLE_HEADER = "title_id;title_name\n"
 
@@ -192,9 +192,8 @@ def test_parameters_that_mean_nothing_are_refused(workdir: Path, key: str, value
 
 
 def test_a_date_format_that_reads_no_date_never_replaces_the_archive(workdir: Path) -> None:
-    from test_bad_inputs import epe
-
     from conftest import base_raw
+    from run_helpers import epe
 
     old = seed_full_run(workdir, "workperiod")
     proc = epe(workdir, base_raw(run_type="partial", date_formats=["%"], taskid=3))

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bad_inputs import SCRIPT, engine_env, run_plain
 from test_faults import _workperiods
 
 from hr_connector.checkpoints import ENV, POINTS
@@ -38,6 +37,7 @@ from hr_connector.outcome import Decision
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw
+from run_helpers import SCRIPT, engine_env, run_plain
 
 ROWS = 3_000
 TASK = "3"

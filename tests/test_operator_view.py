@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from conftest import REPO, WEBAPI_PASSWORD, base_raw, place
+from prefect_helpers import artifacts_of, eventually
 from test_deployments import prefect_cli, process_worker, run_params, trigger, wait_final
-from test_flows import artifacts_of, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -188,7 +188,7 @@ def test_an_in_process_stop_is_failed_without_a_crash_story(
 ) -> None:
     from hr_connector.flows.hr_import import run_flow
 
-    from test_flows import flow_run_named
+    from prefect_helpers import flow_run_named
 
     raw = base_raw(data_type="title", webapi_url=esm.url, webapi_user="iga.webapi")
     result = run_flow(raw, workdir, "81")
@@ -237,7 +237,7 @@ def test_in_process_a_malformed_file_fails_the_parse_step_and_a_parameter_is_no_
 ) -> None:
     from hr_connector.flows.hr_import import run_flow
 
-    from test_flows import flow_run_named
+    from prefect_helpers import flow_run_named
 
     (workdir / "in").mkdir()
     (workdir / "in" / "title.csv").write_bytes(b"row_id;title\r\nT1;Caf\xe9\r\n")  # not UTF-8

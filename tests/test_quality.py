@@ -693,7 +693,7 @@ def test_flow_runs_the_checks_as_tasks_with_references_via_reference_archives_di
     """A Prefect deployment: one working directory per data type, the archives shared."""
     from hr_connector.flows.hr_import import run_flow
 
-    from test_flows import artifacts_of, eventually, flow_run_named, raw, task_run_names
+    from prefect_helpers import artifacts_of, eventually, flow_run_named, raw, task_run_names
 
     shared = tmp_path / "organization"
     import_references(shared)

@@ -409,7 +409,7 @@ def test_a_run_whose_servers_quote_the_secrets_shows_them_masked_everywhere(tmp_
     quotes the form-encoded Web API password (the filing fails: the error is logged; stderr only
     says "not filed"). Every output holds the masks and no form of either
     password."""
-    from test_bad_inputs import SCRIPT, engine_env, everything_written, run_measured
+    from run_helpers import SCRIPT, engine_env, everything_written, run_measured
 
     with _quoting_servers(tmp_path) as (workdir, params):
         proc = run_measured(
@@ -440,11 +440,10 @@ def test_a_prefect_run_whose_servers_quote_the_secrets_stores_them_masked(
 ) -> None:
     """The same run as a Prefect flow: the flow run, its task runs, artifacts and the log records
     shipped to the Prefect API hold the masks and no form of either password."""
-    from test_secrets_leak import _stored
-
     from hr_connector.flows.hr_import import run_flow
 
-    from test_flows import eventually, flow_run_named
+    from prefect_helpers import eventually, flow_run_named
+    from prefect_helpers import stored_text as _stored
 
     with _quoting_servers(tmp_path) as (workdir, params):
         result = run_flow(params, workdir, "redact-e2e")
@@ -460,6 +459,6 @@ def test_a_prefect_run_whose_servers_quote_the_secrets_stores_them_masked(
     assert stored, f"the quoted texts never reached the Prefect API:\n{_stored(run.id)[-3000:]}"
     assert MASK in stored
     assert _leaks(stored) == [], stored
-    from test_bad_inputs import everything_written
+    from run_helpers import everything_written
 
     assert _leaks(everything_written(workdir)) == []

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bad_inputs import SCRIPT, Proc, engine_env, everything_written, run_measured, run_plain
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
+from run_helpers import SCRIPT, Proc, engine_env, everything_written, run_measured, run_plain
 
 WRONG_WEBAPI_PASSWORD = "Wrong-Webapi-Pass-4c1d"
 SFTP_PASSWORD = "Sftp-Secret-Unused-88e2"  # given but unused (no SFTP server set)
@@ -167,36 +167,6 @@ def test_failed_sftp_runs_leak_no_password(sftp_env: Any, esm: Any) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _stored(flow_run_id: Any) -> str:
-    """Everything the Prefect server holds about one flow run, as text."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        FlowRunFilter,
-        FlowRunFilterId,
-        LogFilter,
-        LogFilterFlowRunId,
-    )
-
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run_id)
-        tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
-        )
-    parts = [run.model_dump_json()]
-    parts += [t.model_dump_json() for t in tasks]
-    parts += [a.model_dump_json() for a in artifacts]
-    parts += [log.model_dump_json() for log in logs]
-    return "\n".join(parts)
-
-
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
@@ -212,7 +182,7 @@ def test_prefect_stores_no_secret(
 ) -> None:
     from hr_connector.flows.hr_import import run_flow
 
-    from test_flows import eventually, flow_run_named
+    from prefect_helpers import eventually, flow_run_named, stored_text
 
     place(workdir, SAMPLES / "workperiod" / "workperiod.csv")
     result = run_flow(_raw(esm, **extra), workdir, task_id)
@@ -224,7 +194,7 @@ def test_prefect_stores_no_secret(
     # client's exception (the connector's own lines are shipped to the run's Logs tab too)
 
     def logged() -> str:
-        text = _stored(run.id)
+        text = stored_text(run.id)
         return text if "file-admin-task" in text and "EsmError" in text else ""
 
     stored = eventually(logged)
