@@ -359,7 +359,7 @@ def match_previous(table: Table, workdir: WorkDir | None) -> PreviousMatch | Non
     """Match the table against the index of ``workdir`` (cached on the table for the run)."""
     if workdir is None or table.digests is None or table.digest_kind is None:
         return None
-    cached: PreviousMatch | None = table.cache.get("previous")
+    cached = table.previous
     current = archives_identity(workdir)
     if cached is not None and cached.archives == current:
         return cached
@@ -367,7 +367,7 @@ def match_previous(table: Table, workdir: WorkDir | None) -> PreviousMatch | Non
     if index is None:
         return None
     match = PreviousMatch(index, index.match(table.digests), current)
-    table.cache["previous"] = match
+    table.previous = match
     return match
 
 

@@ -22,7 +22,10 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from hr_connector.archive_index import PreviousMatch
 
 Value = str | None
 Row = tuple[Value, ...]
@@ -119,13 +122,14 @@ class Table:
     """All rows of one HR file, with their positions for error messages."""
 
     __slots__ = (
-        "cache",
         "columns",
         "digest_kind",
         "digests",
         "file",
         "position_kind",
         "positions",
+        "previous",
+        "row_ids",
         "row_problems",
         "rows",
     )
@@ -143,8 +147,11 @@ class Table:
         self.digests: list[bytes] | None = None
         #: what the fingerprints are computed over; only equal kinds can be compared
         self.digest_kind: tuple[Any, ...] | None = None
-        #: derived lookups shared by the steps of one run (previous-run matches); never rows
-        self.cache: dict[str, Any] = {}
+        #: the rows matched against the previous run's archive index (fast readers, or the
+        #: first step that asks for it); shared by the later steps of the run
+        self.previous: PreviousMatch | None = None
+        #: key column position -> every row's ID, worked out once for the later steps
+        self.row_ids: dict[int, list[Value]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -135,15 +135,15 @@ def key_values(table: Table, key: int) -> list[Value]:
     """
     if table.digests is None:
         return table.column(key)
-    cached: list[Value] | None = table.cache.get(("column", key))
+    cached = table.row_ids.get(key)
     if cached is None:
-        cached = table.cache[("column", key)] = _keys(table, key)
+        cached = table.row_ids[key] = _keys(table, key)
     return cached
 
 
 def keyed_match(table: Table, key: int) -> archive_index.KeyedMatch | None:
     """The previous-run match of a fast table, by row ID, if the reader or validation made one."""
-    match: archive_index.PreviousMatch | None = table.cache.get("previous")
+    match = table.previous
     return None if match is None or table.digests is None else match.keyed(table, key)
 
 

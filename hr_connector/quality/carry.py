@@ -32,7 +32,7 @@ def rows_to_check(
     table: Table, state: dict[str, Any], country: str, column: str
 ) -> list[int] | None:
     """The rows whose national ID must be validated, or None: all of them."""
-    match: archive_index.PreviousMatch | None = table.cache.get("previous")
+    match = table.previous
     kept = state.get("national_ids")
     if not fast_path_enabled() or table.digests is None or match is None or not kept:
         return None
