@@ -38,7 +38,11 @@ SEP = "\x1f"
 
 
 def fast_path_enabled() -> bool:
-    """Read at every call, so a test can switch the fast path off with an environment variable."""
+    """Read at every call, so a test can switch the fast path off with an environment variable.
+
+    Read by the readers (a fast reader's table carries ``digests``; the later steps take the
+    fast route for such a table and ask no more) and where the previous run's archive is
+    loaded without a table (``compare.load_previous``, ``changes.archived_rows``)."""
     return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
