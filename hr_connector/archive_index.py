@@ -10,7 +10,8 @@ every completed run (fast path) also writes
 * where each row's line starts in the archive file (the writer puts one row per line);
 * which rows were imported (not blocked; the rows ``load_previous`` keeps), their row IDs and
   the columns they use;
-* the validation settings the rows were checked with.
+* a fingerprint of the validation rules and schema settings the rows were checked with
+  (a changed rule or setting: every row is checked again).
 
 The next run matches its rows' fingerprints against the imported ones. A matching row is
 byte-identical to a row that was imported last time: it is unchanged, it passes the per-row
@@ -42,6 +43,7 @@ from typing import IO, Any
 
 import orjson
 
+from hr_connector import rules
 from hr_connector.records import Reason, Table, Value
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir, held_workdir, write_atomic
@@ -82,15 +84,9 @@ def archives_identity(workdir: WorkDir) -> list[Identity | None]:
 
 
 def validation_settings(schema: RunSchema) -> dict[str, Any]:
-    """Everything the per-row checks depend on besides the row and the columns."""
-    return {
-        "mandatory": list(schema.mandatory_columns),
-        "mapped": list(schema.mapped_columns),
-        "identity": list(schema.identity_columns),
-        "dates": list(schema.date_columns),
-        "date_order": [list(pair) for pair in schema.date_order],
-        "date_formats": list(schema.date_formats),
-    }
+    """Everything the per-row checks depend on besides the row and the columns: the rule set
+    and the schema settings (:func:`hr_connector.rules.fingerprint`)."""
+    return {"rules": rules.fingerprint(schema)}
 
 
 class ArchiveIndex:
@@ -363,7 +359,7 @@ def match_previous(table: Table, workdir: WorkDir | None) -> PreviousMatch | Non
     """Match the table against the index of ``workdir`` (cached on the table for the run)."""
     if workdir is None or table.digests is None or table.digest_kind is None:
         return None
-    cached: PreviousMatch | None = table.cache.get("previous")
+    cached = table.previous
     current = archives_identity(workdir)
     if cached is not None and cached.archives == current:
         return cached
@@ -371,7 +367,7 @@ def match_previous(table: Table, workdir: WorkDir | None) -> PreviousMatch | Non
     if index is None:
         return None
     match = PreviousMatch(index, index.match(table.digests), current)
-    table.cache["previous"] = match
+    table.previous = match
     return match
 
 

@@ -209,7 +209,7 @@ def compare(
             digest = _digest(schema.data_type, "full", table, key, valid, [])
             return Changeset("full", valid, [], 0, [], digest)
         assert key is not None  # a partial run only gets here when the key column exists
-        if fast_path_enabled() and previous.index is not None:
+        if previous.index is not None:  # loaded by load_previous only when the switch is on
             match = archive_index.match_previous(table, previous.workdir)
             keyed = None if match is None else match.keyed(table, key)
             if keyed is not None and match.index.meta == previous.index.meta:  # type: ignore[union-attr]

@@ -22,7 +22,10 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from hr_connector.archive_index import PreviousMatch
 
 Value = str | None
 Row = tuple[Value, ...]
@@ -35,7 +38,11 @@ SEP = "\x1f"
 
 
 def fast_path_enabled() -> bool:
-    """Read at every call, so a test can switch the fast path off with an environment variable."""
+    """Read at every call, so a test can switch the fast path off with an environment variable.
+
+    Read by the readers (a fast reader's table carries ``digests``; the later steps take the
+    fast route for such a table and ask no more) and where the previous run's archive is
+    loaded without a table (``compare.load_previous``, ``changes.archived_rows``)."""
     return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
@@ -119,13 +126,14 @@ class Table:
     """All rows of one HR file, with their positions for error messages."""
 
     __slots__ = (
-        "cache",
         "columns",
         "digest_kind",
         "digests",
         "file",
         "position_kind",
         "positions",
+        "previous",
+        "row_ids",
         "row_problems",
         "rows",
     )
@@ -143,8 +151,11 @@ class Table:
         self.digests: list[bytes] | None = None
         #: what the fingerprints are computed over; only equal kinds can be compared
         self.digest_kind: tuple[Any, ...] | None = None
-        #: derived lookups shared by the steps of one run (previous-run matches); never rows
-        self.cache: dict[str, Any] = {}
+        #: the rows matched against the previous run's archive index (fast readers, or the
+        #: first step that asks for it); shared by the later steps of the run
+        self.previous: PreviousMatch | None = None
+        #: key column position -> every row's ID, worked out once for the later steps
+        self.row_ids: dict[int, list[Value]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)

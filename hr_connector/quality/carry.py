@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from hr_connector import archive_index
-from hr_connector.records import Table, fast_path_enabled
+from hr_connector.records import Table
 from hr_connector.workdir import WorkDir
 
 
@@ -32,9 +32,9 @@ def rows_to_check(
     table: Table, state: dict[str, Any], country: str, column: str
 ) -> list[int] | None:
     """The rows whose national ID must be validated, or None: all of them."""
-    match: archive_index.PreviousMatch | None = table.cache.get("previous")
+    match = table.previous
     kept = state.get("national_ids")
-    if not fast_path_enabled() or table.digests is None or match is None or not kept:
+    if table.digests is None or match is None or not kept:  # not a fast table, or no match
         return None
     if kept.get("country") != country or kept.get("column") != column:
         return None

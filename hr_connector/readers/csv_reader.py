@@ -324,7 +324,7 @@ class _FastCsv:
         table.digest_kind = self.digest_kind()
         if self.previous is not None:
             index, archives = self.previous
-            table.cache["previous"] = archive_index.PreviousMatch(index, self.hits, archives)
+            table.previous = archive_index.PreviousMatch(index, self.hits, archives)
         return table
 
     def _drop_blank_lines(self) -> None:
