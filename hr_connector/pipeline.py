@@ -396,9 +396,14 @@ class _Run:
     #: another run holds the lock (:class:`RunLocked`): this run touches none of the files
     refused: bool = False
 
-    @property
-    def completed(self) -> bool:
-        return self.result.interruption is None
+    #: nothing stopped the run: it publishes (set by :meth:`decide`; a failed publish clears it)
+    completed: bool = False
+
+    def decide(self) -> None:
+        """Take the decision: the run writes its files only when nothing stopped it."""
+        result = self.result
+        completed = result.interruption is None
+        self.completed = completed
 
 
 def _start(params: ConnectorParams, workdir: WorkDir, translations: Translations | None) -> _Run:
@@ -499,6 +504,7 @@ def _steps_to_decision(run: _Run, steps: Steps) -> None:
 
 def _write_files(run: _Run, steps: Steps) -> None:
     """Publish the decided files (or clear a stale output); a refused run touches none."""
+    run.decide()
     result, params = run.result, run.params
     result.counts = _counts(run.table, run.blocked, run.changeset)
     if not run.completed:
@@ -543,6 +549,7 @@ def _publish(run: _Run, steps: Steps) -> None:
     except Exception as error:  # e.g. the disk is full: nothing was committed
         log.exception("Could not write the run's files")
         run.result.interruption = unexpected(error, "The run's files could not be written")
+        run.completed = False
         run.result.counts.output = 0
         with contextlib.suppress(Exception):
             publish.publish_interrupted(workdir)

@@ -170,8 +170,7 @@ def build_admin_task(
         lines.append(t("removed_rows", language, count=len(removed), row_ids=shown))
     if data_quality is not None:
         lines += quality_section(data_quality, translations, language)
-    if blocked:
-        lines += _blocked_lines(translations, language, blocked)
+    lines += _blocked_lines(translations, language, blocked)
     return AdminTask(
         task_id=task_id,
         data_type=data_type,
@@ -254,25 +253,27 @@ def _blocked_lines(
 ) -> list[str]:
     """The blocked rows section: at most :data:`MAX_LISTED_BLOCKED` rows, then how many more."""
     t = translations.text
-    lines = ["", t("blocked_rows_heading", language, count=len(blocked))]
-    for row in blocked[:MAX_LISTED_BLOCKED]:
-        reasons = "; ".join(r.message for r in row.reasons)
-        lines.append(
-            "- "
-            + t(
-                "blocked_row",
-                language,
-                position=wording.position(translations, language, row.position),
-                row_id=row.row_id or "-",
-                reasons=reasons,
+    lines: list[str] = []
+    if blocked:
+        lines += ["", t("blocked_rows_heading", language, count=len(blocked))]
+        for row in blocked[:MAX_LISTED_BLOCKED]:
+            reasons = "; ".join(r.message for r in row.reasons)
+            lines.append(
+                "- "
+                + t(
+                    "blocked_row",
+                    language,
+                    position=wording.position(translations, language, row.position),
+                    row_id=row.row_id or "-",
+                    reasons=reasons,
+                )
             )
-        )
-    if len(blocked) > MAX_LISTED_BLOCKED:
-        lines.append(
-            wording.counted(
-                translations, "blocked_rows_more", language, len(blocked) - MAX_LISTED_BLOCKED
+        if len(blocked) > MAX_LISTED_BLOCKED:
+            lines.append(
+                wording.counted(
+                    translations, "blocked_rows_more", language, len(blocked) - MAX_LISTED_BLOCKED
+                )
             )
-        )
     return lines
 
 
