@@ -1,12 +1,20 @@
 """The HR import flows, one per data type, so the Prefect UI shows which one ran.
 
-Each flow runs :func:`hr_connector.runner.execute` with the Prefect task wrappers: every step is
-a task run in the UI, the run logs to ``<taskid>_log.txt`` with secrets redacted, and artifacts
-summarise it. An interrupted run (missing file, update limit, …) ends **Failed** with a message
-that says what to fix, so an operator can fix the file and rerun. A *deployment* run stopped by a
-limit first suspends, waiting for the admin's decision in the UI (:mod:`hr_connector.approval`).
-The typed :class:`ImportResult` is the Completed state's result, and rides on the Failed state's
-exception (:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
+Each flow runs :func:`hr_connector.runner.execute` with the Prefect task wrappers
+(:data:`hr_connector.tasks.PREFECT_STEPS`): every step is a task run in the UI, in this order::
+
+    fetch-hr-file → check-file-quality → parse-hr-file → validate-rows → check-data-quality
+    → compare-with-archive → guard-import → list-changes (partial run) → publish-files
+    → keep-admin-task → file-admin-task → archive-remote-file
+
+The sequence is written once, in :func:`hr_connector.pipeline.run_import`, which the EPE script
+also runs with the plain step functions. The run logs to ``<taskid>_log.txt`` with secrets
+redacted, and artifacts summarise it. An interrupted run (missing file, update limit, …) ends
+**Failed** with a message that says what to fix, so an operator can fix the file and rerun. A
+*deployment* run stopped by a limit first suspends, waiting for the admin's decision in the UI
+(:mod:`hr_connector.approval`). The typed :class:`ImportResult` is the Completed state's result,
+and rides on the Failed state's exception (:class:`RunNotCompleted`) otherwise; :func:`run_flow`
+returns it in both cases.
 """
 
 from __future__ import annotations

@@ -1,20 +1,25 @@
 """The import, step by step: fetch → parse → validate → compare → guard → publish → report.
 
 :func:`run_import` is written once and orchestrates :class:`Steps`: plain functions
-(:data:`PLAIN_STEPS`, for tests and the bench baseline) or their Prefect task wrappers
-(``hr_connector.tasks.PREFECT_STEPS``, used by the flows). Data flows one way; no step reaches
-back into an earlier one. Any :class:`ConnectorError` a step raises becomes the run's interruption:
-the stale output is removed, the archives stay as they were, and the admin task says why.
+(:data:`PLAIN_STEPS`, for tests, the EPE script and the bench baseline) or their Prefect task
+wrappers (``hr_connector.tasks.PREFECT_STEPS``, used by the flows); each step's type is a
+Protocol both satisfy. Read the run in order in :func:`_run_import`: the steps up to the decision
+(:func:`_steps_to_decision`: fetch, file checks, parse, validate, row checks, compare, guard,
+changes), then the files (:func:`_write_files`), the admin task (:func:`_admin_task`, filed by
+:func:`_keep_and_file_report`) and the run's end (:func:`_end`). Data flows one way; no step
+reaches back into an earlier one. Any :class:`ConnectorError` a step raises becomes the run's
+interruption: the stale output is removed, the archives stay as they were, and the admin task
+says why. A run refused by the lock (:class:`RunLocked`) is marked once (``_Run.refused``) and
+touches none of the files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
@@ -235,24 +240,113 @@ def _unchanged(value: Any) -> Any:
     return value
 
 
+# --- each step's type: what the plain function and its task wrapper both take and give ---------
+# (``Any`` where a value may come wrapped by :attr:`Steps.quote` for Prefect)
+
+
+class FetchStep(Protocol):
+    def __call__(self, params: ConnectorParams, workdir: WorkDir, /) -> Path: ...
+
+
+class CheckFileStep(Protocol):
+    def __call__(
+        self, params: ConnectorParams, workdir: WorkDir, source: Path, /
+    ) -> list[CheckRun]: ...
+
+
+class ParseStep(Protocol):
+    def __call__(self, path: Path, params: ConnectorParams, schema: RunSchema, /) -> Table: ...
+
+
+class ValidateStep(Protocol):
+    def __call__(self, table: Any, schema: RunSchema, /) -> dict[int, list[Reason]]: ...
+
+
+class CheckRowsStep(Protocol):
+    def __call__(
+        self,
+        table: Any,
+        blocked: Any,
+        schema: RunSchema,
+        params: ConnectorParams,
+        workdir: WorkDir,
+        /,
+    ) -> QualityOutcome: ...
+
+
+class CompareStep(Protocol):
+    def __call__(
+        self, table: Any, blocked: Any, schema: RunSchema, params: ConnectorParams, base: WorkDir, /
+    ) -> Changeset: ...
+
+
+class GuardStep(Protocol):
+    def __call__(
+        self, params: ConnectorParams, rows_read: int, changeset: Any, /
+    ) -> GuardVerdict: ...
+
+
+class ChangesStep(Protocol):
+    def __call__(
+        self,
+        table: Any,
+        changeset: Any,
+        schema: RunSchema,
+        params: ConnectorParams,
+        base: WorkDir,
+        /,
+    ) -> changes_mod.RunChanges: ...
+
+
+class PublishStep(Protocol):
+    def __call__(
+        self,
+        workdir: WorkDir,
+        table: Any,
+        blocked: Any,
+        changeset: Any,
+        schema: RunSchema | None,
+        params: ConnectorParams,
+        completed: bool,
+        /,
+    ) -> list[Attachment]: ...
+
+
+class KeepReportStep(Protocol):
+    def __call__(self, task: AdminTask, workdir: WorkDir, /) -> Path: ...
+
+
+class FileReportStep(Protocol):
+    def __call__(self, task: AdminTask, sink: report.ReportSink, /) -> str: ...
+
+
+class ArchiveRemoteStep(Protocol):
+    def __call__(self, params: ConnectorParams, source: Path, /) -> str | None: ...
+
+
+class Quote(Protocol):
+    def __call__(self, value: Any, /) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Steps:
-    """The step callables a run uses: plain functions or Prefect tasks with the same signature."""
+    """The steps a run uses, in the order it calls them: plain functions or their Prefect tasks,
+    with the same signatures."""
 
-    fetch: Callable[..., Path] = fetch_file
-    parse: Callable[..., Table] = parse_file
-    validate: Callable[..., dict[int, list[Reason]]] = validate_rows
-    compare: Callable[..., Changeset] = compare_rows
-    guard: Callable[..., GuardVerdict] = guard_import
-    changes: Callable[..., changes_mod.RunChanges] = list_changes
-    publish: Callable[..., list[Attachment]] = publish_files
-    keep_report: Callable[..., Path] = write_admin_task
-    file_report: Callable[..., str] = file_admin_task
-    archive_remote: Callable[..., str | None] = archive_remote_file
+    fetch: FetchStep = fetch_file
+    check_file: CheckFileStep = quality.check_file_quality
+    parse: ParseStep = parse_file
+    validate: ValidateStep = validate_rows
+    check_rows: CheckRowsStep = quality.check_row_quality
+    compare: CompareStep = compare_rows
+    guard: GuardStep = guard_import
+    changes: ChangesStep = list_changes
+    publish: PublishStep = publish_files
+    keep_report: KeepReportStep = write_admin_task
+    file_report: FileReportStep = file_admin_task
+    archive_remote: ArchiveRemoteStep = archive_remote_file
     #: wraps values passed between Prefect tasks so Prefect does not walk them
-    quote: Callable[[Any], Any] = _unchanged
-    check_file: Callable[..., list[CheckRun]] = quality.check_file_quality
-    check_rows: Callable[..., QualityOutcome] = quality.check_row_quality
+    quote: Quote = _unchanged
 
 
 PLAIN_STEPS = Steps()
@@ -279,6 +373,60 @@ def run_import(
         return result
 
 
+@dataclass
+class _Run:
+    """One run's state as the steps fill it in; the report reads it at the end."""
+
+    params: ConnectorParams
+    workdir: WorkDir
+    translations: Translations
+    language: str
+    result: ImportResult
+    #: raised under the lock, before the first step (a translation the run's language lacks)
+    early: ConnectorError | None = None
+    schema: RunSchema | None = None
+    source: Path | None = None
+    table: Table | None = None
+    blocked: dict[int, list[Reason]] = field(default_factory=dict)
+    quality_runs: list[CheckRun] = field(default_factory=list)
+    changeset: Changeset | None = None
+    verdict: GuardVerdict | None = None
+    run_changes: changes_mod.RunChanges | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    #: another run holds the lock (:class:`RunLocked`): this run touches none of the files
+    refused: bool = False
+
+    #: nothing stopped the run: it publishes (set by :meth:`decide`; a failed publish clears it)
+    completed: bool = False
+
+    def decide(self) -> None:
+        """Take the decision: the run writes its files only when nothing stopped it."""
+        result = self.result
+        completed = result.interruption is None
+        self.completed = completed
+
+
+def _start(params: ConnectorParams, workdir: WorkDir, translations: Translations | None) -> _Run:
+    """The run before its first step: its texts (English when the language lacks some)."""
+    translations = translations or Translations.load(workdir.translation_override)
+    language = params.language
+    early: ConnectorError | None = None
+    try:
+        translations.require(language, report.REPORT_CASES)
+    except TranslationMissing as error:
+        early, language = error, "en"
+        translations.require(language, report.REPORT_CASES)
+    result = ImportResult(
+        task_id=workdir.task_id,
+        data_type=params.data_type,
+        run_type=params.run_type,
+        decision=Decision.INTERRUPTED,
+        dry_run=params.dry_run,
+        log_path=str(workdir.log),
+    )
+    return _Run(params, workdir, translations, language, result, early)
+
+
 def _run_import(
     params: ConnectorParams,
     workdir: WorkDir,
@@ -291,127 +439,152 @@ def _run_import(
     pending = runrecord.pending_report(workdir, run_key)
     if pending is not None:
         return refile_admin_task(pending, workdir, sink, steps)
-    translations = translations or Translations.load(workdir.translation_override)
-    language = params.language
-    early: ConnectorError | None = None
-    try:
-        translations.require(language, report.REPORT_CASES)
-    except TranslationMissing as error:
-        early, language = error, "en"
-        translations.require(language, report.REPORT_CASES)
-    q = steps.quote
-    result = ImportResult(
-        task_id=workdir.task_id,
-        data_type=params.data_type,
-        run_type=params.run_type,
-        decision=Decision.INTERRUPTED,
-        dry_run=params.dry_run,
-        log_path=str(workdir.log),
-    )
-    table: Table | None = None
-    schema: RunSchema | None = None
-    blocked: dict[int, list[Reason]] = {}
-    changeset: Changeset | None = None
-    verdict: GuardVerdict | None = None
-    source: Path | None = None
-    attachments: list[Attachment] = []
-    run_changes: changes_mod.RunChanges | None = None
-    quality_runs: list[CheckRun] = []
-    with contextlib.ExitStack():
-        try:
-            check_archive_dir(workdir)
-            if not params.dry_run:  # a dry run writes nothing: no lock file, no recovery
-                whole_run.enter_context(run_lock(workdir))
-                if recover(workdir):
-                    log.warning("Finished the commit of an earlier run that was interrupted")
-            if early is not None:  # under the lock: the stale output it removes is ours
-                raise early
-            checkpoints.reached("locked")
-            schema = run_schema(params)
-            source = steps.fetch(params, workdir)
-            result.source_file = str(source)
-            quality_runs = steps.check_file(params, workdir, source)
-            table = steps.parse(source, params, schema)
-            schema = header.matched_schema(schema, table.columns)  # the file's own spelling
-            blocked = steps.validate(q(table), schema)
-            found = steps.check_rows(q(table), q(blocked), schema, params, workdir)
-            quality_runs = [*quality_runs, *found.runs]
-            blocked = quality.merged(blocked, found.blocked)
-            base = delivery.comparison_base(workdir, dry_run=params.dry_run)
-            changeset = steps.compare(q(table), q(blocked), schema, params, base)
-            checkpoints.reached("compared")
-            verdict = steps.guard(params, len(table.rows), q(changeset))
-            if verdict.interruption:
-                result.interruption = verdict.interruption
-            if changeset.run_type == "partial":
-                run_changes = steps.changes(q(table), q(changeset), schema, params, base)
-        except RunLocked as error:  # the other run owns the files: touch nothing
-            log.error("Run refused: %s", error)
-            result.interruption = Interruption.from_error(error)
-        except ConnectorError as error:
-            log.error("Run interrupted: %s", error)
-            result.interruption = Interruption.from_error(error)
-        except Exception as error:  # a bug or an environment failure: still a clean interruption
-            log.exception("Run interrupted by an unexpected error")
-            result.interruption = unexpected(error, "The run failed unexpectedly")
-        completed = result.interruption is None
-        result.counts = _counts(table, blocked, changeset)
-        if not completed:
-            result.counts.output = 0  # nothing is written for the platform to import
-        if changeset is not None:
-            result.changeset = changeset.digest
-        if result.interruption is None or result.interruption.case != RunLocked.case:
-            try:
-                if completed and not params.dry_run:
-                    checkpoints.reached("before-commit")
-                    delivery.before_commit(workdir)
-                    checkpoints.reached("marked")
-                attachments = steps.publish(
-                    workdir, q(table), q(blocked), q(changeset), schema, params, completed
-                )
-                checkpoints.reached("committed")
-            except Exception as error:  # e.g. the disk is full: nothing was committed
-                log.exception("Could not write the run's files")
-                result.interruption = unexpected(error, "The run's files could not be written")
-                completed = False
-                result.counts.output = 0
-                with contextlib.suppress(Exception):
-                    publish.publish_interrupted(workdir)
-        if completed:
-            result.decision = Decision.COMPLETED
-            if not params.dry_run:
-                result.output_path = str(workdir.output)
-                if source is not None and schema is not None:
-                    quality.remember_file(
-                        params, workdir, source, schema, quality_runs, table, blocked
-                    )
+    run = _start(params, workdir, translations)
+    _decide(run, steps, whole_run)
+    _write_files(run, steps)
+    task = _admin_task(run)
+    if params.dry_run:
+        log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
+        return run.result
+    _keep_and_file_report(run, steps, task, sink)
+    _end(run, steps, run_key)
+    return run.result
 
-    key_column = schema.key_column if schema else ""
-    blocked_list = report.blocked_rows(table, blocked, key_column, translations, language)
+
+def _decide(run: _Run, steps: Steps, whole_run: contextlib.ExitStack) -> None:
+    """Lock, then run the steps up to the decision; a stop becomes the result's interruption."""
+    try:
+        _lock(run, whole_run)
+        _steps_to_decision(run, steps)
+    except RunLocked as error:  # the other run owns the files: touch nothing
+        log.error("Run refused: %s", error)
+        run.result.interruption = Interruption.from_error(error)
+        run.refused = True
+    except ConnectorError as error:
+        log.error("Run interrupted: %s", error)
+        run.result.interruption = Interruption.from_error(error)
+    except Exception as error:  # a bug or an environment failure: still a clean interruption
+        log.exception("Run interrupted by an unexpected error")
+        run.result.interruption = unexpected(error, "The run failed unexpectedly")
+
+
+def _lock(run: _Run, whole_run: contextlib.ExitStack) -> None:
+    check_archive_dir(run.workdir)
+    if not run.params.dry_run:  # a dry run writes nothing: no lock file, no recovery
+        whole_run.enter_context(run_lock(run.workdir))
+        if recover(run.workdir):
+            log.warning("Finished the commit of an earlier run that was interrupted")
+    if run.early is not None:  # under the lock: the stale output it removes is ours
+        raise run.early
+    checkpoints.reached("locked")
+
+
+def _steps_to_decision(run: _Run, steps: Steps) -> None:
+    """fetch → file checks → parse → validate → row checks → compare → guard → changes."""
+    params, workdir, q = run.params, run.workdir, steps.quote
+    run.schema = schema = run_schema(params)
+    run.source = source = steps.fetch(params, workdir)
+    run.result.source_file = str(source)
+    run.quality_runs = steps.check_file(params, workdir, source)
+    run.table = table = steps.parse(source, params, schema)
+    run.schema = schema = header.matched_schema(schema, table.columns)  # the file's own spelling
+    blocked = steps.validate(q(table), schema)
+    found = steps.check_rows(q(table), q(blocked), schema, params, workdir)
+    run.quality_runs = [*run.quality_runs, *found.runs]
+    run.blocked = blocked = quality.merged(blocked, found.blocked)
+    base = delivery.comparison_base(workdir, dry_run=params.dry_run)
+    run.changeset = changeset = steps.compare(q(table), q(blocked), schema, params, base)
+    checkpoints.reached("compared")
+    run.verdict = verdict = steps.guard(params, len(table.rows), q(changeset))
+    if verdict.interruption:
+        run.result.interruption = verdict.interruption
+    if changeset.run_type == "partial":
+        run.run_changes = steps.changes(q(table), q(changeset), schema, params, base)
+
+
+def _write_files(run: _Run, steps: Steps) -> None:
+    """Publish the decided files (or clear a stale output); a refused run touches none."""
+    run.decide()
+    result, params = run.result, run.params
+    result.counts = _counts(run.table, run.blocked, run.changeset)
+    if not run.completed:
+        result.counts.output = 0  # nothing is written for the platform to import
+    if run.changeset is not None:
+        result.changeset = run.changeset.digest
+    if not run.refused:
+        _publish(run, steps)
+    if run.completed:
+        result.decision = Decision.COMPLETED
+        if not params.dry_run:
+            result.output_path = str(run.workdir.output)
+            if run.source is not None and run.schema is not None:
+                quality.remember_file(
+                    params,
+                    run.workdir,
+                    run.source,
+                    run.schema,
+                    run.quality_runs,
+                    run.table,
+                    run.blocked,
+                )
+
+
+def _publish(run: _Run, steps: Steps) -> None:
+    q, workdir = steps.quote, run.workdir
+    try:
+        if run.completed and not run.params.dry_run:
+            checkpoints.reached("before-commit")
+            delivery.before_commit(workdir)
+            checkpoints.reached("marked")
+        run.attachments = steps.publish(
+            workdir,
+            q(run.table),
+            q(run.blocked),
+            q(run.changeset),
+            run.schema,
+            run.params,
+            run.completed,
+        )
+        checkpoints.reached("committed")
+    except Exception as error:  # e.g. the disk is full: nothing was committed
+        log.exception("Could not write the run's files")
+        run.result.interruption = unexpected(error, "The run's files could not be written")
+        run.completed = False
+        run.result.counts.output = 0
+        with contextlib.suppress(Exception):
+            publish.publish_interrupted(workdir)
+
+
+def _admin_task(run: _Run) -> AdminTask:
+    """The admin task that says what the run decided and why."""
+    params, result, translations, language = run.params, run.result, run.translations, run.language
+    key_column = run.schema.key_column if run.schema else ""
+    blocked_list = report.blocked_rows(run.table, run.blocked, key_column, translations, language)
     listed = None
-    if run_changes is not None:
-        listed = run_changes.listed(params.report_max_rows)
+    if run.run_changes is not None:
+        listed = run.run_changes.listed(params.report_max_rows)
         result.changes = listed
-    refused_early = result.interruption is not None and result.interruption.case == RunLocked.case
-    if not params.dry_run and not refused_early:
-        attachments = attachments + _changes_attachment(workdir, run_changes, blocked_list)
-    attachments, left_out = prepare_attachments(params, workdir, attachments)
+    attachments = run.attachments
+    if not params.dry_run and not run.refused:
+        attachments = attachments + _changes_attachment(run.workdir, run.run_changes, blocked_list)
+    attachments, left_out = prepare_attachments(params, run.workdir, attachments)
     data_quality = quality_report.build_report(
-        quality_runs, table, key_column, translations, language
+        run.quality_runs, run.table, key_column, translations, language
     )
     result.data_quality = data_quality.counts()
+    changeset = run.changeset
     task = report.build_admin_task(
         translations=translations,
         language=language,
-        task_id=workdir.task_id,
+        task_id=run.workdir.task_id,
         data_type=params.data_type,
         run_type=params.run_type,
-        file=source.name if source else params.file_path,
+        file=run.source.name if run.source else params.file_path,
         counts=result.counts,
         interruption=result.interruption,
-        verdict=verdict,
+        verdict=run.verdict,
         changeset=result.changeset,
-        removed=changeset.removed if changeset and run_changes is None else None,
+        removed=changeset.removed if changeset and run.run_changes is None else None,
         approved_by=params.approved_by,
         blocked=blocked_list,
         attachments=attachments,
@@ -419,31 +592,46 @@ def _run_import(
         changes=listed,
         data_quality=data_quality,
     )
-    task = attachments_mod.with_not_attached(task, left_out, translations)
-    if params.dry_run:
-        log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
-        return result
-    refused = result.interruption is not None and result.interruption.case == RunLocked.case
-    same_task = refused and str(result.interruption.figures.get("holder", "")).endswith(  # type: ignore[union-attr]
-        f"task {workdir.task_id}"
-    )
-    if not same_task:  # a refused run must not replace the active run's kept admin task
+    return attachments_mod.with_not_attached(task, left_out, translations)
+
+
+def _keep_and_file_report(
+    run: _Run, steps: Steps, task: AdminTask, sink: report.ReportSink
+) -> None:
+    result, workdir = run.result, run.workdir
+    holder = result.interruption.figures.get("holder", "") if result.interruption else ""
+    if not (run.refused and str(holder).endswith(f"task {workdir.task_id}")):
+        # a run refused by a run of the same task must not replace that run's kept admin task
         result.admin_task_path = str(steps.keep_report(task, workdir))
         checkpoints.reached("admin-task-kept")
+    if _file_report(result, task, sink, steps, workdir):
+        checkpoints.reached("admin-task-filed")
+
+
+def _file_report(
+    result: ImportResult, task: AdminTask, sink: report.ReportSink, steps: Steps, workdir: WorkDir
+) -> bool:
+    """File the admin task; a failure is the result's ``report_error`` (the decision stands)."""
     try:
         result.admin_task_id = steps.file_report(task, sink)
-        log.info("Filed the admin task %s", result.admin_task_id)
-        checkpoints.reached("admin-task-filed")
-    except Exception as exc:  # the run's decision stands; the task is kept to be re-sent
+    except Exception as exc:  # the task is kept to be re-sent
         result.report_error = f"{type(exc).__name__}: {exc}"
         log.error(
             "Could not file the admin task (kept in %s): %s",
             workdir.admin_task_json.name,
             result.report_error,
         )
-    if completed and source is not None:
+        return False
+    log.info("Filed the admin task %s", result.admin_task_id)
+    return True
+
+
+def _end(run: _Run, steps: Steps, run_key: str | None) -> None:
+    """After the report: move the remote file, record the run for a retry, hand over the output."""
+    result, completed = run.result, run.completed
+    if completed and run.source is not None:
         try:
-            moved = steps.archive_remote(params, source)
+            moved = steps.archive_remote(run.params, run.source)
             if moved:
                 log.info("Moved the remote file to %s", moved)
         except Exception as exc:
@@ -451,15 +639,14 @@ def _run_import(
             result.report_error = result.report_error or f"SFTP archive move failed: {exc}"
     if run_key and completed:
         runrecord.save(
-            workdir,
+            run.workdir,
             runrecord.RunRecord(
                 run_key=run_key, result=result, report_filed=result.admin_task_id is not None
             ),
         )
-    if completed and not params.dry_run:
-        delivery.delivered(workdir)  # the last step: from here on the output is the platform's
+    if completed and not run.params.dry_run:
+        delivery.delivered(run.workdir)  # the last step: from here on the output is the platform's
     checkpoints.reached("run-ended")
-    return result
 
 
 def _changes_attachment(
@@ -492,16 +679,7 @@ def refile_admin_task(
     )
     task = AdminTask.model_validate_json(workdir.admin_task_json.read_text(encoding="utf-8"))
     result = record.result.model_copy(update={"report_error": None})
-    try:
-        result.admin_task_id = steps.file_report(task, sink)
-        log.info("Filed the admin task %s", result.admin_task_id)
-    except Exception as exc:
-        result.report_error = f"{type(exc).__name__}: {exc}"
-        log.error(
-            "Could not file the admin task (kept in %s): %s",
-            workdir.admin_task_json.name,
-            result.report_error,
-        )
+    _file_report(result, task, sink, steps, workdir)
     runrecord.save(
         workdir,
         runrecord.RunRecord(

@@ -134,11 +134,6 @@ def build_admin_task(
         **counts.model_dump(),
     }
     lines: list[str] = []
-    if interruption is not None and "position" in interruption.figures:
-        where = wording.position(translations, language, str(interruption.figures["position"]))
-        interruption = interruption.model_copy(
-            update={"figures": {**interruption.figures, "position": where}}
-        )
     if interruption is None:
         decision = Decision.COMPLETED
         case = "import_completed"
@@ -153,49 +148,15 @@ def build_admin_task(
         decision = Decision.INTERRUPTED
         case = interruption.case
         title = t("title_interrupted", language, **figures)
-        lines.append(t("summary_interrupted", language, **figures))
-        stop_case = interruption.case
-        how_many = interruption.figures.get("updates", interruption.figures.get("count"))
-        if how_many == 1 and wording.singular(translations, stop_case, language):
-            stop_case += "_one"  # "1 row", not "1 rows"
-        lines.append(t(stop_case, language, **{**figures, **interruption.figures}))
-        if interruption.figures.get("also"):
-            lines.append(t("limits_also_exceeded", language, limits=interruption.figures["also"]))
-        if interruption.case in APPROVABLE_CASES and changeset:
-            lines.append(t("approve_extra_arguments", language, changeset=changeset))
-            if wording.PREFECT_APPROVAL.get():
-                run = wording.PREFECT_APPROVAL.get()
-                lines.append(t("approve_in_prefect", language, run=run, changeset=changeset))
+        lines += _interruption_lines(translations, language, interruption, figures, changeset)
     if dry_run:
         lines.append(t("summary_dry_run", language))
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
         lines.append(t("counts_full" if run_type == "full" else "counts", language, **figures))
     for note in translations.notes:  # the customer's translation.json was not (fully) used
         lines.append(t("translation_file_ignored", language, **note))
-    exceeded = [c for c in verdict.limits if c.exceeded] if verdict is not None else []
-    if (
-        verdict is not None
-        and verdict.override
-        and [c.name for c in exceeded]
-        in (
-            [],
-            ["update_limit"],
-        )
-    ):
-        lines.append(
-            t(
-                "update_limit_overridden",
-                language,
-                limit=exceeded[0].shown if exceeded else verdict.update_limit,
-                updates=verdict.updates,
-                override=verdict.override,
-            )
-        )
-    elif verdict is not None and verdict.override:
-        limits = ", ".join(f"{c.name} {c.shown} ({c.count})" for c in exceeded)
-        lines.append(t("limits_overridden", language, limits=limits, override=verdict.override))
-    if verdict is not None and verdict.override == "approved_changeset" and approved_by:
-        lines.append(t("approved_by", language, who=approved_by, changeset=changeset))
+    if verdict is not None:
+        lines += _override_lines(translations, language, verdict, changeset, approved_by)
     if changeset:
         lines.append(t("changeset", language, changeset=changeset))
     if changes is not None:
@@ -209,9 +170,92 @@ def build_admin_task(
         lines.append(t("removed_rows", language, count=len(removed), row_ids=shown))
     if data_quality is not None:
         lines += quality_section(data_quality, translations, language)
+    lines += _blocked_lines(translations, language, blocked)
+    return AdminTask(
+        task_id=task_id,
+        data_type=data_type,
+        decision=decision,
+        case=case,
+        language=language,
+        title=title,
+        description="\n".join(lines),
+        counts=counts,
+        blocked_rows=blocked,
+        changeset=changeset,
+        attachments=attachments or [],
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        changes=changes,
+        data_quality=data_quality if data_quality is not None and not data_quality.empty else None,
+    )
+
+
+def _interruption_lines(
+    translations: Translations,
+    language: str,
+    interruption: Interruption,
+    figures: dict[str, object],
+    changeset: str | None,
+) -> list[str]:
+    """The summary of a stopped run: why it stopped, and how to approve it when it can be."""
+    t = translations.text
+    if "position" in interruption.figures:
+        where = wording.position(translations, language, str(interruption.figures["position"]))
+        interruption = interruption.model_copy(
+            update={"figures": {**interruption.figures, "position": where}}
+        )
+    lines = [t("summary_interrupted", language, **figures)]
+    stop_case = interruption.case
+    how_many = interruption.figures.get("updates", interruption.figures.get("count"))
+    if how_many == 1 and wording.singular(translations, stop_case, language):
+        stop_case += "_one"  # "1 row", not "1 rows"
+    lines.append(t(stop_case, language, **{**figures, **interruption.figures}))
+    if interruption.figures.get("also"):
+        lines.append(t("limits_also_exceeded", language, limits=interruption.figures["also"]))
+    if interruption.case in APPROVABLE_CASES and changeset:
+        lines.append(t("approve_extra_arguments", language, changeset=changeset))
+        if wording.PREFECT_APPROVAL.get():
+            run = wording.PREFECT_APPROVAL.get()
+            lines.append(t("approve_in_prefect", language, run=run, changeset=changeset))
+    return lines
+
+
+def _override_lines(
+    translations: Translations,
+    language: str,
+    verdict: GuardVerdict,
+    changeset: str | None,
+    approved_by: str | None,
+) -> list[str]:
+    """Which exceeded limits an override let through, and who approved the changeset."""
+    t = translations.text
+    lines: list[str] = []
+    exceeded = [c for c in verdict.limits if c.exceeded]
+    if verdict.override and [c.name for c in exceeded] in ([], ["update_limit"]):
+        lines.append(
+            t(
+                "update_limit_overridden",
+                language,
+                limit=exceeded[0].shown if exceeded else verdict.update_limit,
+                updates=verdict.updates,
+                override=verdict.override,
+            )
+        )
+    elif verdict.override:
+        limits = ", ".join(f"{c.name} {c.shown} ({c.count})" for c in exceeded)
+        lines.append(t("limits_overridden", language, limits=limits, override=verdict.override))
+    if verdict.override == "approved_changeset" and approved_by:
+        lines.append(t("approved_by", language, who=approved_by, changeset=changeset))
+    return lines
+
+
+def _blocked_lines(
+    translations: Translations, language: str, blocked: list[BlockedRow]
+) -> list[str]:
+    """The blocked rows section: at most :data:`MAX_LISTED_BLOCKED` rows, then how many more."""
+    t = translations.text
+    lines: list[str] = []
     if blocked:
-        lines.append("")
-        lines.append(t("blocked_rows_heading", language, count=len(blocked)))
+        lines += ["", t("blocked_rows_heading", language, count=len(blocked))]
         for row in blocked[:MAX_LISTED_BLOCKED]:
             reasons = "; ".join(r.message for r in row.reasons)
             lines.append(
@@ -230,22 +274,7 @@ def build_admin_task(
                     translations, "blocked_rows_more", language, len(blocked) - MAX_LISTED_BLOCKED
                 )
             )
-    return AdminTask(
-        task_id=task_id,
-        data_type=data_type,
-        decision=decision,
-        case=case,
-        language=language,
-        title=title,
-        description="\n".join(lines),
-        counts=counts,
-        blocked_rows=blocked,
-        changeset=changeset,
-        attachments=attachments or [],
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        changes=changes,
-        data_quality=data_quality if data_quality is not None and not data_quality.empty else None,
-    )
+    return lines
 
 
 def render_markdown(task: AdminTask) -> str:

@@ -68,21 +68,8 @@ def _read(path: Path) -> tuple[Any, str | None]:
         return None, f"not readable ({exc.strerror})"
 
 
-def merge(shipped: Mapping[str, Any], custom: Path | None) -> MergedTexts:
-    """The shipped texts with the customer's file (when there is one) laid over them."""
-    cases = {case: dict(entry.get("text", {})) for case, entry in shipped.items()}
-    if custom is None or not (custom.is_file() or custom.is_symlink()):
-        return MergedTexts(cases, "shipped translation.json")
-    shown = f"misc-files/{custom.name}"
-    raw, problem = _read(custom)
-    if problem is None:
-        problem = _shape_problem(raw)
-    if problem is not None:
-        log.warning("Ignored the custom texts %s: %s; the shipped texts are used", shown, problem)
-        return MergedTexts(cases, "shipped translation.json", [{"file": shown, "reason": problem}])
-    unknown = sorted(case for case in raw if case not in cases)
-    if unknown:
-        log.warning("Ignored the unknown case(s) of %s: %s", shown, ", ".join(unknown[:20]))
+def _override(cases: dict[str, dict[str, str]], raw: dict[str, Any], shown: str) -> int:
+    """Lay the customer's valid templates of known cases over ``cases``; return how many."""
     overridden = 0
     for case, entry in raw.items():
         if case not in cases:
@@ -98,12 +85,36 @@ def merge(shipped: Mapping[str, Any], custom: Path | None) -> MergedTexts:
                     case,
                     shown,
                 )
-    for case, entry in raw.items():  # your wording wins over our singular form of it
+    return overridden
+
+
+def _keep_singular_forms(cases: dict[str, dict[str, str]], raw: dict[str, Any]) -> None:
+    """Your wording wins over our singular form of it (unless you wrote the singular too)."""
+    for case, entry in raw.items():
         singular = cases.get(f"{case}_one")
         if case in cases and singular is not None:
             own = raw.get(f"{case}_one", {}).get("text", {})
             for lang in entry["text"]:
                 if lang not in own and lang in cases[case]:
                     singular[lang] = cases[case][lang]
+
+
+def merge(shipped: Mapping[str, Any], custom: Path | None) -> MergedTexts:
+    """The shipped texts with the customer's file (when there is one) laid over them."""
+    cases = {case: dict(entry.get("text", {})) for case, entry in shipped.items()}
+    if custom is None or not (custom.is_file() or custom.is_symlink()):
+        return MergedTexts(cases, "shipped translation.json")
+    shown = f"misc-files/{custom.name}"
+    raw, problem = _read(custom)
+    if problem is None:
+        problem = _shape_problem(raw)
+    if problem is not None:
+        log.warning("Ignored the custom texts %s: %s; the shipped texts are used", shown, problem)
+        return MergedTexts(cases, "shipped translation.json", [{"file": shown, "reason": problem}])
+    unknown = sorted(case for case in raw if case not in cases)
+    if unknown:
+        log.warning("Ignored the unknown case(s) of %s: %s", shown, ", ".join(unknown[:20]))
+    overridden = _override(cases, raw, shown)
+    _keep_singular_forms(cases, raw)
     log.info("Custom texts: %d text(s) of %s override the shipped ones", overridden, shown)
     return MergedTexts(cases, f"{shown} over the shipped translation.json")

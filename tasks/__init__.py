@@ -1,8 +1,9 @@
 """Prefect tasks: thin, named wrappers around the step functions of :mod:`hr_connector.pipeline`.
 
-Only the steps that touch the network (fetch, remote archive move, filing the admin task) retry,
-and only on transient errors. A step that stops the run ends Failed with the reason (``_stops``).
-No task caches or persists its result: results hold personal data.
+Every task is made by :func:`._options.step_task`, where the options they share are defined once:
+only the steps that touch the network (fetch, remote archive move, filing the admin task) retry,
+and only on transient errors; a step that stops the run ends Failed with the reason (``_stops``);
+no task caches or persists its result: results hold personal data.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from hr_connector.tasks.quality import check_file_quality, check_row_quality
 from hr_connector.tasks.report import file_admin_task, keep_admin_task
 from hr_connector.tasks.validate import validate_rows
 
+#: The import's steps as Prefect tasks, in the order a run calls them (:func:`pipeline.run_import`).
 PREFECT_STEPS = Steps(
     fetch=StepCall(fetch_hr_file),
+    check_file=check_file_quality,
     parse=StepCall(parse_hr_file),
     validate=StepCall(validate_rows),
+    check_rows=check_row_quality,
     compare=StepCall(compare_with_archive),
     guard=StepCall(guard_import),
     changes=StepCall(list_changes, stops_run=False),
@@ -33,8 +37,6 @@ PREFECT_STEPS = Steps(
     file_report=StepCall(file_admin_task, stops_run=False),
     archive_remote=StepCall(archive_remote_file, stops_run=False),
     quote=quote,
-    check_file=check_file_quality,
-    check_rows=check_row_quality,
 )
 
 __all__ = ["PREFECT_STEPS"]

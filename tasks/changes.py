@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from hr_connector import pipeline
+from hr_connector.tasks._options import step_task
 
-list_changes = task(
-    pipeline.list_changes, name="list-changes", cache_policy=NO_CACHE, persist_result=False
-)
+list_changes = step_task(pipeline.list_changes, "list-changes", stops=False)

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from hr_connector import pipeline
-from hr_connector.tasks._stops import stops_as_failed
+from hr_connector.tasks._options import step_task
 
-compare_with_archive = task(
-    stops_as_failed(pipeline.compare_rows),
-    name="compare-with-archive",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+compare_with_archive = step_task(pipeline.compare_rows, "compare-with-archive")

@@ -2,28 +2,8 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from hr_connector import pipeline
-from hr_connector.tasks._retry import NETWORK_RETRY_DELAYS, retry_transient
-from hr_connector.tasks._stops import stops_as_failed
+from hr_connector.tasks._options import step_task
 
-fetch_hr_file = task(
-    stops_as_failed(pipeline.fetch_file),
-    name="fetch-hr-file",
-    retries=len(NETWORK_RETRY_DELAYS),
-    retry_delay_seconds=NETWORK_RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-archive_remote_file = task(
-    stops_as_failed(pipeline.archive_remote_file),
-    name="archive-remote-file",
-    retries=len(NETWORK_RETRY_DELAYS),
-    retry_delay_seconds=NETWORK_RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+fetch_hr_file = step_task(pipeline.fetch_file, "fetch-hr-file", network=True)
+archive_remote_file = step_task(pipeline.archive_remote_file, "archive-remote-file", network=True)

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from hr_connector import pipeline
-from hr_connector.tasks._stops import publish_run_name, stops_as_failed
+from hr_connector.tasks._options import step_task
+from hr_connector.tasks._stops import publish_run_name
 
-publish_files = task(
-    stops_as_failed(pipeline.publish_files),
-    name="publish-files",
-    task_run_name=publish_run_name,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+publish_files = step_task(pipeline.publish_files, "publish-files", task_run_name=publish_run_name)

@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from hr_connector import pipeline
-from hr_connector.tasks._retry import NETWORK_RETRY_DELAYS, retry_transient
-from hr_connector.tasks._stops import stops_as_failed
+from hr_connector.tasks._options import step_task
 
-keep_admin_task = task(
-    stops_as_failed(pipeline.write_admin_task),
-    name="keep-admin-task",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-file_admin_task = task(
-    stops_as_failed(pipeline.file_admin_task),
-    name="file-admin-task",
-    retries=len(NETWORK_RETRY_DELAYS),
-    retry_delay_seconds=NETWORK_RETRY_DELAYS,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+keep_admin_task = step_task(pipeline.write_admin_task, "keep-admin-task")
+file_admin_task = step_task(pipeline.file_admin_task, "file-admin-task", network=True)

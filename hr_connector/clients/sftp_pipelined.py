@@ -91,60 +91,10 @@ def read_pipelined(
     one GIL). Request ids come from paramiko's own counter, so they never collide with its
     requests, and every answer is read whole before this returns.
     """
-    channel = sftp.sock
+    reads = _Reads(sftp, handle)
     pending: deque[tuple[int, int, int]] = deque()  # (request id, offset, length)
-    early: dict[int, bytes | BaseException] = {}
-    buffer = bytearray()
-    handle_part = _U32.pack(len(handle)) + handle
-    body_length = 1 + 4 + len(handle_part) + _OFFSET_LENGTH.size
     next_offset = 0
     received = 0
-
-    def ask(batch: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
-        with sftp._lock:
-            first = sftp.request_number
-            sftp.request_number += len(batch)
-        packets = []
-        asked = []
-        for n, (offset, length) in enumerate(batch):
-            packets.append(
-                _HEAD.pack(body_length, CMD_READ, first + n)
-                + handle_part
-                + _OFFSET_LENGTH.pack(offset, length)
-            )
-            asked.append((first + n, offset, length))
-        channel.sendall(b"".join(packets))
-        return asked
-
-    def take(num: int) -> bytes | BaseException:
-        """The answer to request ``num``; answers to others that come first are kept."""
-        while num not in early:
-            got = channel.recv(RECV_BYTES)
-            if not got:
-                raise EOFError("the SFTP channel was closed during the download")
-            buffer.extend(got)
-            pos = 0
-            end = len(buffer)
-            while end - pos >= 9:
-                (length,) = _U32.unpack_from(buffer, pos)
-                if end - pos - 4 < length:
-                    break
-                kind = buffer[pos + 4]
-                (rid,) = _U32.unpack_from(buffer, pos + 5)
-                if kind == CMD_DATA:
-                    (count,) = _U32.unpack_from(buffer, pos + 9)
-                    early[rid] = bytes(buffer[pos + 13 : pos + 13 + count])
-                elif kind == CMD_STATUS:
-                    (code,) = _U32.unpack_from(buffer, pos + 9)
-                    (text_length,) = _U32.unpack_from(buffer, pos + 13)
-                    text = bytes(buffer[pos + 17 : pos + 17 + text_length])
-                    early[rid] = _status_error(code, text.decode("utf-8", "replace"))
-                else:
-                    early[rid] = SFTPError(f"unexpected answer type {kind} to a read")
-                pos += 4 + length
-            del buffer[:pos]
-        return early.pop(num)
-
     failure: BaseException | None = None
     while received < size:
         batch: list[tuple[int, int]] = []
@@ -153,9 +103,9 @@ def read_pipelined(
             batch.append((next_offset, length))
             next_offset += length
         if batch:
-            pending.extend(ask(batch))
+            pending.extend(reads.ask(batch))
         num, offset, length = pending.popleft()
-        data = take(num)
+        data = reads.take(num)
         if isinstance(data, EOFError) or not data:
             break  # the file is shorter than listed: the caller's size check says so
         if isinstance(data, BaseException):
@@ -165,13 +115,79 @@ def read_pipelined(
         received += len(data)
         if len(data) < length:  # a short answer: ask for the rest before anything else
             rest = offset + len(data)
-            pending.extendleft(ask([(rest, length - len(data))]))
+            pending.extendleft(reads.ask([(rest, length - len(data))]))
     # Answers still in flight are read whole and dropped, so that the channel is left at a
     # packet boundary for paramiko's next request (a connection failure above skips this).
     for num, _, _ in pending:
-        take(num)
-    if buffer:
+        reads.take(num)
+    if reads.buffer:
         raise SFTPError("the SFTP stream holds a partial answer after the download")
     if failure is not None:
         raise failure
     return received
+
+
+class _Reads:
+    """Read requests for one open handle, written and answered on the SFTP channel itself."""
+
+    def __init__(self, sftp: paramiko.SFTPClient, handle: bytes) -> None:
+        self.sftp = sftp
+        self.channel = sftp.sock
+        self.handle_part = _U32.pack(len(handle)) + handle
+        self.body_length = 1 + 4 + len(self.handle_part) + _OFFSET_LENGTH.size
+        #: answers read before they were asked for, by request id
+        self.early: dict[int, bytes | BaseException] = {}
+        #: bytes taken from the channel that do not yet make a whole answer
+        self.buffer = bytearray()
+
+    def ask(self, batch: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+        """Send one read request per (offset, length); return (request id, offset, length)."""
+        sftp = self.sftp
+        with sftp._lock:
+            first = sftp.request_number
+            sftp.request_number += len(batch)
+        packets = []
+        asked = []
+        for n, (offset, length) in enumerate(batch):
+            packets.append(
+                _HEAD.pack(self.body_length, CMD_READ, first + n)
+                + self.handle_part
+                + _OFFSET_LENGTH.pack(offset, length)
+            )
+            asked.append((first + n, offset, length))
+        self.channel.sendall(b"".join(packets))
+        return asked
+
+    def take(self, num: int) -> bytes | BaseException:
+        """The answer to request ``num``; answers to others that come first are kept."""
+        while num not in self.early:
+            got = self.channel.recv(RECV_BYTES)
+            if not got:
+                raise EOFError("the SFTP channel was closed during the download")
+            self.buffer.extend(got)
+            self._parse_answers()
+        return self.early.pop(num)
+
+    def _parse_answers(self) -> None:
+        """Move every whole answer in the buffer to :attr:`early`."""
+        buffer = self.buffer
+        pos = 0
+        end = len(buffer)
+        while end - pos >= 9:
+            (length,) = _U32.unpack_from(buffer, pos)
+            if end - pos - 4 < length:
+                break
+            kind = buffer[pos + 4]
+            (rid,) = _U32.unpack_from(buffer, pos + 5)
+            if kind == CMD_DATA:
+                (count,) = _U32.unpack_from(buffer, pos + 9)
+                self.early[rid] = bytes(buffer[pos + 13 : pos + 13 + count])
+            elif kind == CMD_STATUS:
+                (code,) = _U32.unpack_from(buffer, pos + 9)
+                (text_length,) = _U32.unpack_from(buffer, pos + 13)
+                text = bytes(buffer[pos + 17 : pos + 17 + text_length])
+                self.early[rid] = _status_error(code, text.decode("utf-8", "replace"))
+            else:
+                self.early[rid] = SFTPError(f"unexpected answer type {kind} to a read")
+            pos += 4 + length
+        del buffer[:pos]
