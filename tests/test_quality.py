@@ -484,8 +484,8 @@ def test_national_ids_block_masked_everywhere_a_person_reads(
 def test_national_ids_need_a_country_and_the_country_must_be_known() -> None:
     with pytest.raises(ParametersInvalid, match="national_id_country"):
         parse_params(base_raw(national_id_country="xx"))
-    assert parse_params(base_raw(national_id_country=" SE ")).national_id_country == "se"
-    assert parse_params(base_raw(national_id_country="")).national_id_country is None
+    assert parse_params(base_raw(national_id_country=" SE ")).quality.national_id_country == "se"
+    assert parse_params(base_raw(national_id_country="")).quality.national_id_country is None
 
 
 def test_without_a_country_no_national_id_check(workdir: Path) -> None:
@@ -553,11 +553,11 @@ def test_file_too_old(workdir: Path) -> None:
 
 def test_checks_parameter() -> None:
     params = parse_params(base_raw(checks='{"References": "BLOCK", "cycles": "off"}'))
-    assert params.checks == {"references": "block", "cycles": "off"}
+    assert params.quality.checks == {"references": "block", "cycles": "off"}
     with pytest.raises(ParametersInvalid) as info:
         parse_params(base_raw(checks={"refs": "block", "cycles": "hard"}))
     assert "unknown check 'refs'" in str(info.value) and "'hard' is not one of" in str(info.value)
-    assert parse_params(base_raw(checks="")).checks == {}
+    assert parse_params(base_raw(checks="")).quality.checks == {}
 
 
 def test_all_checks_off_gives_no_section(workdir: Path) -> None:
