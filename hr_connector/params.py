@@ -219,7 +219,8 @@ class ConnectorParams(BaseModel):
             if name in flat:  # already grouped (a dump read back)
                 continue
             part = {k: flat.pop(k) for k in list(flat) if k in model.model_fields}
-            if name != "sftp" or not _blank(part.get("sftp_server_fqdn")):
+            given_by = OPTIONAL_GROUPS.get(name)
+            if given_by is None or not _blank(part.get(given_by)):
                 flat[name] = part
         return flat
 
@@ -293,6 +294,8 @@ GROUPS: dict[str, type[BaseModel]] = {
     "sftp": SftpSettings,
     "quality": QualityParams,
 }
+#: The groups present only when their key is given (else None): the file may already be local.
+OPTIONAL_GROUPS: dict[str, str] = {"sftp": "sftp_server_fqdn"}
 
 
 def _no_bool_number(value: Any) -> Any:
