@@ -161,13 +161,7 @@ def process_worker(
     try:
         yield worker
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
+        stop_group(worker, grace=20)
         if output:
             sink.close()  # type: ignore[union-attr]
 
@@ -210,3 +204,14 @@ def wait_final(flow_run_ids: list[Any], timeout: float = 180) -> list[Any]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"runs not final: {[r.state for r in runs]}")
             time.sleep(1)
+
+
+def stop_group(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM to the process group ``proc`` leads; SIGKILL if still there after ``grace`` s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

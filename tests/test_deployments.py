@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -34,6 +33,7 @@ from prefect_helpers import (
     prefect_cli,
     process_worker,
     run_params,
+    stop_group,
     task_run_names,
     trigger,
     wait_final,
@@ -206,11 +206,7 @@ def prefect_on_postgres(postgres: str, tmp_path_factory: pytest.TempPathFactory)
             time.sleep(1)
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server, grace=30)
 
 
 def test_deployments_on_a_postgresql_server(
