@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +82,26 @@ class Platform:
         return proc.returncode
 
 
-def _kill_at_point(workdir: Path, point: str, platform: Platform) -> int:
-    proc = _start(workdir, stop_at=point)
+def _kill_once(
+    proc: subprocess.Popen[bytes],
+    workdir: Path,
+    platform: Platform,
+    sign: Callable[[], object],
+    every: float,
+) -> int:
+    """SIGKILL ``proc`` as soon as ``sign()`` holds (polled every ``every`` s, for at most 60 s),
+    unless it ended first; then the platform's part."""
     deadline = time.monotonic() + 60
-    while proc.poll() is None and not is_stopped(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.002)
+    while proc.poll() is None and not sign() and time.monotonic() < deadline:
+        time.sleep(every)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     return platform.after(proc, workdir)
+
+
+def _kill_at_point(workdir: Path, point: str, platform: Platform) -> int:
+    proc = _start(workdir, stop_at=point)
+    return _kill_once(proc, workdir, platform, lambda: is_stopped(proc.pid), 0.002)
 
 
 def _kill_when(workdir: Path, platform: Platform, seen: str) -> int:
@@ -103,22 +116,13 @@ def _kill_when(workdir: Path, platform: Platform, seen: str) -> int:
             platform.import_output(workdir)
         del line, rest
         return proc.returncode
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if next(workdir.glob(seen), None) is not None:
-            break
-        time.sleep(0.0005)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    return platform.after(proc, workdir)
+    return _kill_once(proc, workdir, platform, lambda: next(workdir.glob(seen), None), 0.0005)
 
 
 def _kill_after(workdir: Path, platform: Platform, delay: float) -> int:
     proc = _start(workdir)
     time.sleep(delay)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    return platform.after(proc, workdir)
+    return _kill_once(proc, workdir, platform, lambda: True, 0)
 
 
 @pytest.fixture(scope="module")
