@@ -77,10 +77,10 @@ Blocked = dict[int, list[Reason]]
 
 def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
     """Download from SFTP when configured, then find the one local file ``file_path`` names."""
-    if params.uses_sftp:
+    if params.sftp is not None:
         from hr_connector.clients import sftp
 
-        sftp.download_hr_file(params.sftp_settings(), workdir, params.file_path)
+        sftp.download_hr_file(params.sftp, workdir, params.file_path)
     return fetch_mod.locate_local_file(workdir, params.file_path)
 
 
@@ -214,7 +214,7 @@ def prepare_attachments(
     A failure here (e.g. a full disk while zipping) must not cost the admin task: the files are
     then offered as they are, and the sink streams them.
     """
-    if not attachments or params.webapi_kind == "xml":  # XmlSink lists the files itself
+    if not attachments or params.webapi.webapi_kind == "xml":  # XmlSink lists the files itself
         return attachments, []
     try:
         return attachments_mod.prepare_attachments(
@@ -240,11 +240,11 @@ def file_admin_task(task: AdminTask, sink: report.ReportSink) -> str:
 
 
 def archive_remote_file(params: ConnectorParams, source: Path) -> str | None:
-    if not params.uses_sftp or params.dry_run:
+    if params.sftp is None or params.dry_run:
         return None
     from hr_connector.clients import sftp
 
-    return sftp.archive_remote_file(params.sftp_settings(), source.name)
+    return sftp.archive_remote_file(params.sftp, source.name)
 
 
 def _unchanged(value: Any) -> Any:
@@ -448,7 +448,7 @@ class ImportRun:
     ) -> ImportRun:
         """The run before its first step: its texts (English when the language lacks some)."""
         translations = translations or Translations.load(workdir.translation_override)
-        language = params.language
+        language = params.webapi.language
         early: ConnectorError | None = None
         try:
             translations.require(language, report.REPORT_CASES)
