@@ -962,7 +962,6 @@ def test_a_flow_run_stopped_by_same_file_reads_as_a_decision_without_a_traceback
     """An expected stop: the task run check-file-quality ends Failed with the reason, and neither
     the run's logs on the server nor any log record (what the console handler writes to stderr)
     carry a traceback."""
-    from hr_connector.flows.hr_import import run_flow
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -970,6 +969,8 @@ def test_a_flow_run_stopped_by_same_file_reads_as_a_decision_without_a_traceback
         LogFilter,
         LogFilterFlowRunId,
     )
+
+    from hr_connector.flows.hr_import import run_flow
 
     from prefect_helpers import eventually, flow_run_named, raw
 
