@@ -105,10 +105,12 @@ def find_cycles(sources: Sequence[Value], targets: Sequence[Value]) -> list[tupl
     The text is the loop from the cycle's smallest member back to it (``A → B → A``); when
     more members loop together than that one loop shows, the others follow in brackets.
     """
-    present = list(map(bool, targets))
-    idx = list(compress(count(), present))
-    src = list(compress(sources, present))
-    dst = list(compress(targets, present))
+    # an edge can only lie on a cycle if its source is some edge's target (someone's manager,
+    # some unit's parent): one set and one pass keep those, usually a small part of the rows
+    pointed = set(targets)
+    idx = [i for i in compress(count(), map(pointed.__contains__, sources)) if targets[i]]
+    src = [sources[i] for i in idx]
+    dst = [targets[i] for i in idx]
     idx = _prune(idx, src, dst)
     graph: dict[str, set[str]] = {}
     for i in idx:
