@@ -8,6 +8,7 @@ checks every row. Every finding (rows, reason, subject) and every blocked reason
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,6 +150,17 @@ def test_incremental_findings_equal_a_full_recheck(
     half = len(outcomes) // 2
     assert outcomes[:half] == outcomes[half:]
     captured.clear()
+    # what the last day kept for the next: the same, however it was worked out
+    kept = [kept_by(tmp_path / name) for name in ("incremental", "full")]
+    assert kept[0] == kept[1]
+
+
+def kept_by(root: Path) -> tuple[bytes, Any, bytes]:
+    folder = root / "data" / "archive"
+    state = json.loads((folder / ".workperiod_quality.json").read_text(encoding="utf-8"))
+    findings = {k: v for k, v in state["incremental"].items() if k != "archives"}
+    persons = (folder / ".workperiod_persons.bin").read_bytes()
+    return persons, findings, (folder / ".workperiod_quality.columns").read_bytes()
 
 
 def test_the_next_day_is_checked_incrementally_and_finds_the_same(

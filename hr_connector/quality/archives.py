@@ -105,6 +105,21 @@ class Persons:
         write_atomic(persons_path(folder), lambda fh: fh.write(b"".join(digests)))
 
     @staticmethod
+    def update(folder: Path, now: set[Value], before: set[Value]) -> bool:
+        """Rewrite the kept fingerprints from the last run's, which were written from the
+        values ``before``: the gone values' removed, the new ones' added (the next-day run
+        fingerprints a few values, not a million). False: there is no kept file to start from.
+        """
+        kept = Persons.read(folder)
+        if kept is None or kept._digests is None:
+            return False
+        digests = kept._digests
+        digests.difference_update(_fingerprint(v) for v in before - now if v)
+        digests.update(_fingerprint(v) for v in now - before if v)
+        write_atomic(persons_path(folder), lambda fh: fh.write(b"".join(sorted(digests))))
+        return True
+
+    @staticmethod
     def read(folder: Path) -> Persons | None:
         try:
             data = persons_path(folder).read_bytes()

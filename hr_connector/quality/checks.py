@@ -109,6 +109,7 @@ def remember_file(
     national: dict[str, Any] | None = None,
     persons: Iterable[Value] | None = None,
     kept: dict[str, Any] | None = None,
+    persons_before: set[Value] | None = None,
 ) -> None:
     """After a completed run: keep the file's SHA-256 (when the same-file check computed it),
     the column names and the national-ID verdicts, for the next runs' checks."""
@@ -126,7 +127,11 @@ def remember_file(
     if kept is not None:
         state["incremental"] = kept
     if persons is not None:
-        archives_mod.Persons.write(workdir.archive_dir, persons)
+        folder = workdir.archive_dir
+        if persons_before is None or not archives_mod.Persons.update(
+            folder, set(persons), persons_before
+        ):
+            archives_mod.Persons.write(folder, persons)
         state["persons_archives"] = archives_mod.archives_identity(
             workdir.archive_dir, workdir.data_type
         )
@@ -240,7 +245,7 @@ def _check_rows(
         outcome.runs.append(_national_ids(cols, settings, workdir))
     if schema.data_type == incremental.DATA_TYPE:
         for run in outcome.runs:
-            run.columns = cols.kept()
+            run.columns, run.previous = cols.kept(), prev
     for run in outcome.runs:
         run.findings = [f for f in run.findings if any(i not in blocked for i in f.rows)]
         if run.severity == "block":
@@ -447,12 +452,15 @@ def _overlapping_pairs(cols: _Columns, unique_id: str, parse: DateParser) -> lis
     now = prev.now(j for pair in kept for j in pair)
     pairs = {(min(now[a], now[b]), max(now[a], now[b])) for a, b in kept if last[a] not in touched}
     rows = list(compress(count(), map(touched.__contains__, persons)))
+    decoded = list(map(cols.table.rows.__getitem__, rows))  # each row decoded once
 
     def sub(canonical: str) -> list[Value]:
-        return [cols.cell(canonical, i) for i in rows]
+        position = cols.index[cols.name(canonical)]
+        return [row[position] for row in decoded]
 
     ends = sub("employment_end_date") if has_end else None
-    found = overlaps.overlapping(sub(unique_id), sub("employment_start_date"), ends, parse)
+    who = [persons[i] for i in rows]
+    found = overlaps.overlapping(who, sub("employment_start_date"), ends, parse)
     pairs.update((rows[a], rows[b]) for a, b in found)
     return sorted(pairs)
 

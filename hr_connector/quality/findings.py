@@ -47,6 +47,8 @@ class CheckRun:
     kept: dict[str, Any] | None = None
     #: the columns the next run builds its own from (person, manager; quality/incremental.py)
     columns: dict[str, Sequence[Value]] | None = None
+    #: the last run's kept findings this run was checked against (an incremental run)
+    previous: Any = None
 
 
 class QualityLine(BaseModel):
