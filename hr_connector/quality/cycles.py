@@ -107,10 +107,14 @@ def find_cycles(sources: Sequence[Value], targets: Sequence[Value]) -> list[tupl
     """
     # an edge can only lie on a cycle if its source is some edge's target (someone's manager,
     # some unit's parent): one set and one pass keep those, usually a small part of the rows
+    # (an edge to a blank target may stay: it is on no cycle, and the graph below skips it)
     pointed = set(targets)
-    idx = [i for i in compress(count(), map(pointed.__contains__, sources)) if targets[i]]
-    src = [sources[i] for i in idx]
-    dst = [targets[i] for i in idx]
+    pointed.discard(None)
+    pointed.discard("")
+    keep = list(map(pointed.__contains__, sources))
+    idx = list(compress(count(), keep))
+    src = list(compress(sources, keep))
+    dst = list(compress(targets, keep))
     idx = _prune(idx, src, dst)
     graph: dict[str, set[str]] = {}
     for i in idx:

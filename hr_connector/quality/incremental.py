@@ -108,10 +108,24 @@ class Previous:
         return compress(count(), map(not_, memoryview(hit)[: self.size]))
 
     def now(self, last_rows: Iterable[int]) -> dict[int, int]:
-        """The last run's row -> this run's row that equals it, for ``last_rows``."""
-        wanted = set(last_rows)
-        hits = self.hits
-        return {hits[i]: i for i in compress(count(), map(wanted.__contains__, hits))}
+        """The last run's row -> this run's row that equals it, for ``last_rows`` (rows the
+        kept findings name: they are all looked up in one pass over the hits)."""
+        if self._positions is None:
+            wanted = set(_named_rows(self.kept))
+            hits = self.hits
+            self._positions = {
+                hits[i]: i for i in compress(count(), map(wanted.__contains__, hits))
+            }
+        positions = self._positions
+        return {j: positions[j] for j in last_rows if j in positions}
+
+
+def _named_rows(kept: dict[str, Any]) -> Iterable[int]:
+    """Every row of the last run its kept findings name."""
+    for pair in kept.get("overlaps") or ():
+        yield from pair
+    for column in (kept.get("references") or {}).values():
+        yield from column.get("rows", ())
 
 
 def settings(table: Table, person: str, date_formats: Sequence[str]) -> dict[str, Any]:
