@@ -264,6 +264,8 @@ def _wanted(schema: RunSchema, settings: QualitySettings, unique_id: str) -> lis
         wanted += [unique_id, "manager_id", "parent_org_unit_id"]
     if settings.on("overlaps") and schema.data_type == "workperiod":
         wanted += [unique_id, "employment_start_date", "employment_end_date"]
+    if settings.on("national_ids") and settings.national_id_country:
+        wanted.append("national_id")  # read in the same pass (unless its verdicts carry over)
     return wanted
 
 
@@ -368,8 +370,9 @@ def _dangling_rows(cols: _Columns, canonical: str, known: set[str], digest: str)
         missing = references.unknown_values(values, known)
         return list(compress(count(), map(missing.__contains__, values))) if missing else []
     rows = set(prev.now(kept["rows"]).values())
+    position, table_rows = cols.index[cols.name(canonical)], cols.table.rows
     for i in prev.misses:
-        value = cols.cell(canonical, i)
+        value = table_rows[i][position]
         if value and not value.isspace() and value not in known:
             rows.add(i)
     return sorted(rows)
