@@ -224,3 +224,48 @@ def period_row(k: int, person: str, start: str, end: str, **values: str) -> dict
     }
     row.update(values)
     return row
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C", "", " "]),
+            st.one_of(st.none(), st.just(-1), st.integers(0, 30)),
+            st.one_of(st.none(), st.just(-1), st.integers(0, 30)),
+        ),
+        max_size=16,
+    ),
+    st.booleans(),
+)
+def test_overlaps_agree_with_every_pair_also_blank_and_unreadable(
+    periods: list[tuple[str, int | None, int | None]], with_ends: bool
+) -> None:
+    """The overlap sweep against comparing every pair: blank persons, blank or unreadable
+    (-1: "31.02.2025") starts and ends, and a file without an end column."""
+    from datetime import date, timedelta
+
+    from hr_connector.quality import overlaps
+    from hr_connector.validate import DateParser
+
+    day0 = date(2025, 1, 1)
+
+    def text(n: int | None) -> str:
+        return "" if n is None else "2025-02-31" if n == -1 else str(day0 + timedelta(days=n))
+
+    def span(s: int | None, e: int | None) -> tuple[int, int] | None:
+        end = 99 if e is None or not with_ends else e
+        if s is None or s == -1 or end == -1 or s > end:
+            return None
+        return s, end
+
+    expected = []
+    for i, (p, s, e) in enumerate(periods):
+        for j in range(i + 1, len(periods)):
+            q, s2, e2 = periods[j]
+            a, b = span(s, e), span(s2, e2)
+            if p == q and p.strip() and a and b and a[0] <= b[1] and b[0] <= a[1]:
+                expected.append((i, j))
+    persons = [p for p, _s, _e in periods]
+    starts = [text(s) for _p, s, _e in periods]
+    ends = [text(e) for _p, _s, e in periods] if with_ends else None
+    assert overlaps.overlapping(persons, starts, ends, DateParser(("%Y-%m-%d",))) == expected
