@@ -103,7 +103,7 @@ class Persons:
 
     @staticmethod
     def write(folder: Path, values: Iterable[Value]) -> None:
-        digests = sorted({_fingerprint(v) for v in set(values) if v})
+        digests = sorted(set(map(_fingerprint, filter(None, set(values)))))
         write_atomic(persons_path(folder), lambda fh: fh.write(b"".join(digests)))
 
     @staticmethod

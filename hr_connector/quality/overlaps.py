@@ -33,16 +33,16 @@ def overlapping(
     if not many:
         return []
     rows = list(compress(count(), map(many.__contains__, persons)))
-    who = [persons[i] for i in rows]
+    who = list(map(persons.__getitem__, rows))
     # day numbers, each distinct date text parsed once; a missing or unparsable start skips the
     # row (validation blocks it), an empty end is open-ended, an unparsable one skips the row
-    picked = [starts[i] for i in rows]
+    picked = list(map(starts.__getitem__, rows))
     start_of = {t: _day(t, parse, NEVER) for t in set(picked)}
     first = list(map(start_of.__getitem__, picked))
     if ends is None:
         last = [OPEN] * len(rows)
     else:
-        picked = [ends[i] for i in rows]
+        picked = list(map(ends.__getitem__, rows))
         end_of = {t: _day(t, parse, -1, blank=OPEN) for t in set(picked)}
         last = list(map(end_of.__getitem__, picked))
     # by person, then start (two stable sorts on plain keys: no tuple comparisons)
