@@ -269,3 +269,46 @@ def test_overlaps_agree_with_every_pair_also_blank_and_unreadable(
     starts = [text(s) for _p, s, _e in periods]
     ends = [text(e) for _p, _s, e in periods] if with_ends else None
     assert overlaps.overlapping(persons, starts, ends, DateParser(("%Y-%m-%d",))) == expected
+
+
+@pytest.mark.parametrize("tamper", ["foreign_archives", "columns_file", "no_state", "settings"])
+def test_a_state_that_does_not_describe_the_archives_means_a_full_check(
+    workdir: Path, captured: Captured, tamper: str
+) -> None:
+    """Kept findings are trusted only for the archives they were written with, with their own
+    columns file, and for the same column settings; else every row is checked."""
+    day1 = [
+        period_row(1, "E1", "2024-01-01", "", manager_id="E1"),
+        period_row(2, "E2", "2024-01-01", "", manager_id="E1"),
+        period_row(3, "E2", "2024-06-01", "", manager_id="E1", org_unit_id="OU9"),
+    ]
+    day2 = [*day1, period_row(4, "E3", "2024-01-01", "", manager_id="E9")]
+    import_references(workdir)
+    write_csv(workdir, day1, WP_COLUMNS)
+    assert run(workdir).decision is Decision.COMPLETED
+    folder = workdir / "data" / "archive"
+    state_file = folder / ".workperiod_quality.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    if tamper == "foreign_archives":
+        state["incremental"]["archives"][0][1] += 1  # another inode: another archive
+    elif tamper == "settings":
+        state["incremental"]["settings"]["date_formats"] = ["%d.%m.%Y"]
+    elif tamper == "no_state":
+        del state["incremental"]
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    if tamper == "columns_file":
+        columns = folder / ".workperiod_quality.columns"
+        columns.write_bytes(columns.read_bytes().replace(b'"E2"', b'"E7"'))
+    write_csv(workdir, day2, WP_COLUMNS)
+    result = run(workdir, run_type="partial", update_limit=100)
+    assert result.decision is Decision.COMPLETED
+    assert [c for c in captured if isinstance(c, str)] == ["full", "full"]
+    assert result.data_quality == {"references": 2, "cycles": 1, "overlaps": 1}
+    # and the run after that is incremental again
+    write_csv(workdir, day1, WP_COLUMNS)
+    assert run(workdir, run_type="partial", update_limit=100).data_quality == {
+        "references": 1,
+        "cycles": 1,
+        "overlaps": 1,
+    }
+    assert [c for c in captured if isinstance(c, str)][-1] == "incremental"

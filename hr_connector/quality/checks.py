@@ -270,7 +270,8 @@ def _wanted(schema: RunSchema, settings: QualitySettings, unique_id: str) -> lis
 
 
 def incremental_settings(table: Table, schema: RunSchema, unique_id: str) -> dict[str, Any]:
-    return incremental.settings(table, person_column(schema, unique_id), schema.date_formats)
+    person = person_column(schema, unique_id)
+    return incremental.settings(table, person, schema.date_formats, schema.columns)
 
 
 def _previous(

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
 from operator import not_
@@ -128,10 +128,19 @@ def _named_rows(kept: dict[str, Any]) -> Iterable[int]:
         yield from column.get("rows", ())
 
 
-def settings(table: Table, person: str, date_formats: Sequence[str]) -> dict[str, Any]:
-    """What the kept findings depend on besides the rows themselves."""
+def settings(
+    table: Table, person: str, date_formats: Sequence[str], names: Mapping[str, str]
+) -> dict[str, Any]:
+    """What the kept findings depend on besides the rows themselves: the file's columns, which
+    of them the checks read (``names``: canonical -> the file's), the person column and the
+    date formats."""
     return jsonable(
-        {"columns": table.columns, "person": person, "date_formats": list(date_formats)}
+        {
+            "columns": table.columns,
+            "names": dict(names),
+            "person": person,
+            "date_formats": list(date_formats),
+        }
     )
 
 
