@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import orjson
 
@@ -130,8 +130,8 @@ class Persons:
             return None
 
 
-class _Sorted(Sequence[bytes]):
-    """Sorted fixed-size fingerprints in one bytes object, as a sequence (for ``bisect``)."""
+class _Sorted:
+    """Sorted fixed-size fingerprints in one bytes object, indexable for ``bisect``."""
 
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
@@ -139,13 +139,7 @@ class _Sorted(Sequence[bytes]):
     def __len__(self) -> int:
         return len(self.blob) // PERSON_DIGEST
 
-    @overload
-    def __getitem__(self, k: int) -> bytes: ...
-    @overload
-    def __getitem__(self, k: slice) -> Sequence[bytes]: ...
-    def __getitem__(self, k: int | slice) -> bytes | Sequence[bytes]:
-        if isinstance(k, slice):
-            raise TypeError("no slices")
+    def __getitem__(self, k: int) -> bytes:
         return self.blob[k * PERSON_DIGEST : (k + 1) * PERSON_DIGEST]
 
     def find(self, digest: bytes) -> tuple[int, bool]:
