@@ -44,11 +44,11 @@ class CheckRun:
     #: the persons' unique IDs of every row, when the check read them (kept for the next runs)
     persons: Sequence[Value] | None = None
     #: what the next run needs to check incrementally (``state["incremental"]``, JSON form)
-    kept: dict[str, Any] | None = None
+    kept: dict[str, Any] | None = field(default=None, repr=False)
     #: the columns the next run builds its own from (person, manager; quality/incremental.py)
-    columns: dict[str, Sequence[Value]] | None = None
+    columns: dict[str, Sequence[Value]] | None = field(default=None, repr=False)
     #: the last run's kept findings this run was checked against (an incremental run)
-    previous: Any = None
+    previous: Any = field(default=None, repr=False)
 
 
 class QualityLine(BaseModel):

@@ -74,9 +74,12 @@ def id_set_digest(ids: Collection[Value]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass
+@dataclass(repr=False)
 class Previous:
     """The last completed run's findings and columns, matched to this run's rows."""
+
+    def __repr__(self) -> str:  # never the columns: they hold personal data
+        return f"Previous(rows={len(self.hits)}, misses={len(self.misses)})"
 
     #: this run's row -> the last run's row it equals (imported rows only), or MISS
     hits: list[int]
