@@ -58,8 +58,7 @@ BEFORE = [
     "Same command and machine, 2026-11-30 00:38 UTC, load average 7.3 before and 5.4 after, "
     "medians of 2 repeats: every row-level check ran over every row on every run.",
     "",
-    "| run | wall s off / on | wall on/off | CPU s off / on | CPU on/off "
-    "| peak RSS MB off / on |",
+    "| run | wall s off / on | wall on/off | CPU s off / on | CPU on/off | peak RSS MB off / on |",
     "|---|---|---|---|---|---|",
     "| full | 68.89 / 71.76 | 1.04 | 19.11 / 35.60 | 1.86 | 734 / 838 |",
     "| partial | 16.08 / 27.28 | 1.70 | 4.02 / 12.51 | 3.12 | 671 / 871 |",
