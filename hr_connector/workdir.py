@@ -262,6 +262,7 @@ def recover(workdir: WorkDir) -> bool:
         # what the data-quality checks keep (hr_connector/quality/archives.py)
         workdir.archive_dir / f".{workdir.data_type}_quality.json",
         workdir.archive_dir / ".workperiod_persons.bin",
+        workdir.archive_dir / ".workperiod_quality.columns",
     ]
     for final in mine:
         if final.parent.is_dir():

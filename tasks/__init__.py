@@ -26,10 +26,10 @@ from hr_connector.tasks.validate import validate_rows
 #: (:func:`hr_connector.flows.hr_import.hr_import`).
 PREFECT_STEPS = Steps(
     fetch=StepCall(fetch_hr_file),
-    check_file=check_file_quality,
+    check_file=StepCall(check_file_quality),
     parse=StepCall(parse_hr_file),
     validate=StepCall(validate_rows),
-    check_rows=check_row_quality,
+    check_rows=StepCall(check_row_quality),
     compare=StepCall(compare_with_archive),
     guard=StepCall(guard_import),
     changes=StepCall(list_changes, stops_run=False),

@@ -953,3 +953,58 @@ def test_unknown_manager_by_national_id_is_masked_and_counted_when_other_types_a
     entry = load(workdir / "data/archive/error_workperiod_archive.json")[0]
     assert entry["reasons"][0]["detail"] == "*********2L"
     assert BAD_NID not in caplog.text and BAD_NID not in json.dumps(admin_task(workdir))
+
+
+@pytest.mark.integration
+def test_a_flow_run_stopped_by_same_file_reads_as_a_decision_without_a_traceback(
+    prefect_server: str, tmp_path: Path, esm: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An expected stop: the task run check-file-quality ends Failed with the reason, and neither
+    the run's logs on the server nor any log record (what the console handler writes to stderr)
+    carry a traceback."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    from hr_connector.flows.hr_import import run_flow
+
+    from prefect_helpers import eventually, flow_run_named, raw
+
+    wp = tmp_path / "workperiod"
+    write_csv(wp, good_workperiods(), WP_COLUMNS)
+    params = raw(esm, file_path="in/*.csv", checks={"same_file": "block"})
+    assert run_flow(params, wp, "31").decision is Decision.COMPLETED
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        stopped = run_flow(params, wp, "32")
+    assert stopped.interruption is not None and stopped.interruption.case == "same_file_again"
+    assert any("same file again" in r.getMessage() for r in caplog.records)
+    for record in caplog.records:
+        assert record.exc_info is None and record.exc_text is None, record.getMessage()
+        assert "Traceback" not in record.getMessage()
+    run_ = flow_run_named("workperiod-task-32")
+    assert run_.state.is_failed() and "same file again" in run_.state.message
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_.id]))
+        )
+        checked = [t for t in tasks if t.name.startswith("check-file-quality")]
+        assert len(checked) == 1 and checked[0].state.is_failed()
+        assert "same file again" in (checked[0].state.message or "")
+        assert not [t.name for t in tasks if t.name.startswith("parse-hr-file")]
+
+        def logs() -> list[str]:
+            found = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_.id])), limit=200
+            )
+            messages = [entry.message for entry in found]
+            return messages if any("same file again" in m for m in messages) else []
+
+        messages = eventually(logs)
+    assert messages
+    for message in messages:
+        assert "Traceback" not in message and "unexpected exception" not in message, message

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,12 +85,13 @@ class Persons:
     Reading a million-row archive to learn which persons exist costs seconds and gigabytes;
     every completed work-period run with the reference check on keeps the fingerprints of its
     imported persons beside the archive instead (no national ID in clear: the person ID may be
-    one), tied to the archive's identity. A value is looked up by its fingerprint; only the
-    few values the file itself does not have are ever looked up.
+    one), tied to the archive's identity. The fingerprints are kept sorted: a value is looked up
+    by binary search for its fingerprint, and only the few values the file itself does not
+    have are ever looked up, so the file is never unpacked into a million objects.
     """
 
-    def __init__(self, digests: set[bytes] | None = None, values: set[str] | None = None):
-        self._digests = digests
+    def __init__(self, digests: bytes | None = None, values: set[str] | None = None):
+        self._digests = _Sorted(digests) if digests is not None else None
         self._values = values
 
     def __contains__(self, value: object) -> bool:
@@ -97,21 +99,74 @@ class Persons:
             return False
         if self._values is not None:
             return value in self._values
-        return self._digests is not None and _fingerprint(value) in self._digests
+        return self._digests is not None and self._digests.find(_fingerprint(value))[1]
 
     @staticmethod
     def write(folder: Path, values: Iterable[Value]) -> None:
-        digests = sorted({_fingerprint(v) for v in set(values) if v})
+        digests = sorted(set(map(_fingerprint, filter(None, set(values)))))
         write_atomic(persons_path(folder), lambda fh: fh.write(b"".join(digests)))
+
+    @staticmethod
+    def update(folder: Path, now: set[Value], before: set[Value]) -> bool:
+        """Rewrite the kept fingerprints from the last run's, which were written from the
+        values ``before``: the gone values' removed, the new ones' added (the next-day run
+        fingerprints a few values, not a million). False: there is no kept file to start from.
+        """
+        try:
+            kept = _Sorted(persons_path(folder).read_bytes())
+        except FileNotFoundError:
+            return False
+        added = {_fingerprint(v) for v in now - before if v}
+        removed = {_fingerprint(v) for v in before - now if v} - added
+        blob = kept.edited(removed, added)
+        write_atomic(persons_path(folder), lambda fh: fh.write(blob))
+        return True
 
     @staticmethod
     def read(folder: Path) -> Persons | None:
         try:
-            data = persons_path(folder).read_bytes()
+            return Persons(digests=persons_path(folder).read_bytes())
         except FileNotFoundError:
             return None
-        size = PERSON_DIGEST
-        return Persons(digests={data[i : i + size] for i in range(0, len(data), size)})
+
+
+class _Sorted:
+    """Sorted fixed-size fingerprints in one bytes object, indexable for ``bisect``."""
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+
+    def __len__(self) -> int:
+        return len(self.blob) // PERSON_DIGEST
+
+    def __getitem__(self, k: int) -> bytes:
+        return self.blob[k * PERSON_DIGEST : (k + 1) * PERSON_DIGEST]
+
+    def find(self, digest: bytes) -> tuple[int, bool]:
+        """Where ``digest`` is (or would go), and whether it is there."""
+        k = bisect_left(self, digest)
+        return k, k < len(self) and self[k] == digest
+
+    def edited(self, removed: Iterable[bytes], added: Iterable[bytes]) -> bytes:
+        """The blob without ``removed`` and with ``added``, still sorted and unique."""
+        drops: set[int] = set()
+        inserts: dict[int, list[bytes]] = {}
+        for digest in removed:
+            k, there = self.find(digest)
+            if there:
+                drops.add(k)
+        for digest in added:
+            k, there = self.find(digest)
+            if not there:
+                inserts.setdefault(k, []).append(digest)
+        pieces: list[bytes] = []
+        last = 0
+        for k in sorted(drops | inserts.keys()):
+            pieces.append(self.blob[last * PERSON_DIGEST : k * PERSON_DIGEST])
+            pieces.extend(sorted(inserts.get(k, ())))
+            last = k + 1 if k in drops else k
+        pieces.append(self.blob[last * PERSON_DIGEST :])
+        return b"".join(pieces)
 
 
 def _load(path: Path) -> Any:

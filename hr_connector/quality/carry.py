@@ -24,7 +24,8 @@ from hr_connector.records import Table
 from hr_connector.workdir import WorkDir
 
 
-def _identity(workdir: WorkDir) -> Any:
+def archives_now(workdir: WorkDir) -> Any:
+    """The identity of the working directory's archives now (JSON form)."""
     return orjson.loads(orjson.dumps(archive_index.archives_identity(workdir)))
 
 
@@ -57,5 +58,5 @@ def verdicts(
         "country": country,
         "column": column,
         "flagged_row_ids": sorted(set(flagged_row_ids)),
-        "archives": _identity(workdir),
+        "archives": archives_now(workdir),
     }

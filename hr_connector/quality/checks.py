@@ -15,13 +15,23 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
 from hr_connector.errors import RunInterrupted
 from hr_connector.masking import mask_value
 from hr_connector.quality import archives as archives_mod
-from hr_connector.quality import carry, cycles, freshness, national_ids, overlaps, references
+from hr_connector.quality import (
+    carry,
+    cycles,
+    freshness,
+    incremental,
+    national_ids,
+    overlaps,
+    references,
+)
 from hr_connector.quality.findings import CheckRun, Finding
 from hr_connector.quality.settings import QualitySettings, national_id_module
 from hr_connector.records import Reason, Table, Value, paused_gc
@@ -98,6 +108,8 @@ def remember_file(
     sha256: str | None,
     national: dict[str, Any] | None = None,
     persons: Iterable[Value] | None = None,
+    kept: dict[str, Any] | None = None,
+    persons_before: set[Value] | None = None,
 ) -> None:
     """After a completed run: keep the file's SHA-256 (when the same-file check computed it),
     the column names and the national-ID verdicts, for the next runs' checks."""
@@ -112,8 +124,14 @@ def remember_file(
     }
     if national is not None:
         state["national_ids"] = national
+    if kept is not None:
+        state["incremental"] = kept
     if persons is not None:
-        archives_mod.Persons.write(workdir.archive_dir, persons)
+        folder = workdir.archive_dir
+        if persons_before is None or not archives_mod.Persons.update(
+            folder, set(persons), persons_before
+        ):
+            archives_mod.Persons.write(folder, persons)
         state["persons_archives"] = archives_mod.archives_identity(
             workdir.archive_dir, workdir.data_type
         )
@@ -124,12 +142,24 @@ def remember_file(
 
 
 class _Columns:
-    """The table's columns by canonical name, each extracted once."""
+    """The table's columns by canonical name, each extracted once.
 
-    def __init__(self, table: Table, schema: RunSchema) -> None:
+    With ``prev`` (an incremental run, :mod:`.incremental`), the person and manager columns
+    are built from the last run's kept columns and only the changed rows are decoded.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        schema: RunSchema,
+        prev: incremental.Previous | None = None,
+        person: str = "",
+    ) -> None:
         self.table = table
         self.schema = schema
         self.index = table.column_index()
+        self.prev = prev
+        self.kept_names = {person: "person", "manager_id": "manager"}
         self._values: dict[str, Sequence[Value]] = {}
 
     def name(self, canonical: str) -> str:
@@ -152,11 +182,25 @@ class _Columns:
     def values(self, canonical: str) -> Sequence[Value]:
         if canonical not in self._values:
             column = self.index[self.name(canonical)]
-            if self.name(canonical) == self.schema.key_column:
+            kept = self.kept_names.get(canonical)
+            if self.prev is not None and kept in self.prev.columns:
+                self._values[canonical] = self.prev.column(self.table, str(kept), column)
+            elif self.name(canonical) == self.schema.key_column:
                 self._values[canonical] = key_values(self.table, column)
             else:
                 self._values[canonical] = self.table.column(column)
         return self._values[canonical]
+
+    def cell(self, canonical: str, row: int) -> Value:
+        """One row's value (without extracting the whole column)."""
+        values = self._values.get(canonical)
+        if values is not None:
+            return values[row]
+        return self.table.rows[row][self.index[self.name(canonical)]]
+
+    def kept(self) -> dict[str, Sequence[Value]]:
+        """The columns the next run builds its own from (those this run extracted)."""
+        return {kept: self._values[c] for c, kept in self.kept_names.items() if c in self._values}
 
 
 def person_column(schema: RunSchema, unique_id: str) -> str:
@@ -184,17 +228,12 @@ def _check_rows(
     workdir: WorkDir,
     unique_id: str,
 ) -> QualityOutcome:
-    cols = _Columns(table, schema)
+    prev = _previous(table, schema, workdir, unique_id)
+    cols = _Columns(table, schema, prev, unique_id)
     folder = reference_folder(settings, workdir)
     outcome = QualityOutcome()
-    wanted: list[str] = []
-    if settings.on("references"):
-        wanted += [*references.TARGETS[schema.data_type], unique_id]
-    if settings.on("cycles"):
-        wanted += [unique_id, "manager_id", "parent_org_unit_id"]
-    if settings.on("overlaps") and schema.data_type == "workperiod":
-        wanted += [unique_id, "employment_start_date", "employment_end_date"]
-    cols.prefetch(wanted)
+    if prev is None:
+        cols.prefetch(_wanted(schema, settings, unique_id))
     if settings.on("references"):
         outcome.runs.append(_references(cols, settings, workdir, folder, unique_id))
     if settings.on("cycles") and schema.data_type in ("workperiod", "organization"):
@@ -204,6 +243,9 @@ def _check_rows(
     national = settings.on("national_ids") and settings.national_id_country
     if national and schema.data_type == "workperiod" and cols.has("national_id"):
         outcome.runs.append(_national_ids(cols, settings, workdir))
+    if schema.data_type == incremental.DATA_TYPE:
+        for run in outcome.runs:
+            run.columns, run.previous = cols.kept(), prev
     for run in outcome.runs:
         run.findings = [f for f in run.findings if any(i not in blocked for i in f.rows)]
         if run.severity == "block":
@@ -211,6 +253,36 @@ def _check_rows(
                 for i in finding.rows:
                     outcome.blocked.setdefault(i, []).append(finding.reason)
     return outcome
+
+
+def _wanted(schema: RunSchema, settings: QualitySettings, unique_id: str) -> list[str]:
+    """The columns a full check reads (extracted together, in one pass)."""
+    wanted: list[str] = []
+    if settings.on("references"):
+        wanted += [*references.TARGETS[schema.data_type], unique_id]
+    if settings.on("cycles"):
+        wanted += [unique_id, "manager_id", "parent_org_unit_id"]
+    if settings.on("overlaps") and schema.data_type == "workperiod":
+        wanted += [unique_id, "employment_start_date", "employment_end_date"]
+    if settings.on("national_ids") and settings.national_id_country:
+        wanted.append("national_id")  # read in the same pass (unless its verdicts carry over)
+    return wanted
+
+
+def incremental_settings(table: Table, schema: RunSchema, unique_id: str) -> dict[str, Any]:
+    person = person_column(schema, unique_id)
+    return incremental.settings(table, person, schema.date_formats, schema.columns)
+
+
+def _previous(
+    table: Table, schema: RunSchema, workdir: WorkDir, unique_id: str
+) -> incremental.Previous | None:
+    """The last run's kept findings, when this run may be checked incrementally."""
+    if schema.data_type != incremental.DATA_TYPE or not incremental.enabled():
+        return None
+    state = archives_mod.read_state(workdir.archive_dir, workdir.data_type)
+    expected = incremental_settings(table, schema, unique_id)
+    return incremental.previous(table, state, workdir.archive_dir, expected)
 
 
 def _row_findings(check: str, pairs: Iterable[tuple[int, Reason]]) -> list[Finding]:
@@ -231,40 +303,80 @@ def _references(
         workdir.archive_dir, default_person_column=unique_id
     )
     found: list[tuple[int, Reason]] = []
+    kept: dict[str, Any] = {}
     for canonical, target in references.TARGETS[data_type].items():
         if not cols.has(canonical):
             continue
         column = cols.name(canonical)
-        values = cols.values(canonical)
         if target == "same_file":
-            known: set[Value] | frozenset[Value] = set(cols.values(_key(data_type)))
+            values = cols.values(canonical)
+            known = set(cols.values(_key(data_type)))
+            found += references.dangling(values, known, column, target)
         elif target == "person":
-            known = set()
-            if data_type == "workperiod" and cols.has(unique_id):
-                run.persons = cols.values(unique_id)
-                known = set(run.persons)
-            missing = references.unknown_values(values, known)
-            if missing:
-                source = own_archives if data_type == "workperiod" else reference_archives
-                persons = source.persons()
-                if persons is None and data_type != "workperiod":
-                    _skip(run, column, "workperiod", source.folder)
-                    continue
-                if persons is not None:
-                    missing = {v for v in missing if v not in persons}
-            masked = unique_id == "national_id"  # the persons are named by national ID
-            found += references.rows_with(values, missing, column, target, masked)
-            continue
+            source = own_archives if data_type == "workperiod" else reference_archives
+            found += _unknown_persons(run, cols, canonical, unique_id, source)
         else:
             imported = reference_archives.ids(target)
             if imported is None:
                 _skip(run, column, target, folder)
                 continue
-            known = imported
-        found += references.dangling(values, known, column, target)
+            digest = incremental.id_set_digest(imported)
+            rows = _dangling_rows(cols, canonical, imported, digest)
+            kept[column] = {"ids": digest, "rows": rows}
+            found += references.reasons(rows, partial(cols.cell, canonical), column, target)
     found.sort(key=lambda item: item[0])
     run.findings = _row_findings("references", found)
+    run.kept = {"references": kept}
     return run
+
+
+def _unknown_persons(
+    run: CheckRun,
+    cols: _Columns,
+    canonical: str,
+    unique_id: str,
+    source: archives_mod.ReferenceArchives,
+) -> list[tuple[int, Reason]]:
+    """Rows whose ``canonical`` value is the unique ID of no person of this file, nor of the
+    last work-period import (``source``)."""
+    data_type = cols.schema.data_type
+    column = cols.name(canonical)
+    values = cols.values(canonical)
+    known: set[Value] = set()
+    if data_type == "workperiod" and cols.has(unique_id):
+        run.persons = cols.values(unique_id)
+        known = set(run.persons)
+    missing = references.unknown_values(values, known)
+    if missing:
+        persons = source.persons()
+        if persons is None and data_type != "workperiod":
+            _skip(run, column, "workperiod", source.folder)
+            return []
+        if persons is not None:
+            missing = {v for v in missing if v not in persons}
+    masked = unique_id == "national_id"  # the persons are named by national ID
+    return references.rows_with(values, missing, column, "person", masked)
+
+
+def _dangling_rows(cols: _Columns, canonical: str, known: set[str], digest: str) -> list[int]:
+    """The rows whose ``canonical`` value is not in ``known`` (an imported ID set).
+
+    Incrementally: a row equal to one of the last run's rows dangles exactly when that row
+    did, while the IDs are the same set (``digest``); only the other rows are looked at.
+    """
+    prev = cols.prev
+    kept = prev.kept.get("references", {}).get(cols.name(canonical)) if prev else None
+    if prev is None or not isinstance(kept, dict) or kept.get("ids") != digest:
+        values = cols.values(canonical)
+        missing = references.unknown_values(values, known)
+        return list(compress(count(), map(missing.__contains__, values))) if missing else []
+    rows = set(prev.now(kept["rows"]).values())
+    position, table_rows = cols.index[cols.name(canonical)], cols.table.rows
+    for i in prev.misses:
+        value = table_rows[i][position]
+        if value and not value.isspace() and value not in known:
+            rows.add(i)
+    return sorted(rows)
 
 
 def _key(data_type: str) -> str:
@@ -306,23 +418,55 @@ def _overlaps(cols: _Columns, settings: QualitySettings, unique_id: str) -> Chec
     run = CheckRun("overlaps", settings.level("overlaps"))
     if not (cols.has(unique_id) and cols.has("employment_start_date")):
         return run
-    starts = cols.values("employment_start_date")
-    ends = cols.values("employment_end_date") if cols.has("employment_end_date") else None
-    parse = DateParser(cols.schema.date_formats)
-    keys = cols.values(_key("workperiod"))
-    persons = cols.values(unique_id)
+    pairs = _overlapping_pairs(cols, unique_id, DateParser(cols.schema.date_formats))
+    run.kept = {"overlaps": [list(pair) for pair in pairs]}
+    has_end = cols.has("employment_end_date")
+    key = _key("workperiod")
     column = cols.name("employment_start_date")
-    for i, j in overlaps.overlapping(persons, starts, ends, parse):
-        person = persons[i] or ""
+
+    def span(k: int) -> str:
+        end = (cols.cell("employment_end_date", k) if has_end else None) or "…"
+        return f"{cols.cell(key, k) or '-'} {cols.cell('employment_start_date', k)} – {end}"
+
+    for i, j in pairs:
+        person = cols.cell(unique_id, i) or ""
         subject = mask_value(person) if unique_id == "national_id" else person
-
-        def span(k: int) -> str:
-            end = (ends[k] if ends is not None else None) or "…"
-            return f"{keys[k] or '-'} {starts[k]} – {end}"
-
         reason = Reason("overlapping_period", column=column, detail=f"{span(i)} / {span(j)}")
         run.findings.append(Finding("overlaps", (i, j), reason, subject=subject))
     return run
+
+
+def _overlapping_pairs(cols: _Columns, unique_id: str, parse: DateParser) -> list[tuple[int, int]]:
+    """Every pair of one person's overlapping rows; incrementally when the last run's kept.
+
+    A person none of whose rows is new, changed or gone has the very rows (and so the pairs)
+    they had last time; only the persons a changed row touches are checked again.
+    """
+    persons = cols.values(unique_id)
+    has_end = cols.has("employment_end_date")
+    prev = cols.prev
+    kept = prev.kept.get("overlaps") if prev is not None else None
+    if prev is None or kept is None or "person" not in prev.columns:
+        starts = cols.values("employment_start_date")
+        ends = cols.values("employment_end_date") if has_end else None
+        return overlaps.overlapping(persons, starts, ends, parse)
+    last = prev.columns["person"]
+    touched = {persons[i] for i in prev.misses}
+    touched.update(map(last.__getitem__, prev.gone()))
+    now = prev.now(j for pair in kept for j in pair)
+    pairs = {(min(now[a], now[b]), max(now[a], now[b])) for a, b in kept if last[a] not in touched}
+    rows = list(compress(count(), map(touched.__contains__, persons)))
+    decoded = list(map(cols.table.rows.__getitem__, rows))  # each row decoded once
+
+    def sub(canonical: str) -> list[Value]:
+        position = cols.index[cols.name(canonical)]
+        return [row[position] for row in decoded]
+
+    ends = sub("employment_end_date") if has_end else None
+    who = [persons[i] for i in rows]
+    found = overlaps.overlapping(who, sub("employment_start_date"), ends, parse)
+    pairs.update((rows[a], rows[b]) for a, b in found)
+    return sorted(pairs)
 
 
 def _national_ids(cols: _Columns, settings: QualitySettings, workdir: WorkDir) -> CheckRun:

@@ -105,10 +105,16 @@ def find_cycles(sources: Sequence[Value], targets: Sequence[Value]) -> list[tupl
     The text is the loop from the cycle's smallest member back to it (``A → B → A``); when
     more members loop together than that one loop shows, the others follow in brackets.
     """
-    present = list(map(bool, targets))
-    idx = list(compress(count(), present))
-    src = list(compress(sources, present))
-    dst = list(compress(targets, present))
+    # an edge can only lie on a cycle if its source is some edge's target (someone's manager,
+    # some unit's parent): one set and one pass keep those, usually a small part of the rows
+    # (an edge to a blank target may stay: it is on no cycle, and the graph below skips it)
+    pointed = set(targets)
+    pointed.discard(None)
+    pointed.discard("")
+    keep = list(map(pointed.__contains__, sources))
+    idx = list(compress(count(), keep))
+    src = list(compress(sources, keep))
+    dst = list(compress(targets, keep))
     idx = _prune(idx, src, dst)
     graph: dict[str, set[str]] = {}
     for i in idx:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +43,12 @@ class CheckRun:
     sha256: str | None = None
     #: the persons' unique IDs of every row, when the check read them (kept for the next runs)
     persons: Sequence[Value] | None = None
+    #: what the next run needs to check incrementally (``state["incremental"]``, JSON form)
+    kept: dict[str, Any] | None = field(default=None, repr=False)
+    #: the columns the next run builds its own from (person, manager; quality/incremental.py)
+    columns: dict[str, Sequence[Value]] | None = field(default=None, repr=False)
+    #: the last run's kept findings this run was checked against (an incremental run)
+    previous: Any = field(default=None, repr=False)
 
 
 class QualityLine(BaseModel):

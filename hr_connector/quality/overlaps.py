@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date
 from itertools import compress, count
-from operator import itemgetter
+from operator import and_, eq, le
 
 from hr_connector.records import Value
 
@@ -33,38 +33,53 @@ def overlapping(
     if not many:
         return []
     rows = list(compress(count(), map(many.__contains__, persons)))
-    pick = itemgetter(*rows) if len(rows) > 1 else (lambda values: (values[rows[0]],))
-    who = pick(persons)
-    # each distinct date text parsed once; a missing or unparsable start skips the row (the
-    # validation blocks it), an empty end is open-ended, an unparsable one skips the row
-    start_of = {t: _date(t, parse, None) for t in set(pick(starts))}
-    first = list(map(start_of.__getitem__, pick(starts)))
+    who = list(map(persons.__getitem__, rows))
+    # day numbers, each distinct date text parsed once; a missing or unparsable start skips the
+    # row (validation blocks it), an empty end is open-ended, an unparsable one skips the row
+    picked = list(map(starts.__getitem__, rows))
+    start_of = {t: _day(t, parse, NEVER) for t in set(picked)}
+    first = list(map(start_of.__getitem__, picked))
     if ends is None:
-        last: list[date | None] = [date.max] * len(rows)
+        last = [OPEN] * len(rows)
     else:
-        end_of = {t: _date(t, parse, date.max) for t in set(pick(ends))}
-        last = list(map(end_of.__getitem__, pick(ends)))
-    periods = sorted(
-        (p, s, e, i)
-        for p, s, e, i in zip(who, first, last, rows, strict=True)
-        if s is not None and e is not None and s <= e
-    )
+        picked = list(map(ends.__getitem__, rows))
+        end_of = {t: _day(t, parse, -1, blank=OPEN) for t in set(picked)}
+        last = list(map(end_of.__getitem__, picked))
+    # by person, then start (two stable sorts on plain keys: no tuple comparisons)
+    order = sorted(compress(count(), map(le, first, last)), key=first.__getitem__)
+    order.sort(key=who.__getitem__)
+    p = list(map(who.__getitem__, order))
+    s = list(map(first.__getitem__, order))
+    e = list(map(last.__getitem__, order))
+    # a person has an overlap only if two of their periods that follow each other by start do
+    # (else every period ends before the next starts): the few such persons are swept below
+    adjacent = map(and_, map(eq, p[1:], p[:-1]), map(le, s[1:], e[:-1]))
+    suspects = set(compress(p[1:], adjacent))
     pairs: list[tuple[int, int]] = []
     current: Value = None
-    open_spans: list[tuple[date, int]] = []
-    for person, start, end, i in periods:
-        if person != current:
-            current, open_spans = person, []
+    open_spans: list[tuple[int, int]] = []
+    for k in compress(count(), map(suspects.__contains__, p)):
+        i = rows[order[k]]
+        if p[k] != current:
+            current, open_spans = p[k], []
         elif open_spans:
-            still = [(e, j) for e, j in open_spans if e >= start]
-            pairs.extend((min(i, j), max(i, j)) for _e, j in still)
+            still = [(end, j) for end, j in open_spans if end >= s[k]]
+            pairs.extend((min(i, j), max(i, j)) for _end, j in still)
             open_spans = still
-        open_spans.append((end, i))
+        open_spans.append((e[k], i))
     pairs.sort()
     return pairs
 
 
-def _date(text: Value, parse: Callable[[str], date | None], blank: date | None) -> date | None:
+#: The day number of an open end, and of a missing or unreadable start (after every end; an
+#: unreadable end is -1, before every start).
+OPEN = date.max.toordinal()
+NEVER = OPEN + 1
+
+
+def _day(text: Value, parse: Callable[[str], date | None], bad: int, blank: int = NEVER) -> int:
+    """The date's day number; ``blank`` for an empty text, ``bad`` for one that does not parse."""
     if not text or text.isspace():
         return blank
-    return parse(text)
+    day = parse(text)
+    return bad if day is None else day.toordinal()

@@ -9,7 +9,7 @@ organization's ``parent_org_unit_id`` must be an org unit of the same file. Colu
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import compress, count
 
 from hr_connector.masking import mask_value
@@ -57,9 +57,18 @@ def rows_with(
     are national IDs, shown masked)."""
     if not missing:
         return []
+    rows = compress(count(), map(missing.__contains__, values))
+    return reasons(rows, values.__getitem__, column, target, masked)
+
+
+def reasons(
+    rows: Iterable[int],
+    value_of: Callable[[int], Value],
+    column: str,
+    target: str,
+    masked: bool = False,
+) -> list[tuple[int, Reason]]:
+    """(row, reason) for each of ``rows`` (``value_of(row)``: its value)."""
     code = REASON_CODES.get(target, DEFAULT_REASON)
     show = mask_value if masked else str
-    return [
-        (i, Reason(code, column=column, detail=show(values[i] or "")))
-        for i in compress(count(), map(missing.__contains__, values))
-    ]
+    return [(i, Reason(code, column=column, detail=show(value_of(i) or ""))) for i in rows]

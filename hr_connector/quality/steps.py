@@ -7,9 +7,10 @@ import logging
 from collections.abc import Sequence
 from itertools import compress
 from pathlib import Path
+from typing import Any
 
 from hr_connector.params import ConnectorParams
-from hr_connector.quality import carry, checks
+from hr_connector.quality import archives, carry, checks, incremental
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import QualitySettings
 from hr_connector.records import Reason, Table, Value
@@ -85,10 +86,54 @@ def remember_file(
     if wanted and table is not None and person in table.columns:
         read = next((r.persons for r in runs if r.persons is not None), None)
         persons = _imported(table, table.columns.index(person), blocked, read)
+    kept = _incremental(params, workdir, schema, runs, table, blocked)
+    before = _persons_before(workdir, runs) if persons is not None else None
     try:
-        checks.remember_file(workdir, source, schema, person, sha256, national, persons)
+        checks.remember_file(
+            workdir, source, schema, person, sha256, national, persons, kept, before
+        )
     except OSError as exc:  # the run's decision stands; the next run only checks less
         log.warning("Could not keep the file's fingerprint for the next run: %s", exc)
+
+
+def _incremental(
+    params: ConnectorParams,
+    workdir: WorkDir,
+    schema: RunSchema,
+    runs: list[CheckRun],
+    table: Table | None,
+    blocked: dict[int, list[Reason]],
+) -> dict[str, Any] | None:
+    """What the next run needs to check incrementally (:mod:`.incremental`), or None."""
+    columns = next((r.columns for r in runs if r.columns), None)
+    if table is None or table.digests is None or not columns:
+        return None  # only a fast table is matched against the archive next time
+    findings: dict[str, Any] = {"blocked": sorted(blocked)}
+    for run in runs:
+        findings.update(run.kept or {})
+    expected = checks.incremental_settings(table, schema, params.unique_id)
+    try:
+        return incremental.keep(
+            workdir.archive_dir, table, columns, findings, expected, carry.archives_now(workdir)
+        )
+    except OSError as exc:  # the next run checks every row
+        log.warning("Could not keep the data-quality findings for the next run: %s", exc)
+        return None
+
+
+def _persons_before(workdir: WorkDir, runs: list[CheckRun]) -> set[Value] | None:
+    """The values the kept person fingerprints were written from, when this run was checked
+    incrementally against the run that wrote them (its imported rows' persons)."""
+    prev = next((r.previous for r in runs if r.previous is not None), None)
+    if prev is None or "person" not in prev.columns or "blocked" not in prev.kept:
+        return None
+    state = archives.read_state(workdir.archive_dir, workdir.data_type)
+    if state.get("persons_archives") != prev.kept.get("archives"):
+        return None
+    imported = bytearray(b"\x01") * prev.size
+    for j in prev.kept["blocked"]:
+        imported[j] = 0
+    return set(compress(prev.columns["person"], imported))
 
 
 def _imported(
