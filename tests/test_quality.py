@@ -18,11 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hr_connector.clients.local import LocalOnlySink
 from hr_connector.errors import ParametersInvalid
-from hr_connector.outcome import Decision, ImportResult
+from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
 from hr_connector.quality import cycles, overlaps
 from hr_connector.quality.findings import QualityCheck, QualityLine, QualityReport
 from hr_connector.quality.national_ids import invalid_national_ids
@@ -32,121 +30,21 @@ from hr_connector.validate import DateParser
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw
-
-WP_COLUMNS = [
-    "row_id",
-    "employee_number",
-    "national_id",
-    "first_name",
-    "last_name",
-    "employment_start_date",
-    "employment_end_date",
-    "title_id",
-    "org_unit_id",
-    "cost_center",
-    "manager_id",
-]
-#: valid Finnish temporary IDs (individual numbers 900-999), correct check characters
-NID = {
-    "E1": "130468-912K",
-    "E2": "021075-927L",
-    "E3": "210790-935K",
-    "E4": "140201A956R",
-}
-BAD_NID = "130468-912L"  # E1's ID with a wrong check character
-
-
-def wp_row(row_id: str, person: str, manager: str = "E1", **values: str) -> dict[str, str]:
-    row = {
-        "row_id": row_id,
-        "employee_number": person,
-        "national_id": NID.get(person, ""),
-        "first_name": "First",
-        "last_name": f"Last{person}",
-        "employment_start_date": "2025-01-01",
-        "employment_end_date": "",
-        "title_id": "T1",
-        "org_unit_id": "OU1",
-        "cost_center": "CC1",
-        "manager_id": manager,
-    }
-    row.update(values)
-    return row
-
-
-def good_workperiods() -> list[dict[str, str]]:
-    return [
-        wp_row("WP1", "E1", manager="E1"),  # the top boss is their own manager (a cycle)
-        wp_row("WP2", "E2"),
-        wp_row("WP3", "E3", manager="E2"),
-        wp_row("WP4", "E4", manager="E2", org_unit_id="OU2"),
-    ]
-
-
-def write_csv(workdir: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:
-    columns = columns or list(rows[0])
-    folder = workdir / "in"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        old.unlink()
-    path = folder / "hr.csv"
-    lines = [";".join(columns)] + [";".join(r.get(c, "") for c in columns) for r in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def run(
-    workdir: Path, data_type: str = "workperiod", task_id: str = "3", **raw: Any
-) -> ImportResult:
-    params = parse_params(base_raw(data_type=data_type, **raw))
-    return run_import(params, WorkDir(workdir, task_id, data_type), LocalOnlySink())
-
-
-def load(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def admin_task(workdir: Path, task_id: str = "3") -> dict[str, Any]:
-    return load(workdir / f"{task_id}_admin_task.json")
-
-
-def errors(workdir: Path, data_type: str = "workperiod") -> dict[str, list[str]]:
-    entries = load(workdir / "data" / "archive" / f"error_{data_type}_archive.json")
-    return {e["row_id"]: [r["code"] for r in e["reasons"]] for e in entries}
-
-
-def written(workdir: Path) -> list[bytes]:
-    """The output, the archive and the error archive, to compare two paths byte for byte."""
-    names = ("3_output.json", "workperiod_archive.json", "error_workperiod_archive.json")
-    folders = (workdir, workdir / "data" / "archive", workdir / "data" / "archive")
-    return [(folder / name).read_bytes() for folder, name in zip(folders, names, strict=True)]
-
-
-def quality(task: dict[str, Any], check: str) -> dict[str, Any]:
-    found = [c for c in (task["data_quality"] or {}).get("checks", []) if c["check"] == check]
-    assert found, f"no {check} in {task['data_quality']}"
-    return found[0]
-
-
-def import_references(workdir: Path, *, org_units: tuple[str, ...] = ("OU1", "OU2")) -> None:
-    """Import organization, title and costcenter files into ``workdir`` (their archives)."""
-    orgs = [
-        {
-            "org_unit_id": ou,
-            "org_unit_name": f"Unit {ou}",
-            "parent_org_unit_id": "" if k == 0 else org_units[0],
-            "manager_id": "",
-            "cost_center": "CC1",
-        }
-        for k, ou in enumerate(org_units)
-    ]
-    write_csv(workdir, orgs)
-    assert run(workdir, "organization", task_id="o").decision is Decision.COMPLETED
-    write_csv(workdir, [{"title_id": "T1", "title_name": "Engineer"}])
-    assert run(workdir, "title", task_id="t").decision is Decision.COMPLETED
-    write_csv(workdir, [{"cost_center_id": "CC1", "cost_center_name": "Ops", "owner_id": ""}])
-    assert run(workdir, "costcenter", task_id="c").decision is Decision.COMPLETED
-
+from quality_helpers import (
+    BAD_NID,
+    NID,
+    WP_COLUMNS,
+    admin_task,
+    errors,
+    good_workperiods,
+    import_references,
+    load,
+    quality,
+    run,
+    wp_row,
+    write_csv,
+    written,
+)
 
 # --- references ---------------------------------------------------------------------------------
 
@@ -899,7 +797,7 @@ def test_persons_kept_as_fingerprints_for_the_other_types(workdir: Path) -> None
 
 
 def test_a_crash_while_keeping_the_checks_state_leaves_nothing_behind(workdir: Path) -> None:
-    from hr_connector.workdir import WorkDir, recover, temp_path
+    from hr_connector.workdir import recover, temp_path
 
     folder = workdir / "data" / "archive"
     folder.mkdir(parents=True)

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_quality import WP_COLUMNS, import_references, run, write_csv
 
 from hr_connector.outcome import Decision
 from hr_connector.quality import checks, incremental
+
+from quality_helpers import WP_COLUMNS, import_references, run, write_csv
 
 PERSONS = ["E1", "E2", "E3", "E4", "E5", "E6"]
 DATES = ["2024-01-01", "2024-06-01", "2025-01-01", "2025-06-01", ""]
