@@ -78,7 +78,7 @@ class RunChanges:
 
 
 def changes_csv_path(workdir: WorkDir) -> Path:
-    return workdir.root / f"{workdir.task_id}_changes.csv"
+    return workdir.changes_csv
 
 
 def identity_columns(schema: RunSchema, unique_id: str) -> list[str]:

@@ -40,7 +40,7 @@ _locks: list[contextlib.ExitStack] = []
 
 
 def marker(workdir: WorkDir) -> Path:
-    return workdir.archive_dir / f".{workdir.data_type}_{workdir.task_id}_undelivered"
+    return workdir.undelivered
 
 
 def is_marked(workdir: WorkDir) -> bool:

@@ -25,7 +25,7 @@ class RunRecord(BaseModel):
 
 
 def record_path(workdir: WorkDir) -> Path:
-    return workdir.archive_dir / f".{workdir.data_type}_{workdir.task_id}_last_run.json"
+    return workdir.last_run
 
 
 def save(workdir: WorkDir, record: RunRecord) -> None:

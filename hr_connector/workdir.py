@@ -50,6 +50,8 @@ class WorkDir:
     output = _TaskFile("{task_id}_output.json")
     admin_task_json = _TaskFile("{task_id}_admin_task.json")
     admin_task_markdown = _TaskFile("{task_id}_admin_task.md")
+    #: a partial run's changes, for the admin's review (hr_connector.changes)
+    changes_csv = _TaskFile("{task_id}_changes.csv")
     #: the admin task's zipped attachments, kept for a re-send (hr_connector.attachments)
     attachments_dir = _TaskFile("data/attachments")
     translation_override = _TaskFile("misc-files/translation.json")
@@ -60,6 +62,10 @@ class WorkDir:
     archive_index = _TaskFile(".{data_type}_archive.index", under=ARCHIVE_DIR)
     journal = _TaskFile(".{data_type}_commit.json", under=ARCHIVE_DIR)
     lock = _TaskFile(".{data_type}.lock", under=ARCHIVE_DIR)
+    #: the last run's result, for a retry that only re-files its admin task (hr_connector.runrecord)
+    last_run = _TaskFile(".{data_type}_{task_id}_last_run.json", under=ARCHIVE_DIR)
+    #: the output is not yet the platform's (hr_connector.delivery)
+    undelivered = _TaskFile(".{data_type}_{task_id}_undelivered", under=ARCHIVE_DIR)
 
     def inside(self, key: str, relative: str) -> Path:
         """Resolve a user-given path; refuse one that leaves the working directory."""
@@ -259,6 +265,11 @@ def recover(workdir: WorkDir) -> bool:
         workdir.error_archive,
         workdir.journal,
         workdir.archive_index,
+        workdir.admin_task_json,
+        workdir.admin_task_markdown,
+        workdir.changes_csv,
+        workdir.last_run,
+        workdir.undelivered,
         # what the data-quality checks keep (hr_connector/quality/archives.py)
         workdir.archive_dir / f".{workdir.data_type}_quality.json",
         workdir.archive_dir / ".workperiod_persons.bin",

@@ -43,7 +43,7 @@ from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
 from hr_connector.pipeline import PLAIN_STEPS, run_import
 from hr_connector.runner import run_plain as run_with_report
-from hr_connector.workdir import WorkDir, recover
+from hr_connector.workdir import WorkDir, recover, temp_path
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
 from run_helpers import (
@@ -220,6 +220,34 @@ def test_kill_at_a_step_boundary_leaves_the_old_or_the_new_set(
     rerun = _partial(workdir)
     assert rerun.decision is Decision.COMPLETED, rerun.interruption
     assert Snapshot.of(workdir, "workperiod").archives == new.archives
+
+
+def test_recovery_drops_what_a_killed_run_was_writing_and_nothing_else(tmp_path: Path) -> None:
+    """A kill while the admin task, the changes list, the run record or the hand-over mark is
+    written leaves ``.<name>.tmp-<pid>``; the next run of the task removes them, and only them."""
+    wd = WorkDir(tmp_path, "3", "workperiod")
+    other = WorkDir(tmp_path, "4", "organization")  # another task's files, another lock
+    wd.archive_dir.mkdir(parents=True)
+    ours = [
+        temp_path(p)
+        for p in (
+            wd.admin_task_json,
+            wd.admin_task_markdown,
+            wd.changes_csv,
+            wd.last_run,
+            wd.undelivered,
+            wd.output,
+            wd.archive,
+        )
+    ]
+    theirs = [temp_path(other.admin_task_markdown), temp_path(other.archive), other.admin_task_json]
+    for path in ours + theirs:
+        path.write_text("half written", encoding="utf-8")
+
+    recover(wd)
+
+    assert [p for p in ours if p.exists()] == []
+    assert [p for p in theirs if not p.exists()] == []
 
 
 @pytest.mark.timeout(60)
