@@ -19,10 +19,11 @@ from typing import Any
 
 import orjson
 
-from hr_connector import archive_index, archive_shape
-from hr_connector.archive_index import ArchiveIndex
+from hr_connector import archive_shape
 from hr_connector.errors import ArchiveMissing
-from hr_connector.records import Reason, Table, Value, fast_path_enabled, paused_gc
+from hr_connector.fastpath import archive_index
+from hr_connector.fastpath.archive_index import ArchiveIndex
+from hr_connector.records import Reason, Table, Value, paused_gc
 from hr_connector.schemas import RunSchema
 from hr_connector.validate import key_values
 from hr_connector.workdir import WorkDir
@@ -84,16 +85,18 @@ class PreviousRun:
         return self._columns
 
 
-def load_previous(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
+def load_previous(
+    workdir: WorkDir, schema: RunSchema, index: ArchiveIndex | None = None
+) -> PreviousRun:
+    """The last completed run in ``workdir``; ``index``: its archive index as the run loaded it
+    (fast path; None: the archives are parsed, the reference)."""
     if not workdir.archive.exists():
         if getattr(workdir, "empty_if_missing", False):  # a lost base: output every row again
             log.warning("The kept base of the undelivered run is missing: every row is output")
             return PreviousRun({}, set())
         raise ArchiveMissing(str(workdir.archive.relative_to(workdir.root)))
-    if fast_path_enabled():
-        index = archive_index.load(workdir)
-        if index is not None and index.meta.get("key_column") == schema.key_column:
-            return PreviousRun.indexed(index, workdir, lambda: _load_archives(workdir, schema))
+    if index is not None and index.meta.get("key_column") == schema.key_column:
+        return PreviousRun.indexed(index, workdir, lambda: _load_archives(workdir, schema))
     return _load_archives(workdir, schema)
 
 
@@ -209,11 +212,10 @@ def compare(
             digest = _digest(schema.data_type, "full", table, key, valid, [])
             return Changeset("full", valid, [], 0, [], digest)
         assert key is not None  # a partial run only gets here when the key column exists
-        if previous.index is not None:  # loaded by load_previous only when the switch is on
-            match = archive_index.match_previous(table, previous.workdir)
-            keyed = None if match is None else match.keyed(table, key)
-            if keyed is not None and match.index.meta == previous.index.meta:  # type: ignore[union-attr]
-                return _compare_matched(table, blocked, schema, previous, keyed, key)
+        match = archive_index.match_previous(table, previous.index)  # None: the reference
+        keyed = None if match is None else match.keyed(table, key)
+        if keyed is not None:
+            return _compare_matched(table, blocked, schema, previous, keyed, key)
         return _compare_reference(table, blocked, schema, previous, key)
 
 

@@ -26,6 +26,7 @@ from hr_connector import changes as changes_mod
 from hr_connector import (
     checkpoints,
     delivery,
+    fastpath,
     guards,
     header,
     publish,
@@ -38,6 +39,7 @@ from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
+from hr_connector.fastpath import FastPath
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -73,8 +75,10 @@ def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
     return fetch_mod.locate_local_file(workdir, params.file_path)
 
 
-def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
-    table = readers.read_table(path, delimiter=params.csv_delimiter)
+def parse_file(
+    path: Path, params: ConnectorParams, schema: RunSchema, fast: FastPath = fastpath.ON
+) -> Table:
+    table = readers.read_table(path, delimiter=params.csv_delimiter, fast=fast)
     if not table.rows:
         raise FileEmpty(path.name)
     if readers.missing_column_interrupts(path):
@@ -91,8 +95,10 @@ def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
     return table
 
 
-def validate_rows(table: Table, schema: RunSchema) -> dict[int, list[Reason]]:
-    blocked = validate.validate_table(table, schema)
+def validate_rows(
+    table: Table, schema: RunSchema, fast: FastPath = fastpath.ON
+) -> dict[int, list[Reason]]:
+    blocked = validate.validate_table(table, schema, fast.index)
     log.info(
         "Validated %d rows: %d valid, %d blocked",
         len(table.rows),
@@ -110,10 +116,11 @@ def compare_rows(
     schema: RunSchema,
     params: ConnectorParams,
     workdir: WorkDir,
+    fast: FastPath = fastpath.ON,
 ) -> Changeset:
     previous: PreviousRun | None = None
     if params.run_type == "partial":
-        previous = compare_mod.load_previous(workdir, schema)
+        previous = compare_mod.load_previous(workdir, schema, fast.index)
     changeset = compare_mod.compare(table, blocked, schema, previous)
     log.info(
         "Compared (%s run): %d new, %d changed, %d unchanged, %d removed; changeset %s",
@@ -142,10 +149,15 @@ def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) 
 
 
 def list_changes(
-    table: Table, changeset: Changeset, schema: RunSchema, params: ConnectorParams, base: WorkDir
+    table: Table,
+    changeset: Changeset,
+    schema: RunSchema,
+    params: ConnectorParams,
+    base: WorkDir,
+    fast: FastPath = fastpath.ON,
 ) -> changes_mod.RunChanges:
     """A partial run's new, changed and removed rows, each changed column's old and new value."""
-    changes = changes_mod.list_changes(table, changeset, schema, base, params.unique_id)
+    changes = changes_mod.list_changes(table, changeset, schema, base, params.unique_id, fast.index)
     changes_mod.log_changes(changes, params.report_max_rows)
     return changes
 
@@ -255,11 +267,13 @@ class CheckFileStep(Protocol):
 
 
 class ParseStep(Protocol):
-    def __call__(self, path: Path, params: ConnectorParams, schema: RunSchema, /) -> Table: ...
+    def __call__(
+        self, path: Path, params: ConnectorParams, schema: RunSchema, fast: Any, /
+    ) -> Table: ...
 
 
 class ValidateStep(Protocol):
-    def __call__(self, table: Any, schema: RunSchema, /) -> dict[int, list[Reason]]: ...
+    def __call__(self, table: Any, schema: RunSchema, fast: Any, /) -> dict[int, list[Reason]]: ...
 
 
 class CheckRowsStep(Protocol):
@@ -276,7 +290,14 @@ class CheckRowsStep(Protocol):
 
 class CompareStep(Protocol):
     def __call__(
-        self, table: Any, blocked: Any, schema: RunSchema, params: ConnectorParams, base: WorkDir, /
+        self,
+        table: Any,
+        blocked: Any,
+        schema: RunSchema,
+        params: ConnectorParams,
+        base: WorkDir,
+        fast: Any,
+        /,
     ) -> Changeset: ...
 
 
@@ -294,6 +315,7 @@ class ChangesStep(Protocol):
         schema: RunSchema,
         params: ConnectorParams,
         base: WorkDir,
+        fast: Any,
         /,
     ) -> changes_mod.RunChanges: ...
 
@@ -486,20 +508,22 @@ def _steps_to_decision(run: _Run, steps: Steps) -> None:
     run.source = source = steps.fetch(params, workdir)
     run.result.source_file = str(source)
     run.quality_runs = steps.check_file(params, workdir, source)
-    run.table = table = steps.parse(source, params, schema)
+    base = delivery.comparison_base(workdir, dry_run=params.dry_run)
+    # the fast-path switch, read once, and the index of the archives compared with, loaded once
+    fast = fastpath.for_run(base)
+    run.table = table = steps.parse(source, params, schema, q(fast))
     run.schema = schema = header.matched_schema(schema, table.columns)  # the file's own spelling
-    blocked = steps.validate(q(table), schema)
+    blocked = steps.validate(q(table), schema, q(fast))
     found = steps.check_rows(q(table), q(blocked), schema, params, workdir)
     run.quality_runs = [*run.quality_runs, *found.runs]
     run.blocked = blocked = quality.merged(blocked, found.blocked)
-    base = delivery.comparison_base(workdir, dry_run=params.dry_run)
-    run.changeset = changeset = steps.compare(q(table), q(blocked), schema, params, base)
+    run.changeset = changeset = steps.compare(q(table), q(blocked), schema, params, base, q(fast))
     checkpoints.reached("compared")
     run.verdict = verdict = steps.guard(params, len(table.rows), q(changeset))
     if verdict.interruption:
         run.result.interruption = verdict.interruption
     if changeset.run_type == "partial":
-        run.run_changes = steps.changes(q(table), q(changeset), schema, params, base)
+        run.run_changes = steps.changes(q(table), q(changeset), schema, params, base, q(fast))
 
 
 def _write_files(run: _Run, steps: Steps) -> None:
