@@ -61,17 +61,16 @@ class _Rows(Sequence[Row]):
     @overload
     def __getitem__(self, index: slice) -> list[Row]: ...
     def __getitem__(self, index: int | slice) -> Row | list[Row]:
-        size = len(self)
         if isinstance(index, slice):
-            start, stop, step = index.indices(size)
+            start, stop, step = index.indices(len(self))
             if step == 1:
                 return self._batch(start, max(start, stop))
             return [self._row(i) for i in range(start, stop, step)]
         if index < 0:
-            index += size
-        if not 0 <= index < size:
-            raise IndexError("row index out of range")
-        return self._row(index)
+            index += len(self)
+            if index < 0:
+                raise IndexError("row index out of range")
+        return self._row(index)  # past the end: the list in ``_row`` raises IndexError
 
     def __iter__(self) -> Iterator[Row]:
         size = len(self)
