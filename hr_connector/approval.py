@@ -162,7 +162,7 @@ def report_rejection(
         file_interruption_task(
             result,
             wd,
-            params.language,
+            params.webapi.language,
             params.file_path,
             make_sink(params, Translations.load(wd.translation_override)),
         )

@@ -24,13 +24,13 @@ _OURS = frozenset({"row_id", "reasons"})
 
 class ArchiveUnusable(RunInterrupted):
     case = "archive_unusable"
+    message_format = (
+        "The archive of the previous run '{archive}' cannot be compared with: {reason}."
+    )
+    hint_format = "Run a full load once (run_type 'full') to replace it, then partial runs again."
 
     def __init__(self, archive: str, reason: str):
-        super().__init__(
-            f"The archive of the previous run '{archive}' cannot be compared with: {reason}.",
-            hint="Run a full load once (run_type 'full') to replace it, then partial runs again.",
-            figures={"archive": archive, "reason": reason},
-        )
+        self._stated(archive=archive, reason=reason)
 
 
 def _label(path: Path, root: Path) -> str:

@@ -15,9 +15,15 @@ from hr_connector import advice
 
 
 class ConnectorError(Exception):
-    """Base class of every error the connector reports on purpose."""
+    """Base class of every error the connector reports on purpose.
+
+    Most errors are stated declaratively: ``message_format`` and ``hint_format`` are
+    :meth:`str.format` templates of the error's figures, filled by :meth:`_stated`.
+    """
 
     case: ClassVar[str] = "run_failed"
+    message_format: ClassVar[str] = ""
+    hint_format: ClassVar[str] = ""
 
     def __init__(
         self, message: str, *, hint: str = "", figures: Mapping[str, object] | None = None
@@ -26,6 +32,15 @@ class ConnectorError(Exception):
         self.message = message
         self.hint = advice.in_origin_terms(hint)
         self.figures: dict[str, object] = dict(figures or {})
+
+    def _stated(self, *, hint: str | None = None, **figures: object) -> None:
+        """Initialise from the class's templates and ``figures`` (``hint`` replaces its own)."""
+        ConnectorError.__init__(
+            self,
+            self.message_format.format(**figures),
+            hint=self.hint_format.format(**figures) if hint is None else hint,
+            figures=figures,
+        )
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
@@ -64,136 +79,115 @@ class ParametersInvalid(RunInterrupted):
 
 class FileNotReceived(RunInterrupted):
     case = "file_not_received"
+    message_format = "No HR file matches '{pattern}' in {where}."
+    hint_format = "Check why the HR system did not deliver the file, deliver it and rerun the task."
 
     def __init__(self, pattern: str, where: str):
-        super().__init__(
-            f"No HR file matches '{pattern}' in {where}.",
-            hint="Check why the HR system did not deliver the file, deliver it and rerun the task.",
-            figures={"pattern": pattern, "where": where},
-        )
+        self._stated(pattern=pattern, where=where)
 
 
 class FileEmpty(RunInterrupted):
     case = "file_empty"
+    message_format = "The HR file '{file}' is empty (no data rows)."
+    hint_format = "Regenerate the file in the HR system and rerun the task."
 
     def __init__(self, file: str):
-        super().__init__(
-            f"The HR file '{file}' is empty (no data rows).",
-            hint="Regenerate the file in the HR system and rerun the task.",
-            figures={"file": file},
-        )
+        self._stated(file=file)
 
 
 class MultipleFiles(RunInterrupted):
     case = "multiple_files"
+    message_format = "{count} files match '{pattern}': {files}."
+    hint_format = "Remove the extra files so that exactly one remains, then rerun the task."
 
     def __init__(self, pattern: str, files: list[str]):
         shown = ", ".join(files[:20]) + (f" (+{len(files) - 20} more)" if len(files) > 20 else "")
-        super().__init__(
-            f"{len(files)} files match '{pattern}': {shown}.",
-            hint="Remove the extra files so that exactly one remains, then rerun the task.",
-            figures={"pattern": pattern, "count": len(files), "files": shown},
-        )
+        self._stated(pattern=pattern, count=len(files), files=shown)
 
 
 class ArchiveMissing(RunInterrupted):
     case = "archive_missing"
+    message_format = (
+        "A partial run needs the archive of the previous run, but '{archive}' does not exist."
+    )
 
     def __init__(self, archive: str):
-        super().__init__(
-            f"A partial run needs the archive of the previous run, but '{archive}' does not exist.",
-            hint=advice.full_load_hint(),
-            figures={"archive": archive},
-        )
+        self._stated(hint=advice.full_load_hint(), archive=archive)
 
 
 class FileUnreadable(RunInterrupted):
     """The file is not UTF-8 or not well-formed CSV/JSON/XML."""
 
     case = "file_unreadable"
+    message_format = "The HR file '{file}' cannot be read at {position}: {reason}."
+    hint_format = "Fix or regenerate the file (UTF-8, well-formed) and rerun the task."
 
     def __init__(self, file: str, position: str, reason: str):
-        super().__init__(
-            f"The HR file '{file}' cannot be read at {position}: {reason}.",
-            hint="Fix or regenerate the file (UTF-8, well-formed) and rerun the task.",
-            figures={"file": file, "position": position, "reason": reason},
-        )
+        self._stated(file=file, position=position, reason=reason)
 
 
 class MissingColumns(RunInterrupted):
     case = "missing_columns"
+    message_format = "The header of '{file}' lacks the mapped column(s): {columns}."
+    hint_format = "Add the columns to the HR export, or map them with 'field_names', and rerun."
 
     def __init__(self, file: str, columns: list[str]):
-        shown = ", ".join(columns)
-        super().__init__(
-            f"The header of '{file}' lacks the mapped column(s): {shown}.",
-            hint="Add the columns to the HR export, or map them with 'field_names', and rerun.",
-            figures={"file": file, "columns": shown},
-        )
+        self._stated(file=file, columns=", ".join(columns))
 
 
 class KeyFieldMissing(RunInterrupted):
     """JSON/XML: no record has the row ID field, so no row can be compared or imported."""
 
     case = "missing_columns"
+    message_format = "No record of '{file}' has the row ID field '{columns}'."
+    hint_format = "Add the field to the HR export, or map it with 'field_names', and rerun."
 
     def __init__(self, file: str, column: str):
-        super().__init__(
-            f"No record of '{file}' has the row ID field '{column}'.",
-            hint="Add the field to the HR export, or map it with 'field_names', and rerun.",
-            figures={"file": file, "columns": column},
-        )
+        self._stated(file=file, columns=column)
 
 
 class RunLocked(RunInterrupted):
     case = "run_locked"
+    message_format = "Another {data_type} run is active in this working directory ({holder})."
+    hint_format = "Wait until it ends; the lock '{lock}' frees itself when that process exits."
 
     def __init__(self, data_type: str, lock_path: str, holder: str):
-        super().__init__(
-            f"Another {data_type} run is active in this working directory ({holder}).",
-            hint=f"Wait until it ends; the lock '{lock_path}' frees itself when that process "
-            "exits.",
-            figures={"data_type": data_type, "lock": lock_path, "holder": holder},
-        )
+        self._stated(data_type=data_type, lock=lock_path, holder=holder)
 
 
 class UnsafePath(RunInterrupted):
     case = "unsafe_path"
+    message_format = "'{key}' = '{value}' points outside the working directory."
+    hint_format = "Use a path relative to the working directory, without '..'."
 
     def __init__(self, key: str, value: str):
-        super().__init__(
-            f"'{key}' = '{value}' points outside the working directory.",
-            hint="Use a path relative to the working directory, without '..'.",
-            figures={"key": key, "value": value},
-        )
+        self._stated(key=key, value=value)
 
 
 class TooFewRows(RunInterrupted):
     case = "minimum_row_count"
+    message_format = "The file has {rows} data rows, fewer than minimum_row_count {minimum}."
+    hint_format = "Check that the HR export is complete, regenerate it and rerun the task."
 
     def __init__(self, rows: int, minimum: int):
-        super().__init__(
-            f"The file has {rows} data rows, fewer than minimum_row_count {minimum}.",
-            hint="Check that the HR export is complete, regenerate it and rerun the task.",
-            figures={"rows": rows, "minimum": minimum},
-        )
+        self._stated(rows=rows, minimum=minimum)
 
 
 class UpdateLimitExceeded(RunInterrupted):
     case = "update_limit_exceeded"
+    message_format = (
+        "The run would import {updates} updates ({new} new, {changed} changed), "
+        "more than update_limit {limit}."
+    )
 
     def __init__(self, updates: int, limit: int, new: int, changed: int, changeset: str):
-        super().__init__(
-            f"The run would import {updates} updates ({new} new, {changed} changed), "
-            f"more than update_limit {limit}.",
+        self._stated(
             hint=advice.approve_hint(changeset),
-            figures={
-                "updates": updates,
-                "limit": limit,
-                "new": new,
-                "changed": changed,
-                "changeset": changeset,
-            },
+            updates=updates,
+            limit=limit,
+            new=new,
+            changed=changed,
+            changeset=changeset,
         )
 
 
@@ -209,23 +203,19 @@ class SftpError(RunInterrupted):
     """The SFTP server refused us for good (authentication, host key, permissions)."""
 
     case = "sftp_failed"
+    message_format = "SFTP server {server}: {reason}."
+    hint_format = "Check the SFTP parameters and the server, then rerun the task."
 
     def __init__(self, server: str, reason: str, hint: str = ""):
-        super().__init__(
-            f"SFTP server {server}: {reason}.",
-            hint=hint or "Check the SFTP parameters and the server, then rerun the task.",
-            figures={"server": server, "reason": reason},
-        )
+        self._stated(hint=hint or None, server=server, reason=reason)
 
 
 class SftpUnavailable(TransientError):
     """The SFTP server could not be reached or dropped the connection."""
 
     case = "sftp_failed"
+    message_format = "SFTP server {server} is not reachable: {reason}."
+    hint_format = "Check the network and the server; the run retried and gave up."
 
     def __init__(self, server: str, reason: str):
-        super().__init__(
-            f"SFTP server {server} is not reachable: {reason}.",
-            hint="Check the network and the server; the run retried and gave up.",
-            figures={"server": server, "reason": reason},
-        )
+        self._stated(server=server, reason=reason)

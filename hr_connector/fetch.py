@@ -8,10 +8,14 @@ file into the local folder; this step then finds it exactly as it finds a file p
 from __future__ import annotations
 
 import glob
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from hr_connector.errors import FileEmpty, FileNotReceived, MultipleFiles, UnsafePath
 from hr_connector.workdir import WorkDir
+
+_Match = TypeVar("_Match")
 
 
 def check_pattern(workdir: WorkDir, file_path: str) -> str:
@@ -38,11 +42,19 @@ def locate_local_file(workdir: WorkDir, file_path: str) -> Path:
     for match in matches:
         workdir.inside("file_path", str(match.relative_to(workdir.root)))  # no symlink escapes
     where = str((workdir.root / pattern).parent)
-    if not matches:
-        raise FileNotReceived(file_path, where)
-    if len(matches) > 1:
-        raise MultipleFiles(file_path, [m.name for m in matches])
-    found = matches[0]
+    found = the_one_match(matches, file_path, where, lambda m: m.name)
     if found.stat().st_size == 0:
         raise FileEmpty(found.name)
     return found
+
+
+def the_one_match(
+    matches: Sequence[_Match], file_path: str, where: str, name: Callable[[_Match], str]
+) -> _Match:
+    """The vendor's rules, locally and on the SFTP server: no matching file, or several,
+    interrupt the run (FileNotReceived, MultipleFiles)."""
+    if not matches:
+        raise FileNotReceived(file_path, where)
+    if len(matches) > 1:
+        raise MultipleFiles(file_path, [name(m) for m in matches])
+    return matches[0]

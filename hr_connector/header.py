@@ -122,16 +122,17 @@ def check_header(file: str, schema: RunSchema, header: Sequence[str]) -> RunSche
 
 class GuidFieldConflict(RunInterrupted):
     case = "guid_field_conflict"
+    message_format = (
+        "objectGUID_field_name '{field}' names a column of '{file}' that is not a unique "
+        "identifier: {reason}."
+    )
+    hint_format = (
+        "Set objectGUID_field_name to a column that has a unique value in every row, or to a "
+        "name the file does not use (the row ID '{key}' is then added under it), and rerun."
+    )
 
     def __init__(self, file: str, field: str, key: str, reason: str):
-        super().__init__(
-            f"objectGUID_field_name '{field}' names a column of '{file}' that is not a unique "
-            f"identifier: {reason}.",
-            hint=f"Set objectGUID_field_name to a column that has a unique value in every row, or "
-            f"to a name the file does not use (the row ID '{key}' is then added under it), and "
-            "rerun.",
-            figures={"file": file, "field": field, "key": key, "reason": reason},
-        )
+        self._stated(file=file, field=field, key=key, reason=reason)
 
 
 def output_guid_field(schema: RunSchema, header: Sequence[str]) -> str:

@@ -83,20 +83,23 @@ class GuardVerdict(BaseModel):
         return self.interruption is None
 
 
-class Attachment(BaseModel):
+class FileRef(BaseModel):
+    """A file the admin task names: attached, or listed instead."""
+
     name: str
     path: str
+
+
+class Attachment(FileRef):
     #: the file a zipped attachment was made from (None: ``path`` is the file itself)
     source: str | None = None
     #: rows in the file, when the run that wrote it knows (else counted when needed)
     rows: int | None = None
 
 
-class NotAttached(BaseModel):
+class NotAttached(FileRef):
     """A file the admin task lists instead of attaching it (hr_connector.attachments)."""
 
-    name: str
-    path: str
     size: int
     rows: int | None = None
     sha256: str

@@ -87,7 +87,7 @@ class WebApiSettings(BaseModel):
     webapi_verify_tls: bool = True
     webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
-    language: str = "en"
+    language: str = Field(default="en", min_length=2)
 
     @field_validator("webapi_url")
     @classmethod
@@ -121,6 +121,11 @@ class SftpSettings(BaseModel):
     sftp_accept_unknown_host_key: bool = False
     sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
+    @field_validator("sftp_server_ssh_port_number", mode="before")
+    @classmethod
+    def _no_bool_port(cls, value: Any) -> Any:
+        return _no_bool_number(value)
+
     @model_validator(mode="after")
     def _needs_credentials(self) -> SftpSettings:
         if self.sftp_password is None and self.sftp_private_key_path is None:
@@ -128,109 +133,16 @@ class SftpSettings(BaseModel):
         return self
 
 
-class ConnectorParams(BaseModel):
-    """All parameters of one run. Build it with :func:`parse_params`."""
+class QualityParams(BaseModel):
+    """The data-quality keys (issue 16, :mod:`hr_connector.quality`): severities and figures."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    # The vendor's parameters.
-    file_path: str = Field(min_length=1)
-    data_type: DataType
-    update_limit: LimitValue
-    run_type: Literal["partial", "full"] = "partial"
-    override_update_limit: bool = False
-    minimum_row_count: int | None = Field(default=None, ge=0)
-    webapi_url: str
-    webapi_user: str = Field(min_length=1)
-    webapi_password: SecretStr
-    report_template_code: str = Field(min_length=1)
-    report_folder_code: str = "iga_tasks"
-    debug: bool = False
-    language: str = Field(default="en", min_length=2)
-    objectGUID_field_name: str = Field(default="objectGUID", min_length=1)
-    sftp_server_fqdn: str | None = None
-    sftp_server_ssh_port_number: int = Field(default=22, ge=1, le=65535)
-    sftp_username: str | None = None
-    sftp_password: SecretStr | None = None
-    sftp_remote_path_data: str | None = None
-    sftp_remote_path_archive: str | None = None
-
-    # Extensions (PLATFORM.md §3), all optional with safe defaults.
-    taskid: str | None = None
-    csv_delimiter: str = Field(default=";", min_length=1, max_length=1)
-    date_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d"], min_length=1)
-    unique_id: Literal["employee_number", "national_id"] = "employee_number"
-    field_names: dict[str, str] = Field(default_factory=dict)
-    change_columns: list[str] | None = None
-    sftp_known_hosts: str | None = None
-    sftp_host_key_fingerprint: str | None = None
-    sftp_private_key_path: str | None = None
-    sftp_private_key_passphrase: SecretStr | None = None
-    sftp_accept_unknown_host_key: bool = False
-    sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    webapi_kind: Literal["rest", "xml"] = "rest"
-    webapi_ca_bundle: str | None = None
-    webapi_verify_tls: bool = True
-    webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
-    report_attachment_max_mb: float = Field(default=20.0, ge=0)
-    approved_changeset: str | None = None
-    dry_run: bool = False
-    # Limits per kind of change and the review of a stop (issue 12): see hr_connector.limits.
-    new_limit: OptionalLimit = None
-    changed_limit: OptionalLimit = None
-    removed_limit: OptionalLimit = None
-    report_max_rows: int = Field(default=50, ge=0)
-    approved_by: str | None = None
-    wait_for_approval: bool = True
-    approval_timeout_hours: float = Field(default=20.0, gt=0, le=24 * 90)
-    # Data-quality checks (issue 16, hr_connector/quality/).
     checks: dict[str, Literal["block", "warn", "off"]] = Field(default_factory=dict)
     national_id_country: str | None = None
     max_file_age_hours: float | None = Field(default=None, gt=0)
     reference_archives_dir: str | None = None
 
-    @field_validator("run_type", mode="before")
-    @classmethod
-    def _full_load(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in ("full", "full load", "full_load"):
-            return "full"
-        if isinstance(value, str):
-            return value.strip().lower()
-        return value
-
-    @field_validator(
-        "date_formats", "field_names", "change_columns", "report_attribute_codes", mode="before"
-    )
-    @classmethod
-    def _json_values(cls, value: Any) -> Any:
-        value = _json_if_string(value)
-        return [value] if isinstance(value, str) else value
-
-    @field_validator(
-        "update_limit", "minimum_row_count", "sftp_server_ssh_port_number", mode="before"
-    )
-    @classmethod
-    def _no_bool_numbers(cls, value: Any) -> Any:
-        if isinstance(value, bool):  # JSON true is not 1 (issue 17)
-            raise ValueError("a number is expected, not true/false")
-        return value
-
-    @field_validator("date_formats")
-    @classmethod
-    def _usable_date_formats(cls, value: list[str]) -> list[str]:
-        for fmt in value:  # a format must read back the date it writes (issue 17: "%")
-            probe = date(2001, 2, 3)
-            try:
-                usable = datetime.strptime(probe.strftime(fmt), fmt).date() == probe
-            except ValueError:
-                usable = False
-            if not usable:
-                raise ValueError(
-                    f"{fmt!r} is not a usable date format: it must name day, month and year "
-                    "(strftime syntax, e.g. %Y-%m-%d or %d.%m.%Y)"
-                )
-        return value
     @field_validator("checks", mode="before")
     @classmethod
     def _checks(cls, value: Any) -> Any:
@@ -250,67 +162,173 @@ class ConnectorParams(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+
+class ConnectorParams(BaseModel):
+    """All parameters of one run. Build it with :func:`parse_params`.
+
+    The input is the flat JSON object customers send (PLATFORM.md §3); the keys of each settings
+    group (:data:`GROUPS`) are gathered into it on input, under the group's name. The SFTP group
+    is present only when ``sftp_server_fqdn`` is given.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    # The vendor's parameters (the Web API and SFTP ones are in the groups below).
+    file_path: str = Field(min_length=1)
+    data_type: DataType
+    update_limit: LimitValue
+    run_type: Literal["partial", "full"] = "partial"
+    override_update_limit: bool = False
+    minimum_row_count: int | None = Field(default=None, ge=0)
+    debug: bool = False
+    objectGUID_field_name: str = Field(default="objectGUID", min_length=1)
+    #: ``webapi_*``, ``report_template_code``, ``report_folder_code``, ``language``…
+    webapi: WebApiSettings
+    #: ``sftp_*``; None when the file is already local.
+    sftp: SftpSettings | None = None
+
+    # Extensions (PLATFORM.md §3), all optional with safe defaults.
+    taskid: str | None = None
+    csv_delimiter: str = Field(default=";", min_length=1, max_length=1)
+    date_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d"], min_length=1)
+    unique_id: Literal["employee_number", "national_id"] = "employee_number"
+    field_names: dict[str, str] = Field(default_factory=dict)
+    change_columns: list[str] | None = None
+    report_attachment_max_mb: float = Field(default=20.0, ge=0)
+    approved_changeset: str | None = None
+    dry_run: bool = False
+    # Limits per kind of change and the review of a stop (issue 12): see hr_connector.limits.
+    new_limit: OptionalLimit = None
+    changed_limit: OptionalLimit = None
+    removed_limit: OptionalLimit = None
+    report_max_rows: int = Field(default=50, ge=0)
+    approved_by: str | None = None
+    wait_for_approval: bool = True
+    approval_timeout_hours: float = Field(default=20.0, gt=0, le=24 * 90)
+    #: ``checks``, ``national_id_country``, ``max_file_age_hours``, ``reference_archives_dir``.
+    quality: QualityParams = QualityParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_flat_keys(cls, data: Any) -> Any:
+        """Gather the flat vendor keys of each group under the group's name."""
+        if not isinstance(data, Mapping):
+            return data
+        flat = dict(data)
+        for name, model in GROUPS.items():
+            if name in flat:  # already grouped (a dump read back)
+                continue
+            part = {k: flat.pop(k) for k in list(flat) if k in model.model_fields}
+            given_by = OPTIONAL_GROUPS.get(name)
+            if given_by is None or not _blank(part.get(given_by)):
+                flat[name] = part
+        return flat
+
+    @field_validator("run_type", mode="before")
+    @classmethod
+    def _full_load(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("full", "full load", "full_load"):
+            return "full"
+        if isinstance(value, str):
+            return value.strip().lower()
+        return value
+
+    @field_validator("date_formats", "field_names", "change_columns", mode="before")
+    @classmethod
+    def _json_values(cls, value: Any) -> Any:
+        value = _json_if_string(value)
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("update_limit", "minimum_row_count", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any) -> Any:
+        return _no_bool_number(value)
+
+    @field_validator("date_formats")
+    @classmethod
+    def _usable_date_formats(cls, value: list[str]) -> list[str]:
+        for fmt in value:  # a format must read back the date it writes (issue 17: "%")
+            probe = date(2001, 2, 3)
+            try:
+                usable = datetime.strptime(probe.strftime(fmt), fmt).date() == probe
+            except ValueError:
+                usable = False
+            if not usable:
+                raise ValueError(
+                    f"{fmt!r} is not a usable date format: it must name day, month and year "
+                    "(strftime syntax, e.g. %Y-%m-%d or %d.%m.%Y)"
+                )
+        return value
+
     @field_validator("taskid", mode="before")
     @classmethod
     def _taskid_text(cls, value: Any) -> Any:
         return None if value is None else str(value).strip() or None
 
-    @field_validator("webapi_url")
-    @classmethod
-    def _webapi_url(cls, value: str) -> str:
-        return WebApiSettings._http_url(value)
-
-    @model_validator(mode="after")
-    def _sftp_complete(self) -> ConnectorParams:
-        if self.uses_sftp:
-            self.sftp_settings()  # raises ValueError naming what is missing
-        return self
-
-    @property
-    def uses_sftp(self) -> bool:
-        return bool(self.sftp_server_fqdn)
-
     @property
     def extra_keys(self) -> list[str]:
         return sorted((self.model_extra or {}).keys())
 
-    def webapi_settings(self) -> WebApiSettings:
-        return WebApiSettings.model_validate(self.model_dump(), from_attributes=False)
-
-    def sftp_settings(self) -> SftpSettings:
-        try:
-            return SftpSettings.model_validate(self.model_dump())
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'sftp'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ValueError(f"SFTP parameters incomplete ({problems})") from None
+    def flat_dump(self) -> dict[str, Any]:
+        """The parameters as the flat JSON object customers send (groups spread in place)."""
+        data: dict[str, Any] = {}
+        for key, value in self.model_dump(mode="json").items():
+            if key in GROUPS:
+                data.update(value or {})
+            else:
+                data[key] = value
+        return data
 
     def safe_dump(self) -> dict[str, Any]:
-        """The parameters with every secret masked: for logs, artifacts and reports."""
-        data = self.model_dump(mode="json")
+        """The flat parameters with every secret masked: for logs, artifacts and reports."""
+        data = self.flat_dump()
         for key in SECRET_KEYS:
             if data.get(key) is not None:
                 data[key] = MASKED
         return data
 
 
+#: The settings groups of :class:`ConnectorParams`: its field name -> the model of its flat keys.
+GROUPS: dict[str, type[BaseModel]] = {
+    "webapi": WebApiSettings,
+    "sftp": SftpSettings,
+    "quality": QualityParams,
+}
+#: The groups present only when their key is given (else None): the file may already be local.
+OPTIONAL_GROUPS: dict[str, str] = {"sftp": "sftp_server_fqdn"}
+
+
+def _no_bool_number(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true is not 1 (issue 17)
+        raise ValueError("a number is expected, not true/false")
+    return value
+
+
 # --- what is a secret: declared once, as the SecretStr fields of the models above -------------
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    kinds = (annotation, *get_args(annotation))
+    return [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
+
+
 def _secret_fields(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset(
-        name
-        for name, field in model.model_fields.items()
-        if field.annotation is SecretStr or SecretStr in get_args(field.annotation)
-    )
+    """The flat keys of ``model``'s ``SecretStr`` fields, those of its nested groups included."""
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        if field.annotation is SecretStr or SecretStr in get_args(field.annotation):
+            names.add(name)
+        for nested in _models_in(field.annotation):
+            names |= _secret_fields(nested)
+    return frozenset(names)
 
 
 #: Keys whose values are secrets: never logged, never stored by Prefect in clear.
-SECRET_KEYS: frozenset[str] = (
-    _secret_fields(ConnectorParams) | _secret_fields(WebApiSettings) | _secret_fields(SftpSettings)
+SECRET_KEYS: frozenset[str] = _secret_fields(ConnectorParams)
+#: Every flat key the models declare (the groups' keys, not the groups' names).
+_DECLARED = frozenset(ConnectorParams.model_fields).union(
+    *(model.model_fields for model in GROUPS.values())
 )
-_DECLARED = frozenset(ConnectorParams.model_fields) | frozenset(SftpSettings.model_fields)
 
 
 def is_secret_key(key: object) -> bool:
@@ -322,10 +340,15 @@ def is_secret_key(key: object) -> bool:
 
 
 def secret_values(model: BaseModel) -> list[str]:
-    """The clear values of ``model``'s secret fields that are set (for redaction)."""
-    values = (getattr(model, key, None) for key in sorted(SECRET_KEYS))
-    clear = (v.get_secret_value() for v in values if isinstance(v, SecretStr))
-    return [v for v in clear if v]
+    """The clear values of ``model``'s secret fields that are set, nested groups included."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found += secret_values(value)
+    return found
 
 
 def masked(obj: Any) -> Any:
@@ -346,6 +369,13 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _flat_key(loc: tuple[int | str, ...]) -> str:
+    """The vendor key an error is about: a group's name is not one (``webapi.webapi_url``)."""
+    if loc and loc[0] in GROUPS:
+        loc = loc[1:]
+    return ".".join(str(p) for p in loc) or "parameters"
+
+
 def parse_params(raw: Mapping[str, Any]) -> ConnectorParams:
     """Validate the extra arguments; raise one :class:`ParametersInvalid` naming every problem."""
     data = dict(raw)
@@ -363,7 +393,7 @@ def parse_params(raw: Mapping[str, Any]) -> ConnectorParams:
     except ValidationError as exc:
         invalid: dict[str, str] = {}
         for err in exc.errors(include_input=False, include_url=False):
-            key = ".".join(str(p) for p in err["loc"]) or "parameters"
+            key = _flat_key(err["loc"])
             if err["type"] == "missing":
                 if key not in missing:
                     missing.append(key)

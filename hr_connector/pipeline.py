@@ -1,22 +1,30 @@
-"""The import, step by step: fetch → parse → validate → compare → guard → publish → report.
+"""The import's steps and the run that calls them: fetch → parse → validate → compare → guard →
+publish → report.
 
-:func:`run_import` is written once and orchestrates :class:`Steps`: plain functions
-(:data:`PLAIN_STEPS`, for tests, the EPE script and the bench baseline) or their Prefect task
-wrappers (``hr_connector.tasks.PREFECT_STEPS``, used by the flows); each step's type is a
-Protocol both satisfy. Read the run in order in :func:`_run_import`: the steps up to the decision
-(:func:`_steps_to_decision`: fetch, file checks, parse, validate, row checks, compare, guard,
-changes), then the files (:func:`_write_files`), the admin task (:func:`_admin_task`, filed by
-:func:`_keep_and_file_report`) and the run's end (:func:`_end`). Data flows one way; no step
-reaches back into an earlier one. Any :class:`ConnectorError` a step raises becomes the run's
-interruption: the stale output is removed, the archives stay as they were, and the admin task
-says why. A run refused by the lock (:class:`RunLocked`) is marked once (``_Run.refused``) and
-touches none of the files.
+The order is written once, in the flow's body :func:`hr_connector.flows.hr_import.hr_import`
+(read it there); this module has what it calls:
+
+- the step functions, plain and typed (for tests, the EPE script and the bench baseline), and
+  each step's type as a Protocol that the function and its Prefect task wrapper
+  (``hr_connector.tasks.PREFECT_STEPS``) both satisfy; :class:`Steps` injects one set or the
+  other (:data:`PLAIN_STEPS`);
+- :class:`ImportRun`: one step method per call of the sequence (it calls the injected step and
+  keeps what the admin task needs), the run lock, the decision and the admin task;
+- :func:`run_import`: one run of the sequence (or, for the retry of a run whose admin task is
+  still to file, only that filing).
+
+Data flows one way; no step reaches back into an earlier one. Any :class:`ConnectorError` a step
+raises before the decision becomes the run's interruption (:meth:`ImportRun.deciding`): the stale
+output is removed, the archives stay as they were, and the admin task says why. A run refused by
+the lock (:class:`RunLocked`) is marked once (``ImportRun.refused``) and touches none of the
+files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,16 +70,19 @@ from hr_connector.workdir import WorkDir, check_archive_dir, recover, run_lock, 
 
 log = logging.getLogger("hr_connector.pipeline")
 
+#: the blocked rows: each one's reasons, by row index (validation, then the data-quality rules)
+Blocked = dict[int, list[Reason]]
+
 
 # --- the step functions (plain, typed; the Prefect tasks wrap exactly these) -----------------
 
 
 def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
     """Download from SFTP when configured, then find the one local file ``file_path`` names."""
-    if params.uses_sftp:
+    if params.sftp is not None:
         from hr_connector.clients import sftp
 
-        sftp.download_hr_file(params.sftp_settings(), workdir, params.file_path)
+        sftp.download_hr_file(params.sftp, workdir, params.file_path)
     return fetch_mod.locate_local_file(workdir, params.file_path)
 
 
@@ -112,7 +123,7 @@ def validate_rows(
 
 def compare_rows(
     table: Table,
-    blocked: dict[int, list[Reason]],
+    blocked: Blocked,
     schema: RunSchema,
     params: ConnectorParams,
     workdir: WorkDir,
@@ -215,7 +226,7 @@ def prepare_attachments(
     A failure here (e.g. a full disk while zipping) must not cost the admin task: the files are
     then offered as they are, and the sink streams them.
     """
-    if not attachments or params.webapi_kind == "xml":  # XmlSink lists the files itself
+    if not attachments or params.webapi.webapi_kind == "xml":  # XmlSink lists the files itself
         return attachments, []
     try:
         return attachments_mod.prepare_attachments(
@@ -241,11 +252,11 @@ def file_admin_task(task: AdminTask, sink: report.ReportSink) -> str:
 
 
 def archive_remote_file(params: ConnectorParams, source: Path) -> str | None:
-    if not params.uses_sftp or params.dry_run:
+    if params.sftp is None or params.dry_run:
         return None
     from hr_connector.clients import sftp
 
-    return sftp.archive_remote_file(params.sftp_settings(), source.name)
+    return sftp.archive_remote_file(params.sftp, source.name)
 
 
 def _unchanged(value: Any) -> Any:
@@ -384,23 +395,46 @@ def run_import(
 ) -> ImportResult:
     """Run one import; never raises a ConnectorError: it becomes the result's interruption.
 
+    The steps run in the order the flow's body gives them
+    (:func:`hr_connector.flows.hr_import.hr_import`, Prefect-free: the plain mode imports it too),
+    each call a method of :class:`ImportRun` that calls the injected step.
+
     ``run_key`` names this run across retries (Prefect's flow-run id): a retry of a run that
     published its files but could not file the admin task only re-files it (see runrecord).
     The run lock is held to the run's end (the admin task included), and in the EPE wrapper
     until the process exits (:func:`delivery.hold_until_exit`).
     """
+    from hr_connector.flows.hr_import import hr_import  # the sequence, written once
+
     with contextlib.ExitStack() as whole_run:
-        result = _run_import(params, workdir, sink, steps, translations, run_key, whole_run)
+        pending = runrecord.pending_report(workdir, run_key)
+        if pending is not None:
+            result = refile_admin_task(pending, workdir, sink, steps)
+        else:
+            run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
+            hr_import(run)
+            result = run.result
         delivery.hold_until_exit(whole_run)
         return result
 
 
 @dataclass
-class _Run:
-    """One run's state as the steps fill it in; the report reads it at the end."""
+class ImportRun:
+    """One run: the steps the flow's body calls, in its order, and the state they fill in.
+
+    Each step method calls the injected step (:class:`Steps`: the plain function or its Prefect
+    task) and keeps what the admin task needs. The steps up to the decision run inside
+    :meth:`deciding`, where a stop becomes the run's interruption; the steps after it read what
+    the run got that far (nothing, when the file was missing).
+    """
 
     params: ConnectorParams
     workdir: WorkDir
+    sink: report.ReportSink
+    steps: Steps
+    run_key: str | None
+    #: holds the run lock to the run's end (and in the EPE wrapper, to the process exit)
+    whole_run: contextlib.ExitStack
     translations: Translations
     language: str
     result: ImportResult
@@ -409,8 +443,13 @@ class _Run:
     schema: RunSchema | None = None
     source: Path | None = None
     table: Table | None = None
-    blocked: dict[int, list[Reason]] = field(default_factory=dict)
+    blocked: Blocked = field(default_factory=dict)
     quality_runs: list[CheckRun] = field(default_factory=list)
+    #: the archives a partial run compares with (``delivery.comparison_base``)
+    base: WorkDir | None = None
+    #: the fast-path switch, read once, and the index of ``base``'s archives, loaded once; handed
+    #: to the steps that use them (parse, validate, compare, the change list)
+    fast: FastPath = fastpath.OFF
     changeset: Changeset | None = None
     verdict: GuardVerdict | None = None
     run_changes: changes_mod.RunChanges | None = None
@@ -421,215 +460,283 @@ class _Run:
     #: nothing stopped the run: it publishes (set by :meth:`decide`; a failed publish clears it)
     completed: bool = False
 
+    @classmethod
+    def start(
+        cls,
+        params: ConnectorParams,
+        workdir: WorkDir,
+        sink: report.ReportSink,
+        steps: Steps,
+        translations: Translations | None,
+        run_key: str | None,
+        whole_run: contextlib.ExitStack,
+    ) -> ImportRun:
+        """The run before its first step: its texts (English when the language lacks some)."""
+        translations = translations or Translations.load(workdir.translation_override)
+        language = params.webapi.language
+        early: ConnectorError | None = None
+        try:
+            translations.require(language, report.REPORT_CASES)
+        except TranslationMissing as error:
+            early, language = error, "en"
+            translations.require(language, report.REPORT_CASES)
+        result = ImportResult(
+            task_id=workdir.task_id,
+            data_type=params.data_type,
+            run_type=params.run_type,
+            decision=Decision.INTERRUPTED,
+            dry_run=params.dry_run,
+            log_path=str(workdir.log),
+        )
+        return cls(
+            params, workdir, sink, steps, run_key, whole_run, translations, language, result, early
+        )
+
+    # --- up to the decision ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def deciding(self) -> Iterator[None]:
+        """The steps up to the decision: a stop ends the block and becomes the interruption."""
+        try:
+            yield
+        except RunLocked as error:  # the other run owns the files: touch nothing
+            log.error("Run refused: %s", error)
+            self.result.interruption = Interruption.from_error(error)
+            self.refused = True
+        except ConnectorError as error:
+            log.error("Run interrupted: %s", error)
+            self.result.interruption = Interruption.from_error(error)
+        except Exception as error:  # a bug or an environment failure: still a clean interruption
+            log.exception("Run interrupted by an unexpected error")
+            self.result.interruption = unexpected(error, "The run failed unexpectedly")
+
+    def lock(self) -> None:
+        """Take the task's run lock (a dry run writes nothing: no lock) and finish an earlier
+        run's interrupted commit."""
+        check_archive_dir(self.workdir)
+        if not self.params.dry_run:
+            self.whole_run.enter_context(run_lock(self.workdir))
+            if recover(self.workdir):
+                log.warning("Finished the commit of an earlier run that was interrupted")
+        if self.early is not None:  # under the lock: the stale output it removes is ours
+            raise self.early
+        checkpoints.reached("locked")
+
+    def fetch(self) -> Path:
+        self.schema = run_schema(self.params)
+        self.source = source = self.steps.fetch(self.params, self.workdir)
+        self.result.source_file = str(source)
+        return source
+
+    def check_file_quality(self, source: Path) -> None:
+        self.quality_runs = self.steps.check_file(self.params, self.workdir, source)
+
+    def parse(self, source: Path) -> Table:
+        assert self.schema is not None
+        self.base = delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
+        self.fast = fastpath.for_run(self.base)
+        q = self.steps.quote
+        self.table = table = self.steps.parse(source, self.params, self.schema, q(self.fast))
+        self.schema = header.matched_schema(self.schema, table.columns)  # the file's own spelling
+        return table
+
+    def validate(self, table: Table) -> Blocked:
+        assert self.schema is not None
+        q = self.steps.quote
+        return self.steps.validate(q(table), self.schema, q(self.fast))
+
+    def check_data_quality(self, table: Table, blocked: Blocked) -> Blocked:
+        """The data-quality rules; the rows they block join the blocked rows."""
+        assert self.schema is not None
+        q = self.steps.quote
+        found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
+        self.quality_runs = [*self.quality_runs, *found.runs]
+        self.blocked = quality.merged(blocked, found.blocked)
+        return self.blocked
+
+    def compare(self, table: Table, blocked: Blocked) -> Changeset:
+        assert self.schema is not None
+        assert self.base is not None  # found before the parse (:meth:`parse`)
+        q, params = self.steps.quote, self.params
+        self.changeset = self.steps.compare(
+            q(table), q(blocked), self.schema, params, self.base, q(self.fast)
+        )
+        checkpoints.reached("compared")
+        return self.changeset
+
+    def guard(self, table: Table, changeset: Changeset) -> GuardVerdict:
+        """The limits; a refusing verdict is the interruption (the changes are still listed)."""
+        self.verdict = verdict = self.steps.guard(
+            self.params, len(table.rows), self.steps.quote(changeset)
+        )
+        if verdict.interruption:
+            self.result.interruption = verdict.interruption
+        return verdict
+
+    def list_changes(self, table: Table, changeset: Changeset) -> None:
+        """A partial run's changes, for the admin task (a full run has none)."""
+        if changeset.run_type != "partial":
+            return
+        assert self.schema is not None and self.base is not None
+        q = self.steps.quote
+        self.run_changes = self.steps.changes(
+            q(table), q(changeset), self.schema, self.params, self.base, q(self.fast)
+        )
+
+    # --- after the decision --------------------------------------------------------------------
+
     def decide(self) -> None:
         """Take the decision: the run writes its files only when nothing stopped it."""
         result = self.result
         completed = result.interruption is None
         self.completed = completed
 
-
-def _start(params: ConnectorParams, workdir: WorkDir, translations: Translations | None) -> _Run:
-    """The run before its first step: its texts (English when the language lacks some)."""
-    translations = translations or Translations.load(workdir.translation_override)
-    language = params.language
-    early: ConnectorError | None = None
-    try:
-        translations.require(language, report.REPORT_CASES)
-    except TranslationMissing as error:
-        early, language = error, "en"
-        translations.require(language, report.REPORT_CASES)
-    result = ImportResult(
-        task_id=workdir.task_id,
-        data_type=params.data_type,
-        run_type=params.run_type,
-        decision=Decision.INTERRUPTED,
-        dry_run=params.dry_run,
-        log_path=str(workdir.log),
-    )
-    return _Run(params, workdir, translations, language, result, early)
-
-
-def _run_import(
-    params: ConnectorParams,
-    workdir: WorkDir,
-    sink: report.ReportSink,
-    steps: Steps,
-    translations: Translations | None,
-    run_key: str | None,
-    whole_run: contextlib.ExitStack,
-) -> ImportResult:
-    pending = runrecord.pending_report(workdir, run_key)
-    if pending is not None:
-        return refile_admin_task(pending, workdir, sink, steps)
-    run = _start(params, workdir, translations)
-    _decide(run, steps, whole_run)
-    _write_files(run, steps)
-    task = _admin_task(run)
-    if params.dry_run:
-        log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
-        return run.result
-    _keep_and_file_report(run, steps, task, sink)
-    _end(run, steps, run_key)
-    return run.result
-
-
-def _decide(run: _Run, steps: Steps, whole_run: contextlib.ExitStack) -> None:
-    """Lock, then run the steps up to the decision; a stop becomes the result's interruption."""
-    try:
-        _lock(run, whole_run)
-        _steps_to_decision(run, steps)
-    except RunLocked as error:  # the other run owns the files: touch nothing
-        log.error("Run refused: %s", error)
-        run.result.interruption = Interruption.from_error(error)
-        run.refused = True
-    except ConnectorError as error:
-        log.error("Run interrupted: %s", error)
-        run.result.interruption = Interruption.from_error(error)
-    except Exception as error:  # a bug or an environment failure: still a clean interruption
-        log.exception("Run interrupted by an unexpected error")
-        run.result.interruption = unexpected(error, "The run failed unexpectedly")
-
-
-def _lock(run: _Run, whole_run: contextlib.ExitStack) -> None:
-    check_archive_dir(run.workdir)
-    if not run.params.dry_run:  # a dry run writes nothing: no lock file, no recovery
-        whole_run.enter_context(run_lock(run.workdir))
-        if recover(run.workdir):
-            log.warning("Finished the commit of an earlier run that was interrupted")
-    if run.early is not None:  # under the lock: the stale output it removes is ours
-        raise run.early
-    checkpoints.reached("locked")
-
-
-def _steps_to_decision(run: _Run, steps: Steps) -> None:
-    """fetch → file checks → parse → validate → row checks → compare → guard → changes."""
-    params, workdir, q = run.params, run.workdir, steps.quote
-    run.schema = schema = run_schema(params)
-    run.source = source = steps.fetch(params, workdir)
-    run.result.source_file = str(source)
-    run.quality_runs = steps.check_file(params, workdir, source)
-    base = delivery.comparison_base(workdir, dry_run=params.dry_run)
-    # the fast-path switch, read once, and the index of the archives compared with, loaded once
-    fast = fastpath.for_run(base)
-    run.table = table = steps.parse(source, params, schema, q(fast))
-    run.schema = schema = header.matched_schema(schema, table.columns)  # the file's own spelling
-    blocked = steps.validate(q(table), schema, q(fast))
-    found = steps.check_rows(q(table), q(blocked), schema, params, workdir)
-    run.quality_runs = [*run.quality_runs, *found.runs]
-    run.blocked = blocked = quality.merged(blocked, found.blocked)
-    run.changeset = changeset = steps.compare(q(table), q(blocked), schema, params, base, q(fast))
-    checkpoints.reached("compared")
-    run.verdict = verdict = steps.guard(params, len(table.rows), q(changeset))
-    if verdict.interruption:
-        run.result.interruption = verdict.interruption
-    if changeset.run_type == "partial":
-        run.run_changes = steps.changes(q(table), q(changeset), schema, params, base, q(fast))
-
-
-def _write_files(run: _Run, steps: Steps) -> None:
-    """Publish the decided files (or clear a stale output); a refused run touches none."""
-    run.decide()
-    result, params = run.result, run.params
-    result.counts = _counts(run.table, run.blocked, run.changeset)
-    if not run.completed:
-        result.counts.output = 0  # nothing is written for the platform to import
-    if run.changeset is not None:
-        result.changeset = run.changeset.digest
-    if not run.refused:
-        _publish(run, steps)
-    if run.completed:
+    def publish(self) -> None:
+        """Publish the decided files (or clear a stale output); a refused run touches none."""
+        self.decide()
+        result, params = self.result, self.params
+        result.counts = _counts(self.table, self.blocked, self.changeset)
+        if not self.completed:
+            result.counts.output = 0  # nothing is written for the platform to import
+        if self.changeset is not None:
+            result.changeset = self.changeset.digest
+        if not self.refused:
+            self._write_files()
+        if not self.completed:
+            return
         result.decision = Decision.COMPLETED
         if not params.dry_run:
-            result.output_path = str(run.workdir.output)
-            if run.source is not None and run.schema is not None:
+            result.output_path = str(self.workdir.output)
+            if self.source is not None and self.schema is not None:
                 quality.remember_file(
                     params,
-                    run.workdir,
-                    run.source,
-                    run.schema,
-                    run.quality_runs,
-                    run.table,
-                    run.blocked,
+                    self.workdir,
+                    self.source,
+                    self.schema,
+                    self.quality_runs,
+                    self.table,
+                    self.blocked,
                 )
 
+    def _write_files(self) -> None:
+        q, workdir = self.steps.quote, self.workdir
+        try:
+            if self.completed and not self.params.dry_run:
+                checkpoints.reached("before-commit")
+                delivery.before_commit(workdir)
+                checkpoints.reached("marked")
+            self.attachments = self.steps.publish(
+                workdir,
+                q(self.table),
+                q(self.blocked),
+                q(self.changeset),
+                self.schema,
+                self.params,
+                self.completed,
+            )
+            checkpoints.reached("committed")
+        except Exception as error:  # e.g. the disk is full: nothing was committed
+            log.exception("Could not write the run's files")
+            self.result.interruption = unexpected(error, "The run's files could not be written")
+            self.completed = False
+            self.result.counts.output = 0
+            with contextlib.suppress(Exception):
+                publish.publish_interrupted(workdir)
 
-def _publish(run: _Run, steps: Steps) -> None:
-    q, workdir = steps.quote, run.workdir
-    try:
-        if run.completed and not run.params.dry_run:
-            checkpoints.reached("before-commit")
-            delivery.before_commit(workdir)
-            checkpoints.reached("marked")
-        run.attachments = steps.publish(
-            workdir,
-            q(run.table),
-            q(run.blocked),
-            q(run.changeset),
-            run.schema,
-            run.params,
-            run.completed,
+    def keep_and_file_admin_task(self) -> None:
+        """The admin task that says what the run decided and why: kept as files, then filed
+        (a dry run only logs it)."""
+        task = self._admin_task()
+        result, workdir = self.result, self.workdir
+        if self.params.dry_run:
+            log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
+            return
+        holder = result.interruption.figures.get("holder", "") if result.interruption else ""
+        if not (self.refused and str(holder).endswith(f"task {workdir.task_id}")):
+            # a run refused by a run of the same task must not replace that run's kept admin task
+            result.admin_task_path = str(self.steps.keep_report(task, workdir))
+            checkpoints.reached("admin-task-kept")
+        if _file_report(result, task, self.sink, self.steps, workdir):
+            checkpoints.reached("admin-task-filed")
+
+    def _admin_task(self) -> AdminTask:
+        params, result, translations, language = (
+            self.params,
+            self.result,
+            self.translations,
+            self.language,
         )
-        checkpoints.reached("committed")
-    except Exception as error:  # e.g. the disk is full: nothing was committed
-        log.exception("Could not write the run's files")
-        run.result.interruption = unexpected(error, "The run's files could not be written")
-        run.completed = False
-        run.result.counts.output = 0
-        with contextlib.suppress(Exception):
-            publish.publish_interrupted(workdir)
+        key_column = self.schema.key_column if self.schema else ""
+        blocked_list = report.blocked_rows(
+            self.table, self.blocked, key_column, translations, language
+        )
+        listed = None
+        if self.run_changes is not None:
+            listed = self.run_changes.listed(params.report_max_rows)
+            result.changes = listed
+        attachments = self.attachments
+        if not params.dry_run and not self.refused:
+            attachments = attachments + _changes_attachment(
+                self.workdir, self.run_changes, blocked_list
+            )
+        attachments, left_out = prepare_attachments(params, self.workdir, attachments)
+        data_quality = quality_report.build_report(
+            self.quality_runs, self.table, key_column, translations, language
+        )
+        result.data_quality = data_quality.counts()
+        changeset = self.changeset
+        task = report.build_admin_task(
+            translations=translations,
+            language=language,
+            task_id=self.workdir.task_id,
+            data_type=params.data_type,
+            run_type=params.run_type,
+            file=self.source.name if self.source else params.file_path,
+            counts=result.counts,
+            interruption=result.interruption,
+            verdict=self.verdict,
+            changeset=result.changeset,
+            removed=changeset.removed if changeset and self.run_changes is None else None,
+            approved_by=params.approved_by,
+            blocked=blocked_list,
+            attachments=attachments,
+            dry_run=params.dry_run,
+            changes=listed,
+            data_quality=data_quality,
+        )
+        return attachments_mod.with_not_attached(task, left_out, translations)
 
+    def archive_remote_file(self) -> None:
+        """A completed run moves the remote file to the SFTP archive folder (not a dry run)."""
+        if self.params.dry_run or not self.completed or self.source is None:
+            return
+        result = self.result
+        try:
+            moved = self.steps.archive_remote(self.params, self.source)
+            if moved:
+                log.info("Moved the remote file to %s", moved)
+        except Exception as exc:
+            log.error("Could not move the remote file to the archive folder: %s", exc)
+            result.report_error = result.report_error or f"SFTP archive move failed: {exc}"
 
-def _admin_task(run: _Run) -> AdminTask:
-    """The admin task that says what the run decided and why."""
-    params, result, translations, language = run.params, run.result, run.translations, run.language
-    key_column = run.schema.key_column if run.schema else ""
-    blocked_list = report.blocked_rows(run.table, run.blocked, key_column, translations, language)
-    listed = None
-    if run.run_changes is not None:
-        listed = run.run_changes.listed(params.report_max_rows)
-        result.changes = listed
-    attachments = run.attachments
-    if not params.dry_run and not run.refused:
-        attachments = attachments + _changes_attachment(run.workdir, run.run_changes, blocked_list)
-    attachments, left_out = prepare_attachments(params, run.workdir, attachments)
-    data_quality = quality_report.build_report(
-        run.quality_runs, run.table, key_column, translations, language
-    )
-    result.data_quality = data_quality.counts()
-    changeset = run.changeset
-    task = report.build_admin_task(
-        translations=translations,
-        language=language,
-        task_id=run.workdir.task_id,
-        data_type=params.data_type,
-        run_type=params.run_type,
-        file=run.source.name if run.source else params.file_path,
-        counts=result.counts,
-        interruption=result.interruption,
-        verdict=run.verdict,
-        changeset=result.changeset,
-        removed=changeset.removed if changeset and run.run_changes is None else None,
-        approved_by=params.approved_by,
-        blocked=blocked_list,
-        attachments=attachments,
-        dry_run=params.dry_run,
-        changes=listed,
-        data_quality=data_quality,
-    )
-    return attachments_mod.with_not_attached(task, left_out, translations)
-
-
-def _keep_and_file_report(
-    run: _Run, steps: Steps, task: AdminTask, sink: report.ReportSink
-) -> None:
-    result, workdir = run.result, run.workdir
-    holder = result.interruption.figures.get("holder", "") if result.interruption else ""
-    if not (run.refused and str(holder).endswith(f"task {workdir.task_id}")):
-        # a run refused by a run of the same task must not replace that run's kept admin task
-        result.admin_task_path = str(steps.keep_report(task, workdir))
-        checkpoints.reached("admin-task-kept")
-    if _file_report(result, task, sink, steps, workdir):
-        checkpoints.reached("admin-task-filed")
+    def end(self) -> None:
+        """Record the run for a retry, and hand the output over: from here on it is the
+        platform's (a dry run has nothing to record or hand over)."""
+        if self.params.dry_run:
+            return
+        result, completed = self.result, self.completed
+        if self.run_key and completed:
+            runrecord.save(
+                self.workdir,
+                runrecord.RunRecord(
+                    run_key=self.run_key,
+                    result=result,
+                    report_filed=result.admin_task_id is not None,
+                ),
+            )
+        if completed:
+            delivery.delivered(self.workdir)
+        checkpoints.reached("run-ended")
 
 
 def _file_report(
@@ -648,29 +755,6 @@ def _file_report(
         return False
     log.info("Filed the admin task %s", result.admin_task_id)
     return True
-
-
-def _end(run: _Run, steps: Steps, run_key: str | None) -> None:
-    """After the report: move the remote file, record the run for a retry, hand over the output."""
-    result, completed = run.result, run.completed
-    if completed and run.source is not None:
-        try:
-            moved = steps.archive_remote(run.params, run.source)
-            if moved:
-                log.info("Moved the remote file to %s", moved)
-        except Exception as exc:
-            log.error("Could not move the remote file to the archive folder: %s", exc)
-            result.report_error = result.report_error or f"SFTP archive move failed: {exc}"
-    if run_key and completed:
-        runrecord.save(
-            run.workdir,
-            runrecord.RunRecord(
-                run_key=run_key, result=result, report_filed=result.admin_task_id is not None
-            ),
-        )
-    if completed and not run.params.dry_run:
-        delivery.delivered(run.workdir)  # the last step: from here on the output is the platform's
-    checkpoints.reached("run-ended")
 
 
 def _changes_attachment(

@@ -85,35 +85,31 @@ def publish_completed(
     schema: RunSchema,
     guid_field: str,
 ) -> None:
+    indices = changeset.output_indices()
     if table.digests is not None and schema.key_column in table.columns:  # a fast table
         with paused_gc():
-            _publish_fast(workdir, table, blocked, changeset, schema, guid_field)
+            _publish_fast(workdir, table, blocked, indices, schema, guid_field)
         return
-    _publish_reference(workdir, table, blocked, changeset, schema, guid_field)
+    _stage_and_commit(
+        workdir, _writers(workdir, table, blocked, indices, schema.key_column, guid_field)
+    )
     archive_index.remove_stale(workdir)
 
 
-def _publish_reference(
-    workdir: WorkDir,
+def _writers(
+    wd: WorkDir,
     table: Table,
     blocked: dict[int, list[Reason]],
-    changeset: Changeset,
-    schema: RunSchema,
-    guid_field: str,
-) -> None:
-    indices = changeset.output_indices()
-    writers = [
-        (
-            workdir.output,
-            lambda fh: _write_array(fh, output_rows(table, indices, schema.key_column, guid_field)),
-        ),
-        (
-            workdir.error_archive,
-            lambda fh: _write_array(fh, error_entries(table, blocked, schema.key_column)),
-        ),
-        (workdir.archive, lambda fh: _write_array(fh, table.iter_dicts(range(len(table.rows))))),
+    indices: list[int],
+    key: str,
+    guid: str,
+) -> list[tuple[Path, Any]]:
+    """The reference path's three files of a completed run, each with what writes it."""
+    return [
+        (wd.output, lambda fh: _write_array(fh, output_rows(table, indices, key, guid))),
+        (wd.error_archive, lambda fh: _write_array(fh, error_entries(table, blocked, key))),
+        (wd.archive, lambda fh: _write_array(fh, table.iter_dicts(range(len(table.rows))))),
     ]
-    _stage_and_commit(workdir, writers)
 
 
 def _stage_and_commit(workdir: WorkDir, writers: list[tuple[Path, Any]]) -> None:
@@ -332,15 +328,13 @@ def _publish_fast(
     workdir: WorkDir,
     table: Table,
     blocked: dict[int, list[Reason]],
-    changeset: Changeset,
+    indices: list[int],
     schema: RunSchema,
     guid_field: str,
 ) -> None:
     key = table.columns.index(schema.key_column)
     match = archive_index.match_of(table, workdir)  # the rows matched to its archive
-    files = _ArchiveAndOutput(
-        table, match, workdir.archive, changeset.output_indices(), key, guid_field
-    )
+    files = _ArchiveAndOutput(table, match, workdir.archive, indices, key, guid_field)
     output, archive = write_staged_together([workdir.output, workdir.archive], files)
     staged = [(output, workdir.output)]
     try:

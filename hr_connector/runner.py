@@ -1,7 +1,10 @@
 """One run of the connector, with its log file and secret redaction, with or without Prefect.
 
-:func:`execute` is the body of every flow; :func:`run_plain` calls it with the plain step
-functions, for callers that have no Prefect API to record the run on (see ``hr_connector.epe``).
+:func:`execute` runs the import's sequence (:func:`hr_connector.flows.hr_import.hr_import`,
+through :func:`hr_connector.pipeline.run_import`) with the given steps inside the run's log file,
+then publishes its artifacts: the Prefect flows call it with the task wrappers, and
+:func:`run_plain` with the plain step functions, for callers that have no Prefect API to record
+the run on (see ``hr_connector.epe``). Neither this module nor the sequence imports Prefect.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir, remove, run_lock
 
 log = logging.getLogger("hr_connector.run")
+
 
 def execute(
     params: ConnectorParams, workdir: Path, task_id: str, steps: Steps, run_key: str | None = None

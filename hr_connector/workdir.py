@@ -21,6 +21,22 @@ from hr_connector.errors import RunLocked, UnsafePath
 FILE_MODE = 0o600
 
 
+#: The folder of the archives and the files that guard them, relative to the working directory.
+ARCHIVE_DIR = "data/archive"
+
+
+class _TaskFile:
+    """A path of the task's files: a template of ``task_id`` and ``data_type``, relative to the
+    working directory or to its folder ``under`` (``wd.output``: ``<root>/<task_id>_output.json``).
+    """
+
+    def __init__(self, template: str, under: str = ".") -> None:
+        self.template = f"{under}/{template}"
+
+    def __get__(self, wd: WorkDir, owner: type[WorkDir] | None = None) -> Path:
+        return wd.root / self.template.format(task_id=wd.task_id, data_type=wd.data_type)
+
+
 class WorkDir:
     """Paths of one task's files, relative to the working directory."""
 
@@ -29,56 +45,21 @@ class WorkDir:
         self.task_id = task_id
         self.data_type = data_type
 
-    @property
-    def log(self) -> Path:
-        return self.root / f"{self.task_id}_log.txt"
-
-    @property
-    def output(self) -> Path:
-        return self.root / f"{self.task_id}_output.json"
-
-    @property
-    def admin_task_json(self) -> Path:
-        return self.root / f"{self.task_id}_admin_task.json"
-
-    @property
-    def admin_task_markdown(self) -> Path:
-        return self.root / f"{self.task_id}_admin_task.md"
-
-    @property
-    def archive_dir(self) -> Path:
-        return self.root / "data" / "archive"
-
-    @property
-    def archive(self) -> Path:
-        return self.archive_dir / f"{self.data_type}_archive.json"
-
-    @property
-    def error_archive(self) -> Path:
-        return self.archive_dir / f"error_{self.data_type}_archive.json"
-
-    @property
-    def attachments_dir(self) -> Path:
-        """The admin task's zipped attachments, kept for a re-send (hr_connector.attachments)."""
-        return self.root / "data" / "attachments"
-
-    @property
-    def archive_index(self) -> Path:
-        """Derived from the archives, rebuilt by every completed run
-        (:mod:`hr_connector.fastpath.archive_index`)."""
-        return self.archive_dir / f".{self.data_type}_archive.index"
-
-    @property
-    def journal(self) -> Path:
-        return self.archive_dir / f".{self.data_type}_commit.json"
-
-    @property
-    def lock(self) -> Path:
-        return self.archive_dir / f".{self.data_type}.lock"
-
-    @property
-    def translation_override(self) -> Path:
-        return self.root / "misc-files" / "translation.json"
+    log = _TaskFile("{task_id}_log.txt")
+    output = _TaskFile("{task_id}_output.json")
+    admin_task_json = _TaskFile("{task_id}_admin_task.json")
+    admin_task_markdown = _TaskFile("{task_id}_admin_task.md")
+    #: the admin task's zipped attachments, kept for a re-send (hr_connector.attachments)
+    attachments_dir = _TaskFile("data/attachments")
+    translation_override = _TaskFile("misc-files/translation.json")
+    archive_dir = _TaskFile(ARCHIVE_DIR)
+    archive = _TaskFile("{data_type}_archive.json", under=ARCHIVE_DIR)
+    error_archive = _TaskFile("error_{data_type}_archive.json", under=ARCHIVE_DIR)
+    #: derived from the archives, rebuilt by every completed run
+    #: (:mod:`hr_connector.fastpath.archive_index`)
+    archive_index = _TaskFile(".{data_type}_archive.index", under=ARCHIVE_DIR)
+    journal = _TaskFile(".{data_type}_commit.json", under=ARCHIVE_DIR)
+    lock = _TaskFile(".{data_type}.lock", under=ARCHIVE_DIR)
 
     def inside(self, key: str, relative: str) -> Path:
         """Resolve a user-given path; refuse one that leaves the working directory."""

@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover - depends on how pytest imports the test
 from hr_connector.params import SftpSettings
 from hr_connector.workdir import WorkDir
 
+from conftest import ESM_USER, base_raw
+
 
 @pytest.fixture(scope="session")
 def sshd_server() -> Iterator[sshd_mod.Sshd]:
@@ -107,3 +109,23 @@ def sftp_env(
         tmp=tmp_path,
         client_key=sftp_client_key,
     )
+
+
+def sftp_raw(env: SftpEnv, esm: Any, **extra: Any) -> dict[str, Any]:
+    """The parameters of a run that downloads from ``env``'s server and reports to ``esm``."""
+    values: dict[str, Any] = dict(
+        data_type="organization",
+        file_path="./organization/*.csv",
+        webapi_url=esm.url,
+        webapi_user=ESM_USER,
+        taskid=21,
+        run_type="full",
+        sftp_server_fqdn=env.server.host,
+        sftp_server_ssh_port_number=str(env.server.port),
+        sftp_username=env.server.user.name,
+        sftp_password=env.password,
+        sftp_remote_path_data=str(env.data),
+        sftp_remote_path_archive=str(env.archive),
+        sftp_known_hosts=str(env.known_hosts),
+    )
+    return base_raw(**{**values, **extra})

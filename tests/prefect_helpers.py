@@ -1,13 +1,20 @@
 """Shared helpers of the tests that run flows on a real Prefect server: the step names, the
-parameters, and what the server holds about a flow run."""
+parameters, what the server holds about a flow run, and the Prefect CLI, a process worker and
+deployment runs (prefect.yaml for real)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from conftest import ESM_USER, base_raw
+from conftest import ESM_USER, REPO, base_raw
 
 STEPS = {
     "fetch-hr-file",
@@ -97,3 +104,114 @@ def stored_text(flow_run_id: Any) -> str:
     parts += [a.model_dump_json() for a in artifacts]
     parts += [log.model_dump_json() for log in logs]
     return "\n".join(parts)
+
+
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def cli_env(api_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PREFECT_API_URL=api_url,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
+    return env
+
+
+def prefect_cli(api_url: str, *args: str) -> str:
+    proc = subprocess.run(
+        [PREFECT, "--no-prompt", *args],
+        cwd=REPO,
+        env=cli_env(api_url),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+@contextlib.contextmanager
+def process_worker(
+    api_url: str, limit: int = 2, output: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A process worker; ``output`` keeps its stdout and stderr (the flow runs' too)."""
+    sink = output.open("w", encoding="utf-8") if output else subprocess.DEVNULL
+    worker = subprocess.Popen(
+        [
+            PREFECT,
+            "worker",
+            "start",
+            "--pool",
+            "hr-connector",
+            "--type",
+            "process",
+            "--limit",
+            str(limit),
+        ],
+        cwd=REPO,
+        env={**cli_env(api_url), "PREFECT_LOGGING_LEVEL": "INFO"} if output else cli_env(api_url),
+        stdout=sink,
+        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield worker
+    finally:
+        stop_group(worker, grace=20)
+        if output:
+            sink.close()  # type: ignore[union-attr]
+
+
+def run_params(esm: Any, data_type: str, fmt: str = "csv", **extra: Any) -> dict[str, Any]:
+    return {
+        "data_type": data_type,
+        "file_path": f"./{data_type}/*.{fmt}",
+        "run_type": "full",
+        "update_limit": 100,
+        "webapi_url": esm.url,
+        "webapi_user": ESM_USER,
+        "webapi_password": "prefect-secret:acme-webapi-password",
+        "report_template_code": "IGAWorkflowTaskInformation",
+        **extra,
+    }
+
+
+def trigger(
+    name: str, workdir: Path, task_id: str, params: dict[str, Any], **overrides: Any
+) -> Any:
+    from prefect.deployments import run_deployment
+
+    return run_deployment(
+        name,
+        parameters={"workdir": str(workdir), "task_id": task_id, "params": params, **overrides},
+        timeout=0,
+    )
+
+
+def wait_final(flow_run_ids: list[Any], timeout: float = 180) -> list[Any]:
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = [client.read_flow_run(i) for i in flow_run_ids]
+            if all(r.state and r.state.is_final() for r in runs):
+                return runs
+            if time.monotonic() > deadline:
+                raise AssertionError(f"runs not final: {[r.state for r in runs]}")
+            time.sleep(1)
+
+
+def stop_group(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM to the process group ``proc`` leads; SIGKILL if still there after ``grace`` s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

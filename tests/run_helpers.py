@@ -22,7 +22,7 @@ from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
 from hr_connector.workdir import WorkDir
 
-from conftest import SAMPLES, base_raw, place
+from conftest import ESM_USER, SAMPLES, base_raw, place
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "deployments" / "epe" / "IGAConnector.py"
@@ -36,13 +36,18 @@ ADDRESS_SPACE_CAP = 3 * 1024 * MB
 PASSWD_MARK = "root:x:0:0"
 
 
-def engine_env(**extra: str) -> dict[str, str]:
-    """The environment the engine gives the script: no Prefect API, plain orchestration."""
+def script_env(**extra: str) -> dict[str, str]:
+    """The environment the engine gives the script: no Prefect API, no EPE variables, this
+    virtual environment first on PATH; the script chooses its orchestration."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "EPE_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["HR_CONNECTOR_ORCHESTRATION"] = "plain"
     env.update(extra)
     return env
+
+
+def engine_env(**extra: str) -> dict[str, str]:
+    """:func:`script_env` with plain orchestration."""
+    return script_env(**{"HR_CONNECTOR_ORCHESTRATION": "plain", **extra})
 
 
 @dataclass
@@ -192,3 +197,100 @@ def place_bytes(workdir: Path, name: str, content: bytes, folder: str = "in") ->
 
 def fmt_of(name: str) -> str:
     return name.rsplit(".", 1)[1]
+
+
+def engine_run(
+    workdir: Path,
+    params: dict[str, Any] | str,
+    *,
+    mappings: dict[str, Any] | None = None,
+    args: list[str] | None = None,
+    script: Path = SCRIPT,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The EPE script as the engine starts it: the parameters (and mappings) on stdin."""
+    text = params if isinstance(params, str) else json.dumps(params)
+    if mappings is not None:
+        text += "\n" + json.dumps(mappings)
+    return subprocess.run(
+        [str(script), *(args or [])],
+        input=text + "\n",
+        cwd=workdir,
+        env=env or script_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def epe_raw(esm: Any, **extra: Any) -> dict[str, Any]:
+    """The parameters of a run that files its admin task in ``esm`` (task id 3)."""
+    return base_raw(webapi_url=esm.url, webapi_user=ESM_USER, **{"taskid": 3, **extra})
+
+
+#: Rows of the big workperiod file (:func:`workperiod_file`) unless told otherwise.
+BIG_FILE_ROWS = 100_000
+
+
+WP_HEADER = (
+    "row_id;employee_number;last_name;first_name;employment_start_date;title_id;manager_id;"
+    "org_unit_id\n"
+)
+
+
+def workperiod_file(path: Path, day: int, rows: int = BIG_FILE_ROWS) -> None:
+    """A big workperiod file; day 2 changes every 10th row, drops every 97th, adds 500."""
+    lines = [WP_HEADER]
+    for i in range(rows + (500 if day == 2 else 0)):
+        if day == 2 and i < rows and i % 97 == 0:
+            continue
+        title = (i + (1 if day == 2 and i % 10 == 0 else 0)) % 500
+        lines.append(
+            f"WP-{i:07d};E{i:07d};Sukunimi{i};Etunimi{i};2025-01-01;T{title:03d};"
+            f"E{i // 10 * 10:07d};OU{i % 300:04d}\n"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def is_stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, or a checkpoint that stops it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
+def start_engine(
+    workdir: Path,
+    params: dict[str, Any],
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdout: int = subprocess.PIPE,
+    stderr: int = subprocess.PIPE,
+    text: bool = False,
+) -> subprocess.Popen[Any]:
+    """IGAConnector.py started as the engine starts it (parameters on stdin), not waited for."""
+    proc = subprocess.Popen(
+        [str(SCRIPT), *args],
+        cwd=workdir,
+        env=env or engine_env(),
+        stdin=subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
+        text=text,
+    )
+    assert proc.stdin is not None
+    line = json.dumps(params) + "\n"
+    proc.stdin.write(line if text else line.encode())
+    proc.stdin.close()
+    proc.stdin = None  # communicate() must not flush it again
+    return proc
+
+
+def epe_day_one_then_next_file(workdir: Path, esm: Any) -> None:
+    """A completed EPE run of the day-one workperiods, then the next day's file in place."""
+    place(workdir, SAMPLES / "workperiod" / "workperiod.csv")
+    assert engine_run(workdir, epe_raw(esm)).returncode == 0
+    place(workdir, SAMPLES / "workperiod" / "next_day" / "workperiod.csv")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import WEBAPI_PASSWORD, place
-from test_deployments import prefect_cli, process_worker, run_params, trigger, wait_final
+from prefect_helpers import prefect_cli, process_worker, run_params, trigger, wait_final
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DEPLOYMENT = "hr-import-workperiod/acme-workperiod"

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_migration import MAPPINGS, engine, filed_task, local_params, vendor_workdir
 
 from conftest import SAMPLES
+from vendor_helpers import MAPPINGS, engine, filed_task, local_params, vendor_workdir
 
 PLATFORM = "manylinux2014_x86_64"
 #: (target version, a Python of that version on this machine)

@@ -399,11 +399,9 @@ def test_epe_stop_gives_the_exact_extra_arguments_line(
     esm: Any, workdir: Path, samples: Path
 ) -> None:
     """The admin adds the printed line to the scheduled task's JSON once, and the rerun imports."""
-    from test_epe import engine_run, epe_raw
+    from run_helpers import engine_run, epe_day_one_then_next_file, epe_raw
 
-    place(workdir, samples / "workperiod" / "workperiod.csv")
-    assert engine_run(workdir, epe_raw(esm)).returncode == 0
-    place(workdir, samples / "workperiod" / "next_day" / "workperiod.csv")
+    epe_day_one_then_next_file(workdir, esm)
     partial = epe_raw(esm, run_type="partial", update_limit=3, removed_limit="10%")
     stopped = engine_run(workdir, partial)
     assert stopped.returncode == 1

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_faults import _workperiods
 
 from hr_connector.outcome import Decision
 from hr_connector.workdir import WorkDir, run_lock
 
 from conftest import ESM_USER, SAMPLES, base_raw, place
-from run_helpers import SCRIPT, Proc, engine_env, epe, leftovers, run_plain
+from run_helpers import Proc, epe, leftovers, run_plain, start_engine, workperiod_file
 
 ROWS = 250_000
 
@@ -34,19 +33,7 @@ def _wait_for_lock_holder(workdir: Path, pid: int, data_type: str = "workperiod"
 
 
 def _popen(workdir: Path, params: dict[str, Any]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [str(SCRIPT)],
-        cwd=workdir,
-        env=engine_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(params) + "\n")
-    proc.stdin.close()
-    return proc
+    return start_engine(workdir, params, text=True)
 
 
 def _finish(proc: subprocess.Popen[str]) -> Proc:
@@ -60,7 +47,7 @@ def _finish(proc: subprocess.Popen[str]) -> Proc:
 def test_second_run_of_the_same_data_type_refuses_and_the_first_completes(workdir: Path) -> None:
     # 250k rows: the first run holds the lock ~2 s; the ESM is unreachable (127.0.0.1:9), which
     # keeps the run short after the lock (no 20 MB attachments) and does not change the decision
-    _workperiods(workdir / "in" / "wp.csv", day=1, rows=ROWS)
+    workperiod_file(workdir / "in" / "wp.csv", day=1, rows=ROWS)
     params = base_raw(update_limit=10**6, taskid=3)
     first = _popen(workdir, params)
     _wait_for_lock_holder(workdir, first.pid)
@@ -113,7 +100,7 @@ def test_stale_lock_file_does_not_block_the_next_run(workdir: Path, content: str
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_lock_of_a_killed_run_frees_itself(workdir: Path) -> None:
-    _workperiods(workdir / "in" / "wp.csv", day=1)
+    workperiod_file(workdir / "in" / "wp.csv", day=1)
     params = base_raw(update_limit=10**6, taskid=3)
     victim = _popen(workdir, params)
     _wait_for_lock_holder(workdir, victim.pid)

@@ -12,10 +12,8 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -25,114 +23,23 @@ from typing import Any
 
 import pytest
 
-from conftest import ESM_USER, REPO, WEBAPI_PASSWORD, place
-from prefect_helpers import STEPS, artifacts_of, eventually, task_run_names
+from conftest import WEBAPI_PASSWORD, place
+from prefect_helpers import (
+    PREFECT,
+    STEPS,
+    artifacts_of,
+    cli_env,
+    eventually,
+    prefect_cli,
+    process_worker,
+    run_params,
+    stop_group,
+    task_run_names,
+    trigger,
+    wait_final,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-PREFECT = str(Path(sys.executable).parent / "prefect")
-
-
-def cli_env(api_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        PREFECT_API_URL=api_url,
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        DO_NOT_TRACK="1",
-        PREFECT_LOGGING_LEVEL="WARNING",
-    )
-    return env
-
-
-def prefect_cli(api_url: str, *args: str) -> str:
-    proc = subprocess.run(
-        [PREFECT, "--no-prompt", *args],
-        cwd=REPO,
-        env=cli_env(api_url),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return proc.stdout
-
-
-@contextlib.contextmanager
-def process_worker(
-    api_url: str, limit: int = 2, output: Path | None = None
-) -> Iterator[subprocess.Popen[str]]:
-    """A process worker; ``output`` keeps its stdout and stderr (the flow runs' too)."""
-    sink = output.open("w", encoding="utf-8") if output else subprocess.DEVNULL
-    worker = subprocess.Popen(
-        [
-            PREFECT,
-            "worker",
-            "start",
-            "--pool",
-            "hr-connector",
-            "--type",
-            "process",
-            "--limit",
-            str(limit),
-        ],
-        cwd=REPO,
-        env={**cli_env(api_url), "PREFECT_LOGGING_LEVEL": "INFO"} if output else cli_env(api_url),
-        stdout=sink,
-        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        yield worker
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
-        if output:
-            sink.close()  # type: ignore[union-attr]
-
-
-def run_params(esm: Any, data_type: str, fmt: str = "csv", **extra: Any) -> dict[str, Any]:
-    return {
-        "data_type": data_type,
-        "file_path": f"./{data_type}/*.{fmt}",
-        "run_type": "full",
-        "update_limit": 100,
-        "webapi_url": esm.url,
-        "webapi_user": ESM_USER,
-        "webapi_password": "prefect-secret:acme-webapi-password",
-        "report_template_code": "IGAWorkflowTaskInformation",
-        **extra,
-    }
-
-
-def trigger(
-    name: str, workdir: Path, task_id: str, params: dict[str, Any], **overrides: Any
-) -> Any:
-    from prefect.deployments import run_deployment
-
-    return run_deployment(
-        name,
-        parameters={"workdir": str(workdir), "task_id": task_id, "params": params, **overrides},
-        timeout=0,
-    )
-
-
-def wait_final(flow_run_ids: list[Any], timeout: float = 180) -> list[Any]:
-    from prefect.client.orchestration import get_client
-
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while True:
-            runs = [client.read_flow_run(i) for i in flow_run_ids]
-            if all(r.state and r.state.is_final() for r in runs):
-                return runs
-            if time.monotonic() > deadline:
-                raise AssertionError(f"runs not final: {[r.state for r in runs]}")
-            time.sleep(1)
 
 
 def scenario(api_url: str, esm: Any, tmp: Path, samples: Path) -> None:
@@ -299,11 +206,7 @@ def prefect_on_postgres(postgres: str, tmp_path_factory: pytest.TempPathFactory)
             time.sleep(1)
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server, grace=30)
 
 
 def test_deployments_on_a_postgresql_server(

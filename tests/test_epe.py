@@ -6,51 +6,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ESM_USER, REPO, WEBAPI_PASSWORD, base_raw, place
+from conftest import ESM_USER, WEBAPI_PASSWORD, place
+from run_helpers import SCRIPT, engine_run, epe_day_one_then_next_file, epe_raw, script_env
 
-SCRIPT = REPO / "deployments" / "epe" / "IGAConnector.py"
 FORMATS = ["csv", "json", "xml"]
 VALID = {"costcenter": 8, "organization": 11, "title": 13, "workperiod": 34}
-
-
-def engine_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "EPE_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra)
-    return env
-
-
-def engine_run(
-    workdir: Path,
-    params: dict[str, Any] | str,
-    *,
-    mappings: dict[str, Any] | None = None,
-    args: list[str] | None = None,
-    script: Path = SCRIPT,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    text = params if isinstance(params, str) else json.dumps(params)
-    if mappings is not None:
-        text += "\n" + json.dumps(mappings)
-    return subprocess.run(
-        [str(script), *(args or [])],
-        input=text + "\n",
-        cwd=workdir,
-        env=env or engine_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def epe_raw(esm: Any, **extra: Any) -> dict[str, Any]:
-    return base_raw(webapi_url=esm.url, webapi_user=ESM_USER, **{"taskid": 3, **extra})
 
 
 def assert_no_secret(workdir: Path, proc: subprocess.CompletedProcess[str]) -> None:
@@ -86,9 +51,7 @@ def test_second_partial_run_with_the_same_file_outputs_nothing(
 
 
 def test_interrupted_run_exits_1_without_output(workdir: Path, samples: Path, esm: Any) -> None:
-    place(workdir, samples / "workperiod" / "workperiod.csv")
-    assert engine_run(workdir, epe_raw(esm)).returncode == 0
-    place(workdir, samples / "workperiod" / "next_day" / "workperiod.csv")
+    epe_day_one_then_next_file(workdir, esm)
     proc = engine_run(workdir, epe_raw(esm, run_type="partial", update_limit=3))
     assert proc.returncode == 1
     assert not (workdir / "3_output.json").exists()
@@ -135,7 +98,7 @@ def test_task_id_from_mappings_flag_and_environment(workdir: Path, samples: Path
     assert (workdir / "m7_output.json").exists()
     assert engine_run(workdir, params, args=["--task-id", "f8"]).returncode == 0
     assert (workdir / "f8_output.json").exists()
-    assert engine_run(workdir, params, env=engine_env(EPE_TASK_ID="e9")).returncode == 0
+    assert engine_run(workdir, params, env=script_env(EPE_TASK_ID="e9")).returncode == 0
     assert (workdir / "e9_output.json").exists()
 
 
@@ -148,7 +111,7 @@ def test_params_file_and_workdir_flag(tmp_path: Path, samples: Path, esm: Any) -
     proc = subprocess.run(
         [str(SCRIPT), "--params", str(params_file), "--workdir", str(work)],
         cwd=tmp_path,
-        env=engine_env(),
+        env=script_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -185,7 +148,7 @@ def test_with_prefect_api_url_the_run_is_recorded(
     workdir: Path, samples: Path, esm: Any, prefect_server: str
 ) -> None:
     place(workdir, samples / "title" / "title.csv")
-    env = engine_env(PREFECT_API_URL=prefect_server, PREFECT_HOME=os.environ["PREFECT_HOME"])
+    env = script_env(PREFECT_API_URL=prefect_server, PREFECT_HOME=os.environ["PREFECT_HOME"])
     proc = engine_run(workdir, epe_raw(esm, data_type="title", taskid=77), env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str(workdir / "77_output.json")

@@ -39,10 +39,7 @@ from hr_connector.records import Table
 from hr_connector.workdir import WorkDir
 
 from conftest import SAMPLES, base_raw
-
-FORMATS = ["csv", "json", "xml"]
-DATA_TYPES = ["costcenter", "organization", "title", "workperiod"]
-CORPUS = Path(__file__).resolve().parent / "corpus"
+from reader_cases import CORPUS, DATA_TYPES, EDGE_CASES, FORMATS, sample_files
 
 
 @pytest.fixture(autouse=True)
@@ -246,11 +243,6 @@ def _same_tables(path: Path, monkeypatch: pytest.MonkeyPatch) -> Ran:
     return ran
 
 
-def _sample_files() -> list[Path]:
-    files = [SAMPLES / t / f"{t}.{f}" for t in DATA_TYPES for f in FORMATS]
-    return files + [SAMPLES / "workperiod" / "next_day" / f"workperiod.{f}" for f in FORMATS]
-
-
 #: Corpus files the fast reader hands to the reference reader, and those a shared check settles
 #: before either reader runs; every other HR file is read by the fast reader itself.
 CORPUS_DECLINED = {
@@ -272,7 +264,7 @@ def _expected(path: Path, declined: set[str], before: set[str]) -> Ran:
 
 @pytest.mark.parametrize(
     "path",
-    _sample_files() + sorted(p for p in CORPUS.iterdir() if p.suffix in HR_SUFFIXES),
+    sample_files() + sorted(p for p in CORPUS.iterdir() if p.suffix in HR_SUFFIXES),
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_readers_agree_on_samples_and_corpus(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -280,33 +272,6 @@ def test_readers_agree_on_samples_and_corpus(path: Path, monkeypatch: pytest.Mon
     assert ran == _expected(path, CORPUS_DECLINED, CORPUS_BEFORE)
 
 
-EDGE_CASES = {
-    "blank_lines.csv": b"a;b\n1;2\n\n   \n3;4\n",
-    "quoted.csv": b'a;b\n"x;y";"say ""hi"""\n2;"two\nlines"\n',
-    "crlf.csv": b"a;b\r\n1;2\r\n3;4",
-    "lone_cr.csv": b"a;b\r1;2\r",
-    "ragged.csv": b"a;b;c\n1;2\n1;2;3;4\n\xc3\xa4;\xc3\xb6;\xc3\xa5\n",
-    "header_late.csv": b"\n\na;b\n1;2\n",
-    "one_column.csv": b"a\n1\n \n2\n",
-    "separator_in_value.csv": b"a;b\n1;x\x1fy\n",
-    "plain.json": b'[{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]',
-    "mixed_keys.json": b'[{"a": "1", "b": "2"}, {"b": "3", "a": "4"}, {"a": "5", "c": "6"}]',
-    "escaped_keys.json": b'[{"a": "1", "b": "2"}, {"a": "3", "\\u0062": "4", "b": "5"}]',
-    "escaped_quote.json": b'[{"a": "x\\"},{", "b": "2"}, {"a": "3", "b": "4"}]',
-    "types.json": b'[{"a": 1, "b": 2.50}, {"a": true, "b": null}, {"a": "x", "b": "y"}]',
-    "nested.json": b'{"R": [{"a": {"x": "1"}, "b": "2"}, {"a": [1], "b": "2"}, ["x"], 5]}',
-    "other_keys.json": b'{"n": "1", "R": [{"a": "1", "b": "2"}]}',
-    "two_arrays.json": b'{"R": [{"a": "1", "b": "2"}], "S": [{"a": "1"}]}',
-    "one_key.json": b'[{"a": "1"}, {"a": "2"}]',
-    "separator_in_value.json": b'[{"a": "x\\u001fy", "b": "2"}]',
-    "empty_array.json": b"[]",
-    "plain.xml": b"<r><e><a>1</a><b/></e><e><a>2</a><b>x</b></e></r>",
-    "other_order.xml": b"<r><e><a>1</a><b>2</b></e><e><b>3</b><a>4</a></e><e><a>5</a></e></r>",
-    "other_tags.xml": b"<r><e><a>1</a><b>2</b></e><f><a>3</a><b>4</b></f></r>",
-    "between.xml": b"<r><e><a>1</a><b>2</b></e><x/><e><a>3</a><b>4</b></e><y/></r>",
-    "record_in_record.xml": b"<r><e><a>1</a><e>2</e></e></r>",
-    "cdata.xml": b"<r><e><a><![CDATA[1<2]]></a><b>x&amp;y</b></e></r>",
-}
 #: Edge cases the fast reader declines (the reference reader reads them).
 EDGE_DECLINED = {
     "between.xml", "empty_array.json", "header_late.csv", "lone_cr.csv", "one_column.csv",

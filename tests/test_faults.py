@@ -47,13 +47,14 @@ from hr_connector.workdir import WorkDir, recover
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
 from run_helpers import (
-    SCRIPT,
     Snapshot,
     engine_env,
     epe,
     leftovers,
     run_plain,
     seed_full_run,
+    start_engine,
+    workperiod_file,
 )
 
 HR_CONNECTOR = Path(sys.executable).parent / "hr-connector"
@@ -264,27 +265,7 @@ def test_temp_files_of_a_write_killed_midway_are_ignored_and_removed(
 # SIGKILL of a real EPE subprocess at spread delays
 # --------------------------------------------------------------------------------------------
 
-ROWS = 100_000
 KILLS = 10
-WP_HEADER = (
-    "row_id;employee_number;last_name;first_name;employment_start_date;title_id;manager_id;"
-    "org_unit_id\n"
-)
-
-
-def _workperiods(path: Path, day: int, rows: int = ROWS) -> None:
-    """A big workperiod file; day 2 changes every 10th row, drops every 97th, adds 500."""
-    lines = [WP_HEADER]
-    for i in range(rows + (500 if day == 2 else 0)):
-        if day == 2 and i < rows and i % 97 == 0:
-            continue
-        title = (i + (1 if day == 2 and i % 10 == 0 else 0)) % 500
-        lines.append(
-            f"WP-{i:07d};E{i:07d};Sukunimi{i};Etunimi{i};2025-01-01;T{title:03d};"
-            f"E{i // 10 * 10:07d};OU{i % 300:04d}\n"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines), encoding="utf-8")
 
 
 def _wait_for_log(workdir: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> float:
@@ -302,18 +283,7 @@ def _wait_for_log(workdir: Path, proc: subprocess.Popen[bytes], timeout: float =
 
 def _start(workdir: Path, **extra: Any) -> subprocess.Popen[bytes]:
     params = base_raw(run_type="partial", update_limit=10**6, taskid=3, **extra)
-    proc = subprocess.Popen(
-        [str(SCRIPT)],
-        cwd=workdir,
-        env=engine_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(params).encode() + b"\n")
-    proc.stdin.close()
-    return proc
+    return start_engine(workdir, params, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 #: kills at the first sight of a file being written (polled every millisecond): mid-write
@@ -357,12 +327,12 @@ def _kill_when_seen(workdir: Path, proc: subprocess.Popen[bytes], pattern: str) 
 @pytest.mark.timeout(180)
 def test_sigkill_at_spread_delays_and_mid_write_never_tears_the_archives(tmp_path: Path) -> None:
     seed = tmp_path / "seed"
-    _workperiods(seed / "in" / "wp.csv", day=1)
+    workperiod_file(seed / "in" / "wp.csv", day=1)
     assert run_plain(seed, data_type="workperiod", update_limit=10**6).decision.value == (
         "completed"
     )
     old = Snapshot.of(seed, "workperiod")
-    _workperiods(seed / "in" / "wp.csv", day=2)
+    workperiod_file(seed / "in" / "wp.csv", day=2)
 
     # one uninterrupted run: the new set, and how long a run takes once started
     ref = tmp_path / "ref"

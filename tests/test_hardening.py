@@ -257,7 +257,7 @@ def test_turning_tls_verification_off_is_an_explicit_logged_opt_in(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="hr_connector.clients.esm")
-    assert parse_params(base_raw(webapi_verify_tls="false")).webapi_verify_tls is False
+    assert parse_params(base_raw(webapi_verify_tls="false")).webapi.webapi_verify_tls is False
     client = EsmRestClient(_settings("https://esm.example.com", webapi_verify_tls=False))
     assert client._http.verify is False
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

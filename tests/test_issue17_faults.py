@@ -18,32 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_kill_sweep import _stopped
 
 from hr_connector.checkpoints import ENV
 from hr_connector.clients.esm import EsmRestClient, EsmUnavailable
 from hr_connector.params import WebApiSettings
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
-from run_helpers import SCRIPT, Snapshot, engine_env, run_plain, seed_full_run
+from run_helpers import Snapshot, engine_env, is_stopped, run_plain, seed_full_run, start_engine
 
 
 def _start(
     workdir: Path, params: dict[str, Any], *args: str, **env: str
 ) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [str(SCRIPT), *args],
-        cwd=workdir,
-        env=engine_env(**env),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(params).encode() + b"\n")
-    proc.stdin.close()
-    proc.stdin = None
-    return proc
+    return start_engine(workdir, params, *args, env=engine_env(**env))
 
 
 def _files(root: Path) -> dict[str, tuple[int, int]]:
@@ -173,7 +160,7 @@ def test_a_run_against_a_trickling_esm_ends_in_time(workdir: Path) -> None:
 
 def _wait_stopped(proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
-    while not _stopped(proc.pid):
+    while not is_stopped(proc.pid):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.005)
 

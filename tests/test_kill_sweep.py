@@ -25,11 +25,11 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_faults import _workperiods
 
 from hr_connector.checkpoints import ENV, POINTS
 from hr_connector.delivery import is_marked
@@ -37,7 +37,7 @@ from hr_connector.outcome import Decision
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw
-from run_helpers import SCRIPT, engine_env, run_plain
+from run_helpers import engine_env, is_stopped, run_plain, start_engine, workperiod_file
 
 ROWS = 3_000
 TASK = "3"
@@ -54,27 +54,9 @@ def _params(**extra: Any) -> dict[str, Any]:
 
 def _start(workdir: Path, stop_at: str | None = None, **extra: Any) -> subprocess.Popen[bytes]:
     env = engine_env(**({ENV: stop_at} if stop_at else {}))
-    proc = subprocess.Popen(
-        [str(SCRIPT)],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if os.environ.get("SWEEP_DEBUG") else subprocess.DEVNULL,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(_params(**extra)).encode() + b"\n")
-    proc.stdin.close()
-    proc.stdin = None  # communicate() must not flush it again
-    return proc
-
-
-def _stopped(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+    debug = os.environ.get("SWEEP_DEBUG")
+    stderr = subprocess.STDOUT if debug else subprocess.DEVNULL
+    return start_engine(workdir, _params(**extra), env=env, stderr=stderr)
 
 
 class Platform:
@@ -100,14 +82,26 @@ class Platform:
         return proc.returncode
 
 
-def _kill_at_point(workdir: Path, point: str, platform: Platform) -> int:
-    proc = _start(workdir, stop_at=point)
+def _kill_once(
+    proc: subprocess.Popen[bytes],
+    workdir: Path,
+    platform: Platform,
+    sign: Callable[[], object],
+    every: float,
+) -> int:
+    """SIGKILL ``proc`` as soon as ``sign()`` holds (polled every ``every`` s, for at most 60 s),
+    unless it ended first; then the platform's part."""
     deadline = time.monotonic() + 60
-    while proc.poll() is None and not _stopped(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.002)
+    while proc.poll() is None and not sign() and time.monotonic() < deadline:
+        time.sleep(every)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     return platform.after(proc, workdir)
+
+
+def _kill_at_point(workdir: Path, point: str, platform: Platform) -> int:
+    proc = _start(workdir, stop_at=point)
+    return _kill_once(proc, workdir, platform, lambda: is_stopped(proc.pid), 0.002)
 
 
 def _kill_when(workdir: Path, platform: Platform, seen: str) -> int:
@@ -122,22 +116,13 @@ def _kill_when(workdir: Path, platform: Platform, seen: str) -> int:
             platform.import_output(workdir)
         del line, rest
         return proc.returncode
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if next(workdir.glob(seen), None) is not None:
-            break
-        time.sleep(0.0005)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    return platform.after(proc, workdir)
+    return _kill_once(proc, workdir, platform, lambda: next(workdir.glob(seen), None), 0.0005)
 
 
 def _kill_after(workdir: Path, platform: Platform, delay: float) -> int:
     proc = _start(workdir)
     time.sleep(delay)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    return platform.after(proc, workdir)
+    return _kill_once(proc, workdir, platform, lambda: True, 0)
 
 
 @pytest.fixture(scope="module")
@@ -146,12 +131,12 @@ def story(tmp_path_factory: pytest.TempPathFactory, esm: Any) -> dict[str, Any]:
     ESM_URL["url"] = esm.url
     root = tmp_path_factory.mktemp("sweep")
     seed = root / "seed"
-    _workperiods(seed / "in" / "wp.csv", day=1, rows=ROWS)
+    workperiod_file(seed / "in" / "wp.csv", day=1, rows=ROWS)
     day1 = run_plain(seed, data_type="workperiod", update_limit=10**6)
     assert day1.decision is Decision.COMPLETED
     day1_platform = Platform()
     day1_platform.import_output(seed)
-    _workperiods(seed / "in" / "wp.csv", day=2, rows=ROWS)
+    workperiod_file(seed / "in" / "wp.csv", day=2, rows=ROWS)
     full = root / "full"
     shutil.copytree(seed, full)
     ref = run_plain(full, data_type="workperiod", run_type="full")
@@ -262,7 +247,7 @@ def test_unusable_parameters_never_touch_the_files_of_a_run_in_flight(
     workdir, platform = _fresh(story, "in-flight")
     frozen = _start(workdir, stop_at="admin-task-kept")
     deadline = time.monotonic() + 60
-    while not _stopped(frozen.pid) and time.monotonic() < deadline:
+    while not is_stopped(frozen.pid) and time.monotonic() < deadline:
         assert frozen.poll() is None
         time.sleep(0.002)
     output = workdir / f"{TASK}_output.json"

@@ -18,8 +18,15 @@ from typing import Any
 import pytest
 
 from conftest import REPO, WEBAPI_PASSWORD, base_raw, place
-from prefect_helpers import artifacts_of, eventually
-from test_deployments import prefect_cli, process_worker, run_params, trigger, wait_final
+from prefect_helpers import (
+    artifacts_of,
+    eventually,
+    prefect_cli,
+    process_worker,
+    run_params,
+    trigger,
+    wait_final,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -484,8 +484,8 @@ def test_national_ids_block_masked_everywhere_a_person_reads(
 def test_national_ids_need_a_country_and_the_country_must_be_known() -> None:
     with pytest.raises(ParametersInvalid, match="national_id_country"):
         parse_params(base_raw(national_id_country="xx"))
-    assert parse_params(base_raw(national_id_country=" SE ")).national_id_country == "se"
-    assert parse_params(base_raw(national_id_country="")).national_id_country is None
+    assert parse_params(base_raw(national_id_country=" SE ")).quality.national_id_country == "se"
+    assert parse_params(base_raw(national_id_country="")).quality.national_id_country is None
 
 
 def test_without_a_country_no_national_id_check(workdir: Path) -> None:
@@ -553,11 +553,11 @@ def test_file_too_old(workdir: Path) -> None:
 
 def test_checks_parameter() -> None:
     params = parse_params(base_raw(checks='{"References": "BLOCK", "cycles": "off"}'))
-    assert params.checks == {"references": "block", "cycles": "off"}
+    assert params.quality.checks == {"references": "block", "cycles": "off"}
     with pytest.raises(ParametersInvalid) as info:
         parse_params(base_raw(checks={"refs": "block", "cycles": "hard"}))
     assert "unknown check 'refs'" in str(info.value) and "'hard' is not one of" in str(info.value)
-    assert parse_params(base_raw(checks="")).checks == {}
+    assert parse_params(base_raw(checks="")).quality.checks == {}
 
 
 def test_all_checks_off_gives_no_section(workdir: Path) -> None:
@@ -647,7 +647,7 @@ def test_wrapper_blocks_with_references_from_the_same_working_directory(
     workdir: Path, esm: Any
 ) -> None:
     """As under EPE: the other types' archives sit in the same working directory."""
-    from test_epe import engine_run, epe_raw
+    from run_helpers import engine_run, epe_raw
 
     import_references(workdir)
     rows = [
@@ -674,7 +674,7 @@ def test_wrapper_blocks_with_references_from_the_same_working_directory(
 
 
 def test_wrapper_same_file_again_exits_1_with_one_line(workdir: Path, esm: Any) -> None:
-    from test_epe import engine_run, epe_raw
+    from run_helpers import engine_run, epe_raw
 
     write_csv(workdir, good_workperiods(), WP_COLUMNS)
     params = epe_raw(esm, checks={"same_file": "block"}, file_path="in/*.csv")
@@ -760,9 +760,9 @@ def test_national_id_verdicts_of_unchanged_rows_carry_over(
 
 
 def _stores() -> list[tuple[str, bytes]]:
-    from test_fast_path import CORPUS, EDGE_CASES, _sample_files
+    from reader_cases import CORPUS, EDGE_CASES, sample_files
 
-    files = [(p.name, p.read_bytes()) for p in _sample_files() + sorted(CORPUS.glob("*.*"))]
+    files = [(p.name, p.read_bytes()) for p in sample_files() + sorted(CORPUS.glob("*.*"))]
     return [(n, b) for n, b in files if not n.endswith(".md")] + sorted(EDGE_CASES.items())
 
 
@@ -924,8 +924,8 @@ def test_file_age_of_an_sftp_file_is_the_listings_mtime(
     sftp_env: Any, esm: Any, samples: Path
 ) -> None:
     """The download keeps the server's modification time, so yesterday's file is old."""
-    from test_epe import engine_run
-    from test_sftp_run import sftp_raw
+    from conftest_sftp import sftp_raw
+    from run_helpers import engine_run
 
     sftp_env.put("organization.csv", (samples / "organization" / "organization.csv").read_bytes())
     old = time.time() - 30 * 3600

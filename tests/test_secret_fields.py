@@ -49,10 +49,10 @@ def test_secret_keys_are_the_secretstr_fields() -> None:
 def test_every_use_derives_from_the_declaration() -> None:
     params = parse_params(RAW)
     assert sorted(secret_values(params)) == ["sftp-pass-2", "web-pass-1"]
-    assert secret_values(params.sftp_settings()) == ["sftp-pass-2"]
+    assert secret_values(params.sftp) == ["sftp-pass-2"]
     dumped = params.safe_dump()
     assert dumped["webapi_password"] == dumped["sftp_password"] == "**********"
-    assert isinstance(params.webapi_password, SecretStr)
+    assert isinstance(params.webapi.webapi_password, SecretStr)
     # a declared key is a secret exactly when it is a SecretStr; an undeclared one by its name
     assert is_secret_key("webapi_password") and not is_secret_key("sftp_private_key_path")
     assert is_secret_key("api_token") and not is_secret_key("department")

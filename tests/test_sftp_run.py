@@ -6,23 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_epe import engine_run
 
-from conftest import ESM_USER, WEBAPI_PASSWORD, base_raw
-from conftest_sftp import SftpEnv
+from conftest import WEBAPI_PASSWORD
+from conftest_sftp import SftpEnv, sftp_raw
+from run_helpers import engine_run
 
 pytestmark = pytest.mark.integration
-
-
-def sftp_raw(env: SftpEnv, esm: Any, **extra: Any) -> dict[str, Any]:
-    values: dict[str, Any] = dict(
-        data_type="organization", file_path="./organization/*.csv", webapi_url=esm.url,
-        webapi_user=ESM_USER, taskid=21, run_type="full",
-        sftp_server_fqdn=env.server.host, sftp_server_ssh_port_number=str(env.server.port),
-        sftp_username=env.server.user.name, sftp_password=env.password,
-        sftp_remote_path_data=str(env.data), sftp_remote_path_archive=str(env.archive),
-        sftp_known_hosts=str(env.known_hosts))
-    return base_raw(**{**values, **extra})
 
 
 def test_completed_run_fetches_and_archives_the_remote_file(sftp_env: SftpEnv, esm: Any,

@@ -94,8 +94,8 @@ def test_blank_values_are_not_given() -> None:
     }
     params = parse_params({**raw, **blanks, "__taskid__": "9"})
     assert params.minimum_row_count is None and params.debug is False
-    assert params.run_type == "partial" and params.language == "en"
-    assert params.objectGUID_field_name == "objectGUID" and not params.uses_sftp
+    assert params.run_type == "partial" and params.webapi.language == "en"
+    assert params.objectGUID_field_name == "objectGUID" and params.sftp is None
     assert params.taskid == "9" and "__taskid__" not in params.extra_keys
 
 

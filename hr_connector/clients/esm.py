@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
@@ -47,7 +48,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -837,7 +838,26 @@ def _task_key(task: AdminTask) -> str:
     return f"{task.task_id}|{task.created_at}|{task.case}|{task.title}"
 
 
-class RestSink:
+_Client = TypeVar("_Client", EsmRestClient, EsmXmlClient)
+
+
+class _Sink(Generic[_Client]):
+    """What both sinks hold: the settings, their Web API client, the texts of the notes."""
+
+    client_class: type[_Client]
+
+    def __init__(
+        self,
+        settings: WebApiSettings,
+        client: _Client | None = None,
+        translations: Translations | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client: _Client = client or self.client_class(settings)
+        self._notes = _Notes(translations)
+
+
+class RestSink(_Sink[EsmRestClient]):
     """Files the admin task through the REST API: datacard first, then the attachments.
 
     The same sink object is handed to every retry of the Prefect task, so the datacard created
@@ -847,16 +867,12 @@ class RestSink:
     card. The REST API has no idempotency key to prevent that.)
     """
 
-    def __init__(
-        self,
-        settings: WebApiSettings,
-        client: EsmRestClient | None = None,
-        translations: Translations | None = None,
-    ) -> None:
-        self.settings = settings
-        self.client = client or EsmRestClient(settings)
-        self._notes = _Notes(translations)
-        self._filings: dict[str, _Filing] = {}
+    client_class = EsmRestClient
+
+    @functools.cached_property
+    def _filings(self) -> dict[str, _Filing]:
+        """Each task's filing so far, kept across the retries of the Prefect task."""
+        return {}
 
     def file(self, task: AdminTask) -> str:
         settings = self.settings
@@ -945,18 +961,10 @@ class RestSink:
         return None
 
 
-class XmlSink:
+class XmlSink(_Sink[EsmXmlClient]):
     """Files the admin task through the legacy XML Web API; attachments are left out."""
 
-    def __init__(
-        self,
-        settings: WebApiSettings,
-        client: EsmXmlClient | None = None,
-        translations: Translations | None = None,
-    ) -> None:
-        self.settings = settings
-        self.client = client or EsmXmlClient(settings)
-        self._notes = _Notes(translations)
+    client_class = EsmXmlClient
 
     def file(self, task: AdminTask) -> str:
         settings = self.settings

@@ -70,13 +70,11 @@ from hr_connector.clients.sftp_pipelined import (
 from hr_connector.errors import (
     ConnectorError,
     FileEmpty,
-    FileNotReceived,
-    MultipleFiles,
     ParametersInvalid,
     SftpError,
     SftpUnavailable,
 )
-from hr_connector.fetch import check_pattern
+from hr_connector.fetch import check_pattern, the_one_match
 from hr_connector.params import SftpSettings, secret_values
 from hr_connector.runlog import mask_secrets
 from hr_connector.workdir import WorkDir, fsync_dir, write_staged
@@ -646,11 +644,7 @@ def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -
         with conn.guard(f"listing the remote data folder {remote_dir}"):
             entries = conn.sftp.listdir_attr(remote_dir)
         matches = _matching(entries, pattern)
-        if not matches:
-            raise FileNotReceived(file_path, _where(settings))
-        if len(matches) > 1:
-            raise MultipleFiles(file_path, [m.filename for m in matches])
-        entry = matches[0]
+        entry = the_one_match(matches, file_path, _where(settings), lambda m: m.filename)
         if entry.st_size is None:
             raise SftpError(conn.server, f"the server reports no size for {entry.filename}")
         if not entry.st_size:

@@ -147,9 +147,5 @@ class QualitySettings:
 
     @classmethod
     def from_params(cls, params: Any) -> QualitySettings:
-        return cls(
-            severity={**DEFAULTS, **(getattr(params, "checks", None) or {})},
-            national_id_country=getattr(params, "national_id_country", None),
-            max_file_age_hours=getattr(params, "max_file_age_hours", None),
-            reference_archives_dir=getattr(params, "reference_archives_dir", None),
-        )
+        given = params.quality  # hr_connector.params.QualityParams: the keys as given
+        return cls(severity={**DEFAULTS, **given.checks}, **given.model_dump(exclude={"checks"}))

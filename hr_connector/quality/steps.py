@@ -73,11 +73,11 @@ def remember_file(
     sha256 = next((r.sha256 for r in runs if r.sha256), None)
     national = None
     ran = next((r for r in runs if r.check == "national_ids"), None)
-    if ran is not None and table is not None and params.national_id_country:
+    if ran is not None and table is not None and params.quality.national_id_country:
         key = table.columns.index(schema.key_column)
         flagged = [table.rows[i][key] or "" for f in ran.findings for i in f.rows]
         column = schema.columns.get("national_id", "national_id")
-        national = carry.verdicts(workdir, params.national_id_country, column, flagged)
+        national = carry.verdicts(workdir, params.quality.national_id_country, column, flagged)
     persons = None
     person = checks.person_column(schema, params.unique_id)
     settings = QualitySettings.from_params(params)

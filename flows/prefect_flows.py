@@ -1,0 +1,196 @@
+"""The Prefect flows that run the import, one per data type, so the Prefect UI shows which one ran.
+
+Each flow's run is :func:`hr_connector.flows.hr_import.hr_import` (the sequence, read it there)
+with the Prefect task wrappers (:data:`hr_connector.tasks.PREFECT_STEPS`): every step is a task
+run in the UI. Around it, :func:`import_body` takes the per-run overrides, refuses a deployment's
+unusable working directory, resolves secret references, applies the admin's decision on a
+stopped run (:mod:`hr_connector.approval`) and turns the result into the flow run's state;
+:func:`hr_connector.runner.execute` adds the run's log file (``<taskid>_log.txt``, secrets
+redacted) and artifacts. An interrupted run (missing file, update limit, …) ends **Failed** with a
+message that says what to fix, so an operator can fix the file and rerun. A *deployment* run
+stopped by a limit first suspends, waiting for the admin's decision in the UI. The typed
+:class:`ImportResult` is the Completed state's result, and rides on the Failed state's exception
+(:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
+
+Import the flows from :mod:`hr_connector.flows.hr_import` (``hr_import_title``, …, ``FLOWS``,
+``run_flow``): that module imports this one on first use, so the plain mode never imports Prefect.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import Flow, flow
+from prefect.states import Completed, Failed, State
+
+from hr_connector import advice, approval, artifacts, secret_refs, wording
+from hr_connector.errors import ParametersInvalid
+from hr_connector.flows.run_view import (
+    ExpectedStop,
+    deployment_workdir,
+    logs_in_prefect,
+    origin,
+    quiet_expected_stops,
+    run_name,
+)
+from hr_connector.outcome import Decision, ImportResult, Interruption
+from hr_connector.params import DataType, parse_params
+from hr_connector.runlog import register_secrets
+from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
+from hr_connector.tasks import PREFECT_STEPS
+from hr_connector.workdir import WorkDir
+
+quiet_expected_stops()
+
+#: One-off override of the deployment's ``params.run_type`` ("full" for a first load).
+RunType = Literal["partial", "full"]
+
+
+class RunNotCompleted(ExpectedStop):
+    """The Failed state's exception: carries the run's result for in-process callers."""
+
+    def __init__(self, message: str, result: ImportResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def import_body(
+    data_type: DataType,
+    params: dict[str, Any],
+    workdir: str,
+    task_id: str,
+    overrides: Mapping[str, Any],
+) -> State[Any]:
+    """The flow run: ``overrides`` are the flow's per-run parameters (None: not given)."""
+    raw = {"data_type": data_type, **params}
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    if raw["data_type"] != data_type:
+        raise ValueError(f"this flow imports {data_type}, the parameters say {raw['data_type']}")
+    with advice.running_under(origin()) as run_origin, logs_in_prefect():
+        workdir, refused = deployment_workdir(workdir, run_origin)
+        if refused:  # nothing is written anywhere: the path was never chosen
+            logging.getLogger("hr_connector.run").error("Run refused: %s", refused)
+            result = ImportResult(
+                task_id=task_id,
+                data_type=data_type,
+                run_type=str(raw.get("run_type") or "partial"),
+                decision=Decision.INTERRUPTED,
+                interruption=Interruption(case="parameters_invalid", message=refused),
+            )
+            return Failed(message=refused, data=RunNotCompleted(refused, result))
+        return _run_and_decide(data_type, raw, workdir, task_id)
+
+
+def _run_and_decide(
+    data_type: DataType, raw: dict[str, Any], workdir: str, task_id: str
+) -> State[Any]:
+    decided = approval.decision_of_this_run()  # a stopped run the admin resumed (issue 12)
+    if decided is not None and decided.decision == "approve":
+        raw["approved_changeset"] = decided.changeset
+        raw["approved_by"] = decided.decided_by
+    try:
+        resolved = secret_refs.resolve(raw)
+        register_secrets(secret_strings(resolved))
+        parsed = parse_params(resolved)
+    except ParametersInvalid as error:
+        result = report_unusable_parameters(raw, error, Path(workdir), task_id)
+    else:
+        from prefect.runtime import flow_run
+
+        if decided is not None and decided.decision == "reject":
+            result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
+        else:
+            waits = (
+                decided is None
+                and parsed.wait_for_approval
+                and approval.deployment_run() is not None
+            )
+            token = wording.PREFECT_APPROVAL.set(flow_run.name if waits else None)
+            try:
+                result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
+            finally:
+                wording.PREFECT_APPROVAL.reset(token)
+            if waits and approval.can_wait(result, parsed.dry_run):
+                wd = WorkDir(Path(workdir), task_id, parsed.data_type)
+                description = approval.form_description(
+                    result, artifacts.admin_task_markdown(result, wd)
+                )
+                approval.wait_for_decision(result, description, parsed.approval_timeout_hours)
+    message = state_message(result)
+    if result.decision is Decision.INTERRUPTED or result.report_error:
+        return Failed(message=message, data=RunNotCompleted(message, result))
+    return Completed(message=message, data=result)
+
+
+def _make(data_type: DataType) -> Flow[..., Any]:
+    def hr_import(
+        params: dict[str, Any],
+        workdir: str,
+        task_id: str,
+        approved_changeset: str | None = None,
+        override_update_limit: bool | None = None,
+        dry_run: bool | None = None,
+        run_type: RunType | None = None,
+    ) -> State[Any]:
+        overrides = {
+            "approved_changeset": approved_changeset,
+            "override_update_limit": override_update_limit,
+            "dry_run": dry_run,
+            "run_type": run_type,
+        }
+        return import_body(data_type, params, workdir, task_id, overrides)
+
+    hr_import.__doc__ = (
+        f"Import {data_type} rows from the HR file into the IGA solution.\n\n"
+        "params: the connector's extra arguments (PLATFORM.md §3); secret keys hold references "
+        "(env:NAME, prefect-secret:NAME), never values. workdir: the task's working directory. "
+        "task_id: names the task's files. approved_changeset / override_update_limit / dry_run: "
+        "per-run overrides, e.g. to approve one run that exceeds the update limit. run_type: "
+        "'full' for a one-off full load (e.g. the first run of a partial deployment)."
+    )
+    hr_import.__name__ = f"hr_import_{data_type}"
+    return flow(
+        hr_import,
+        name=f"hr-import-{data_type}",
+        flow_run_name=functools.partial(run_name, data_type),
+        persist_result=False,
+        log_prints=False,
+    )
+
+
+hr_import_costcenter = _make("costcenter")
+hr_import_organization = _make("organization")
+hr_import_title = _make("title")
+hr_import_workperiod = _make("workperiod")
+
+FLOWS: dict[str, Flow[..., Any]] = {
+    "costcenter": hr_import_costcenter,
+    "organization": hr_import_organization,
+    "title": hr_import_title,
+    "workperiod": hr_import_workperiod,
+}
+
+
+def run_flow(raw: Mapping[str, Any], workdir: Path, task_id: str) -> ImportResult:
+    """Run the data type's flow in this process and return its result, Completed or Failed.
+
+    Secret values are swapped for in-memory references first, so the parameters Prefect stores
+    hold none.
+    """
+    data_type = str(raw.get("data_type"))
+    state = FLOWS[data_type](
+        params=secret_refs.stash(raw), workdir=str(workdir), task_id=task_id, return_state=True
+    )
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, ImportResult):
+        return outcome
+    if isinstance(outcome, RunNotCompleted):
+        return outcome.result
+    # The flow crashed before it had a result (a bug, or Prefect itself failed): re-raise it.
+    if isinstance(outcome, BaseException):
+        raise outcome
+    raise RuntimeError(f"The flow ended {state.type.value} without a result: {state.message}")
