@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hr_connector import archive_index
 from hr_connector import compare as compare_mod
 from hr_connector.compare import Changeset
+from hr_connector.fastpath.archive_index import ArchiveIndex
 from hr_connector.outcome import BlockedRow, ChangeList, ColumnChange, RowChange
-from hr_connector.records import Table, fast_path_enabled
+from hr_connector.records import Table
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir, remove, write_atomic
 
@@ -93,17 +93,18 @@ def masked_columns(schema: RunSchema) -> set[str]:
     return {schema.columns["national_id"]} if "national_id" in schema.columns else set()
 
 
-def archived_rows(base: WorkDir, schema: RunSchema, ids: set[str]) -> dict[str, dict[str, Any]]:
-    """The archived (imported) rows with these row IDs."""
+def archived_rows(
+    base: WorkDir, schema: RunSchema, ids: set[str], index: ArchiveIndex | None = None
+) -> dict[str, dict[str, Any]]:
+    """The archived (imported) rows with these row IDs; ``index``: the archive index of
+    ``base`` as the run loaded it (None: the archive is parsed)."""
     if not ids:
         return {}
-    if fast_path_enabled():
-        index = archive_index.load(base)
-        if index is not None and index.meta.get("key_column") == schema.key_column:
-            all_ids, imported = index.ids(), index.imported
-            lines = [j for j, k in enumerate(all_ids) if imported[j] and k in ids]
-            found = index.read_rows(base.archive, lines)
-            return {all_ids[j]: found[j] for j in lines}  # type: ignore[misc]
+    if index is not None and index.meta.get("key_column") == schema.key_column:
+        all_ids, imported = index.ids(), index.imported
+        lines = [j for j, k in enumerate(all_ids) if imported[j] and k in ids]
+        found = index.read_rows(base.archive, lines)
+        return {all_ids[j]: found[j] for j in lines}  # type: ignore[misc]
     values = compare_mod.load_previous(base, schema).values
     return {k: values[k] for k in ids if k in values}
 
@@ -114,8 +115,10 @@ def list_changes(
     schema: RunSchema,
     base: WorkDir,
     unique_id: str = "employee_number",
+    previous: ArchiveIndex | None = None,
 ) -> RunChanges:
-    """Every new, changed and removed row of a partial run, in row-ID order."""
+    """Every new, changed and removed row of a partial run, in row-ID order (``previous``: the
+    archive index of ``base`` as the run loaded it, see :func:`archived_rows`)."""
     if changeset.run_type != "partial":
         return RunChanges()
     index = table.column_index()
@@ -132,7 +135,8 @@ def list_changes(
 
     rows = table.rows
     changed_ids = {rows[i][key] for i in changeset.changed}
-    before = archived_rows(base, schema, {*changed_ids, *changeset.removed})  # type: ignore[arg-type]
+    wanted: set[str] = {*changed_ids, *changeset.removed}  # type: ignore[arg-type]
+    before = archived_rows(base, schema, wanted, previous)
     result = RunChanges()
     for i in changeset.new:
         values = dict(zip(table.columns, rows[i], strict=False))

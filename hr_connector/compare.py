@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from itertools import filterfalse, islice
 from typing import Any
 
 import orjson
 
-from hr_connector import archive_index, archive_shape
-from hr_connector.archive_index import ArchiveIndex
+from hr_connector import archive_shape
 from hr_connector.errors import ArchiveMissing
-from hr_connector.records import Reason, Table, Value, fast_path_enabled, paused_gc
+from hr_connector.fastpath import archive_index
+from hr_connector.fastpath.archive_index import ArchiveIndex
+from hr_connector.records import Reason, Row, Table, Value, paused_gc
 from hr_connector.schemas import RunSchema
 from hr_connector.validate import key_values
 from hr_connector.workdir import WorkDir
@@ -84,16 +86,18 @@ class PreviousRun:
         return self._columns
 
 
-def load_previous(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
+def load_previous(
+    workdir: WorkDir, schema: RunSchema, index: ArchiveIndex | None = None
+) -> PreviousRun:
+    """The last completed run in ``workdir``; ``index``: its archive index as the run loaded it
+    (fast path; None: the archives are parsed, the reference)."""
     if not workdir.archive.exists():
         if getattr(workdir, "empty_if_missing", False):  # a lost base: output every row again
             log.warning("The kept base of the undelivered run is missing: every row is output")
             return PreviousRun({}, set())
         raise ArchiveMissing(str(workdir.archive.relative_to(workdir.root)))
-    if fast_path_enabled():
-        index = archive_index.load(workdir)
-        if index is not None and index.meta.get("key_column") == schema.key_column:
-            return PreviousRun.indexed(index, workdir, lambda: _load_archives(workdir, schema))
+    if index is not None and index.meta.get("key_column") == schema.key_column:
+        return PreviousRun.indexed(index, workdir, lambda: _load_archives(workdir, schema))
     return _load_archives(workdir, schema)
 
 
@@ -209,12 +213,10 @@ def compare(
             digest = _digest(schema.data_type, "full", table, key, valid, [])
             return Changeset("full", valid, [], 0, [], digest)
         assert key is not None  # a partial run only gets here when the key column exists
-        if previous.index is not None:  # loaded by load_previous only when the switch is on
-            match = archive_index.match_previous(table, previous.workdir)
-            keyed = None if match is None else match.keyed(table, key)
-            if keyed is not None and match.index.meta == previous.index.meta:  # type: ignore[union-attr]
-                return _compare_matched(table, blocked, schema, previous, keyed, key)
-        return _compare_reference(table, blocked, schema, previous, key)
+        match = archive_index.match_previous(table, previous.index)  # None: the reference
+        keyed = None if match is None else match.keyed(table, key)
+        job = _Partial(table, blocked, schema, previous, key)
+        return _compare_reference(job) if keyed is None else _compare_matched(job, keyed)
 
 
 def _valid_rows(table: Table, blocked: dict[int, list[Reason]]) -> list[int]:
@@ -240,66 +242,66 @@ def _changed(
     return False
 
 
-def _compare_reference(
-    table: Table,
-    blocked: dict[int, list[Reason]],
-    schema: RunSchema,
-    previous: PreviousRun,
-    key: int,
-) -> Changeset:
-    index = table.column_index()
-    valid = [i for i in range(len(table.rows)) if i not in blocked]
-    columns = _compare_columns(table, schema, previous)
-    positions = [index.get(c) for c in columns]
-    new: list[int] = []
-    changed: list[int] = []
-    unchanged = 0
-    old = previous.values
-    for i in valid:
-        row = table.rows[i]
-        before = old.get(row[key])  # type: ignore[arg-type]
-        if before is None:
-            new.append(i)
-        elif _changed(row, before, columns, positions):
-            changed.append(i)
-        else:
-            unchanged += 1
+@dataclass(frozen=True, slots=True)
+class _Partial:
+    """What the comparison of a partial run works on (either way)."""
+
+    table: Table
+    blocked: dict[int, list[Reason]]
+    schema: RunSchema
+    previous: PreviousRun
+    key: int
+
+    def changeset(
+        self,
+        rows: Iterable[int],
+        before_of: Callable[[int, Row], dict[str, Any] | None],
+        unchanged: int,
+        removed: list[str],
+    ) -> Changeset:
+        """Sort ``rows``: new where ``before_of`` finds no archived row, else changed or
+        unchanged; then the changeset with its digest."""
+        table = self.table
+        columns = _compare_columns(table, self.schema, self.previous)
+        index = table.column_index()
+        positions = [index.get(c) for c in columns]
+        new: list[int] = []
+        changed: list[int] = []
+        for i in rows:
+            row = table.rows[i]
+            before = before_of(i, row)
+            if before is None:
+                new.append(i)
+            elif _changed(row, before, columns, positions):
+                changed.append(i)
+            else:
+                unchanged += 1
+        digest = _digest(self.schema.data_type, "partial", table, self.key, new + changed, removed)
+        return Changeset("partial", new, changed, unchanged, removed, digest)
+
+
+def _compare_reference(job: _Partial) -> Changeset:
+    table, key, old = job.table, job.key, job.previous.values
+    valid = [i for i in range(len(table.rows)) if i not in job.blocked]
     present = {row[key] for row in table.rows}
     removed = sorted(row_id for row_id in old if row_id not in present)
-    digest = _digest(schema.data_type, "partial", table, key, new + changed, removed)
-    return Changeset("partial", new, changed, unchanged, removed, digest)
+    return job.changeset(valid, lambda _, row: old.get(row[key]), 0, removed)  # type: ignore[arg-type]
 
 
-def _compare_matched(
-    table: Table,
-    blocked: dict[int, list[Reason]],
-    schema: RunSchema,
-    previous: PreviousRun,
-    keyed: archive_index.KeyedMatch,
-    key: int,
-) -> Changeset:
+def _compare_matched(job: _Partial, keyed: archive_index.KeyedMatch) -> Changeset:
     """The reference logic for the rows that match no imported row; the matching ones are
     unchanged (byte-identical), and the archive is read only for the rows still in question."""
-    in_question = [i for i in keyed.misses if i not in blocked]
-    unchanged = len(table.rows) - len(blocked) - len(in_question)
+    in_question = [i for i in keyed.misses if i not in job.blocked]
+    unchanged = len(job.table.rows) - len(job.blocked) - len(in_question)
     keys = keyed.keys
     archived_row = keyed.archived_row
-    assert previous.workdir is not None
+    assert job.previous.workdir is not None
     wanted = [archived_row[k] for k in (keys[i] for i in in_question) if k in archived_row]
-    before_rows = keyed.index.read_rows(previous.workdir.archive, wanted)
-    columns = _compare_columns(table, schema, previous)
-    index = table.column_index()
-    positions = [index.get(c) for c in columns]
-    new: list[int] = []
-    changed: list[int] = []
-    for i in in_question:
+    before_rows = keyed.index.read_rows(job.previous.workdir.archive, wanted)
+
+    def before_of(i: int, _: Row) -> dict[str, Any] | None:
         line = archived_row.get(keys[i])
-        if line is None:
-            new.append(i)
-        elif _changed(table.rows[i], before_rows[line], columns, positions):
-            changed.append(i)
-        else:
-            unchanged += 1
+        return None if line is None else before_rows[line]  # type: ignore[no-any-return]
+
     removed = sorted(keyed.gone_ids())  # type: ignore[type-var]
-    digest = _digest(schema.data_type, "partial", table, key, new + changed, removed)
-    return Changeset("partial", new, changed, unchanged, removed, digest)
+    return job.changeset(in_question, before_of, unchanged, removed)

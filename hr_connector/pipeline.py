@@ -34,6 +34,7 @@ from hr_connector import changes as changes_mod
 from hr_connector import (
     checkpoints,
     delivery,
+    fastpath,
     guards,
     header,
     publish,
@@ -46,6 +47,7 @@ from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
+from hr_connector.fastpath import FastPath
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -84,8 +86,10 @@ def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
     return fetch_mod.locate_local_file(workdir, params.file_path)
 
 
-def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
-    table = readers.read_table(path, delimiter=params.csv_delimiter)
+def parse_file(
+    path: Path, params: ConnectorParams, schema: RunSchema, fast: FastPath = fastpath.ON
+) -> Table:
+    table = readers.read_table(path, delimiter=params.csv_delimiter, fast=fast)
     if not table.rows:
         raise FileEmpty(path.name)
     if readers.missing_column_interrupts(path):
@@ -102,8 +106,10 @@ def parse_file(path: Path, params: ConnectorParams, schema: RunSchema) -> Table:
     return table
 
 
-def validate_rows(table: Table, schema: RunSchema) -> dict[int, list[Reason]]:
-    blocked = validate.validate_table(table, schema)
+def validate_rows(
+    table: Table, schema: RunSchema, fast: FastPath = fastpath.ON
+) -> dict[int, list[Reason]]:
+    blocked = validate.validate_table(table, schema, fast.index)
     log.info(
         "Validated %d rows: %d valid, %d blocked",
         len(table.rows),
@@ -121,10 +127,11 @@ def compare_rows(
     schema: RunSchema,
     params: ConnectorParams,
     workdir: WorkDir,
+    fast: FastPath = fastpath.ON,
 ) -> Changeset:
     previous: PreviousRun | None = None
     if params.run_type == "partial":
-        previous = compare_mod.load_previous(workdir, schema)
+        previous = compare_mod.load_previous(workdir, schema, fast.index)
     changeset = compare_mod.compare(table, blocked, schema, previous)
     log.info(
         "Compared (%s run): %d new, %d changed, %d unchanged, %d removed; changeset %s",
@@ -153,10 +160,15 @@ def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) 
 
 
 def list_changes(
-    table: Table, changeset: Changeset, schema: RunSchema, params: ConnectorParams, base: WorkDir
+    table: Table,
+    changeset: Changeset,
+    schema: RunSchema,
+    params: ConnectorParams,
+    base: WorkDir,
+    fast: FastPath = fastpath.ON,
 ) -> changes_mod.RunChanges:
     """A partial run's new, changed and removed rows, each changed column's old and new value."""
-    changes = changes_mod.list_changes(table, changeset, schema, base, params.unique_id)
+    changes = changes_mod.list_changes(table, changeset, schema, base, params.unique_id, fast.index)
     changes_mod.log_changes(changes, params.report_max_rows)
     return changes
 
@@ -266,11 +278,13 @@ class CheckFileStep(Protocol):
 
 
 class ParseStep(Protocol):
-    def __call__(self, path: Path, params: ConnectorParams, schema: RunSchema, /) -> Table: ...
+    def __call__(
+        self, path: Path, params: ConnectorParams, schema: RunSchema, fast: Any, /
+    ) -> Table: ...
 
 
 class ValidateStep(Protocol):
-    def __call__(self, table: Any, schema: RunSchema, /) -> dict[int, list[Reason]]: ...
+    def __call__(self, table: Any, schema: RunSchema, fast: Any, /) -> dict[int, list[Reason]]: ...
 
 
 class CheckRowsStep(Protocol):
@@ -287,7 +301,14 @@ class CheckRowsStep(Protocol):
 
 class CompareStep(Protocol):
     def __call__(
-        self, table: Any, blocked: Any, schema: RunSchema, params: ConnectorParams, base: WorkDir, /
+        self,
+        table: Any,
+        blocked: Any,
+        schema: RunSchema,
+        params: ConnectorParams,
+        base: WorkDir,
+        fast: Any,
+        /,
     ) -> Changeset: ...
 
 
@@ -305,6 +326,7 @@ class ChangesStep(Protocol):
         schema: RunSchema,
         params: ConnectorParams,
         base: WorkDir,
+        fast: Any,
         /,
     ) -> changes_mod.RunChanges: ...
 
@@ -425,6 +447,9 @@ class ImportRun:
     quality_runs: list[CheckRun] = field(default_factory=list)
     #: the archives a partial run compares with (``delivery.comparison_base``)
     base: WorkDir | None = None
+    #: the fast-path switch, read once, and the index of ``base``'s archives, loaded once; handed
+    #: to the steps that use them (parse, validate, compare, the change list)
+    fast: FastPath = fastpath.OFF
     changeset: Changeset | None = None
     verdict: GuardVerdict | None = None
     run_changes: changes_mod.RunChanges | None = None
@@ -508,13 +533,17 @@ class ImportRun:
 
     def parse(self, source: Path) -> Table:
         assert self.schema is not None
-        self.table = table = self.steps.parse(source, self.params, self.schema)
+        self.base = delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
+        self.fast = fastpath.for_run(self.base)
+        q = self.steps.quote
+        self.table = table = self.steps.parse(source, self.params, self.schema, q(self.fast))
         self.schema = header.matched_schema(self.schema, table.columns)  # the file's own spelling
         return table
 
     def validate(self, table: Table) -> Blocked:
         assert self.schema is not None
-        return self.steps.validate(self.steps.quote(table), self.schema)
+        q = self.steps.quote
+        return self.steps.validate(q(table), self.schema, q(self.fast))
 
     def check_data_quality(self, table: Table, blocked: Blocked) -> Blocked:
         """The data-quality rules; the rows they block join the blocked rows."""
@@ -527,9 +556,11 @@ class ImportRun:
 
     def compare(self, table: Table, blocked: Blocked) -> Changeset:
         assert self.schema is not None
+        assert self.base is not None  # found before the parse (:meth:`parse`)
         q, params = self.steps.quote, self.params
-        self.base = base = delivery.comparison_base(self.workdir, dry_run=params.dry_run)
-        self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, base)
+        self.changeset = self.steps.compare(
+            q(table), q(blocked), self.schema, params, self.base, q(self.fast)
+        )
         checkpoints.reached("compared")
         return self.changeset
 
@@ -549,7 +580,7 @@ class ImportRun:
         assert self.schema is not None and self.base is not None
         q = self.steps.quote
         self.run_changes = self.steps.changes(
-            q(table), q(changeset), self.schema, self.params, self.base
+            q(table), q(changeset), self.schema, self.params, self.base, q(self.fast)
         )
 
     # --- after the decision --------------------------------------------------------------------

@@ -9,7 +9,8 @@ Every file is a JSON array with one row per line. The fast path writes the same 
 rows are serialised by orjson a batch at a time (one call per 20 000 rows instead of one per
 row), and in the archive the lines of rows that are byte-identical to rows of the previous
 archive are copied from it (``copy_file_range``) instead of being built again. After the commit
-it writes the archive index the next run compares against (:mod:`hr_connector.archive_index`).
+it writes the archive index the next run compares against
+(:mod:`hr_connector.fastpath.archive_index`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from typing import IO, Any
 
 import orjson
 
-from hr_connector import archive_index
 from hr_connector.compare import Changeset
+from hr_connector.fastpath import archive_index
+from hr_connector.fastpath.rowstore import BATCH
 from hr_connector.records import Reason, Row, Table, paused_gc
-from hr_connector.rowstore import BATCH
 from hr_connector.schemas import RunSchema
 from hr_connector.validate import key_values
 from hr_connector.workdir import WorkDir, commit, remove, write_staged, write_staged_together
@@ -332,7 +333,7 @@ def _publish_fast(
     guid_field: str,
 ) -> None:
     key = table.columns.index(schema.key_column)
-    match = archive_index.match_previous(table, workdir)
+    match = archive_index.match_of(table, workdir)  # the rows matched to its archive
     files = _ArchiveAndOutput(table, match, workdir.archive, indices, key, guid_field)
     output, archive = write_staged_together([workdir.output, workdir.archive], files)
     staged = [(output, workdir.output)]

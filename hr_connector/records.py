@@ -6,44 +6,32 @@ class on purpose: Prefect walks dataclasses, lists and pydantic models passed be
 (seconds for 100k rows) but treats a plain object as opaque.
 
 ``Table.rows`` is a plain list of tuples when the reference readers build it. The fast readers
-store the rows more compactly (:mod:`hr_connector.rowstore`: one string per row, or the raw CSV
+(:mod:`hr_connector.fastpath`) store the rows more compactly (one string per row, or the raw CSV
 lines) and decode a row when it is asked for; both behave as a sequence of tuples. The fast
 readers also give every row a fingerprint (``Table.digests``), which lets the later steps
 recognise rows that are byte-identical to rows of the previous run (see
-:mod:`hr_connector.archive_index`). ``HR_CONNECTOR_FAST_PATH=0`` turns all of that off: every
-step then runs the simple reference code, which the tests compare the fast path against.
+:mod:`hr_connector.fastpath.archive_index`). With the fast path off every step runs the simple
+reference code, which the tests compare the fast path against.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
-    from hr_connector.archive_index import PreviousMatch
+    from hr_connector.fastpath.archive_index import PreviousMatch
 
 Value = str | None
 Row = tuple[Value, ...]
 PositionKind = Literal["line", "record"]
 
-#: Set to "0" to run the simple reference code everywhere (tests, debugging, comparisons).
-FAST_PATH_ENV = "HR_CONNECTOR_FAST_PATH"
 #: Separator of the joined row text: the changeset digest's, and the compact row store's.
 SEP = "\x1f"
-
-
-def fast_path_enabled() -> bool:
-    """Read at every call, so a test can switch the fast path off with an environment variable.
-
-    Read by the readers (a fast reader's table carries ``digests``; the later steps take the
-    fast route for such a table and ask no more) and where the previous run's archive is
-    loaded without a table (``compare.load_previous``, ``changes.archived_rows``)."""
-    return os.environ.get(FAST_PATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class _GcPause:
@@ -151,8 +139,9 @@ class Table:
         self.digests: list[bytes] | None = None
         #: what the fingerprints are computed over; only equal kinds can be compared
         self.digest_kind: tuple[Any, ...] | None = None
-        #: the rows matched against the previous run's archive index (fast readers, or the
-        #: first step that asks for it); shared by the later steps of the run
+        #: the rows matched against the previous run's archive index, which the run hands to
+        #: the steps (made by the fast CSV reader or the first step that needs it; kept for the
+        #: later steps, :func:`hr_connector.fastpath.archive_index.match_previous`)
         self.previous: PreviousMatch | None = None
         #: key column position -> every row's ID, worked out once for the later steps
         self.row_ids: dict[int, list[Value]] = {}

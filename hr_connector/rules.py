@@ -9,7 +9,7 @@ A rule is bound to one run (the schema and the file's columns) and answers two q
   not return must have no reason; the default asks :meth:`Rule.reasons` of each row.
 
 Both paths derive from these objects, so a rule added to :data:`RULES` (through
-:func:`register`) applies on both. The archive index (:mod:`hr_connector.archive_index`)
+:func:`register`) applies on both. The archive index (:mod:`hr_connector.fastpath.archive_index`)
 records :func:`fingerprint` of the rule set and the schema settings; when either changed, the
 rows that match the previous run are checked again instead of being trusted.
 

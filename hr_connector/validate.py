@@ -15,10 +15,11 @@ from collections.abc import Iterable, Iterator
 from itertools import compress, count, repeat
 from operator import eq, ne, not_
 
-from hr_connector import archive_index
 from hr_connector.errors import MissingColumns
+from hr_connector.fastpath import archive_index
+from hr_connector.fastpath.archive_index import ArchiveIndex
+from hr_connector.fastpath.rowstore import BATCH
 from hr_connector.records import Reason, Row, Table, Value, paused_gc
-from hr_connector.rowstore import BATCH
 from hr_connector.rules import DateParser as DateParser
 from hr_connector.rules import RuleSet
 from hr_connector.rules import iso_date as iso_date
@@ -33,20 +34,23 @@ def check_header(table: Table, schema: RunSchema) -> None:
         raise MissingColumns(table.file, missing)
 
 
-def validate_table(table: Table, schema: RunSchema) -> dict[int, list[Reason]]:
+def validate_table(
+    table: Table, schema: RunSchema, previous: ArchiveIndex | None = None
+) -> dict[int, list[Reason]]:
     """Row index -> reasons, for every blocked row; rows not in the result are valid.
 
     Both paths apply the rules of :mod:`hr_connector.rules`. The reference asks every row for
     its reasons. The fast path (a fast reader's table) asks that only of the rows that may be
-    blocked: without a previous run, the rows the rules' batch pre-checks point at; with one,
-    the rows that are not byte-identical to a row it imported under the same rules and settings
-    (:mod:`hr_connector.archive_index`), which pass the per-row checks again by construction.
+    blocked: without the previous run's archive index (``previous``), the rows the rules' batch
+    pre-checks point at; with it, the rows that are not byte-identical to a row that run imported
+    under the same rules and settings (:mod:`hr_connector.fastpath.archive_index`), which pass the
+    per-row checks again by construction.
     Repeated row IDs are always looked for in all rows.
     """
     plan = RuleSet(schema, table.column_index())
     if table.digests is not None:  # a fast reader's table: the switch was on when read
         with paused_gc():
-            match = archive_index.match_for_validation(table, schema)
+            match = archive_index.match_for_validation(table, schema, previous)
             rows = _rows_to_check(table, plan, None if match is None else match.hits)
             return _validate(table, schema, plan, rows)
     return _validate(table, schema, plan, enumerate(table.rows))

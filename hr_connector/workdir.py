@@ -12,7 +12,6 @@ import errno
 import fcntl
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -58,7 +57,8 @@ class WorkDir:
     archive_dir = _TaskFile(ARCHIVE_DIR)
     archive = _TaskFile("{data_type}_archive.json", under=ARCHIVE_DIR)
     error_archive = _TaskFile("error_{data_type}_archive.json", under=ARCHIVE_DIR)
-    #: derived from the archives, rebuilt by every completed run (:mod:`archive_index`)
+    #: derived from the archives, rebuilt by every completed run
+    #: (:mod:`hr_connector.fastpath.archive_index`)
     archive_index = _TaskFile(".{data_type}_archive.index", under=ARCHIVE_DIR)
     journal = _TaskFile(".{data_type}_commit.json", under=ARCHIVE_DIR)
     lock = _TaskFile(".{data_type}.lock", under=ARCHIVE_DIR)
@@ -73,37 +73,6 @@ class WorkDir:
         if candidate != self.root and self.root not in candidate.parents:
             raise UnsafePath(key, relative)
         return candidate
-
-
-_held_guard = threading.Lock()
-#: data type -> the working directories whose run lock this process holds
-_held: dict[str, list[WorkDir]] = {}
-
-
-def held_workdir(data_type: str | None = None) -> WorkDir | None:
-    """The working directory whose run lock (for ``data_type``, or for any data type) this
-    process holds, if there is exactly one.
-
-    Lets a step that is not given the working directory (parsing, validation) use the previous
-    run's index as a cache. Results never depend on it: without it the step does all the work.
-    """
-    with _held_guard:
-        if data_type is not None:
-            held = _held.get(data_type, [])
-        else:
-            held = [w for workdirs in _held.values() for w in workdirs]
-        return held[0] if len(held) == 1 else None
-
-
-@contextlib.contextmanager
-def _holding(workdir: WorkDir) -> Iterator[None]:
-    with _held_guard:
-        _held.setdefault(workdir.data_type, []).append(workdir)
-    try:
-        yield
-    finally:
-        with _held_guard:
-            _held[workdir.data_type].remove(workdir)
 
 
 def check_archive_dir(workdir: WorkDir) -> None:
@@ -143,8 +112,7 @@ def run_lock(workdir: WorkDir) -> Iterator[None]:
             raise RunLocked(workdir.data_type, str(workdir.lock), holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, task {workdir.task_id}".encode(), 0)
-        with _holding(workdir):
-            yield
+        yield
     finally:
         os.close(fd)
 

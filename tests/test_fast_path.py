@@ -19,14 +19,23 @@ from typing import Any
 
 import pytest
 
-from hr_connector import archive_index, compare
+from hr_connector import compare
 from hr_connector.clients.local import LocalOnlySink
 from hr_connector.errors import ConnectorError
+from hr_connector.fastpath import (
+    FAST_PATH_ENV,
+    OFF,
+    ON,
+    archive_index,
+    fast_csv,
+    fast_json,
+    fast_xml,
+)
 from hr_connector.outcome import ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
 from hr_connector.readers import csv_reader, json_reader, read_table, xml_reader
-from hr_connector.records import FAST_PATH_ENV, Table
+from hr_connector.records import Table
 from hr_connector.workdir import WorkDir
 
 from conftest import SAMPLES, base_raw
@@ -36,8 +45,8 @@ from reader_cases import CORPUS, DATA_TYPES, EDGE_CASES, FORMATS, sample_files
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Read in 4 KB blocks so that every sample crosses block boundaries."""
-    monkeypatch.setattr(csv_reader, "BLOCK", 4096)
-    monkeypatch.setattr(json_reader, "BLOCK", 4096)
+    monkeypatch.setattr(fast_csv, "BLOCK", 4096)
+    monkeypatch.setattr(fast_json, "BLOCK", 4096)
 
 
 class Twin:
@@ -198,18 +207,19 @@ Ran = str
 def _read(path: Path, fast: bool) -> tuple[Table | str, Ran]:
     calls: list[str] = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(FAST_PATH_ENV, "1" if fast else "0")
-        for module in (csv_reader, json_reader, xml_reader):
-            for name, label in (("_read_fast", "fast"), ("_read_reference", "reference")):
-                real = getattr(module, name)
+        spied = [(m, "read_fast", "fast") for m in (fast_csv, fast_json, fast_xml)]
+        references = (csv_reader, json_reader, xml_reader)
+        spied += [(m, "_read_reference", "reference") for m in references]
+        for module, name, label in spied:
+            real = getattr(module, name)
 
-                def spy(*args: Any, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:
-                    calls.append(_label)
-                    return _real(*args, **kwargs)
+            def spy(*args: Any, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:
+                calls.append(_label)
+                return _real(*args, **kwargs)
 
-                mp.setattr(module, name, spy)
+            mp.setattr(module, name, spy)
         try:
-            result: Table | str = read_table(path)
+            result: Table | str = read_table(path, fast=ON if fast else OFF)
         except ConnectorError as error:
             result = str(error)
     if not fast:

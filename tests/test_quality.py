@@ -670,9 +670,10 @@ def test_columns_in_one_pass_equal_column_by_column(
 ) -> None:
     """The quality checks read their columns in one pass; the same values as one by one."""
     from hr_connector.errors import ConnectorError
-    from hr_connector.readers import csv_reader, read_table
+    from hr_connector.fastpath import fast_csv
+    from hr_connector.readers import read_table
 
-    monkeypatch.setattr(csv_reader, "BLOCK", 4096)
+    monkeypatch.setattr(fast_csv, "BLOCK", 4096)
     path = tmp_path / name
     path.write_bytes(content)
     try:
@@ -687,7 +688,7 @@ def test_columns_in_one_pass_equal_column_by_column(
 
 def test_columns_in_one_pass_on_raw_csv_lines() -> None:
     """The store a run with an archive index reads CSV into: quoted and padded lines too."""
-    from hr_connector.rowstore import CsvLines
+    from hr_connector.fastpath.rowstore import CsvLines
 
     store = CsvLines(
         [b"1;2;3", b'"x;y";z;w', b"4;5", "\u00e4;\u00f6;\u00e5".encode()],

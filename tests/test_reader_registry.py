@@ -66,8 +66,10 @@ def test_csv_named_dat_keeps_the_header_rule(tmp_path: Path) -> None:
 
 
 def test_readers_share_one_set_of_limits() -> None:
+    from hr_connector.fastpath import fast_csv, fast_json
     from hr_connector.readers import csv_reader, json_reader, xml_reader
 
     assert csv_reader.MAX_FIELD_CHARS is json_reader.MAX_FIELD_CHARS is limits.MAX_FIELD_CHARS
-    assert csv_reader.BLOCK == json_reader.BLOCK == limits.BLOCK
+    assert fast_csv.MAX_FIELD_CHARS is fast_json.MAX_FIELD_CHARS is limits.MAX_FIELD_CHARS
+    assert fast_csv.BLOCK == fast_json.BLOCK == limits.BLOCK
     assert xml_reader.MAX_PROLOG_BYTES == limits.MAX_PROLOG_BYTES

@@ -13,10 +13,11 @@ import pytest
 
 from hr_connector import rules
 from hr_connector.clients.local import LocalOnlySink
+from hr_connector.fastpath import FAST_PATH_ENV
 from hr_connector.outcome import ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
-from hr_connector.records import FAST_PATH_ENV, Reason, Row
+from hr_connector.records import Reason, Row
 from hr_connector.rules import DateParser
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.workdir import WorkDir

@@ -63,7 +63,7 @@ def persons_path(folder: Path) -> Path:
 
 def archives_identity(folder: Path, data_type: str) -> Any:
     """The identity of a data type's archives in ``folder`` (JSON form): which files they are."""
-    from hr_connector.archive_index import file_identity
+    from hr_connector.fastpath.archive_index import file_identity
 
     ids = [
         file_identity(archive_path(folder, data_type)),

@@ -2,8 +2,8 @@
 
 A national ID's verdict depends on the value and the country alone (a birth date in the future
 only becomes less so). A row that is byte-identical to a row the last completed run imported
-(the archive index's match, :mod:`hr_connector.archive_index`) has the same value, so when that
-run checked national IDs for the same country and column, its verdict stands: the rows it
+(the archive index's match, :mod:`hr_connector.fastpath.archive_index`) has the same value, so
+when that run checked national IDs for the same country and column, its verdict stands: the rows it
 flagged are checked again, the others are valid. Every other row is checked with
 python-stdnum. Only this check is carried over: references, cycles and overlaps depend on
 other rows and other files, and run on every row every time.
@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from hr_connector import archive_index
+from hr_connector.fastpath import archive_index
 from hr_connector.records import Table
 from hr_connector.workdir import WorkDir
 

@@ -8,19 +8,39 @@ record blocks one row, not the run.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from hr_connector.records import Table
+from hr_connector import fastpath
+from hr_connector.readers.limits import Unsupported
+from hr_connector.records import Table, paused_gc
+
+if TYPE_CHECKING:
+    from hr_connector.fastpath.archive_index import ArchiveIndex
 
 FileFormat = Literal["csv", "json", "xml"]
+#: A fast reader bound to one file: its table, or :class:`Unsupported` (it declines the file).
+FastRead = Callable[[], Table]
 
 
 class ReadFile(Protocol):
-    """Read one HR file into a table; ``delimiter`` matters to the formats that have one."""
+    """Read one HR file into a table; ``delimiter`` matters to the formats that have one.
 
-    def __call__(self, path: Path, *, delimiter: str) -> Table: ...
+    ``fast``: the fast reader to try first (:func:`fast_or_reference`); None: the reference
+    reader only.
+    """
+
+    def __call__(self, path: Path, *, delimiter: str, fast: FastRead | None) -> Table: ...
+
+
+class ReadFast(Protocol):
+    """A fast reader of :mod:`hr_connector.fastpath`; ``index``: the previous run's archive
+    index (rows byte-identical to rows it imported are matched instead of checked)."""
+
+    def __call__(self, path: Path, *, delimiter: str, index: ArchiveIndex | None) -> Table: ...
 
 
 @dataclass(frozen=True)
@@ -30,37 +50,64 @@ class Reader:
     ``missing_column_interrupts``: a column of the schema missing from the file stops the run
     (CSV's header rule: its first line names every column); otherwise a missing column only
     blocks the rows it would have filled (JSON and XML records may leave a field out).
+    ``read`` is the reference reader (it gives every error message); ``fast`` the format's fast
+    reader, tried first when the fast path is on.
     """
 
     format: FileFormat
     suffixes: tuple[str, ...]
     missing_column_interrupts: bool
     read: ReadFile
+    fast: ReadFast | None = None
 
 
-def _read_csv(path: Path, *, delimiter: str) -> Table:
+def _read_csv(path: Path, *, delimiter: str, fast: FastRead | None) -> Table:
     from hr_connector.readers import csv_reader
 
-    return csv_reader.read_csv(path, delimiter=delimiter)
+    return csv_reader.read_csv(path, delimiter=delimiter, fast=fast)
 
 
-def _read_json(path: Path, *, delimiter: str) -> Table:
+def _read_json(path: Path, *, delimiter: str, fast: FastRead | None) -> Table:
     from hr_connector.readers import json_reader
 
-    return json_reader.read_json(path)
+    return json_reader.read_json(path, fast=fast)
 
 
-def _read_xml(path: Path, *, delimiter: str) -> Table:
+def _read_xml(path: Path, *, delimiter: str, fast: FastRead | None) -> Table:
     from hr_connector.readers import xml_reader
 
-    return xml_reader.read_xml(path)
+    return xml_reader.read_xml(path, fast=fast)
+
+
+def _fast_csv(path: Path, *, delimiter: str, index: ArchiveIndex | None) -> Table:
+    from hr_connector.fastpath import fast_csv
+
+    return fast_csv.read_fast(path, delimiter, index)
+
+
+def _fast_json(path: Path, *, delimiter: str, index: ArchiveIndex | None) -> Table:
+    from hr_connector.fastpath import fast_json
+
+    return fast_json.read_fast(path)
+
+
+def _fast_xml(path: Path, *, delimiter: str, index: ArchiveIndex | None) -> Table:
+    from hr_connector.fastpath import fast_xml
+
+    return fast_xml.read_fast(path)
 
 
 #: Every format the connector reads, by name. A new format is one entry here.
 READERS: dict[FileFormat, Reader] = {
-    "csv": Reader("csv", (".csv", ".txt"), missing_column_interrupts=True, read=_read_csv),
-    "json": Reader("json", (".json",), missing_column_interrupts=False, read=_read_json),
-    "xml": Reader("xml", (".xml",), missing_column_interrupts=False, read=_read_xml),
+    "csv": Reader(
+        "csv", (".csv", ".txt"), missing_column_interrupts=True, read=_read_csv, fast=_fast_csv
+    ),
+    "json": Reader(
+        "json", (".json",), missing_column_interrupts=False, read=_read_json, fast=_fast_json
+    ),
+    "xml": Reader(
+        "xml", (".xml",), missing_column_interrupts=False, read=_read_xml, fast=_fast_xml
+    ),
 }
 
 
@@ -84,9 +131,37 @@ def reader_for(path: Path, fmt: FileFormat | None = None) -> Reader:
     return READERS[fmt or detect_format(path)]
 
 
-def read_table(path: Path, *, delimiter: str = ";", fmt: FileFormat | None = None) -> Table:
+def read_table(
+    path: Path,
+    *,
+    delimiter: str = ";",
+    fmt: FileFormat | None = None,
+    fast: fastpath.FastPath = fastpath.ON,
+) -> Table:
+    """The file as a table; ``fast``: the run's fast-path setting (the fast reader is tried
+    first when it is on, with the previous run's archive index when the run has one)."""
     check_encoding(path)
-    return reader_for(path, fmt).read(path, delimiter=delimiter)
+    reader = reader_for(path, fmt)
+    first: FastRead | None = None
+    if fast.enabled and reader.fast is not None:
+        first = functools.partial(reader.fast, path, delimiter=delimiter, index=fast.index)
+    return reader.read(path, delimiter=delimiter, fast=first)
+
+
+def fast_or_reference(
+    fast: FastRead | None,
+    reference: Callable[[], Table],
+    declined: tuple[type[Exception], ...] = (),
+) -> Table:
+    """The fast reader's table; the reference reader's when there is no fast reader or it
+    declines the file (:class:`Unsupported`, or one of ``declined``)."""
+    if fast is not None:
+        try:
+            with paused_gc():
+                return fast()
+        except (Unsupported, *declined):
+            pass
+    return reference()
 
 
 def missing_column_interrupts(path: Path, fmt: FileFormat | None = None) -> bool:

@@ -5,27 +5,23 @@ parser never loads a DTD, never resolves an entity and never touches the network
 a DOCTYPE is refused outright, which also rules out entity-expansion ("billion laughs") and
 external-entity attacks. Memory stays flat: each record is dropped once it is read.
 
-:func:`read_xml` first tries the fast reader (:func:`_read_fast`): it asks lxml for the record
-elements only (``iterparse(tag=...)``) instead of a start and an end event for every field, and
-takes a record whose fields have exactly the expected names, in the expected order, without
-children, in a few C-level calls. Any other record goes through the reference logic; a document
-it cannot follow (records of several tags, other elements between them, a parse error) is read by
-the reference reader (:func:`_read_reference`), which also gives every error message.
+:func:`read_xml` first tries the fast reader it is given (with the fast path on:
+:mod:`hr_connector.fastpath.fast_xml`, which asks lxml for the record elements only); a document
+that reader cannot follow is read by this module's reference reader (:func:`_read_reference`),
+which also gives every error message.
 """
 
 from __future__ import annotations
 
-from array import array
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from hr_connector.errors import FileUnreadable
-from hr_connector.readers.limits import MAX_PROLOG_BYTES, Unsupported
-from hr_connector.records import SEP, Reason, Table, fast_path_enabled, paused_gc
-from hr_connector.rowstore import JoinedRows
+from hr_connector.readers import FastRead, fast_or_reference
+from hr_connector.readers.limits import MAX_PROLOG_BYTES
+from hr_connector.records import Reason, Table
 
 #: The parser settings of both readers: no DTD, no entities, no network, no comments or PIs.
 PARSER_OPTIONS: dict[str, Any] = {
@@ -122,17 +118,11 @@ def _is_empty(path: Path) -> bool:
     return True
 
 
-def read_xml(path: Path) -> Table:
+def read_xml(path: Path, *, fast: FastRead | None = None) -> Table:
     if _is_empty(path):
         return Table(path.name, [], "line")
     _check_prolog(path)
-    if fast_path_enabled():
-        try:
-            with paused_gc():
-                return _read_fast(path)
-        except Unsupported:
-            pass
-    return _read_reference(path)
+    return fast_or_reference(fast, lambda: _read_reference(path))
 
 
 def _read_reference(path: Path) -> Table:
@@ -201,97 +191,3 @@ def _field(
         row[col] = "".join(elem.itertext())[:200]
     else:
         row[col] = elem.text or ""
-
-
-# --- the fast reader ------------------------------------------------------------------------
-
-_tag = attrgetter("tag")
-_text = attrgetter("text")
-
-
-def _record_tag(path: Path) -> Any:
-    """The tag of the root's first child, read from the start of the document only."""
-    try:
-        context = etree.iterparse(str(path), events=("start",), **PARSER_OPTIONS)
-        for number, (_event, elem) in enumerate(context):
-            if number == 1:
-                return elem.tag
-    except etree.XMLSyntaxError:
-        raise Unsupported("the reference reader reports this") from None
-    raise Unsupported("no records")
-
-
-class _FastXml:
-    """The rows read so far, and the field tags a record must have to take the fast route."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.columns: dict[str, int] = {}
-        self.rows = JoinedRows()
-        self.positions = array("q")
-        self.problems: dict[int, list[Reason]] = {}
-        self.expected: tuple[Any, ...] | None = None
-
-    def record(self, elem: Any) -> None:
-        self.positions.append(elem.sourceline or 0)
-        children = list(elem)
-        tags = tuple(map(_tag, children))
-        if tags == self.expected and not any(map(len, children)):
-            texts = list(map(_text, children))
-            if None in texts:
-                texts = [t or "" for t in texts]
-            self.rows.extend_joined((SEP.join(texts),), len(texts))
-            return
-        row: list[str | None] = [None] * len(self.columns)
-        problems: list[Reason] = []
-        for child in children:
-            _field(child, row, problems, self.columns)
-        if problems:
-            self.problems[len(self.rows)] = problems
-        elif len(tags) == len(self.columns) and [_local(t) for t in tags] == list(self.columns):
-            self.expected = tags  # a clean record in column order: the fast route's pattern
-        self.rows.append_row(tuple(row))
-
-    def table(self) -> Table:
-        self.rows.pad_to(len(self.columns))
-        table = Table(self.name, list(self.columns), "line")
-        table.rows = self.rows
-        table.positions = self.positions
-        table.row_problems = self.problems
-        table.digests = self.rows.digests()
-        table.digest_kind = ("rows", tuple(self.columns))
-        return table
-
-
-def _read_fast(path: Path) -> Table:
-    """Records as the root's children of one tag; raises :class:`Unsupported` otherwise.
-
-    lxml builds the tree a little ahead of the events, so the checks look backwards: each
-    record's previous sibling must be the record before it (nothing else in between), which is
-    then deleted, as in the reference reader.
-    """
-    state = _FastXml(path.name)
-    root: Any = None
-    last: Any = None
-    context = etree.iterparse(str(path), events=("end",), tag=_record_tag(path), **PARSER_OPTIONS)
-    try:
-        for _event, elem in context:
-            parent = elem.getparent()
-            if root is None:
-                if parent is None or parent.getparent() is not None:
-                    raise Unsupported("the first record is not a child of the root")
-                root = parent
-            elif parent is not root:
-                raise Unsupported("a record inside a record")
-            if elem.getprevious() is not last:
-                raise Unsupported("other elements between the records")
-            state.record(elem)
-            elem.clear(keep_tail=False)
-            if last is not None:
-                del root[0]
-            last = elem
-    except etree.XMLSyntaxError:
-        raise Unsupported("the reference reader reports this") from None
-    if last is None or last.getnext() is not None:
-        raise Unsupported("other elements after the records")
-    return state.table()

@@ -36,6 +36,7 @@ import os
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import compress, count, repeat
 from operator import eq, not_
 from pathlib import Path
@@ -46,9 +47,9 @@ import orjson
 from hr_connector import rules
 from hr_connector.records import Reason, Table, Value
 from hr_connector.schemas import RunSchema
-from hr_connector.workdir import WorkDir, held_workdir, write_atomic
+from hr_connector.workdir import WorkDir, write_atomic
 
-log = logging.getLogger("hr_connector.archive_index")
+log = logging.getLogger("hr_connector.fastpath.archive_index")
 
 MAGIC = b"hr-connector archive index\n"
 VERSION = 1
@@ -89,24 +90,34 @@ def validation_settings(schema: RunSchema) -> dict[str, Any]:
     return {"rules": rules.fingerprint(schema)}
 
 
+@dataclass(eq=False, repr=False, slots=True)
 class ArchiveIndex:
-    """A loaded index; see the module docstring for what it holds."""
+    """A loaded index; see the module docstring for what it holds.
 
-    __slots__ = ("_id_list", "_ids", "_lookup", "digest_blob", "imported", "meta", "starts")
+    The previous run's archive index as a run loads it once (:func:`hr_connector.fastpath.for_run`)
+    and hands it to the steps; the archives it describes do not change while the run holds its
+    lock.
+    """
 
-    def __init__(
-        self, meta: dict[str, Any], digests: bytes, starts: array[int], imported: bytes, ids: bytes
-    ) -> None:
-        self.meta = meta
-        #: the fingerprints, DIGEST_SIZE bytes each (:data:`NOT_IMPORTED` for rows not imported)
-        self.digest_blob = digests
-        #: start of row j's line in the archive; ``starts[j + 1] - 2`` is its end (",\n" follows)
-        self.starts = starts
-        #: 1 where the archived row counts as imported (the rows ``load_previous`` keeps)
-        self.imported = imported
-        self._ids = ids
-        self._id_list: list[Value] | None = None
-        self._lookup: dict[bytes, int] | None = None
+    meta: dict[str, Any]
+    #: the fingerprints, DIGEST_SIZE bytes each (:data:`NOT_IMPORTED` for rows not imported)
+    digest_blob: bytes
+    #: start of row j's line in the archive; ``starts[j + 1] - 2`` is its end (",\n" follows)
+    starts: array[int]
+    #: 1 where the archived row counts as imported (the rows ``load_previous`` keeps)
+    imported: bytes
+    _ids: bytes
+    #: the identity of the archive and the error archive it describes (:func:`archives_identity`)
+    archives: list[Identity | None]
+    _id_list: list[Value] | None = field(default=None, init=False)
+    _lookup: dict[bytes, int] | None = field(default=None, init=False)
+
+    def __repr__(self) -> str:  # never the IDs: they are personal data
+        return f"ArchiveIndex(rows={self.rows})"
+
+    def has_kind(self, digest_kind: tuple[Any, ...] | None) -> bool:
+        """Whether its fingerprints are computed as ``digest_kind`` says (only those compare)."""
+        return digest_kind is not None and self.meta.get("digest_kind") == _jsonable(digest_kind)
 
     @property
     def rows(self) -> int:
@@ -156,6 +167,7 @@ class ArchiveIndex:
 def load(workdir: WorkDir) -> ArchiveIndex | None:
     """The index, if there is one and it describes exactly the archives on disk now."""
     path = workdir.archive_index
+    archives = archives_identity(workdir)
     try:
         with path.open("rb") as fh:
             if fh.read(len(MAGIC)) != MAGIC:
@@ -163,7 +175,7 @@ def load(workdir: WorkDir) -> ArchiveIndex | None:
             meta = orjson.loads(fh.readline())
             if meta.get("version") != VERSION:
                 return None
-            if meta.get("archives") != [list(i) if i else None for i in archives_identity(workdir)]:
+            if meta.get("archives") != [list(i) if i else None for i in archives]:
                 return None
             sizes = meta["sections"]
             digests = fh.read(sizes["digests"])
@@ -179,7 +191,7 @@ def load(workdir: WorkDir) -> ArchiveIndex | None:
     n = int(meta["rows"])
     if len(digests) != n * DIGEST_SIZE or len(starts) != n + 1 or len(imported) != n:
         return None
-    return ArchiveIndex(meta, digests, starts, imported, ids)
+    return ArchiveIndex(meta, digests, starts, imported, ids, archives)
 
 
 #: How many archived rows past the expected one a fingerprint is looked for (removed rows).
@@ -272,11 +284,12 @@ class PreviousMatch:
 
     __slots__ = ("_keyed", "archives", "hits", "index", "key_column", "valid_settings")
 
-    def __init__(self, index: ArchiveIndex, hits: list[int], archives: list[Any]) -> None:
+    def __init__(self, index: ArchiveIndex, hits: list[int]) -> None:
         self.index = index
         #: row -> archived row with the same fingerprint (imported rows only), or :data:`MISS`
         self.hits = hits
-        self.archives = archives
+        #: the identity of the archives the rows were matched against
+        self.archives = index.archives
         self.key_column: str = index.meta["key_column"]
         self.valid_settings: dict[str, Any] = index.meta["validation"]
         self._keyed: KeyedMatch | None = None
@@ -355,45 +368,33 @@ class KeyedMatch:
         return [k for k in compress(self.index.ids(), unmatched) if k not in present]
 
 
-def match_previous(table: Table, workdir: WorkDir | None) -> PreviousMatch | None:
-    """Match the table against the index of ``workdir`` (cached on the table for the run)."""
-    if workdir is None or table.digests is None or table.digest_kind is None:
+def match_previous(table: Table, index: ArchiveIndex | None) -> PreviousMatch | None:
+    """The table's rows matched against ``index`` (made once, then kept on the table for the
+    later steps of the run); None without an index or when its fingerprints are of another kind.
+    """
+    if index is None or table.digests is None or not index.has_kind(table.digest_kind):
         return None
-    cached = table.previous
-    current = archives_identity(workdir)
-    if cached is not None and cached.archives == current:
-        return cached
-    index = load_for(workdir, table.digest_kind)
-    if index is None:
-        return None
-    match = PreviousMatch(index, index.match(table.digests), current)
-    table.previous = match
+    match = table.previous
+    if match is None or match.index is not index:
+        match = table.previous = PreviousMatch(index, index.match(table.digests))
     return match
 
 
-def load_for(workdir: WorkDir, digest_kind: tuple[Any, ...]) -> ArchiveIndex | None:
-    """The index of ``workdir`` if its fingerprints are of the same kind as ``digest_kind``."""
-    index = load(workdir)
-    if index is None or index.meta.get("digest_kind") != _jsonable(digest_kind):
-        return None
-    return index
-
-
-def reader_index(digest_kind: tuple[Any, ...]) -> tuple[ArchiveIndex, list[Any]] | None:
-    """For a reader (which is not told the working directory): the index of the run this
-    process holds the lock of, if there is exactly one; its lines may skip some checks."""
-    workdir = held_workdir()
-    if workdir is None:
-        return None
-    archives = archives_identity(workdir)
-    index = load_for(workdir, digest_kind)
-    return None if index is None else (index, archives)
-
-
-def match_for_validation(table: Table, schema: RunSchema) -> PreviousMatch | None:
+def match_for_validation(
+    table: Table, schema: RunSchema, index: ArchiveIndex | None
+) -> PreviousMatch | None:
     """The match validation may rely on: same validation settings as the archived rows had."""
-    match = match_previous(table, held_workdir(schema.data_type))
+    match = match_previous(table, index)
     if match is None or match.valid_settings != validation_settings(schema):
+        return None
+    return match
+
+
+def match_of(table: Table, workdir: WorkDir) -> PreviousMatch | None:
+    """The table's match, if it was made against the archives ``workdir`` has now (what
+    publishing copies archive lines from)."""
+    match = table.previous
+    if match is None or match.archives != archives_identity(workdir):
         return None
     return match
 

@@ -44,7 +44,48 @@ def tuple_digest(row: Row) -> bytes:
     return _sha1((SEP * len(row)).encode() + orjson.dumps(row)).digest()
 
 
-class JoinedRows(Sequence[Row]):
+class _Rows(Sequence[Row]):
+    """What both stores share: a row (:meth:`_row`) or a batch of rows (:meth:`_batch`) on
+    access, batch by batch when walked; equal to any sequence of the same rows."""
+
+    __slots__ = ()
+
+    def _row(self, index: int) -> Row:
+        raise NotImplementedError
+
+    def _batch(self, start: int, stop: int) -> list[Row]:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return self._batch(start, max(start, stop))
+            return [self._row(i) for i in range(start, stop, step)]
+        if index < 0:
+            index += len(self)
+            if index < 0:
+                raise IndexError("row index out of range")
+        return self._row(index)  # past the end: the list in ``_row`` raises IndexError
+
+    def __iter__(self) -> Iterator[Row]:
+        size = len(self)
+        for start in range(0, size, BATCH):
+            yield from self._batch(start, min(start + BATCH, size))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class JoinedRows(_Rows):
     """Rows as ``SEP``-joined strings; see the module doc.
 
     A row that cannot be joined exactly (a missing value, the separator inside a value, no
@@ -121,18 +162,7 @@ class JoinedRows(Sequence[Row]):
         """Whether a row may hold ``None`` (only rows kept as tuples can)."""
         return any(None in row for row in self._tuples.values())
 
-    @overload
-    def __getitem__(self, index: int) -> Row: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Row]: ...
-    def __getitem__(self, index: int | slice) -> Row | list[Row]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self._items))
-            if step == 1:
-                return self._batch(start, max(start, stop))
-            return [self[i] for i in range(start, stop, step)]
-        if index < 0:
-            index += len(self._items)
+    def _row(self, index: int) -> Row:
         row = self._tuples.get(index)
         return row if row is not None else tuple(self._items[index].split(SEP))
 
@@ -143,17 +173,6 @@ class JoinedRows(Sequence[Row]):
             for k in range(bisect_left(kept, start), bisect_left(kept, stop)):
                 rows[kept[k] - start] = self._tuples[kept[k]]
         return rows
-
-    def __iter__(self) -> Iterator[Row]:
-        for start in range(0, len(self._items), BATCH):
-            yield from self._batch(start, min(start + BATCH, len(self._items)))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def column(self, index: int) -> list[Value]:
         items = self._items
@@ -198,7 +217,7 @@ class JoinedRows(Sequence[Row]):
         return digests
 
 
-class CsvLines(Sequence[Row]):
+class CsvLines(_Rows):
     """The data lines of a CSV file as raw bytes, decoded into rows on access.
 
     ``quoted`` are the lines that hold a quote character and need the ``csv`` module;
@@ -228,23 +247,7 @@ class CsvLines(Sequence[Row]):
     def may_lack_values(self) -> bool:
         return False  # a CSV row has every column
 
-    @overload
-    def __getitem__(self, index: int) -> Row: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Row]: ...
-    def __getitem__(self, index: int | slice) -> Row | list[Row]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self._lines))
-            if step == 1:
-                return self._batch(start, max(start, stop))
-            return [self._decode(i) for i in range(start, stop, step)]
-        if index < 0:
-            index += len(self._lines)
-        if not 0 <= index < len(self._lines):
-            raise IndexError("row index out of range")
-        return self._decode(index)
-
-    def _decode(self, index: int) -> Row:
+    def _row(self, index: int) -> Row:
         row = self._fixed.get(index) or self._decoded.get(index)
         if row is not None:
             return row
@@ -257,25 +260,13 @@ class CsvLines(Sequence[Row]):
             self._decoded[index] = row
         return row
 
-    def __iter__(self) -> Iterator[Row]:
-        lines = self._lines
-        for start in range(0, len(lines), BATCH):
-            yield from self._batch(start, min(start + BATCH, len(lines)))
-
     def _batch(self, start: int, stop: int) -> list[Row]:
         split = methodcaller("split", self._delimiter)
         rows = list(map(tuple, map(split, map(bytes.decode, self._lines[start:stop]))))
         special = self._special
         for k in range(bisect_left(special, start), bisect_left(special, stop)):
-            rows[special[k] - start] = self._decode(special[k])
+            rows[special[k] - start] = self._row(special[k])
         return rows
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def column(self, index: int) -> list[Value]:
         delimiter = self._delimiter.encode()
@@ -284,7 +275,7 @@ class CsvLines(Sequence[Row]):
             map(bytes.decode, map(itemgetter(index), map(split, self._plain_lines(index))))
         )
         for i in self._special:
-            values[i] = self._decode(i)[index]
+            values[i] = self._row(i)[index]
         return values
 
     def columns(self, indices: Sequence[int], width: int) -> list[list[Value]] | None:
@@ -301,7 +292,7 @@ class CsvLines(Sequence[Row]):
         if out is None:
             return None
         for i in self._special:
-            row = self._decode(i)
+            row = self._row(i)
             for values, index in zip(out, indices, strict=True):
                 values[i] = row[index]
         return out
@@ -320,7 +311,7 @@ class CsvLines(Sequence[Row]):
         lines, delimiter, special = self._lines, self._delimiter, self._special_set()
         for i in indices:
             if i in special:
-                yield joined_text(self._decode(i))
+                yield joined_text(self._row(i))
             else:  # no quote: the values are the text between delimiters
                 yield lines[i].decode("utf-8").replace(delimiter, SEP)
 
@@ -331,7 +322,7 @@ class CsvLines(Sequence[Row]):
         delimiter, separator = self._delimiter.encode(), SEP.encode()
         for i in indices:
             if i in special:
-                yield joined_text(self._decode(i)).encode()
+                yield joined_text(self._row(i)).encode()
             else:
                 yield lines[i].replace(delimiter, separator)
 
