@@ -2,7 +2,7 @@
 
 A work-period file of a million rows changes by a few percent a day. The archive index already
 tells which rows are byte-identical to rows the last completed run imported
-(``Table.previous``, a :class:`~hr_connector.archive_index.PreviousMatch`: ``hits[i]`` is the
+(``Table.previous``, a :class:`~hr_connector.fastpath.archive_index.PreviousMatch`: ``hits[i]`` is the
 row of the last run that row ``i`` equals, or ``MISS``); the archive's row ``j`` is the last
 run's row ``j``. Every completed work-period run keeps beside its archive:
 
