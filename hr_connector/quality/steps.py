@@ -1,5 +1,6 @@
-"""The data-quality steps of :func:`hr_connector.pipeline.run_import` (plain, typed functions;
-``tasks/quality.py`` wraps them as Prefect tasks)."""
+"""The data-quality steps of the import's sequence (:func:`hr_connector.flows.hr_import.hr_import`:
+check file after fetch, check rows after validate); plain, typed functions that
+``tasks/quality.py`` wraps as Prefect tasks."""
 
 from __future__ import annotations
 
