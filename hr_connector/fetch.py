@@ -8,6 +8,8 @@ file into the local folder; this step then finds it exactly as it finds a file p
 from __future__ import annotations
 
 import glob
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
@@ -16,6 +18,10 @@ from hr_connector.errors import FileEmpty, FileNotReceived, MultipleFiles, Unsaf
 from hr_connector.workdir import WorkDir
 
 _Match = TypeVar("_Match")
+
+#: A dry run writes nothing in the working directory: an SFTP download goes to a scratch folder
+#: of this name in the system's temporary directory, removed when the run ends.
+DRY_RUN_PREFIX = "hr-connector-dry-run-"
 
 
 def check_pattern(workdir: WorkDir, file_path: str) -> str:
@@ -58,3 +64,20 @@ def the_one_match(
     if len(matches) > 1:
         raise MultipleFiles(file_path, [name(m) for m in matches])
     return matches[0]
+
+
+def scratch_workdir(workdir: WorkDir) -> WorkDir:
+    """A private, empty folder standing in for ``workdir`` (a dry run's SFTP download)."""
+    root = Path(tempfile.mkdtemp(prefix=DRY_RUN_PREFIX))
+    return WorkDir(root, workdir.task_id, workdir.data_type)
+
+
+def discard_dry_run_copy(source: Path | None) -> None:
+    """Remove the scratch folder a dry run downloaded ``source`` into (nothing else)."""
+    if source is None:
+        return
+    temp = Path(tempfile.gettempdir()).resolve()
+    for folder in source.parents:
+        if folder.name.startswith(DRY_RUN_PREFIX) and folder.parent.resolve() == temp:
+            shutil.rmtree(folder, ignore_errors=True)
+            return

@@ -82,6 +82,8 @@ def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
     if params.sftp is not None:
         from hr_connector.clients import sftp
 
+        if params.dry_run:  # writes nothing here: the download goes to a scratch folder
+            return sftp.download_for_dry_run(params.sftp, workdir, params.file_path)
         sftp.download_hr_file(params.sftp, workdir, params.file_path)
     return fetch_mod.locate_local_file(workdir, params.file_path)
 
@@ -412,7 +414,11 @@ def run_import(
             result = refile_admin_task(pending, workdir, sink, steps)
         else:
             run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
-            hr_import(run)
+            try:
+                hr_import(run)
+            finally:
+                if params.dry_run:  # its SFTP download went to a scratch folder
+                    fetch_mod.discard_dry_run_copy(run.source)
             result = run.result
         delivery.hold_until_exit(whole_run)
         return result

@@ -50,6 +50,7 @@ import hmac
 import logging
 import os
 import posixpath
+import shutil
 import socket
 import stat
 from collections.abc import Callable, Iterator
@@ -74,7 +75,7 @@ from hr_connector.errors import (
     SftpError,
     SftpUnavailable,
 )
-from hr_connector.fetch import check_pattern, the_one_match
+from hr_connector.fetch import check_pattern, locate_local_file, scratch_workdir, the_one_match
 from hr_connector.params import SftpSettings, secret_values
 from hr_connector.runlog import mask_secrets
 from hr_connector.workdir import WorkDir, fsync_dir, write_staged
@@ -624,6 +625,21 @@ def _download(conn: _Connection, remote: str, entry: paramiko.SFTPAttributes, fi
                 remote_file.close()
 
     return write_staged(final, write)
+
+
+def download_for_dry_run(settings: SftpSettings, workdir: WorkDir, file_path: str) -> Path:
+    """A dry run's download: checked like a real run's, written to a scratch folder instead of
+    the working directory (``fetch.discard_dry_run_copy`` removes it when the run ends), so the
+    local copies a real run keeps are neither replaced nor removed."""
+    _local_folder(workdir, file_path)  # the same refusals as a real run
+    pattern = check_pattern(workdir, file_path)
+    scratch = scratch_workdir(workdir)
+    try:
+        download_hr_file(settings, scratch, pattern)
+        return locate_local_file(scratch, pattern)
+    except BaseException:
+        shutil.rmtree(scratch.root, ignore_errors=True)
+        raise
 
 
 def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -> Path:

@@ -2,8 +2,8 @@
 
 A work-period file of a million rows changes by a few percent a day. The archive index already
 tells which rows are byte-identical to rows the last completed run imported
-(``Table.previous``, a :class:`~hr_connector.fastpath.archive_index.PreviousMatch`: ``hits[i]`` is the
-row of the last run that row ``i`` equals, or ``MISS``); the archive's row ``j`` is the last
+(``Table.previous``, a :class:`~hr_connector.fastpath.archive_index.PreviousMatch`: ``hits[i]``
+is the row of the last run that row ``i`` equals, or ``MISS``); the archive's row ``j`` is the last
 run's row ``j``. Every completed work-period run keeps beside its archive:
 
 * ``.workperiod_quality.columns``: the person and manager columns of every row of its file
