@@ -244,8 +244,7 @@ def _check_rows(
     if national and schema.data_type == "workperiod" and cols.has("national_id"):
         outcome.runs.append(_national_ids(cols, settings, workdir))
     if schema.data_type == incremental.DATA_TYPE:
-        for run in outcome.runs:
-            run.columns, run.previous = cols.kept(), prev
+        _keep_columns(outcome.runs, cols)
     for run in outcome.runs:
         run.findings = [f for f in run.findings if any(i not in blocked for i in f.rows)]
         if run.severity == "block":
@@ -253,6 +252,16 @@ def _check_rows(
                 for i in finding.rows:
                     outcome.blocked.setdefault(i, []).append(finding.reason)
     return outcome
+
+
+def _keep_columns(runs: list[CheckRun], cols: _Columns) -> None:
+    """What the next run builds on: the columns, packed (the lists are freed with the checks'
+    other temporaries, see ``incremental.Packed``), and the last run's kept findings."""
+    packed = incremental.pack(cols.kept())
+    for run in runs:
+        run.columns, run.previous = packed, cols.prev
+        if run.persons is not None:
+            run.persons = packed["person"]
 
 
 def _wanted(schema: RunSchema, settings: QualitySettings, unique_id: str) -> list[str]:
@@ -344,8 +353,8 @@ def _unknown_persons(
     values = cols.values(canonical)
     known: set[Value] = set()
     if data_type == "workperiod" and cols.has(unique_id):
-        run.persons = cols.values(unique_id)
-        known = set(run.persons)
+        known = set(cols.values(unique_id))
+        run.persons = incremental.Packed(b"")  # packed with the kept columns (check_rows)
     missing = references.unknown_values(values, known)
     if missing:
         persons = source.persons()

@@ -84,7 +84,7 @@ def remember_file(
     settings = QualitySettings.from_params(params)
     wanted = schema.data_type == "workperiod" and settings.on("references")
     if wanted and table is not None and person in table.columns:
-        read = next((r.persons for r in runs if r.persons is not None), None)
+        read = next((r.persons.values() for r in runs if r.persons is not None), None)
         persons = _imported(table, table.columns.index(person), blocked, read)
     kept = _incremental(params, workdir, schema, runs, table, blocked)
     before = _persons_before(workdir, runs) if persons is not None else None
