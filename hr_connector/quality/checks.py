@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, count
@@ -351,9 +351,9 @@ def _unknown_persons(
     data_type = cols.schema.data_type
     column = cols.name(canonical)
     values = cols.values(canonical)
-    known: set[Value] = set()
+    known: Collection[Value] = ()
     if data_type == "workperiod" and cols.has(unique_id):
-        known = set(cols.values(unique_id))
+        known = cols.values(unique_id)  # a list: set.difference walks it, builds no set of it
         run.persons = incremental.Packed(b"")  # packed with the kept columns (check_rows)
     missing = references.unknown_values(values, known)
     if missing:
