@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, count
@@ -107,9 +107,9 @@ def remember_file(
     person_column: str,
     sha256: str | None,
     national: dict[str, Any] | None = None,
-    persons: Iterable[Value] | None = None,
+    persons: Callable[[], Iterable[Value]] | None = None,
     kept: dict[str, Any] | None = None,
-    persons_before: set[Value] | None = None,
+    change: tuple[set[Value], set[Value]] | None = None,
 ) -> None:
     """After a completed run: keep the file's SHA-256 (when the same-file check computed it),
     the column names and the national-ID verdicts, for the next runs' checks."""
@@ -126,12 +126,10 @@ def remember_file(
         state["national_ids"] = national
     if kept is not None:
         state["incremental"] = kept
-    if persons is not None:
+    if persons is not None:  # the imported persons (``persons()``), or what changed since
         folder = workdir.archive_dir
-        if persons_before is None or not archives_mod.Persons.update(
-            folder, set(persons), persons_before
-        ):
-            archives_mod.Persons.write(folder, persons)
+        if change is None or not archives_mod.Persons.update(folder, *change):
+            archives_mod.Persons.write(folder, persons())
         state["persons_archives"] = archives_mod.archives_identity(
             workdir.archive_dir, workdir.data_type
         )
