@@ -8,6 +8,7 @@ checks every row. Every finding (rows, reason, subject) and every blocked reason
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from hr_connector.outcome import Decision
@@ -237,13 +238,20 @@ def period_row(k: int, person: str, start: str, end: str, **values: str) -> dict
         max_size=16,
     ),
     st.booleans(),
+    st.booleans(),
 )
+@example([("A", 10, 20), ("B", 1, 2), ("A", 0, 5), ("A", 4, 9)], True, False)
+@example([("A", 10, 20), ("A", 0, 5), ("A", 4, 9), ("B", 3, 4), ("B", 1, 2)], True, True)
 def test_overlaps_agree_with_every_pair_also_blank_and_unreadable(
-    periods: list[tuple[str, int | None, int | None]], with_ends: bool
+    periods: list[tuple[str, int | None, int | None]], with_ends: bool, grouped: bool
 ) -> None:
     """The overlap sweep against comparing every pair: blank persons, blank or unreadable
-    (-1: "31.02.2025") starts and ends, and a file without an end column."""
+    (-1: "31.02.2025") starts and ends, and a file without an end column; ``grouped``: each
+    person's rows together (as most exports have them), which the sweep sorts differently."""
     from datetime import date, timedelta
+
+    if grouped:
+        periods = sorted(periods, key=lambda period: period[0])
 
     from hr_connector.quality import overlaps
     from hr_connector.validate import DateParser
@@ -313,3 +321,25 @@ def test_a_state_that_does_not_describe_the_archives_means_a_full_check(
         "overlaps": 1,
     }
     assert [c for c in captured if isinstance(c, str)][-1] == "incremental"
+
+
+def test_packed_columns_are_written_as_the_lists_were(tmp_path: Path) -> None:
+    """The kept columns travel packed (``incremental.Packed``, so the publish step does not pay
+    for a million live strings); the columns file has the bytes the lists gave, and a packed
+    column unpacks to its values (none, non-ASCII, quotes and separators included)."""
+    import orjson
+
+    from hr_connector.records import Table
+
+    person = ["E1", "Ä2", 'q"u;o\x1fte', "", None, "E1"]
+    manager = [None, "E1", "E1", "Ö", "", "\\"]
+    packed = incremental.pack({"person": person, "manager": manager})
+    assert packed["person"].values() == person
+    assert packed["manager"].values() == manager
+    assert "E1" not in repr(packed["person"])  # never the values
+    table = Table("f.csv", ["employee_number", "manager_id"], "line")
+    table.rows = list(zip(person, manager, strict=True))
+    kept = incremental.keep(tmp_path, table, packed, {"overlaps": []}, {}, [])
+    data = incremental.columns_path(tmp_path).read_bytes()
+    assert data == orjson.dumps({"person": person, "manager": manager})
+    assert kept["columns_sha256"] == hashlib.sha256(data).hexdigest()

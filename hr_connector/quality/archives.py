@@ -107,18 +107,18 @@ class Persons:
         write_atomic(persons_path(folder), lambda fh: fh.write(b"".join(digests)))
 
     @staticmethod
-    def update(folder: Path, now: set[Value], before: set[Value]) -> bool:
-        """Rewrite the kept fingerprints from the last run's, which were written from the
-        values ``before``: the gone values' removed, the new ones' added (the next-day run
-        fingerprints a few values, not a million). False: there is no kept file to start from.
+    def update(folder: Path, added: set[Value], removed: set[Value]) -> bool:
+        """Rewrite the kept fingerprints from the last run's: the ``removed`` values' taken
+        out, the ``added`` ones' put in (the next-day run fingerprints a few values, not a
+        million). ``added`` may hold values that were there already (they stay once).
+        False: there is no kept file to start from.
         """
         try:
             kept = _Sorted(persons_path(folder).read_bytes())
         except FileNotFoundError:
             return False
-        added = {_fingerprint(v) for v in now - before if v}
-        removed = {_fingerprint(v) for v in before - now if v} - added
-        blob = kept.edited(removed, added)
+        new = {_fingerprint(v) for v in added if v}
+        blob = kept.edited({_fingerprint(v) for v in removed if v} - new, new)
         write_atomic(persons_path(folder), lambda fh: fh.write(blob))
         return True
 

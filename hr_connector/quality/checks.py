@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, count
@@ -107,9 +107,9 @@ def remember_file(
     person_column: str,
     sha256: str | None,
     national: dict[str, Any] | None = None,
-    persons: Iterable[Value] | None = None,
+    persons: Callable[[], Iterable[Value]] | None = None,
     kept: dict[str, Any] | None = None,
-    persons_before: set[Value] | None = None,
+    change: tuple[set[Value], set[Value]] | None = None,
 ) -> None:
     """After a completed run: keep the file's SHA-256 (when the same-file check computed it),
     the column names and the national-ID verdicts, for the next runs' checks."""
@@ -126,12 +126,10 @@ def remember_file(
         state["national_ids"] = national
     if kept is not None:
         state["incremental"] = kept
-    if persons is not None:
+    if persons is not None:  # the imported persons (``persons()``), or what changed since
         folder = workdir.archive_dir
-        if persons_before is None or not archives_mod.Persons.update(
-            folder, set(persons), persons_before
-        ):
-            archives_mod.Persons.write(folder, persons)
+        if change is None or not archives_mod.Persons.update(folder, *change):
+            archives_mod.Persons.write(folder, persons())
         state["persons_archives"] = archives_mod.archives_identity(
             workdir.archive_dir, workdir.data_type
         )
@@ -244,8 +242,7 @@ def _check_rows(
     if national and schema.data_type == "workperiod" and cols.has("national_id"):
         outcome.runs.append(_national_ids(cols, settings, workdir))
     if schema.data_type == incremental.DATA_TYPE:
-        for run in outcome.runs:
-            run.columns, run.previous = cols.kept(), prev
+        _keep_columns(outcome.runs, cols)
     for run in outcome.runs:
         run.findings = [f for f in run.findings if any(i not in blocked for i in f.rows)]
         if run.severity == "block":
@@ -253,6 +250,16 @@ def _check_rows(
                 for i in finding.rows:
                     outcome.blocked.setdefault(i, []).append(finding.reason)
     return outcome
+
+
+def _keep_columns(runs: list[CheckRun], cols: _Columns) -> None:
+    """What the next run builds on: the columns, packed (the lists are freed with the checks'
+    other temporaries, see ``incremental.Packed``), and the last run's kept findings."""
+    packed = incremental.pack(cols.kept())
+    for run in runs:
+        run.columns, run.previous = packed, cols.prev
+        if run.persons is not None:
+            run.persons = packed["person"]
 
 
 def _wanted(schema: RunSchema, settings: QualitySettings, unique_id: str) -> list[str]:
@@ -342,10 +349,10 @@ def _unknown_persons(
     data_type = cols.schema.data_type
     column = cols.name(canonical)
     values = cols.values(canonical)
-    known: set[Value] = set()
+    known: Collection[Value] = ()
     if data_type == "workperiod" and cols.has(unique_id):
-        run.persons = cols.values(unique_id)
-        known = set(run.persons)
+        known = cols.values(unique_id)  # a list: set.difference walks it, builds no set of it
+        run.persons = incremental.Packed(b"")  # packed with the kept columns (check_rows)
     missing = references.unknown_values(values, known)
     if missing:
         persons = source.persons()

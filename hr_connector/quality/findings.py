@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hr_connector.records import Reason, Value
+from hr_connector.quality.incremental import Packed
+from hr_connector.records import Reason
 
 #: Findings listed per check in the admin task (all of them are counted).
 MAX_LISTED = 10
@@ -41,12 +41,13 @@ class CheckRun:
     skipped_figures: dict[str, str] = field(default_factory=dict)
     #: the file's SHA-256, when the check computed it (kept for the next run)
     sha256: str | None = None
-    #: the persons' unique IDs of every row, when the check read them (kept for the next runs)
-    persons: Sequence[Value] | None = None
+    #: the persons' unique IDs of every row, when the check read them (kept for the next runs;
+    #: packed, see ``incremental.Packed``)
+    persons: Packed | None = field(default=None, repr=False)
     #: what the next run needs to check incrementally (``state["incremental"]``, JSON form)
     kept: dict[str, Any] | None = field(default=None, repr=False)
     #: the columns the next run builds its own from (person, manager; quality/incremental.py)
-    columns: dict[str, Sequence[Value]] | None = field(default=None, repr=False)
+    columns: dict[str, Packed] | None = field(default=None, repr=False)
     #: the last run's kept findings this run was checked against (an incremental run)
     previous: Any = field(default=None, repr=False)
 

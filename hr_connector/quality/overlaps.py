@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date
-from itertools import compress, count
-from operator import and_, eq, le
+from itertools import accumulate, compress, count, repeat
+from operator import add, and_, eq, le, mul, ne
 
 from hr_connector.records import Value
 
@@ -45,9 +45,7 @@ def overlapping(
         picked = list(map(ends.__getitem__, rows))
         end_of = {t: _day(t, parse, -1, blank=OPEN) for t in set(picked)}
         last = list(map(end_of.__getitem__, picked))
-    # by person, then start (two stable sorts on plain keys: no tuple comparisons)
-    order = sorted(compress(count(), map(le, first, last)), key=first.__getitem__)
-    order.sort(key=who.__getitem__)
+    order = _by_person_and_start(who, first, last, grouped=_grouped(who, len(many)))
     p = list(map(who.__getitem__, order))
     s = list(map(first.__getitem__, order))
     e = list(map(last.__getitem__, order))
@@ -69,6 +67,31 @@ def overlapping(
         open_spans.append((e[k], i))
     pairs.sort()
     return pairs
+
+
+def _grouped(who: list[Value], persons: int) -> bool:
+    """Whether each person's rows follow each other (as most HR exports have them)."""
+    return sum(map(ne, who[1:], who[:-1])) + 1 == persons if who else True
+
+
+def _by_person_and_start(
+    who: list[Value], first: list[int], last: list[int], grouped: bool
+) -> list[int]:
+    """The positions whose period does not end before it starts, each person's together (in
+    no particular order of persons: each is swept alone), by start, then position (stable
+    sorts on plain keys: no tuple comparisons).
+
+    ``grouped`` (each person's rows already follow each other): one sort of integers, the
+    person's group number, then the start. Otherwise: by start, then by person.
+    """
+    valid = compress(count(), map(le, first, last))
+    if not grouped:
+        order = sorted(valid, key=first.__getitem__)
+        order.sort(key=who.__getitem__)
+        return order
+    groups = accumulate(map(ne, who[1:], who[:-1]), initial=0)
+    keys = list(map(add, map(mul, groups, repeat(NEVER + 1)), first))
+    return sorted(valid, key=keys.__getitem__)
 
 
 #: The day number of an open end, and of a missing or unreadable start (after every end; an

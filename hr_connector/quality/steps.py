@@ -5,8 +5,10 @@ check file after fetch, check rows after validate); plain, typed functions that
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from itertools import compress
+from collections import deque
+from collections.abc import Callable, Sequence
+from functools import partial
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +83,20 @@ def remember_file(
         column = schema.columns.get("national_id", "national_id")
         national = carry.verdicts(workdir, params.quality.national_id_country, column, flagged)
     persons = None
+    change = None
     person = checks.person_column(schema, params.unique_id)
     settings = QualitySettings.from_params(params)
     wanted = schema.data_type == "workperiod" and settings.on("references")
     if wanted and table is not None and person in table.columns:
-        read = next((r.persons for r in runs if r.persons is not None), None)
-        persons = _imported(table, table.columns.index(person), blocked, read)
+        column = table.columns.index(person)
+        packed = next((r.persons for r in runs if r.persons is not None), None)
+        read = packed.values if packed is not None else None
+        persons = partial(_imported, table, column, blocked, read)
+        change = _persons_change(workdir, runs, table, column, blocked)
     kept = _incremental(params, workdir, schema, runs, table, blocked)
-    before = _persons_before(workdir, runs) if persons is not None else None
     try:
         checks.remember_file(
-            workdir, source, schema, person, sha256, national, persons, kept, before
+            workdir, source, schema, person, sha256, national, persons, kept, change
         )
     except OSError as exc:  # the run's decision stands; the next run only checks less
         log.warning("Could not keep the file's fingerprint for the next run: %s", exc)
@@ -122,30 +127,59 @@ def _incremental(
         return None
 
 
-def _persons_before(workdir: WorkDir, runs: list[CheckRun]) -> set[Value] | None:
-    """The values the kept person fingerprints were written from, when this run was checked
-    incrementally against the run that wrote them (its imported rows' persons)."""
+def _persons_change(
+    workdir: WorkDir,
+    runs: list[CheckRun],
+    table: Table,
+    column: int,
+    blocked: dict[int, list[Reason]],
+) -> tuple[set[Value], set[Value]] | None:
+    """(added, removed): how this run's imported persons differ from those the kept person
+    fingerprints were written from, when this run was checked incrementally against the run
+    that wrote them; None: write them all again.
+
+    An imported row that equals one of the last run's rows (``hits``: imported rows only) has
+    that row's person, so only the persons of this run's other imported rows may be new
+    (``added``: the fingerprints already kept stay once), and only the persons of the last
+    run's imported rows that no imported row equals now may be gone: those that no imported
+    row still has. No set of a million persons is built.
+    """
     prev = next((r.previous for r in runs if r.previous is not None), None)
     if prev is None or "person" not in prev.columns or "blocked" not in prev.kept:
         return None
     state = archives.read_state(workdir.archive_dir, workdir.data_type)
     if state.get("persons_archives") != prev.kept.get("archives"):
         return None
-    imported = bytearray(b"\x01") * prev.size
+    hits = prev.hits
+    if blocked:  # a blocked row is not imported, whatever it equals
+        hits = list(hits)
+        for i in blocked:
+            hits[i] = incremental.MISS
+    size, last = prev.size, prev.columns["person"]
+    gone = bytearray(b"\x01") * size + b"\x00"  # + a spare cell that MISS (-1) sets
     for j in prev.kept["blocked"]:
-        imported[j] = 0
-    return set(compress(prev.columns["person"], imported))
+        gone[j] = 0
+    deque(map(gone.__setitem__, hits, repeat(0)), maxlen=0)
+    candidates = set(compress(last, memoryview(gone)[:size]))
+    rows = table.rows
+    added = {rows[i][column] for i in prev.misses if i not in blocked}
+    if not candidates:
+        return added, set()
+    still = bytearray(size + 1)
+    deque(map(still.__setitem__, hits, repeat(1)), maxlen=0)
+    candidates.difference_update(added)
+    candidates.difference_update(candidates.intersection(compress(last, memoryview(still)[:size])))
+    return added, candidates
 
 
 def _imported(
     table: Table,
     column: int,
     blocked: dict[int, list[Reason]],
-    values: Sequence[Value] | None = None,
+    read: Callable[[], Sequence[Value]] | None = None,
 ) -> Sequence[Value]:
-    """The column's values (``values``, if already read) in the rows that were imported."""
-    if values is None:
-        values = table.column(column)
+    """The column's values (``read()``, if already read) in the rows that were imported."""
+    values = table.column(column) if read is None else read()
     if not blocked:
         return values
     keep = bytearray(b"\x01") * len(values)
