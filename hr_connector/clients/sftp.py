@@ -75,7 +75,7 @@ from hr_connector.errors import (
     SftpError,
     SftpUnavailable,
 )
-from hr_connector.fetch import check_pattern, locate_local_file, scratch_workdir, the_one_match
+from hr_connector.fetch import check_pattern, scratch_workdir, the_one_match
 from hr_connector.params import SftpSettings, secret_values
 from hr_connector.runlog import mask_secrets
 from hr_connector.workdir import WorkDir, fsync_dir, write_staged
@@ -635,8 +635,7 @@ def download_for_dry_run(settings: SftpSettings, workdir: WorkDir, file_path: st
     pattern = check_pattern(workdir, file_path)
     scratch = scratch_workdir(workdir)
     try:
-        download_hr_file(settings, scratch, pattern)
-        return locate_local_file(scratch, pattern)
+        return download_hr_file(settings, scratch, pattern)  # the only file in the scratch folder
     except BaseException:
         shutil.rmtree(scratch.root, ignore_errors=True)
         raise
