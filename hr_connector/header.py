@@ -42,6 +42,14 @@ def _resolver(header: Sequence[str]) -> dict[str, str]:
     return {norm: names[0] for norm, names in seen.items() if len(names) == 1}
 
 
+def header_spelling(name: str, header: Sequence[str]) -> str:
+    """The header's column for a mapped ``name``: itself, else the one column that differs
+    only by case and separators, else "" (as :func:`matched_schema` matches one name)."""
+    if name in header:
+        return name
+    return _resolver(header).get(normalized(name), "")
+
+
 def matched_schema(schema: RunSchema, header: Sequence[str]) -> RunSchema:
     """``schema`` with each mapped name the header lacks replaced by its header spelling."""
     present = set(header)

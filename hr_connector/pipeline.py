@@ -297,6 +297,7 @@ class CheckRowsStep(Protocol):
         schema: RunSchema,
         params: ConnectorParams,
         workdir: WorkDir,
+        early: Any = None,
         /,
     ) -> QualityOutcome: ...
 
@@ -451,6 +452,9 @@ class ImportRun:
     table: Table | None = None
     blocked: Blocked = field(default_factory=dict)
     quality_runs: list[CheckRun] = field(default_factory=list)
+    #: the parts of the row checks a helper process does beside validation (a large file's
+    #: full check, ``quality/helper.py``), from parsing to the row checks
+    quality_helper: Any = None
     #: the archives a partial run compares with (``delivery.comparison_base``)
     base: WorkDir | None = None
     #: the fast-path switch, read once, and the index of ``base``'s archives, loaded once; handed
@@ -504,7 +508,12 @@ class ImportRun:
     def deciding(self) -> Iterator[None]:
         """The steps up to the decision: a stop ends the block and becomes the interruption."""
         try:
-            yield
+            try:
+                yield
+            finally:  # a helper the checks did not take (the run stopped first) is not needed
+                helper_job, self.quality_helper = self.quality_helper, None
+                if helper_job is not None:
+                    helper_job.close()
         except RunLocked as error:  # the other run owns the files: touch nothing
             log.error("Run refused: %s", error)
             self.result.interruption = Interruption.from_error(error)
@@ -542,6 +551,9 @@ class ImportRun:
         self.base = delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
         self.fast = fastpath.for_run(self.base)
         q = self.steps.quote
+        self.quality_helper = quality.begin_row_checks(
+            source, self.schema, self.params, self.workdir
+        )
         self.table = table = self.steps.parse(source, self.params, self.schema, q(self.fast))
         self.schema = header.matched_schema(self.schema, table.columns)  # the file's own spelling
         return table
@@ -555,7 +567,10 @@ class ImportRun:
         """The data-quality rules; the rows they block join the blocked rows."""
         assert self.schema is not None
         q = self.steps.quote
-        found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
+        began, self.quality_helper = self.quality_helper, None  # ends with the checks
+        found = self.steps.check_rows(
+            q(table), q(blocked), self.schema, self.params, self.workdir, q(began)
+        )
         self.quality_runs = [*self.quality_runs, *found.runs]
         self.blocked = quality.merged(blocked, found.blocked)
         return self.blocked

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,24 @@ def _fingerprint(value: str) -> bytes:
 PERSON_DIGEST = 8
 
 
+def sorted_fingerprints(values: Iterable[Value]) -> bytes:
+    """The distinct non-empty values' fingerprints, sorted, in one bytes object (what
+    :class:`Persons` keeps; the helper process makes it for a large file, see :mod:`.helper`)."""
+    return b"".join(sorted(set(map(_fingerprint, filter(None, values)))))
+
+
+@dataclass(frozen=True, repr=False)
+class Fingerprints:
+    """Persons already fingerprinted: :func:`sorted_fingerprints` of them (``blob``), of which
+    ``removed`` are not to be kept."""
+
+    blob: bytes
+    removed: Collection[Value] = ()
+
+    def __repr__(self) -> str:  # never the values: they may be national IDs
+        return f"Fingerprints({len(self.blob) // PERSON_DIGEST}, removed={len(self.removed)})"
+
+
 class Persons:
     """The persons of the last work-period import, as 8-byte BLAKE2b fingerprints.
 
@@ -102,9 +120,14 @@ class Persons:
         return self._digests is not None and self._digests.find(_fingerprint(value))[1]
 
     @staticmethod
-    def write(folder: Path, values: Iterable[Value]) -> None:
-        digests = sorted(set(map(_fingerprint, filter(None, set(values)))))
-        write_atomic(persons_path(folder), lambda fh: fh.write(b"".join(digests)))
+    def write(folder: Path, values: Iterable[Value] | Fingerprints) -> None:
+        """Keep these persons' fingerprints (replacing the kept ones)."""
+        if isinstance(values, Fingerprints):
+            gone = {_fingerprint(v) for v in values.removed if v}
+            blob = _Sorted(values.blob).edited(gone, ()) if gone else values.blob
+        else:
+            blob = sorted_fingerprints(set(values))
+        write_atomic(persons_path(folder), lambda fh: fh.write(blob))
 
     @staticmethod
     def update(folder: Path, added: set[Value], removed: set[Value]) -> bool:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import partial
 from itertools import compress, count
 from pathlib import Path
@@ -27,6 +28,7 @@ from hr_connector.quality import (
     carry,
     cycles,
     freshness,
+    helper,
     incremental,
     national_ids,
     overlaps,
@@ -107,7 +109,7 @@ def remember_file(
     person_column: str,
     sha256: str | None,
     national: dict[str, Any] | None = None,
-    persons: Callable[[], Iterable[Value]] | None = None,
+    persons: Callable[[], Iterable[Value] | archives_mod.Fingerprints] | None = None,
     kept: dict[str, Any] | None = None,
     change: tuple[set[Value], set[Value]] | None = None,
 ) -> None:
@@ -152,8 +154,11 @@ class _Columns:
         schema: RunSchema,
         prev: incremental.Previous | None = None,
         person: str = "",
+        early: helper.Job | None = None,
     ) -> None:
         self.table = table
+        #: the helper process's part of a full check (:func:`begin`), if it began one
+        self.early = early
         self.schema = schema
         self.index = table.column_index()
         self.prev = prev
@@ -189,6 +194,13 @@ class _Columns:
                 self._values[canonical] = self.table.column(column)
         return self._values[canonical]
 
+    def answer(self, part: str) -> helper.Answer | None:
+        """The helper's answer, when it was asked for ``part`` (a :class:`helper.FileJob`
+        field) and gave one; else None: the check does it here."""
+        if self.early is None or not getattr(self.early.asked, part):
+            return None
+        return self.early.answer(self.table, helper_names(self.early, self.schema))
+
     def cell(self, canonical: str, row: int) -> Value:
         """One row's value (without extracting the whole column)."""
         values = self._values.get(canonical)
@@ -212,10 +224,14 @@ def check_rows(
     settings: QualitySettings,
     workdir: WorkDir,
     unique_id: str = "employee_number",
+    early: helper.Job | None = None,
 ) -> QualityOutcome:
-    """Every row-level check that is not off; findings on rows validation blocked are dropped."""
+    """Every row-level check that is not off; findings on rows validation blocked are dropped.
+
+    ``early``: the parts of the checks a helper process began after parsing (:func:`begin`).
+    """
     with paused_gc():
-        return _check_rows(table, schema, blocked, settings, workdir, unique_id)
+        return _check_rows(table, schema, blocked, settings, workdir, unique_id, early)
 
 
 def _check_rows(
@@ -225,13 +241,14 @@ def _check_rows(
     settings: QualitySettings,
     workdir: WorkDir,
     unique_id: str,
+    early: helper.Job | None,
 ) -> QualityOutcome:
     prev = _previous(table, schema, workdir, unique_id)
-    cols = _Columns(table, schema, prev, unique_id)
+    cols = _Columns(table, schema, prev, unique_id, early if prev is None else None)
     folder = reference_folder(settings, workdir)
     outcome = QualityOutcome()
     if prev is None:
-        cols.prefetch(_wanted(schema, settings, unique_id))
+        cols.prefetch(_wanted(schema, settings, unique_id, cols.early))
     if settings.on("references"):
         outcome.runs.append(_references(cols, settings, workdir, folder, unique_id))
     if settings.on("cycles") and schema.data_type in ("workperiod", "organization"):
@@ -262,9 +279,17 @@ def _keep_columns(runs: list[CheckRun], cols: _Columns) -> None:
             run.persons = packed["person"]
 
 
-def _wanted(schema: RunSchema, settings: QualitySettings, unique_id: str) -> list[str]:
-    """The columns a full check reads (extracted together, in one pass)."""
+def _wanted(
+    schema: RunSchema, settings: QualitySettings, unique_id: str, early: helper.Job | None = None
+) -> list[str]:
+    """The columns a full check reads (extracted together, in one pass); not those only the
+    helper's parts read (``early``): a failed helper's check extracts them on its own."""
     wanted: list[str] = []
+    if early is not None:
+        asked = early.asked
+        settings = settings.without(
+            ("overlaps",) * bool(asked.overlaps) + ("national_ids",) * bool(asked.national_ids)
+        )
     if settings.on("references"):
         wanted += [*references.TARGETS[schema.data_type], unique_id]
     if settings.on("cycles"):
@@ -274,6 +299,13 @@ def _wanted(schema: RunSchema, settings: QualitySettings, unique_id: str) -> lis
     if settings.on("national_ids") and settings.national_id_country:
         wanted.append("national_id")  # read in the same pass (unless its verdicts carry over)
     return wanted
+
+
+def columns_read(schema: RunSchema, settings: QualitySettings, unique_id: str) -> list[str]:
+    """The names of the columns a full check reads in one pass (not the row ID: validation
+    keeps that one for every step)."""
+    names = (schema.columns.get(c, c) for c in _wanted(schema, settings, unique_id))
+    return [name for name in dict.fromkeys(names) if name != schema.key_column]
 
 
 def incremental_settings(table: Table, schema: RunSchema, unique_id: str) -> dict[str, Any]:
@@ -353,6 +385,8 @@ def _unknown_persons(
     if data_type == "workperiod" and cols.has(unique_id):
         known = cols.values(unique_id)  # a list: set.difference walks it, builds no set of it
         run.persons = incremental.Packed(b"")  # packed with the kept columns (check_rows)
+        if cols.early is not None and cols.early.asked.fingerprints:
+            run.fingerprints = cols.early  # every person's, for the next runs
     missing = references.unknown_values(values, known)
     if missing:
         persons = source.persons()
@@ -454,6 +488,9 @@ def _overlapping_pairs(cols: _Columns, unique_id: str, parse: DateParser) -> lis
     prev = cols.prev
     kept = prev.kept.get("overlaps") if prev is not None else None
     if prev is None or kept is None or "person" not in prev.columns:
+        answer = cols.answer("overlaps")
+        if answer is not None and answer.pairs is not None:
+            return answer.pairs
         starts = cols.values("employment_start_date")
         ends = cols.values("employment_end_date") if has_end else None
         return overlaps.overlapping(persons, starts, ends, parse)
@@ -484,7 +521,11 @@ def _national_ids(cols: _Columns, settings: QualitySettings, workdir: WorkDir) -
     state = archives_mod.read_state(workdir.archive_dir, workdir.data_type)
     rows = carry.rows_to_check(cols.table, state, country, column)
     if rows is None:
-        found = national_ids.invalid_national_ids(cols.values("national_id"), module, column)
+        answer = cols.answer("national_ids")
+        codes = None if answer is None else answer.codes
+        found = national_ids.invalid_national_ids(
+            cols.values("national_id"), module, column, codes=codes
+        )
     else:  # unchanged rows keep the last run's verdict
         position = cols.index[column]
         table_rows = cols.table.rows
@@ -495,3 +536,53 @@ def _national_ids(cols: _Columns, settings: QualitySettings, workdir: WorkDir) -
         ]
     run.findings = _row_findings("national_ids", found)
     return run
+
+
+def helper_names(job: helper.Job, schema: RunSchema) -> dict[str, str]:
+    """Each column name the helper was asked -> the run's column (the file's spelling)."""
+    return {asked: schema.columns.get(c, c) for asked, c in job.canonical.items()}
+
+
+def begin(
+    source: Path,
+    schema: RunSchema,
+    settings: QualitySettings,
+    unique_id: str,
+    delimiter: str,
+    workdir: WorkDir,
+) -> helper.Job | None:
+    """Start the costliest parts of a full work-period check in a helper process (see
+    :mod:`.helper`), as the file is parsed; None: the checks do everything themselves.
+
+    Not when the last run kept what an incremental check needs: this run is most likely
+    checked incrementally (if not, the checks do the full check themselves).
+    """
+    if schema.data_type != incremental.DATA_TYPE:
+        return None
+    state = archives_mod.read_state(workdir.archive_dir, workdir.data_type)
+    if incremental.enabled() and state.get("incremental"):
+        return None
+    canonical: dict[str, str] = {}
+
+    def name(column: str) -> str:
+        spelled = schema.columns.get(column, column)
+        canonical[spelled] = column
+        return spelled
+
+    job = helper.FileJob(str(source), delimiter)
+    if settings.on("national_ids") and settings.national_id_country:
+        module = national_id_module(settings.national_id_country).__name__
+        today = date.today().isoformat()
+        asked = {"column": name("national_id"), "module": module, "today": today}
+        job = replace(job, national_ids=asked)
+    if settings.on("overlaps"):
+        formats = list(schema.date_formats)
+        person, start = name(unique_id), name("employment_start_date")
+        end = name("employment_end_date")
+        asked = {"person": person, "start": start, "end": end, "date_formats": formats}
+        job = replace(job, overlaps=asked)
+    if settings.on("references"):
+        job = replace(job, fingerprints=name(unique_id))
+    if not (job.national_ids or job.overlaps or job.fingerprints):
+        return None
+    return helper.start(job, canonical)

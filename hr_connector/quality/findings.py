@@ -46,6 +46,9 @@ class CheckRun:
     persons: Packed | None = field(default=None, repr=False)
     #: what the next run needs to check incrementally (``state["incremental"]``, JSON form)
     kept: dict[str, Any] | None = field(default=None, repr=False)
+    #: the helper process making every person's fingerprint (a full check of a large file,
+    #: ``quality/helper.py``), asked at the end of a completed run
+    fingerprints: Any = field(default=None, repr=False)
     #: the columns the next run builds its own from (person, manager; quality/incremental.py)
     columns: dict[str, Packed] | None = field(default=None, repr=False)
     #: the last run's kept findings this run was checked against (an incremental run)

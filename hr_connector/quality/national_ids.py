@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from itertools import compress, count
 from typing import Any
@@ -58,24 +58,33 @@ def problem(module: Any, value: str, today: date) -> str | None:
     return None
 
 
+def invalid_codes(module: Any, values: Iterable[Value], today: date) -> dict[str, str]:
+    """The reason code of every invalid value among ``values`` (distinct; blank ones are not
+    checked). A large file's are found by the helper process (:mod:`.helper`)."""
+    codes: dict[str, str] = {}
+    for value in values:
+        if value and not value.isspace():
+            code = problem(module, value, today)
+            if code is not None:
+                codes[value] = code
+    return codes
+
+
 def invalid_national_ids(
     values: Sequence[Value],
     module: Any,
     column: str,
     known_valid: Collection[Value] = (),
     today: date | None = None,
+    codes: dict[str, str] | None = None,
 ) -> list[tuple[int, Reason]]:
     """(row, reason) for every row whose national ID fails; blank values are not checked.
 
-    ``known_valid`` are values already validated under the same country (skipped).
+    ``known_valid`` are values already validated under the same country (skipped); ``codes``,
+    the :func:`invalid_codes` of the distinct values when already found.
     """
-    today = today or date.today()
-    codes: dict[str, str] = {}
-    for v in set(values).difference(known_valid):
-        if v and not v.isspace():
-            code = problem(module, v, today)
-            if code is not None:
-                codes[v] = code
+    if codes is None:
+        codes = invalid_codes(module, set(values).difference(known_valid), today or date.today())
     if not codes:
         return []
     return [

@@ -10,8 +10,8 @@ which keep the vendor's behaviour: ``warn`` for the row-level checks the vendor 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 Severity = Literal["block", "warn", "off"]
@@ -144,6 +144,10 @@ class QualitySettings:
 
     def on(self, check: str) -> bool:
         return self.level(check) != "off"
+
+    def without(self, checks: Iterable[str]) -> QualitySettings:
+        """These settings with ``checks`` off."""
+        return replace(self, severity={**self.severity, **dict.fromkeys(checks, "off")})
 
     @classmethod
     def from_params(cls, params: Any) -> QualitySettings:

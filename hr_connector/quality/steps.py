@@ -8,12 +8,12 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
-from itertools import compress, repeat
+from itertools import compress, count, repeat
 from pathlib import Path
 from typing import Any
 
 from hr_connector.params import ConnectorParams
-from hr_connector.quality import archives, carry, checks, incremental
+from hr_connector.quality import archives, carry, checks, helper, incremental
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import QualitySettings
 from hr_connector.records import Reason, Table, Value
@@ -31,17 +31,35 @@ def check_file_quality(params: ConnectorParams, workdir: WorkDir, source: Path) 
     return checks.check_file(QualitySettings.from_params(params), workdir, source)
 
 
+def columns_read(schema: RunSchema, params: ConnectorParams) -> list[str]:
+    """The file's columns the row checks read in full (validation's pass keeps them)."""
+    settings = QualitySettings.from_params(params)
+    return checks.columns_read(schema, settings, params.unique_id)
+
+
+def begin_row_checks(
+    source: Path, schema: RunSchema, params: ConnectorParams, workdir: WorkDir
+) -> helper.Job | None:
+    """As parsing begins: the costliest parts of a large file's full check begin in a helper
+    process, beside parsing and validation (:func:`.checks.begin`); None:
+    :func:`check_row_quality` does all of it."""
+    settings = QualitySettings.from_params(params)
+    unique_id, delimiter = params.unique_id, params.csv_delimiter
+    return checks.begin(source, schema, settings, unique_id, delimiter, workdir)
+
+
 def check_row_quality(
     table: Table,
     blocked: dict[int, list[Reason]],
     schema: RunSchema,
     params: ConnectorParams,
     workdir: WorkDir,
+    early: helper.Job | None = None,
 ) -> checks.QualityOutcome:
-    """The row-level checks; the reasons of ``block`` findings come back to be merged."""
-    outcome = checks.check_rows(
-        table, schema, blocked, QualitySettings.from_params(params), workdir, params.unique_id
-    )
+    """The row-level checks; the reasons of ``block`` findings come back to be merged.
+    ``early``: what :func:`begin_row_checks` began."""
+    settings = QualitySettings.from_params(params)
+    outcome = checks.check_rows(table, schema, blocked, settings, workdir, params.unique_id, early)
     for run in outcome.runs:
         if run.skipped:
             continue
@@ -93,6 +111,12 @@ def remember_file(
         read = packed.values if packed is not None else None
         persons = partial(_imported, table, column, blocked, read)
         change = _persons_change(workdir, runs, table, column, blocked)
+        helper_job = next((r.fingerprints for r in runs if r.fingerprints is not None), None)
+        made = None
+        if change is None and helper_job is not None:
+            made = helper_job.fingerprints(table, checks.helper_names(helper_job, schema))
+        if made is not None:
+            persons = partial(_fingerprinted, made, table, column, blocked, read)
     kept = _incremental(params, workdir, schema, runs, table, blocked)
     try:
         checks.remember_file(
@@ -186,3 +210,20 @@ def _imported(
     for i in blocked:
         keep[i] = 0
     return list(compress(values, keep))
+
+
+def _fingerprinted(
+    fingerprints: bytes,
+    table: Table,
+    column: int,
+    blocked: dict[int, list[Reason]],
+    read: Callable[[], Sequence[Value]] | None = None,
+) -> archives.Fingerprints:
+    """The imported persons' fingerprints, from those of every person of the file (made by the
+    helper process): without the persons all of whose rows are blocked."""
+    values = table.column(column) if read is None else read()
+    of_blocked = {values[i] for i in blocked}
+    if of_blocked:
+        imported = compress(count(), map(of_blocked.__contains__, values))
+        of_blocked.difference_update({values[i] for i in imported if i not in blocked})
+    return archives.Fingerprints(fingerprints, removed=of_blocked)
