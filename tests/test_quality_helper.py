@@ -255,3 +255,42 @@ def test_a_file_without_national_ids_has_the_helper_answer_the_other_checks(
     assert "national_ids" not in counts
     assert "helper process" not in caplog.text
     assert len(kept) == 3 * archives.PERSON_DIGEST  # E1, E2, E3
+
+
+@pytest.mark.integration
+def test_under_prefect_the_helper_answers_the_check_data_quality_task(
+    prefect_server: str,
+    tmp_path: Path,
+    esm: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    large: list[Any],
+) -> None:
+    """The flow starts the helper as it parses; the check-data-quality task takes its answer
+    (a ``block`` national-ID finding blocks its row) and the run checks nothing itself."""
+    from hr_connector.flows.hr_import import run_flow
+
+    from prefect_helpers import raw
+
+    checked_here: list[str] = []
+    invalid_codes = checks.national_ids.invalid_codes
+
+    def spying(module: Any, values: Any, today: Any) -> dict[str, str]:
+        checked_here.append("national_ids")
+        return invalid_codes(module, values, today)
+
+    monkeypatch.setattr(checks.national_ids, "invalid_codes", spying)
+    import_references(tmp_path)
+    rows = [{**row, "national_id": nid} for row, nid in zip(_rows(), NATIONAL_IDS, strict=False)]
+    rows[2]["national_id"] = "130468-912L"  # E2's: a wrong check character
+    write_csv(tmp_path, rows, WP_COLUMNS)
+    params = raw(
+        esm,
+        file_path="in/*.csv",
+        national_id_country="fi",
+        checks={**CHECKS, "national_ids": "block"},
+    )
+    result = run_flow(params, tmp_path, "41")
+    assert result.decision is Decision.COMPLETED, result.interruption
+    assert result.data_quality["national_ids"] == 1 and result.counts.blocked == 1
+    assert result.data_quality["overlaps"] == 1
+    assert large and large[0] is not None and checked_here == []

@@ -20,6 +20,7 @@ a value, and the helper's own error output is never shown (it could quote one).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import subprocess
@@ -288,6 +289,7 @@ def _overlapping(asked: dict[str, Any], column: Callable[[str], Any]) -> list[tu
 
 
 def main() -> int:
+    gc.disable()  # a short life with a million live rows: the collector would only rescan them
     run(FileJob(**orjson.loads(sys.stdin.buffer.read())))
     return 0
 
