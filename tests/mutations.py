@@ -172,6 +172,22 @@ BREAKS: tuple[Break, ...] = (
         "            found.update(())  # MUTATION\n",
         ("tests/test_rules.py", "tests/test_fast_path.py", "-k", "byte_identical or rule"),
     ),
+    Break(
+        "helper-answer-always-fits",
+        "the run takes the helper process's answer even when it read another table",
+        "hr_connector/quality/helper.py",
+        "        same = self.rows == len(table.rows) and self.header == table.columns\n",
+        "        return True  # MUTATION\n",
+        ("tests/test_quality_helper.py",),
+    ),
+    Break(
+        "helper-finds-no-overlaps",
+        "the helper process answers that no work periods overlap",
+        "hr_connector/quality/helper.py",
+        '        found["pairs"] = _overlapping(job.overlaps, column)\n',
+        '        found["pairs"] = []  # MUTATION\n',
+        ("tests/test_quality_helper.py",),
+    ),
 )
 
 
