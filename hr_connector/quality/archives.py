@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
+from array import array
 from bisect import bisect_left
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -154,21 +156,27 @@ class Persons:
 
 
 class _Sorted:
-    """Sorted fixed-size fingerprints in one bytes object, indexable for ``bisect``."""
+    """Sorted fixed-size fingerprints in one bytes object, searched by ``bisect``.
+
+    The search runs over the fingerprints as big-endian 64-bit integers (an ``array``, C-level
+    items: their order is the bytes' order), so a next-day run's ten thousand lookups cost
+    milliseconds, not a Python call per probe.
+    """
 
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
+        self._keys = array("Q", blob)
+        if sys.byteorder == "little":
+            self._keys.byteswap()
 
     def __len__(self) -> int:
         return len(self.blob) // PERSON_DIGEST
 
-    def __getitem__(self, k: int) -> bytes:
-        return self.blob[k * PERSON_DIGEST : (k + 1) * PERSON_DIGEST]
-
     def find(self, digest: bytes) -> tuple[int, bool]:
         """Where ``digest`` is (or would go), and whether it is there."""
-        k = bisect_left(self, digest)
-        return k, k < len(self) and self[k] == digest
+        key = int.from_bytes(digest, "big")
+        k = bisect_left(self._keys, key)
+        return k, k < len(self._keys) and self._keys[k] == key
 
     def edited(self, removed: Iterable[bytes], added: Iterable[bytes]) -> bytes:
         """The blob without ``removed`` and with ``added``, still sorted and unique."""

@@ -118,6 +118,7 @@ class Previous:
     #: the last run's columns (person, manager), one value per row of its file
     columns: dict[str, list[Value]]
     _positions: dict[int, int] | None = field(default=None, repr=False)
+    _hit: bytearray | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -132,11 +133,17 @@ class Previous:
             values[i] = rows[i][position]
         return values
 
+    def hit(self) -> bytearray:
+        """A byte per row of the last run: 1 when a row of this file equals it (a copy)."""
+        if self._hit is None:
+            hit = bytearray(self.size + 1)  # + a spare cell that MISS (-1) sets
+            deque(map(hit.__setitem__, self.hits, repeat(1)), maxlen=0)
+            self._hit = hit[: self.size]
+        return bytearray(self._hit)
+
     def gone(self) -> Iterable[int]:
         """The last run's rows that no row of this file equals (changed, removed, blocked)."""
-        hit = bytearray(self.size + 1)  # + a spare cell that MISS (-1) sets
-        deque(map(hit.__setitem__, self.hits, repeat(1)), maxlen=0)
-        return compress(count(), map(not_, memoryview(hit)[: self.size]))
+        return compress(count(), map(not_, self.hit()))
 
     def now(self, last_rows: Iterable[int]) -> dict[int, int]:
         """The last run's row -> this run's row that equals it, for ``last_rows`` (rows the

@@ -5,10 +5,9 @@ check file after fetch, check rows after validate); plain, typed functions that
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
-from itertools import compress, count, repeat
+from itertools import compress, count
 from pathlib import Path
 from typing import Any
 
@@ -174,26 +173,26 @@ def _persons_change(
     state = archives.read_state(workdir.archive_dir, workdir.data_type)
     if state.get("persons_archives") != prev.kept.get("archives"):
         return None
-    hits = prev.hits
-    if blocked:  # a blocked row is not imported, whatever it equals
-        hits = list(hits)
-        for i in blocked:
-            hits[i] = incremental.MISS
-    size, last = prev.size, prev.columns["person"]
-    gone = bytearray(b"\x01") * size + b"\x00"  # + a spare cell that MISS (-1) sets
+    still = prev.hit()  # the last run's rows an imported row of this run equals
+    for i in blocked:  # a blocked row is not imported, whatever it equals
+        if prev.hits[i] != incremental.MISS:
+            still[prev.hits[i]] = 0
+    gone = still.translate(_FLIP)
     for j in prev.kept["blocked"]:
         gone[j] = 0
-    deque(map(gone.__setitem__, hits, repeat(0)), maxlen=0)
-    candidates = set(compress(last, memoryview(gone)[:size]))
+    last = prev.columns["person"]
+    candidates = set(compress(last, gone))
     rows = table.rows
     added = {rows[i][column] for i in prev.misses if i not in blocked}
     if not candidates:
         return added, set()
-    still = bytearray(size + 1)
-    deque(map(still.__setitem__, hits, repeat(1)), maxlen=0)
     candidates.difference_update(added)
-    candidates.difference_update(candidates.intersection(compress(last, memoryview(still)[:size])))
+    candidates.difference_update(candidates.intersection(compress(last, still)))
     return added, candidates
+
+
+#: 0 <-> 1, for ``bytes.translate``
+_FLIP = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 def _imported(
