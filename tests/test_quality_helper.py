@@ -53,6 +53,20 @@ def large(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 @pytest.fixture
+def checked_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Noted each time the run validates national IDs itself (not the helper)."""
+    checked: list[str] = []
+    invalid_codes = checks.national_ids.invalid_codes
+
+    def spying(module: Any, values: Any, today: Any) -> dict[str, str]:
+        checked.append("national_ids")
+        return invalid_codes(module, values, today)
+
+    monkeypatch.setattr(checks.national_ids, "invalid_codes", spying)
+    return checked
+
+
+@pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every row check's findings and blocked reasons, as the run had them."""
     found: list[Any] = []
@@ -135,27 +149,19 @@ def test_the_helper_finds_what_the_run_finds_itself(
     assert outcomes[0] == outcomes[1]
 
 
-def test_the_helper_answer_is_used_and_the_run_reads_fewer_columns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, large: list[Any]
+def test_the_run_takes_the_helpers_answer_and_does_not_validate_again(
+    tmp_path: Path, large: list[Any], checked_here: list[str]
 ) -> None:
     """The run takes the helper's answer (it does not check those parts again itself)."""
     rows = [
         {**row, "national_id": nid}
         for row, nid in zip(_rows(), ["130468-912L", "", "021075-927L", "x"], strict=True)
     ]
-    asked_here: list[str] = []
-    invalid_codes = checks.national_ids.invalid_codes
-
-    def spying(module: Any, values: Any, today: Any) -> dict[str, str]:
-        asked_here.append("national_ids")
-        return invalid_codes(module, values, today)
-
-    monkeypatch.setattr(checks.national_ids, "invalid_codes", spying)
     quality, _output, _kept = one_run(tmp_path, rows, WP_COLUMNS, checks=CHECKS)
     counts = {c["check"]: c["count"] for c in quality["checks"]}
     assert counts["national_ids"] == 2  # the wrong check character and "x"
     assert counts["overlaps"] == 1
-    assert asked_here == []  # the helper validated them, in its own process
+    assert checked_here == []  # the helper validated them, in its own process
 
 
 def _rows() -> list[dict[str, str]]:
@@ -262,8 +268,8 @@ def test_under_prefect_the_helper_answers_the_check_data_quality_task(
     prefect_server: str,
     tmp_path: Path,
     esm: Any,
-    monkeypatch: pytest.MonkeyPatch,
     large: list[Any],
+    checked_here: list[str],
 ) -> None:
     """The flow starts the helper as it parses; the check-data-quality task takes its answer
     (a ``block`` national-ID finding blocks its row) and the run checks nothing itself."""
@@ -271,14 +277,6 @@ def test_under_prefect_the_helper_answers_the_check_data_quality_task(
 
     from prefect_helpers import raw
 
-    checked_here: list[str] = []
-    invalid_codes = checks.national_ids.invalid_codes
-
-    def spying(module: Any, values: Any, today: Any) -> dict[str, str]:
-        checked_here.append("national_ids")
-        return invalid_codes(module, values, today)
-
-    monkeypatch.setattr(checks.national_ids, "invalid_codes", spying)
     import_references(tmp_path)
     rows = [{**row, "national_id": nid} for row, nid in zip(_rows(), NATIONAL_IDS, strict=False)]
     rows[2]["national_id"] = "130468-912L"  # E2's: a wrong check character
