@@ -40,6 +40,7 @@ CHECKS = {"references": "warn", "cycles": "warn", "overlaps": "warn", "national_
 def large(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every file counts as large; the helper jobs started are noted (weakly)."""
     monkeypatch.setattr(helper, "MIN_BYTES", 0)
+    monkeypatch.setattr(helper, "usable_cores", lambda: 2)  # also where CI has one core
     started: list[Any] = []
     start = helper.start
 
@@ -292,3 +293,14 @@ def test_under_prefect_the_helper_answers_the_check_data_quality_task(
     assert result.data_quality["national_ids"] == 1 and result.counts.blocked == 1
     assert result.data_quality["overlaps"] == 1
     assert large and large[0] is not None and checked_here == []
+
+
+def test_on_one_core_the_run_checks_everything_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, large: list[Any], checked_here: list[str]
+) -> None:
+    monkeypatch.setattr(helper, "usable_cores", lambda: 1)
+    rows = [{**row, "national_id": "130468-912L"} for row in _rows()]
+    quality, _output, _kept = one_run(tmp_path, rows, WP_COLUMNS, checks=CHECKS)
+    assert large == [None]  # not started
+    assert checked_here == ["national_ids"]
+    assert {c["check"]: c["count"] for c in quality["checks"]}["national_ids"] == 4

@@ -202,6 +202,13 @@ def enabled() -> bool:
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def command() -> list[str]:
     """The helper process's command line: this module, run by this Python."""
     return [sys.executable, "-m", __name__]
@@ -209,9 +216,13 @@ def command() -> list[str]:
 
 def start(job: FileJob, canonical: dict[str, str]) -> Job | None:
     """Start ``job`` in a helper process (``canonical``: each column name asked -> its
-    canonical name); None: check here (a small file, the helper switched off, or no process
-    could be started)."""
-    if not enabled() or Path(job.path).stat().st_size < MIN_BYTES:
+    canonical name); None: check here (a small file, one core only, the helper switched off,
+    or no process could be started).
+
+    On one core the helper would only compete with the run and add its second read of the file
+    (1M rows under ``taskset -c 0``: 36.6 s with it, 30.3 s without).
+    """
+    if not enabled() or usable_cores() < 2 or Path(job.path).stat().st_size < MIN_BYTES:
         return None
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
