@@ -109,8 +109,6 @@ def start_esm(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 @pytest.fixture(scope="session")
 def esm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The local ESM (REST v1 + XML API) on a loopback port, shared by the whole session."""
-    sandbox = _start_sandbox(
-        tmp_path_factory.mktemp("esm"), users={ESM_USER: WEBAPI_PASSWORD}
-    )
+    sandbox = _start_sandbox(tmp_path_factory.mktemp("esm"), users={ESM_USER: WEBAPI_PASSWORD})
     yield sandbox
     sandbox.stop()

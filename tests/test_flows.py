@@ -95,7 +95,8 @@ def task_runs_named(flow_run_id: Any, prefix: str) -> list[Any]:
 
     with get_client(sync_client=True) as client:
         tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
     return [t for t in tasks if t.name.startswith(prefix)]
 
 
@@ -107,8 +108,9 @@ def test_retry_after_a_failed_report_files_it_without_redoing_the_data_steps(
     place(workdir, samples / "title" / "title.csv")
     esm.fail_next(503, count=4, match="/dc/")  # the first attempt and its 3 task retries
     flow = hr_import_title.with_options(retries=1, retry_delay_seconds=0)
-    state = flow(params=raw(esm, data_type="title"), workdir=str(workdir), task_id="16",
-                 return_state=True)
+    state = flow(
+        params=raw(esm, data_type="title"), workdir=str(workdir), task_id="16", return_state=True
+    )
     esm.clear_faults()
     assert state.is_completed(), state.message
     run = flow_run_named("title-task-16")

@@ -71,9 +71,11 @@ def has_line(lines: list[tuple[int, str]], level: int, start: str) -> bool:
 def logs_once_filed(flow_run_id: Any) -> list[tuple[int, str]]:
     """The run's log lines, once the last of the connector's lines has reached the API."""
     return eventually(
-        lambda: (found := log_lines(flow_run_id))
-        and has_line(found, 20, "Filed the admin task")
-        and found
+        lambda: (
+            (found := log_lines(flow_run_id))
+            and has_line(found, 20, "Filed the admin task")
+            and found
+        )
     )
 
 

@@ -14,8 +14,7 @@ from hr_connector.readers import limits
 from hr_connector.schemas import run_schema
 
 TITLES_XML = (
-    b"<titles><title><title_id>T1</title_id></title>"
-    b"<title><title_id>T2</title_id></title></titles>"
+    b"<titles><title><title_id>T1</title_id></title><title><title_id>T2</title_id></title></titles>"
 )
 
 

@@ -21,10 +21,15 @@ from hr_connector.texts import Translations
 
 def task(**extra: object) -> AdminTask:
     args: dict[str, object] = dict(
-        translations=Translations.load(), language="en", task_id="3", data_type="workperiod",
-        run_type="partial", file="hr.csv",
-        counts=RunCounts(rows_read=10, valid=8, blocked=2, new=1, changed=1, unchanged=6,
-                         removed=1, output=2),
+        translations=Translations.load(),
+        language="en",
+        task_id="3",
+        data_type="workperiod",
+        run_type="partial",
+        file="hr.csv",
+        counts=RunCounts(
+            rows_read=10, valid=8, blocked=2, new=1, changed=1, unchanged=6, removed=1, output=2
+        ),
         interruption=None,
     )
     args.update(extra)
@@ -48,15 +53,21 @@ def test_interrupted_task_says_why_and_what_to_fix() -> None:
 
 
 def test_override_is_reported() -> None:
-    verdict = GuardVerdict(update_limit=1, updates=2, update_limit_applied=True,
-                           override="override_update_limit")
+    verdict = GuardVerdict(
+        update_limit=1, updates=2, update_limit_applied=True, override="override_update_limit"
+    )
     assert "because override_update_limit was given" in task(verdict=verdict).description
 
 
 def test_long_blocked_list_is_cut_and_points_to_the_attachment() -> None:
-    rows = [BlockedRow(row_id=f"WP-{i}", position=f"line {i}",
-                       reasons=[BlockedReason(code="missing_value", message="x missing")])
-            for i in range(MAX_LISTED_BLOCKED + 5)]
+    rows = [
+        BlockedRow(
+            row_id=f"WP-{i}",
+            position=f"line {i}",
+            reasons=[BlockedReason(code="missing_value", message="x missing")],
+        )
+        for i in range(MAX_LISTED_BLOCKED + 5)
+    ]
     text = task(blocked=rows).description
     assert "WP-199" in text and "WP-200" not in text
     assert "5 more blocked rows" in text
@@ -76,7 +87,12 @@ def test_national_ids_are_masked() -> None:
 
 
 def test_summary_table_artifact_rows() -> None:
-    result = ImportResult(task_id="3", data_type="title", run_type="full",
-                          decision=Decision.COMPLETED, counts=RunCounts(rows_read=3, output=3))
+    result = ImportResult(
+        task_id="3",
+        data_type="title",
+        run_type="full",
+        decision=Decision.COMPLETED,
+        counts=RunCounts(rows_read=3, output=3),
+    )
     table = {r["figure"]: r["value"] for r in summary_table(result)}
     assert table["decision"] == "completed" and table["rows read"] == 3

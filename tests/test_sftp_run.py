@@ -14,8 +14,9 @@ from run_helpers import engine_run, script_env
 pytestmark = pytest.mark.integration
 
 
-def test_completed_run_fetches_and_archives_the_remote_file(sftp_env: SftpEnv, esm: Any,
-                                                            samples: Path) -> None:
+def test_completed_run_fetches_and_archives_the_remote_file(
+    sftp_env: SftpEnv, esm: Any, samples: Path
+) -> None:
     content = (samples / "organization" / "organization.csv").read_bytes()
     sftp_env.put("organization_20261126.csv", content)
     root = sftp_env.workdir.root
@@ -35,8 +36,9 @@ def test_completed_run_fetches_and_archives_the_remote_file(sftp_env: SftpEnv, e
     assert not (root / "21_output.json").exists()
 
 
-def test_interrupted_run_leaves_the_remote_file_for_the_rerun(sftp_env: SftpEnv, esm: Any,
-                                                              samples: Path) -> None:
+def test_interrupted_run_leaves_the_remote_file_for_the_rerun(
+    sftp_env: SftpEnv, esm: Any, samples: Path
+) -> None:
     sftp_env.put("organization.csv", (samples / "organization" / "organization.csv").read_bytes())
     root = sftp_env.workdir.root
     proc = engine_run(root, sftp_raw(sftp_env, esm, minimum_row_count=1000))
