@@ -412,9 +412,9 @@ def _dangling_rows(cols: _Columns, canonical: str, known: set[str], digest: str)
         missing = references.unknown_values(values, known)
         return list(compress(count(), map(missing.__contains__, values))) if missing else []
     rows = set(prev.now(kept["rows"]).values())
-    position, table_rows = cols.index[cols.name(canonical)], cols.table.rows
-    for i in prev.misses:
-        value = table_rows[i][position]
+    position = cols.index[cols.name(canonical)]
+    for i, row in zip(prev.misses, prev.miss_rows(cols.table), strict=True):
+        value = row[position]
         if value and not value.isspace() and value not in known:
             rows.add(i)
     return sorted(rows)

@@ -43,7 +43,7 @@ from typing import Any
 
 import orjson
 
-from hr_connector.records import Table, Value
+from hr_connector.records import Row, Table, Value
 from hr_connector.workdir import write_atomic
 
 #: The data type checked incrementally (the others are small files).
@@ -119,6 +119,7 @@ class Previous:
     columns: dict[str, list[Value]]
     _positions: dict[int, int] | None = field(default=None, repr=False)
     _hit: bytearray | None = field(default=None, repr=False)
+    _miss_rows: list[Row] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -128,9 +129,8 @@ class Previous:
         """This run's column ``name``: the last run's value for a matched row, else decoded."""
         last = [*self.columns[name], None]  # MISS (-1) picks the None
         values = list(map(last.__getitem__, self.hits))
-        rows = table.rows
-        for i in self.misses:
-            values[i] = rows[i][position]
+        for i, row in zip(self.misses, self.miss_rows(table), strict=True):
+            values[i] = row[position]
         return values
 
     def hit(self) -> bytearray:
@@ -140,6 +140,12 @@ class Previous:
             deque(map(hit.__setitem__, self.hits, repeat(1)), maxlen=0)
             self._hit = hit[: self.size]
         return bytearray(self._hit)
+
+    def miss_rows(self, table: Table) -> list[Row]:
+        """The rows of :attr:`misses`, decoded once for every check that reads them."""
+        if self._miss_rows is None:
+            self._miss_rows = list(map(table.rows.__getitem__, self.misses))
+        return self._miss_rows
 
     def gone(self) -> Iterable[int]:
         """The last run's rows that no row of this file equals (changed, removed, blocked)."""
@@ -194,7 +200,12 @@ def previous(
         return None
     hits = match.hits
     misses = list(match.misses())
-    if len(set(hits)) - (1 if misses else 0) != len(hits) - len(misses):
+    size = kept.get("rows")
+    if not isinstance(size, int) or (hits and max(hits) >= size):
+        return None
+    hit = bytearray(size + 1)  # + a spare cell that MISS (-1) sets
+    deque(map(hit.__setitem__, hits, repeat(1)), maxlen=0)
+    if hit.count(1, 0, size) != len(hits) - len(misses):
         return None  # two rows equal one archived row: let the full check sort them out
     try:
         data = columns_path(folder).read_bytes()
@@ -205,7 +216,7 @@ def previous(
     columns = orjson.loads(data)
     if not isinstance(columns, dict) or any(len(v) != kept.get("rows") for v in columns.values()):
         return None
-    return Previous(hits=hits, misses=misses, kept=kept, columns=columns)
+    return Previous(hits=hits, misses=misses, kept=kept, columns=columns, _hit=hit[:size])
 
 
 def keep(

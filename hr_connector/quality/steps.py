@@ -182,8 +182,8 @@ def _persons_change(
         gone[j] = 0
     last = prev.columns["person"]
     candidates = set(compress(last, gone))
-    rows = table.rows
-    added = {rows[i][column] for i in prev.misses if i not in blocked}
+    pairs = zip(prev.misses, prev.miss_rows(table), strict=True)
+    added = {row[column] for i, row in pairs if i not in blocked}
     if not candidates:
         return added, set()
     candidates.difference_update(added)
