@@ -342,7 +342,9 @@ def _split_columns(
     (in UTF-8 no character's bytes occur inside another's, so the separator splits alike).
 
     A batch of rows is joined and split once (C level, no per-row list), and each column is a
-    slice of the fields (:func:`extend_shared`).
+    slice of the fields. Equal values share one string object afterwards: HR columns repeat a
+    lot (dates, org units, managers), so such a column costs its distinct values; a column of
+    mostly distinct values (person IDs) is not shared, which would only cost time.
     """
     out: list[list[Value]] = [[] for _ in indices]
     shared: list[dict[Value, Value]] = [{} for _ in indices]
@@ -353,17 +355,12 @@ def _split_columns(
         if len(fields) != width * len(batch):
             return None
         for k, index in enumerate(indices):
-            extend_shared(out[k], fields[index::width], shared[k])
+            values = fields[index::width]
+            same = shared[k]
+            if len(same) < 200_000 and len(same) * 2 <= len(out[k]):  # else mostly unique
+                values = list(map(same.setdefault, values, values))
+            out[k].extend(values)
     return out
-
-
-def extend_shared(column: list[Value], values: Sequence[Value], same: dict[Value, Value]) -> None:
-    """``column.extend(values)``, equal values sharing one string object (``same``: the values
-    so far): HR columns repeat a lot (dates, org units, managers), so such a column costs its
-    distinct values, and the later sets and lookups hash each of them once."""
-    if len(same) < 200_000 and len(same) * 2 <= len(column):  # else mostly unique values
-        values = list(map(same.setdefault, values, values))
-    column.extend(values)
 
 
 def parse_csv_line(text: str, delimiter: str) -> list[str]:

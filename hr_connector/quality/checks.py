@@ -301,13 +301,6 @@ def _wanted(
     return wanted
 
 
-def columns_read(schema: RunSchema, settings: QualitySettings, unique_id: str) -> list[str]:
-    """The names of the columns a full check reads in one pass (not the row ID: validation
-    keeps that one for every step)."""
-    names = (schema.columns.get(c, c) for c in _wanted(schema, settings, unique_id))
-    return [name for name in dict.fromkeys(names) if name != schema.key_column]
-
-
 def incremental_settings(table: Table, schema: RunSchema, unique_id: str) -> dict[str, Any]:
     person = person_column(schema, unique_id)
     return incremental.settings(table, person, schema.date_formats, schema.columns)

@@ -133,6 +133,8 @@ class Job:
         size = Path(asked.path).stat().st_size
         self._timeout = max(MIN_TIMEOUT, SECONDS_PER_10MB * size / 10_000_000)
         self._output = _Output(process)
+        self._answered = False
+        self._answer_read: Answer | None = None
         threading.Thread(target=self._output.read, name="quality-helper", daemon=True).start()
         # a job whose answers are never asked for (the run stopped first) ends with it
         weakref.finalize(self, _end, process)
@@ -161,6 +163,12 @@ class Job:
         return output.rest
 
     def _answer(self) -> Answer | None:
+        if not self._answered:  # waited for, parsed and judged once
+            self._answered = True
+            self._answer_read = self._read_answer()
+        return self._answer_read
+
+    def _read_answer(self) -> Answer | None:
         output = self._output
         if not output.answered.wait(self._timeout):
             return self._give_up()

@@ -136,9 +136,7 @@ class Previous:
     def hit(self) -> bytearray:
         """A byte per row of the last run: 1 when a row of this file equals it (a copy)."""
         if self._hit is None:
-            hit = bytearray(self.size + 1)  # + a spare cell that MISS (-1) sets
-            deque(map(hit.__setitem__, self.hits, repeat(1)), maxlen=0)
-            self._hit = hit[: self.size]
+            self._hit = hit_mask(self.hits, self.size)
         return bytearray(self._hit)
 
     def miss_rows(self, table: Table) -> list[Row]:
@@ -172,6 +170,14 @@ def _named_rows(kept: dict[str, Any]) -> Iterable[int]:
         yield from column.get("rows", ())
 
 
+def hit_mask(hits: Sequence[int], size: int) -> bytearray:
+    """A byte per row of the last run (``size`` rows): 1 where one of ``hits`` points."""
+    hit = bytearray(size + 1)  # + a spare cell that MISS (-1) sets
+    deque(map(hit.__setitem__, hits, repeat(1)), maxlen=0)
+    del hit[size]
+    return hit
+
+
 def settings(
     table: Table, person: str, date_formats: Sequence[str], names: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -203,9 +209,8 @@ def previous(
     size = kept.get("rows")
     if not isinstance(size, int) or (hits and max(hits) >= size):
         return None
-    hit = bytearray(size + 1)  # + a spare cell that MISS (-1) sets
-    deque(map(hit.__setitem__, hits, repeat(1)), maxlen=0)
-    if hit.count(1, 0, size) != len(hits) - len(misses):
+    hit = hit_mask(hits, size)
+    if hit.count(1) != len(hits) - len(misses):
         return None  # two rows equal one archived row: let the full check sort them out
     try:
         data = columns_path(folder).read_bytes()
@@ -216,7 +221,7 @@ def previous(
     columns = orjson.loads(data)
     if not isinstance(columns, dict) or any(len(v) != kept.get("rows") for v in columns.values()):
         return None
-    return Previous(hits=hits, misses=misses, kept=kept, columns=columns, _hit=hit[:size])
+    return Previous(hits=hits, misses=misses, kept=kept, columns=columns, _hit=hit)
 
 
 def keep(

@@ -30,12 +30,6 @@ def check_file_quality(params: ConnectorParams, workdir: WorkDir, source: Path) 
     return checks.check_file(QualitySettings.from_params(params), workdir, source)
 
 
-def columns_read(schema: RunSchema, params: ConnectorParams) -> list[str]:
-    """The file's columns the row checks read in full (validation's pass keeps them)."""
-    settings = QualitySettings.from_params(params)
-    return checks.columns_read(schema, settings, params.unique_id)
-
-
 def begin_row_checks(
     source: Path, schema: RunSchema, params: ConnectorParams, workdir: WorkDir
 ) -> helper.Job | None:
