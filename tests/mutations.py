@@ -11,7 +11,7 @@ Run it before a large refactor and quote its table in the closing note (issue 18
 How it works. The repository (tracked and untracked, not ignored, files of the working tree) is
 copied to a scratch folder; the working tree is never changed. The virtual environment holds an
 editable install of the working tree, so the copy is put first on ``PYTHONPATH`` and given
-``hr_connector/{flows,tasks,translations}`` links (the layout ``pyproject.toml`` maps them to):
+``src/hr_connector/{flows,tasks,translations}`` links (the layout ``pyproject.toml`` maps them to):
 Python's path finder then finds the copy before the editable finder, also in the subprocesses the
 tests start. That this holds is checked before any break: every package must import from the copy.
 
@@ -57,7 +57,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "redact-no-op",
         "runlog.redact() returns its input unchanged",
-        "hr_connector/runlog.py",
+        "src/hr_connector/runlog.py",
         "def redact(text: str) -> str:\n",
         "def redact(text: str) -> str:\n    return text  # MUTATION\n",
         ("tests/test_redaction.py", "-k", "not prefect"),
@@ -65,7 +65,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "redact-raw-only",
         "redaction knows only the raw secret (no URL/JSON/Latin-1 forms)",
-        "hr_connector/runlog.py",
+        "src/hr_connector/runlog.py",
         '    forms |= {f.encode("utf-8").decode("latin-1") for f in forms}\n',
         "    forms = {value}  # MUTATION\n",
         ("tests/test_redaction.py", "-k", "not prefect"),
@@ -73,7 +73,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "sftp-scrubber-no-op",
         "the SFTP client's scrubber returns its input unchanged",
-        "hr_connector/clients/sftp.py",
+        "src/hr_connector/clients/sftp.py",
         "def _scrub(text: str, secrets: tuple[str, ...]) -> str:\n",
         "def _scrub(text: str, secrets: tuple[str, ...]) -> str:\n    return text  # MUTATION\n",
         ("tests/test_redaction.py", "-k", "sftp or run_whose"),
@@ -81,7 +81,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "undelivered-mark-ignored",
         "a rerun ignores the undelivered mark of a killed run (its changes are lost)",
-        "hr_connector/delivery.py",
+        "src/hr_connector/delivery.py",
         "    if is_marked(workdir):\n        log.warning(",
         "    if False:  # MUTATION\n        log.warning(",
         ("tests/test_faults.py", "-k", "sigkill"),
@@ -89,7 +89,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "host-key-after-login",
         "the host key is verified after authenticating (credentials reach an impostor)",
-        "hr_connector/clients/sftp.py",
+        "src/hr_connector/clients/sftp.py",
         "        verified_by = _verify_host_key(settings, known, key, server)\n"
         '        doing = "logging in"\n'
         "        method = _authenticate(transport, settings, server)\n",
@@ -101,7 +101,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "description-drops-first-blocked-row",
         "the admin task's description leaves out the first blocked row",
-        "hr_connector/report.py",
+        "src/hr_connector/report.py",
         "        for row in blocked[:MAX_LISTED_BLOCKED]:\n",
         "        for row in blocked[1:MAX_LISTED_BLOCKED]:  # MUTATION\n",
         ("tests/test_admin_task_contents.py",),
@@ -109,7 +109,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "description-first-reason-only",
         "the admin task's description shows only the first reason of each blocked row",
-        "hr_connector/report.py",
+        "src/hr_connector/report.py",
         '            reasons = "; ".join(r.message for r in row.reasons)\n',
         '            reasons = "; ".join(r.message for r in row.reasons[:1])  # MUTATION\n',
         ("tests/test_admin_task_contents.py",),
@@ -117,7 +117,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "fast-csv-reader-never-runs",
         "the fast CSV reader is never used (the agreement tests compare the reference with itself)",
-        "hr_connector/readers/__init__.py",
+        "src/hr_connector/readers/__init__.py",
         "read=_read_csv, fast=_fast_csv\n",
         "read=_read_csv, fast=None  # MUTATION\n",
         ("tests/test_fast_path.py", "-k", "agree"),
@@ -125,7 +125,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "fast-json-reader-never-runs",
         "the fast JSON reader is never used",
-        "hr_connector/readers/__init__.py",
+        "src/hr_connector/readers/__init__.py",
         "read=_read_json, fast=_fast_json\n",
         "read=_read_json, fast=None  # MUTATION\n",
         ("tests/test_fast_path.py", "-k", "agree"),
@@ -133,7 +133,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "comparer-never-reports-a-change",
         "the comparer reports every kept row as unchanged (the property test alone)",
-        "hr_connector/compare.py",
+        "src/hr_connector/compare.py",
         '        if (now or "") != (before.get(col) or ""):\n            return True\n',
         '        if (now or "") != (before.get(col) or ""):\n            return False  # MUT\n',
         ("tests/test_validate_compare.py", "-k", "partitions"),
@@ -141,7 +141,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "minimum-row-count-stop-writes-archives",
         "a minimum-row-count stop still replaces the archives",
-        "hr_connector/pipeline.py",
+        "src/hr_connector/pipeline.py",
         "        completed = result.interruption is None\n",
         "        completed = result.interruption is None or (  # MUTATION\n"
         '            result.interruption.case == "minimum_row_count"\n'
@@ -159,7 +159,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "changed-rules-trust-unchanged-rows",
         "unchanged rows keep skipping the checks after the rule set or its settings changed",
-        "hr_connector/fastpath/archive_index.py",
+        "src/hr_connector/fastpath/archive_index.py",
         "    if match is None or match.valid_settings != validation_settings(schema):\n",
         "    if match is None:  # MUTATION\n",
         ("tests/test_rules.py",),
@@ -167,7 +167,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "fast-batch-check-suspects-nothing",
         "the fast path's batch pre-check suspects no row (its per-row checks never run)",
-        "hr_connector/rules.py",
+        "src/hr_connector/rules.py",
         "            found.update(rule.suspects(rows, columns))\n",
         "            found.update(())  # MUTATION\n",
         ("tests/test_rules.py", "tests/test_fast_path.py", "-k", "byte_identical or rule"),
@@ -175,7 +175,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "helper-answer-always-fits",
         "the run takes the helper process's answer even when it read another table",
-        "hr_connector/quality/helper.py",
+        "src/hr_connector/quality/helper.py",
         "        same = self.rows == len(table.rows) and self.header == table.columns\n",
         "        return True  # MUTATION\n",
         ("tests/test_quality_helper.py",),
@@ -183,7 +183,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "helper-finds-no-overlaps",
         "the helper process answers that no work periods overlap",
-        "hr_connector/quality/helper.py",
+        "src/hr_connector/quality/helper.py",
         '        found["pairs"] = _overlapping(job.overlaps, column)\n',
         '        found["pairs"] = []  # MUTATION\n',
         ("tests/test_quality_helper.py",),
@@ -217,15 +217,15 @@ def make_copy(dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, target)
     for name in MAPPED:
-        link = dest / "hr_connector" / name
+        link = dest / "src" / "hr_connector" / name
         if not link.exists():
-            link.symlink_to(Path("..") / name, target_is_directory=True)
+            link.symlink_to(Path("../..") / name, target_is_directory=True)
     return dest
 
 
 def copy_env(copy: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(copy), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), str(copy), *filter(None, [env.get("PYTHONPATH")])])
     env.pop("PYTEST_ADDOPTS", None)
     return env
 

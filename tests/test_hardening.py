@@ -36,7 +36,7 @@ from hr_connector.runner import run_plain as run_with_log
 from conftest import REPO, SAMPLES, WEBAPI_PASSWORD, base_raw, place
 from run_helpers import PASSWD_MARK, everything_written, run_plain
 
-PRODUCTION = ["hr_connector", "flows", "tasks", "deployments"]
+PRODUCTION = ["src/hr_connector", "flows", "tasks", "deployments"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ def test_every_connector_package_is_in_the_wheel() -> None:
         tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     )
     on_disk = {
-        ".".join(init.parent.relative_to(REPO).parts)
-        for init in (REPO / "hr_connector").rglob("__init__.py")
+        ".".join(init.parent.relative_to(REPO / "src").parts)
+        for init in (REPO / "src" / "hr_connector").rglob("__init__.py")
         if "__pycache__" not in init.parts
     }
     assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"

@@ -79,7 +79,7 @@ def wrapper_source() -> Path:
     here = Path(__file__).resolve().parent
     for candidate in (
         here / "deployments" / "epe" / WRAPPER_NAME,
-        here.parent / "deployments" / "epe" / WRAPPER_NAME,
+        here.parent.parent / "deployments" / "epe" / WRAPPER_NAME,  # a source checkout (src/)
     ):
         if candidate.is_file():
             return candidate
