@@ -225,7 +225,9 @@ def make_copy(dest: Path) -> Path:
 
 def copy_env(copy: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), str(copy), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(copy / "src"), str(copy), *filter(None, [env.get("PYTHONPATH")])]
+    )
     env.pop("PYTEST_ADDOPTS", None)
     return env
 
