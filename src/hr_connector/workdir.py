@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from hr_connector.door import Door
 from hr_connector.errors import RunLocked, UnsafePath
 
 FILE_MODE = 0o600
@@ -44,6 +45,8 @@ class WorkDir:
         self.root = root.resolve()
         self.task_id = task_id
         self.data_type = data_type
+        #: every file below ``root`` is opened, written and removed through it
+        self.door = Door(self.root)
 
     log = _TaskFile("{task_id}_log.txt")
     output = _TaskFile("{task_id}_output.json")
