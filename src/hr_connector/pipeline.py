@@ -245,7 +245,8 @@ def prepare_attachments(
 def write_admin_task(task: AdminTask, workdir: WorkDir) -> Path:
     """Keep the admin task as local files (JSON to re-send, Markdown to read)."""
     write_text_atomic(workdir.admin_task_json, task.model_dump_json(indent=2) + "\n")
-    write_text_atomic(workdir.admin_task_markdown, report.render_markdown(task))
+    markdown = report.render_markdown(task, Translations.load(workdir.translation_override))
+    write_text_atomic(workdir.admin_task_markdown, markdown)
     return workdir.admin_task_json
 
 
