@@ -152,10 +152,10 @@ def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     if verdict.interruption:
         log.warning("Guard stopped the import: %s", verdict.interruption.message)
     elif verdict.override:
-        exceeded = [f"{c.name} {c.shown} ({c.count})" for c in verdict.limits if c.exceeded]
+        exceeded = [c.figures for c in verdict.limits if c.exceeded]
         log.warning(
             "Limits exceeded: %s; import allowed by %s",
-            ", ".join(exceeded) or f"update_limit {verdict.update_limit} ({verdict.updates})",
+            "; ".join(exceeded) or f"update_limit {verdict.update_limit} ({verdict.updates})",
             verdict.override,
         )
     return verdict
