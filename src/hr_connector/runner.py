@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hr_connector import artifacts, report
+from hr_connector import artifacts, progress, report
 from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
 from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
 from hr_connector.params import (
@@ -57,9 +57,10 @@ def execute(
         )
         log.debug("Parameters: %s", params.safe_dump())
         translations = Translations.load(wd.translation_override)
-        result = run_import(
-            params, wd, make_sink(params, translations), steps, translations, run_key=run_key
-        )
+        with progress.watching(steps) as watched:
+            result = run_import(
+                params, wd, make_sink(params, translations), watched, translations, run_key=run_key
+            )
         if params.dry_run:
             result.log_path = None  # a dry run writes nothing, not even its log
         artifacts.publish_run_artifacts(result, wd)
