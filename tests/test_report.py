@@ -219,3 +219,32 @@ def test_summary_table_artifact_rows() -> None:
     )
     table = {r["figure"]: r["value"] for r in summary_table(result)}
     assert table["decision"] == "completed" and table["rows read"] == 3
+
+
+def test_the_summary_says_where_the_rows_went_and_whether_they_were_handed_over() -> None:
+    from hr_connector import advice
+
+    done = ImportResult(
+        task_id="acme-workperiod",
+        data_type="workperiod",
+        run_type="partial",
+        decision=Decision.COMPLETED,
+        counts=RunCounts(rows_read=41, output=4),
+        output_path="/srv/hr-connector/acme/workperiod/acme-workperiod_output.json",
+    )
+    stopped = done.model_copy(update={"decision": Decision.INTERRUPTED, "output_path": None})
+
+    def said(result: ImportResult, had_output: bool = False) -> str:
+        rows = {r["figure"]: r["value"] for r in summary_table(result, had_output)}
+        return str(rows["rows handed over"])
+
+    assert said(done).startswith("yes: /srv/hr-connector/acme/workperiod/acme-workperiod_output")
+    assert "(4 rows), which the platform imports once this run exits" in said(done)
+    with advice.running_under(advice.RunOrigin(deployment="hr-import-workperiod/acme-workperiod")):
+        deployed = said(done)
+    assert deployed.startswith("written for the platform: /srv/hr-connector/acme/workperiod/")
+    assert "imports nothing itself" in deployed
+    assert said(stopped).startswith("nothing: the run stopped")
+    removed = said(stopped, had_output=True)
+    assert "previous run's output was removed" in removed
+    assert "handed over when that run completed" in removed

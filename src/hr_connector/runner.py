@@ -57,13 +57,14 @@ def execute(
         )
         log.debug("Parameters: %s", params.safe_dump())
         translations = Translations.load(wd.translation_override)
+        had_output = wd.output.exists()  # a stopped run removes it: the summary says so
         with progress.watching(steps) as watched:
             result = run_import(
                 params, wd, make_sink(params, translations), watched, translations, run_key=run_key
             )
         if params.dry_run:
             result.log_path = None  # a dry run writes nothing, not even its log
-        artifacts.publish_run_artifacts(result, wd)
+        artifacts.publish_run_artifacts(result, wd, had_output)
         log.info("%s", state_message(result))
     return result
 
