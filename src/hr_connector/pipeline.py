@@ -702,6 +702,8 @@ class ImportRun:
                 self.workdir, self.run_changes, blocked_list
             )
         attachments, left_out = prepare_attachments(params, self.workdir, attachments)
+        if not params.dry_run and not self.refused:
+            attachments = [*attachments, report.data_attachment(self.workdir.admin_task_json)]
         data_quality = quality_report.build_report(
             self.quality_runs, self.table, key_column, translations, language
         )

@@ -9,6 +9,7 @@ that could not be filed can be re-sent.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from hr_connector import advice, wording
@@ -118,6 +119,13 @@ def blocked_rows(
             )
         )
     return rows
+
+
+def data_attachment(task_json: Path) -> Attachment:
+    """The admin task as data (``<taskid>_admin_task.json``, the file the run keeps): attached so
+    that a tool reads the decision, counts and lists without parsing the text in its language.
+    Any ESM takes it as one more file; it is small (the description and lists are bounded)."""
+    return Attachment(name=task_json.name, path=str(task_json))
 
 
 def shown_value(value: str) -> str:

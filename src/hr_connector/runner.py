@@ -169,6 +169,7 @@ def keep_interruption_task(
         file=file,
         counts=RunCounts(),
         interruption=result.interruption,
+        attachments=[report.data_attachment(wd.admin_task_json)],
     )
     result.admin_task_path = str(write_admin_task(task, wd))
     return task
