@@ -316,7 +316,26 @@ def _print_demo(rows: list[tuple[str, Any]], workdir: Path) -> None:
     print("  <taskid>_admin_task.md    the IGA admin task, readable copy")
     print("  data/archive/             the archives the next partial run compares with")
     print("  esm/                      the local ESM's datacards and attachments")
-    print(f"\nSee the admin tasks in a browser: hr-connector esm-sandbox --dir {workdir / 'esm'}")
+    where = _shown(workdir / "esm")
+    print(f"\nSee the admin tasks in a browser: {_command()} esm-sandbox --dir {where}")
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the reader types it: relative to the current directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _command() -> str:
+    """How to call this ``hr-connector`` from the current shell: its name when the shell finds
+    this very command on PATH, else its path (``.venv/bin/hr-connector``: no venv activated)."""
+    mine = Path(sys.executable).parent / "hr-connector"
+    found = shutil.which("hr-connector")
+    if found and Path(found).resolve() == mine.resolve():
+        return "hr-connector"
+    return _shown(mine) if mine.exists() else f"{_shown(Path(sys.executable))} -m hr_connector.cli"
 
 
 def _print_changes(label: str, result: Any) -> None:
