@@ -103,15 +103,17 @@ def blocked_rows(
                 reasons=[
                     BlockedReason(
                         code=r.code,
-                        column=r.column,
-                        detail=r.detail,
-                        message=translations.text(
-                            f"reason_{r.code}",
-                            language,
-                            column=r.column,
-                            detail=wording.example_dates(r.detail)
-                            if r.code == "invalid_date"
-                            else r.detail,
+                        column=shown_value(r.column),
+                        detail=_capped(r.detail),
+                        message=_capped(
+                            translations.text(
+                                f"reason_{r.code}",
+                                language,
+                                column=r.column,
+                                detail=wording.example_dates(r.detail)
+                                if r.code == "invalid_date"
+                                else shown_value(r.detail),
+                            )
                         ),
                     )
                     for r in blocked[i]
@@ -126,6 +128,10 @@ def data_attachment(task_json: Path) -> Attachment:
     that a tool reads the decision, counts and lists without parsing the text in its language.
     Any ESM takes it as one more file; it is small (the description and lists are bounded)."""
     return Attachment(name=task_json.name, path=str(task_json))
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
 
 
 def shown_value(value: str) -> str:
@@ -328,9 +334,7 @@ def _bounded(
 ) -> str:
     """The description, cut at a line once it would pass :data:`MAX_DESCRIPTION_CHARS`, with a
     line that says so and names the attachment that holds the lists whole."""
-    lines = [
-        line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…" for line in lines
-    ]
+    lines = [_capped(line) for line in lines]
     text = "\n".join(lines)
     if len(text) <= MAX_DESCRIPTION_CHARS:
         return text
