@@ -1,112 +1,39 @@
 """The pages an admin reads: the list of admin tasks, and one page per admin task.
 
-An admin task is a datacard whose title and text the connector wrote from the shipped
-``translation.json``; the page reads them back with the same texts: its language (from the title),
-status and data type, the task id, the counts, the blocked rows. The frame follows the task's
-language where the shipped translations have the words (the count labels, "Blocked rows", the
-status, "Changeset"); the rest is English. The changes table is the ``<taskid>_changes.csv``
-attachment when there is one (UTF-8 with BOM, ``;``, a header row), shown by its own header.
-Times are shown in the sandbox host's local time zone.
+A page reads each task's **data**, never its text: the connector attaches the admin task as data
+(``<taskid>_admin_task.json``: decision, case, language, data type, task id, counts, changeset, the
+listed changes and blocked rows), so status, type, counts and numbers are right in every language,
+and the page speaks the task's language (:mod:`esm_sandbox.words` for the page's own words, the
+connector's report texts for data types and change kinds). Each row is shown once: the changes
+table, the blocked rows table, and the text as filed folded away below them. Tables wrap inside
+the page. A datacard without that attachment (filed through the XML API, or by another tool) is
+shown with its title and text only. Times are shown in the sandbox host's local time zone.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-import re
+import contextlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from esm_sandbox.words import page_language, words
 from hr_connector.texts import Translations
 
 if TYPE_CHECKING:
     from esm_sandbox.server import EsmSandbox
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
-#: Rows of a changes table shown on the page (the attachment has them all).
-MAX_CHANGE_ROWS = 1000
-STATUS_CASES = {
-    "title_completed": "completed",
-    "title_completed_blocked": "blocked",
-    "title_interrupted": "interrupted",
-}
 COUNT_KEYS = ("rows_read", "valid", "blocked", "new", "changed", "unchanged", "removed", "output")
-
-
-def template_pattern(template: str) -> re.Pattern[str]:
-    """A regular expression that reads back the figures a translation template was filled with."""
-    out, seen = [], set()
-    for literal, name, _, _ in __import__("string").Formatter().parse(template):
-        out.append(re.escape(literal))
-        if name:
-            out.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
-            seen.add(name)
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Words:
-    """The frame's words in one language: from the shipped texts where they have them."""
-
-    language: str
-    status: dict[str, str]
-    counts: dict[str, str]
-    blocked_rows: str
-    changeset: str
-    task: str
-
-
-class ShippedTexts:
-    """The shipped translation.json, as patterns to read tasks and words to show them."""
-
-    def __init__(self) -> None:
-        self.cases = Translations.load().cases
-        self.languages = sorted(Translations.load().languages(), key=lambda x: (x != "en", x))
-        self.patterns = {
-            (case, lang): template_pattern(text)
-            for case, texts in self.cases.items()
-            for lang, text in texts.items()
-        }
-
-    def match(self, case: str, language: str, text: str) -> dict[str, str] | None:
-        pattern = self.patterns.get((case, language))
-        found = pattern.match(text) if pattern else None
-        return found.groupdict() if found else None
-
-    @functools.cache  # noqa: B019 (one instance per process)
-    def words(self, language: str) -> Words:
-        def text(case: str) -> str:
-            return self.cases.get(case, {}).get(language) or self.cases[case]["en"]
-
-        counts = dict(re.findall(r"([^.{}:]+?):\s*\{(\w+)\}", text("counts")))
-        status = {}
-        for case, key in STATUS_CASES.items():
-            if key == "blocked":  # "completed, N rows blocked": the badge's colour says "blocked"
-                case = "title_completed"
-            tail = text(case).split("{data_type}", 1)[-1]
-            status[key] = re.sub(r"\{\w+\}", "", tail).strip(" :,()").strip() or key
-        task = re.search(r"(\w+)\s*\{task_id\}", text("summary_completed"))
-        return Words(
-            language=language,
-            status=status,
-            counts={v: k.strip() for k, v in counts.items()},
-            blocked_rows=re.split(r"\s*[(:.]", text("blocked_rows_heading"), maxsplit=1)[0],
-            changeset=text("changeset").split("{changeset}")[0].strip(" :"),
-            task=task.group(1) if task else "task",
-        )
-
-
-@functools.cache
-def shipped() -> ShippedTexts:
-    return ShippedTexts()
+#: The largest admin-task data file a page reads.
+MAX_DATA_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -117,11 +44,12 @@ class Attachment:
 
 
 @dataclass
-class Changes:
-    header: list[str]
-    rows: list[list[str]]
-    total: int
-    source: str
+class ChangeRow:
+    kind: str  # new | changed | removed (the word shown is in the task's language)
+    row_id: str
+    where: str
+    who: str
+    what: str
 
 
 @dataclass
@@ -133,19 +61,19 @@ class TaskView:
     template: str
     folder: str
     language: str = "en"
-    status: str = "other"
-    data_type: str = ""
+    status: str = "unknown"  # completed | completed_blocked | interrupted | unknown
+    data_type: str = ""  # as the task's language names it
+    data_type_key: str = ""  # workperiod, title, …
     task_id: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     changeset: str = ""
+    changes: list[ChangeRow] = field(default_factory=list)
+    changes_total: int = 0
     blocked: list[dict[str, str]] = field(default_factory=list)
+    blocked_total: int = 0
+    quality: list[dict[str, str]] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
-    changes: Changes | None = None
     other: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def words(self) -> Words:
-        return shipped().words(self.language)
 
 
 def local_time(iso: str) -> str:
@@ -156,22 +84,19 @@ def local_time(iso: str) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
-def read_changes(path: Path, name: str) -> Changes | None:
-    """A ``;``-separated UTF-8 (BOM) table with a header row; ``None`` when unreadable."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return None
-    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-    if not rows:
-        return None
-    header, body = rows[0], [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    return Changes(header=header, rows=body[:MAX_CHANGE_ROWS], total=len(body), source=name)
-
-
 def _value_text(card: dict[str, Any], code: str) -> str:
     values = card.get("data", {}).get(code, {}).get("values", [])
     return "\n".join(str(v.get("value", "")) for v in values if isinstance(v, dict))
+
+
+def _task_data(path: Path) -> dict[str, Any] | None:
+    """The attached admin task data, or ``None`` when it is not the connector's."""
+    with contextlib.suppress(OSError, ValueError):
+        if path.stat().st_size <= MAX_DATA_BYTES:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and {"decision", "counts", "language"} <= set(data):
+                return data
+    return None
 
 
 def task_view(sandbox: EsmSandbox, card: dict[str, Any]) -> TaskView:
@@ -187,6 +112,7 @@ def task_view(sandbox: EsmSandbox, card: dict[str, Any]) -> TaskView:
     for code in sorted(card.get("data", {})):
         if code not in (sandbox.title_attribute, sandbox.description_attribute):
             view.other[code] = _value_text(card, code)
+    data = None
     for names in card.get("files", {}).values():
         for name in names:
             path = sandbox.file_path(card_id, name)
@@ -194,43 +120,77 @@ def task_view(sandbox: EsmSandbox, card: dict[str, Any]) -> TaskView:
             view.attachments.append(
                 Attachment(name, f"/files/{quote(card_id)}/{quote(name)}", size)
             )
-            if name.endswith("_changes.csv") and view.changes is None:
-                view.changes = read_changes(path, name)
-    _read_connector_texts(view)
+            if data is None and name.endswith("_admin_task.json"):
+                data = _task_data(path)
+    if data is not None:
+        _read_data(view, data)
     return view
 
 
-def _read_connector_texts(view: TaskView) -> None:
-    """Language, status, data type, task id, counts, changeset and blocked rows from the text."""
-    texts = shipped()
-    for language in texts.languages:
-        for case, status in STATUS_CASES.items():
-            found = texts.match(case, language, view.title)
-            if found:
-                view.language, view.status = language, status
-                view.data_type = found.get("data_type", "")
-                break
-        if view.status != "other":
-            break
+def _read_data(view: TaskView, data: dict[str, Any]) -> None:
+    """Everything the page shows about the run, from the task's data."""
+    translations = Translations.load()
+    language = str(data.get("language") or "en")
+    view.language = language
+    counts = data.get("counts") or {}
+    view.counts = {k: int(counts[k]) for k in COUNT_KEYS if isinstance(counts.get(k), int)}
+    if data.get("decision") == "interrupted":
+        view.status = "interrupted"
     else:
-        return
-    language = view.language
-    for line in view.text.splitlines():
-        line = line.strip()
-        for case in ("summary_completed", "summary_interrupted"):
-            found = texts.match(case, language, line)
-            if found and found.get("task_id"):
-                view.task_id = found["task_id"]
-        found = texts.match("counts", language, line)
-        if found:
-            view.counts = {k: int(v) for k, v in found.items() if v.isdigit()}
-        found = texts.match("changeset", language, line)
-        if found:
-            view.changeset = found["changeset"]
-        if line.startswith("- "):
-            found = texts.match("blocked_row", language, line[2:])
-            if found:
-                view.blocked.append(found)
+        view.status = "completed_blocked" if view.counts.get("blocked") else "completed"
+    view.data_type_key = str(data.get("data_type") or "")
+    view.data_type = type_name(view.data_type_key, language)
+    view.task_id = str(data.get("task_id") or "")
+    view.changeset = str(data.get("changeset") or "")
+    changes = data.get("changes") or {}
+    for kind in ("new", "changed", "removed"):
+        view.changes_total += int(changes.get(f"{kind}_total") or 0)
+        for row in changes.get(kind) or []:
+            identity = row.get("identity") or {}
+            view.changes.append(
+                ChangeRow(
+                    kind=kind,
+                    row_id=str(row.get("row_id", "")),
+                    where=_position(translations, language, str(row.get("position") or "")),
+                    who=", ".join(f"{k} {v}" for k, v in identity.items()),
+                    what="; ".join(
+                        f"{c.get('column')}: {c.get('old') or '–'} → {c.get('new') or '–'}"
+                        for c in row.get("columns") or []
+                    ),
+                )
+            )
+    view.blocked_total = int(counts.get("blocked") or 0)
+    for row in data.get("blocked_rows") or []:
+        view.blocked.append(
+            {
+                "where": _position(translations, language, str(row.get("position", ""))),
+                "row_id": str(row.get("row_id", "")),
+                "why": "; ".join(str(r.get("message", "")) for r in row.get("reasons") or []),
+            }
+        )
+    for check in (data.get("data_quality") or {}).get("checks") or []:
+        name = f"quality_name_{check.get('check')}"
+        view.quality.append(
+            {
+                "check": translations.text(name, language)
+                if name in translations.cases
+                else str(check.get("check")),
+                "count": str(check.get("count", 0)),
+            }
+        )
+
+
+def type_name(data_type: str, language: str) -> str:
+    """``work periods``, ``työsuhdejaksot``: a data type as ``language`` names it."""
+    translations = Translations.load()
+    case = f"data_type_{data_type}"
+    return translations.text(case, language) if case in translations.cases else data_type
+
+
+def _position(translations: Translations, language: str, text: str) -> str:
+    from hr_connector.wording import position
+
+    return position(translations, language, text)
 
 
 _env = Environment(
@@ -241,14 +201,21 @@ _env = Environment(
 )
 
 
-def render_index(sandbox: EsmSandbox) -> str:
+def render_index(sandbox: EsmSandbox, language: str) -> str:
     views = [task_view(sandbox, card) for card in sandbox.datacards()]
-    return _env.get_template("index.html").render(tasks=views, count_keys=COUNT_KEYS)
+    for view in views:  # the list speaks the page's language
+        if view.data_type_key:
+            view.data_type = type_name(view.data_type_key, language)
+    return _env.get_template("index.html").render(
+        tasks=views, w=words(language), lang=language, count_keys=COUNT_KEYS
+    )
 
 
 def render_task(sandbox: EsmSandbox, card: dict[str, Any]) -> str:
     view = task_view(sandbox, card)
-    return _env.get_template("task.html").render(task=view, words=view.words, count_keys=COUNT_KEYS)
+    return _env.get_template("task.html").render(
+        task=view, w=words(view.language), lang=view.language, count_keys=COUNT_KEYS
+    )
 
 
 def pages_router(sandbox: EsmSandbox) -> APIRouter:
@@ -257,8 +224,11 @@ def pages_router(sandbox: EsmSandbox) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", response_class=HTMLResponse)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(render_index(sandbox), headers={"Content-Security-Policy": CSP})
+    async def index(request: Request, lang: str | None = None) -> HTMLResponse:
+        language = page_language(lang or request.headers.get("accept-language"))
+        return HTMLResponse(
+            render_index(sandbox, language), headers={"Content-Security-Policy": CSP}
+        )
 
     @router.get("/tasks/{card_id}", response_class=HTMLResponse)
     async def task(card_id: str) -> HTMLResponse:

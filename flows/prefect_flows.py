@@ -27,7 +27,7 @@ from typing import Any, Literal
 from prefect import Flow, flow
 from prefect.states import Completed, Failed, State
 
-from hr_connector import advice, approval, artifacts, secret_refs, wording
+from hr_connector import advice, approval, artifacts, secret_refs
 from hr_connector.errors import ParametersInvalid
 from hr_connector.flows.run_view import (
     ExpectedStop,
@@ -88,10 +88,10 @@ def import_body(
 def _run_and_decide(
     data_type: DataType, raw: dict[str, Any], workdir: str, task_id: str
 ) -> State[Any]:
-    decided = approval.decision_of_this_run()  # a stopped run the admin resumed (issue 12)
+    decided, round_ = approval.decision_of_this_run()  # a stopped run the admin resumed
     if decided is not None and decided.decision == "approve":
         raw["approved_changeset"] = decided.changeset
-        raw["approved_by"] = decided.decided_by
+        raw["approved_by"] = decided.who
     try:
         resolved = secret_refs.resolve(raw)
         register_secrets(secret_strings(resolved))
@@ -104,22 +104,26 @@ def _run_and_decide(
         if decided is not None and decided.decision == "reject":
             result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
         else:
-            waits = (
-                decided is None
-                and parsed.wait_for_approval
+            can_suspend = (
+                parsed.wait_for_approval
+                and not parsed.dry_run
                 and approval.deployment_run() is not None
             )
-            token = wording.PREFECT_APPROVAL.set(flow_run.name if waits else None)
-            try:
+            with advice.awaiting_decision(flow_run.name if can_suspend else None):
                 result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
-            finally:
-                wording.PREFECT_APPROVAL.reset(token)
-            if waits and approval.can_wait(result, parsed.dry_run):
+            undecided = decided is None or approval.voided(decided, result)
+            if can_suspend and undecided and approval.can_wait(result, parsed.dry_run):
+                earlier = decided if decided is not None else None
                 wd = WorkDir(Path(workdir), task_id, parsed.data_type)
-                description = approval.form_description(
-                    result, artifacts.admin_task_markdown(result, wd)
+                approval.wait_for_decision(
+                    result,
+                    approval.form_description(
+                        result, artifacts.admin_task_markdown(result, wd), earlier
+                    ),
+                    parsed.approval_timeout_hours,
+                    round_ + 1,
+                    approval.waiting_message(result, parsed.approval_timeout_hours, earlier),
                 )
-                approval.wait_for_decision(result, description, parsed.approval_timeout_hours)
     message = state_message(result)
     if result.decision is Decision.INTERRUPTED or result.report_error:
         return Failed(message=message, data=RunNotCompleted(message, result))
@@ -131,13 +135,13 @@ def _make(data_type: DataType) -> Flow[..., Any]:
         params: dict[str, Any],
         workdir: str,
         task_id: str,
-        approved_changeset: str | None = None,
+        approved_changeset: str = "",
         override_update_limit: bool | None = None,
         dry_run: bool | None = None,
         run_type: RunType | None = None,
     ) -> State[Any]:
         overrides = {
-            "approved_changeset": approved_changeset,
+            "approved_changeset": approved_changeset.strip() or None,
             "override_update_limit": override_update_limit,
             "dry_run": dry_run,
             "run_type": run_type,
@@ -146,11 +150,13 @@ def _make(data_type: DataType) -> Flow[..., Any]:
 
     hr_import.__doc__ = (
         f"Import {data_type} rows from the HR file into the IGA solution.\n\n"
-        "params: the connector's extra arguments (PLATFORM.md §3); secret keys hold references "
-        "(env:NAME, prefect-secret:NAME), never values. workdir: the task's working directory. "
-        "task_id: names the task's files. approved_changeset / override_update_limit / dry_run: "
-        "per-run overrides, e.g. to approve one run that exceeds the update limit. run_type: "
-        "'full' for a one-off full load (e.g. the first run of a partial deployment)."
+        "params: the connector's extra arguments; secret keys hold references "
+        "(env:NAME, prefect-secret:NAME), never values. workdir: the task's working directory "
+        "(a relative one lives under the worker's HR_CONNECTOR_HOME). task_id: names the task's "
+        "files. run_type: 'full' for a one-off full load (the first run of a partial "
+        "deployment). dry_run: run every step, write and send nothing. A run stopped by a limit "
+        "waits, Suspended: press Resume on it to approve or reject. approved_changeset (blank: "
+        "none) and override_update_limit are for deployments with wait_for_approval false."
     )
     hr_import.__name__ = f"hr_import_{data_type}"
     return flow(

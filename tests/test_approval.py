@@ -1,10 +1,12 @@
-"""Issue 12, point 3: a stop approved (or rejected) from the Prefect UI in one step.
+"""A stop approved (or rejected) from the Prefect UI in one step.
 
 Against a real Prefect server with a process worker, through the deployments of prefect.yaml: a
-partial run stopped by the update limit suspends itself and waits for a decision whose form is
-already filled in with the digest; while it waits, the deployment runs again at once (the
-suspended run holds no concurrency or worker slot); resuming it with "approve" imports exactly
-that changeset; a file that changed meanwhile is stopped again; "reject" says who decided.
+partial run stopped by the update limit suspends itself, its state message says what to do, and
+it waits for a decision whose form has the digest filled in and the decision left to choose; the
+texts a Prefect operator reads give that one route. While it waits, the deployment runs again at
+once (the suspended run holds no concurrency or worker slot); resuming it with "approve" imports
+exactly that changeset; a file that changed meanwhile voids the approval, says why and suspends
+again with the new changeset; "reject" says who decided and why, in the admin task too.
 """
 
 from __future__ import annotations
@@ -46,8 +48,19 @@ def run_input(flow_run_id: Any, key: str) -> Any:
     return read_flow_run_input(key, flow_run_id=flow_run_id)
 
 
-def resume(flow_run_id: Any, **decision: Any) -> Any:
+def resume(flow_run_id: Any, key: str = "hr-approval", **decision: Any) -> Any:
     """What the UI's Resume button does: the filled-in form goes to the resume endpoint."""
+    from prefect.flow_runs import resume_flow_run
+
+    schema = run_input(flow_run_id, f"suspended-{key}-schema")
+    form = {
+        name: field["default"] for name, field in schema["properties"].items() if "default" in field
+    }
+    resume_flow_run(flow_run_id, run_input={**form, **decision})
+    return wait_final([flow_run_id])[0]
+
+
+def resume_and_wait_suspended(flow_run_id: Any, **decision: Any) -> Any:
     from prefect.flow_runs import resume_flow_run
 
     schema = run_input(flow_run_id, "suspended-hr-approval-schema")
@@ -55,7 +68,8 @@ def resume(flow_run_id: Any, **decision: Any) -> Any:
         name: field["default"] for name, field in schema["properties"].items() if "default" in field
     }
     resume_flow_run(flow_run_id, run_input={**form, **decision})
-    return wait_final([flow_run_id])[0]
+    time.sleep(3)  # leaves Suspended, runs again from the top, then suspends anew
+    return wait_suspended(flow_run_id)
 
 
 def admin_task(workdir: Path) -> dict[str, Any]:
@@ -101,23 +115,38 @@ def test_a_stop_is_approved_or_rejected_in_prefect_in_one_step(
             assert task["case"] == "update_limit_exceeded" and digest.startswith("sha256:")
             assert f"the flow run {stopped.name} waits for you" in task["description"]
             assert "row ID WP-0014" in task["description"]
+            # one route in what a Prefect operator reads: the Resume form
+            for route in ("extra arguments", "Custom run"):
+                assert route not in task["description"] and route not in stopped.state.message
+            assert "press Resume and choose approve" in stopped.state.message
+            assert digest in stopped.state.message
             schema = run_input(stopped.id, "suspended-hr-approval-schema")
             assert schema["properties"]["changeset"]["default"] == digest  # filled in
-            assert schema["properties"]["decision"]["default"] == "approve"
+            assert "default" not in schema["properties"]["decision"]  # chosen on purpose
+            assert "decision" in schema.get("required", [])
             described = run_input(stopped.id, "suspended-hr-approval-description")
             assert digest in described and "WP-0014" in described
+            # the Custom run form's approved_changeset is a plain text field
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                deployment = client.read_deployment_by_name(DEPLOYMENT)
+            field = deployment.parameter_openapi_schema["properties"]["approved_changeset"]
+            assert field["type"] == "string" and "anyOf" not in field
 
             # 2. the suspended run does not hold up the deployment's next run (limit 1)
             other_run = wait_final([trigger(DEPLOYMENT, other, "o1", full).id], timeout=120)[0]
             assert other_run.state.is_completed(), other_run.state.message
 
             # 3. approve in one step: completed, exactly the approved changeset
-            approved = resume(stopped.id, decided_by="Anna Admin")
+            approved = resume(
+                stopped.id, decision="approve", decided_by="Anna Admin", comment="reorganisation"
+            )
             assert approved.id == stopped.id
             assert approved.state.is_completed(), approved.state.message
             done = admin_task(wps)
             assert done["decision"] == "completed" and done["changeset"] == digest
-            assert "were approved by Anna Admin" in done["description"]
+            assert "were approved by Anna Admin (reorganisation)" in done["description"]
             assert len(json.loads((wps / "w1_output.json").read_text("utf-8"))) == 4
             card = next(
                 c
@@ -126,27 +155,40 @@ def test_a_stop_is_approved_or_rejected_in_prefect_in_one_step(
             )
             assert "w1_changes.csv" in card["files"]["attachments"]
 
-            # 4. the file changes while the stop waits: approving it stops again
+            # 4. the file changes while the stop waits: the approval is voided, the run says why
+            # and waits again with the new changeset
             day3 = wps / "workperiod" / "workperiod.json"
             edit_titles(day3, ["WP-0001", "WP-0002", "WP-0003", "WP-0004"], "Day three title")
             waiting = wait_suspended(trigger(DEPLOYMENT, wps, "w1", partial).id)
             archive = (wps / "data" / "archive" / "workperiod_archive.json").read_bytes()
             first_digest = admin_task(wps)["changeset"]
             edit_titles(day3, ["WP-0005"], "Changed after the stop")
-            again = resume(waiting.id, decided_by="Anna Admin")
-            assert again.state.is_failed(), again.state.message
-            assert "more than update_limit 3" in again.state.message
-            assert admin_task(wps)["changeset"] != first_digest
+            again = resume_and_wait_suspended(
+                waiting.id, decision="approve", decided_by="Anna Admin"
+            )
+            assert f"The approval of changeset {first_digest} by Anna Admin was voided" in (
+                again.state.message
+            )
+            task = admin_task(wps)
+            new_digest = task["changeset"]
+            assert new_digest != first_digest and new_digest in again.state.message
+            assert f"The approval of changeset {first_digest} does not apply" in task["description"]
+            schema = run_input(waiting.id, "suspended-hr-approval-2-schema")
+            assert schema["properties"]["changeset"]["default"] == new_digest
             assert (wps / "data" / "archive" / "workperiod_archive.json").read_bytes() == archive
             assert not (wps / "w1_output.json").exists()
 
-            # 5. reject: nothing imported, and the task says who decided
-            waiting = wait_suspended(trigger(DEPLOYMENT, wps, "w1", partial).id)
+            # 5. reject: nothing imported, and the task says who decided and why
             rejected = resume(
-                waiting.id, decision="reject", decided_by="Bob Boss", comment="not expected"
+                waiting.id,
+                key="hr-approval-2",
+                decision="reject",
+                decided_by="Bob Boss",
+                comment="not expected",
             )
             assert rejected.state.is_failed()
             assert "rejected by Bob Boss (not expected)" in rejected.state.message
             task = admin_task(wps)
-            assert task["case"] == "changes_rejected" and "Bob Boss" in task["description"]
+            assert task["case"] == "changes_rejected"
+            assert "rejected by Bob Boss (not expected)" in task["description"]
             assert (wps / "data" / "archive" / "workperiod_archive.json").read_bytes() == archive

@@ -175,7 +175,7 @@ def test_per_kind_limits_name_the_limit_and_approval_covers_them(
     assert stopped.interruption and stopped.interruption.case == "new_limit_exceeded"
     text = description(card_of(esm, stopped))
     assert "The import would add 2 new rows, more than the new_limit 1" in text
-    assert "Also exceeded: changed_limit." in text
+    assert "Also exceeded: changed rows: 2 (changed_limit 1)." in text
     approved = run(
         esm,
         workdir,
@@ -374,7 +374,8 @@ def test_an_override_names_every_limit_it_let_through(
         override_update_limit=True,
     )
     text = description(card_of(esm, done))
-    assert "These limits were exceeded: removed_limit 0 (1), but the import went ahead" in text
+    expected = "These limits were exceeded: removed rows: 1 (removed_limit 0), but the import went"
+    assert expected in text
 
 
 def test_positions_in_a_stop_are_in_the_admins_language(esm: Any, workdir: Path) -> None:

@@ -221,7 +221,8 @@ def test_hints_follow_the_origin() -> None:
     )
 
     epe = UpdateLimitExceeded(9, 3, 5, 4, "sha256:ab")
-    assert "approved_changeset 'sha256:ab'" in epe.hint and "prefect" not in epe.hint
+    assert '"approved_changeset": "sha256:ab"' in epe.hint and "prefect" not in epe.hint
+    assert "extra arguments" in epe.hint
     deployment = advice.RunOrigin(deployment="hr-import-workperiod/acme-workperiod")
     with advice.running_under(deployment):
         ours = UpdateLimitExceeded(9, 3, 5, 4, "sha256:ab")

@@ -69,7 +69,7 @@ def test_references_warn_lists_the_rows_and_imports_them(workdir: Path) -> None:
     description = admin_task(workdir)["description"]
     assert (
         "Data quality:" in description
-        and "References to other data (warning, imported): 4" in description
+        and "References to other data (warning): 4 findings" in description
     )
 
 

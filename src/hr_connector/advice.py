@@ -4,6 +4,10 @@ A run started by a Prefect deployment is fixed in Prefect: a Secret block, the d
 ``params``, the Run form's fields or ``prefect deployment run … -p …``. A run started by the EPE
 wrapper (or the plain ``hr-connector run``) is fixed in the scheduled task's extra arguments.
 The flow says which one it is (:func:`running_under`); the errors ask for their hint here.
+Approving a stop by a limit has one route per origin: the Resume form of the suspended flow run
+(a deployment run that waits, :func:`awaiting_decision`), the Custom run field
+``approved_changeset`` (a deployment with ``wait_for_approval: false``), or the scheduled task's
+extra arguments (EPE).
 
 It also keeps, per run, the step that stopped it (:func:`note_stop`), so that the summary
 artifact can name it. Nothing here imports Prefect.
@@ -33,6 +37,7 @@ class RunOrigin:
 EPE = RunOrigin()
 _origin: ContextVar[RunOrigin] = ContextVar("hr_connector_run_origin", default=EPE)
 _stopped_step: ContextVar[str | None] = ContextVar("hr_connector_stopped_step", default=None)
+_awaited_run: ContextVar[str | None] = ContextVar("hr_connector_awaited_run", default=None)
 
 
 def current() -> RunOrigin:
@@ -49,6 +54,22 @@ def running_under(origin: RunOrigin) -> Iterator[RunOrigin]:
     finally:
         _stopped_step.reset(stop)
         _origin.reset(token)
+
+
+@contextlib.contextmanager
+def awaiting_decision(flow_run: str | None) -> Iterator[None]:
+    """In this block a stop by a limit waits for the admin's decision in Prefect: the deployment's
+    flow run ``flow_run`` suspends, and the texts give that one route (None: it cannot wait)."""
+    token = _awaited_run.set(flow_run)
+    try:
+        yield
+    finally:
+        _awaited_run.reset(token)
+
+
+def awaited_run() -> str | None:
+    """The flow run that waits for a decision on a stop by a limit, if this run can wait."""
+    return _awaited_run.get() if current().is_deployment else None
 
 
 def note_stop(step: str) -> None:
@@ -100,12 +121,19 @@ def parameters_hint(invalid: Mapping[str, str]) -> str:
 
 
 def approve_hint(changeset: str) -> str:
-    """How to approve one run above the update limit (UpdateLimitExceeded)."""
+    """How to approve one run above a limit: the one route where the run came from."""
     origin = current()
+    run = awaited_run()
+    if run is not None:
+        return (
+            f"Review the changes, then open the flow run '{run}' in the Prefect UI and press "
+            "Resume: choose approve (imports exactly these changes) or reject."
+        )
     if not origin.is_deployment:
         return (
-            "Review the changes. If they are right, rerun once with "
-            f"approved_changeset '{changeset}' (or override_update_limit true)."
+            'Review the changes. If they are right, add "approved_changeset": '
+            f'"{changeset}" to the scheduled task\'s extra arguments for one run '
+            "(or override_update_limit true)."
         )
     return (
         "Review the changes. If they are right, run the deployment once with "

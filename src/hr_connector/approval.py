@@ -1,11 +1,13 @@
-"""Approving (or rejecting) a stopped run from the Prefect UI in one step (issue 12).
+"""Approving (or rejecting) a stopped run from the Prefect UI in one step.
 
 When a limit stops a partial run of a **deployment**, the flow files the stopped admin task as
-always and then *suspends* itself with :func:`prefect.flow_runs.suspend_flow_run`, waiting for a
-:class:`ChangesetDecision`. The run shows as **Suspended** in the UI with a **Resume** button whose
-form is already filled in: ``decision`` approve, ``changeset`` the stopped run's digest; the admin
-types their name and submits. The description above the form is the admin task (changes listed,
-national IDs masked).
+always and then *suspends* itself, waiting for a :class:`ChangesetDecision`. The run shows as
+**Suspended** in the UI, its state message says what to do, and its **Resume** button opens a form
+with the changeset filled in: the admin chooses approve or reject (no default: a decision is made
+on purpose), types their name and, if they like, why. The description above the form is the
+admin task (changes listed, national IDs masked). That is the one route a Prefect operator is
+given (:func:`hr_connector.advice.approve_hint`); the EPE route (extra arguments) is never shown
+in Prefect, and the Custom run field ``approved_changeset`` only with ``wait_for_approval: false``.
 
 Why suspend and not pause: a suspended run leaves its process. It gives back the deployment's
 concurrency slot (Prefect releases it when a run leaves Running), the worker's slot and the
@@ -14,16 +16,15 @@ connector's run lock, so the next scheduled run of the deployment starts on time
 and is lost when the worker restarts.
 
 What resuming does (Prefect's documented behaviour): the worker starts the flow run again from the
-top. :func:`decision_of_this_run` finds the decision stored under the suspension's key and the run
-imports with ``approved_changeset`` = the approved digest: every step runs again on the file as
-it is *now*, so a file that changed meanwhile gives another digest and is stopped again (the
-approval is bound to the changes the admin saw). A rejection files an admin task that says who
-rejected the changes, and ends the run Failed; nothing is imported.
+top. :func:`decision_of_this_run` finds the last decision given and the run imports with
+``approved_changeset`` = the approved digest: every step runs again on the file as it is *now*.
+A file that changed meanwhile gives another digest: the approval is voided, the admin task and the
+log say why, and the run suspends again with the new changeset (each round has its own pause key,
+``hr-approval``, ``hr-approval-2``, …, as Prefect fires a key once). A rejection files an admin
+task that says who rejected the changes and why, and ends the run Failed; nothing is imported.
 
-Traps handled here: a run suspends at most once (the fixed key ``hr-approval``; Prefect refuses a
-second suspension with a fired key, and the input is then read back instead); only deployment
-runs can suspend (an in-process or EPE run keeps the "rerun with approved_changeset" route); a
-dry run never waits; the suspension expires after ``approval_timeout_hours`` (then the run is
+Only deployment runs can suspend (an in-process or EPE run keeps the extra-arguments route); a
+dry run never waits; each suspension expires after ``approval_timeout_hours`` (then the run is
 Failed, and the next scheduled run decides afresh).
 """
 
@@ -47,20 +48,32 @@ from hr_connector.workdir import WorkDir
 
 log = logging.getLogger("hr_connector.approval")
 
-#: The suspension's pause key; the decision is stored under ``suspended-hr-approval-response``.
+#: The first suspension's pause key; round n > 1 uses ``hr-approval-<n>``. The decision of a
+#: round is stored under ``suspended-<key>-response``.
 PAUSE_KEY = "hr-approval"
-RESPONSE_KEY = f"suspended-{PAUSE_KEY}-response"
+#: Rounds of approval one flow run may go through (a file that keeps changing while it waits).
+MAX_ROUNDS = 20
+
+
+def pause_key(round_: int) -> str:
+    return PAUSE_KEY if round_ <= 1 else f"{PAUSE_KEY}-{round_}"
 
 
 class ChangesetDecision(RunInput):
     """The admin's decision on a stopped run: the form of the Prefect UI's Resume button."""
 
     decision: Literal["approve", "reject"] = Field(
-        default="approve", description="approve: import exactly these changes; reject: do not"
+        description="approve: import exactly these changes now; reject: import nothing"
     )
-    changeset: str = Field(description="The changeset digest of the stopped run")
+    changeset: str = Field(description="The changeset digest of the stopped run (filled in)")
     decided_by: str = Field(min_length=1, description="Your name: the admin task records it")
-    comment: str = Field(default="", description="Optional: why")
+    comment: str = Field(default="", description="Optional: why; the admin task records it")
+
+    @property
+    def who(self) -> str:
+        """``Anna Admin`` or ``Anna Admin (expected: the reorganisation)``."""
+        why = self.comment.strip()
+        return self.decided_by.strip() + (f" ({why})" if why else "")
 
 
 def deployment_run() -> Any | None:
@@ -73,20 +86,24 @@ def deployment_run() -> Any | None:
     return context.flow_run
 
 
-def decision_of_this_run() -> ChangesetDecision | None:
-    """The decision a resumed run was given, or ``None`` (first attempt, or no deployment)."""
+def decision_of_this_run() -> tuple[ChangesetDecision | None, int]:
+    """The last decision this run was given and its round (``None, 0``: never suspended, or not
+    a deployment run)."""
     if deployment_run() is None:
-        return None
+        return None, 0
     from prefect.input.actions import read_flow_run_input
 
-    value = read_flow_run_input(RESPONSE_KEY)
-    if not value:
-        return None
-    try:
-        return ChangesetDecision.model_validate(value)
-    except ValidationError as exc:
-        log.error("The decision given on resume is not usable: %s", exc)
-        return None
+    found: tuple[ChangesetDecision | None, int] = (None, 0)
+    for round_ in range(1, MAX_ROUNDS + 1):
+        value = read_flow_run_input(f"suspended-{pause_key(round_)}-response")
+        if not value:
+            break
+        try:
+            found = ChangesetDecision.model_validate(value), round_
+        except ValidationError as exc:
+            log.error("The decision given on resume is not usable: %s", exc)
+            found = None, round_
+    return found
 
 
 def can_wait(result: ImportResult, dry_run: bool) -> bool:
@@ -100,37 +117,94 @@ def can_wait(result: ImportResult, dry_run: bool) -> bool:
     )
 
 
-def wait_for_decision(result: ImportResult, description: str, timeout_hours: float) -> None:
-    """Suspend this flow run until the admin decides. Raises Prefect's ``Pause`` (the process
-    exits, the worker reschedules the run when it is resumed); returns only when Prefect refuses
-    to suspend (this run was already suspended once)."""
-    from prefect.flow_runs import suspend_flow_run
+def voided(decided: ChangesetDecision | None, result: ImportResult) -> bool:
+    """An approval given for other changes than the ones this run found (the file changed)."""
+    return (
+        decided is not None
+        and decided.decision == "approve"
+        and result.changeset is not None
+        and result.changeset != decided.changeset
+    )
 
+
+def waiting_message(
+    result: ImportResult, timeout_hours: float, earlier: ChangesetDecision | None = None
+) -> str:
+    """The Suspended state's message: what the operator does now."""
+    head = ""
+    if earlier is not None:
+        head = (
+            f"The approval of changeset {earlier.changeset} by {earlier.decided_by.strip()} was "
+            "voided: the file changed while the run waited. "
+        )
+    return (
+        f"{head}Waiting for a decision on changeset {result.changeset} ({result.interruption}): "
+        "review the changes in the form's description, then press Resume and choose approve "
+        f"(imports exactly these changes) or reject. Expires in {timeout_hours:g} hours."
+    )
+
+
+def wait_for_decision(
+    result: ImportResult, description: str, timeout_hours: float, round_: int, message: str
+) -> None:
+    """Suspend this flow run until the admin decides (round ``round_``, with ``message`` as the
+    Suspended state's message). Raises Prefect's ``Pause``: the process exits and the worker
+    starts the run again once it is resumed. Returns only when Prefect refuses the suspension."""
     assert result.changeset is not None
-    form = ChangesetDecision.with_initial_data(
-        description=description, decision="approve", changeset=result.changeset
-    )
-    log.warning(
-        "Waiting for the admin's decision on changeset %s: open this flow run in the Prefect UI "
-        "and press Resume (approve or reject). The run is suspended; it holds no worker or "
-        "concurrency slot, and expires in %g hours.",
-        result.changeset,
-        timeout_hours,
-    )
+    form = ChangesetDecision.with_initial_data(description=description, changeset=result.changeset)
+    log.warning("%s", message)
     try:
-        suspend_flow_run(wait_for_input=form, timeout=int(timeout_hours * 3600), key=PAUSE_KEY)
+        _suspend(form, timeout=int(timeout_hours * 3600), key=pause_key(round_), message=message)
     except RuntimeError as exc:  # e.g. the API refused: the stop stands as it is
         log.error("Could not wait for a decision in Prefect: %s", exc)
-    except ValidationError:  # resumed once without a decision: the stop stands as it is
-        log.error("This run was resumed without a decision; the stop stands.")
 
 
-def form_description(result: ImportResult, admin_task_markdown: str) -> str:
+def _suspend(form: type[ChangesetDecision], *, timeout: int, key: str, message: str) -> None:
+    """Prefect's ``suspend_flow_run(wait_for_input=form, key=key, timeout=timeout)``, with a state
+    message: Prefect's own leaves the Suspended state's message empty, so the UI says nothing."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+    from prefect.exceptions import Abort, Pause
+    from prefect.input import keyset_from_paused_state
+    from prefect.states import Suspended
+    from prefect.utilities.engine import propose_state_sync
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        raise RuntimeError("only a flow run can be suspended")
+    proposed = Suspended(timeout_seconds=timeout, pause_key=key, message=message)
+    keyset = keyset_from_paused_state(proposed)
+    proposed.state_details.run_input_keyset = keyset
+    with get_client(sync_client=True) as client:
+        try:
+            state = propose_state_sync(
+                client=client, state=proposed, flow_run_id=context.flow_run.id
+            )
+        except Abort as exc:
+            raise RuntimeError(f"the flow run cannot be suspended: {exc}") from None
+        if state.is_running():  # this key fired before: the run was resumed already
+            return
+        if not state.is_paused():
+            raise RuntimeError(f"the flow run cannot be suspended: the API answered {state}")
+        form.save(keyset)
+    raise Pause(state=state)
+
+
+def form_description(
+    result: ImportResult, admin_task_markdown: str, earlier: ChangesetDecision | None = None
+) -> str:
     """What the Resume form shows above its fields: how to decide, then the admin task."""
+    head = ""
+    if earlier is not None:
+        head = (
+            f"**The approval of changeset `{earlier.changeset}` by {earlier.decided_by.strip()} "
+            "was voided**: the file changed while the run waited, and these are other changes.\n\n"
+        )
     return (
-        f"**Approve or reject the changes of this stopped run** (changeset `{result.changeset}`)."
-        " Approving imports exactly these changes now; if the file has changed since, the run "
-        "stops again. Type your name in *decided_by*.\n\n---\n\n" + admin_task_markdown
+        f"{head}**Approve or reject the changes of this stopped run** (changeset "
+        f"`{result.changeset}`). Choose *approve* to import exactly these changes now (if the file "
+        "has changed since, the run stops again), or *reject* to import nothing. Type your name "
+        "in *decided_by*; a *comment* goes into the admin task.\n\n---\n\n" + admin_task_markdown
     )
 
 

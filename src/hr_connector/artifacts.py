@@ -14,13 +14,39 @@ import sys
 from hr_connector import advice
 from hr_connector.changes import describe
 from hr_connector.masking import mask_national_ids
-from hr_connector.outcome import ImportResult
+from hr_connector.outcome import Decision, ImportResult
 from hr_connector.workdir import WorkDir
 
 log = logging.getLogger("hr_connector.artifacts")
 
 
-def summary_table(result: ImportResult) -> list[dict[str, object]]:
+def handed_over(result: ImportResult, had_output: bool = False) -> str:
+    """Where this run's rows went and whether they were handed over to the platform."""
+    deployment = advice.current().deployment
+    if result.dry_run:
+        return "nothing: a dry run writes no output"
+    if result.decision is Decision.COMPLETED and result.output_path:
+        if deployment is None:
+            return (
+                f"yes: {result.output_path} ({result.counts.output} rows), which the platform "
+                "imports once this run exits"
+            )
+        return (
+            f"written for the platform: {result.output_path} ({result.counts.output} rows). A "
+            f"Prefect deployment ({deployment}) imports nothing itself: the platform's import "
+            "that reads this working directory takes the file; the next run of the deployment "
+            "replaces it (completed) or removes it (stopped)"
+        )
+    text = "nothing: the run stopped, no output was written"
+    if had_output:
+        text += (
+            "; the previous run's output was removed so that the platform never imports it "
+            "twice (its rows were handed over when that run completed)"
+        )
+    return text
+
+
+def summary_table(result: ImportResult, had_output: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = [
         {"figure": "decision", "value": result.decision.value},
         {"figure": "run type", "value": result.run_type + (" (dry run)" if result.dry_run else "")},
@@ -46,6 +72,7 @@ def summary_table(result: ImportResult) -> list[dict[str, object]]:
             rows.append({"figure": "how to approve or fix", "value": result.interruption.hint})
     if result.changeset:
         rows.append({"figure": "changeset", "value": result.changeset})
+    rows.append({"figure": "rows handed over", "value": handed_over(result, had_output)})
     rows += change_rows(result)
     return rows
 
@@ -98,7 +125,7 @@ def admin_task_markdown(result: ImportResult, wd: WorkDir) -> str:
     return mask_national_ids(text)
 
 
-def publish_run_artifacts(result: ImportResult, wd: WorkDir) -> None:
+def publish_run_artifacts(result: ImportResult, wd: WorkDir, had_output: bool = False) -> None:
     """Create the artifacts when running inside a Prefect flow run; otherwise do nothing."""
     if "prefect" not in sys.modules:  # a plain run: no flow, and no reason to import Prefect
         return
@@ -112,7 +139,7 @@ def publish_run_artifacts(result: ImportResult, wd: WorkDir) -> None:
     key = artifact_key(result)
     try:
         create_table_artifact(
-            summary_table(result),
+            summary_table(result, had_output),
             key=f"{key}-summary",
             description=f"{result.data_type} task {result.task_id}",
         )

@@ -1,4 +1,4 @@
-"""The ``hr-connector`` command.
+"""The ``hr-connector`` command: its subcommands and their ``--help`` texts.
 
 ``run``            one import, exactly as the EPE wrapper does it (parameters on stdin or --params)
 ``demo``           the whole story on the bundled samples, against a local ESM
@@ -22,33 +22,93 @@ SAMPLE_FORMATS = {"costcenter": "csv", "organization": "xml", "title": "json", "
 DEMO_USER, DEMO_PASSWORD = "iga.webapi", "demo-password-not-secret"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hr-connector", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+HR import connector for Identity Governance: fetches the HR system's file (CSV, JSON or flat
+XML; from SFTP or a local folder), validates every row, compares it with the last completed
+import, refuses dangerous imports (too many changes, too few rows, missing or duplicate files),
+writes the rows to import and files an IGA admin task in the ESM. Each subcommand has its own
+--help."""
+
+RUN_DESCRIPTION = """\
+Run one import exactly as the platform (EPE) runs IGAConnector.py. The parameters (the scheduled
+task's extra arguments) come as one JSON object on standard input, usually on one line; a second
+JSON value after it, the task mappings, is optional. --params FILE reads the same from a file.
+The task id is the parameters' taskid / task_id / __taskid__, else --task-id, else EPE_TASK_ID."""
+
+RUN_EPILOG = """\
+exit codes: 0 completed (the last line on stdout is the output file's path), 1 interrupted (the
+admin task says why), 2 unusable invocation (one line on stderr).
+example:
+  echo '{"taskid": 3, "file_path": "./workperiod/*.csv", "data_type": "workperiod", ...}' \\
+    | hr-connector run --workdir /tmp/custom-provisioning-scripts"""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Keeps the texts' line breaks and shows each option's default when it has a real one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default in (None, False, argparse.SUPPRESS):
+            return text
+        if action.option_strings:
+            return f"{text} (default: %(default)s)"
+        return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hr-connector", description=DESCRIPTION, formatter_class=_Help
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from hr_connector import epe
 
-    run = sub.add_parser("run", help="run one import (EPE contract: parameters on stdin)")
+    run = sub.add_parser(
+        "run",
+        help="run one import; the parameters come as JSON on stdin (EPE contract)",
+        description=RUN_DESCRIPTION,
+        epilog=RUN_EPILOG,
+        formatter_class=_Help,
+    )
     epe.add_arguments(run)
 
-    demo = sub.add_parser("demo", help="run the sample imports against a local ESM")
-    demo.add_argument("--workdir", type=Path, default=Path("demo-run"))
+    demo = sub.add_parser(
+        "demo",
+        help="import the bundled samples against a local ESM: an IGA admin's first days",
+        description="Full loads of the four sample data types, then a next-day work-period file "
+        "stopped by the update limit, approved, and the same file again; the admin tasks go to "
+        "a local ESM (see them with 'hr-connector esm-sandbox').",
+        formatter_class=_Help,
+    )
+    demo.add_argument(
+        "--workdir", type=Path, default=Path("demo-run"), help="where the demo's files go"
+    )
     demo.add_argument(
         "--orchestration",
         choices=("prefect", "plain"),
         default="prefect",
         help="prefect (default): real Prefect flows on a temporary local server",
     )
-    demo.add_argument("--samples", type=Path, default=None, help="the samples folder")
+    demo.add_argument(
+        "--samples", type=Path, default=None, help="the samples folder (default: ./samples)"
+    )
 
     sandbox = sub.add_parser(
         "esm-sandbox",
-        help="serve the local ESM (REST v1 + XML API + pages); a development tool",
+        help="serve the local ESM and its pages of admin tasks (a development tool; its own "
+        "--help)",
         add_help=False,
     )
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
-    resend = sub.add_parser("resend-report", help="file a kept admin task again")
+    resend = sub.add_parser(
+        "resend-report",
+        help="file a kept admin task again (after the ESM was unreachable)",
+        description="File <taskid>_admin_task.json, kept by the run, in the ESM again, with the "
+        "attachments that run wrote. Retries a few times on network errors.",
+        formatter_class=_Help,
+    )
     resend.add_argument("admin_task", type=Path, help="the <taskid>_admin_task.json to send")
     resend.add_argument(
         "--params",
@@ -60,9 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hr_connector import bundle
 
     bundled = sub.add_parser(
-        "bundle", help="write IGAConnector.py with the connector and its dependencies to DIR"
+        "bundle",
+        help="write IGAConnector.py with the connector and its dependencies to DIR",
+        formatter_class=_Help,
     )
     bundle.add_arguments(bundled)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    from hr_connector import bundle, epe
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["esm-sandbox"]:  # its options belong to the development package
@@ -248,7 +316,26 @@ def _print_demo(rows: list[tuple[str, Any]], workdir: Path) -> None:
     print("  <taskid>_admin_task.md    the IGA admin task, readable copy")
     print("  data/archive/             the archives the next partial run compares with")
     print("  esm/                      the local ESM's datacards and attachments")
-    print(f"\nSee the admin tasks in a browser: hr-connector esm-sandbox --dir {workdir / 'esm'}")
+    where = _shown(workdir / "esm")
+    print(f"\nSee the admin tasks in a browser: {_command()} esm-sandbox --dir {where}")
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the reader types it: relative to the current directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _command() -> str:
+    """How to call this ``hr-connector`` from the current shell: its name when the shell finds
+    this very command on PATH, else its path (``.venv/bin/hr-connector``: no venv activated)."""
+    mine = Path(sys.executable).parent / "hr-connector"
+    found = shutil.which("hr-connector")
+    if found and Path(found).resolve() == mine.resolve():
+        return "hr-connector"
+    return _shown(mine) if mine.exists() else f"{_shown(Path(sys.executable))} -m hr_connector.cli"
 
 
 def _print_changes(label: str, result: Any) -> None:

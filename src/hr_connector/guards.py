@@ -5,7 +5,8 @@ for a partial run, more updates (new + changed) than ``update_limit``, more new,
 rows than ``new_limit``, ``changed_limit``, ``removed_limit`` (each a count or a percentage of the
 archived rows, :mod:`hr_connector.limits`), unless ``override_update_limit`` is true or
 ``approved_changeset`` names exactly this changeset.
-An approval is bound to the changeset digest, so it cannot let a different, later change through.
+An approval is bound to the changeset digest, so it cannot let a different, later change through:
+an ``approved_changeset`` that does not match is named in the stop as voided.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     if params.approved_changeset and params.approved_changeset == changeset.digest:
         verdict.override = "approved_changeset"
         return verdict
-    first, also = exceeded[0], [c.name for c in exceeded[1:]]
+    first, also = exceeded[0], exceeded[1:]
     if first.name == "update_limit":
         error: RunInterrupted = UpdateLimitExceeded(
             changeset.updates,
@@ -56,10 +57,16 @@ def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) 
             len(changeset.changed),
             changeset.digest,
         )
-        if also:
-            error.figures["also"] = ", ".join(also)
-            error.message += f" Also exceeded: {', '.join(also)}."
     else:
-        error = ChangeLimitExceeded(first, archived, changeset.digest, also)
+        error = ChangeLimitExceeded(first, archived, changeset.digest)
+    if also:  # every limit the run exceeded, each with its figures
+        error.figures["also"] = "; ".join(c.figures for c in also)
+        error.message += f" Also exceeded: {error.figures['also']}."
+    if params.approved_changeset:  # given, but for other changes: the file changed since
+        error.figures["approval_voided"] = params.approved_changeset
+        error.message += (
+            f" The approval of changeset {params.approved_changeset} does not apply: the file "
+            "has changed since it was approved, these are other changes."
+        )
     verdict.interruption = Interruption.from_error(error)
     return verdict

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator
 
+from hr_connector import advice
 from hr_connector.errors import RunInterrupted
 
 _PERCENT = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*%\s*$")
@@ -87,10 +88,24 @@ class LimitCheck(BaseModel):
 
     @property
     def shown(self) -> str:
-        """``100`` or ``5% (3 rows)``: the limit as the admin set it, and what it came to."""
+        """``100`` or ``5% = 3``: the limit as the admin set it, and what it came to."""
         if isinstance(self.limit, int):
             return str(self.limit)
         return f"{self.limit} = {self.allowed}"
+
+    @property
+    def figures(self) -> str:
+        """``removed rows: 3 (removed_limit 5% = 2)``: what a person needs to judge the stop."""
+        return f"{WHAT[self.kind]}: {self.count} ({self.name} {self.shown})"
+
+
+#: The kind of change each limit bounds, as the English messages name it.
+WHAT: dict[str, str] = {
+    "updates": "updates",
+    "new": "new rows",
+    "changed": "changed rows",
+    "removed": "removed rows",
+}
 
 
 def check_limits(params: Any, counts: dict[str, int], archived: int) -> list[LimitCheck]:
@@ -115,31 +130,21 @@ def check_limits(params: Any, counts: dict[str, int], archived: int) -> list[Lim
 class ChangeLimitExceeded(RunInterrupted):
     """``new_limit``, ``changed_limit`` or ``removed_limit`` stopped the run.
 
-    The report case is ``<kind>_limit_exceeded``; ``also`` names the other limits exceeded.
+    The report case is ``<kind>_limit_exceeded``; the other limits exceeded are added by the guard
+    (:func:`hr_connector.guards.check_guards`), with their figures.
     """
 
-    WHAT: ClassVar[dict[str, str]] = {
-        "new": "new rows",
-        "changed": "changed rows",
-        "removed": "removed rows",
-    }
-
-    def __init__(self, check: LimitCheck, archived: int, changeset: str, also: list[str]):
+    def __init__(self, check: LimitCheck, archived: int, changeset: str):
         self.case = f"{check.kind}_limit_exceeded"  # type: ignore[misc]
-        others = f" Also exceeded: {', '.join(also)}." if also else ""
         super().__init__(
-            f"The run would import {check.count} {self.WHAT[check.kind]}, more than "
-            f"{check.name} {check.shown} (of {archived} archived rows).{others}",
-            hint=(
-                "Review the changes. If they are right, rerun once with "
-                f"approved_changeset '{changeset}' (or override_update_limit true)."
-            ),
+            f"The run would import {check.count} {WHAT[check.kind]}, more than "
+            f"{check.name} {check.shown} (of {archived} archived rows).",
+            hint=advice.approve_hint(changeset),
             figures={
                 "limit_name": check.name,
                 "limit": check.shown,
                 "count": check.count,
                 "archived": archived,
                 "changeset": changeset,
-                "also": ", ".join(also),
             },
         )

@@ -152,10 +152,10 @@ def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     if verdict.interruption:
         log.warning("Guard stopped the import: %s", verdict.interruption.message)
     elif verdict.override:
-        exceeded = [f"{c.name} {c.shown} ({c.count})" for c in verdict.limits if c.exceeded]
+        exceeded = [c.figures for c in verdict.limits if c.exceeded]
         log.warning(
             "Limits exceeded: %s; import allowed by %s",
-            ", ".join(exceeded) or f"update_limit {verdict.update_limit} ({verdict.updates})",
+            "; ".join(exceeded) or f"update_limit {verdict.update_limit} ({verdict.updates})",
             verdict.override,
         )
     return verdict
@@ -245,7 +245,8 @@ def prepare_attachments(
 def write_admin_task(task: AdminTask, workdir: WorkDir) -> Path:
     """Keep the admin task as local files (JSON to re-send, Markdown to read)."""
     write_text_atomic(workdir.admin_task_json, task.model_dump_json(indent=2) + "\n")
-    write_text_atomic(workdir.admin_task_markdown, report.render_markdown(task))
+    markdown = report.render_markdown(task, Translations.load(workdir.translation_override))
+    write_text_atomic(workdir.admin_task_markdown, markdown)
     return workdir.admin_task_json
 
 
@@ -701,6 +702,8 @@ class ImportRun:
                 self.workdir, self.run_changes, blocked_list
             )
         attachments, left_out = prepare_attachments(params, self.workdir, attachments)
+        if not params.dry_run and not self.refused:
+            attachments = [*attachments, report.data_attachment(self.workdir.admin_task_json)]
         data_quality = quality_report.build_report(
             self.quality_runs, self.table, key_column, translations, language
         )

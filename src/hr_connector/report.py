@@ -9,9 +9,11 @@ that could not be filed can be re-sent.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
-from hr_connector import wording
+from hr_connector import advice, wording
+from hr_connector.limits import LimitCheck
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -31,6 +33,13 @@ from hr_connector.texts import Translations
 #: Blocked rows listed in the description; all of them are in the attached error rows.
 MAX_LISTED_BLOCKED = 200
 MAX_LISTED_REMOVED = 100
+#: The description's size cap: past it the lists are cut, with a line that names the attachment
+#: holding them whole (a 300k-row day listed 42,000 characters; 400 KB row IDs made 16 MB).
+MAX_DESCRIPTION_CHARS = 20_000
+#: The longest value (row ID, …) shown in the description; the attachments hold it whole.
+MAX_SHOWN_VALUE = 120
+#: The longest line of the description (a changed row with many long values).
+MAX_LINE_CHARS = 1_000
 
 #: Every case a report may use: checked up front so a missing language stops the run early.
 REPORT_CASES = (
@@ -47,6 +56,14 @@ REPORT_CASES = (
     "blocked_rows_heading",
     "blocked_row",
     "blocked_rows_more",
+    "approve_deployment_run",
+    "approval_voided",
+    "limit_figure_updates",
+    "limit_figure_new",
+    "limit_figure_changed",
+    "limit_figure_removed",
+    "attachments_list",
+    "description_cut",
     *wording.WORDING_CASES,
 )
 #: Stops an admin can approve with ``approved_changeset`` (the task gives the exact line).
@@ -81,20 +98,22 @@ def blocked_rows(
         row_id = (table.rows[i][key] if key is not None else None) or ""
         rows.append(
             BlockedRow(
-                row_id=row_id,
+                row_id=shown_value(str(row_id)),
                 position=table.position(i),
                 reasons=[
                     BlockedReason(
                         code=r.code,
-                        column=r.column,
-                        detail=r.detail,
-                        message=translations.text(
-                            f"reason_{r.code}",
-                            language,
-                            column=r.column,
-                            detail=wording.example_dates(r.detail)
-                            if r.code == "invalid_date"
-                            else r.detail,
+                        column=shown_value(r.column),
+                        detail=_capped(r.detail),
+                        message=_capped(
+                            translations.text(
+                                f"reason_{r.code}",
+                                language,
+                                column=r.column,
+                                detail=wording.example_dates(r.detail)
+                                if r.code == "invalid_date"
+                                else shown_value(r.detail),
+                            )
                         ),
                     )
                     for r in blocked[i]
@@ -102,6 +121,23 @@ def blocked_rows(
             )
         )
     return rows
+
+
+def data_attachment(task_json: Path) -> Attachment:
+    """The admin task as data (``<taskid>_admin_task.json``, the file the run keeps): attached so
+    that a tool reads the decision, counts and lists without parsing the text in its language.
+    Any ESM takes it as one more file; it is small (the description and lists are bounded)."""
+    return Attachment(name=task_json.name, path=str(task_json))
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
+
+
+def shown_value(value: str) -> str:
+    """A value as a person reads it in the description: at most :data:`MAX_SHOWN_VALUE`
+    characters (the attachments hold it whole)."""
+    return value if len(value) <= MAX_SHOWN_VALUE else value[: MAX_SHOWN_VALUE - 1] + "…"
 
 
 def build_admin_task(
@@ -137,18 +173,16 @@ def build_admin_task(
     if interruption is None:
         decision = Decision.COMPLETED
         case = "import_completed"
-        if counts.blocked:
-            title = wording.counted(
-                translations, "title_completed_blocked", language, counts.blocked, **figures
-            )
-        else:
-            title = t("title_completed", language, **figures)
+        title_case = "title_completed_blocked" if counts.blocked else "title_completed"
+        title = t(title_case, language, **figures)
         lines.append(t("summary_completed", language, **figures))
     else:
         decision = Decision.INTERRUPTED
         case = interruption.case
         title = t("title_interrupted", language, **figures)
-        lines += _interruption_lines(translations, language, interruption, figures, changeset)
+        lines += _interruption_lines(
+            translations, language, interruption, figures, changeset, verdict
+        )
     if dry_run:
         lines.append(t("summary_dry_run", language))
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
@@ -178,9 +212,9 @@ def build_admin_task(
         case=case,
         language=language,
         title=title,
-        description="\n".join(lines),
+        description=_bounded(lines, translations, language, attachments or []),
         counts=counts,
-        blocked_rows=blocked,
+        blocked_rows=blocked[:MAX_LISTED_BLOCKED],
         changeset=changeset,
         attachments=attachments or [],
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -195,8 +229,11 @@ def _interruption_lines(
     interruption: Interruption,
     figures: dict[str, object],
     changeset: str | None,
+    verdict: GuardVerdict | None,
 ) -> list[str]:
-    """The summary of a stopped run: why it stopped, and how to approve it when it can be."""
+    """The summary of a stopped run: why it stopped, every limit it exceeded with its figures,
+    and the one way to approve it where it came from (Prefect's Resume form, a deployment's
+    Custom run, or the scheduled task's extra arguments)."""
     t = translations.text
     if "position" in interruption.figures:
         where = wording.position(translations, language, str(interruption.figures["position"]))
@@ -204,19 +241,38 @@ def _interruption_lines(
             update={"figures": {**interruption.figures, "position": where}}
         )
     lines = [t("summary_interrupted", language, **figures)]
-    stop_case = interruption.case
-    how_many = interruption.figures.get("updates", interruption.figures.get("count"))
-    if how_many == 1 and wording.singular(translations, stop_case, language):
-        stop_case += "_one"  # "1 row", not "1 rows"
-    lines.append(t(stop_case, language, **{**figures, **interruption.figures}))
-    if interruption.figures.get("also"):
-        lines.append(t("limits_also_exceeded", language, limits=interruption.figures["also"]))
+    lines.append(t(interruption.case, language, **{**figures, **interruption.figures}))
+    exceeded = [c for c in verdict.limits if c.exceeded] if verdict is not None else []
+    if len(exceeded) > 1:
+        lines.append(t("limits_also_exceeded", language, limits=_limits(t, language, exceeded[1:])))
+    if interruption.figures.get("approval_voided"):
+        lines.append(
+            t("approval_voided", language, approved=interruption.figures["approval_voided"])
+        )
     if interruption.case in APPROVABLE_CASES and changeset:
-        lines.append(t("approve_extra_arguments", language, changeset=changeset))
-        if wording.PREFECT_APPROVAL.get():
-            run = wording.PREFECT_APPROVAL.get()
+        run, origin = advice.awaited_run(), advice.current()
+        if run is not None:
             lines.append(t("approve_in_prefect", language, run=run, changeset=changeset))
+        elif origin.is_deployment:
+            lines.append(
+                t(
+                    "approve_deployment_run",
+                    language,
+                    deployment=origin.deployment,
+                    changeset=changeset,
+                )
+            )
+        else:
+            lines.append(t("approve_extra_arguments", language, changeset=changeset))
     return lines
+
+
+def _limits(t: Any, language: str, checks: list[LimitCheck]) -> str:
+    """``removed rows: 3 (removed_limit 5% = 2); …`` in the admin's language."""
+    return "; ".join(
+        t(f"limit_figure_{c.kind}", language, count=c.count, limit_name=c.name, limit=c.shown)
+        for c in checks
+    )
 
 
 def _override_lines(
@@ -241,7 +297,7 @@ def _override_lines(
             )
         )
     elif verdict.override:
-        limits = ", ".join(f"{c.name} {c.shown} ({c.count})" for c in exceeded)
+        limits = _limits(t, language, exceeded)
         lines.append(t("limits_overridden", language, limits=limits, override=verdict.override))
     if verdict.override == "approved_changeset" and approved_by:
         lines.append(t("approved_by", language, who=approved_by, changeset=changeset))
@@ -264,21 +320,48 @@ def _blocked_lines(
                     "blocked_row",
                     language,
                     position=wording.position(translations, language, row.position),
-                    row_id=row.row_id or "-",
+                    row_id=shown_value(row.row_id) or "-",
                     reasons=reasons,
                 )
             )
         if len(blocked) > MAX_LISTED_BLOCKED:
-            lines.append(
-                wording.counted(
-                    translations, "blocked_rows_more", language, len(blocked) - MAX_LISTED_BLOCKED
-                )
-            )
+            lines.append(t("blocked_rows_more", language, count=len(blocked) - MAX_LISTED_BLOCKED))
     return lines
 
 
-def render_markdown(task: AdminTask) -> str:
+def _bounded(
+    lines: list[str], translations: Translations, language: str, attachments: list[Attachment]
+) -> str:
+    """The description, cut at a line once it would pass :data:`MAX_DESCRIPTION_CHARS`, with a
+    line that says so and names the attachment that holds the lists whole."""
+    lines = [_capped(line) for line in lines]
+    text = "\n".join(lines)
+    if len(text) <= MAX_DESCRIPTION_CHARS:
+        return text
+    names = [a.name for a in attachments]
+    whole = [n for n in names if n.endswith("_changes.csv") or n.startswith("error_")]
+    kept: list[str] = []
+    size = 0
+    budget = MAX_DESCRIPTION_CHARS - 400  # room for the closing line
+    for line in lines:
+        if size + len(line) + 1 > budget:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    cut = translations.text(
+        "description_cut",
+        language,
+        limit=MAX_DESCRIPTION_CHARS,
+        count=len(lines) - len(kept),
+        files=", ".join(whole or names) or "-",
+    )
+    return "\n".join([*kept, "", cut])
+
+
+def render_markdown(task: AdminTask, translations: Translations) -> str:
+    """The readable copy of the admin task kept beside its JSON (and shown in Prefect)."""
     out = [f"# {task.title}", "", task.description, ""]
     if task.attachments:
-        out.append("Attachments: " + ", ".join(a.name for a in task.attachments))
+        files = ", ".join(a.name for a in task.attachments)
+        out.append(translations.text("attachments_list", task.language, files=files))
     return "\n".join(out).rstrip() + "\n"

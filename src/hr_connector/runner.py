@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hr_connector import artifacts, report
+from hr_connector import artifacts, progress, report
 from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
 from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
 from hr_connector.params import (
@@ -57,12 +57,14 @@ def execute(
         )
         log.debug("Parameters: %s", params.safe_dump())
         translations = Translations.load(wd.translation_override)
-        result = run_import(
-            params, wd, make_sink(params, translations), steps, translations, run_key=run_key
-        )
+        had_output = wd.output.exists()  # a stopped run removes it: the summary says so
+        with progress.watching(steps) as watched:
+            result = run_import(
+                params, wd, make_sink(params, translations), watched, translations, run_key=run_key
+            )
         if params.dry_run:
             result.log_path = None  # a dry run writes nothing, not even its log
-        artifacts.publish_run_artifacts(result, wd)
+        artifacts.publish_run_artifacts(result, wd, had_output)
         log.info("%s", state_message(result))
     return result
 
@@ -167,6 +169,7 @@ def keep_interruption_task(
         file=file,
         counts=RunCounts(),
         interruption=result.interruption,
+        attachments=[report.data_attachment(wd.admin_task_json)],
     )
     result.admin_task_path = str(write_admin_task(task, wd))
     return task

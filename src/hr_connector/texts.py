@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
+from hr_connector import plurals
 from hr_connector.errors import RunInterrupted
 from hr_connector.translation_merge import merge
 
@@ -65,6 +66,7 @@ class Translations:
             raise TranslationMissing(self.source, "en", missing)
 
     def text(self, case: str, language: str, **figures: object) -> str:
+        case = plurals.variant(self.cases, case, language, figures)  # "1 file", "2 files"
         texts = self.cases.get(case, {})
         template = texts.get(language, texts.get("en"))
         if template is None:

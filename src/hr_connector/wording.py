@@ -1,5 +1,5 @@
-"""Words of the admin task in the admin's language: positions, names, dates, one vs many, and
-the changes sections of a partial run (issue 12).
+"""Words of the admin task in the admin's language: positions, names, dates, and the changes
+sections of a partial run. One vs many is :mod:`hr_connector.plurals`' job.
 
 Everything here reads translation.json through :class:`~hr_connector.texts.Translations`;
 nothing English is put into a task written in another language except the customer's own column
@@ -9,16 +9,11 @@ names and values, and parameter names (which the admin types as they are).
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from datetime import date
 
 from hr_connector.changes import describe
 from hr_connector.outcome import ChangeList, RowChange
 from hr_connector.texts import Translations
-
-#: The flow run's name while a deployment run can wait for the admin's decision in Prefect
-#: (set by the flow; the admin task then says where to approve or reject).
-PREFECT_APPROVAL: ContextVar[str | None] = ContextVar("prefect_approval", default=None)
 
 #: The date every accepted format is shown with, instead of ``%Y-%m-%d``.
 EXAMPLE_DATE = date(2025, 1, 31)
@@ -72,13 +67,6 @@ def named(translations: Translations, language: str, prefix: str, value: str) ->
     return value
 
 
-def singular(translations: Translations, case: str, language: str) -> bool:
-    """Whether ``<case>_one`` has the text the admin reads for ``case`` (same language, or
-    English where ``case`` falls back to English)."""
-    shown = language if language in translations.cases.get(case, {}) else "en"
-    return shown in translations.cases.get(f"{case}_one", {})
-
-
 def example_dates(formats: str) -> str:
     """``%Y-%m-%d, %d.%m.%Y`` → ``2025-01-31, 31.01.2025``: what an admin recognises."""
     shown = []
@@ -88,15 +76,6 @@ def example_dates(formats: str) -> str:
         except ValueError:
             shown.append(fmt)
     return ", ".join(shown)
-
-
-def counted(
-    translations: Translations, case: str, language: str, count: int, **figures: object
-) -> str:
-    """The ``<case>_one`` text for a count of one, when translation.json has it."""
-    if count == 1 and singular(translations, case, language):
-        case = f"{case}_one"
-    return translations.text(case, language, count=count, **figures)
 
 
 def _row_line(t: Translations, language: str, row: RowChange) -> str:
@@ -120,6 +99,6 @@ def change_sections(
         lines.extend(_row_line(translations, language, row) for row in rows)
         if total > len(rows):
             lines.append(
-                counted(translations, "change_more", language, total - len(rows), file=attachment)
+                translations.text("change_more", language, count=total - len(rows), file=attachment)
             )
     return lines
