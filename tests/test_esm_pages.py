@@ -108,11 +108,15 @@ def page_width(url: str, tmp: Path) -> int:
                         return message["result"]["result"].get("value")
 
             ask = 1
-            while evaluate("document.readyState", ask) != "complete":
+            width = None  # None until the page (not the blank tab before it) has loaded
+            while not isinstance(width, int):
                 assert time.monotonic() < deadline, "the page did not load"
                 ask += 1
+                ready = evaluate("document.readyState", ask) == "complete"
+                ask += 1
+                width = evaluate("document.documentElement.scrollWidth", ask) if ready else None
                 time.sleep(0.2)
-            return int(evaluate("document.documentElement.scrollWidth", ask + 1))
+            return width
     finally:
         browser_process.terminate()
         browser_process.wait(timeout=30)
