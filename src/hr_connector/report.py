@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from hr_connector import wording
+from hr_connector.inert import shown
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -81,20 +82,20 @@ def blocked_rows(
         row_id = (table.rows[i][key] if key is not None else None) or ""
         rows.append(
             BlockedRow(
-                row_id=row_id,
+                row_id=shown(row_id),  # the whole value is in the error archive
                 position=table.position(i),
                 reasons=[
                     BlockedReason(
                         code=r.code,
-                        column=r.column,
-                        detail=r.detail,
+                        column=shown(r.column),
+                        detail=shown(r.detail),
                         message=translations.text(
                             f"reason_{r.code}",
                             language,
-                            column=r.column,
+                            column=shown(r.column),
                             detail=wording.example_dates(r.detail)
                             if r.code == "invalid_date"
-                            else r.detail,
+                            else shown(r.detail),
                         ),
                     )
                     for r in blocked[i]
@@ -164,10 +165,10 @@ def build_admin_task(
             wording.change_sections(translations, language, changes, f"{task_id}_changes.csv")
         )
     if removed:
-        shown = ", ".join(removed[:MAX_LISTED_REMOVED]) + (
+        row_ids = ", ".join(map(shown, removed[:MAX_LISTED_REMOVED])) + (
             " …" if len(removed) > MAX_LISTED_REMOVED else ""
         )
-        lines.append(t("removed_rows", language, count=len(removed), row_ids=shown))
+        lines.append(t("removed_rows", language, count=len(removed), row_ids=row_ids))
     if data_quality is not None:
         lines += quality_section(data_quality, translations, language)
     lines += _blocked_lines(translations, language, blocked)
