@@ -79,18 +79,23 @@ def test_symlink_leaving_the_working_directory_is_refused(
         source = Path("/etc/passwd") if target == "/etc/passwd" else outside / "title.csv"
         (workdir / "in" / "title.csv").symlink_to(source)
     result = run_plain(workdir, data_type="title")
-    assert result.interruption and result.interruption.case == "unsafe_path"
-    assert "in/title.csv" in result.interruption.message
+    assert result.interruption and result.interruption.case == "unsafe_file"
+    shown = "in" if target == "outside-dir" else "in/title.csv"
+    assert f"'{shown}' in the working directory is a symlink" in result.interruption.message
     assert not (workdir / "3_output.json").exists()
     written = everything_written(workdir)
     assert PASSWD_MARK not in written and "Outside" not in written
 
 
-def test_symlink_inside_the_working_directory_is_followed(workdir: Path) -> None:
+def test_a_symlink_is_refused_even_when_it_points_inside_the_working_directory(
+    workdir: Path,
+) -> None:
     place(workdir, SAMPLES / "title" / "title.csv", "delivered")
     (workdir / "in").mkdir()
     (workdir / "in" / "current.csv").symlink_to(workdir / "delivered" / "title.csv")
-    assert run_plain(workdir, data_type="title").decision is Decision.COMPLETED
+    result = run_plain(workdir, data_type="title")
+    assert result.interruption and result.interruption.case == "unsafe_file"
+    assert "'in/current.csv' in the working directory is a symlink" in result.interruption.message
 
 
 @pytest.mark.parametrize("task_id", ["../../etc/evil", "/tmp/evil", ".hidden", "a b", "x;rm -rf"])

@@ -64,7 +64,8 @@ def _remove_stale_output(wd: WorkDir, started: float) -> None:
     """
     try:
         with run_lock(wd):
-            if wd.output.exists() and wd.output.stat().st_mtime >= started:
+            output = wd.door.stat(wd.output)
+            if output is not None and output.st_mtime >= started:
                 log.warning("Kept %s: this run committed it before the error", wd.output.name)
             elif remove(wd.output):
                 log.info("Removed the stale output %s", wd.output.name)

@@ -395,8 +395,12 @@ def run_import(
     steps: Steps = PLAIN_STEPS,
     translations: Translations | None = None,
     run_key: str | None = None,
+    refused: ConnectorError | None = None,
 ) -> ImportResult:
     """Run one import; never raises a ConnectorError: it becomes the result's interruption.
+
+    ``refused``: a stop found before the run (its log file cannot be opened): the run's
+    interruption, raised under the lock like any other.
 
     The steps run in the order the flow's body gives them
     (:func:`hr_connector.flows.hr_import.hr_import`, Prefect-free: the plain mode imports it too),
@@ -410,11 +414,15 @@ def run_import(
     from hr_connector.flows.hr_import import hr_import  # the sequence, written once
 
     with contextlib.ExitStack() as whole_run:
-        pending = runrecord.pending_report(workdir, run_key)
+        try:
+            pending = runrecord.pending_report(workdir, run_key)
+        except ConnectorError as error:  # the record is not a file of ours: a refusal
+            pending, refused = None, refused or error
         if pending is not None:
             result = refile_admin_task(pending, workdir, sink, steps)
         else:
             run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
+            run.early = refused or run.early
             try:
                 hr_import(run)
             finally:
@@ -806,7 +814,7 @@ def refile_admin_task(
         record.run_key,
         workdir.admin_task_json.name,
     )
-    task = AdminTask.model_validate_json(workdir.admin_task_json.read_text(encoding="utf-8"))
+    task = AdminTask.model_validate_json(workdir.door.read_bytes(workdir.admin_task_json))
     result = record.result.model_copy(update={"report_error": None})
     _file_report(result, task, sink, steps, workdir)
     runrecord.save(

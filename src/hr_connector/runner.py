@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hr_connector import artifacts, report
+from hr_connector.door import FileRefused
 from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
 from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
 from hr_connector.params import (
@@ -41,12 +42,17 @@ def execute(
 ) -> ImportResult:
     register_secrets(secret_values(params))
     wd = WorkDir(workdir, task_id, params.data_type)
-    logging_to = (
-        run_log_to(logging.StreamHandler(sys.stderr), debug=params.debug)
-        if params.dry_run  # a dry run writes nothing, not even its log: stderr instead
-        else run_log_file(wd.log, debug=params.debug)
-    )
-    with logging_to:
+    with contextlib.ExitStack() as logging_to:
+        refused = None
+        try:
+            logging_to.enter_context(
+                run_log_to(logging.StreamHandler(sys.stderr), debug=params.debug)
+                if params.dry_run  # a dry run writes nothing, not even its log: stderr instead
+                else run_log_file(wd.log, debug=params.debug)
+            )
+        except FileRefused as error:  # the run stops under its lock, as for any other stop
+            refused = error
+            logging_to.enter_context(run_log_to(logging.NullHandler(), debug=params.debug))
         log.info(
             "HR import %s, task %s, %s run%s, working directory %s",
             params.data_type,
@@ -58,7 +64,13 @@ def execute(
         log.debug("Parameters: %s", params.safe_dump())
         translations = Translations.load(wd.translation_override)
         result = run_import(
-            params, wd, make_sink(params, translations), steps, translations, run_key=run_key
+            params,
+            wd,
+            make_sink(params, translations),
+            steps,
+            translations,
+            run_key=run_key,
+            refused=refused,
         )
         if params.dry_run:
             result.log_path = None  # a dry run writes nothing, not even its log
