@@ -31,6 +31,7 @@ import logging
 import mmap
 from pathlib import Path
 
+from hr_connector.door import FileRefused
 from hr_connector.workdir import WorkDir
 
 log = logging.getLogger("hr_connector.delivery")
@@ -79,14 +80,23 @@ class BaseView(WorkDir):
 
 
 def comparison_base(workdir: WorkDir, *, dry_run: bool = False) -> WorkDir:
-    """Where the comparison's archives are: the kept base when an output is undelivered."""
+    """Where the comparison's archives are: the kept base when an output is undelivered.
+
+    The archives there must be regular files of ours (or missing): a link, a pipe or a folder
+    is refused here, before any step reads them.
+    """
+    for path in workdir.read_archives:
+        workdir.door.stat(path)
     if is_marked(workdir):
+        base = BaseView(workdir.root, workdir.task_id, workdir.data_type)
+        for path in base.read_archives:
+            workdir.door.stat(path)
         log.warning(
             "The output of an earlier run was committed but never delivered (the run was "
             "stopped before it ended); comparing against the archive before that run so its "
             "changes are output again"
         )
-        return BaseView(workdir.root, workdir.task_id, workdir.data_type)
+        return base
     if not dry_run:
         _drop_base(workdir)  # the base of a delivered run, left by the fast exit
     return workdir
@@ -153,7 +163,7 @@ def clear_deferred(*, release_locks: bool = True) -> None:
     for workdir in pending:
         try:
             mark = workdir.door.open_kept(marker(workdir), create=False)
-        except FileNotFoundError:
+        except (FileNotFoundError, FileRefused):  # not ours to clear: the next run repeats
             continue
         with mark:
             page = mmap.mmap(mark.fileno(), 1)

@@ -39,6 +39,7 @@ FOLDER_MODE = 0o700
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _KINDS = {
+    stat.S_IFREG: "a file",
     stat.S_IFLNK: "a symlink",
     stat.S_IFIFO: "a named pipe",
     stat.S_IFSOCK: "a socket",

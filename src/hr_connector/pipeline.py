@@ -46,6 +46,7 @@ from hr_connector import (
 from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
+from hr_connector.door import FileRefused
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
 from hr_connector.fastpath import FastPath
 from hr_connector.outcome import (
@@ -536,11 +537,15 @@ class ImportRun:
     def lock(self) -> None:
         """Take the task's run lock (a dry run writes nothing: no lock) and finish an earlier
         run's interrupted commit."""
-        check_archive_dir(self.workdir)
-        if not self.params.dry_run:
-            self.whole_run.enter_context(run_lock(self.workdir))
-            if recover(self.workdir):
-                log.warning("Finished the commit of an earlier run that was interrupted")
+        try:
+            check_archive_dir(self.workdir)
+            if not self.params.dry_run:
+                self.whole_run.enter_context(run_lock(self.workdir))
+                if recover(self.workdir):
+                    log.warning("Finished the commit of an earlier run that was interrupted")
+        except FileRefused:  # the lock or the archives are not files of ours: touch nothing
+            self.refused = True
+            raise
         if self.early is not None:  # under the lock: the stale output it removes is ours
             raise self.early
         checkpoints.reached("locked")
@@ -664,9 +669,15 @@ class ImportRun:
                 self.completed,
             )
             checkpoints.reached("committed")
-        except Exception as error:  # e.g. the disk is full: nothing was committed
-            log.exception("Could not write the run's files")
-            self.result.interruption = unexpected(error, "The run's files could not be written")
+        except Exception as error:  # the disk is full, a folder at a file's path: no commit
+            if isinstance(error, ConnectorError):  # refused by the door: a decision
+                log.error("Could not write the run's files: %s", error)
+                stop = Interruption.from_error(error)
+            else:
+                log.exception("Could not write the run's files")
+                stop = unexpected(error, "The run's files could not be written")
+            if self.result.interruption is None:  # a stopped run keeps its own reason
+                self.result.interruption = stop
             self.completed = False
             self.result.counts.output = 0
             with contextlib.suppress(Exception):
@@ -678,13 +689,18 @@ class ImportRun:
         task = self._admin_task()
         result, workdir = self.result, self.workdir
         if self.params.dry_run:
-            log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
+            log.info("Dry run: admin task not filed. It would read:")
+            for line in task.description.splitlines():
+                log.info("  %s", line)
             return
         holder = result.interruption.figures.get("holder", "") if result.interruption else ""
         if not (self.refused and str(holder).endswith(f"task {workdir.task_id}")):
             # a run refused by a run of the same task must not replace that run's kept admin task
-            result.admin_task_path = str(self.steps.keep_report(task, workdir))
-            checkpoints.reached("admin-task-kept")
+            try:
+                result.admin_task_path = str(self.steps.keep_report(task, workdir))
+                checkpoints.reached("admin-task-kept")
+            except Exception as error:  # e.g. a folder at its path: it is still filed
+                log.error("Could not keep the admin task: %s", error)
         if _file_report(result, task, self.sink, self.steps, workdir):
             checkpoints.reached("admin-task-filed")
 

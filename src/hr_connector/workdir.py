@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from hr_connector.door import Door, staged_name
+from hr_connector.door import Door, FileRefused, staged_name
 from hr_connector.errors import RunLocked
 
 #: The folder of the archives and the files that guard them, relative to the working directory.
@@ -81,6 +81,11 @@ class WorkDir:
     undelivered = _TaskFile(".{data_type}_undelivered", under=ARCHIVE_DIR)
     kept_archive = _TaskFile(".{data_type}_archive.json.prev", under=ARCHIVE_DIR)
     kept_error_archive = _TaskFile(".error_{data_type}_archive.json.prev", under=ARCHIVE_DIR)
+
+    @property
+    def read_archives(self) -> tuple[Path, ...]:
+        """The files of the previous run that a run reads (checked before any step reads them)."""
+        return (self.archive, self.error_archive, self.archive_index)
 
     @property
     def attached(self) -> tuple[Path, ...]:
@@ -219,7 +224,11 @@ def recover(workdir: WorkDir) -> bool:
     door = workdir.door
     recovered = False
     if door.exists(workdir.journal):
-        _apply(door, json.loads(door.read_text(workdir.journal)))
+        try:
+            journal = json.loads(door.read_bytes(workdir.journal))
+        except ValueError:
+            raise FileRefused(door.relative(workdir.journal), "not a commit journal") from None
+        _apply(door, journal)
         door.remove(workdir.journal)
         recovered = True
     for folder in (workdir.root, workdir.archive_dir, workdir.attachments_dir):
