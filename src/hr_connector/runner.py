@@ -18,7 +18,8 @@ from typing import Any
 
 from hr_connector import artifacts, report
 from hr_connector.door import FileRefused
-from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
+from hr_connector.errors import ParametersInvalid, RunLocked
+from hr_connector.failsafe import logged
 from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
 from hr_connector.params import (
     DATA_TYPES,
@@ -120,7 +121,7 @@ def report_unusable_parameters(
         try:  # the output is the task's, whatever data type holds it: lock them all first
             for each in DATA_TYPES:
                 held.enter_context(run_lock(WorkDir(workdir, task_id, each)))
-        except (RunLocked, UnsafePath) as refusal:  # another run owns the files: touch none
+        except (RunLocked, FileRefused) as refusal:  # not ours to touch now: touch none
             result.interruption = Interruption(
                 case=refusal.case,
                 message=f"{error.message} {refusal.message}",
@@ -132,7 +133,7 @@ def report_unusable_parameters(
         kept = _report_unusable(raw, error, wd, result)
     if kept is not None:  # filed after the locks are released: the ESM may be slow
         task, settings = kept
-        with run_log_file(wd.log, debug=False):
+        with logged(wd, debug=False):
             from hr_connector.clients import esm
 
             file_kept_task(result, task, esm.sink_for(settings))
@@ -143,7 +144,7 @@ def _report_unusable(
     raw: Mapping[str, Any], error: ParametersInvalid, wd: WorkDir, result: ImportResult
 ) -> tuple[AdminTask, WebApiSettings] | None:
     """Under the run locks: log, remove the stale output, keep the admin task to file."""
-    with run_log_file(wd.log, debug=bool(raw.get("debug") in (True, "true", "True"))):
+    with logged(wd, debug=bool(raw.get("debug") in (True, "true", "True"))):
         log.error("Run interrupted: %s", error)
         if remove(wd.output):
             log.info("Removed the stale output %s", wd.output.name)
