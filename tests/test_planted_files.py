@@ -47,15 +47,14 @@ def _title_file(path: Path, day: int) -> None:
 
 def _params(esm: Any, variant: str, **extra: Any) -> dict[str, Any]:
     limit = 10**6 if variant == "completed" else 1  # day 2 has 10 updates
-    return base_raw(
-        DATA_TYPE,
-        run_type="partial",
-        update_limit=limit,
-        webapi_url=esm.url,
-        webapi_user=ESM_USER,
-        taskid=int(TASK),
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "run_type": "partial",
+        "update_limit": limit,
+        "webapi_url": esm.url,
+        "webapi_user": ESM_USER,
+        "taskid": int(TASK),
+    }
+    return base_raw(DATA_TYPE, **{**values, **extra})
 
 
 def _wrapper(root: Path, params: dict[str, Any]) -> tuple[int, str, str]:
@@ -341,3 +340,58 @@ def test_resend_report_never_follows_paths_edited_into_the_kept_admin_task(
     assert sent == own
     datacard = json.dumps(esm.datacard(card), ensure_ascii=False)
     assert "not for the ESM" not in datacard and "outside.json" not in datacard
+
+
+# --- under Prefect: the refusal is the flow run's Failed state, not a crash -----------------
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_under_prefect_a_refused_path_fails_the_flow_run_with_its_name(
+    prefect_server: str, seed: Path, esm: Any, tmp_path: Path
+) -> None:
+    from hr_connector.flows.hr_import import run_flow
+
+    from prefect_helpers import eventually, flow_run_named, stored_text
+
+    root = tmp_path / "work"
+    shutil.copytree(seed, root)
+    outside = Outside(tmp_path / "outside")
+    _plant(root, "31_log.txt", "hard link to a file outside", outside)
+
+    result = run_flow(_params(esm, "completed", taskid=31), root, "31")
+
+    assert outside.state() == outside.before
+    assert result.interruption is not None and result.interruption.case == "unsafe_file"
+    assert result.admin_task_id  # filed all the same
+    run = flow_run_named("title-task-31")
+    assert run is not None and run.state.is_failed()
+    assert "'31_log.txt' in the working directory is a hard-linked file" in run.state.message
+    stored = eventually(lambda: (text := stored_text(run.id)) and "31_log.txt" in text and text)
+    assert "Traceback" not in stored and "unexpected" not in stored.lower()
+
+
+def test_an_undelivered_output_marked_per_task_by_an_earlier_version_is_output_again(
+    seed: Path, esm: Any, tmp_path: Path
+) -> None:
+    """An upgrade between a killed run and its rerun: the earlier version kept the mark and the
+    base per task (``.title_3_undelivered``, ``.title_archive.json.3.prev``)."""
+    root = tmp_path / "work"
+    shutil.copytree(seed, root)
+    archive = root / "data" / "archive"
+    before = {
+        n: (archive / n).read_bytes() for n in ("title_archive.json", "error_title_archive.json")
+    }
+    code, _, err = _wrapper(root, _params(esm, "completed"))
+    assert code == 0, err
+    changed = json.loads((root / f"{TASK}_output.json").read_text(encoding="utf-8"))
+    assert len(changed) == 10
+    for name, content in before.items():  # killed after this commit, by the earlier version
+        (archive / f".{name}.{TASK}.prev").write_bytes(content)
+    (archive / f".{DATA_TYPE}_{TASK}_undelivered").write_text("undelivered\n", encoding="utf-8")
+
+    code, _, err = _wrapper(root, _params(esm, "completed"))
+
+    assert code == 0, err
+    assert json.loads((root / f"{TASK}_output.json").read_text(encoding="utf-8")) == changed
+    assert sorted(p.name for p in archive.glob(f".*{TASK}*")) == []  # taken over, not left

@@ -87,6 +87,8 @@ def comparison_base(workdir: WorkDir, *, dry_run: bool = False) -> WorkDir:
     """
     for path in workdir.read_archives:
         workdir.door.stat(path)
+    if not dry_run:
+        _adopt_task_mark(workdir)
     if is_marked(workdir):
         base = BaseView(workdir.root, workdir.task_id, workdir.data_type)
         for path in base.read_archives:
@@ -100,6 +102,22 @@ def comparison_base(workdir: WorkDir, *, dry_run: bool = False) -> WorkDir:
     if not dry_run:
         _drop_base(workdir)  # the base of a delivered run, left by the fast exit
     return workdir
+
+
+def _adopt_task_mark(workdir: WorkDir) -> None:
+    """The mark and base a version before this one kept per task become the data type's: an
+    upgrade between a killed run and the rerun of its task loses nothing."""
+    door = workdir.door
+    legacy = workdir.archive_dir / f".{workdir.data_type}_{workdir.task_id}_undelivered"
+    if is_marked(workdir) or not door.exists(legacy):
+        return
+    for path, kept in (
+        (workdir.archive, workdir.kept_archive),
+        (workdir.error_archive, workdir.kept_error_archive),
+    ):
+        with contextlib.suppress(FileNotFoundError):
+            door.replace(path.with_name(f".{path.name}.{workdir.task_id}.prev"), kept)
+    door.replace(legacy, marker(workdir))
 
 
 def before_commit(workdir: WorkDir) -> None:

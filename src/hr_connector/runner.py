@@ -73,7 +73,7 @@ def execute(
             run_key=run_key,
             refused=refused,
         )
-        if params.dry_run:
+        if params.dry_run or refused:
             result.log_path = None  # a dry run writes nothing, not even its log
         artifacts.publish_run_artifacts(result, wd)
         log.info("%s", state_message(result))
