@@ -186,13 +186,23 @@ def test_a_planted_output_symlink_is_replaced_not_followed(workdir: Path, tmp_pa
     victim = tmp_path / "victim.txt"
     victim.write_text("do not overwrite\n", encoding="utf-8")
     (workdir / "3_output.json").symlink_to(victim)
-    (workdir / "data" / "archive").mkdir(parents=True)
-    (workdir / "data" / "archive" / "title_archive.json").symlink_to(victim)
     place(workdir, SAMPLES / "title" / "title.csv")
     assert run_plain(workdir, data_type="title").decision is Decision.COMPLETED
     assert victim.read_text(encoding="utf-8") == "do not overwrite\n"
     assert not (workdir / "3_output.json").is_symlink()
     assert stat.S_IMODE((workdir / "3_output.json").stat().st_mode) == 0o600
+
+
+def test_a_planted_archive_symlink_is_refused_not_followed(workdir: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not overwrite\n", encoding="utf-8")
+    (workdir / "data" / "archive").mkdir(parents=True)
+    (workdir / "data" / "archive" / "title_archive.json").symlink_to(victim)
+    place(workdir, SAMPLES / "title" / "title.csv")
+    result = run_plain(workdir, data_type="title")
+    assert result.interruption is not None and result.interruption.case == "unsafe_file"
+    assert "'data/archive/title_archive.json' in the" in result.interruption.message
+    assert victim.read_text(encoding="utf-8") == "do not overwrite\n"
 
 
 def test_a_planted_log_symlink_is_not_followed(workdir: Path, tmp_path: Path) -> None:
