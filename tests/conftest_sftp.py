@@ -74,6 +74,7 @@ class SftpEnv:
             "sftp_remote_path_archive": str(self.archive),
             "sftp_known_hosts": str(self.known_hosts),
             "sftp_timeout_seconds": 5,
+            "sftp_settle_seconds": 0,  # the files are whole when put; tests of it set their own
         }
         if not any(k in overrides for k in ("sftp_password", "sftp_private_key_path")):
             if self.server.user.password is not None:
@@ -127,5 +128,6 @@ def sftp_raw(env: SftpEnv, esm: Any, **extra: Any) -> dict[str, Any]:
         sftp_remote_path_data=str(env.data),
         sftp_remote_path_archive=str(env.archive),
         sftp_known_hosts=str(env.known_hosts),
+        sftp_settle_seconds=0,  # the files are whole when put; tests of settling set their own
     )
     return base_raw(**{**values, **extra})

@@ -475,14 +475,18 @@ def test_sink_for_picks_the_api(sandbox: EsmSandbox) -> None:
     assert isinstance(sink_for(settings_for(sandbox, webapi_kind="xml")), XmlSink)
 
 
-def test_resend_resolves_relative_attachment_paths(sandbox: EsmSandbox, tmp_path: Path) -> None:
+def test_resend_sends_the_runs_files_from_its_working_directory(
+    sandbox: EsmSandbox, tmp_path: Path
+) -> None:
     work = tmp_path / "work"
-    content = write_rows(work / "data" / "archive" / "title_archive.json", 4)
-    task = make_task(attachments=[("title_archive.json", Path("data/archive/title_archive.json"))])
+    content = write_rows(work / "data" / "archive" / "workperiod_archive.json", 4)
+    elsewhere = write_rows(tmp_path / "elsewhere.json", 2)  # the path the task names: not used
+    task = make_task(attachments=[("workperiod_archive.json", tmp_path / "elsewhere.json")])
     task_json = work / "42_admin_task.json"
     task_json.write_text(task.model_dump_json(indent=2), encoding="utf-8")
     card_id = resend_admin_task(task_json, settings_for(sandbox))
-    assert sandbox.file_path(card_id, "title_archive.json").read_bytes() == content
+    sent = sandbox.file_path(card_id, "workperiod_archive.json").read_bytes()
+    assert sent == content and sent != elsewhere
 
 
 def test_the_sandbox_page_lists_the_task_and_escapes_html(

@@ -39,6 +39,7 @@ import hr_connector.publish as publish_mod
 import hr_connector.workdir as workdir_mod
 from hr_connector import cli, delivery, pipeline
 from hr_connector.clients.local import LocalOnlySink
+from hr_connector.door import Door
 from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
 from hr_connector.pipeline import PLAIN_STEPS, run_import
@@ -100,12 +101,13 @@ def _one_shot(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, when: Call
 
 
 def _final_renames(wd: WorkDir, after: int) -> Callable[..., bool]:
-    """True for the rename (tmp -> output/archive) that comes after ``after`` such renames."""
-    finals = {str(wd.output), str(wd.archive), str(wd.error_archive)}
+    """True for the rename (tmp -> output/archive) that comes after ``after`` such renames
+    (the door renames by name, relative to the folder's descriptor)."""
+    finals = {wd.output.name, wd.archive.name, wd.error_archive.name}
     seen = [0]
 
     def when(src: Any, dst: Any, *rest: Any) -> bool:
-        if str(dst) not in finals:
+        if Path(dst).name not in finals:
             return False
         seen[0] += 1
         return seen[0] > after
@@ -155,7 +157,7 @@ def _kill_at(
     if boundary.startswith("after-") and "rename" in boundary:
         return _one_shot(monkeypatch, os, "replace", _final_renames(wd, int(boundary[6])))
     if boundary == "renamed-journal-left":
-        return _one_shot(monkeypatch, workdir_mod, "remove", lambda p, *a: p == wd.journal)
+        return _one_shot(monkeypatch, Door, "remove", lambda door, p, *a: p == wd.journal)
     assert boundary == "during-file-report"
     killer = replace(PLAIN_STEPS, file_report=_die)
     monkeypatch.setattr(pipeline, "PLAIN_STEPS", killer)

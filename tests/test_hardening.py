@@ -79,18 +79,23 @@ def test_symlink_leaving_the_working_directory_is_refused(
         source = Path("/etc/passwd") if target == "/etc/passwd" else outside / "title.csv"
         (workdir / "in" / "title.csv").symlink_to(source)
     result = run_plain(workdir, data_type="title")
-    assert result.interruption and result.interruption.case == "unsafe_path"
-    assert "in/title.csv" in result.interruption.message
+    assert result.interruption and result.interruption.case == "unsafe_file"
+    shown = "in" if target == "outside-dir" else "in/title.csv"
+    assert f"'{shown}' in the working directory is a symlink" in result.interruption.message
     assert not (workdir / "3_output.json").exists()
     written = everything_written(workdir)
     assert PASSWD_MARK not in written and "Outside" not in written
 
 
-def test_symlink_inside_the_working_directory_is_followed(workdir: Path) -> None:
+def test_a_symlink_is_refused_even_when_it_points_inside_the_working_directory(
+    workdir: Path,
+) -> None:
     place(workdir, SAMPLES / "title" / "title.csv", "delivered")
     (workdir / "in").mkdir()
     (workdir / "in" / "current.csv").symlink_to(workdir / "delivered" / "title.csv")
-    assert run_plain(workdir, data_type="title").decision is Decision.COMPLETED
+    result = run_plain(workdir, data_type="title")
+    assert result.interruption and result.interruption.case == "unsafe_file"
+    assert "'in/current.csv' in the working directory is a symlink" in result.interruption.message
 
 
 @pytest.mark.parametrize("task_id", ["../../etc/evil", "/tmp/evil", ".hidden", "a b", "x;rm -rf"])
@@ -181,13 +186,23 @@ def test_a_planted_output_symlink_is_replaced_not_followed(workdir: Path, tmp_pa
     victim = tmp_path / "victim.txt"
     victim.write_text("do not overwrite\n", encoding="utf-8")
     (workdir / "3_output.json").symlink_to(victim)
-    (workdir / "data" / "archive").mkdir(parents=True)
-    (workdir / "data" / "archive" / "title_archive.json").symlink_to(victim)
     place(workdir, SAMPLES / "title" / "title.csv")
     assert run_plain(workdir, data_type="title").decision is Decision.COMPLETED
     assert victim.read_text(encoding="utf-8") == "do not overwrite\n"
     assert not (workdir / "3_output.json").is_symlink()
     assert stat.S_IMODE((workdir / "3_output.json").stat().st_mode) == 0o600
+
+
+def test_a_planted_archive_symlink_is_refused_not_followed(workdir: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not overwrite\n", encoding="utf-8")
+    (workdir / "data" / "archive").mkdir(parents=True)
+    (workdir / "data" / "archive" / "title_archive.json").symlink_to(victim)
+    place(workdir, SAMPLES / "title" / "title.csv")
+    result = run_plain(workdir, data_type="title")
+    assert result.interruption is not None and result.interruption.case == "unsafe_file"
+    assert "'data/archive/title_archive.json' in the" in result.interruption.message
+    assert victim.read_text(encoding="utf-8") == "do not overwrite\n"
 
 
 def test_a_planted_log_symlink_is_not_followed(workdir: Path, tmp_path: Path) -> None:

@@ -538,19 +538,36 @@ def test_read_only_working_directory_exit_2_in_one_line(workdir: Path, esm: Any)
     assert sorted(p.name for p in workdir.iterdir()) == ["data"]
 
 
-def test_unexpected_error_ends_like_an_interruption(workdir: Path, esm: Any) -> None:
-    """An environment fault nobody planned for (the log path is a folder): one line on stderr,
-    the stale output removed, the admin task kept and filed, exit 1."""
+#: A fault nobody planned for, started with the interpreter (``sitecustomize``): the run fails.
+BROKEN_RUN = """
+import hr_connector.runner
+
+def execute(*args, **kwargs):
+    raise OSError(5, "Input/output error (the disk controller failed)")
+
+hr_connector.runner.execute = execute
+"""
+
+
+def test_unexpected_error_ends_like_an_interruption(
+    workdir: Path, esm: Any, tmp_path: Path
+) -> None:
+    """An environment fault nobody planned for (the disk fails): one line on stderr, the stale
+    output removed, the admin task kept and filed, exit 1."""
     _title_workdir(workdir)
-    (workdir / "1042_log.txt").mkdir()
     (workdir / "1042_output.json").write_text("[]", encoding="utf-8")
-    proc = engine(workdir, plain_params(esm, "title", run_type="full"))
+    fault = tmp_path / "fault"
+    fault.mkdir()
+    (fault / "sitecustomize.py").write_text(BROKEN_RUN, encoding="utf-8")
+    broken = {"PYTHONPATH": str(fault)}
+    proc = engine(workdir, plain_params(esm, "title", run_type="full"), env=broken)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.splitlines()[0].startswith("hr-connector: interrupted, nothing imported")
-    assert "IsADirectoryError" in proc.stderr
+    assert "OSError" in proc.stderr and "disk controller" in proc.stderr
     assert not (workdir / "1042_output.json").exists()
     task = filed_task(proc, esm, workdir)
     assert task["case"] == "run_failed"
-    proc = engine(workdir, plain_params(esm, "title", run_type="full", debug="true"))
+    debug = plain_params(esm, "title", run_type="full", debug="true")
+    proc = engine(workdir, debug, env=broken)
     assert proc.returncode == 1 and "Traceback" in proc.stderr  # debug: the traceback too

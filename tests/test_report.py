@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hr_connector.artifacts import summary_table
 from hr_connector.errors import UpdateLimitExceeded
+from hr_connector.inert import VALUE_MAX
 from hr_connector.masking import mask_national_ids
 from hr_connector.outcome import (
     AdminTask,
@@ -19,7 +20,6 @@ from hr_connector.outcome import (
 from hr_connector.report import (
     MAX_DESCRIPTION_CHARS,
     MAX_LISTED_BLOCKED,
-    MAX_SHOWN_VALUE,
     build_admin_task,
     render_markdown,
 )
@@ -181,7 +181,7 @@ def test_the_description_is_bounded_and_says_where_the_rest_is() -> None:
         text = task(blocked=rows, attachments=files, language=language).description
         assert len(text) <= MAX_DESCRIPTION_CHARS
         assert "error_workperiod_archive.json" in text.splitlines()[-1]
-        assert "x" * (MAX_SHOWN_VALUE + 1) not in text
+        assert "x" * (VALUE_MAX + 1) not in text
         assert f"WP-39-{'x' * 100}" in text  # the long row IDs are listed, shortened
     assert "lines left out:" in task(blocked=rows, attachments=files).description
 

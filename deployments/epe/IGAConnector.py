@@ -20,11 +20,37 @@ if sys.version_info < (3, 11):  # noqa: UP036 - the engine may run an older Pyth
     sys.stderr.write("IGAConnector.py: Python 3.11 or newer is required\n")
     sys.exit(2)
 
-import os
+import os  # (``sys`` and ``os`` are loaded with the interpreter: nothing was imported yet)
 
-_BUNDLED = os.path.join(os.path.dirname(os.path.realpath(__file__)), "hr_connector_lib")
-if os.path.isdir(_BUNDLED):  # a bundle: its own copy of the connector and dependencies wins
-    sys.path.insert(0, _BUNDLED)
+
+def _safe_path() -> list[str]:
+    """``sys.path`` without the places a file in the working directory could run from.
+
+    Python puts the script's own folder first on the module path, and the vendor installs this
+    script into ``custom-provisioning-scripts/``, which is also the working directory: a planted
+    ``polars.py`` or ``hr_connector/`` there would run as ours. So before anything of ours or of
+    our dependencies is imported, the module path loses ``''``, every relative entry, the current
+    directory, the working directory (``--workdir``, ``HR_CONNECTOR_WORKDIR``) and this script's
+    folder; the bundle's own ``hr_connector_lib/`` is then put first, by its full path.
+    """
+    args = sys.argv[1:]
+    named = [a.split("=", 1)[1] for a in args if a.startswith("--workdir=")]
+    named += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--workdir"]
+    here = os.path.dirname(os.path.realpath(__file__))
+    places = [here, os.environ.get("HR_CONNECTOR_WORKDIR") or "", *named]
+    try:  # noqa: SIM105 - contextlib is not imported before the module path is safe
+        places.append(os.getcwd())
+    except OSError:  # the current directory is gone: the run says so later
+        pass
+    unsafe = {os.path.realpath(p) for p in places if p}
+    kept = [p for p in sys.path if os.path.isabs(p) and os.path.realpath(p) not in unsafe]
+    bundled = os.path.join(here, "hr_connector_lib")
+    if os.path.isdir(bundled):  # a bundle: its own copy of the connector and dependencies wins
+        kept.insert(0, bundled)
+    return kept
+
+
+sys.path[:] = _safe_path()
 
 try:
     from hr_connector.epe import main

@@ -6,6 +6,7 @@ They let the Prefect UI tell the run's story without opening log files. National
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -13,6 +14,8 @@ import sys
 
 from hr_connector import advice
 from hr_connector.changes import describe
+from hr_connector.door import FileRefused
+from hr_connector.inert import FIGURE_MAX, shown
 from hr_connector.masking import mask_national_ids
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.workdir import WorkDir
@@ -85,7 +88,9 @@ def change_rows(result: ImportResult) -> list[dict[str, object]]:
     for kind in ("new", "changed", "removed"):
         listed = getattr(result.changes, kind)
         for row in listed:
-            rows.append({"figure": f"{kind} {row.row_id}", "value": describe(row)})
+            rows.append(
+                {"figure": f"{kind} {shown(row.row_id)}", "value": shown(describe(row), FIGURE_MAX)}
+            )
         rest = getattr(result.changes, f"{kind}_total") - len(listed)
         if rest > 0:
             rows.append({"figure": f"{kind}: more rows", "value": f"{rest} (see the attachment)"})
@@ -118,10 +123,10 @@ def artifact_key(result: ImportResult) -> str:
 
 
 def admin_task_markdown(result: ImportResult, wd: WorkDir) -> str:
-    if wd.admin_task_markdown.exists() and not result.dry_run:
-        text = wd.admin_task_markdown.read_text(encoding="utf-8")
-    else:
-        text = f"# {result.data_type}: {result.decision.value}\n"
+    text = f"# {result.data_type}: {result.decision.value}\n"
+    if not result.dry_run:
+        with contextlib.suppress(FileNotFoundError, FileRefused):
+            text = wd.door.read_text(wd.admin_task_markdown)
     return mask_national_ids(text)
 
 

@@ -30,9 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hr_connector.door import FileRefused
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.texts import Translations, placeholders
-from hr_connector.workdir import FILE_MODE, temp_path
+from hr_connector.workdir import door_for
 
 log = logging.getLogger(__name__)
 
@@ -89,20 +90,13 @@ def file_facts(path: Path, rows: int | None = None) -> FileFacts:
     the connector's own JSON layout (``[``, one row per line, ``]``) by counting line breaks;
     another small file is parsed; otherwise the count is unknown (None).
     """
-    if rows is not None:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            size = 0
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        return FileFacts(size=size, rows=rows, sha256=digest.hexdigest())
+    door = door_for(path)
     digest = hashlib.sha256()
     newlines = 0
     size = 0
     head = b""
     tail = b""
-    with path.open("rb") as fh:
+    with door.open_read(path) as fh:
         while chunk := fh.read(CHUNK):
             if len(head) < 2:
                 head += chunk[:2]
@@ -110,14 +104,13 @@ def file_facts(path: Path, rows: int | None = None) -> FileFacts:
             newlines += chunk.count(b"\n")
             size += len(chunk)
             tail = (tail + chunk)[-3:]
-    rows: int | None = None
-    if head[:2] == b"[\n" and tail == b"\n]\n":
+    if rows is None and head[:2] == b"[\n" and tail == b"\n]\n":
         rows = newlines - 2
-    elif head[:2] == b"[]" and size <= 3:
+    elif rows is None and head[:2] == b"[]" and size <= 3:
         rows = 0
-    elif size <= PARSE_TO_COUNT_BYTES:
+    elif rows is None and size <= PARSE_TO_COUNT_BYTES:
         with contextlib.suppress(ValueError, UnicodeDecodeError):
-            data = json.loads(path.read_bytes())
+            data = json.loads(door.read_bytes(path))
             rows = len(data) if isinstance(data, list) else None
     return FileFacts(size=size, rows=rows, sha256=digest.hexdigest())
 
@@ -132,32 +125,27 @@ def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None)
     With ``limit``, compression stops as soon as the zip grows past it: nothing is left at
     ``target`` and None is returned. The zip appears at ``target`` only when complete.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(target)  # a crashed run's leftover is removed by workdir.recover
-    size = source.stat().st_size
-    try:
-        with (
-            os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as raw,
-            zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive,
-            source.open("rb") as src,
-            # by name, so that the ZipFile's compresslevel applies (a ZipInfo carries its own)
-            archive.open(arcname, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst,
-        ):
-            while chunk := src.read(CHUNK):
-                dst.write(chunk)
-                if limit is not None and raw.tell() > limit:
+    door = door_for(target)
+    with door_for(source).open_read(source) as src:
+        size = os.fstat(src.fileno()).st_size
+        try:
+            with door.staging(target) as (tmp, raw):
+                with (
+                    zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as zf,
+                    # by name, so that the ZipFile's compresslevel applies (a ZipInfo has its own)
+                    zf.open(arcname, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dst,
+                ):
+                    while chunk := src.read(CHUNK):
+                        dst.write(chunk)
+                        if limit is not None and raw.tell() > limit:
+                            raise _TooBig
+                written = raw.tell()
+                if limit is not None and written > limit:
                     raise _TooBig
-        written = tmp.stat().st_size
-        if limit is not None and written > limit:
-            raise _TooBig
-        os.replace(tmp, target)
-        return written
-    except _TooBig:
-        tmp.unlink(missing_ok=True)
-        return None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        except _TooBig:
+            return None
+    door.replace(tmp, target)
+    return written
 
 
 class _TooBig(Exception):
@@ -168,7 +156,7 @@ def estimated_zip_size(path: Path, size: int) -> int:
     """The zip size of ``path`` guessed from compressing its first :data:`SAMPLE_BYTES`."""
     if size <= SAMPLE_BYTES:
         return 0  # small enough to just try
-    with path.open("rb") as fh:
+    with door_for(path).open_read(path) as fh:
         sample = fh.read(SAMPLE_BYTES)
     packed = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
     compressed = len(packed.compress(sample)) + len(packed.flush())
@@ -203,9 +191,11 @@ def prepare_attachments(
     sized: list[tuple[int, Attachment]] = []
     for item in candidates:
         try:
-            sized.append((Path(item.path).stat().st_size, item))
-        except OSError:
-            sized.append((-1, item))
+            facts = door_for(Path(item.path)).stat(Path(item.path))
+        except FileRefused as refused:  # not a file of ours: offered as it is, the sink refuses
+            log.warning("Attachment %s: %s", item.name, refused.message)
+            facts = None
+        sized.append((facts.st_size if facts is not None else -1, item))
     order = {id(a): i for i, a in enumerate(candidates)}
     attached: list[tuple[int, Attachment]] = []
     left_out: list[NotAttached] = []
@@ -234,7 +224,7 @@ def prepare_attachments(
         if estimate <= room * HOPELESS_FACTOR:
             packed = zip_file(source, target, item.name, limit=room)
         if packed is None:
-            target.unlink(missing_ok=True)  # an earlier run's zip must not be taken for this one
+            door_for(target).remove(target)  # an earlier run's zip must not be taken for this one
             hopeless = estimate > room * HOPELESS_FACTOR
             needed = f"~{human_size(estimate)}" if hopeless else f"> {human_size(room)}"
             left_out.append(

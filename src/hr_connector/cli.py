@@ -180,6 +180,7 @@ def _forward(args: argparse.Namespace) -> list[str]:
 
 def resend_report(admin_task: Path, params_file: Path) -> int:
     from hr_connector.clients import esm
+    from hr_connector.door import FileRefused
     from hr_connector.params import webapi_settings_from_raw
 
     raw = json.loads(params_file.read_text(encoding="utf-8"))
@@ -189,9 +190,12 @@ def resend_report(admin_task: Path, params_file: Path) -> int:
         return 2
     try:
         card = esm.resend_admin_task(admin_task, settings, attempts=4, delays=[2, 10, 30])
-    except (esm.EsmError, esm.EsmUnavailable) as exc:
+    except (esm.EsmError, esm.EsmUnavailable, FileRefused) as exc:
         print(f"hr-connector: the admin task was not filed: {exc}", file=sys.stderr)
         return 1
+    except (OSError, ValueError) as exc:  # missing, unreadable, not an admin task
+        print(f"hr-connector: cannot read the admin task {admin_task}: {exc}", file=sys.stderr)
+        return 2
     print(f"Filed the admin task as datacard {card}")
     return 0
 

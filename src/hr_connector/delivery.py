@@ -3,10 +3,11 @@
 The platform imports ``<taskid>_output.json`` only after the script exits 0. A run killed after
 its commit (archives advanced) but before that exit leaves rows nobody imports, and the next
 partial run, comparing against the advanced archive, would not output them again. So before a
-commit the run marks its output *undelivered* and keeps hard links to the archives it compared
-against (``.prev``, one pair per task: two tasks of one data type in one working directory never
-touch each other's base). A run that finds its task's mark compares against the kept base
-instead, so the undelivered changes are output again.
+commit the run marks the data type's output *undelivered* and keeps second names (hard links) of
+the archives it compared against (the kept base). The mark and the base belong to the data type
+in the working directory, not to the task: the next run of that data type, whichever task runs
+it, compares against the kept base, so the undelivered changes are output again (the base is
+always the last state handed to the platform).
 
 When is the output delivered? Only the platform sees the exit status, so the mark is cleared as
 late as a process can act: the EPE wrapper prints the output path, flushes stdout, stderr and the
@@ -17,7 +18,10 @@ outputs the same changes again, which is harmless) and calls ``os._exit`` at onc
 after the path was printed, keeps the mark. What stays is the gap between that store and the
 ``exit_group`` call (a few instructions) that no process can close: its exit status is known
 only to its parent. Callers without that contract (the Prefect flows, tests) clear the mark as
-the run's last step. The stale base of a delivered run is dropped by the next run of the task.
+the run's last step. The stale base of a delivered run is dropped by the next run.
+
+Every file here goes through the working directory's door: a mark that is a link, a pipe or a
+hard-linked file is refused, never written through.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import mmap
-import os
 from pathlib import Path
 
-from hr_connector.workdir import WorkDir, write_text_atomic
+from hr_connector.door import FileRefused
+from hr_connector.workdir import WorkDir
 
 log = logging.getLogger("hr_connector.delivery")
 
@@ -44,30 +48,13 @@ def marker(workdir: WorkDir) -> Path:
 
 
 def is_marked(workdir: WorkDir) -> bool:
-    """Whether the task's last committed output is undelivered (the mark reads ``u…``; the
-    exit turns it into ``d…`` in place, see :func:`clear_deferred`)."""
+    """Whether the data type's last committed output is undelivered (the mark reads ``u…``;
+    the exit turns it into ``d…`` in place, see :func:`clear_deferred`)."""
     try:
-        with open(marker(workdir), "rb") as fh:
+        with workdir.door.open_read(marker(workdir)) as fh:
             return fh.read(1) == b"u"
     except FileNotFoundError:
         return False
-
-
-def _prev(path: Path, task_id: str) -> Path:
-    return path.with_name(f".{path.name}.{task_id}.prev")
-
-
-def _legacy_prev(path: Path) -> Path:
-    """Where versions before the per-task base kept it (one per data type)."""
-    return path.with_name(f".{path.name}.prev")
-
-
-def _kept(path: Path, task_id: str) -> Path:
-    mine = _prev(path, task_id)
-    legacy = _legacy_prev(path)
-    if not mine.exists() and legacy.exists():
-        return legacy
-    return mine
 
 
 class BaseView(WorkDir):
@@ -81,36 +68,56 @@ class BaseView(WorkDir):
 
     @property
     def archive(self) -> Path:
-        return _kept(super().archive, self.task_id)
+        return self.kept_archive
 
     @property
     def error_archive(self) -> Path:
-        return _kept(super().error_archive, self.task_id)
+        return self.kept_error_archive
 
     @property
     def archive_index(self) -> Path:  # the index describes the current archive, not the base
-        return self.archive_dir / f".{self.data_type}_{self.task_id}_prev_archive.index"
+        return self.archive_dir / f".{self.data_type}_prev_archive.index"
 
 
 def comparison_base(workdir: WorkDir, *, dry_run: bool = False) -> WorkDir:
-    """Where the comparison's archives are: the kept base when an output is undelivered."""
+    """Where the comparison's archives are: the kept base when an output is undelivered.
+
+    The archives there must be regular files of ours (or missing): a link, a pipe or a folder
+    is refused here, before any step reads them.
+    """
+    for path in workdir.read_archives:
+        workdir.door.stat(path)
+    if not dry_run:
+        _adopt_task_mark(workdir)
     if is_marked(workdir):
+        base = BaseView(workdir.root, workdir.task_id, workdir.data_type)
+        for path in base.read_archives:
+            workdir.door.stat(path)
         log.warning(
             "The output of an earlier run was committed but never delivered (the run was "
             "stopped before it ended); comparing against the archive before that run so its "
             "changes are output again"
         )
-        return BaseView(workdir.root, workdir.task_id, workdir.data_type)
+        return base
     if not dry_run:
         _drop_base(workdir)  # the base of a delivered run, left by the fast exit
     return workdir
 
 
-def _link(source: Path, target: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        target.unlink()
-    with contextlib.suppress(FileNotFoundError):
-        os.link(source, target)
+def _adopt_task_mark(workdir: WorkDir) -> None:
+    """The mark and base a version before this one kept per task become the data type's: an
+    upgrade between a killed run and the rerun of its task loses nothing."""
+    door = workdir.door
+    legacy = workdir.archive_dir / f".{workdir.data_type}_{workdir.task_id}_undelivered"
+    if is_marked(workdir) or not door.exists(legacy):
+        return
+    for path, kept in (
+        (workdir.archive, workdir.kept_archive),
+        (workdir.error_archive, workdir.kept_error_archive),
+    ):
+        with contextlib.suppress(FileNotFoundError):
+            door.replace(path.with_name(f".{path.name}.{workdir.task_id}.prev"), kept)
+    door.replace(legacy, marker(workdir))
 
 
 def before_commit(workdir: WorkDir) -> None:
@@ -120,16 +127,15 @@ def before_commit(workdir: WorkDir) -> None:
     ending.commit_begins()  # SIGTERM no longer interrupts: the run ends its files first
     if is_marked(workdir):
         return  # the base of the still-undelivered run stays the base
-    _link(workdir.archive, _prev(workdir.archive, workdir.task_id))
-    _link(workdir.error_archive, _prev(workdir.error_archive, workdir.task_id))
-    write_text_atomic(marker(workdir), "undelivered\n")
+    door = workdir.door
+    door.link(workdir.archive, workdir.kept_archive)
+    door.link(workdir.error_archive, workdir.kept_error_archive)
+    door.write_text(marker(workdir), "undelivered\n")
 
 
 def _drop_base(workdir: WorkDir) -> None:
-    for path in (workdir.archive, workdir.error_archive):
-        for kept in (_prev(path, workdir.task_id), _legacy_prev(path)):
-            with contextlib.suppress(FileNotFoundError):
-                kept.unlink()
+    for kept in (workdir.kept_archive, workdir.kept_error_archive):
+        workdir.door.remove(kept)
 
 
 def delivered(workdir: WorkDir) -> None:
@@ -137,8 +143,7 @@ def delivered(workdir: WorkDir) -> None:
     if _deferred is not None:
         _deferred.append(workdir)
         return
-    with contextlib.suppress(FileNotFoundError):
-        marker(workdir).unlink()
+    workdir.door.remove(marker(workdir))
     _drop_base(workdir)
 
 
@@ -175,13 +180,11 @@ def clear_deferred(*, release_locks: bool = True) -> None:
     pages: list[mmap.mmap] = []
     for workdir in pending:
         try:
-            fd = os.open(marker(workdir), os.O_RDWR)
-        except FileNotFoundError:
+            mark = workdir.door.open_kept(marker(workdir), create=False)
+        except (FileNotFoundError, FileRefused):  # not ours to clear: the next run repeats
             continue
-        try:
-            page = mmap.mmap(fd, 1)
-        finally:
-            os.close(fd)
+        with mark:
+            page = mmap.mmap(mark.fileno(), 1)
         page[0] = page[0]  # fault the page in, writable: the last step must not block
         pages.append(page)
     for page in pages:

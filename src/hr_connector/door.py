@@ -1,5 +1,5 @@
-"""The one door to the working directory: every file under it is opened, created, replaced and
-removed here, and nowhere else.
+"""The one door to the working directory: every file under it is opened, created, listed,
+replaced and removed here, and nowhere else.
 
 Why one door: when each path the run touches is guarded on its own, every new side file (a lock,
 a mark, an attachment, a sidecar) opens a new seam. Here the rules hold once, for every path:
@@ -11,12 +11,12 @@ a mark, an attachment, a sidecar) opens a new seam. Here the rules hold once, fo
   ``fstat`` before a byte moves, so a named pipe, a device or a socket is refused instead of
   hanging the run;
 - a file is never written through: a new file is written beside it and renamed over it, so a
-  hard link to a file outside is left as it was (a lock and the log, kept open, must have one
-  link);
+  hard link to a file outside is left as it was (a lock, the log and the undelivered mark,
+  written in place, must have one link);
 - a refusal is one line naming the path, relative to the working directory
-  (:class:`FileRefused`).
+  (:class:`FileRefused`), and reads as a decision, not a crash.
 
-A file the engine must open by name (polars reads a path) is opened here first and handed over as
+A file an engine must open by name (polars reads a path) is opened here first and handed over as
 ``/proc/self/fd/N`` (:meth:`Door.readable`): the engine reopens the very file that was checked.
 """
 
@@ -25,10 +25,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from hr_connector.errors import RunInterrupted
@@ -38,6 +39,7 @@ FOLDER_MODE = 0o700
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _KINDS = {
+    stat.S_IFREG: "a file",
     stat.S_IFLNK: "a symlink",
     stat.S_IFIFO: "a named pipe",
     stat.S_IFSOCK: "a socket",
@@ -45,14 +47,22 @@ _KINDS = {
     stat.S_IFBLK: "a device",
     stat.S_IFDIR: "a folder",
 }
+#: errnos of an open that met something other than the regular file or folder it asked for
+_NOT_MINE = (errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.ENOTDIR, errno.EOPNOTSUPP)
 
 
 class FileRefused(RunInterrupted):
-    """A path under the working directory that the connector will not open as its file."""
+    """A path under the working directory that the connector will not open as its own."""
 
     case = "unsafe_file"
-    message_format = "'{path}' is {kind}: the connector only opens regular files of its own there."
-    hint_format = "Remove '{path}' (or make it a regular file); the connector creates its files."
+    message_format = (
+        "'{path}' in the working directory is {kind}: the connector follows no link there and "
+        "opens only regular files and folders of its own."
+    )
+    hint_format = (
+        "Remove '{path}' or replace it with a regular file (the connector creates its own "
+        "files), then rerun the task."
+    )
 
     def __init__(self, path: str, kind: str) -> None:
         self._stated(path=path, kind=kind)
@@ -60,6 +70,11 @@ class FileRefused(RunInterrupted):
 
 def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def staged_name(final: Path) -> Path:
+    """Where ``final``'s new content is written before it is renamed in (this process's)."""
+    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
 
 
 class Door:
@@ -123,6 +138,12 @@ class Door:
     def _refuse(self, path: Path, mode: int) -> FileRefused:
         return FileRefused(self.relative(path), _kind(mode))
 
+    def _entry(self, folder: int, name: str) -> os.stat_result | None:
+        try:
+            return os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
     # --- reading ----------------------------------------------------------------------------
 
     def open_read(self, path: Path) -> BinaryIO:
@@ -138,7 +159,7 @@ class Door:
                 name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode, dir_fd=folder
             )
         except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.EOPNOTSUPP):
+            if exc.errno in _NOT_MINE:
                 st = os.stat(name, dir_fd=folder, follow_symlinks=False)
                 raise self._refuse(path, st.st_mode) from None
             raise
@@ -166,10 +187,10 @@ class Door:
         """The regular file's status; None when it is missing; refused when it is not regular."""
         try:
             with self._at(path) as (folder, name):
-                st = os.stat(name, dir_fd=folder, follow_symlinks=False)
-        except FileNotFoundError:
+                st = self._entry(folder, name)
+        except FileNotFoundError:  # a folder on the way is missing
             return None
-        if not stat.S_ISREG(st.st_mode):
+        if st is not None and not stat.S_ISREG(st.st_mode):
             raise self._refuse(path, st.st_mode)
         return st
 
@@ -187,12 +208,46 @@ class Door:
         except FileNotFoundError:
             return []
 
+    def check_folder(self, folder: Path) -> None:
+        """Refuse ``folder`` when it, or a folder on the way, is not a real folder (missing is
+        fine: nothing is created)."""
+        with (
+            contextlib.suppress(FileNotFoundError),
+            self._folder(self._parts(folder), create=False),
+        ):
+            pass
+
+    def glob(self, pattern: str) -> list[Path]:
+        """The regular files matching ``pattern`` (relative; ``*``, ``?``, ``[...]`` in any part,
+        a leading dot only matched by a leading dot), sorted. A folder that matches the last
+        part is skipped; a link, pipe, device or socket that matches any part is refused."""
+        parts = [p for p in PurePosixPath(pattern).parts if p not in ("", ".")]
+        found: list[Path] = []
+        self._glob(Path(), parts, found)
+        return sorted(self.root / p for p in found)
+
+    def _glob(self, here: Path, parts: list[str], found: list[Path]) -> None:
+        part, rest = parts[0], parts[1:]
+        for name, st in self.list_folder(here):
+            if not fnmatch.fnmatchcase(name, part) or (
+                name.startswith(".") and not part.startswith(".")
+            ):
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if rest:
+                    self._glob(here / name, rest, found)
+            elif not stat.S_ISREG(st.st_mode):
+                raise self._refuse(here / name, st.st_mode)
+            elif not rest:
+                found.append(here / name)
+
     # --- writing ----------------------------------------------------------------------------
 
-    def write_staged(self, final: Path, write: Callable[[IO[bytes]], None]) -> Path:
-        """``final``'s content written to a new sibling file and fsynced; its path (renamed in
-        by :meth:`replace` or a commit)."""
-        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    @contextlib.contextmanager
+    def staging(self, final: Path) -> Iterator[tuple[Path, BinaryIO]]:
+        """A new sibling file for ``final``'s content: (its path, its handle). Flushed and fsynced
+        when the block ends; removed when the block fails. Rename it in with :meth:`replace`."""
+        tmp = staged_name(final)
         with self._at(tmp, create=True) as (folder, name):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name, dir_fd=folder)  # a crashed run's leftover, never written through
@@ -204,23 +259,33 @@ class Door:
             )
             try:
                 with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
-                    write(fh)
+                    yield tmp, fh
                     fh.flush()
                     os.fsync(fh.fileno())
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(name, dir_fd=folder)
                 raise
+
+    def write_staged(self, final: Path, write: Callable[[IO[bytes]], None]) -> Path:
+        """``final``'s content written to a new sibling file and fsynced; its path (renamed in
+        by :meth:`replace` or a commit)."""
+        with self.staging(final) as (tmp, fh):
+            write(fh)
         return tmp
+
+    def replaceable(self, final: Path) -> None:
+        """Refuse ``final`` when a rename cannot replace its entry (a folder is there)."""
+        with contextlib.suppress(FileNotFoundError), self._at(final) as (folder, name):
+            st = self._entry(folder, name)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                raise self._refuse(final, st.st_mode)
 
     def replace(self, staged: Path, final: Path) -> None:
         """Rename a staged file over ``final`` (the entry is replaced; nothing is written
         through a link there) and make the rename durable."""
         with self._at(final, create=True) as (folder, name):
-            try:
-                st = os.stat(name, dir_fd=folder, follow_symlinks=False)
-            except FileNotFoundError:
-                st = None
+            st = self._entry(folder, name)
             if st is not None and stat.S_ISDIR(st.st_mode):
                 raise self._refuse(final, st.st_mode)
             with self._at(staged) as (source_folder, source):
@@ -235,6 +300,24 @@ class Door:
 
     def write_text(self, final: Path, text: str) -> None:
         self.write_bytes(final, text.encode("utf-8"))
+
+    def link(self, source: Path, target: Path) -> bool:
+        """Make ``target`` a second name of the regular file ``source`` (the old entry at
+        ``target`` is replaced, never written through); False, and ``target`` removed, when
+        ``source`` is missing or not a regular file (nothing of ours to keep)."""
+        with self._at(source) as (folder, name):
+            st = self._entry(folder, name)
+            if st is None or not stat.S_ISREG(st.st_mode):
+                self.remove(target)
+                return False
+            tmp = staged_name(target)
+            with self._at(tmp, create=True) as (target_folder, tmp_name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp_name, dir_fd=target_folder)
+                linked = {"src_dir_fd": folder, "dst_dir_fd": target_folder}
+                os.link(name, tmp_name, **linked, follow_symlinks=False)
+        self.replace(tmp, target)
+        return True
 
     def remove(self, path: Path) -> bool:
         """Remove the entry at ``path`` (a link is removed, never its target); True when there
@@ -255,14 +338,17 @@ class Door:
         with self._folder(self._parts(folder), create=True):
             pass
 
-    def open_kept(self, path: Path, *, append: bool = False) -> BinaryIO:
-        """A file the run keeps open and writes in place (the run lock, the log): created when
-        missing; refused unless it is a regular file with one link (never written through)."""
-        flags = os.O_RDWR | os.O_CREAT | (os.O_APPEND if append else 0)
-        with self._at(path, create=True) as (folder, name):
+    def open_kept(self, path: Path, *, append: bool = False, create: bool = True) -> BinaryIO:
+        """A file the run keeps open and writes in place (the run lock, the log, the undelivered
+        mark): created (0600) when missing and ``create``; refused unless it is a regular file
+        with one link (never written through); made private (0600) when it was not."""
+        flags = os.O_RDWR | (os.O_CREAT if create else 0) | (os.O_APPEND if append else 0)
+        with self._at(path, create=create) as (folder, name):
             fd = self._open_regular(path, folder, name, flags, FILE_MODE)
         st = os.fstat(fd)
         if st.st_nlink != 1:
             os.close(fd)
             raise FileRefused(self.relative(path), "a hard-linked file")
+        if stat.S_IMODE(st.st_mode) != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)
         return os.fdopen(fd, "r+b", buffering=0)

@@ -262,7 +262,8 @@ def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
                 f'one run: "approved_changeset": "{result.changeset}"',
                 file=stderr,
             )
-    print(f"hr-connector: log: {result.log_path}", file=stderr)
+    if result.log_path:  # none when the log path was refused
+        print(f"hr-connector: log: {result.log_path}", file=stderr)
     if result.admin_task_path:
         print(
             f"hr-connector: admin task: {result.admin_task_path}"

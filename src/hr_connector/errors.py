@@ -210,6 +210,23 @@ class SftpError(RunInterrupted):
         self._stated(hint=hint or None, server=server, reason=reason)
 
 
+class FileStillBeingWritten(RunInterrupted):
+    """The remote file changed while it was looked at: the HR system is still writing it."""
+
+    case = "file_still_being_written"
+    message_format = (
+        "The HR file '{file}' on {where} is still being written: {change}. Nothing was "
+        "downloaded or moved."
+    )
+    hint_format = (
+        "Rerun the task later, once the HR system has finished writing the file "
+        "(sftp_settle_seconds: how long it must stay unchanged, now {settle} s)."
+    )
+
+    def __init__(self, file: str, where: str, change: str, settle: float):
+        self._stated(file=file, where=where, change=change, settle=f"{settle:g}")
+
+
 class SftpUnavailable(TransientError):
     """The SFTP server could not be reached or dropped the connection."""
 

@@ -36,7 +36,7 @@ def _data_type(raw: Mapping[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def _logged(wd: WorkDir, debug: bool) -> Iterator[bool]:
+def logged(wd: WorkDir, debug: bool) -> Iterator[bool]:
     """The run's log file when it can be opened; else nothing is logged (never to stderr)."""
     try:
         context = run_log_file(wd.log, debug=debug)
@@ -64,7 +64,8 @@ def _remove_stale_output(wd: WorkDir, started: float) -> None:
     """
     try:
         with run_lock(wd):
-            if wd.output.exists() and wd.output.stat().st_mtime >= started:
+            output = wd.door.stat(wd.output)
+            if output is not None and output.st_mtime >= started:
                 log.warning("Kept %s: this run committed it before the error", wd.output.name)
             elif remove(wd.output):
                 log.info("Removed the stale output %s", wd.output.name)
@@ -137,7 +138,7 @@ def end_unexpected(
     )
     wd = WorkDir(workdir, task_id, _data_type(raw))
     kept = card = why = None
-    with _logged(wd, debug) as logging_to_file:
+    with logged(wd, debug) as logging_to_file:
         if logging_to_file:
             log.error("Run interrupted by an unexpected error", exc_info=error)
         _remove_stale_output(wd, started)

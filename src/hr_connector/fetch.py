@@ -7,7 +7,6 @@ file into the local folder; this step then finds it exactly as it finds a file p
 
 from __future__ import annotations
 
-import glob
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -39,17 +38,18 @@ def check_pattern(workdir: WorkDir, file_path: str) -> str:
 
 
 def locate_local_file(workdir: WorkDir, file_path: str) -> Path:
+    """The one regular file ``file_path`` matches, found through the working directory's door:
+    a symlink, pipe or device that matches is refused (FileRefused), a folder is skipped."""
     pattern = check_pattern(workdir, file_path)
-    matches = sorted(
-        Path(p)
-        for p in glob.glob(str(workdir.root / pattern))
-        if Path(p).is_file() and not (Path(p).name.startswith(".") and ".tmp-" in Path(p).name)
-    )
-    for match in matches:
-        workdir.inside("file_path", str(match.relative_to(workdir.root)))  # no symlink escapes
+    matches = [
+        p for p in workdir.door.glob(pattern) if not (p.name.startswith(".") and ".tmp-" in p.name)
+    ]
     where = str((workdir.root / pattern).parent)
     found = the_one_match(matches, file_path, where, lambda m: m.name)
-    if found.stat().st_size == 0:
+    st = workdir.door.stat(found)
+    if st is None:
+        raise FileNotReceived(file_path, where)  # removed since it was listed
+    if st.st_size == 0:
         raise FileEmpty(found.name)
     return found
 

@@ -120,6 +120,8 @@ class SftpSettings(BaseModel):
     sftp_host_key_fingerprint: str | None = None
     sftp_accept_unknown_host_key: bool = False
     sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    #: how long the remote file must keep its size and time before it is taken (whole files)
+    sftp_settle_seconds: float = Field(default=10.0, ge=0, le=600)
 
     @field_validator("sftp_server_ssh_port_number", mode="before")
     @classmethod

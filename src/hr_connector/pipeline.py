@@ -46,6 +46,7 @@ from hr_connector import (
 from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset, PreviousRun
+from hr_connector.door import FileRefused
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
 from hr_connector.fastpath import FastPath
 from hr_connector.outcome import (
@@ -396,8 +397,12 @@ def run_import(
     steps: Steps = PLAIN_STEPS,
     translations: Translations | None = None,
     run_key: str | None = None,
+    refused: ConnectorError | None = None,
 ) -> ImportResult:
     """Run one import; never raises a ConnectorError: it becomes the result's interruption.
+
+    ``refused``: a stop found before the run (its log file cannot be opened): the run's
+    interruption, raised under the lock like any other.
 
     The steps run in the order the flow's body gives them
     (:func:`hr_connector.flows.hr_import.hr_import`, Prefect-free: the plain mode imports it too),
@@ -411,11 +416,15 @@ def run_import(
     from hr_connector.flows.hr_import import hr_import  # the sequence, written once
 
     with contextlib.ExitStack() as whole_run:
-        pending = runrecord.pending_report(workdir, run_key)
+        try:
+            pending = runrecord.pending_report(workdir, run_key)
+        except ConnectorError as error:  # the record is not a file of ours: a refusal
+            pending, refused = None, refused or error
         if pending is not None:
             result = refile_admin_task(pending, workdir, sink, steps)
         else:
             run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
+            run.early = refused or run.early
             try:
                 hr_import(run)
             finally:
@@ -529,11 +538,15 @@ class ImportRun:
     def lock(self) -> None:
         """Take the task's run lock (a dry run writes nothing: no lock) and finish an earlier
         run's interrupted commit."""
-        check_archive_dir(self.workdir)
-        if not self.params.dry_run:
-            self.whole_run.enter_context(run_lock(self.workdir))
-            if recover(self.workdir):
-                log.warning("Finished the commit of an earlier run that was interrupted")
+        try:
+            check_archive_dir(self.workdir)
+            if not self.params.dry_run:
+                self.whole_run.enter_context(run_lock(self.workdir))
+                if recover(self.workdir):
+                    log.warning("Finished the commit of an earlier run that was interrupted")
+        except FileRefused:  # the lock or the archives are not files of ours: touch nothing
+            self.refused = True
+            raise
         if self.early is not None:  # under the lock: the stale output it removes is ours
             raise self.early
         checkpoints.reached("locked")
@@ -657,9 +670,15 @@ class ImportRun:
                 self.completed,
             )
             checkpoints.reached("committed")
-        except Exception as error:  # e.g. the disk is full: nothing was committed
-            log.exception("Could not write the run's files")
-            self.result.interruption = unexpected(error, "The run's files could not be written")
+        except Exception as error:  # the disk is full, a folder at a file's path: no commit
+            if isinstance(error, ConnectorError):  # refused by the door: a decision
+                log.error("Could not write the run's files: %s", error)
+                stop = Interruption.from_error(error)
+            else:
+                log.exception("Could not write the run's files")
+                stop = unexpected(error, "The run's files could not be written")
+            if self.result.interruption is None:  # a stopped run keeps its own reason
+                self.result.interruption = stop
             self.completed = False
             self.result.counts.output = 0
             with contextlib.suppress(Exception):
@@ -671,13 +690,18 @@ class ImportRun:
         task = self._admin_task()
         result, workdir = self.result, self.workdir
         if self.params.dry_run:
-            log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
+            log.info("Dry run: admin task not filed. It would read:")
+            for line in task.description.splitlines():
+                log.info("  %s", line)
             return
         holder = result.interruption.figures.get("holder", "") if result.interruption else ""
         if not (self.refused and str(holder).endswith(f"task {workdir.task_id}")):
             # a run refused by a run of the same task must not replace that run's kept admin task
-            result.admin_task_path = str(self.steps.keep_report(task, workdir))
-            checkpoints.reached("admin-task-kept")
+            try:
+                result.admin_task_path = str(self.steps.keep_report(task, workdir))
+                checkpoints.reached("admin-task-kept")
+            except Exception as error:  # e.g. a folder at its path: it is still filed
+                log.error("Could not keep the admin task: %s", error)
         if _file_report(result, task, self.sink, self.steps, workdir):
             checkpoints.reached("admin-task-filed")
 
@@ -809,7 +833,7 @@ def refile_admin_task(
         record.run_key,
         workdir.admin_task_json.name,
     )
-    task = AdminTask.model_validate_json(workdir.admin_task_json.read_text(encoding="utf-8"))
+    task = AdminTask.model_validate_json(workdir.door.read_bytes(workdir.admin_task_json))
     result = record.result.model_copy(update={"report_error": None})
     _file_report(result, task, sink, steps, workdir)
     runrecord.save(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hr_connector import advice, wording
+from hr_connector.inert import shown
 from hr_connector.limits import LimitCheck
 from hr_connector.outcome import (
     AdminTask,
@@ -36,8 +37,6 @@ MAX_LISTED_REMOVED = 100
 #: The description's size cap: past it the lists are cut, with a line that names the attachment
 #: holding them whole (a 300k-row day listed 42,000 characters; 400 KB row IDs made 16 MB).
 MAX_DESCRIPTION_CHARS = 20_000
-#: The longest value (row ID, …) shown in the description; the attachments hold it whole.
-MAX_SHOWN_VALUE = 120
 #: The longest line of the description (a changed row with many long values).
 MAX_LINE_CHARS = 1_000
 
@@ -98,13 +97,13 @@ def blocked_rows(
         row_id = (table.rows[i][key] if key is not None else None) or ""
         rows.append(
             BlockedRow(
-                row_id=shown_value(str(row_id)),
+                row_id=shown(row_id),  # the whole value is in the error archive
                 position=table.position(i),
                 reasons=[
                     BlockedReason(
                         code=r.code,
-                        column=shown_value(r.column),
-                        detail=_capped(r.detail),
+                        column=shown(r.column),
+                        detail=shown(r.detail),
                         message=_capped(
                             translations.text(
                                 f"reason_{r.code}",
@@ -112,7 +111,7 @@ def blocked_rows(
                                 column=r.column,
                                 detail=wording.example_dates(r.detail)
                                 if r.code == "invalid_date"
-                                else shown_value(r.detail),
+                                else r.detail,
                             )
                         ),
                     )
@@ -132,12 +131,6 @@ def data_attachment(task_json: Path) -> Attachment:
 
 def _capped(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
-
-
-def shown_value(value: str) -> str:
-    """A value as a person reads it in the description: at most :data:`MAX_SHOWN_VALUE`
-    characters (the attachments hold it whole)."""
-    return value if len(value) <= MAX_SHOWN_VALUE else value[: MAX_SHOWN_VALUE - 1] + "…"
 
 
 def build_admin_task(
@@ -198,10 +191,10 @@ def build_admin_task(
             wording.change_sections(translations, language, changes, f"{task_id}_changes.csv")
         )
     if removed:
-        shown = ", ".join(removed[:MAX_LISTED_REMOVED]) + (
+        row_ids = ", ".join(map(shown, removed[:MAX_LISTED_REMOVED])) + (
             " …" if len(removed) > MAX_LISTED_REMOVED else ""
         )
-        lines.append(t("removed_rows", language, count=len(removed), row_ids=shown))
+        lines.append(t("removed_rows", language, count=len(removed), row_ids=row_ids))
     if data_quality is not None:
         lines += quality_section(data_quality, translations, language)
     lines += _blocked_lines(translations, language, blocked)
@@ -320,7 +313,7 @@ def _blocked_lines(
                     "blocked_row",
                     language,
                     position=wording.position(translations, language, row.position),
-                    row_id=shown_value(row.row_id) or "-",
+                    row_id=shown(row.row_id) or "-",
                     reasons=reasons,
                 )
             )

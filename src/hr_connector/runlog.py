@@ -1,4 +1,5 @@
-"""The run's log file (``<taskid>_log.txt``) and the redaction that keeps secrets out of every log.
+"""The run's log file (``<taskid>_log.txt``), the redaction that keeps secrets out of every log,
+and the inert text that keeps values from forging log lines.
 
 Redaction is installed as a log-record factory, so it covers every logger in the process (ours,
 Prefect's, paramiko's, urllib3's) and every handler (console, file, Prefect API): each record's
@@ -6,6 +7,12 @@ message and traceback are rendered once and the registered secret values, JWTs a
 credentials are replaced by ``**********`` before any handler sees them. A secret is also found
 in the forms it takes on the wire (:func:`encoded_forms`: URL/form-encoded, JSON- or HTML-escaped,
 its UTF-8 read as Latin-1) and inside base64 (e.g. the ``user:password`` of HTTP Basic).
+
+The same factory makes every value passed to a log call inert (:func:`hr_connector.inert.shown`:
+line breaks and control characters escaped, capped), so a first name holding a line break never
+starts a line of its own; the run log's formatter also escapes any other control character and
+indents what follows a line break of the message (a traceback stays readable, and nothing in it
+can pass for a record of its own).
 """
 
 from __future__ import annotations
@@ -14,15 +21,19 @@ import base64
 import binascii
 import contextlib
 import html
+import io
 import json
 import logging
-import os
 import re
 import threading
 import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
+
+from hr_connector.inert import LOG_VALUE_MAX, escape, needs_showing, shown
+from hr_connector.workdir import door_for
 
 MASK = "**********"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
@@ -123,6 +134,7 @@ def install() -> None:
 
         def factory(*args: object, **kwargs: object) -> logging.LogRecord:
             record = base(*args, **kwargs)
+            record.args = _inert_args(record.args)
             try:
                 message = record.getMessage()
             except Exception:  # a bad format string: keep the raw message
@@ -138,6 +150,34 @@ def install() -> None:
         _installed = True
 
 
+def _inert(value: object) -> object:
+    if value is None or isinstance(value, int | float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    return shown(text, LOG_VALUE_MAX) if needs_showing(text, LOG_VALUE_MAX) else value
+
+
+def _inert_args(args: Any) -> Any:
+    """A log call's values, each inert (numbers and short plain texts as they were)."""
+    if isinstance(args, tuple):
+        return tuple(_inert(a) for a in args)
+    if isinstance(args, dict):  # ``log.info("%(name)s", {...})``
+        return {k: _inert(v) for k, v in args.items()}
+    return args
+
+
+#: What follows a line break inside one record (a traceback, a multi-line message).
+CONTINUATION = "\n    | "
+
+
+class InertFormatter(logging.Formatter):
+    """One record, and nothing a reader could take for another record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = escape(super().format(record), keep_line_breaks=True)
+        return text.rstrip("\n").replace("\n", CONTINUATION)
+
+
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 #: Loggers whose records go to the run's log file.
 RUN_LOGGERS = ("hr_connector", "prefect.flow_runs", "prefect.task_runs", "paramiko")
@@ -147,16 +187,13 @@ RUN_LOGGERS = ("hr_connector", "prefect.flow_runs", "prefect.task_runs", "parami
 def run_log_file(path: Path, *, debug: bool) -> Iterator[None]:
     """Append this run's log to ``path`` for the duration of the block.
 
-    The file is private (0600, also when an older one was readable: it names people) and is
-    never reached through a symlink planted at its path.
+    The file is opened through the working directory's door: private (0600, also when an older
+    one was readable: it names people), and refused (:class:`~hr_connector.door.FileRefused`)
+    when it is a symlink, a named pipe, a folder or a hard-linked file, never written through.
     """
     install()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink():  # planted: replace it, never write through it
-        path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    os.fchmod(fd, 0o600)
-    stream = os.fdopen(fd, "a", encoding="utf-8")
+    raw = door_for(path).open_kept(path, append=True)
+    stream = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
     try:
         with run_log_to(logging.StreamHandler(stream), debug=debug):
             yield
@@ -168,7 +205,7 @@ def run_log_file(path: Path, *, debug: bool) -> Iterator[None]:
 def run_log_to(handler: logging.Handler, *, debug: bool) -> Iterator[None]:
     """Send the run's log records to ``handler`` (a file, or stderr for a dry run)."""
     install()
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(InertFormatter(_FORMAT))
     handler.setLevel(logging.DEBUG if debug else logging.INFO)
     ours = logging.getLogger("hr_connector")
     previous = ours.level

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from hr_connector import artifacts, progress, report
-from hr_connector.errors import ParametersInvalid, RunLocked, UnsafePath
+from hr_connector.door import FileRefused
+from hr_connector.errors import ParametersInvalid, RunLocked
+from hr_connector.failsafe import logged
 from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
 from hr_connector.params import (
     DATA_TYPES,
@@ -41,12 +43,17 @@ def execute(
 ) -> ImportResult:
     register_secrets(secret_values(params))
     wd = WorkDir(workdir, task_id, params.data_type)
-    logging_to = (
-        run_log_to(logging.StreamHandler(sys.stderr), debug=params.debug)
-        if params.dry_run  # a dry run writes nothing, not even its log: stderr instead
-        else run_log_file(wd.log, debug=params.debug)
-    )
-    with logging_to:
+    with contextlib.ExitStack() as logging_to:
+        refused = None
+        try:
+            logging_to.enter_context(
+                run_log_to(logging.StreamHandler(sys.stderr), debug=params.debug)
+                if params.dry_run  # a dry run writes nothing, not even its log: stderr instead
+                else run_log_file(wd.log, debug=params.debug)
+            )
+        except FileRefused as error:  # the run stops under its lock, as for any other stop
+            refused = error
+            logging_to.enter_context(run_log_to(logging.NullHandler(), debug=params.debug))
         log.info(
             "HR import %s, task %s, %s run%s, working directory %s",
             params.data_type,
@@ -57,16 +64,29 @@ def execute(
         )
         log.debug("Parameters: %s", params.safe_dump())
         translations = Translations.load(wd.translation_override)
-        had_output = wd.output.exists()  # a stopped run removes it: the summary says so
+        had_output = _has_output(wd)  # a stopped run removes it: the summary says so
         with progress.watching(steps) as watched:
             result = run_import(
-                params, wd, make_sink(params, translations), watched, translations, run_key=run_key
+                params,
+                wd,
+                make_sink(params, translations),
+                watched,
+                translations,
+                run_key=run_key,
+                refused=refused,
             )
-        if params.dry_run:
+        if params.dry_run or refused:
             result.log_path = None  # a dry run writes nothing, not even its log
         artifacts.publish_run_artifacts(result, wd, had_output)
         log.info("%s", state_message(result))
     return result
+
+
+def _has_output(wd: WorkDir) -> bool:
+    try:
+        return wd.door.exists(wd.output)
+    except FileRefused:  # not the connector's file: the run says so when it reaches it
+        return False
 
 
 def run_plain(params: ConnectorParams, workdir: Path, task_id: str) -> ImportResult:
@@ -110,7 +130,7 @@ def report_unusable_parameters(
         try:  # the output is the task's, whatever data type holds it: lock them all first
             for each in DATA_TYPES:
                 held.enter_context(run_lock(WorkDir(workdir, task_id, each)))
-        except (RunLocked, UnsafePath) as refusal:  # another run owns the files: touch none
+        except (RunLocked, FileRefused) as refusal:  # not ours to touch now: touch none
             result.interruption = Interruption(
                 case=refusal.case,
                 message=f"{error.message} {refusal.message}",
@@ -122,7 +142,7 @@ def report_unusable_parameters(
         kept = _report_unusable(raw, error, wd, result)
     if kept is not None:  # filed after the locks are released: the ESM may be slow
         task, settings = kept
-        with run_log_file(wd.log, debug=False):
+        with logged(wd, debug=False):
             from hr_connector.clients import esm
 
             file_kept_task(result, task, esm.sink_for(settings))
@@ -133,7 +153,7 @@ def _report_unusable(
     raw: Mapping[str, Any], error: ParametersInvalid, wd: WorkDir, result: ImportResult
 ) -> tuple[AdminTask, WebApiSettings] | None:
     """Under the run locks: log, remove the stale output, keep the admin task to file."""
-    with run_log_file(wd.log, debug=bool(raw.get("debug") in (True, "true", "True"))):
+    with logged(wd, debug=bool(raw.get("debug") in (True, "true", "True"))):
         log.error("Run interrupted: %s", error)
         if remove(wd.output):
             log.info("Removed the stale output %s", wd.output.name)

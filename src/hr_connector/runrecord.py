@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from hr_connector.outcome import ImportResult
-from hr_connector.workdir import WorkDir, write_text_atomic
+from hr_connector.workdir import WorkDir
 
 
 class RunRecord(BaseModel):
@@ -29,13 +29,14 @@ def record_path(workdir: WorkDir) -> Path:
 
 
 def save(workdir: WorkDir, record: RunRecord) -> None:
-    write_text_atomic(record_path(workdir), record.model_dump_json(indent=2) + "\n")
+    workdir.door.write_text(record_path(workdir), record.model_dump_json(indent=2) + "\n")
 
 
 def load(workdir: WorkDir) -> RunRecord | None:
-    path = record_path(workdir)
+    """The record, or None when there is none (or it is unreadable: the run runs every step);
+    a record that is not a regular file of ours is refused (FileRefused)."""
     with contextlib.suppress(FileNotFoundError, ValidationError, ValueError):
-        return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+        return RunRecord.model_validate_json(workdir.door.read_bytes(record_path(workdir)))
     return None
 
 
@@ -48,7 +49,7 @@ def pending_report(workdir: WorkDir, run_key: str | None) -> RunRecord | None:
         record is None
         or record.run_key != run_key
         or record.report_filed
-        or not workdir.admin_task_json.exists()
+        or not workdir.door.exists(workdir.admin_task_json)
     ):
         return None
     return record

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hr_connector import plurals
 from hr_connector.errors import RunInterrupted
+from hr_connector.inert import FIGURE_MAX, shown
 from hr_connector.translation_merge import merge
 
 SHIPPED_LANGUAGES = ("en", "fi", "sv", "de", "pl", "fr")
@@ -71,8 +72,13 @@ class Translations:
         template = texts.get(language, texts.get("en"))
         if template is None:
             raise TranslationMissing(self.source, language, [case])
-        values = {name: figures.get(name, "") for name in placeholders(template)}
+        values = {name: _inert(figures.get(name, "")) for name in placeholders(template)}
         return template.format(**values)
+
+
+def _inert(value: object) -> object:
+    """A figure as the admin reads it: a text escaped and capped (:mod:`hr_connector.inert`)."""
+    return shown(value, FIGURE_MAX) if isinstance(value, str) else value
 
 
 @functools.lru_cache(maxsize=1024)

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hr_connector.door import FileRefused
+from hr_connector.workdir import door_for
+
 log = logging.getLogger("hr_connector.texts")
 
 #: The report case that tells the admin the customer's file was not (fully) used.
@@ -57,7 +60,9 @@ def _formattable(text: str) -> bool:
 
 def _read(path: Path) -> tuple[Any, str | None]:
     try:
-        return json.loads(path.read_bytes().decode("utf-8-sig")), None
+        return json.loads(door_for(path).read_bytes(path).decode("utf-8-sig")), None
+    except FileRefused as exc:
+        return None, f"not a regular file ({exc.figures['kind']})"
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 ({exc.reason} at byte {exc.start})"
     except json.JSONDecodeError as exc:

@@ -1,8 +1,14 @@
-"""The working directory and the files the platform expects in it (PLATFORM.md §2).
+"""The working directory: the table of every file a run touches in it (PLATFORM.md §2), and the
+writes that make them safe.
 
-Everything that touches the disk goes through here: atomic writes (temporary file in the same
-folder, fsync, rename, 0600 since the files hold personal data), the commit journal that makes
-"output + archive + error archive" one all-or-nothing step, and the per-data-type run lock.
+Every file below the working directory goes through its :class:`~hr_connector.door.Door`
+(``WorkDir.door``): no symlink followed, only regular files, nothing written through a link.
+Here, on top of it: atomic writes (a new file in the same folder, fsync, rename, 0600 since the
+files hold personal data), the commit journal that makes "output + archive + error archive" one
+all-or-nothing step, and the per-data-type run lock.
+
+:class:`WorkDir` is the one table of those paths: a new side file is one line there, and the
+tests that plant links, pipes and folders at every path a run touches cover it unedited.
 """
 
 from __future__ import annotations
@@ -12,18 +18,21 @@ import errno
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from hr_connector.door import Door
-from hr_connector.errors import RunLocked, UnsafePath
-
-FILE_MODE = 0o600
-
+from hr_connector.door import Door, FileRefused, staged_name
+from hr_connector.errors import RunLocked
 
 #: The folder of the archives and the files that guard them, relative to the working directory.
 ARCHIVE_DIR = "data/archive"
+#: The admin task's zipped attachments, kept for a re-send (hr_connector.attachments).
+ATTACHMENTS_DIR = "data/attachments"
+
+#: The working directories of this process: the door of a bare path is its working directory's.
+_ROOTS: set[Path] = set()
 
 
 class _TaskFile:
@@ -47,6 +56,7 @@ class WorkDir:
         self.data_type = data_type
         #: every file below ``root`` is opened, written and removed through it
         self.door = Door(self.root)
+        _ROOTS.add(self.root)
 
     log = _TaskFile("{task_id}_log.txt")
     output = _TaskFile("{task_id}_output.json")
@@ -54,8 +64,7 @@ class WorkDir:
     admin_task_markdown = _TaskFile("{task_id}_admin_task.md")
     #: a partial run's changes, for the admin's review (hr_connector.changes)
     changes_csv = _TaskFile("{task_id}_changes.csv")
-    #: the admin task's zipped attachments, kept for a re-send (hr_connector.attachments)
-    attachments_dir = _TaskFile("data/attachments")
+    attachments_dir = _TaskFile(ATTACHMENTS_DIR)
     translation_override = _TaskFile("misc-files/translation.json")
     archive_dir = _TaskFile(ARCHIVE_DIR)
     archive = _TaskFile("{data_type}_archive.json", under=ARCHIVE_DIR)
@@ -67,32 +76,68 @@ class WorkDir:
     lock = _TaskFile(".{data_type}.lock", under=ARCHIVE_DIR)
     #: the last run's result, for a retry that only re-files its admin task (hr_connector.runrecord)
     last_run = _TaskFile(".{data_type}_{task_id}_last_run.json", under=ARCHIVE_DIR)
-    #: the output is not yet the platform's (hr_connector.delivery)
-    undelivered = _TaskFile(".{data_type}_{task_id}_undelivered", under=ARCHIVE_DIR)
+    #: the data type's committed output is not yet the platform's, whichever task wrote it, and
+    #: the archives it was compared with (hr_connector.delivery)
+    undelivered = _TaskFile(".{data_type}_undelivered", under=ARCHIVE_DIR)
+    kept_archive = _TaskFile(".{data_type}_archive.json.prev", under=ARCHIVE_DIR)
+    kept_error_archive = _TaskFile(".error_{data_type}_archive.json.prev", under=ARCHIVE_DIR)
 
-    def inside(self, key: str, relative: str) -> Path:
-        """Resolve a user-given path; refuse one that leaves the working directory."""
-        candidate = (self.root / relative).resolve()
-        if candidate != self.root and self.root not in candidate.parents:
-            raise UnsafePath(key, relative)
-        return candidate
+    @property
+    def read_archives(self) -> tuple[Path, ...]:
+        """The files of the previous run that a run reads (checked before any step reads them)."""
+        return (self.archive, self.error_archive, self.archive_index)
+
+    @property
+    def attached(self) -> tuple[Path, ...]:
+        """The files a run attaches to its admin task, in the task's order."""
+        return (self.archive, self.output, self.error_archive, self.changes_csv)
+
+    def zipped(self, name: str) -> Path:
+        """Where the attachment ``name`` is kept zipped (hr_connector.attachments)."""
+        return self.attachments_dir / f"{self.task_id}_{name}.zip"
+
+    def paths(self) -> dict[str, Path]:
+        """Every file and folder a run of this task touches, by name: the table above, the
+        zips of its attachments, and every folder on the way."""
+        found = {
+            name: getattr(self, name)
+            for name, value in vars(WorkDir).items()
+            if isinstance(value, _TaskFile)
+        }
+        found |= {f"zipped {p.name}": self.zipped(p.name) for p in self.attached}
+        for path in list(found.values()):
+            for folder in path.relative_to(self.root).parents[:-1]:
+                found.setdefault(str(folder), self.root / folder)
+        return found
+
+    def is_own_temporary(self, folder: Path, name: str) -> bool:
+        """Whether ``name`` in ``folder`` is a staged file of this task's or data type's files
+        (a crashed run's leftover; another data type's are not touched)."""
+        real = name.lstrip(".").partition(".tmp-")[0]
+        if ".tmp-" not in name:
+            return False
+        if folder == self.archive_dir:
+            return real.startswith(
+                (f"{self.data_type}_", f"error_{self.data_type}_", f"{self.data_type}.")
+            )
+        return folder in (self.root, self.attachments_dir) and real.startswith(f"{self.task_id}_")
+
+
+def door_for(path: Path) -> Door:
+    """The door of ``path``: its working directory's (the deepest one this process uses), else
+    that of its nearest existing folder (a file outside any working directory: a test's, a
+    scratch zip's)."""
+    full = Path(os.path.abspath(path))
+    roots = [root for root in tuple(_ROOTS) if root in full.parents]
+    if roots:
+        return Door(max(roots, key=lambda r: len(r.parts)))
+    return Door(next(p for p in full.parents if p.is_dir()))
 
 
 def check_archive_dir(workdir: WorkDir) -> None:
-    """Refuse ``data/`` or ``data/archive`` that lead out of the working directory (a symlink):
-    the archives and the lock would be written there."""
-    for folder in (workdir.root / "data", workdir.archive_dir):
-        if not folder.is_symlink() and not folder.exists():
-            return
-        target = folder.resolve()
-        if target != workdir.root and workdir.root not in target.parents:
-            relative = folder.relative_to(workdir.root)
-            error = UnsafePath(str(relative), f"{relative} -> {target}")
-            error.hint = (
-                f"Make {relative} a real folder inside the working directory (not a symlink "
-                "to another place), or remove it: the connector creates it."
-            )
-            raise error
+    """Refuse ``data/`` or ``data/archive`` when either is not a real folder (a symlink leads
+    the archives and the lock elsewhere); nothing is created."""
+    workdir.door.check_folder(workdir.archive_dir)
 
 
 @contextlib.contextmanager
@@ -102,10 +147,8 @@ def run_lock(workdir: WorkDir) -> Iterator[None]:
     ``flock`` is released by the kernel when the holder dies, so a crashed run never leaves a
     stale lock behind; the file only records who holds it, for the error message.
     """
-    check_archive_dir(workdir)
-    workdir.archive_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(workdir.lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
+    with workdir.door.open_kept(workdir.lock) as fh:
+        fd = fh.fileno()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -116,70 +159,29 @@ def run_lock(workdir: WorkDir) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, task {workdir.task_id}".encode(), 0)
         yield
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def temp_path(final: Path) -> Path:
-    return final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    return staged_name(final)
 
 
 def write_staged(final: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write ``final``'s content to a temporary sibling, fsynced; return the temporary path."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(final)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    return tmp
+    return door_for(final).write_staged(final, write)
 
 
 def write_staged_together(
     finals: list[Path], write: Callable[[list[IO[bytes]]], None]
 ) -> list[Path]:
     """:func:`write_staged` for files written in one pass (all or none of them is staged)."""
-    staged: list[Path] = []
-    try:
-        with contextlib.ExitStack() as files:
-            handles = []
-            for final in finals:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                tmp = temp_path(final)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-                staged.append(tmp)
-                handles.append(files.enter_context(os.fdopen(fd, "wb", buffering=1 << 20)))
-            write(handles)
-            for fh in handles:
-                fh.flush()
-                os.fsync(fh.fileno())
-    except BaseException:
-        for tmp in staged:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        raise
-    return staged
+    with contextlib.ExitStack() as files:
+        staged = [files.enter_context(door_for(final).staging(final)) for final in finals]
+        write([fh for _, fh in staged])
+    return [tmp for tmp, _ in staged]
 
 
 def write_atomic(final: Path, write: Callable[[IO[bytes]], None]) -> None:
-    tmp = write_staged(final, write)
-    os.replace(tmp, final)
-    fsync_dir(final.parent)
+    door_for(final).write_atomic(final, write)
 
 
 def write_text_atomic(final: Path, text: str) -> None:
@@ -187,12 +189,7 @@ def write_text_atomic(final: Path, text: str) -> None:
 
 
 def remove(path: Path) -> bool:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    fsync_dir(path.parent)
-    return True
+    return door_for(path).remove(path)
 
 
 def commit(workdir: WorkDir, staged: list[tuple[Path, Path]]) -> None:
@@ -202,57 +199,41 @@ def commit(workdir: WorkDir, staged: list[tuple[Path, Path]]) -> None:
     after the last. A run that finds a journal finishes those renames first
     (:func:`recover`), so the archives are always either all old or all new.
     """
+    door = workdir.door
     journal = [[str(tmp), str(final)] for tmp, final in staged]
     try:
-        write_text_atomic(workdir.journal, json.dumps(journal))
+        for _, final in staged:  # refused now, not half-way through the renames
+            door.replaceable(final)
+        door.write_text(workdir.journal, json.dumps(journal))
     except BaseException:  # e.g. the disk is full: nothing was renamed, drop the staged files
         for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            door.remove(tmp)
         raise
-    _apply(journal)
-    remove(workdir.journal)
+    _apply(door, journal)
+    door.remove(workdir.journal)
 
 
-def _apply(journal: list[list[str]]) -> None:
+def _apply(door: Door, journal: list[list[str]]) -> None:
     for tmp, final in journal:
-        if os.path.exists(tmp):
-            os.replace(tmp, final)
-    for folder in {os.path.dirname(final) for _, final in journal}:
-        fsync_dir(Path(folder))
+        with contextlib.suppress(FileNotFoundError):  # renamed before a crash
+            door.replace(Path(tmp), Path(final))
 
 
 def recover(workdir: WorkDir) -> bool:
     """Finish a commit that a crash interrupted; drop temporary files of crashed writes."""
+    door = workdir.door
     recovered = False
-    if workdir.journal.exists():
-        journal = json.loads(workdir.journal.read_text(encoding="utf-8"))
-        _apply(journal)
-        remove(workdir.journal)
+    if door.exists(workdir.journal):
+        try:
+            journal = json.loads(door.read_bytes(workdir.journal))
+        except ValueError:
+            raise FileRefused(door.relative(workdir.journal), "not a commit journal") from None
+        _apply(door, journal)
+        door.remove(workdir.journal)
         recovered = True
-    mine = [
-        workdir.output,
-        workdir.archive,
-        workdir.error_archive,
-        workdir.journal,
-        workdir.archive_index,
-        workdir.admin_task_json,
-        workdir.admin_task_markdown,
-        workdir.changes_csv,
-        workdir.last_run,
-        workdir.undelivered,
-        # what the data-quality checks keep (hr_connector/quality/archives.py)
-        workdir.archive_dir / f".{workdir.data_type}_quality.json",
-        workdir.archive_dir / ".workperiod_persons.bin",
-        workdir.archive_dir / ".workperiod_quality.columns",
-    ]
-    for final in mine:
-        if final.parent.is_dir():
-            for tmp in final.parent.glob(f".{final.name}.tmp-*"):
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-    if workdir.attachments_dir.is_dir():
-        for tmp in workdir.attachments_dir.glob(f".{workdir.task_id}_*.tmp-*"):
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+    for folder in (workdir.root, workdir.archive_dir, workdir.attachments_dir):
+        for name, st in door.list_folder(folder):
+            if stat.S_ISDIR(st.st_mode) or not workdir.is_own_temporary(folder, name):
+                continue
+            door.remove(folder / name)
     return recovered

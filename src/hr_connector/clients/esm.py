@@ -63,12 +63,15 @@ from hr_connector.attachments import (
     zipped_name,
 )
 from hr_connector.clients import deadline
+from hr_connector.door import FileRefused
 from hr_connector.errors import ConnectorError, TransientError
+from hr_connector.inert import shown
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.params import WebApiSettings
 from hr_connector.report import ReportSink
 from hr_connector.runlog import redact, register_credentials, register_secrets
 from hr_connector.texts import Translations
+from hr_connector.workdir import WorkDir, door_for
 
 log = logging.getLogger(__name__)
 
@@ -584,7 +587,7 @@ class EsmRestClient:
         )
         with contextlib.ExitStack() as stack:
             if isinstance(content, Path):
-                body: Any = stack.enter_context(content.open("rb"))
+                body: Any = stack.enter_context(door_for(content).open_read(content))
                 size = os.fstat(body.fileno()).st_size
             else:
                 body, size = content, len(content)
@@ -651,7 +654,7 @@ class EsmRestClient:
         if _size(original) > SPLIT_MAX_BYTES:
             log.warning("%s is too large for the ESM even zipped; not attached", name)
             return UploadResult(name, "too_large", sent=failed)
-        data = original.read_bytes() if isinstance(original, Path) else original
+        data = door_for(original).read_bytes(original) if isinstance(original, Path) else original
         stem_name = original.name if isinstance(original, Path) else name
         return self._upload_split(template, card_id, attribute, stem_name, data, failed)
 
@@ -931,7 +934,7 @@ class RestSink(_Sink[EsmRestClient]):
                 path,
                 source=source,
             )
-        except OSError as exc:  # the file went away or became unreadable while being sent
+        except (OSError, FileRefused) as exc:  # gone, unreadable, or not a file of ours
             log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
             return notes.text(
                 "attachments_omitted", language, reason=f"{name}: {type(exc).__name__}"
@@ -980,14 +983,14 @@ class XmlSink(_Sink[EsmXmlClient]):
             for item in task.attachments:
                 original = Path(item.source or item.path)
                 name = original.name if item.source else item.name
-                if original.is_file():
+                with contextlib.suppress(OSError, FileRefused):  # else listed as missing
                     listed.append(not_attached(original, name, "xml", item.rows))
-                else:
-                    missing.append(
-                        self._notes.text(
-                            "attachment_missing", task.language, name=name, path=str(original)
-                        )
+                    continue
+                missing.append(
+                    self._notes.text(
+                        "attachment_missing", task.language, name=name, path=str(original)
                     )
+                )
             lines = missing + not_attached_lines(listed, self._notes.source(), task.language)
             description = f"{description}\n\n" + "\n".join(lines)
         reference = self.client.create_datacard(
@@ -1012,19 +1015,25 @@ def sink_for(settings: WebApiSettings, translations: Translations | None = None)
 
 
 def load_admin_task(task_json: Path) -> AdminTask:
-    """Read a kept ``<taskid>_admin_task.json``; relative attachment paths are resolved
-    against its folder (the working directory of the run that wrote it)."""
-    task = AdminTask.model_validate_json(task_json.read_text(encoding="utf-8"))
-    base = task_json.resolve().parent
-    attachments = [
-        a.model_copy(
-            update={
-                "path": str(base / a.path),
-                "source": str(base / a.source) if a.source else None,
-            }
-        )
-        for a in task.attachments
-    ]
+    """Read a kept ``<taskid>_admin_task.json`` for a re-send.
+
+    Its attachments are the files its run wrote, found by their known names in its working
+    directory (the file's folder) through the door: a path in the file is never followed (an
+    edited one could send any file on the host to the ESM), and a name the run does not write
+    is not sent (the log says so).
+    """
+    task = AdminTask.model_validate_json(door_for(task_json).read_bytes(task_json))
+    wd = WorkDir(task_json.parent, task.task_id, task.data_type)
+    own = {p.name: (p, None) for p in wd.attached}
+    own |= {zipped_name(p.name): (wd.zipped(p.name), p) for p in wd.attached}
+    attachments = []
+    for item in task.attachments:
+        if item.name not in own:
+            log.warning("Not sent: %s is not a file the run writes", shown(item.name))
+            continue
+        path, source = own[item.name]
+        update = {"path": str(path), "source": str(source) if source else None}
+        attachments.append(item.model_copy(update=update))
     return task.model_copy(update={"attachments": attachments})
 
 

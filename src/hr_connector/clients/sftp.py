@@ -53,6 +53,7 @@ import posixpath
 import shutil
 import socket
 import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,9 +69,11 @@ from hr_connector.clients.sftp_pipelined import (
     CHANNEL_WINDOW_BYTES,
     read_pipelined,
 )
+from hr_connector.door import Door
 from hr_connector.errors import (
     ConnectorError,
     FileEmpty,
+    FileStillBeingWritten,
     ParametersInvalid,
     SftpError,
     SftpUnavailable,
@@ -78,7 +81,7 @@ from hr_connector.errors import (
 from hr_connector.fetch import check_pattern, scratch_workdir, the_one_match
 from hr_connector.params import SftpSettings, secret_values
 from hr_connector.runlog import mask_secrets
-from hr_connector.workdir import WorkDir, fsync_dir, write_staged
+from hr_connector.workdir import WorkDir
 
 log = logging.getLogger(__name__)
 
@@ -550,7 +553,7 @@ def _local_folder(workdir: WorkDir, file_path: str) -> tuple[Path, str]:
         raise ParametersInvalid(
             [], {"file_path": "with SFTP, only the file name may contain wildcards"}
         )
-    folder = workdir.inside("file_path", parent)
+    folder = Path(os.path.normpath(workdir.root / parent))
     # the folder is a cache of the remote folder (older matching top-level files are removed
     # there), so it must not be the working directory itself nor hold the connector's own files;
     # ./data/ is fine (the vendor's own example), data/archive/ below it is never touched
@@ -566,31 +569,43 @@ def _local_folder(workdir: WorkDir, file_path: str) -> tuple[Path, str]:
     return folder, pure.name
 
 
-def _remove_leftovers(folder: Path, pattern: str) -> None:
+def _remove_leftovers(door: Door, folder: Path, pattern: str) -> None:
     """Temporary files of earlier downloads that a killed process could not remove."""
-    for tmp in folder.glob(".*.tmp-*"):
-        real = tmp.name[1:].rsplit(".tmp-", 1)[0]
-        if fnmatch.fnmatchcase(real, pattern) and tmp.is_file():
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-                log.info("Removed the leftover temporary file %s", tmp.name)
+    for name, st in door.list_folder(folder):
+        real = name[1:].rsplit(".tmp-", 1)[0]
+        leftover = name.startswith(".") and ".tmp-" in name and fnmatch.fnmatchcase(real, pattern)
+        if leftover and not stat.S_ISDIR(st.st_mode) and door.remove(folder / name):
+            log.info("Removed the leftover temporary file %s", name)
 
 
-def _remove_older_copies(folder: Path, pattern: str, keep: str) -> None:
-    for old in folder.iterdir():
-        if (
-            old.name == keep
-            or old.name.startswith(".")
-            or not fnmatch.fnmatchcase(old.name, pattern)
-        ):
+def _remove_older_copies(door: Door, folder: Path, pattern: str, keep: str) -> None:
+    """Earlier downloads matching the pattern (a link there is removed, never followed)."""
+    for name, st in door.list_folder(folder):
+        if name == keep or name.startswith(".") or not fnmatch.fnmatchcase(name, pattern):
             continue
-        if (old.is_file() or old.is_symlink()) and not old.is_dir():  # never data/archive
-            old.unlink()
-            log.info("Removed the older local copy %s", old.name)
+        if not stat.S_ISDIR(st.st_mode) and door.remove(folder / name):  # never data/archive
+            log.info("Removed the older local copy %s", name)
 
 
-def _download(conn: _Connection, remote: str, entry: paramiko.SFTPAttributes, final: Path) -> Path:
-    """Copy ``remote`` into a temporary sibling of ``final``; return it (complete, fsynced)."""
+def _changed(listed: paramiko.SFTPAttributes, now: paramiko.SFTPAttributes) -> str | None:
+    """How the remote file changed since it was listed (None: same size and time)."""
+    if now.st_size != listed.st_size:
+        return f"its size went from {listed.st_size} to {now.st_size} bytes"
+    if now.st_mtime != listed.st_mtime:
+        return "its modification time changed"
+    return None
+
+
+def _download(
+    conn: _Connection,
+    door: Door,
+    remote: str,
+    entry: paramiko.SFTPAttributes,
+    final: Path,
+    still: Callable[[str], FileStillBeingWritten],
+) -> Path:
+    """Copy ``remote`` into a temporary sibling of ``final``; return it (complete, fsynced,
+    dated like the remote file: the file-age check reads it locally)."""
     expected = entry.st_size or 0
 
     def write(fh: IO[bytes]) -> None:
@@ -610,21 +625,21 @@ def _download(conn: _Connection, remote: str, entry: paramiko.SFTPAttributes, fi
                 received = read_pipelined(conn.sftp, remote_file.handle, expected, keep)
             with conn.guard(f"checking {remote} after the download"):
                 after = conn.sftp.stat(remote)
-            if (
-                received != expected
-                or after.st_size != expected
-                or after.st_mtime != entry.st_mtime
-            ):
-                raise SftpUnavailable(
-                    conn.server,
-                    f"{remote} changed during the download (listed {expected} bytes, received "
-                    f"{received}); it may still be being written",
-                )
+            change = _changed(entry, after) or (
+                f"{received} of its {expected} bytes were received"
+                if received != expected
+                else None
+            )
+            if change:
+                raise still(f"{change} during the download")
         finally:
             with contextlib.suppress(Exception):
                 remote_file.close()
+        fh.flush()
+        if entry.st_mtime:
+            os.utime(fh.fileno(), (entry.st_atime or entry.st_mtime, entry.st_mtime))
 
-    return write_staged(final, write)
+    return door.write_staged(final, write)
 
 
 def download_for_dry_run(settings: SftpSettings, workdir: WorkDir, file_path: str) -> Path:
@@ -644,10 +659,14 @@ def download_for_dry_run(settings: SftpSettings, workdir: WorkDir, file_path: st
 def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -> Path:
     """Download the one remote file matching ``file_path``'s name into its local folder.
 
-    Raises FileNotReceived, MultipleFiles or FileEmpty by the vendor's rules, SftpError when the
-    server refuses us for good, SftpUnavailable when a retry may succeed.
+    A file is taken whole only: its size and time must be the same at listing, after
+    ``sftp_settle_seconds`` and after the download, else :class:`FileStillBeingWritten` stops
+    the run (nothing downloaded, nothing moved). Raises FileNotReceived, MultipleFiles or
+    FileEmpty by the vendor's rules, SftpError when the server refuses us for good,
+    SftpUnavailable when a retry may succeed.
     """
     folder, pattern = _local_folder(workdir, file_path)
+    door = workdir.door
     remote_dir = settings.sftp_remote_path_data
     if PurePosixPath(remote_dir).name != folder.name:
         log.info(
@@ -662,29 +681,37 @@ def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -
         entry = the_one_match(matches, file_path, _where(settings), lambda m: m.filename)
         if entry.st_size is None:
             raise SftpError(conn.server, f"the server reports no size for {entry.filename}")
+        settle = settings.sftp_settle_seconds
+
+        def still(change: str) -> FileStillBeingWritten:
+            return FileStillBeingWritten(entry.filename, _where(settings), change, settle)
+
+        remote = posixpath.join(remote_dir, entry.filename)
+        time.sleep(settle)
+        with conn.guard(f"checking {remote} again after {settle:g} s"):
+            settled = conn.sftp.stat(remote)
+        change = _changed(entry, settled)
+        if change:
+            raise still(f"{change} within {settle:g} s")
         if not entry.st_size:
             raise FileEmpty(entry.filename)
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _remove_leftovers(folder, pattern)
+        door.make_folder(folder)
+        _remove_leftovers(door, folder, pattern)
         final = folder / entry.filename
-        remote = posixpath.join(remote_dir, entry.filename)
-        tmp = _download(conn, remote, entry, final)
+        tmp = _download(conn, door, remote, entry, final, still)
     try:
-        if entry.st_mtime:  # keep the listing's time: the file-age check reads it locally
-            os.utime(tmp, (entry.st_atime or entry.st_mtime, entry.st_mtime))
-        _remove_older_copies(folder, pattern, keep=final.name)
-        os.replace(tmp, final)
+        _remove_older_copies(door, folder, pattern, keep=final.name)
+        door.replace(tmp, final)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        door.remove(tmp)
         raise
-    fsync_dir(folder)
     log.info(
-        "Downloaded %s (%d bytes) from %s to %s",
+        "Downloaded %s (%d bytes, unchanged for %g s) from %s to %s",
         entry.filename,
         entry.st_size,
+        settle,
         _where(settings),
-        final,
+        door.relative(final),
     )
     return final
 
