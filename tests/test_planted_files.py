@@ -334,6 +334,7 @@ def test_resend_report_never_follows_paths_edited_into_the_kept_admin_task(
             f"{TASK}_output.json",
             f"data/archive/error_{DATA_TYPE}_archive.json",
             f"{TASK}_changes.csv",
+            f"{TASK}_admin_task.json",  # the task as data: the kept file, by its name
         )
         if any(n == Path(p).name for n in names)
     )

@@ -99,7 +99,10 @@ class Door:
 
     @contextlib.contextmanager
     def _folder(self, parts: tuple[str, ...], *, create: bool) -> Iterator[int]:
-        """The descriptor of the folder ``parts`` below the root, walked without a symlink."""
+        """The descriptor of the folder ``parts`` below the root, walked without a symlink (a
+        missing working directory is created when writing: a deployment's first run)."""
+        if create:
+            os.makedirs(self.root, FOLDER_MODE, exist_ok=True)
         fd = os.open(self.root, _DIR_FLAGS & ~os.O_NOFOLLOW)
         try:
             for depth, name in enumerate(parts):

@@ -89,8 +89,15 @@ class WorkDir:
 
     @property
     def attached(self) -> tuple[Path, ...]:
-        """The files a run attaches to its admin task, in the task's order."""
-        return (self.archive, self.output, self.error_archive, self.changes_csv)
+        """The files a run attaches to its admin task, in the task's order (the last: the admin
+        task itself, as data)."""
+        return (
+            self.archive,
+            self.output,
+            self.error_archive,
+            self.changes_csv,
+            self.admin_task_json,
+        )
 
     def zipped(self, name: str) -> Path:
         """Where the attachment ``name`` is kept zipped (hr_connector.attachments)."""
