@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from hr_connector import invocation
+
 from conftest import ESM_USER, REPO, SAMPLES, WEBAPI_PASSWORD
 from run_helpers import SCRIPT
 from vendor_helpers import (
@@ -67,6 +69,7 @@ def plain_params(esm: Any, data_type: str, **more: Any) -> str:
 def test_the_vendor_example_is_what_the_page_shows() -> None:
     text = vendor_example()
     assert "\u00a0" in text  # copied from the web page: no-break spaces between the keys
+    assert '"update_limit": 100, // How many updates are allowed to IGA System.' in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)  # not strict JSON, yet the engine hands it over like this
 
@@ -198,7 +201,7 @@ def test_line_2_absent_empty_null_or_empty(workdir: Path, esm: Any, line2: str) 
 
 def test_task_id_key_in_the_parameters(workdir: Path, esm: Any) -> None:
     _title_workdir(workdir)
-    params = json.loads(local_params(esm, "title", run_type="full").replace("\u00a0", " "))
+    params = invocation.split_input(local_params(esm, "title", run_type="full")).params
     params["__taskid__"] = "55"
     proc = engine(workdir, json.dumps(params, indent=2) + "\n")  # pretty-printed, no line 2
     assert proc.returncode == 0, proc.stderr

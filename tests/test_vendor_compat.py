@@ -38,7 +38,8 @@ def test_stdin_one_object_then_an_optional_second_value(
     params: dict[str, object], indent: int | None, second: str
 ) -> None:
     text = json.dumps(params, indent=indent) + "\n" + second
-    got, mappings = invocation.split_input(text)
+    given = invocation.split_input(text)
+    got, mappings = given.params, given.mappings
     assert got == params
     assert mappings == ({"__taskid__": "7"} if "__taskid__" in second else {})
 
@@ -46,7 +47,7 @@ def test_stdin_one_object_then_an_optional_second_value(
 @given(st.text(alphabet=' \u00a0a"\\:{}', max_size=12))
 def test_no_break_spaces_inside_values_are_kept(value: str) -> None:
     text = '{\u00a0"name":\u00a0' + json.dumps(value, ensure_ascii=False) + "\u00a0}"
-    assert invocation.split_input(text)[0] == {"name": value}
+    assert invocation.split_input(text).params == {"name": value}
 
 
 @pytest.mark.parametrize(

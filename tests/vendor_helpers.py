@@ -40,32 +40,13 @@ SFTP_KEYS = (
 )
 
 
-def strip_comments(text: str) -> str:
-    """Drop ``// …`` to the end of each line, outside string values (the page's annotations)."""
-    out = []
-    for line in text.splitlines():
-        in_string = escaped = False
-        cut = len(line)
-        for i, c in enumerate(line):
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_string = not in_string
-            elif not in_string and line.startswith("//", i):
-                cut = i
-                break
-        out.append(line[:cut])
-    return "\n".join(out) + "\n"
-
-
 def vendor_example() -> str:
+    """The page's example parameters exactly as it shows them: ``//`` comments, no-break spaces."""
     if not VENDOR_PAGE.is_file():  # pragma: no cover - the page is part of the shared reference
         pytest.skip("the vendor's page is not on this machine")
     lines = VENDOR_PAGE.read_text(encoding="utf-8").splitlines()[541:557]
     assert lines[0].lstrip().startswith('{"objectGUID_field_name"'), "the page moved"
-    return strip_comments("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
 
 def customized(text: str, **values: Any) -> str:
@@ -75,9 +56,9 @@ def customized(text: str, **values: Any) -> str:
         found = pattern.search(text)
         if found:
             text = f"{text[: found.start(2)]}{json.dumps(value)}{text[found.end(2) :]}"
-        else:  # a key the example lacks: added as the customer would, before the last brace
-            end = text.rindex("}")
-            text = f"{text[:end].rstrip()}, {json.dumps(key)}: {json.dumps(value)}\n{text[end:]}"
+        else:  # a key the example lacks: added as the customer would, first in the object
+            start = text.index("{") + 1
+            text = f"{text[:start]}{json.dumps(key)}: {json.dumps(value)}, {text[start:]}"
     return text
 
 

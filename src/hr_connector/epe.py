@@ -66,8 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_input(args: argparse.Namespace, stdin: TextIO) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The parameters object and the (optional) task mappings object."""
+def read_input(args: argparse.Namespace, stdin: TextIO) -> invocation.StdinInput:
+    """The parameters object, the (optional) task mappings object and any repeated keys."""
     if args.params is not None:
         try:
             text = args.params.read_text(encoding="utf-8")
@@ -106,9 +106,12 @@ def resolve_workdir(cli: Path | None) -> Path:
             if os.environ.get("HR_CONNECTOR_WORKDIR")
             else Path.cwd()
         )
+        invocation.check_one_line(chosen)
         if not chosen.is_dir():
             raise UnusableInvocation(f"The working directory {chosen} does not exist.")
-        return chosen.resolve()
+        resolved = chosen.resolve()
+        invocation.check_one_line(resolved)
+        return resolved
     except OSError as exc:  # e.g. a folder above it that this user may not enter
         where = cli or os.environ.get("HR_CONNECTOR_WORKDIR") or "(the current directory)"
         raise UnusableInvocation(
@@ -179,7 +182,8 @@ def _main(
     stderr = sys.stderr if stderr is None else stderr
     args = build_parser().parse_args(argv)
     try:
-        raw, mappings = read_input(args, stdin)
+        given = read_input(args, stdin)
+        raw, mappings = given.params, given.mappings
         task_id = resolve_task_id(raw, mappings, args.task_id)
         workdir = resolve_workdir(args.workdir)
         if not args.dry_run:
@@ -189,7 +193,7 @@ def _main(
         return EXIT_UNUSABLE
     started = time.time()
     try:
-        result = _run(raw, mappings, task_id, workdir, args, stdout)
+        result = _run(given, task_id, workdir, args, stdout)
     except Exception as exc:  # never a bare traceback for the engine's task history
         from hr_connector import ending
 
@@ -205,21 +209,21 @@ def _main(
 
 
 def _run(
-    raw: dict[str, Any],
-    mappings: dict[str, Any],
+    given: invocation.StdinInput,
     task_id: str,
     workdir: Path,
     args: argparse.Namespace,
     stdout: TextIO,
 ) -> ImportResult | int:
     """The run's result, or the exit code of a dry run that has nothing to run."""
+    raw = given.params
     register_secrets(secret_strings(raw))
-    if mappings:
-        log.debug("Task mappings: %s", redact(json.dumps(masked(mappings))))
+    if given.mappings:
+        log.debug("Task mappings: %s", redact(json.dumps(masked(given.mappings))))
     if args.dry_run:
         raw = {**raw, "dry_run": True}
     try:
-        params = parse_params(raw)
+        params = parse_params(raw, repeated=given.repeated)
     except ParametersInvalid as error:
         from hr_connector.runner import report_unusable_parameters
 
