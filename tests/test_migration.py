@@ -271,6 +271,35 @@ def test_unusable_translation_file_is_ignored_and_said_so(
     assert "misc-files/translation.json" in log
 
 
+def test_custom_texts_beyond_their_placeholders_and_unknown_cases_are_named_in_the_task(
+    workdir: Path, esm: Any
+) -> None:
+    """``{task_id:>30000000}`` made a 30 MB admin task; ``{ghost}`` printed empty without a word;
+    an unknown case name was only logged. Each is now named in the task, shipped texts used."""
+    _title_workdir(workdir)
+    (workdir / "misc-files").mkdir()
+    (workdir / "misc-files" / "translation.json").write_text(
+        json.dumps(
+            {
+                "title_completed": {"text": {"en": "Done {task_id:>30000000}"}},
+                "summary_completed": {"text": {"fi": "Valmis: {ghost}"}},
+                "UpdateLimitExceededVendorName": {"text": {"en": "Too many updates"}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    proc = engine(workdir, local_params(esm, "title", run_type="full", language="fi") + MAPPINGS)
+    assert proc.returncode == 0, proc.stderr
+    task = filed_task(proc, esm, workdir)
+    assert len(json.dumps(task)) < 50_000
+    assert "Valmis: " not in task["description"] and "Done " not in task["title"]
+    description = task["description"]
+    assert '"UpdateLimitExceededVendorName"' in description
+    assert "{task_id:>30000000}" in description and "title_completed" in description
+    assert "{ghost}" in description and "summary_completed" in description
+    assert "misc-files/translation.json" in description
+
+
 def test_custom_language_only_partly_translated_falls_back_to_english(
     workdir: Path, esm: Any
 ) -> None:
@@ -516,7 +545,10 @@ def test_read_only_working_directory_exit_2_in_one_line(workdir: Path, esm: Any)
             [str(system_python), str(SCRIPT)],
             input=plain_params(esm, "title"),
             cwd=workdir,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO}{os.pathsep}{site_packages}"},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{site_packages}",
+            },
             capture_output=True,
             text=True,
             timeout=120,

@@ -8,6 +8,7 @@ ISO 8601 dates, and reading the archives the vendor's script left.
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from hr_connector.params import parse_params
 from hr_connector.records import Table
 from hr_connector.schemas import run_schema
 from hr_connector.texts import Translations
+from hr_connector.translation_merge import merge
 from hr_connector.validate import DateParser, iso_date
 
 # --- stdin -----------------------------------------------------------------------------------
@@ -127,7 +129,14 @@ def test_custom_texts_override_per_case_and_language(tmp_path: Path) -> None:
         "title_interrupted", "fi", data_type="t"
     )
     assert merged.text("counts", "et", rows_read=3).startswith("Rows read: 3")  # English
-    assert "NotOurCase" not in merged.cases and merged.notes == []
+    assert "NotOurCase" not in merged.cases
+    assert merged.notes == [
+        {
+            "case": "translation_cases_unknown",
+            "file": "misc-files/translation.json",
+            "cases": '"NotOurCase"',
+        }
+    ]
     merged.require("et", ["title_completed", "counts"])
     with pytest.raises(Exception, match="'xx'"):
         merged.require("xx", ["title_completed"])
@@ -143,10 +152,31 @@ def test_unusable_custom_file_is_ignored_with_a_note(tmp_path: Path, content: st
     assert len(merged.notes) == 1 and merged.notes[0]["file"] == "misc-files/translation.json"
 
 
-@pytest.mark.parametrize("template", ["{0}", "{a.b}", "{", "}", "{x!z}"])
-def test_a_broken_template_keeps_the_shipped_text(tmp_path: Path, template: str) -> None:
+@pytest.mark.parametrize(
+    "template",
+    ["{0}", "{a.b}", "{", "}", "{x!z}", "{file!r}", "{file:>30000000}", "{file:.2}", "{rows}"],
+)
+def test_a_text_beyond_its_cases_placeholders_keeps_the_shipped_text(
+    tmp_path: Path, template: str
+) -> None:
     merged = Translations.load(_custom(tmp_path, {"file_empty": {"text": {"en": template}}}))
     assert merged.cases["file_empty"]["en"] == Translations.load().cases["file_empty"]["en"]
+    (note,) = merged.notes
+    assert note["case"] == "translation_text_refused" and note["text_case"] == "file_empty"
+    assert note["allowed"] == "{file}"
+    assert len(merged.note_lines("fi")[0]) < 600
+
+
+@given(st.text(alphabet="{}:>.!0a_", max_size=12))
+def test_a_used_custom_text_formats_with_the_cases_figures_in_bounded_size(text: str) -> None:
+    cases = {"file_empty": {"en": "The HR file {file} is empty."}}
+    merged = merge({c: {"text": t} for c, t in cases.items()}, None)
+    assert merged.cases == cases  # no custom file: the shipped texts
+    with tempfile.TemporaryDirectory() as folder:
+        custom = _custom(Path(folder), {"file_empty": {"text": {"en": text}}})
+        merged = merge({c: {"text": t} for c, t in cases.items()}, custom)
+    used = merged.cases["file_empty"]["en"]
+    assert len(used.format(file="x" * 10)) <= len(used) + 10 * used.count("{file}")
 
 
 # --- header names ------------------------------------------------------------------------------

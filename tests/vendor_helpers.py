@@ -82,11 +82,15 @@ def engine(
 
 def filed_task(proc: subprocess.CompletedProcess[str], esm: Any, workdir: Path) -> dict[str, Any]:
     """The admin task the run kept, after checking that the ESM holds it as a datacard."""
-    match = re.search(r"admin task: (\S+) \((\d+)\)", proc.stderr)
+    last = proc.stderr.splitlines()[-1]  # the filing's outcome, stated last
+    match = re.fullmatch(
+        r"hr-connector: Admin task filed in the ESM \(datacard (\d+)\); "
+        r"a copy is kept in (\S+)\.",
+        last,
+    )
     assert match, proc.stderr
-    assert esm.datacard(match.group(2)) is not None
-    task: dict[str, Any] = json.loads(Path(match.group(1)).read_text(encoding="utf-8"))
-    assert Path(match.group(1)).parent == workdir
+    assert esm.datacard(match.group(1)) is not None
+    task: dict[str, Any] = json.loads((workdir / match.group(2)).read_text(encoding="utf-8"))
     return task
 
 

@@ -205,7 +205,7 @@ def _main(
         return end_unexpected(raw, exc, workdir, task_id, stderr, started=started)
     if isinstance(result, int):
         return result
-    return _print_result(result, stdout, stderr)
+    return _print_result(result, workdir, stdout, stderr)
 
 
 def _run(
@@ -239,11 +239,13 @@ def _run(
     return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 
 
-def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
-    from hr_connector.runner import state_message
+def _print_result(result: ImportResult, workdir: Path, stdout: TextIO, stderr: TextIO) -> int:
+    """The run's lines on stderr (paths relative to the working directory; the last line says
+    what became of the admin task) and, when it completed, the output's path on stdout."""
+    from hr_connector.filing import outcome_line
+    from hr_connector.runner import decision_message
 
     c = result.counts
-    summary = state_message(result)
     if result.dry_run:
         print(
             f"Dry run of {result.data_type} ({result.run_type}): decision {result.decision.value}"
@@ -256,23 +258,21 @@ def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
             print(f"Would interrupt: {result.interruption}", file=stdout)
         stdout.flush()
         return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED
-    print(f"hr-connector: {summary}", file=stderr)
+    lines = [decision_message(result)]
     if result.interruption and result.changeset:
         from hr_connector.report import APPROVABLE_CASES
 
         if result.interruption.case in APPROVABLE_CASES:  # the exact line for the admin
-            print(
-                "hr-connector: to import exactly these changes, add to the extra arguments for "
-                f'one run: "approved_changeset": "{result.changeset}"',
-                file=stderr,
+            lines.append(
+                "to import exactly these changes, add to the extra arguments for one run: "
+                f'"approved_changeset": "{result.changeset}"'
             )
-    print(f"hr-connector: log: {result.log_path}", file=stderr)
-    if result.admin_task_path:
-        print(
-            f"hr-connector: admin task: {result.admin_task_path}"
-            f" ({result.admin_task_id or 'not filed'})",
-            file=stderr,
-        )
+    if result.log_path:
+        lines.append(f"log: {result.log_path}")
+    lines.append(outcome_line(result) or "")
+    inside = f"{workdir}{os.sep}"
+    for line in filter(None, lines):
+        print(f"hr-connector: {line.replace(inside, '')}", file=stderr)
     stderr.flush()
     if result.decision is Decision.COMPLETED and result.output_path:
         # A completed run's archives have advanced: the output must be imported even when the

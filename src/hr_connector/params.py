@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -48,6 +50,8 @@ REQUIRED_KEYS = (
 SECRET_HINTS = ("password", "passphrase", "secret", "token", "key")
 #: What a masked secret reads as in logs, artifacts and reports.
 MASKED = "**********"
+#: Where the ESM's Web APIs begin in a URL (the REST API v1 and the legacy XML Web API).
+_API_PATH = re.compile(r"/(rest-api|api/itsm)(/|$)", re.IGNORECASE)
 #: How people write a delimiter they cannot type into a form field.
 DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "space": " "}
 #: Keys that only say which run this is; accepted in the parameters object (PLATFORM.md §1).
@@ -94,10 +98,17 @@ class WebApiSettings(BaseModel):
     @field_validator("webapi_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
+        """The ESM's base URL: an address of one of its Web APIs (``…/api/itsm``,
+        ``…/rest-api/itsm/v1``, even a page below them) is cut to the part before it, which is
+        what both clients add their API's path to."""
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("must start with http:// or https:// and name the ESM's host")
+        path = parts.path
+        found = _API_PATH.search(path)
+        if found:
+            path = path[: found.start()]
+        return f"{parts.scheme.lower()}://{parts.netloc}{path.rstrip('/')}"
 
     @field_validator("report_attribute_codes", mode="before")
     @classmethod

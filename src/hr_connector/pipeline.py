@@ -35,6 +35,7 @@ from hr_connector import (
     checkpoints,
     delivery,
     fastpath,
+    filing,
     guards,
     header,
     publish,
@@ -667,17 +668,19 @@ class ImportRun:
     def keep_and_file_admin_task(self) -> None:
         """The admin task that says what the run decided and why: kept as files, then filed
         (a dry run only logs it)."""
-        task = self._admin_task()
+        own = self._admin_task()
         result, workdir = self.result, self.workdir
         if self.params.dry_run:
-            log.info("Dry run: admin task not filed. It would read:\n%s", task.description)
+            log.info("Dry run: admin task not filed. It would read:\n%s", own.description)
             return
+        task = filing.with_unfiled(own, workdir, self.translations)
         holder = result.interruption.figures.get("holder", "") if result.interruption else ""
         if not (self.refused and str(holder).endswith(f"task {workdir.task_id}")):
             # a run refused by a run of the same task must not replace that run's kept admin task
             result.admin_task_path = str(self.steps.keep_report(task, workdir))
             checkpoints.reached("admin-task-kept")
-        if _file_report(result, task, self.sink, self.steps, workdir):
+        kept = own if result.admin_task_path else None
+        if file_report(result, task, self.sink, self.steps, workdir, own=kept):
             checkpoints.reached("admin-task-filed")
 
     def _admin_task(self) -> AdminTask:
@@ -760,21 +763,31 @@ class ImportRun:
         checkpoints.reached("run-ended")
 
 
-def _file_report(
-    result: ImportResult, task: AdminTask, sink: report.ReportSink, steps: Steps, workdir: WorkDir
+def file_report(
+    result: ImportResult,
+    task: AdminTask,
+    sink: report.ReportSink,
+    steps: Steps,
+    workdir: WorkDir,
+    *,
+    own: AdminTask | None = None,
 ) -> bool:
-    """File the admin task; a failure is the result's ``report_error`` (the decision stands)."""
+    """File the admin task; a failure is the result's ``report_error`` (the decision stands).
+
+    Filed, it also filed the earlier unfiled tasks it repeats (:mod:`hr_connector.filing`);
+    not filed, ``own`` (the run's task without those repeats) is remembered for the next run.
+    """
     try:
         result.admin_task_id = steps.file_report(task, sink)
     except Exception as exc:  # the task is kept to be re-sent
         result.report_error = f"{type(exc).__name__}: {exc}"
-        log.error(
-            "Could not file the admin task (kept in %s): %s",
-            workdir.admin_task_json.name,
-            result.report_error,
-        )
+        log.error("%s", filing.outcome_line(result))
+        if own is not None:
+            filing.remember(workdir, own, result.report_error)
         return False
-    log.info("Filed the admin task %s", result.admin_task_id)
+    result.attachments_refused = list(sink.refused)
+    log.info("%s", filing.outcome_line(result))
+    filing.forget(workdir)
     return True
 
 
@@ -808,7 +821,7 @@ def refile_admin_task(
     )
     task = AdminTask.model_validate_json(workdir.admin_task_json.read_text(encoding="utf-8"))
     result = record.result.model_copy(update={"report_error": None})
-    _file_report(result, task, sink, steps, workdir)
+    file_report(result, task, sink, steps, workdir)
     runrecord.save(
         workdir,
         runrecord.RunRecord(

@@ -24,12 +24,12 @@ registered with :mod:`hr_connector.runlog` so that every log record is scrubbed 
 of defence.
 
 The sinks (:class:`RestSink`, :class:`XmlSink`) turn an :class:`~hr_connector.outcome.AdminTask`
-into one datacard. :class:`RestSink` remembers, per task, the datacard it created and the files it
-uploaded, so a Prefect retry after a transient failure *resumes* the filing instead of creating a
-second datacard. Attachments are streamed from disk. A 413 for an attachment is not fatal: the
-file is sent zipped, else split into JSON parts (small files only), else listed with its location,
-size, rows and SHA-256; what happened is appended to the description with a ``PATCH`` of the
-datacard (see :meth:`EsmRestClient.upload_attachment`).
+into one datacard. Once :class:`RestSink` has created the datacard the task is filed: each
+attachment is streamed from disk, tried again while the ESM fails for now, and one the ESM will not
+take is listed in the description (where it is kept, its size and SHA-256, why) and named in
+:attr:`RestSink.refused`, so the run's last line can say so. A 413 is not fatal either: the file is
+sent zipped, else split into JSON parts (small files only), else listed (see
+:meth:`EsmRestClient.upload_attachment`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import functools
 import ipaddress
 import json
 import logging
@@ -45,7 +44,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -55,15 +54,9 @@ import requests
 from lxml import etree
 from requests_toolbelt import MultipartEncoder
 
-from hr_connector.attachments import (
-    not_attached,
-    not_attached_lines,
-    translated,
-    zip_file,
-    zipped_name,
-)
+from hr_connector.attachments import not_attached, not_attached_lines, zip_file, zipped_name
 from hr_connector.clients import deadline
-from hr_connector.errors import ConnectorError, TransientError
+from hr_connector.errors import ConnectorError, TransientError, retry_delays
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.params import WebApiSettings
 from hr_connector.report import ReportSink
@@ -86,30 +79,6 @@ USER_AGENT = "hr-connector (ESM client)"
 #: After a 413 even zipped, a JSON array up to this size is split into parts (read into memory);
 #: a larger one is listed in the task instead.
 SPLIT_MAX_BYTES = 4 << 20
-
-#: English texts of the notes appended to the description, used when translation.json has no
-#: text for the case in the task's language (the cases are proposed for translation.json).
-NOTE_TEXTS: dict[str, str] = {
-    "attachment_compressed": (
-        "The attachment {name} was too large for the ESM; it is attached compressed as {files}."
-    ),
-    "attachment_split": (
-        "The attachment {name} was too large for the ESM; it is attached in {parts} parts: {files}."
-    ),
-    "attachment_too_large": (
-        "The attachment {name} could not be attached completely: it is too large for the ESM "
-        "even when compressed or split. The complete file is kept on the connector host as "
-        "{path}."
-    ),
-    "attachment_missing": (
-        "The attachment {name} was not found on the connector host ({path}) and is not attached."
-    ),
-    "attachments_not_supported": (
-        "The legacy XML Web API cannot carry attachments; the files are kept on the connector "
-        "host: {files}."
-    ),
-    "attachments_omitted": "The attachments could not be added to this task: {reason}",
-}
 
 # XML 1.0 forbids most C0 control characters; HR data may carry them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -804,38 +773,18 @@ class EsmXmlClient:
 
 
 class _Notes:
-    """Texts appended to the description, in the task's language when translation.json has it."""
+    """Texts appended to the description, in the task's language (translation.json)."""
 
     def __init__(self, translations: Translations | None) -> None:
         self._translations = translations
-        self._loaded = translations is not None
 
-    def source(self) -> Translations | None:
-        if not self._loaded:
-            self._loaded = True
-            try:
-                self._translations = Translations.load()
-            except Exception as exc:  # the shipped file is part of the package; be lenient
-                log.debug("No translations for the ESM notes: %s", exc)
+    def source(self) -> Translations:
+        if self._translations is None:  # a sink made without the run's texts: the shipped ones
+            self._translations = Translations.load()
         return self._translations
 
     def text(self, case: str, language: str, **figures: object) -> str:
-        return translated(self.source(), case, language, NOTE_TEXTS, **figures)
-
-
-@dataclass
-class _Filing:
-    """Progress of one task's filing, so a retry resumes where the last attempt stopped."""
-
-    card_id: str | None = None
-    done: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-    not_attached: list[NotAttached] = field(default_factory=list)
-    noted: bool = False
-
-
-def _task_key(task: AdminTask) -> str:
-    return f"{task.task_id}|{task.created_at}|{task.case}|{task.title}"
+        return self.source().text(case, language, **figures)
 
 
 _Client = TypeVar("_Client", EsmRestClient, EsmXmlClient)
@@ -851,94 +800,111 @@ class _Sink(Generic[_Client]):
         settings: WebApiSettings,
         client: _Client | None = None,
         translations: Translations | None = None,
+        upload_delays: Sequence[float] | None = None,
     ) -> None:
         self.settings = settings
         self.client: _Client = client or self.client_class(settings)
         self._notes = _Notes(translations)
+        #: seconds between the attempts at an upload that failed for now (5xx, timeout)
+        self.upload_delays = retry_delays() if upload_delays is None else list(upload_delays)
+        #: the attachments the ESM refused in the last :meth:`file` (the task lists them)
+        self.refused: list[str] = []
 
 
 class RestSink(_Sink[EsmRestClient]):
     """Files the admin task through the REST API: datacard first, then the attachments.
 
-    The same sink object is handed to every retry of the Prefect task, so the datacard created
-    by a first attempt is reused by the next one: a transient failure during an upload never
-    yields two admin tasks. (A create whose answer is lost - a timeout after the ESM saved the
-    card - cannot be told apart from one that never arrived; the retry then creates a second
-    card. The REST API has no idempotency key to prevent that.)
+    Once the datacard exists, the task *is* filed: an attachment the ESM refuses (after the
+    retries of :attr:`upload_delays` for a failure that may pass) is named in :attr:`refused`
+    and listed in the description with where the file is kept, and the filing goes on. Only
+    the login and the datacard itself raise, so a retry of the whole filing never meets a card
+    it made before. (A create whose answer is lost - a timeout after the ESM saved the card -
+    cannot be told apart from one that never arrived; the retry then creates a second card.
+    The REST API has no idempotency key to prevent that.)
     """
 
     client_class = EsmRestClient
-
-    @functools.cached_property
-    def _filings(self) -> dict[str, _Filing]:
-        """Each task's filing so far, kept across the retries of the Prefect task."""
-        return {}
 
     def file(self, task: AdminTask) -> str:
         settings = self.settings
         codes = settings.report_attribute_codes
         template = settings.report_template_code
-        state = self._filings.setdefault(_task_key(task), _Filing())
-        if state.card_id is None:
-            state.card_id = self.client.create_datacard(
-                template,
-                settings.report_folder_code,
-                {codes.title: task.title, codes.description: task.description},
-            )
-            log.info(
-                "Created the admin task datacard %s (template %s, folder %s)",
-                state.card_id,
-                template,
-                settings.report_folder_code,
-            )
+        self.refused = []
+        card_id = self.client.create_datacard(
+            template,
+            settings.report_folder_code,
+            {codes.title: task.title, codes.description: task.description},
+        )
+        log.info(
+            "Created the admin task datacard %s (template %s, folder %s)",
+            card_id,
+            template,
+            settings.report_folder_code,
+        )
+        notes: list[str] = []
+        left_out: list[NotAttached] = []
         for attachment in task.attachments:
-            if attachment.name in state.done:
-                continue
-            note = self._attach(state, attachment, task.language)
+            note = self._attach(card_id, attachment, task.language, left_out)
             if note:
-                state.notes.append(note)
-            state.done.add(attachment.name)
-        if (state.notes or state.not_attached) and not state.noted:
-            lines = state.notes + not_attached_lines(
-                state.not_attached, self._notes.source(), task.language
-            )
+                notes.append(note)
+        if notes or left_out:
+            lines = notes + not_attached_lines(left_out, self._notes.source(), task.language)
             description = task.description + "\n\n" + "\n".join(lines)
             try:
-                self.client.update_datacard(
-                    template, state.card_id, {codes.description: description}
-                )
-            except EsmError as exc:  # the task and its files are in; the note is a detail
+                self.client.update_datacard(template, card_id, {codes.description: description})
+            except ConnectorError as exc:  # the task and its files are in; the note is a detail
                 log.error("Could not add the attachment notes to the description: %s", exc)
-            state.noted = True
-        return state.card_id
+        return card_id
 
-    def _attach(self, state: _Filing, attachment: Attachment, language: str) -> str | None:
-        """Upload one attachment (streamed); return the note for the description, if any."""
-        assert state.card_id is not None
+    def _upload(self, card_id: str, attachment: Attachment, path: Path) -> UploadResult:
+        """One attachment, tried again after :attr:`upload_delays` while the ESM fails for
+        now (a run being stopped does not wait)."""
+        from hr_connector.ending import terminated
+
+        settings = self.settings
+        for wait in [*self.upload_delays, None]:
+            try:
+                return self.client.upload_attachment(
+                    settings.report_template_code,
+                    card_id,
+                    settings.report_attribute_codes.attachments,
+                    attachment.name,
+                    path,
+                    source=Path(attachment.source) if attachment.source else None,
+                )
+            except EsmUnavailable as exc:
+                if wait is None or terminated():
+                    raise
+                log.warning("Upload of %s failed (%s); again in %g s", attachment.name, exc, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attach(
+        self, card_id: str, attachment: Attachment, language: str, left_out: list[NotAttached]
+    ) -> str | None:
+        """Upload one attachment (streamed); return the note for the description, if any.
+        A file the ESM did not take goes to ``left_out`` (and its name to :attr:`refused`)."""
         name, path = attachment.name, Path(attachment.path)
         source = Path(attachment.source) if attachment.source else None
+        original = source or path
+        listed = original.name if source is not None else name
         notes = self._notes
         if not path.is_file():
             log.warning("Attachment %s not found at %s; not attached", name, path)
             return notes.text("attachment_missing", language, name=name, path=str(path))
-        settings = self.settings
         try:
-            result = self.client.upload_attachment(
-                settings.report_template_code,
-                state.card_id,
-                settings.report_attribute_codes.attachments,
-                name,
-                path,
-                source=source,
-            )
+            result = self._upload(card_id, attachment, path)
         except OSError as exc:  # the file went away or became unreadable while being sent
             log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
             return notes.text(
                 "attachments_omitted", language, reason=f"{name}: {type(exc).__name__}"
             )
-        except EsmError as exc:  # permanent: the task is in; say which file is missing
-            log.error("Attachment %s was not attached: %s", name, exc)
-            return notes.text("attachments_omitted", language, reason=f"{name}: {exc.message}")
+        except ConnectorError as exc:  # the ESM would not take it: the task is in, say so
+            log.error("The ESM refused the attachment %s: %s", name, exc)
+            why = exc.message[:MAX_BODY_IN_ERROR]
+            left_out.append(not_attached(original, listed, "esm_refused", attachment.rows, why=why))
+            self.refused.append(listed)
+            return None
         log.debug("Attachment %s: %s %s", name, result.how, result.files)
         files = ", ".join(result.files)
         if result.how == "compressed":
@@ -948,12 +914,11 @@ class RestSink(_Sink[EsmRestClient]):
                 "attachment_split", language, name=name, parts=len(result.files), files=files
             )
         if result.how == "too_large":
-            original = source or path
             log.warning("Attachment %s is too large for the ESM; kept at %s", name, original)
-            listed = original.name if source is not None else name
-            state.not_attached.append(
+            left_out.append(
                 not_attached(original, listed, "esm_too_large", attachment.rows, sent=result.sent)
             )
+            self.refused.append(listed)
             if result.files:  # some parts went in before a row alone was too large
                 return notes.text(
                     "attachment_split", language, name=name, parts=len(result.files), files=files

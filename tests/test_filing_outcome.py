@@ -1,0 +1,130 @@
+"""What became of the admin task is never silent: stated once, the same on stderr and in the ESM.
+
+Through ``deployments/epe/IGAConnector.py`` with the vendor's example parameters: ``webapi_url``
+given as a Web API's address, an ESM that takes the datacard but refuses its uploads, an ESM that
+cannot be reached (the next run's task repeats the one that was not filed).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hr_connector.clients.esm import RestSink
+
+from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD
+from esm_server import make_task, settings_for
+from vendor_helpers import MAPPINGS, engine, local_params
+
+
+def _title_workdir(workdir: Path) -> None:
+    (workdir / "data").mkdir(exist_ok=True)
+    shutil.copy(SAMPLES / "title" / "title.csv", workdir / "data")
+
+
+def _description(esm: Any, card_id: str) -> str:
+    card = esm.datacard(card_id)
+    assert card is not None
+    return str(card["data"]["description"]["values"][0]["value"])
+
+
+def _card_id(last_line: str) -> str:
+    assert last_line.startswith("hr-connector: Admin task filed in the ESM (datacard "), last_line
+    return last_line.split("(datacard ", 1)[1].split(")", 1)[0]
+
+
+@pytest.fixture
+def private_esm(start_esm: Any) -> Any:
+    """An ESM of this test's own: its faults touch no other test."""
+    return start_esm(users={ESM_USER: WEBAPI_PASSWORD})
+
+
+@pytest.mark.parametrize("suffix", ["/api/itsm", "/rest-api/itsm/v1", "/rest-api/itsm/v1/"])
+def test_webapi_url_given_as_the_web_apis_address_files_the_task(
+    workdir: Path, esm: Any, suffix: str
+) -> None:
+    _title_workdir(workdir)
+    params = local_params(esm, "title", run_type="full", webapi_url=esm.url + suffix)
+    proc = engine(workdir, params + MAPPINGS)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stderr.splitlines()[-1]
+    card = _card_id(last)
+    assert last.endswith("a copy is kept in 1042_admin_task.json.")
+    assert "completed" in esm.datacard(card)["data"]["subject"]["values"][0]["value"]
+
+
+def test_an_esm_refusing_the_uploads_gets_a_task_that_lists_them_and_stderr_says_so(
+    workdir: Path, private_esm: Any
+) -> None:
+    """The datacard is taken, every upload answers 500: the task is filed, names the refused
+    attachments and where they are kept; the last stderr line says the same, once."""
+    esm = private_esm
+    _title_workdir(workdir)
+    esm.fail_next(500, count=1000, match="/file")
+    proc = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == str(workdir / "1042_output.json")
+    last = proc.stderr.splitlines()[-1]
+    card = _card_id(last)
+    assert len(esm.datacards()) == 1
+    kept = json.loads((workdir / "1042_admin_task.json").read_text("utf-8"))
+    names = sorted(a["name"] for a in kept["attachments"])
+    refused = last.split("but the ESM refused the attachment(s) ", 1)[1].split(": the task", 1)[0]
+    assert names and sorted(refused.split(", ")) == names
+    assert last.endswith("the task lists them; a copy is kept in 1042_admin_task.json.")
+    assert "could NOT" not in proc.stderr and proc.stderr.count("datacard") == 1
+    description = _description(esm, card)
+    assert f"Not attached to this task ({len(names)} files)" in description
+    for name in names:
+        listed = next(line for line in description.splitlines() if line.startswith(f"- {name}"))
+        assert "Why: the ESM refused the upload (ESM POST" in listed and "500" in listed
+        assert str(workdir) not in listed  # where it is kept, relative to the working directory
+    assert esm.datacard(card)["files"].get("attachments", []) == []
+
+
+def test_a_task_not_filed_is_said_last_and_repeated_by_the_next_runs_task(
+    workdir: Path, esm: Any
+) -> None:
+    _title_workdir(workdir)
+    down = local_params(esm, "title", run_type="full", webapi_url="http://127.0.0.1:9")
+    first = engine(workdir, down + MAPPINGS)
+    assert first.returncode == 0, first.stderr  # completed: the output must be imported
+    last = first.stderr.splitlines()[-1]
+    assert last.startswith("hr-connector: The admin task could NOT be filed in the ESM (")
+    assert "127.0.0.1" in last and "kept in 1042_admin_task.json" in last
+    assert last.endswith("the next run's admin task repeats it.")
+    assert first.stderr.count("could NOT be filed") == 1  # stated once
+    assert str(workdir) not in first.stderr
+    unfiled = json.loads((workdir / "1042_admin_task.json").read_text("utf-8"))
+
+    second = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
+    assert second.returncode == 0, second.stderr
+    description = _description(esm, _card_id(second.stderr.splitlines()[-1]))
+    first_line = description.splitlines()[0]
+    assert first_line.startswith(f"The admin task of the run at {unfiled['created_at']}")
+    assert "was NOT filed in the ESM" in first_line and "127.0.0.1" in first_line
+    assert unfiled["title"] in first_line
+    assert unfiled["description"].splitlines()[0] in description.split(first_line, 1)[1]
+
+    third = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
+    assert "NOT filed" not in _description(esm, _card_id(third.stderr.splitlines()[-1]))
+
+
+def test_an_upload_that_fails_for_now_is_tried_again_and_lands_once(
+    start_esm: Any, tmp_path: Path
+) -> None:
+    sandbox = start_esm()
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text("[]", "utf-8")
+    second.write_text("[{}]", "utf-8")
+    task = make_task(attachments=[("a.json", first), ("b.json", second)])
+    sink = RestSink(settings_for(sandbox), upload_delays=[0.05, 0.05])
+    sandbox.fail_next(502, count=2, match="/file")
+    card_id = sink.file(task)
+    assert sink.refused == []
+    assert sandbox.datacard(card_id)["files"]["attachments"] == ["a.json", "b.json"]
+    assert len(sandbox.datacards()) == 1
