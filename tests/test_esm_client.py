@@ -296,20 +296,18 @@ def test_500_is_transient_and_the_next_attempt_succeeds(sandbox: EsmSandbox) -> 
     assert len(sandbox.datacards()) == 1
 
 
-def test_a_retry_resumes_the_filing_without_a_second_datacard(
+def test_an_upload_failing_for_now_is_tried_again_and_the_task_filed_once(
     sandbox: EsmSandbox, tmp_path: Path
 ) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     write_rows(first, 2)
     write_rows(second, 3)
     task = make_task(attachments=[("a.json", first), ("b.json", second)])
-    sink = RestSink(settings_for(sandbox))
-    # The first upload answers 502: the card exists, no file is in yet.
-    sandbox.fail_next(502, count=1, match="/attachments/file")
-    with pytest.raises(EsmUnavailable):
-        sink.file(task)
-    assert len(sandbox.datacards()) == 1  # the card was created before the upload failed
+    sink = RestSink(settings_for(sandbox), upload_delays=[0.05, 0.05])
+    # The first two uploads answer 502: the sink tries again; the card is made once.
+    sandbox.fail_next(502, count=2, match="/attachments/file")
     assert sink.file(task) == "1"
+    assert sink.refused == []
     card = sandbox.datacard("1")
     assert card is not None
     assert card["files"]["attachments"] == ["a.json", "b.json"]

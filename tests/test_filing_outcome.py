@@ -14,10 +14,7 @@ from typing import Any
 
 import pytest
 
-from hr_connector.clients.esm import RestSink
-
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD
-from esm_server import make_task, settings_for
 from vendor_helpers import MAPPINGS, engine, local_params
 
 
@@ -112,19 +109,3 @@ def test_a_task_not_filed_is_said_last_and_repeated_by_the_next_runs_task(
 
     third = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
     assert "NOT filed" not in _description(esm, _card_id(third.stderr.splitlines()[-1]))
-
-
-def test_an_upload_that_fails_for_now_is_tried_again_and_lands_once(
-    start_esm: Any, tmp_path: Path
-) -> None:
-    sandbox = start_esm()
-    first, second = tmp_path / "a.json", tmp_path / "b.json"
-    first.write_text("[]", "utf-8")
-    second.write_text("[{}]", "utf-8")
-    task = make_task(attachments=[("a.json", first), ("b.json", second)])
-    sink = RestSink(settings_for(sandbox), upload_delays=[0.05, 0.05])
-    sandbox.fail_next(502, count=2, match="/file")
-    card_id = sink.file(task)
-    assert sink.refused == []
-    assert sandbox.datacard(card_id)["files"]["attachments"] == ["a.json", "b.json"]
-    assert len(sandbox.datacards()) == 1
