@@ -492,20 +492,20 @@ def test_header_names_match_ignoring_case_spaces_and_separators(workdir: Path, e
     assert output[0] == {"Title-ID": "T100", "TITLE NAME": "Toimitusjohtaja", "objectGUID": "T100"}
 
 
-def test_missing_column_suggests_the_closest_and_the_field_names_fix(
+def test_missing_column_suggests_the_one_of_its_kind_and_the_field_names_fix(
     workdir: Path, esm: Any
 ) -> None:
     (workdir / "data").mkdir()
     text = (SAMPLES / "workperiod" / "workperiod.csv").read_text(encoding="utf-8")
-    text = text.replace("employee_number", "EmployeeNumber", 1)
+    text = text.replace("employee_number", "PersNumber", 1)
     (workdir / "data" / "workperiod.csv").write_text(text, encoding="utf-8")
     proc = engine(workdir, plain_params(esm, "workperiod", run_type="full"))
     one_line(proc)
     assert proc.returncode == 1
-    assert "employee_number (did you mean EmployeeNumber" in proc.stderr
-    assert '"field_names": {"employee_number": "EmployeeNumber"}' in proc.stderr
+    assert "employee_number (did you mean PersNumber" in proc.stderr
+    assert '"field_names": {"employee_number": "PersNumber"}' in proc.stderr
     task = filed_task(proc, esm, workdir)
-    assert task["case"] == "missing_columns" and "EmployeeNumber" in task["description"]
+    assert task["case"] == "missing_columns" and "PersNumber" in task["description"]
 
 
 # --- unusable invocations and unexpected errors (issue 17.13, issue 11.2) --------------------

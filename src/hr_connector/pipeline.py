@@ -98,7 +98,7 @@ def parse_file(
     if readers.missing_column_interrupts(path):
         schema = header.check_header(path.name, schema, table.columns)
     else:
-        schema = header.matched_schema(schema, table.columns)
+        schema = header.matched_schema(schema, table.columns, path.name)
     header.check_guid_field(path.name, schema, table)
     if schema.key_column not in table.columns:
         # not one record can be identified: a broken export, not a file of bad rows
