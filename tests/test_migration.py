@@ -23,6 +23,7 @@ import pytest
 
 from hr_connector import invocation
 
+import sshd as sshd_mod
 from conftest import ESM_USER, REPO, SAMPLES, WEBAPI_PASSWORD
 from run_helpers import SCRIPT
 from vendor_helpers import (
@@ -161,6 +162,63 @@ def test_vendor_example_over_sftp_into_data(
     assert (workdir / "data" / "archive" / "workperiod_keep.csv").read_text() == "x"
     assert not list((remote / "data").iterdir())
     assert [p.name for p in (remote / "archive").iterdir()] == ["workperiod_20250102.csv"]
+
+
+def test_the_vendors_sftp_keys_alone_trust_the_first_host_key_and_refuse_a_changed_one(
+    workdir: Path, esm: Any, sshd_server: Any, tmp_path: Path
+) -> None:
+    """The page's example names no host key: the first key is trusted, recorded in the working
+    directory and announced in the admin task with its fingerprint; then required."""
+    password = sshd_server.user.password
+    if password is None:
+        pytest.skip("password login needs root (a test user with a password)")
+    remote = sshd_server.new_dir("sftp-first-use")
+    for name in ("data", "archive"):
+        (remote / name).mkdir()
+        os.chown(remote / name, sshd_server.user.uid, sshd_server.user.gid)
+    sample = (SAMPLES / "title" / "title.csv").read_bytes()
+    sshd_server.put(remote / "data", "title_1.csv", sample)
+    params = customized(
+        vendor_example(),
+        file_path="./data/title*.csv",
+        data_type="title",
+        run_type="full",
+        sftp_server_fqdn=sshd_server.host,
+        sftp_server_ssh_port_number=str(sshd_server.port),
+        sftp_username=sshd_server.user.name,
+        sftp_password=password,
+        sftp_remote_path_data=str(remote / "data"),
+        sftp_remote_path_archive=str(remote / "archive"),
+        webapi_user=ESM_USER,
+        webapi_password=WEBAPI_PASSWORD,
+        webapi_url=esm.url,
+    )
+    home = {"HOME": str(tmp_path / "home")}  # no ~/.ssh/known_hosts
+    proc = engine(workdir, params + MAPPINGS, env=home)
+    assert proc.returncode == 0, proc.stderr
+    task = filed_task(proc, esm, workdir)
+    record = workdir / "data" / "archive" / "sftp_known_hosts"
+    assert sshd_server.known_hosts_line().strip() in record.read_text().splitlines()
+    announced = task["description"].splitlines()[0]
+    assert announced.startswith(f"First connection to the SFTP server {sshd_server.host_entry()}")
+    assert sshd_server.host_fingerprint in announced
+    assert "recorded in data/archive/sftp_known_hosts" in announced
+
+    sshd_server.put(remote / "data", "title_2.csv", sample)  # the next day: the same key
+    proc = engine(workdir, params + MAPPINGS, env=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "First connection" not in filed_task(proc, esm, workdir)["description"]
+
+    other = sshd_mod.keygen(tmp_path / "impostor")  # the record now names another key
+    record.write_text(f"{sshd_server.host_entry()} {sshd_mod.public_line(other)}\n")
+    sshd_server.put(remote / "data", "title_3.csv", sample)
+    proc = engine(workdir, params + MAPPINGS, env=home)
+    assert proc.returncode == 1, proc.stderr
+    assert "HOST KEY HAS CHANGED" in proc.stderr
+    task = json.loads((workdir / "1042_admin_task.json").read_text("utf-8"))
+    assert task["case"] == "sftp_failed" and sshd_server.host_fingerprint in task["description"]
+    assert not (workdir / "1042_output.json").exists()
+    assert [p.name for p in (remote / "data").iterdir()] == ["title_3.csv"]
 
 
 # --- the task id, the input's shape, blank fields ----------------------------------------

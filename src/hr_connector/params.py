@@ -131,7 +131,6 @@ class SftpSettings(BaseModel):
     sftp_remote_path_archive: str | None = None
     sftp_known_hosts: str | None = None
     sftp_host_key_fingerprint: str | None = None
-    sftp_accept_unknown_host_key: bool = False
     sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("sftp_server_ssh_port_number", mode="before")

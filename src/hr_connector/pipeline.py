@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -470,6 +471,8 @@ class ImportRun:
 
     #: nothing stopped the run: it publishes (set by :meth:`decide`; a failed publish clears it)
     completed: bool = False
+    #: when the run began (what it recorded since then is told in its admin task)
+    started: float = field(default_factory=time.time)
 
     @classmethod
     def start(
@@ -673,6 +676,10 @@ class ImportRun:
         if self.params.dry_run:
             log.info("Dry run: admin task not filed. It would read:\n%s", own.description)
             return
+        if self.params.sftp is not None:
+            from hr_connector.clients import sftp
+
+            own = sftp.with_first_use(own, workdir, self.translations, self.started)
         task = filing.with_unfiled(own, workdir, self.translations)
         holder = result.interruption.figures.get("holder", "") if result.interruption else ""
         if not (self.refused and str(holder).endswith(f"task {workdir.task_id}")):
