@@ -338,7 +338,7 @@ def test_a_closed_socket_is_transient(sandbox: EsmSandbox) -> None:
     sandbox.close_next()
     with pytest.raises(EsmUnavailable) as info:
         EsmRestClient(settings_for(sandbox)).login()
-    assert "No usable answer" in str(info.value)
+    assert "no usable answer" in str(info.value)
 
 
 def test_a_refused_connection_is_transient(tmp_path: Path) -> None:

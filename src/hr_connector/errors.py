@@ -225,7 +225,10 @@ class SftpUnavailable(TransientError):
 
     case = "sftp_failed"
     message_format = "SFTP server {server} is not reachable: {reason}."
-    hint_format = "Check the network and the server; the run retried and gave up."
+    hint_format = (
+        "Check the network path to {server} (firewall, VPN) and that the server is up, then "
+        "rerun the task."
+    )
 
-    def __init__(self, server: str, reason: str):
-        self._stated(server=server, reason=reason)
+    def __init__(self, server: str, reason: str, hint: str = ""):
+        self._stated(hint=hint or None, server=server, reason=reason)

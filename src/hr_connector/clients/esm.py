@@ -37,14 +37,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import ipaddress
 import json
 import logging
 import os
 import re
+import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -116,7 +118,9 @@ class EsmUnavailable(TransientError):
         message = redact(message)
         super().__init__(
             message,
-            hint=hint or "The ESM or the network to it is down or overloaded; retry later.",
+            hint=hint
+            or "The ESM answered with an error for now; if it keeps doing so, ask its "
+            "administrator, then re-send the admin task with 'hr-connector resend-report'.",
             figures={"message": message},
         )
         self.status = status
@@ -191,6 +195,49 @@ def _body_summary(response: requests.Response) -> str:
     return text or "(empty body)"
 
 
+def _step(method: str, path: str) -> str:
+    """Which step of the filing a call is, in the admin's words."""
+    if path.endswith("/users/login"):
+        return "Logging in to the ESM"
+    if path.endswith("/file"):
+        return "Uploading an attachment of the admin task"
+    if method == "PATCH":
+        return "Adding the attachment notes to the admin task"
+    return "Filing the admin task"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = getattr(current, "reason", None)
+        todo += [current.__cause__, current.__context__]
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+        if isinstance(nested, BaseException):
+            todo.append(nested)
+
+
+def _name_lookup_error(exc: BaseException) -> socket.gaierror | None:
+    """The failed name lookup under a requests error, if that is what it is."""
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return cause
+        if type(cause).__name__ == "NameResolutionError":  # urllib3 keeps only the text
+            text = str(cause)
+            code = socket.EAI_AGAIN if "Temporary failure" in text else socket.EAI_NONAME
+            return socket.gaierror(code, text)
+    return None
+
+
+def _errno_in(exc: BaseException, number: int) -> bool:
+    return any(isinstance(c, OSError) and c.errno == number for c in _causes(exc))
+
+
 class _CallCut(Exception):
     def __init__(self, why: str) -> None:
         super().__init__(why)
@@ -207,8 +254,12 @@ class _Transport:
         self, settings: WebApiSettings, base_path: str, session: requests.Session | None
     ) -> None:
         self.settings = settings
+        self.base_path = base_path
         self.base = settings.webapi_url + base_path
-        self.host = urlsplit(settings.webapi_url).hostname or settings.webapi_url
+        parts = urlsplit(settings.webapi_url)
+        self.host = parts.hostname or settings.webapi_url
+        #: host:port, as the admin checks it
+        self.address = f"{self.host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         self.session = session or requests.Session()
         adapter = deadline.DeadlineAdapter()
         self.session.mount("http://", adapter)
@@ -269,18 +320,17 @@ class _Transport:
             ) from None
         except requests.exceptions.Timeout as exc:
             raise EsmUnavailable(
-                f"The ESM at {self.host} did not answer {method} {path} within "
-                f"{self.settings.webapi_timeout_seconds:g} s ({_short_reason(exc)}).",
-                hint="The ESM may be overloaded; raise webapi_timeout_seconds if it is just slow.",
+                f"{_step(method, path)}: the ESM at {self.address} did not answer {method} "
+                f"{path} within {self.settings.webapi_timeout_seconds:g} s "
+                f"({_short_reason(exc)}).",
+                hint=f"Check the network path from this host to {self.address} (firewall, proxy, "
+                "VPN); the ESM may be overloaded: raise webapi_timeout_seconds if it is just slow.",
             ) from None
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            raise EsmUnavailable(
-                f"No usable answer from the ESM at {self.host} to {method} {path}: "
-                f"{_short_reason(exc)}."
-            ) from None
+            raise self._unreachable(method, path, exc) from None
         except requests.exceptions.RequestException as exc:
             raise EsmError(
                 f"Cannot send {method} {path} to the ESM at {self.host}: {_short_reason(exc)}.",
@@ -294,6 +344,34 @@ class _Transport:
             (time.monotonic() - started) * 1000,
         )
         return response
+
+    def _unreachable(self, method: str, path: str, exc: BaseException) -> ConnectorError:
+        """What a failed connection means, what was tried, and what to check."""
+        reason = _short_reason(exc)
+        tried = f"{_step(method, path)} ({method} {self.base_path}{path})"
+        lookup = _name_lookup_error(exc)
+        if lookup is not None and lookup.errno != socket.EAI_AGAIN:
+            return EsmError(
+                f"{tried}: the ESM's host name {self.host} (webapi_url) cannot be resolved "
+                f"({reason}).",
+                hint=f"Check the host name in webapi_url ({self.settings.webapi_url}) and that "
+                f"this machine's DNS resolves it (getent hosts {self.host}).",
+            )
+        if lookup is not None:
+            hint = f"This machine's DNS did not answer for {self.host}; check its DNS servers."
+        elif _errno_in(exc, errno.ECONNREFUSED):
+            hint = (
+                f"Nothing accepts connections at {self.address}: check the port and scheme in "
+                f"webapi_url ({self.settings.webapi_url}), and that no firewall refuses this host."
+            )
+        else:
+            hint = (
+                f"Check the network path from this host to {self.address} (firewall, proxy, "
+                "VPN) and that the ESM is up."
+            )
+        return EsmUnavailable(
+            f"{tried}: no usable answer from the ESM at {self.address}: {reason}.", hint=hint
+        )
 
     def _bounded_request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """``session.request`` cut off after ``webapi_timeout_seconds`` in all (see deadline)."""

@@ -132,8 +132,10 @@ def _describe(exc: BaseException, secrets: tuple[str, ...]) -> str:
 def _map_error(
     exc: BaseException, server: str, doing: str, secrets: tuple[str, ...], connected: bool
 ) -> ConnectorError:
-    """Turn a library exception into SftpError (permanent) or SftpUnavailable (retried)."""
+    """Turn a library exception into SftpError (permanent) or SftpUnavailable (retried), each
+    saying what was tried (the server, the step) and what to check."""
     what = _describe(exc, secrets)
+    host, _, port = server.rpartition(":")
     if isinstance(exc, paramiko.AuthenticationException):
         return SftpError(server, f"authentication failed while {doing}")
     if isinstance(exc, FileNotFoundError):
@@ -142,14 +144,31 @@ def _map_error(
         return SftpError(server, f"{doing}: permission denied ({what})")
     if isinstance(exc, socket.gaierror):
         if exc.errno == socket.EAI_AGAIN:
-            return SftpUnavailable(server, f"name lookup failed temporarily while {doing}")
+            return SftpUnavailable(
+                server,
+                f"name lookup of {host} failed for now while {doing}",
+                hint="Check this machine's DNS servers, then rerun the task.",
+            )
         return SftpError(
             server,
-            f"the host name cannot be resolved ({what})",
-            hint="Check sftp_server_fqdn, then rerun the task.",
+            f"the host name {host} cannot be resolved while {doing} ({what})",
+            hint=f"Check sftp_server_fqdn and that this machine's DNS resolves it "
+            f"(getent hosts {host}), then rerun the task.",
         )
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
-        return SftpUnavailable(server, f"timed out while {doing}")
+        return SftpUnavailable(
+            server,
+            f"timed out while {doing}",
+            hint=f"Check the network path to {server} (a firewall that drops packets, VPN); "
+            "raise sftp_timeout_seconds if the server is just slow.",
+        )
+    if isinstance(exc, ConnectionRefusedError) and not connected:
+        return SftpUnavailable(
+            server,
+            f"connection refused while {doing}",
+            hint=f"Check that the SFTP server runs and listens on port {port} "
+            "(sftp_server_ssh_port_number) and that no firewall refuses this host.",
+        )
     permanent = any(text in str(exc).lower() for text in _PERMANENT_SSH_TEXTS)
     if isinstance(exc, paramiko.SSHException) and permanent:
         return SftpError(server, f"SSH negotiation failed while {doing} ({what})")
@@ -583,7 +602,7 @@ def _session(settings: SftpSettings, first_use: _FirstUse | None) -> Iterator[_C
     known = None if settings.sftp_host_key_fingerprint else _known_for(settings, server, first_use)
     sock: socket.socket | None = None
     transport: paramiko.Transport | None = None
-    doing = "connecting"
+    doing = "connecting to it"
     ready = False
     try:
         sock = socket.create_connection(
