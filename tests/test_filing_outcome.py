@@ -109,3 +109,22 @@ def test_a_task_not_filed_is_said_last_and_repeated_by_the_next_runs_task(
 
     third = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
     assert "NOT filed" not in _description(esm, _card_id(third.stderr.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("case", ["quality-note", "no-file"])
+def test_no_text_a_person_reads_shows_the_hosts_working_directory(
+    workdir: Path, esm: Any, case: str
+) -> None:
+    """The data-quality note named ``/abs/…/data/archive``; a missing file its absolute folder."""
+    (workdir / "data").mkdir()
+    if case == "quality-note":
+        shutil.copy(SAMPLES / "workperiod" / "workperiod.csv", workdir / "data")
+    params = local_params(esm, "workperiod", run_type="full")
+    proc = engine(workdir, params + MAPPINGS)
+    assert proc.returncode == (0 if case == "quality-note" else 1), proc.stderr
+    kept = json.loads((workdir / "1042_admin_task.json").read_text("utf-8"))
+    card = esm.datacard(_card_id(proc.stderr.splitlines()[-1]))
+    shown = [kept["title"], kept["description"], json.dumps(card), proc.stderr]
+    assert not [text for text in shown if str(workdir) in text]
+    expected = "data/archive" if case == "quality-note" else "data"
+    assert f" {expected}" in kept["description"], kept["description"]

@@ -20,7 +20,7 @@ contains unique identifier for row"), and file data is never overwritten: when t
 column of that name the connector adds it to each output row with the row ID; when the file has
 one, that column *is* the identifier and its values go out as the file wrote them, provided every
 row has one and no two rows share one. Otherwise the run is interrupted with
-:class:`GuidFieldConflict` (PLATFORM.md §6, README "objectGUID").
+:class:`GuidFieldConflict` (PLATFORM.md §6, docs/configuration.md "objectGUID").
 """
 
 from __future__ import annotations
