@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD
-from vendor_helpers import MAPPINGS, engine, local_params
+from vendor_helpers import MAPPINGS, engine, local_params, plain_params
 
 
 def _title_workdir(workdir: Path) -> None:
@@ -62,7 +62,7 @@ def test_an_esm_refusing_the_uploads_gets_a_task_that_lists_them_and_stderr_says
     esm = private_esm
     _title_workdir(workdir)
     esm.fail_next(500, count=1000, match="/file")
-    proc = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
+    proc = engine(workdir, plain_params(esm, "title", run_type="full"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == str(workdir / "1042_output.json")
     last = proc.stderr.splitlines()[-1]
@@ -87,8 +87,8 @@ def test_a_task_not_filed_is_said_last_and_repeated_by_the_next_runs_task(
     workdir: Path, esm: Any
 ) -> None:
     _title_workdir(workdir)
-    down = local_params(esm, "title", run_type="full", webapi_url="http://127.0.0.1:9")
-    first = engine(workdir, down + MAPPINGS)
+    down = plain_params(esm, "title", run_type="full", webapi_url="http://127.0.0.1:9")
+    first = engine(workdir, down)
     assert first.returncode == 0, first.stderr  # completed: the output must be imported
     last = first.stderr.splitlines()[-1]
     assert last.startswith("hr-connector: The admin task could NOT be filed in the ESM (")
@@ -98,7 +98,7 @@ def test_a_task_not_filed_is_said_last_and_repeated_by_the_next_runs_task(
     assert str(workdir) not in first.stderr
     unfiled = json.loads((workdir / "1042_admin_task.json").read_text("utf-8"))
 
-    second = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
+    second = engine(workdir, plain_params(esm, "title", run_type="full"))
     assert second.returncode == 0, second.stderr
     description = _description(esm, _card_id(second.stderr.splitlines()[-1]))
     first_line = description.splitlines()[0]
@@ -107,7 +107,7 @@ def test_a_task_not_filed_is_said_last_and_repeated_by_the_next_runs_task(
     assert unfiled["title"] in first_line
     assert unfiled["description"].splitlines()[0] in description.split(first_line, 1)[1]
 
-    third = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
+    third = engine(workdir, plain_params(esm, "title", run_type="full"))
     assert "NOT filed" not in _description(esm, _card_id(third.stderr.splitlines()[-1]))
 
 
@@ -119,8 +119,7 @@ def test_no_text_a_person_reads_shows_the_hosts_working_directory(
     (workdir / "data").mkdir()
     if case == "quality-note":
         shutil.copy(SAMPLES / "workperiod" / "workperiod.csv", workdir / "data")
-    params = local_params(esm, "workperiod", run_type="full")
-    proc = engine(workdir, params + MAPPINGS)
+    proc = engine(workdir, plain_params(esm, "workperiod", run_type="full"))
     assert proc.returncode == (0 if case == "quality-note" else 1), proc.stderr
     kept = json.loads((workdir / "1042_admin_task.json").read_text("utf-8"))
     card = esm.datacard(_card_id(proc.stderr.splitlines()[-1]))

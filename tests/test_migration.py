@@ -35,6 +35,7 @@ from vendor_helpers import (
     engine,
     filed_task,
     local_params,
+    plain_params,
     sample_rows,
     vendor_example,
     vendor_workdir,
@@ -44,24 +45,6 @@ from vendor_helpers import (
 def one_line(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
     assert WEBAPI_PASSWORD not in proc.stdout + proc.stderr
-
-
-def plain_params(esm: Any, data_type: str, **more: Any) -> str:
-    """Strict one-line JSON with ``taskid``: what main already read, for the tests of single
-    behaviours (they fail on main for their own reason, not for the vendor's input format)."""
-    params: dict[str, Any] = {
-        "file_path": f"./data/{data_type}*.csv",
-        "data_type": data_type,
-        "update_limit": 100,
-        "run_type": "partial",
-        "webapi_user": ESM_USER,
-        "webapi_password": WEBAPI_PASSWORD,
-        "webapi_url": esm.url,
-        "report_template_code": "IGAWorkflowTaskInformation",
-        "taskid": "1042",
-        **more,
-    }
-    return json.dumps(params) + "\n"
 
 
 # --- the vendor's example, every data type -------------------------------------------------
@@ -346,7 +329,7 @@ def test_custom_texts_beyond_their_placeholders_and_unknown_cases_are_named_in_t
         ),
         encoding="utf-8",
     )
-    proc = engine(workdir, local_params(esm, "title", run_type="full", language="fi") + MAPPINGS)
+    proc = engine(workdir, plain_params(esm, "title", run_type="full", language="fi"))
     assert proc.returncode == 0, proc.stderr
     task = filed_task(proc, esm, workdir)
     assert len(json.dumps(task)) < 50_000

@@ -21,7 +21,14 @@ from hr_connector.errors import ParametersInvalid, UnusableInvocation
 from hr_connector.params import parse_params
 
 from conftest import SAMPLES, WEBAPI_PASSWORD
-from vendor_helpers import MAPPINGS, engine, filed_task, local_params, vendor_example
+from vendor_helpers import (
+    MAPPINGS,
+    engine,
+    filed_task,
+    local_params,
+    plain_params,
+    vendor_example,
+)
 
 # --- comments ------------------------------------------------------------------------------
 
@@ -103,10 +110,10 @@ def test_a_key_given_twice_is_refused_naming_it_and_nothing_is_imported(
     (workdir / "data" / "archive").mkdir(parents=True)
     shutil.copy(SAMPLES / "title" / "title.csv", workdir / "data")
     (workdir / "data" / "archive" / "title_archive.json").write_text("[]", "utf-8")
-    text = local_params(esm, "title", update_limit=5).replace(
+    text = plain_params(esm, "title", update_limit=5).replace(
         '"update_limit": 5,', '"update_limit": 5, "update_limit": 100000,'
     )
-    proc = engine(workdir, text + MAPPINGS)
+    proc = engine(workdir, text)
     assert proc.returncode == 1, proc.stderr
     assert "update_limit (given 2 times (5, then 100000): keep one)" in proc.stderr
     task = filed_task(proc, esm, workdir)
@@ -148,7 +155,7 @@ def test_a_working_directory_named_with_a_line_break_is_unusable(tmp_path: Path,
     workdir.mkdir(parents=True)
     (workdir / "data").mkdir()
     shutil.copy(SAMPLES / "title" / "title.csv", workdir / "data")
-    proc = engine(workdir, local_params(esm, "title", run_type="full") + MAPPINGS)
+    proc = engine(workdir, plain_params(esm, "title", run_type="full"))
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "holds a line break" in proc.stderr

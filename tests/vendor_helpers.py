@@ -168,3 +168,21 @@ def local_params(esm: Any, data_type: str, **more: Any) -> str:
 
 
 MAPPINGS = '{"__taskid__": "1042"}\n'
+
+
+def plain_params(esm: Any, data_type: str, **more: Any) -> str:
+    """Strict one-line JSON with ``taskid``: what main already read, for the tests of single
+    behaviours (they fail on main for their own reason, not for the vendor's input format)."""
+    params: dict[str, Any] = {
+        "file_path": f"./data/{data_type}*.csv",
+        "data_type": data_type,
+        "update_limit": 100,
+        "run_type": "partial",
+        "webapi_user": ESM_USER,
+        "webapi_password": WEBAPI_PASSWORD,
+        "webapi_url": esm.url,
+        "report_template_code": "IGAWorkflowTaskInformation",
+        "taskid": "1042",
+        **more,
+    }
+    return json.dumps(params) + "\n"
