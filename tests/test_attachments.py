@@ -157,7 +157,7 @@ def test_an_attachment_over_the_cap_is_listed_not_sent(
 def test_a_413_on_a_compressed_attachment_is_handled(start_esm: StartEsm, tmp_path: Path) -> None:
     """The zip is refused too: the task is still filed, the file listed, the others attached."""
     big = tmp_path / "data" / "archive" / "workperiod_archive.json"
-    write_layout(big, 60_000, noise=40)  # > SPLIT_MAX_BYTES, zips to well above 1 MB
+    write_layout(big, 60_000, noise=40)  # zips to well above 1 MB
     small = tmp_path / "error_workperiod_archive.json"
     small_content = write_layout(small, 5)
     sent, left_out = prepared(

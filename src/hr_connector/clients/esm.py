@@ -28,7 +28,7 @@ into one datacard. Once :class:`RestSink` has created the datacard the task is f
 attachment is streamed from disk, tried again while the ESM fails for now, and one the ESM will not
 take is listed in the description (where it is kept, its size and SHA-256, why) and named in
 :attr:`RestSink.refused`, so the run's last line can say so. A 413 is not fatal either: the file is
-sent zipped, else split into JSON parts (small files only), else listed (see
+sent zipped, else listed (see
 :meth:`EsmRestClient.upload_attachment`).
 """
 
@@ -78,9 +78,6 @@ MAX_BODY_IN_ERROR = 500
 #: Statuses that say "try again later" rather than "your request is wrong".
 TRANSIENT_STATUSES = frozenset({408, 429})
 USER_AGENT = "hr-connector (ESM client)"
-#: After a 413 even zipped, a JSON array up to this size is split into parts (read into memory);
-#: a larger one is listed in the task instead.
-SPLIT_MAX_BYTES = 4 << 20
 
 # XML 1.0 forbids most C0 control characters; HR data may carry them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -470,7 +467,7 @@ def _attribute_values(data: Mapping[str, str]) -> dict[str, dict[str, list[dict[
     return {code: {"values": [{"value": text}]} for code, text in data.items()}
 
 
-UploadHow = Literal["plain", "compressed", "split", "too_large"]
+UploadHow = Literal["plain", "compressed", "too_large"]
 
 
 @dataclass
@@ -478,8 +475,7 @@ class UploadResult:
     """What :meth:`EsmRestClient.upload_attachment` did with one file.
 
     ``files`` are the names stored in the ESM (empty when nothing was stored);
-    ``how`` is ``plain``, ``compressed`` (``name.zip``), ``split`` (``stem.partN.json``) or
-    ``too_large`` (not attached, or only some parts: ``files`` says which).
+    ``how`` is ``plain``, ``compressed`` (``name.zip``) or ``too_large`` (not attached).
     """
 
     name: str
@@ -661,19 +657,15 @@ class EsmRestClient:
         """Upload a file so that a 413 does not lose it; nothing is held whole in memory.
 
         ``content`` is what to send (a file on disk, streamed); ``source`` is the original when
-        ``content`` is its zip. Why this order on a 413: a zip keeps the file whole and usually
-        shrinks JSON 5-20 times (made on disk, streamed); only when that is still too big, and the
-        original is small enough to hold (:data:`SPLIT_MAX_BYTES`), is a JSON array split into
-        parts (``stem.part1.json`` ...), each smaller than the smallest upload that failed
-        (halving again on another 413). Otherwise the attachment is ``too_large``: the task lists
-        it (location, size, rows, SHA-256) instead.
+        ``content`` is its zip. On a 413 the file is sent zipped (made on disk, streamed: a zip
+        keeps it whole and shrinks JSON 5-20 times); when even that is too big the attachment is
+        ``too_large``: the task lists it (location, size, rows, SHA-256) instead.
         """
         try:
             self.upload_file(template, card_id, attribute, name, content)
             return UploadResult(name, "plain", [name])
         except EsmTooLarge as exc:
             failed = exc.size or _size(content)
-        original = source or content
         if source is None:
             log.warning(
                 "The ESM refused %s (%d bytes) as too large; trying it zipped", name, failed
@@ -695,55 +687,8 @@ class EsmRestClient:
                         failed = packed
         else:
             log.warning("The ESM refused the zip %s (%d bytes) as too large", name, failed)
-        if _size(original) > SPLIT_MAX_BYTES:
-            log.warning("%s is too large for the ESM even zipped; not attached", name)
-            return UploadResult(name, "too_large", sent=failed)
-        data = original.read_bytes() if isinstance(original, Path) else original
-        stem_name = original.name if isinstance(original, Path) else name
-        return self._upload_split(template, card_id, attribute, stem_name, data, failed)
-
-    def _upload_split(
-        self, template: str, card_id: str, attribute: str, name: str, content: bytes, failed: int
-    ) -> UploadResult:
-        try:
-            rows = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
-            rows = None
-        if not isinstance(rows, list) or len(rows) < 2:
-            log.warning("%s is too large for the ESM and is no JSON array to split", name)
-            return UploadResult(name, "too_large", sent=failed)
-        encoded = [json.dumps(row, ensure_ascii=False).encode("utf-8") for row in rows]
-        stem = name[:-5] if name.lower().endswith(".json") else name
-        target = failed - 1
-        uploaded: list[str] = []
-        start = 0
-        while start < len(encoded):
-            size, end = 2, start  # "[" and "]"
-            while end < len(encoded):
-                extra = len(encoded[end]) + (2 if end > start else 0)  # ",\n"
-                if size + extra > target:
-                    break
-                size += extra
-                end += 1
-            if end == start:
-                log.warning(
-                    "%s: row %d alone is larger than the ESM accepts (%d bytes); not attached",
-                    name,
-                    start + 1,
-                    len(encoded[start]),
-                )
-                return UploadResult(name, "too_large", uploaded, sent=failed)
-            payload = b"[" + b",\n".join(encoded[start:end]) + b"]"
-            part = f"{stem}.part{len(uploaded) + 1}.json"
-            try:
-                self.upload_file(template, card_id, attribute, part, payload)
-            except EsmTooLarge:
-                target = len(payload) // 2
-                continue
-            uploaded.append(part)
-            start = end
-        log.warning("Attached %s in %d parts: %s", name, len(uploaded), ", ".join(uploaded))
-        return UploadResult(name, "split", uploaded)
+        log.warning("%s is too large for the ESM even zipped; not attached", name)
+        return UploadResult(name, "too_large", sent=failed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -984,23 +929,15 @@ class RestSink(_Sink[EsmRestClient]):
             self.refused.append(listed)
             return None
         log.debug("Attachment %s: %s %s", name, result.how, result.files)
-        files = ", ".join(result.files)
         if result.how == "compressed":
+            files = ", ".join(result.files)
             return notes.text("attachment_compressed", language, name=name, files=files)
-        if result.how == "split":
-            return notes.text(
-                "attachment_split", language, name=name, parts=len(result.files), files=files
-            )
         if result.how == "too_large":
             log.warning("Attachment %s is too large for the ESM; kept at %s", name, original)
             left_out.append(
                 not_attached(original, listed, "esm_too_large", attachment.rows, sent=result.sent)
             )
             self.refused.append(listed)
-            if result.files:  # some parts went in before a row alone was too large
-                return notes.text(
-                    "attachment_split", language, name=name, parts=len(result.files), files=files
-                )
         return None
 
 
