@@ -89,6 +89,23 @@ def test_vendor_example_local_file_partial_run_against_the_vendor_archive(
     assert "Rows read:" in task["description"]  # a case the custom file lacks: shipped text
 
 
+def _vendor_sftp_params(sshd_server: Any, remote: Path, esm: Any, **more: Any) -> str:
+    """The page's example with a real sshd's values and the local ESM's."""
+    return customized(
+        vendor_example(),
+        **more,
+        sftp_server_fqdn=sshd_server.host,
+        sftp_server_ssh_port_number=str(sshd_server.port),
+        sftp_username=sshd_server.user.name,
+        sftp_password=sshd_server.user.password,
+        sftp_remote_path_data=str(remote / "data"),
+        sftp_remote_path_archive=str(remote / "archive"),
+        webapi_user=ESM_USER,
+        webapi_password=WEBAPI_PASSWORD,
+        webapi_url=esm.url,
+    )
+
+
 def test_vendor_example_over_sftp_into_data(
     workdir: Path, esm: Any, sshd_server: Any, tmp_path: Path
 ) -> None:
@@ -114,18 +131,7 @@ def test_vendor_example_over_sftp_into_data(
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     sshd_server.write_known_hosts(home / ".ssh" / "known_hosts")  # the user's known_hosts
-    params = customized(
-        vendor_example(),
-        sftp_server_fqdn=sshd_server.host,
-        sftp_server_ssh_port_number=str(sshd_server.port),
-        sftp_username=sshd_server.user.name,
-        sftp_password=password,
-        sftp_remote_path_data=str(remote / "data"),
-        sftp_remote_path_archive=str(remote / "archive"),
-        webapi_user=ESM_USER,
-        webapi_password=WEBAPI_PASSWORD,
-        webapi_url=esm.url,
-    )
+    params = _vendor_sftp_params(sshd_server, remote, esm)
     assert '"file_path":"./data/workperiod*.csv"' in params  # verbatim
     proc = engine(workdir, params + MAPPINGS, env={"HOME": str(home)})
     one_line(proc)
@@ -161,20 +167,8 @@ def test_the_vendors_sftp_keys_alone_trust_the_first_host_key_and_refuse_a_chang
         os.chown(remote / name, sshd_server.user.uid, sshd_server.user.gid)
     sample = (SAMPLES / "title" / "title.csv").read_bytes()
     sshd_server.put(remote / "data", "title_1.csv", sample)
-    params = customized(
-        vendor_example(),
-        file_path="./data/title*.csv",
-        data_type="title",
-        run_type="full",
-        sftp_server_fqdn=sshd_server.host,
-        sftp_server_ssh_port_number=str(sshd_server.port),
-        sftp_username=sshd_server.user.name,
-        sftp_password=password,
-        sftp_remote_path_data=str(remote / "data"),
-        sftp_remote_path_archive=str(remote / "archive"),
-        webapi_user=ESM_USER,
-        webapi_password=WEBAPI_PASSWORD,
-        webapi_url=esm.url,
+    params = _vendor_sftp_params(
+        sshd_server, remote, esm, file_path="./data/title*.csv", data_type="title", run_type="full"
     )
     home = {"HOME": str(tmp_path / "home")}  # no ~/.ssh/known_hosts
     proc = engine(workdir, params + MAPPINGS, env=home)

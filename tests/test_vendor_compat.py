@@ -21,10 +21,11 @@ from hr_connector.archive_shape import ArchiveUnusable, archived_rows, blocked_r
 from hr_connector.errors import UnusableInvocation
 from hr_connector.params import parse_params
 from hr_connector.records import Table
-from hr_connector.schemas import run_schema
 from hr_connector.texts import Translations
 from hr_connector.translation_merge import merge
 from hr_connector.validate import DateParser, iso_date
+
+from vendor_helpers import schema_of
 
 # --- stdin -----------------------------------------------------------------------------------
 
@@ -182,27 +183,13 @@ def test_a_used_custom_text_formats_with_the_cases_figures_in_bounded_size(text:
 # --- header names ------------------------------------------------------------------------------
 
 
-def _schema(**extra: object):  # type: ignore[no-untyped-def]
-    raw = {
-        "file_path": "in/*.csv",
-        "data_type": "workperiod",
-        "update_limit": 5,
-        "webapi_url": "http://esm",
-        "webapi_user": "u",
-        "webapi_password": "p",
-        "report_template_code": "T",
-        **extra,
-    }
-    return run_schema(parse_params(raw))
-
-
 @given(
     st.lists(st.sampled_from([" ", "_", "-"]), min_size=1, max_size=3),
     st.booleans(),
     st.sampled_from(["", " ", "  "]),
 )
 def test_header_spellings_match(seps: list[str], upper: bool, pad: str) -> None:
-    schema = _schema()
+    schema = schema_of()
     spelled = pad + "employment" + "".join(seps) + "start" + seps[0] + "date" + pad
     spelled = spelled.upper() if upper else spelled.title()
     columns = [c if c != "employment_start_date" else spelled for c in schema.mapped_columns]
@@ -212,14 +199,14 @@ def test_header_spellings_match(seps: list[str], upper: bool, pad: str) -> None:
 
 
 def test_two_header_spellings_of_one_name_are_not_guessed() -> None:
-    schema = _schema()
+    schema = schema_of()
     columns = [c for c in schema.mapped_columns if c != "last_name"] + ["Last Name", "LAST-NAME"]
     with pytest.raises(header.MissingColumnsSuggested, match="last_name"):
         header.check_header("f.csv", schema, columns)
 
 
 def test_missing_column_names_the_fix() -> None:
-    schema = _schema(field_names='{"title_id": "TitleCode"}')
+    schema = schema_of(field_names='{"title_id": "TitleCode"}')
     columns = [c for c in schema.mapped_columns if c != "TitleCode"] + ["Title_Code_X"]
     with pytest.raises(header.MissingColumnsSuggested) as info:
         header.check_header("f.csv", schema, columns)
@@ -228,7 +215,7 @@ def test_missing_column_names_the_fix() -> None:
 
 
 def test_guid_field_rule() -> None:
-    schema = _schema()
+    schema = schema_of()
     table = Table("f.csv", ["row_id", "objectGUID", "last_name"], "line")
     table.rows = [("1", "g1", "A"), ("2", "g2", "A")]
     table.positions = [2, 3]
@@ -236,7 +223,7 @@ def test_guid_field_rule() -> None:
     assert header.output_guid_field(schema, table.columns) == "row_id"
     assert header.output_guid_field(schema, ["row_id"]) == "objectGUID"
     with pytest.raises(header.GuidFieldConflict, match="'A' appears in more than one row"):
-        header.check_guid_field("f.csv", _schema(objectGUID_field_name="last_name"), table)
+        header.check_guid_field("f.csv", schema_of(objectGUID_field_name="last_name"), table)
 
 
 # --- dates ---------------------------------------------------------------------------------------

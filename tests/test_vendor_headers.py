@@ -17,11 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hr_connector import header
-from hr_connector.params import parse_params
-from hr_connector.schemas import SCHEMAS, run_schema
+from hr_connector.schemas import SCHEMAS
 
 from conftest import SAMPLES
-from vendor_helpers import MAPPINGS, VENDOR_PAGE, engine, filed_task, local_params
+from vendor_helpers import MAPPINGS, VENDOR_PAGE, engine, filed_task, local_params, schema_of
 
 #: The page's attribute names (its "Validation" table) for the sample's canonical columns.
 PAGE_NAMES = {
@@ -129,19 +128,6 @@ def test_two_columns_spelling_one_mapped_column_stop_naming_both(workdir: Path, 
 # --- the rules on any header -----------------------------------------------------------------
 
 
-def _schema(data_type: str) -> Any:
-    raw = {
-        "file_path": "in/*.csv",
-        "data_type": data_type,
-        "update_limit": 5,
-        "webapi_url": "http://esm",
-        "webapi_user": "u",
-        "webapi_password": "p",
-        "report_template_code": "T",
-    }
-    return run_schema(parse_params(raw))
-
-
 @pytest.mark.parametrize("data_type", sorted(SCHEMAS))
 def test_no_two_columns_of_a_data_type_share_a_spelling(data_type: str) -> None:
     seen: dict[str, str] = {}
@@ -162,7 +148,7 @@ _WORDS = ["Start", "End", "Begin", "Department", "Dept", "Code", "ID", "Name", "
 def test_a_suggested_fix_is_always_of_the_same_kind_and_unique(
     data_type: str, extra: list[str], drop: int
 ) -> None:
-    schema = _schema(data_type)
+    schema = schema_of(data_type=data_type)
     kept = list(schema.mapped_columns)
     kept = kept[: max(1, len(kept) - drop)]
     columns = list(dict.fromkeys(kept + extra))

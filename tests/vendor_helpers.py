@@ -186,3 +186,21 @@ def plain_params(esm: Any, data_type: str, **more: Any) -> str:
         **more,
     }
     return json.dumps(params) + "\n"
+
+
+def schema_of(**extra: Any) -> Any:
+    """A run's schema of the ``data_type`` (work periods unless given) with ``extra``."""
+    from hr_connector.params import parse_params
+    from hr_connector.schemas import run_schema
+
+    raw = {
+        "file_path": "in/*.csv",
+        "data_type": "workperiod",
+        "update_limit": 5,
+        "webapi_url": "http://esm",
+        "webapi_user": "u",
+        "webapi_password": "p",
+        "report_template_code": "T",
+        **extra,
+    }
+    return run_schema(parse_params(raw))
