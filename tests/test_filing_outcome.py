@@ -127,3 +127,34 @@ def test_no_text_a_person_reads_shows_the_hosts_working_directory(
     assert not [text for text in shown if str(workdir) in text]
     expected = "data/archive" if case == "quality-note" else "data"
     assert f" {expected}" in kept["description"], kept["description"]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_under_prefect_refused_uploads_are_in_the_result_and_the_state(
+    prefect_server: str, workdir: Path, private_esm: Any
+) -> None:
+    from hr_connector.flows.hr_import import run_flow
+
+    from conftest import base_raw, place
+
+    place(workdir, SAMPLES / "title" / "title.csv")
+    private_esm.fail_next(500, count=1000, match="/file")
+    raw = base_raw(
+        "title",
+        taskid=3,
+        webapi_url=private_esm.url,
+        webapi_user=ESM_USER,
+        webapi_timeout_seconds=5,
+    )
+    result = run_flow(raw, workdir, "3")
+    assert result.admin_task_id is not None and result.report_error is None
+    assert result.attachments_refused  # every upload was refused, the datacard taken
+    assert set(result.attachments_refused) <= {a.name for a in _kept_attachments(workdir)}
+
+
+def _kept_attachments(workdir: Path) -> list[Any]:
+    from hr_connector.outcome import AdminTask
+
+    text = (workdir / "3_admin_task.json").read_text("utf-8")
+    return AdminTask.model_validate_json(text).attachments
