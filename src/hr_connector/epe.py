@@ -269,6 +269,8 @@ def _print_result(result: ImportResult, workdir: Path, stdout: TextIO, stderr: T
             )
     if result.log_path:
         lines.append(f"log: {result.log_path}")
+    if result.admin_task_id is not None and result.report_error:
+        lines.append(result.report_error)  # a step after the filing (the SFTP archive move)
     lines.append(outcome_line(result) or "")
     inside = f"{workdir}{os.sep}"
     for line in filter(None, lines):

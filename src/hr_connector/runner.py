@@ -89,11 +89,12 @@ def decision_message(result: ImportResult) -> str:
 def state_message(result: ImportResult) -> str:
     """The decision, and what became of the admin task when that needs a look: the Prefect
     state's message and the run log's last line."""
-    text = decision_message(result)
-    filed = filing.outcome_line(result)
-    if filed and (result.report_error or result.attachments_refused):
-        text = f"{text.rstrip('.')}. {filed}"
-    return text
+    parts = [decision_message(result).rstrip(".")]
+    if result.admin_task_id is not None and result.report_error:
+        parts.append(result.report_error)  # a step after the filing (the SFTP archive move)
+    elif result.report_error or result.attachments_refused:
+        parts.append(filing.outcome_line(result) or "")
+    return ". ".join(parts)
 
 
 def report_unusable_parameters(
