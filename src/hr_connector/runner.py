@@ -147,10 +147,10 @@ def _report_unusable(
         if settings is None or web_keys:
             # never send an unresolved reference as a password: the ESM's answer would hide
             # the parameter problem behind a login error
-            result.report_error = "the Web API parameters are not usable" + (
-                f" ({', '.join(web_keys)})" if web_keys else ""
+            log.error(
+                "The Web API parameters are not usable either%s: no admin task is filed",
+                f" ({', '.join(web_keys)})" if web_keys else "",
             )
-            log.error("No admin task is filed: %s", result.report_error)
             return None
         register_secrets([settings.webapi_password.get_secret_value()])
         file = str(raw.get("file_path") or "-")

@@ -375,12 +375,13 @@ def _verify_host_key(
     settings: SftpSettings,
     key: paramiko.PKey,
     server: str,
-    known: tuple[_KnownHosts, bool],
+    known: tuple[_KnownHosts, bool] | None,
     first_use: _FirstUse | None,
 ) -> str:
     """Refuse the server unless its key is pinned, known or trusted on first use (see the
-    module's docstring); return how it was verified."""
-    if settings.sftp_host_key_fingerprint:
+    module's docstring); return how it was verified. ``known``: see :func:`_known_for` (None
+    with a pin)."""
+    if settings.sftp_host_key_fingerprint or known is None:
         return _check_pin(settings, key, server)
     keys, strict = known
     found = _check_known(settings, keys, key, server)
@@ -594,7 +595,7 @@ def _secrets(settings: SftpSettings) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _session(settings: SftpSettings, first_use: _FirstUse | None) -> Iterator[_Connection]:
+def _session(settings: SftpSettings, first_use: _FirstUse | None = None) -> Iterator[_Connection]:
     """Connect, verify the host key, log in and open SFTP; every step bounded in time."""
     server = _server_label(settings)
     secrets = _secrets(settings)
@@ -618,9 +619,7 @@ def _session(settings: SftpSettings, first_use: _FirstUse | None) -> Iterator[_C
         doing = "negotiating the SSH session"
         transport.start_client(timeout=timeout)
         key = transport.get_remote_server_key()
-        verified_by = _verify_host_key(
-            settings, key, server, known or (_KnownHosts(""), True), first_use
-        )
+        verified_by = _verify_host_key(settings, key, server, known, first_use)
         _verified_here[_host_entry(settings)] = key.asbytes()
         doing = "logging in"
         method = _authenticate(transport, settings, server)
