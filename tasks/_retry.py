@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from hr_connector.errors import TransientError
+from hr_connector.errors import TransientError, retry_delays
 
-
-def _delays() -> list[float]:
-    """Seconds between attempts: backoff for a server that is briefly away.
-
-    ``HR_CONNECTOR_RETRY_DELAYS`` ("2,10,30") changes them, e.g. to shorten tests.
-    """
-    text = os.environ.get("HR_CONNECTOR_RETRY_DELAYS", "2,10,30")
-    return [float(x) for x in text.split(",") if x.strip()]
-
-
-NETWORK_RETRY_DELAYS = _delays()
+NETWORK_RETRY_DELAYS = retry_delays()
 
 
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:

@@ -90,12 +90,14 @@ BREAKS: tuple[Break, ...] = (
         "host-key-after-login",
         "the host key is verified after authenticating (credentials reach an impostor)",
         "src/hr_connector/clients/sftp.py",
-        "        verified_by = _verify_host_key(settings, known, key, server)\n"
+        "        verified_by = _verify_host_key(settings, key, server, known, first_use)\n"
+        "        _verified_here[_host_entry(settings)] = key.asbytes()\n"
         '        doing = "logging in"\n'
         "        method = _authenticate(transport, settings, server)\n",
         '        doing = "logging in"\n'
         "        method = _authenticate(transport, settings, server)  # MUTATION: swapped\n"
-        "        verified_by = _verify_host_key(settings, known, key, server)\n",
+        "        verified_by = _verify_host_key(settings, key, server, known, first_use)\n"
+        "        _verified_here[_host_entry(settings)] = key.asbytes()\n",
         ("tests/test_sftp.py", "-k", "host_key or impostor or pinned or revoked"),
     ),
     Break(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -61,13 +62,15 @@ def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return target, bin_dir, version
 
 
-def run_bundle(target: Path, bin_dir: Path, workdir: Path, stdin: str) -> Any:
+def run_bundle(
+    target: Path, bin_dir: Path, workdir: Path, stdin: str, home: Path | None = None
+) -> Any:
     """The bundle as the engine runs it: its shebang, a PATH whose python3 is the bare one."""
     return subprocess.run(
         [str(target / "IGAConnector.py")],
         input=stdin,
         cwd=workdir,
-        env={"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin", "HOME": str(workdir)},
+        env={"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin", "HOME": str(home or workdir)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -151,3 +154,104 @@ def test_bundle_refuses_a_folder_in_use(tmp_path: Path) -> None:
     proc = build(tmp_path / "b")
     assert proc.returncode == 1 and "not an empty folder" in proc.stderr
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["title.csv"]
+
+
+# --- one file to copy ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``hr-connector bundle --one-file`` for Python 3.11, and a bare Python 3.11."""
+    python = PYTHONS["3.11"]
+    if not python.exists():
+        pytest.skip("no Python 3.11 on this machine")
+    target = tmp_path_factory.mktemp("one-file") / "hr-connector"
+    proc = build(target, "--one-file", "--python-version", "3.11", "--platform", PLATFORM)
+    assert proc.returncode == 0, proc.stderr
+    return target, bare_python(python, tmp_path_factory.mktemp("bare-one-file") / "venv")
+
+
+def test_one_file_runs_on_a_bare_python_as_the_installed_wrapper_does(
+    one_file: tuple[Path, Path], tmp_path: Path, esm: Any
+) -> None:
+    """One IGAConnector.py, copied alone: its first run unpacks the library into a private
+    cache named by its content (outside the working directory), later runs use it."""
+    target, bin_dir = one_file
+    assert [p.name for p in target.iterdir()] == ["IGAConnector.py"]
+    assert os.access(target / "IGAConnector.py", os.X_OK)
+    home = tmp_path / "home"
+    home.mkdir()
+    outputs = {}
+    for who in ("installed", "one-file", "one-file-again"):
+        workdir = tmp_path / who
+        workdir.mkdir()
+        vendor_workdir(workdir, "workperiod")
+        stdin = local_params(esm, "workperiod") + MAPPINGS
+        if who == "installed":
+            proc = engine(workdir, stdin)
+        else:
+            proc = run_bundle(target, bin_dir, workdir, stdin, home)
+        assert proc.returncode == 0, proc.stderr
+        filed_task(proc, esm, workdir)
+        outputs[who] = (workdir / "1042_output.json").read_bytes()
+        kept = ["1042_admin_task.json", "1042_admin_task.md", "1042_changes.csv"]
+        assert sorted(p.name for p in workdir.iterdir()) == sorted(
+            ["data", "misc-files", "1042_output.json", "1042_log.txt", *kept]
+        )
+    assert outputs["one-file"] == outputs["installed"] == outputs["one-file-again"]
+    cache = home / ".cache" / "hr-connector"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    (unpacked,) = [p for p in cache.iterdir()]
+    assert (unpacked / "hr_connector" / "epe.py").is_file() and (unpacked / ".complete").exists()
+
+
+def test_one_file_refuses_a_cache_open_to_others(
+    one_file: tuple[Path, Path], tmp_path: Path
+) -> None:
+    target, bin_dir = one_file
+    cache = tmp_path / "home" / ".cache" / "hr-connector"
+    cache.mkdir(parents=True)
+    cache.chmod(0o777)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    proc = run_bundle(target, bin_dir, workdir, "{}\n", tmp_path / "home")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"IGAConnector.py: the cache folder {cache} is open to other users (mode 777): "
+        "remove it, or set XDG_CACHE_HOME.\n"
+    )
+    assert list(cache.iterdir()) == [] and list(workdir.iterdir()) == []
+
+
+def test_one_file_on_another_python_says_which_bundle_to_build(
+    one_file: tuple[Path, Path], tmp_path: Path
+) -> None:
+    other = PYTHONS["3.13"]
+    if not other.exists():
+        pytest.skip("no Python 3.13 on this machine")
+    target, _ = one_file
+    proc = subprocess.run(
+        [str(other), str(target / "IGAConnector.py")],
+        input="{}\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "this bundle is for Python 3.11" in proc.stderr
+    assert "hr-connector bundle --one-file --python-version 3.13" in proc.stderr
+
+
+def test_a_copy_of_the_script_without_its_library_says_what_to_copy(tmp_path: Path) -> None:
+    python = PYTHONS["3.11"]
+    if not python.exists():
+        pytest.skip("no Python 3.11 on this machine")
+    folder = tmp_path / "only_scheduled"
+    folder.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "deployments/epe/IGAConnector.py", folder)
+    bin_dir = bare_python(python, tmp_path / "venv")
+    proc = run_bundle(folder, bin_dir, tmp_path, "{}\n")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert f"copy the bundle's folder hr_connector_lib/ into {folder}/ beside it" in proc.stderr
+    assert "'hr-connector bundle --one-file'" in proc.stderr

@@ -8,7 +8,6 @@ import logging
 import socket
 import time
 import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,7 +215,7 @@ def test_other_4xx_is_permanent_and_shows_the_body(sandbox: EsmSandbox) -> None:
     assert "answered 404: Injected fault" in str(info.value)
 
 
-# -- 413: compress, split, omit -----------------------------------------------------------------
+# -- 413: compress, else list -------------------------------------------------------------------
 
 
 def _description(sandbox: EsmSandbox, card_id: str) -> str:
@@ -241,29 +240,9 @@ def test_413_is_answered_by_compressing(small_uploads: EsmSandbox, tmp_path: Pat
     assert "attached compressed as workperiod_archive.json.zip" in description
 
 
-def test_413_is_answered_by_splitting(small_uploads: EsmSandbox, tmp_path: Path) -> None:
-    path = tmp_path / "42_output.json"
-    content = write_rows(path, 120, random_text=60)  # zipped it stays above the limit
-    assert len(zlib.compress(content)) > 4000
-    task = make_task(attachments=[("42_output.json", path)])
-    card_id = RestSink(settings_for(small_uploads)).file(task)
-
-    card = small_uploads.datacard(card_id)
-    assert card is not None
-    parts = card["files"]["attachments"]
-    assert len(parts) >= 2
-    assert parts == [f"42_output.part{i}.json" for i in range(1, len(parts) + 1)]
-    rows: list[object] = []
-    for name in parts:
-        data = small_uploads.file_path(card_id, name).read_bytes()
-        assert len(data) <= 4000
-        rows.extend(json.loads(data))
-    assert rows == json.loads(content)
-    description = _description(small_uploads, card_id)
-    assert f"attached in {len(parts)} parts: 42_output.part1.json" in description
-
-
-def test_413_with_a_row_too_large_omits_the_file(small_uploads: EsmSandbox, tmp_path: Path) -> None:
+def test_413_even_zipped_lists_the_file_with_its_facts(
+    small_uploads: EsmSandbox, tmp_path: Path
+) -> None:
     big = tmp_path / "error_workperiod_archive.json"
     write_rows(big, 3, random_text=6000)
     small = tmp_path / "small.json"
@@ -296,20 +275,18 @@ def test_500_is_transient_and_the_next_attempt_succeeds(sandbox: EsmSandbox) -> 
     assert len(sandbox.datacards()) == 1
 
 
-def test_a_retry_resumes_the_filing_without_a_second_datacard(
+def test_an_upload_failing_for_now_is_tried_again_and_the_task_filed_once(
     sandbox: EsmSandbox, tmp_path: Path
 ) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     write_rows(first, 2)
     write_rows(second, 3)
     task = make_task(attachments=[("a.json", first), ("b.json", second)])
-    sink = RestSink(settings_for(sandbox))
-    # The first upload answers 502: the card exists, no file is in yet.
-    sandbox.fail_next(502, count=1, match="/attachments/file")
-    with pytest.raises(EsmUnavailable):
-        sink.file(task)
-    assert len(sandbox.datacards()) == 1  # the card was created before the upload failed
+    sink = RestSink(settings_for(sandbox), upload_delays=[0.05, 0.05])
+    # The first two uploads answer 502: the sink tries again; the card is made once.
+    sandbox.fail_next(502, count=2, match="/attachments/file")
     assert sink.file(task) == "1"
+    assert sink.refused == []
     card = sandbox.datacard("1")
     assert card is not None
     assert card["files"]["attachments"] == ["a.json", "b.json"]
@@ -340,7 +317,7 @@ def test_a_closed_socket_is_transient(sandbox: EsmSandbox) -> None:
     sandbox.close_next()
     with pytest.raises(EsmUnavailable) as info:
         EsmRestClient(settings_for(sandbox)).login()
-    assert "No usable answer" in str(info.value)
+    assert "no usable answer" in str(info.value)
 
 
 def test_a_refused_connection_is_transient(tmp_path: Path) -> None:

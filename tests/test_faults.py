@@ -581,7 +581,7 @@ def test_esm_failure_keeps_the_decision_and_the_admin_task_for_resend(
     assert (workdir / "data/archive/title_archive.json").exists()
     # the admin task is not filed, kept locally, and the run says how to re-send it
     assert result.admin_task_id is None and result.report_error
-    assert {"status-500": "500", "hang": "did not answer", "close": "No usable answer"}[
+    assert {"status-500": "500", "hang": "did not answer", "close": "no usable answer"}[
         fault
     ] in result.report_error
     assert "resend-report" in (workdir / "3_log.txt").read_text(encoding="utf-8")

@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+from hr_connector import invocation
+
+import sshd as sshd_mod
 from conftest import ESM_USER, REPO, SAMPLES, WEBAPI_PASSWORD
 from run_helpers import SCRIPT
 from vendor_helpers import (
@@ -32,6 +35,7 @@ from vendor_helpers import (
     engine,
     filed_task,
     local_params,
+    plain_params,
     sample_rows,
     vendor_example,
     vendor_workdir,
@@ -43,30 +47,13 @@ def one_line(proc: subprocess.CompletedProcess[str]) -> None:
     assert WEBAPI_PASSWORD not in proc.stdout + proc.stderr
 
 
-def plain_params(esm: Any, data_type: str, **more: Any) -> str:
-    """Strict one-line JSON with ``taskid``: what main already read, for the tests of single
-    behaviours (they fail on main for their own reason, not for the vendor's input format)."""
-    params: dict[str, Any] = {
-        "file_path": f"./data/{data_type}*.csv",
-        "data_type": data_type,
-        "update_limit": 100,
-        "run_type": "partial",
-        "webapi_user": ESM_USER,
-        "webapi_password": WEBAPI_PASSWORD,
-        "webapi_url": esm.url,
-        "report_template_code": "IGAWorkflowTaskInformation",
-        "taskid": "1042",
-        **more,
-    }
-    return json.dumps(params) + "\n"
-
-
 # --- the vendor's example, every data type -------------------------------------------------
 
 
 def test_the_vendor_example_is_what_the_page_shows() -> None:
     text = vendor_example()
     assert "\u00a0" in text  # copied from the web page: no-break spaces between the keys
+    assert '"update_limit": 100, // How many updates are allowed to IGA System.' in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)  # not strict JSON, yet the engine hands it over like this
 
@@ -102,6 +89,23 @@ def test_vendor_example_local_file_partial_run_against_the_vendor_archive(
     assert "Rows read:" in task["description"]  # a case the custom file lacks: shipped text
 
 
+def _vendor_sftp_params(sshd_server: Any, remote: Path, esm: Any, **more: Any) -> str:
+    """The page's example with a real sshd's values and the local ESM's."""
+    return customized(
+        vendor_example(),
+        **more,
+        sftp_server_fqdn=sshd_server.host,
+        sftp_server_ssh_port_number=str(sshd_server.port),
+        sftp_username=sshd_server.user.name,
+        sftp_password=sshd_server.user.password,
+        sftp_remote_path_data=str(remote / "data"),
+        sftp_remote_path_archive=str(remote / "archive"),
+        webapi_user=ESM_USER,
+        webapi_password=WEBAPI_PASSWORD,
+        webapi_url=esm.url,
+    )
+
+
 def test_vendor_example_over_sftp_into_data(
     workdir: Path, esm: Any, sshd_server: Any, tmp_path: Path
 ) -> None:
@@ -127,18 +131,7 @@ def test_vendor_example_over_sftp_into_data(
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     sshd_server.write_known_hosts(home / ".ssh" / "known_hosts")  # the user's known_hosts
-    params = customized(
-        vendor_example(),
-        sftp_server_fqdn=sshd_server.host,
-        sftp_server_ssh_port_number=str(sshd_server.port),
-        sftp_username=sshd_server.user.name,
-        sftp_password=password,
-        sftp_remote_path_data=str(remote / "data"),
-        sftp_remote_path_archive=str(remote / "archive"),
-        webapi_user=ESM_USER,
-        webapi_password=WEBAPI_PASSWORD,
-        webapi_url=esm.url,
-    )
+    params = _vendor_sftp_params(sshd_server, remote, esm)
     assert '"file_path":"./data/workperiod*.csv"' in params  # verbatim
     proc = engine(workdir, params + MAPPINGS, env={"HOME": str(home)})
     one_line(proc)
@@ -158,6 +151,51 @@ def test_vendor_example_over_sftp_into_data(
     assert (workdir / "data" / "archive" / "workperiod_keep.csv").read_text() == "x"
     assert not list((remote / "data").iterdir())
     assert [p.name for p in (remote / "archive").iterdir()] == ["workperiod_20250102.csv"]
+
+
+def test_the_vendors_sftp_keys_alone_trust_the_first_host_key_and_refuse_a_changed_one(
+    workdir: Path, esm: Any, sshd_server: Any, tmp_path: Path
+) -> None:
+    """The page's example names no host key: the first key is trusted, recorded in the working
+    directory and announced in the admin task with its fingerprint; then required."""
+    password = sshd_server.user.password
+    if password is None:
+        pytest.skip("password login needs root (a test user with a password)")
+    remote = sshd_server.new_dir("sftp-first-use")
+    for name in ("data", "archive"):
+        (remote / name).mkdir()
+        os.chown(remote / name, sshd_server.user.uid, sshd_server.user.gid)
+    sample = (SAMPLES / "title" / "title.csv").read_bytes()
+    sshd_server.put(remote / "data", "title_1.csv", sample)
+    params = _vendor_sftp_params(
+        sshd_server, remote, esm, file_path="./data/title*.csv", data_type="title", run_type="full"
+    )
+    home = {"HOME": str(tmp_path / "home")}  # no ~/.ssh/known_hosts
+    proc = engine(workdir, params + MAPPINGS, env=home)
+    assert proc.returncode == 0, proc.stderr
+    task = filed_task(proc, esm, workdir)
+    record = workdir / "data" / "archive" / "sftp_known_hosts"
+    assert sshd_server.known_hosts_line().strip() in record.read_text().splitlines()
+    announced = task["description"].splitlines()[0]
+    assert announced.startswith(f"First connection to the SFTP server {sshd_server.host_entry()}")
+    assert sshd_server.host_fingerprint in announced
+    assert "recorded in data/archive/sftp_known_hosts" in announced
+
+    sshd_server.put(remote / "data", "title_2.csv", sample)  # the next day: the same key
+    proc = engine(workdir, params + MAPPINGS, env=home)
+    assert proc.returncode == 0, proc.stderr
+    assert "First connection" not in filed_task(proc, esm, workdir)["description"]
+
+    other = sshd_mod.keygen(tmp_path / "impostor")  # the record now names another key
+    record.write_text(f"{sshd_server.host_entry()} {sshd_mod.public_line(other)}\n")
+    sshd_server.put(remote / "data", "title_3.csv", sample)
+    proc = engine(workdir, params + MAPPINGS, env=home)
+    assert proc.returncode == 1, proc.stderr
+    assert "HOST KEY HAS CHANGED" in proc.stderr
+    task = json.loads((workdir / "1042_admin_task.json").read_text("utf-8"))
+    assert task["case"] == "sftp_failed" and sshd_server.host_fingerprint in task["description"]
+    assert not (workdir / "1042_output.json").exists()
+    assert [p.name for p in (remote / "data").iterdir()] == ["title_3.csv"]
 
 
 # --- the task id, the input's shape, blank fields ----------------------------------------
@@ -198,7 +236,7 @@ def test_line_2_absent_empty_null_or_empty(workdir: Path, esm: Any, line2: str) 
 
 def test_task_id_key_in_the_parameters(workdir: Path, esm: Any) -> None:
     _title_workdir(workdir)
-    params = json.loads(local_params(esm, "title", run_type="full").replace("\u00a0", " "))
+    params = invocation.split_input(local_params(esm, "title", run_type="full")).params
     params["__taskid__"] = "55"
     proc = engine(workdir, json.dumps(params, indent=2) + "\n")  # pretty-printed, no line 2
     assert proc.returncode == 0, proc.stderr
@@ -266,6 +304,35 @@ def test_unusable_translation_file_is_ignored_and_said_so(
         assert why in task["description"]
     log = (workdir / "1042_log.txt").read_text(encoding="utf-8")
     assert "misc-files/translation.json" in log
+
+
+def test_custom_texts_beyond_their_placeholders_and_unknown_cases_are_named_in_the_task(
+    workdir: Path, esm: Any
+) -> None:
+    """``{task_id:>30000000}`` made a 30 MB admin task; ``{ghost}`` printed empty without a word;
+    an unknown case name was only logged. Each is now named in the task, shipped texts used."""
+    _title_workdir(workdir)
+    (workdir / "misc-files").mkdir()
+    (workdir / "misc-files" / "translation.json").write_text(
+        json.dumps(
+            {
+                "title_completed": {"text": {"en": "Done {task_id:>30000000}"}},
+                "summary_completed": {"text": {"fi": "Valmis: {ghost}"}},
+                "UpdateLimitExceededVendorName": {"text": {"en": "Too many updates"}},
+            }
+        ),
+        encoding="utf-8",
+    )
+    proc = engine(workdir, plain_params(esm, "title", run_type="full", language="fi"))
+    assert proc.returncode == 0, proc.stderr
+    task = filed_task(proc, esm, workdir)
+    assert len(json.dumps(task)) < 50_000
+    assert "Valmis: " not in task["description"] and "Done " not in task["title"]
+    description = task["description"]
+    assert '"UpdateLimitExceededVendorName"' in description
+    assert "{task_id:>30000000}" in description and "title_completed" in description
+    assert "{ghost}" in description and "summary_completed" in description
+    assert "misc-files/translation.json" in description
 
 
 def test_custom_language_only_partly_translated_falls_back_to_english(
@@ -460,20 +527,20 @@ def test_header_names_match_ignoring_case_spaces_and_separators(workdir: Path, e
     assert output[0] == {"Title-ID": "T100", "TITLE NAME": "Toimitusjohtaja", "objectGUID": "T100"}
 
 
-def test_missing_column_suggests_the_closest_and_the_field_names_fix(
+def test_missing_column_suggests_the_one_of_its_kind_and_the_field_names_fix(
     workdir: Path, esm: Any
 ) -> None:
     (workdir / "data").mkdir()
     text = (SAMPLES / "workperiod" / "workperiod.csv").read_text(encoding="utf-8")
-    text = text.replace("employee_number", "EmployeeNumber", 1)
+    text = text.replace("employee_number", "PersNumber", 1)
     (workdir / "data" / "workperiod.csv").write_text(text, encoding="utf-8")
     proc = engine(workdir, plain_params(esm, "workperiod", run_type="full"))
     one_line(proc)
     assert proc.returncode == 1
-    assert "employee_number (did you mean EmployeeNumber" in proc.stderr
-    assert '"field_names": {"employee_number": "EmployeeNumber"}' in proc.stderr
+    assert "employee_number (did you mean PersNumber" in proc.stderr
+    assert '"field_names": {"employee_number": "PersNumber"}' in proc.stderr
     task = filed_task(proc, esm, workdir)
-    assert task["case"] == "missing_columns" and "EmployeeNumber" in task["description"]
+    assert task["case"] == "missing_columns" and "PersNumber" in task["description"]
 
 
 # --- unusable invocations and unexpected errors (issue 17.13, issue 11.2) --------------------

@@ -73,7 +73,7 @@ def logs_once_filed(flow_run_id: Any) -> list[tuple[int, str]]:
     return eventually(
         lambda: (
             (found := log_lines(flow_run_id))
-            and has_line(found, 20, "Filed the admin task")
+            and has_line(found, 20, "Admin task filed in the ESM")
             and found
         )
     )
@@ -164,7 +164,7 @@ def test_a_stopped_deployment_run_tells_its_story(
         # the same lines, redacted alike, in the task's log file
         log_file = (wps / "w1_log.txt").read_text(encoding="utf-8")
         for _, message in lines:
-            if message.startswith(("Blocked ", "Guard stopped", "Filed the admin task")):
+            if message.startswith(("Blocked ", "Guard stopped", "Admin task filed in the ESM")):
                 assert message in log_file
         worker_output = (tmp_path / "worker.log").read_text(encoding="utf-8", errors="replace")
         assert "Guard stopped the import" in worker_output  # the flow runs' output is in it

@@ -26,6 +26,7 @@ from hr_connector.errors import (
     TransientError,
     UnsafePath,
 )
+from hr_connector.params import SftpSettings
 
 import sshd as sshd_mod
 from conftest_sftp import SftpEnv  # the fixtures come from the conftest_sftp plugin
@@ -151,26 +152,12 @@ def test_changed_host_key_is_refused_loudly(sftp_env: SftpEnv) -> None:
     assert not isinstance(info.value, TransientError)
 
 
-def test_changed_host_key_with_the_opt_in_is_accepted_loudly(
-    sftp_env: SftpEnv, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING)
-    other = sshd_mod.keygen(sftp_env.tmp / "other_host_key")
-    entry = sftp_env.server.host_entry()
-    sftp_env.known_hosts.write_text(f"{entry} {sshd_mod.public_line(other)}\n")
-    sftp_env.put("org.csv", CSV)
-    settings = sftp_env.settings(sftp_accept_unknown_host_key=True)
-    assert sftp.download_hr_file(settings, sftp_env.workdir, PATTERN).read_bytes() == CSV
-    assert "HOST KEY HAS CHANGED" in caplog.text and "ACCEPTING IT ANYWAY" in caplog.text
-    assert sftp_env.server.host_fingerprint in caplog.text
-
-
 def test_only_other_key_types_known_is_refused(sftp_env: SftpEnv) -> None:
     other = sshd_mod.keygen(sftp_env.tmp / "ecdsa_host_key", "ecdsa")
     sftp_env.known_hosts.write_text(
         f"{sftp_env.server.host_entry()} {sshd_mod.public_line(other)}\n"
     )
-    with pytest.raises(SftpError, match="lists only ecdsa-sha2-nistp256 keys"):
+    with pytest.raises(SftpError, match="lists only ecdsa-sha2-nistp256 keys for"):
         sftp.download_hr_file(sftp_env.settings(), sftp_env.workdir, PATTERN)
 
 
@@ -203,15 +190,13 @@ def test_pinned_fingerprint(sftp_env: SftpEnv) -> None:
     assert sftp.download_hr_file(good, sftp_env.workdir, PATTERN).read_bytes() == CSV
 
     other = sshd_mod.fingerprint(sshd_mod.keygen(sftp_env.tmp / "pin_other"))
-    for accept in (False, True):  # a pin always decides, whatever the opt-in says
-        bad = sftp_env.settings(
-            sftp_known_hosts=str(sftp_env.known_hosts),  # knows the key: the pin still wins
-            sftp_host_key_fingerprint=other,
-            sftp_accept_unknown_host_key=accept,
-        )
-        with pytest.raises(SftpError, match="NOT the pinned") as info:
-            sftp.download_hr_file(bad, sftp_env.workdir, PATTERN)
-        assert sftp_env.server.host_fingerprint in str(info.value)
+    bad = sftp_env.settings(
+        sftp_known_hosts=str(sftp_env.known_hosts),  # knows the key: the pin still wins
+        sftp_host_key_fingerprint=other,
+    )
+    with pytest.raises(SftpError, match="NOT the pinned") as info:
+        sftp.download_hr_file(bad, sftp_env.workdir, PATTERN)
+    assert sftp_env.server.host_fingerprint in str(info.value)
 
 
 def test_pin_must_be_sha256(sftp_env: SftpEnv) -> None:
@@ -220,17 +205,62 @@ def test_pin_must_be_sha256(sftp_env: SftpEnv) -> None:
         sftp.download_hr_file(settings, sftp_env.workdir, PATTERN)
 
 
-def test_accept_unknown_host_key_opt_in_logs_a_warning(
-    sftp_env: SftpEnv, caplog: pytest.LogCaptureFixture
+def _first_use(sftp_env: SftpEnv, monkeypatch: pytest.MonkeyPatch) -> SftpSettings:
+    """No pin, no sftp_known_hosts, and a user whose ~/.ssh/known_hosts does not exist."""
+    monkeypatch.setenv("HOME", str(sftp_env.tmp / "home"))
+    return sftp_env.settings(sftp_known_hosts=None)
+
+
+def test_the_first_key_is_trusted_recorded_and_then_required(
+    sftp_env: SftpEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
-    sftp_env.known_hosts.write_text("")
+    """As OpenSSH's StrictHostKeyChecking=accept-new: the first key is recorded in the
+    working directory (known_hosts format), the same key is accepted after it."""
+    caplog.set_level(logging.WARNING)
+    settings = _first_use(sftp_env, monkeypatch)
     sftp_env.put("org.csv", CSV)
-    settings = sftp_env.settings(sftp_accept_unknown_host_key=True)
+    started = time.time()
     assert sftp.download_hr_file(settings, sftp_env.workdir, PATTERN).read_bytes() == CSV
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(sftp_env.server.host_fingerprint in w and "UNVERIFIED" in w for w in warnings)
-    assert sftp_env.known_hosts.read_text() == ""  # nothing learnt silently
+    record = sftp_env.workdir.root / "data" / "archive" / "sftp_known_hosts"
+    lines = record.read_text().splitlines()
+    assert lines[1] == sftp_env.server.known_hosts_line().strip()
+    assert lines[0].startswith("# hr-connector: trusted on first use at ")
+    assert sftp_env.server.host_fingerprint in caplog.text and "First connection" in caplog.text
+    (found,) = sftp.first_use_since(sftp_env.workdir, started)
+    assert found["fingerprint"] == sftp_env.server.host_fingerprint
+    assert found["server"] == sftp_env.server.host_entry()
+    caplog.clear()
+    assert sftp.download_hr_file(settings, sftp_env.workdir, PATTERN).read_bytes() == CSV
+    assert "First connection" not in caplog.text
+    assert record.read_text().splitlines() == lines  # recorded once
+    assert sftp.archive_remote_file(settings, "org.csv")  # the archive move: the same key
+
+
+def test_a_key_other_than_the_recorded_one_is_always_refused(
+    sftp_env: SftpEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _first_use(sftp_env, monkeypatch)
+    other = sshd_mod.keygen(sftp_env.tmp / "recorded_key")
+    record = sftp_env.workdir.root / "data" / "archive" / "sftp_known_hosts"
+    record.parent.mkdir(parents=True)
+    record.write_text(f"{sftp_env.server.host_entry()} {sshd_mod.public_line(other)}\n")
+    sftp_env.put("org.csv", CSV)
+    with pytest.raises(SftpError) as info:
+        sftp.download_hr_file(settings, sftp_env.workdir, PATTERN)
+    text = str(info.value)
+    assert "HOST KEY HAS CHANGED" in text and "data/archive/sftp_known_hosts" in text
+    assert sftp_env.server.host_fingerprint in text and sshd_mod.fingerprint(other) in text
+    assert not sftp_env.local().exists()
+
+
+def test_a_dry_run_checks_the_record_but_writes_none(
+    sftp_env: SftpEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _first_use(sftp_env, monkeypatch)
+    sftp_env.put("org.csv", CSV)
+    copy = sftp.download_for_dry_run(settings, sftp_env.workdir, PATTERN)
+    assert copy.read_bytes() == CSV
+    assert not (sftp_env.workdir.root / "data").exists()
 
 
 def _sshd_log_of_one_connection(sshd: sshd_mod.Sshd, since: int) -> str:

@@ -8,6 +8,7 @@ ISO 8601 dates, and reading the archives the vendor's script left.
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from hr_connector.archive_shape import ArchiveUnusable, archived_rows, blocked_r
 from hr_connector.errors import UnusableInvocation
 from hr_connector.params import parse_params
 from hr_connector.records import Table
-from hr_connector.schemas import run_schema
 from hr_connector.texts import Translations
+from hr_connector.translation_merge import merge
 from hr_connector.validate import DateParser, iso_date
+
+from vendor_helpers import schema_of
 
 # --- stdin -----------------------------------------------------------------------------------
 
@@ -38,7 +41,8 @@ def test_stdin_one_object_then_an_optional_second_value(
     params: dict[str, object], indent: int | None, second: str
 ) -> None:
     text = json.dumps(params, indent=indent) + "\n" + second
-    got, mappings = invocation.split_input(text)
+    given = invocation.split_input(text)
+    got, mappings = given.params, given.mappings
     assert got == params
     assert mappings == ({"__taskid__": "7"} if "__taskid__" in second else {})
 
@@ -46,7 +50,7 @@ def test_stdin_one_object_then_an_optional_second_value(
 @given(st.text(alphabet=' \u00a0a"\\:{}', max_size=12))
 def test_no_break_spaces_inside_values_are_kept(value: str) -> None:
     text = '{\u00a0"name":\u00a0' + json.dumps(value, ensure_ascii=False) + "\u00a0}"
-    assert invocation.split_input(text)[0] == {"name": value}
+    assert invocation.split_input(text).params == {"name": value}
 
 
 @pytest.mark.parametrize(
@@ -126,7 +130,14 @@ def test_custom_texts_override_per_case_and_language(tmp_path: Path) -> None:
         "title_interrupted", "fi", data_type="t"
     )
     assert merged.text("counts", "et", rows_read=3).startswith("Rows read: 3")  # English
-    assert "NotOurCase" not in merged.cases and merged.notes == []
+    assert "NotOurCase" not in merged.cases
+    assert merged.notes == [
+        {
+            "case": "translation_cases_unknown",
+            "file": "misc-files/translation.json",
+            "cases": '"NotOurCase"',
+        }
+    ]
     merged.require("et", ["title_completed", "counts"])
     with pytest.raises(Exception, match="'xx'"):
         merged.require("xx", ["title_completed"])
@@ -142,27 +153,34 @@ def test_unusable_custom_file_is_ignored_with_a_note(tmp_path: Path, content: st
     assert len(merged.notes) == 1 and merged.notes[0]["file"] == "misc-files/translation.json"
 
 
-@pytest.mark.parametrize("template", ["{0}", "{a.b}", "{", "}", "{x!z}"])
-def test_a_broken_template_keeps_the_shipped_text(tmp_path: Path, template: str) -> None:
+@pytest.mark.parametrize(
+    "template",
+    ["{0}", "{a.b}", "{", "}", "{x!z}", "{file!r}", "{file:>30000000}", "{file:.2}", "{rows}"],
+)
+def test_a_text_beyond_its_cases_placeholders_keeps_the_shipped_text(
+    tmp_path: Path, template: str
+) -> None:
     merged = Translations.load(_custom(tmp_path, {"file_empty": {"text": {"en": template}}}))
     assert merged.cases["file_empty"]["en"] == Translations.load().cases["file_empty"]["en"]
+    (note,) = merged.notes
+    assert note["case"] == "translation_text_refused" and note["text_case"] == "file_empty"
+    assert note["allowed"] == "{file}"
+    assert len(merged.note_lines("fi")[0]) < 600
+
+
+@given(st.text(alphabet="{}:>.!0a_", max_size=12))
+def test_a_used_custom_text_formats_with_the_cases_figures_in_bounded_size(text: str) -> None:
+    cases = {"file_empty": {"en": "The HR file {file} is empty."}}
+    merged = merge({c: {"text": t} for c, t in cases.items()}, None)
+    assert merged.cases == cases  # no custom file: the shipped texts
+    with tempfile.TemporaryDirectory() as folder:
+        custom = _custom(Path(folder), {"file_empty": {"text": {"en": text}}})
+        merged = merge({c: {"text": t} for c, t in cases.items()}, custom)
+    used = merged.cases["file_empty"]["en"]
+    assert len(used.format(file="x" * 10)) <= len(used) + 10 * used.count("{file}")
 
 
 # --- header names ------------------------------------------------------------------------------
-
-
-def _schema(**extra: object):  # type: ignore[no-untyped-def]
-    raw = {
-        "file_path": "in/*.csv",
-        "data_type": "workperiod",
-        "update_limit": 5,
-        "webapi_url": "http://esm",
-        "webapi_user": "u",
-        "webapi_password": "p",
-        "report_template_code": "T",
-        **extra,
-    }
-    return run_schema(parse_params(raw))
 
 
 @given(
@@ -171,7 +189,7 @@ def _schema(**extra: object):  # type: ignore[no-untyped-def]
     st.sampled_from(["", " ", "  "]),
 )
 def test_header_spellings_match(seps: list[str], upper: bool, pad: str) -> None:
-    schema = _schema()
+    schema = schema_of()
     spelled = pad + "employment" + "".join(seps) + "start" + seps[0] + "date" + pad
     spelled = spelled.upper() if upper else spelled.title()
     columns = [c if c != "employment_start_date" else spelled for c in schema.mapped_columns]
@@ -181,14 +199,14 @@ def test_header_spellings_match(seps: list[str], upper: bool, pad: str) -> None:
 
 
 def test_two_header_spellings_of_one_name_are_not_guessed() -> None:
-    schema = _schema()
+    schema = schema_of()
     columns = [c for c in schema.mapped_columns if c != "last_name"] + ["Last Name", "LAST-NAME"]
     with pytest.raises(header.MissingColumnsSuggested, match="last_name"):
         header.check_header("f.csv", schema, columns)
 
 
 def test_missing_column_names_the_fix() -> None:
-    schema = _schema(field_names='{"title_id": "TitleCode"}')
+    schema = schema_of(field_names='{"title_id": "TitleCode"}')
     columns = [c for c in schema.mapped_columns if c != "TitleCode"] + ["Title_Code_X"]
     with pytest.raises(header.MissingColumnsSuggested) as info:
         header.check_header("f.csv", schema, columns)
@@ -197,7 +215,7 @@ def test_missing_column_names_the_fix() -> None:
 
 
 def test_guid_field_rule() -> None:
-    schema = _schema()
+    schema = schema_of()
     table = Table("f.csv", ["row_id", "objectGUID", "last_name"], "line")
     table.rows = [("1", "g1", "A"), ("2", "g2", "A")]
     table.positions = [2, 3]
@@ -205,7 +223,7 @@ def test_guid_field_rule() -> None:
     assert header.output_guid_field(schema, table.columns) == "row_id"
     assert header.output_guid_field(schema, ["row_id"]) == "objectGUID"
     with pytest.raises(header.GuidFieldConflict, match="'A' appears in more than one row"):
-        header.check_guid_field("f.csv", _schema(objectGUID_field_name="last_name"), table)
+        header.check_guid_field("f.csv", schema_of(objectGUID_field_name="last_name"), table)
 
 
 # --- dates ---------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@
 Drop-in replacement of the vendor's IGAConnector.py. Install it as a bundle (``hr-connector
 bundle DIR``): this file plus ``hr_connector_lib/`` beside it, the connector and its dependencies
 for the worker's Python; copy the folder into the engine's
-``custom-provisioning-scripts/only_scheduled/`` and ``chmod 755 IGAConnector.py``. Without the
-folder beside it, the connector is the ``hr-connector`` package installed into the Python that
-runs this script (``python3 -m pip install hr_connector-<version>-py3-none-any.whl``).
-Python 3.11 or newer.
+``custom-provisioning-scripts/only_scheduled/`` and ``chmod 755 IGAConnector.py``. Or copy one
+file: ``hr-connector bundle --one-file DIR`` writes an ``IGAConnector.py`` that carries all of it.
+Without the folder beside it, the connector is the ``hr-connector`` package installed into the
+Python that runs this script. Python 3.11 or newer.
 
 Input: the connector parameters as JSON on stdin line 1 (line 2: task mappings, optional), or
 ``--params FILE``. Exit 0 = import completed (last stdout line: the output file's path),
@@ -54,10 +54,11 @@ sys.path[:] = _safe_path()
 
 try:
     from hr_connector.epe import main
-except ImportError as exc:  # the package is not installed in this Python
+except ImportError as exc:  # neither the bundle's folder beside it nor an installed package
     sys.stderr.write(
-        f"IGAConnector.py: the hr-connector package is not installed for {sys.executable} "
-        f"({exc}). Install it with: {sys.executable} -m pip install hr-connector\n"
+        f"IGAConnector.py: its library is missing ({exc}): copy the bundle's folder "
+        f"hr_connector_lib/ into {os.path.dirname(_BUNDLED)}/ beside it, or copy the one-file "
+        f"IGAConnector.py of 'hr-connector bundle --one-file' instead\n"
     )
     sys.exit(2)
 

@@ -71,6 +71,7 @@ TEXTS: dict[str, str] = {
     "attachment_reason_esm_too_large": (
         "the ESM refused it as too large ({sent} bytes sent), even compressed"
     ),
+    "attachment_reason_esm_refused": "the ESM refused the upload ({why})",
 }
 
 
@@ -271,11 +272,9 @@ def translated(
 ) -> str:
     """The case's text in ``language``, else the English ``fallback`` (a customer's own
     translation.json may predate the case); unknown placeholders stay empty."""
-    template = None
-    if translations is not None:
-        template = translations.cases.get(case, {}).get(language)
-    if template is None:
-        template = fallback[case]
+    if translations is not None and case in translations.cases:
+        return translations.text(case, language, **figures)  # paths shown relative
+    template = fallback[case]
     return template.format(**{name: figures.get(name, "") for name in placeholders(template)})
 
 

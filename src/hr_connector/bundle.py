@@ -1,13 +1,17 @@
-"""``hr-connector bundle DIR``: the connector as a folder, installed like the vendor's script.
+"""``hr-connector bundle DIR``: the connector installed like the vendor's script.
 
 The vendor's ``IGAConnector.py`` is one file copied into the engine's
-``custom-provisioning-scripts/only_scheduled/``. The bundle keeps that install: DIR holds
-``IGAConnector.py`` (the wrapper, unchanged) and ``hr_connector_lib/`` beside it with the
-connector and its runtime dependencies for a named target Python and platform, fetched by pip's
-own machinery (``pip install --target … --only-binary=:all: --python-version … --platform …``).
-Copy the folder into ``only_scheduled/``, ``chmod 755 IGAConnector.py``, done: the worker's Python
-needs nothing installed. The wrapper puts ``hr_connector_lib`` first on ``sys.path`` when it is
-there.
+``custom-provisioning-scripts/only_scheduled/`` (and the other folders its page lists). Both forms
+carry the connector and its runtime dependencies for a named target Python and platform, fetched
+by pip's own machinery (``pip install --target … --only-binary=:all: --python-version …
+--platform …``); the worker's Python needs nothing installed.
+
+- ``--one-file``: DIR holds one ``IGAConnector.py``, a zip application the interpreter runs as a
+  script (:mod:`hr_connector.onefile_main` is its ``__main__``): copied like the vendor's file,
+  it unpacks its library to a private cache, keyed by its content, on its first run.
+- the folder: DIR holds ``IGAConnector.py`` (the wrapper, unchanged) and ``hr_connector_lib/``
+  beside it; the wrapper puts the folder first on ``sys.path``. A copy of the wrapper without its
+  folder says in one line what to copy.
 
 Prefect stays out unless ``--with-prefect``: the plain mode never imports it, and ``auto``
 orchestration falls back to plain when Prefect is not importable.
@@ -16,6 +20,7 @@ orchestration falls back to plain when Prefect is not importable.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -26,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipapp
 from pathlib import Path
 
 #: The folder beside IGAConnector.py that the wrapper puts first on sys.path.
@@ -33,7 +39,6 @@ LIB = "hr_connector_lib"
 DIST = "hr-connector"
 #: The oldest Python the wrapper and the connector run on (pyproject's requires-python).
 MIN_PYTHON = (3, 11)
-#: The connector's packages (pyproject maps flows/, tasks/, translations/ below hr_connector).
 #: the roots of the connector's packages (pyproject maps flows/, tasks/ and translations/ under
 #: hr_connector); their sub-packages are found by walking them, see :func:`connector_packages`
 PACKAGE_ROOTS = (
@@ -60,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--platform",
         action="append",
         help="target platform tag, e.g. manylinux2014_x86_64 (repeatable; default: this one)",
+    )
+    parser.add_argument(
+        "--one-file",
+        action="store_true",
+        help="write one IGAConnector.py (a zip application) instead of the script and its "
+        "hr_connector_lib/ folder",
     )
     parser.add_argument(
         "--with-prefect",
@@ -177,39 +188,97 @@ def _check_target_version(version: str | None) -> None:
         raise BundleError(f"the connector needs Python {oldest} or newer, not {version}")
 
 
+def _library(lib: Path, args: argparse.Namespace) -> dict[str, object]:
+    """Fill ``lib`` with the dependencies and the connector; return what BUNDLE.json says."""
+    requirements = runtime_requirements(args.with_prefect)
+    _pip(lib, requirements, args)
+    files = _copy_connector(lib)
+    shutil.rmtree(lib / "bin", ignore_errors=True)  # console scripts for the wrong Python
+    meta: dict[str, object] = {
+        "connector": importlib.metadata.version(DIST),
+        "python_version": _target_python(args),
+        "platforms": args.platform or ["this machine's"],
+        "with_prefect": bool(args.with_prefect),
+        "requirements": requirements,
+        "connector_files": files,
+    }
+    (lib / "BUNDLE.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
+def _target_python(args: argparse.Namespace) -> str:
+    return args.python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _target_machine(args: argparse.Namespace) -> str:
+    """The ``uname -m`` of the platform tags (``manylinux2014_x86_64`` -> ``x86_64``)."""
+    machines = set()
+    for tag in args.platform or []:
+        for known in ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l"):
+            if tag.endswith(known):
+                machines.add(known)
+    if len(machines) > 1:
+        raise BundleError(f"--platform names several machines ({', '.join(sorted(machines))})")
+    return machines.pop() if machines else os.uname().machine
+
+
+def content_key(lib: Path) -> str:
+    """A digest of every file of ``lib`` (path and bytes): the name of its unpacked copy."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in lib.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(lib).as_posix().encode() + b"\0")
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+def _main_module(key: str, args: argparse.Namespace) -> str:
+    """:mod:`hr_connector.onefile_main` with this bundle's values written in."""
+    source = Path(__file__).with_name("onefile_main.py").read_text(encoding="utf-8")
+    values = {
+        "BUNDLE_KEY": key,
+        "BUNDLE_PYTHON": _target_python(args),
+        "BUNDLE_MACHINE": _target_machine(args),
+    }
+    for name, value in values.items():
+        source, count = re.subn(rf"^{name} = .*$", f"{name} = {value!r}", source, flags=re.M)
+        if count != 1:
+            raise BundleError(f"onefile_main.py has no single {name} line")
+    return source
+
+
+def _one_file(staging: Path, args: argparse.Namespace) -> None:
+    """``staging/IGAConnector.py``: a zip application of ``__main__.py`` and ``lib/``."""
+    app = staging / "app"
+    lib = app / "lib"
+    _library(lib, args)
+    for cache in lib.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+    key = content_key(lib)
+    (app / "__main__.py").write_text(_main_module(key, args), encoding="utf-8")
+    zipapp.create_archive(
+        app, staging / WRAPPER_NAME, interpreter="/usr/bin/env python3", compressed=True
+    )
+    shutil.rmtree(app)
+
+
+def _folder(staging: Path, args: argparse.Namespace) -> None:
+    """``staging/IGAConnector.py`` (the wrapper) and ``staging/hr_connector_lib/``."""
+    _library(staging / LIB, args)
+    shutil.copy2(wrapper_source(), staging / WRAPPER_NAME)
+
+
 def build(target: Path, args: argparse.Namespace) -> Path:
-    """Write the bundle into ``target`` (new or empty); return the wrapper's path."""
+    """Write the bundle into ``target`` (new or empty); return the script's path."""
     _check_target_version(args.python_version)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise BundleError(f"{target} exists and is not an empty folder")
-    wrapper = wrapper_source()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
     try:
-        lib = staging / LIB
-        requirements = runtime_requirements(args.with_prefect)
-        _pip(lib, requirements, args)
-        files = _copy_connector(lib)
-        shutil.rmtree(lib / "bin", ignore_errors=True)  # console scripts for the wrong Python
-        script = staging / WRAPPER_NAME
-        shutil.copy2(wrapper, script)
-        script.chmod(0o755)
-        (staging / LIB / "BUNDLE.json").write_text(
-            json.dumps(
-                {
-                    "connector": importlib.metadata.version(DIST),
-                    "python_version": args.python_version
-                    or f"{sys.version_info.major}.{sys.version_info.minor}",
-                    "platforms": args.platform or ["this machine's"],
-                    "with_prefect": bool(args.with_prefect),
-                    "requirements": requirements,
-                    "connector_files": files,
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        (_one_file if getattr(args, "one_file", False) else _folder)(staging, args)
+        (staging / WRAPPER_NAME).chmod(0o755)
         if target.exists():
             target.rmdir()
         os.replace(staging, target)
@@ -226,6 +295,12 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as exc:
         print(f"hr-connector bundle: {exc}", file=sys.stderr)
         return 1
+    if getattr(args, "one_file", False):
+        size = script.stat().st_size / (1 << 20)
+        print(f"Wrote {script} ({size:.0f} MB): copy this one file where the vendor's page puts")
+        print("  IGAConnector.py and chmod 755 it (the worker's Python needs nothing installed;")
+        print("  its first run unpacks the library to ~/.cache/hr-connector/)")
+        return 0
     print(f"Wrote {script.parent}: copy the folder into the engine's only_scheduled/ and run")
     print(f"  chmod 755 {script.name}   (the worker's Python needs nothing installed)")
     return 0

@@ -66,8 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_input(args: argparse.Namespace, stdin: TextIO) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The parameters object and the (optional) task mappings object."""
+def read_input(args: argparse.Namespace, stdin: TextIO) -> invocation.StdinInput:
+    """The parameters object, the (optional) task mappings object and any repeated keys."""
     if args.params is not None:
         try:
             text = args.params.read_text(encoding="utf-8")
@@ -106,9 +106,12 @@ def resolve_workdir(cli: Path | None) -> Path:
             if os.environ.get("HR_CONNECTOR_WORKDIR")
             else Path.cwd()
         )
+        invocation.check_one_line(chosen)
         if not chosen.is_dir():
             raise UnusableInvocation(f"The working directory {chosen} does not exist.")
-        return chosen.resolve()
+        resolved = chosen.resolve()
+        invocation.check_one_line(resolved)
+        return resolved
     except OSError as exc:  # e.g. a folder above it that this user may not enter
         where = cli or os.environ.get("HR_CONNECTOR_WORKDIR") or "(the current directory)"
         raise UnusableInvocation(
@@ -179,7 +182,8 @@ def _main(
     stderr = sys.stderr if stderr is None else stderr
     args = build_parser().parse_args(argv)
     try:
-        raw, mappings = read_input(args, stdin)
+        given = read_input(args, stdin)
+        raw, mappings = given.params, given.mappings
         task_id = resolve_task_id(raw, mappings, args.task_id)
         workdir = resolve_workdir(args.workdir)
         if not args.dry_run:
@@ -189,7 +193,7 @@ def _main(
         return EXIT_UNUSABLE
     started = time.time()
     try:
-        result = _run(raw, mappings, task_id, workdir, args, stdout)
+        result = _run(given, task_id, workdir, args, stdout)
     except Exception as exc:  # never a bare traceback for the engine's task history
         from hr_connector import ending
 
@@ -201,25 +205,25 @@ def _main(
         return end_unexpected(raw, exc, workdir, task_id, stderr, started=started)
     if isinstance(result, int):
         return result
-    return _print_result(result, stdout, stderr)
+    return _print_result(result, workdir, stdout, stderr)
 
 
 def _run(
-    raw: dict[str, Any],
-    mappings: dict[str, Any],
+    given: invocation.StdinInput,
     task_id: str,
     workdir: Path,
     args: argparse.Namespace,
     stdout: TextIO,
 ) -> ImportResult | int:
     """The run's result, or the exit code of a dry run that has nothing to run."""
+    raw = given.params
     register_secrets(secret_strings(raw))
-    if mappings:
-        log.debug("Task mappings: %s", redact(json.dumps(masked(mappings))))
+    if given.mappings:
+        log.debug("Task mappings: %s", redact(json.dumps(masked(given.mappings))))
     if args.dry_run:
         raw = {**raw, "dry_run": True}
     try:
-        params = parse_params(raw)
+        params = parse_params(raw, repeated=given.repeated)
     except ParametersInvalid as error:
         from hr_connector.runner import report_unusable_parameters
 
@@ -235,11 +239,13 @@ def _run(
     return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 
 
-def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
-    from hr_connector.runner import state_message
+def _print_result(result: ImportResult, workdir: Path, stdout: TextIO, stderr: TextIO) -> int:
+    """The run's lines on stderr (paths relative to the working directory; the last line says
+    what became of the admin task) and, when it completed, the output's path on stdout."""
+    from hr_connector.filing import outcome_line
+    from hr_connector.runner import decision_message
 
     c = result.counts
-    summary = state_message(result)
     if result.dry_run:
         print(
             f"Dry run of {result.data_type} ({result.run_type}): decision {result.decision.value}"
@@ -252,24 +258,23 @@ def _print_result(result: ImportResult, stdout: TextIO, stderr: TextIO) -> int:
             print(f"Would interrupt: {result.interruption}", file=stdout)
         stdout.flush()
         return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED
-    print(f"hr-connector: {summary}", file=stderr)
+    lines = [decision_message(result)]
     if result.interruption and result.changeset:
         from hr_connector.report import APPROVABLE_CASES
 
         if result.interruption.case in APPROVABLE_CASES:  # the exact line for the admin
-            print(
-                "hr-connector: to import exactly these changes, add to the extra arguments for "
-                f'one run: "approved_changeset": "{result.changeset}"',
-                file=stderr,
+            lines.append(
+                "to import exactly these changes, add to the extra arguments for one run: "
+                f'"approved_changeset": "{result.changeset}"'
             )
-    if result.log_path:  # none when the log path was refused
-        print(f"hr-connector: log: {result.log_path}", file=stderr)
-    if result.admin_task_path:
-        print(
-            f"hr-connector: admin task: {result.admin_task_path}"
-            f" ({result.admin_task_id or 'not filed'})",
-            file=stderr,
-        )
+    if result.log_path:
+        lines.append(f"log: {result.log_path}")
+    if result.admin_task_id is not None and result.report_error:
+        lines.append(result.report_error)  # a step after the filing (the SFTP archive move)
+    lines.append(outcome_line(result) or "")
+    inside = f"{workdir}{os.sep}"
+    for line in filter(None, lines):
+        print(f"hr-connector: {line.replace(inside, '')}", file=stderr)
     stderr.flush()
     if result.decision is Decision.COMPLETED and result.output_path:
         # A completed run's archives have advanced: the output must be imported even when the

@@ -8,6 +8,7 @@ that is safe to log: no secret is ever put into an error.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -194,9 +195,18 @@ class UpdateLimitExceeded(RunInterrupted):
 class TransientError(RunInterrupted):
     """A network failure worth retrying (refused, reset, timed out, 5xx).
 
-    The Prefect tasks that touch the network retry exactly these; when the retries are used up
-    the run is interrupted with the client's report case.
+    The Prefect tasks that touch the network retry exactly these (after :func:`retry_delays`);
+    when the retries are used up the run is interrupted with the client's report case.
     """
+
+
+def retry_delays() -> list[float]:
+    """Seconds between the attempts at a network step: backoff for a server briefly away.
+
+    ``HR_CONNECTOR_RETRY_DELAYS`` ("2,10,30") changes them, e.g. to shorten tests.
+    """
+    text = os.environ.get("HR_CONNECTOR_RETRY_DELAYS", "2,10,30")
+    return [float(x) for x in text.split(",") if x.strip()]
 
 
 class SftpError(RunInterrupted):
@@ -232,7 +242,10 @@ class SftpUnavailable(TransientError):
 
     case = "sftp_failed"
     message_format = "SFTP server {server} is not reachable: {reason}."
-    hint_format = "Check the network and the server; the run retried and gave up."
+    hint_format = (
+        "Check the network path to {server} (firewall, VPN) and that the server is up, then "
+        "rerun the task."
+    )
 
-    def __init__(self, server: str, reason: str):
-        self._stated(server=server, reason=reason)
+    def __init__(self, server: str, reason: str, hint: str = ""):
+        self._stated(hint=hint or None, server=server, reason=reason)

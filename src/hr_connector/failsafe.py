@@ -150,7 +150,10 @@ def end_unexpected(
     if debug:
         stderr.write(redact("".join(traceback.format_exception(error))))
     if kept or card or why:
-        filed = card or f"not filed: {redact(str(why))}"
-        print(f"hr-connector: admin task: {kept or 'not kept'} ({filed})", file=stderr)
+        from hr_connector.filing import described
+
+        print(
+            f"hr-connector: {described(card, kept, redact(str(why)) if why else None)}", file=stderr
+        )
     stderr.flush()
     return EXIT_INTERRUPTED

@@ -1,9 +1,11 @@
 """What the engine hands the script, read as leniently as EPE sends it (PLATFORM.md §1).
 
 Standard input holds one JSON object (the parameters, possibly pretty-printed over several
-lines), then optionally a second JSON value (the task mappings: absent, empty, ``null``, ``[]`` or
-an object). Anything that cannot start a run (not JSON, nested absurdly deep, a task id that
-cannot name a file, a working directory the script cannot write) is an
+lines, with ``//`` and ``/* */`` comments as the vendor's page shows them), then optionally a
+second JSON value (the task mappings: absent, empty, ``null``, ``[]`` or an object). A key given
+twice with different values is kept for the run to refuse by name. Anything that cannot start a
+run (not JSON, nested absurdly deep, a task id that cannot name a file, a working directory the
+script cannot write or whose name breaks a line) is an
 :class:`~hr_connector.errors.UnusableInvocation`: one line on stderr, exit 2.
 """
 
@@ -12,10 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hr_connector.errors import UnusableInvocation
+from hr_connector.params import TASK_ID_KEYS
 
 log = logging.getLogger("hr_connector.epe")
 
@@ -64,45 +69,125 @@ def _skip_space(text: str, at: int) -> int:
 _ODD_SPACES = "\u00a0\u2007\u202f\ufeff"
 
 
-def _plain_spaces(text: str) -> str:
-    """``text`` with odd spaces *between* JSON tokens made plain; string values keep theirs."""
-    if not any(c in text for c in _ODD_SPACES):
+def _as_json(text: str) -> str:
+    """``text`` as strict JSON: odd spaces between tokens made plain, ``// …`` and ``/* … */``
+    comments outside strings blanked (the vendor's page annotates its example parameters with
+    ``//``). String values keep every character, so a URL's ``//`` stays. Blanking, not
+    deleting, keeps a later error's line and column where the admin sees them."""
+    if not any(c in text for c in (*_ODD_SPACES, "/")):
         return text
     out: list[str] = []
-    in_string = escaped = False
-    for c in text:
+    at, size = 0, len(text)
+    in_string = False
+    while at < size:
+        c = text[at]
         if in_string:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_string = False
+            if c == "\\" and at + 1 < size:
+                out.append(text[at : at + 2])
+                at += 2
+                continue
+            in_string = c != '"'
         elif c == '"':
             in_string = True
         elif c in _ODD_SPACES:
             c = " "
+        elif text.startswith("//", at):
+            end = text.find("\n", at)
+            end = size if end < 0 else end
+            out.append(" " * (end - at))
+            at = end
+            continue
+        elif text.startswith("/*", at):
+            end = text.find("*/", at + 2)
+            if end < 0:
+                raise UnusableInvocation(
+                    f"the parameters hold a comment '/*' that is never closed (line "
+                    f"{text.count(chr(10), 0, at) + 1})."
+                )
+            out.append(re.sub(r"[^\n]", " ", text[at : end + 2]))
+            at = end + 2
+            continue
         out.append(c)
+        at += 1
     return "".join(out)
 
 
-def split_input(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+class _Object(dict[str, Any]):
+    """A JSON object whose text gave some key more than once (``repeated``: key -> values)."""
+
+    repeated: dict[str, list[Any]]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: the object, remembering every key given twice and its values."""
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
+    obj = _Object(found)
+    obj.repeated = {}
+    for key, value in pairs:
+        obj.repeated.setdefault(key, []).append(value)
+    # the same value twice is no ambiguity (a line pasted twice); two values are
+    obj.repeated = {k: v for k, v in obj.repeated.items() if any(x != v[0] for x in v)}
+    return obj
+
+
+def _repeated(value: Any, path: str = "") -> dict[str, list[Any]]:
+    """Every key given more than once at any depth, by its dotted path, with its values."""
+    found: dict[str, list[Any]] = {}
+    if isinstance(value, _Object):
+        for key, values in value.repeated.items():
+            found[f"{path}{key}"] = values
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found.update(_repeated(child, f"{path}{key}."))
+    elif isinstance(value, list):
+        for child in value:
+            found.update(_repeated(child, path))
+    return found
+
+
+@dataclass(frozen=True)
+class StdinInput:
+    """What the engine wrote on standard input."""
+
+    #: the connector parameters (the task's extra arguments)
+    params: dict[str, Any]
+    #: the task mappings (``{}`` when absent)
+    mappings: dict[str, Any] = field(default_factory=dict)
+    #: keys the parameters give more than once (dotted path -> every value, in order): the run
+    #: refuses them rather than silently taking the last (an admin's "update_limit" 5 then 100000)
+    repeated: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def split_input(text: str) -> StdinInput:
     """The parameters object and the task mappings (an object; ``{}`` when absent)."""
-    decoder = json.JSONDecoder()
-    text = _plain_spaces(text)
+    decoder = json.JSONDecoder(object_pairs_hook=_object)
+    text = _as_json(text)
     start = _skip_space(text, 0)
     params, end = _decode(decoder, text, start, "the parameters (line 1)")
     if not isinstance(params, dict):
         raise UnusableInvocation(
             f"the parameters (line 1) must be a JSON object, not {type(params).__name__}."
         )
+    repeated = _repeated(params)
     start = _skip_space(text, end)
-    if start >= len(text):
-        return params, {}
-    mappings, end = _decode(decoder, text, start, "the task mappings (line 2)")
-    if _skip_space(text, end) < len(text):
-        log.warning("Ignored the text after the task mappings on standard input")
-    return params, _mappings_object(mappings)
+    mappings: dict[str, Any] = {}
+    if start < len(text):
+        value, end = _decode(decoder, text, start, "the task mappings (line 2)")
+        if _skip_space(text, end) < len(text):
+            log.warning("Ignored the text after the task mappings on standard input")
+        mappings = _mappings_object(value)
+        repeated_ids = [k for k in _repeated(value) if k.rsplit(".", 1)[-1] in TASK_ID_KEYS]
+        if repeated_ids:
+            raise UnusableInvocation(f"the task mappings (line 2) give {repeated_ids[0]} twice.")
+    ids = [k for k in repeated if k in TASK_ID_KEYS]
+    if ids:  # the log and output are named by it: no guess
+        raise UnusableInvocation(
+            f"the parameters (line 1) give {ids[0]} more than once "
+            f"({', '.join(json.dumps(v) for v in repeated[ids[0]])}): keep one."
+        )
+    return StdinInput(dict(params), mappings, repeated)
 
 
 def _mappings_object(value: Any) -> dict[str, Any]:
@@ -132,6 +217,17 @@ def safe_task_id(value: str) -> str:
             f"file names <taskid>_log.txt and <taskid>_output.json."
         )
     return value
+
+
+def check_one_line(folder: Path) -> None:
+    """The output's path is the last line on stdout: a folder whose name breaks a line would
+    make the platform read a wrong path (or none), so it cannot be the working directory."""
+    shown = str(folder)
+    if len(f"x{shown}x".splitlines()) > 1:
+        raise UnusableInvocation(
+            f"The working directory {json.dumps(shown)} holds a line break: the last line of "
+            "standard output could not name the output file. Rename the folder."
+        )
 
 
 def check_writable(folder: Path) -> None:

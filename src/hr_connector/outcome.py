@@ -177,6 +177,8 @@ class ImportResult(BaseModel):
     admin_task_path: str | None = None
     admin_task_id: str | None = None
     report_error: str | None = None
+    #: attachments the ESM refused although it filed the task (the task lists them)
+    attachments_refused: list[str] = Field(default_factory=list)
     changes: ChangeList | None = None
     #: data-quality findings per check that ran (issue 16)
     data_quality: dict[str, int] = Field(default_factory=dict)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -48,6 +50,10 @@ REQUIRED_KEYS = (
 SECRET_HINTS = ("password", "passphrase", "secret", "token", "key")
 #: What a masked secret reads as in logs, artifacts and reports.
 MASKED = "**********"
+#: Where the ESM's Web APIs begin in a URL (the REST API v1 and the legacy XML Web API).
+_API_PATH = re.compile(r"/(rest-api|api/itsm)(/|$)", re.IGNORECASE)
+#: How people write a delimiter they cannot type into a form field.
+DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "space": " "}
 #: Keys that only say which run this is; accepted in the parameters object (PLATFORM.md §1).
 TASK_ID_KEYS = ("taskid", "task_id", "__taskid__")
 
@@ -92,10 +98,17 @@ class WebApiSettings(BaseModel):
     @field_validator("webapi_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
+        """The ESM's base URL: an address of one of its Web APIs (``…/api/itsm``,
+        ``…/rest-api/itsm/v1``, even a page below them) is cut to the part before it, which is
+        what both clients add their API's path to."""
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("must start with http:// or https:// and name the ESM's host")
+        path = parts.path
+        found = _API_PATH.search(path)
+        if found:
+            path = path[: found.start()]
+        return f"{parts.scheme.lower()}://{parts.netloc}{path.rstrip('/')}"
 
     @field_validator("report_attribute_codes", mode="before")
     @classmethod
@@ -118,7 +131,6 @@ class SftpSettings(BaseModel):
     sftp_remote_path_archive: str | None = None
     sftp_known_hosts: str | None = None
     sftp_host_key_fingerprint: str | None = None
-    sftp_accept_unknown_host_key: bool = False
     sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     #: how long the remote file must keep its size and time before it is taken (whole files)
     sftp_settle_seconds: float = Field(default=10.0, ge=0, le=600)
@@ -191,7 +203,8 @@ class ConnectorParams(BaseModel):
 
     # Extensions (PLATFORM.md §3), all optional with safe defaults.
     taskid: str | None = None
-    csv_delimiter: str = Field(default=";", min_length=1, max_length=1)
+    #: any one character; a tab also as ``\\t`` or ``tab`` (how people type it in a form)
+    csv_delimiter: str = ";"
     date_formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d"], min_length=1)
     unique_id: Literal["employee_number", "national_id"] = "employee_number"
     field_names: dict[str, str] = Field(default_factory=dict)
@@ -260,6 +273,17 @@ class ConnectorParams(BaseModel):
                     f"{fmt!r} is not a usable date format: it must name day, month and year "
                     "(strftime syntax, e.g. %Y-%m-%d or %d.%m.%Y)"
                 )
+        return value
+
+    @field_validator("csv_delimiter", mode="before")
+    @classmethod
+    def _one_character(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in DELIMITER_NAMES:
+            value = DELIMITER_NAMES[value.strip().lower()]
+        if not isinstance(value, str) or len(value) != 1:
+            raise ValueError('one character is expected, e.g. ";", ",", "|" or a tab ("\\t")')
+        if value in '"\r\n':
+            raise ValueError("a quote or a line break cannot separate the fields of a line")
         return value
 
     @field_validator("taskid", mode="before")
@@ -371,6 +395,11 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _white_delimiter(key: str, value: Any) -> bool:
+    """``csv_delimiter`` given as a tab or a space: a value, not a blank field."""
+    return key == "csv_delimiter" and isinstance(value, str) and len(value) == 1
+
+
 def _flat_key(loc: tuple[int | str, ...]) -> str:
     """The vendor key an error is about: a group's name is not one (``webapi.webapi_url``)."""
     if loc and loc[0] in GROUPS:
@@ -378,8 +407,29 @@ def _flat_key(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "parameters"
 
 
-def parse_params(raw: Mapping[str, Any]) -> ConnectorParams:
-    """Validate the extra arguments; raise one :class:`ParametersInvalid` naming every problem."""
+def _repeated_problems(repeated: Mapping[str, list[Any]]) -> dict[str, str]:
+    """``key -> why`` for keys given more than once (a secret's values are not shown)."""
+    problems: dict[str, str] = {}
+    for path, values in repeated.items():
+        shown = (
+            ""
+            if is_secret_key(path.rsplit(".", 1)[-1])
+            else (
+                " (" + ", then ".join(json.dumps(v, ensure_ascii=False)[:60] for v in values) + ")"
+            )
+        )
+        problems[path] = f"given {len(values)} times{shown}: keep one"
+    return problems
+
+
+def parse_params(
+    raw: Mapping[str, Any], *, repeated: Mapping[str, list[Any]] | None = None
+) -> ConnectorParams:
+    """Validate the extra arguments; raise one :class:`ParametersInvalid` naming every problem.
+
+    ``repeated``: keys the JSON text gave more than once with different values
+    (:func:`hr_connector.invocation.split_input`); each is a problem, never a silent last wins.
+    """
     data = dict(raw)
     task_id = _task_id_from(data)
     data.pop("task_id", None)
@@ -387,23 +437,23 @@ def parse_params(raw: Mapping[str, Any]) -> ConnectorParams:
     data["taskid"] = task_id
     missing = [key for key in REQUIRED_KEYS if _blank(data.get(key))]
     # the platform's form leaves blank fields as "" or null: for an optional key that means
-    # "not given", so its default applies (PLATFORM.md §1)
-    for key in [k for k, v in data.items() if _blank(v)]:
+    # "not given", so its default applies (PLATFORM.md §1); a tab or a space is a delimiter
+    for key in [k for k, v in data.items() if _blank(v) and not _white_delimiter(k, v)]:
         del data[key]
+    invalid = _repeated_problems(repeated or {})
     try:
         params = ConnectorParams.model_validate(data)
     except ValidationError as exc:
-        invalid: dict[str, str] = {}
         for err in exc.errors(include_input=False, include_url=False):
             key = _flat_key(err["loc"])
             if err["type"] == "missing":
                 if key not in missing:
                     missing.append(key)
             else:
-                invalid[key] = err["msg"]
+                invalid.setdefault(key, err["msg"])
         raise ParametersInvalid(missing, invalid) from None
-    if missing:  # pragma: no cover - pydantic reports these above
-        raise ParametersInvalid(missing, {})
+    if missing or invalid:
+        raise ParametersInvalid(missing, invalid)
     if params.extra_keys:
         log.debug("Unknown parameter keys kept for extensions: %s", ", ".join(params.extra_keys))
     return params

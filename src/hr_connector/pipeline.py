@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from hr_connector import (
     checkpoints,
     delivery,
     fastpath,
+    filing,
     guards,
     header,
     publish,
@@ -98,7 +100,7 @@ def parse_file(
     if readers.missing_column_interrupts(path):
         schema = header.check_header(path.name, schema, table.columns)
     else:
-        schema = header.matched_schema(schema, table.columns)
+        schema = header.matched_schema(schema, table.columns, path.name)
     header.check_guid_field(path.name, schema, table)
     if schema.key_column not in table.columns:
         # not one record can be identified: a broken export, not a file of bad rows
@@ -479,6 +481,8 @@ class ImportRun:
 
     #: nothing stopped the run: it publishes (set by :meth:`decide`; a failed publish clears it)
     completed: bool = False
+    #: when the run began (what it recorded since then is told in its admin task)
+    started: float = field(default_factory=time.time)
 
     @classmethod
     def start(
@@ -687,13 +691,18 @@ class ImportRun:
     def keep_and_file_admin_task(self) -> None:
         """The admin task that says what the run decided and why: kept as files, then filed
         (a dry run only logs it)."""
-        task = self._admin_task()
+        own = self._admin_task()
         result, workdir = self.result, self.workdir
         if self.params.dry_run:
             log.info("Dry run: admin task not filed. It would read:")
-            for line in task.description.splitlines():
+            for line in own.description.splitlines():
                 log.info("  %s", line)
             return
+        if self.params.sftp is not None:
+            from hr_connector.clients import sftp
+
+            own = sftp.with_first_use(own, workdir, self.translations, self.started)
+        task = filing.with_unfiled(own, workdir, self.translations)
         holder = result.interruption.figures.get("holder", "") if result.interruption else ""
         if not (self.refused and str(holder).endswith(f"task {workdir.task_id}")):
             # a run refused by a run of the same task must not replace that run's kept admin task
@@ -702,7 +711,8 @@ class ImportRun:
                 checkpoints.reached("admin-task-kept")
             except Exception as error:  # e.g. a folder at its path: it is still filed
                 log.error("Could not keep the admin task: %s", error)
-        if _file_report(result, task, self.sink, self.steps, workdir):
+        kept = own if result.admin_task_path else None
+        if file_report(result, task, self.sink, self.steps, workdir, own=kept):
             checkpoints.reached("admin-task-filed")
 
     def _admin_task(self) -> AdminTask:
@@ -787,21 +797,31 @@ class ImportRun:
         checkpoints.reached("run-ended")
 
 
-def _file_report(
-    result: ImportResult, task: AdminTask, sink: report.ReportSink, steps: Steps, workdir: WorkDir
+def file_report(
+    result: ImportResult,
+    task: AdminTask,
+    sink: report.ReportSink,
+    steps: Steps,
+    workdir: WorkDir,
+    *,
+    own: AdminTask | None = None,
 ) -> bool:
-    """File the admin task; a failure is the result's ``report_error`` (the decision stands)."""
+    """File the admin task; a failure is the result's ``report_error`` (the decision stands).
+
+    Filed, it also filed the earlier unfiled tasks it repeats (:mod:`hr_connector.filing`);
+    not filed, ``own`` (the run's task without those repeats) is remembered for the next run.
+    """
     try:
         result.admin_task_id = steps.file_report(task, sink)
     except Exception as exc:  # the task is kept to be re-sent
         result.report_error = f"{type(exc).__name__}: {exc}"
-        log.error(
-            "Could not file the admin task (kept in %s): %s",
-            workdir.admin_task_json.name,
-            result.report_error,
-        )
+        log.error("%s", filing.outcome_line(result))
+        if own is not None:
+            filing.remember(workdir, own, result.report_error)
         return False
-    log.info("Filed the admin task %s", result.admin_task_id)
+    result.attachments_refused = list(sink.refused)
+    log.info("%s", filing.outcome_line(result))
+    filing.forget(workdir)
     return True
 
 
@@ -835,7 +855,7 @@ def refile_admin_task(
     )
     task = AdminTask.model_validate_json(workdir.door.read_bytes(workdir.admin_task_json))
     result = record.result.model_copy(update={"report_error": None})
-    _file_report(result, task, sink, steps, workdir)
+    file_report(result, task, sink, steps, workdir)
     runrecord.save(
         workdir,
         runrecord.RunRecord(

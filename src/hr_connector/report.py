@@ -8,6 +8,7 @@ that could not be filed can be re-sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,6 +77,9 @@ APPROVABLE_CASES = (
 
 class ReportSink(Protocol):
     """Where an admin task is filed (the ESM's REST or XML API, or nowhere for a dry run)."""
+
+    #: the attachments the target refused in the last :meth:`file` (the task lists them)
+    refused: Sequence[str]
 
     def file(self, task: AdminTask) -> str:
         """File the task; return the datacard's ID (or another reference)."""
@@ -180,8 +184,7 @@ def build_admin_task(
         lines.append(t("summary_dry_run", language))
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
         lines.append(t("counts_full" if run_type == "full" else "counts", language, **figures))
-    for note in translations.notes:  # the customer's translation.json was not (fully) used
-        lines.append(t("translation_file_ignored", language, **note))
+    lines += translations.note_lines(language)  # what of the customer's texts was not used
     if verdict is not None:
         lines += _override_lines(translations, language, verdict, changeset, approved_by)
     if changeset:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hr_connector import artifacts, progress, report
+from hr_connector import artifacts, filing, progress, report
 from hr_connector.door import FileRefused
 from hr_connector.errors import ParametersInvalid, RunLocked
 from hr_connector.failsafe import logged
@@ -29,7 +29,7 @@ from hr_connector.params import (
     secret_values,
     webapi_settings_from_raw,
 )
-from hr_connector.pipeline import PLAIN_STEPS, Steps, run_import, write_admin_task
+from hr_connector.pipeline import PLAIN_STEPS, Steps, file_report, run_import, write_admin_task
 from hr_connector.runlog import register_secrets, run_log_file, run_log_to
 from hr_connector.sinks import make_sink
 from hr_connector.texts import Translations
@@ -93,7 +93,8 @@ def run_plain(params: ConnectorParams, workdir: Path, task_id: str) -> ImportRes
     return execute(params, workdir, task_id, PLAIN_STEPS)
 
 
-def state_message(result: ImportResult) -> str:
+def decision_message(result: ImportResult) -> str:
+    """What the run decided, with its figures, in one sentence."""
     c = result.counts
     if result.decision is Decision.INTERRUPTED:
         assert result.interruption is not None
@@ -104,12 +105,18 @@ def state_message(result: ImportResult) -> str:
     )
     if result.run_type != "full":  # a full run has no new, changed or removed rows
         text += f" ({c.new} new, {c.changed} changed, {c.removed} removed)"
-    if result.report_error:
-        text += (
-            f". The admin task could NOT be filed ({result.report_error}); it is kept in "
-            f"{result.admin_task_path}: re-send it with 'hr-connector resend-report'"
-        )
     return text
+
+
+def state_message(result: ImportResult) -> str:
+    """The decision, and what became of the admin task when that needs a look: the Prefect
+    state's message and the run log's last line."""
+    parts = [decision_message(result).rstrip(".")]
+    if result.admin_task_id is not None and result.report_error:
+        parts.append(result.report_error)  # a step after the filing (the SFTP archive move)
+    elif result.report_error or result.attachments_refused:
+        parts.append(filing.outcome_line(result) or "")
+    return ". ".join(parts)
 
 
 def report_unusable_parameters(
@@ -141,17 +148,17 @@ def report_unusable_parameters(
             return result
         kept = _report_unusable(raw, error, wd, result)
     if kept is not None:  # filed after the locks are released: the ESM may be slow
-        task, settings = kept
+        tasks, settings = kept
         with logged(wd, debug=False):
             from hr_connector.clients import esm
 
-            file_kept_task(result, task, esm.sink_for(settings))
+            file_kept_task(result, tasks, esm.sink_for(settings), wd)
     return result
 
 
 def _report_unusable(
     raw: Mapping[str, Any], error: ParametersInvalid, wd: WorkDir, result: ImportResult
-) -> tuple[AdminTask, WebApiSettings] | None:
+) -> tuple[tuple[AdminTask, AdminTask], WebApiSettings] | None:
     """Under the run locks: log, remove the stale output, keep the admin task to file."""
     with logged(wd, debug=bool(raw.get("debug") in (True, "true", "True"))):
         log.error("Run interrupted: %s", error)
@@ -169,18 +176,19 @@ def _report_unusable(
             return None
         register_secrets([settings.webapi_password.get_secret_value()])
         file = str(raw.get("file_path") or "-")
-        task = keep_interruption_task(result, wd, settings.language, file)
-    return task, settings
+        tasks = keep_interruption_task(result, wd, settings.language, file)
+    return tasks, settings
 
 
 def keep_interruption_task(
     result: ImportResult, wd: WorkDir, language: str, file: str
-) -> AdminTask:
-    """The admin task of a run that ended before reading a file, kept as the run's files."""
+) -> tuple[AdminTask, AdminTask]:
+    """The admin task of a run that ended before reading a file, kept as the run's files:
+    (the run's own task, the task kept and filed, which repeats earlier unfiled ones)."""
     assert result.interruption is not None
     translations = Translations.load(wd.translation_override)
     language = language if language in translations.languages() else "en"
-    task = report.build_admin_task(
+    own = report.build_admin_task(
         translations=translations,
         language=language,
         task_id=result.task_id,
@@ -191,25 +199,24 @@ def keep_interruption_task(
         interruption=result.interruption,
         attachments=[report.data_attachment(wd.admin_task_json)],
     )
+    task = filing.with_unfiled(own, wd, translations)
     result.admin_task_path = str(write_admin_task(task, wd))
-    return task
+    return own, task
 
 
-def file_kept_task(result: ImportResult, task: AdminTask, sink: report.ReportSink) -> None:
+def file_kept_task(
+    result: ImportResult, tasks: tuple[AdminTask, AdminTask], sink: report.ReportSink, wd: WorkDir
+) -> None:
     """File a kept admin task; a failure is recorded on the result (the decision stands)."""
-    try:
-        result.admin_task_id = sink.file(task)
-        log.info("Filed the admin task %s", result.admin_task_id)
-    except Exception as exc:  # the task is kept to be re-sent
-        result.report_error = f"{type(exc).__name__}: {exc}"
-        log.error("Could not file the admin task: %s", result.report_error)
+    own, task = tasks
+    file_report(result, task, sink, PLAIN_STEPS, wd, own=own)
 
 
 def file_interruption_task(
     result: ImportResult, wd: WorkDir, language: str, file: str, sink: report.ReportSink
 ) -> None:
     """The admin task of a run that ended before reading a file: keep it, then file it."""
-    file_kept_task(result, keep_interruption_task(result, wd, language, file), sink)
+    file_kept_task(result, keep_interruption_task(result, wd, language, file), sink, wd)
 
 
 def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:

@@ -4,6 +4,10 @@ The working directory's ``misc-files/translation.json`` overrides the shipped te
 and language by language (:mod:`hr_connector.translation_merge`). A case without a text in the
 chosen language uses its English text; only a language no case has a text for stops the run,
 with an error that names it, before anything is imported.
+
+A text a person reads never shows the host's absolute working directory: a figure that holds a
+path below it is shown relative to it (``data/archive``, ``in/title.csv``), wherever the figure
+came from.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from hr_connector import plurals
 from hr_connector.errors import RunInterrupted
 from hr_connector.inert import FIGURE_MAX, shown
-from hr_connector.translation_merge import merge
+from hr_connector.translation_merge import IGNORED_CASE, merge
 
 SHIPPED_LANGUAGES = ("en", "fi", "sv", "de", "pl", "fr")
 
@@ -41,17 +45,23 @@ class Translations:
         cases: Mapping[str, Mapping[str, str]],
         source: str,
         notes: list[dict[str, str]] | None = None,
+        root: Path | None = None,
     ) -> None:
         self.cases = cases
         self.source = source
         #: problems with the customer's file, repeated in the admin task
         self.notes = notes or []
+        #: the working directory: paths below it are shown relative to it
+        self.root = None if root is None else str(root)
 
     @classmethod
     def load(cls, override: Path | None = None) -> Translations:
+        """The shipped texts, with ``override`` (the working directory's
+        ``misc-files/translation.json``, whose folder's parent is the working directory)."""
         shipped = resources.files("hr_connector.translations").joinpath("translation.json")
         merged = merge(json.loads(shipped.read_text(encoding="utf-8")), override)
-        return cls(merged.cases, merged.source, merged.notes)
+        root = None if override is None else override.absolute().parent.parent
+        return cls(merged.cases, merged.source, merged.notes, root)
 
     def languages(self) -> set[str]:
         """Every language some case has a text in."""
@@ -66,19 +76,32 @@ class Translations:
         if missing:
             raise TranslationMissing(self.source, "en", missing)
 
+    def note_lines(self, language: str) -> list[str]:
+        """What the admin task says about the customer's translation.json (nothing when all of
+        it was used): the file ignored, unknown case names, texts that were not used."""
+        lines: list[str] = []
+        for note in self.notes:
+            figures = {k: v for k, v in note.items() if k != "case"}
+            lines.append(self.text(note.get("case", IGNORED_CASE), language, **figures))
+        return lines
+
     def text(self, case: str, language: str, **figures: object) -> str:
         case = plurals.variant(self.cases, case, language, figures)  # "1 file", "2 files"
         texts = self.cases.get(case, {})
         template = texts.get(language, texts.get("en"))
         if template is None:
             raise TranslationMissing(self.source, language, [case])
-        values = {name: _inert(figures.get(name, "")) for name in placeholders(template)}
+        values = {name: self._shown(figures.get(name, "")) for name in placeholders(template)}
         return template.format(**values)
 
-
-def _inert(value: object) -> object:
-    """A figure as the admin reads it: a text escaped and capped (:mod:`hr_connector.inert`)."""
-    return shown(value, FIGURE_MAX) if isinstance(value, str) else value
+    def _shown(self, value: object) -> object:
+        """A figure as the admin reads it: a text without the working directory's absolute path,
+        escaped and capped (:mod:`hr_connector.inert`)."""
+        if not isinstance(value, str):
+            return value
+        if self.root is not None and self.root in value:
+            value = "." if value == self.root else value.replace(self.root + "/", "")
+        return shown(value, FIGURE_MAX)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -2,10 +2,16 @@
 
 A customer moving from the vendor's script often has a file with only some cases, or with the
 vendor's case names. Their texts override the shipped ones case by case and language by language;
-a case or language the file lacks keeps the shipped text; case names we do not know are ignored
-with a log warning. A file that is not valid JSON, or not shaped
-``{"<case>": {"text": {"<lang>": "..."}}}``, is ignored as a whole with a warning that the admin
-task repeats (:attr:`MergedTexts.notes`): the run goes on with the shipped texts.
+a case or language the file lacks keeps the shipped text. What is not used is said in the admin
+task, not only in the log (:attr:`MergedTexts.notes`, one report case each):
+
+- a file that is not valid JSON, or not shaped ``{"<case>": {"text": {"<lang>": "..."}}}``, is
+  ignored as a whole (:data:`IGNORED_CASE`): the run goes on with the shipped texts;
+- case names we do not know are listed (:data:`UNKNOWN_CASES_CASE`);
+- a text that uses anything but its case's placeholders, plainly, keeps the shipped text
+  (:data:`TEXT_REFUSED_CASE`): no ``{placeholder}`` the case does not give (it would print
+  empty), no width, precision or conversion (``{task_id:>30000000}`` would write a 30 MB task).
+  The case's placeholders are those its shipped texts use, in any language.
 """
 
 from __future__ import annotations
@@ -23,8 +29,12 @@ from hr_connector.workdir import door_for
 
 log = logging.getLogger("hr_connector.texts")
 
-#: The report case that tells the admin the customer's file was not (fully) used.
+#: The report case that tells the admin the customer's file was not used at all.
 IGNORED_CASE = "translation_file_ignored"
+#: The report case that names the customer's case names we do not know.
+UNKNOWN_CASES_CASE = "translation_cases_unknown"
+#: The report case that names a customer text that was not used, and why.
+TEXT_REFUSED_CASE = "translation_text_refused"
 
 
 @dataclass
@@ -32,7 +42,7 @@ class MergedTexts:
     #: case -> language -> text
     cases: dict[str, dict[str, str]]
     source: str
-    #: figures of :data:`IGNORED_CASE` notes for the admin task (``file``, ``reason``)
+    #: what the admin task says about the customer's file: ``{"case": <report case>, figures}``
     notes: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -48,14 +58,26 @@ def _shape_problem(raw: Any) -> str | None:
     return None
 
 
-def _formattable(text: str) -> bool:
-    """A template ``str.format`` can fill with named figures (no ``{0}``, ``{a.b}``, lone ``{``)."""
+def _names(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _misused(text: str, allowed: set[str]) -> list[str]:
+    """The fields of ``text`` that are not one of ``allowed`` written plainly (``{name}``);
+    ``["{"]`` when the text is no template at all (a lone brace)."""
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-        text.format(**dict.fromkeys(names, ""))
-    except (ValueError, IndexError, KeyError, AttributeError, TypeError):
-        return False
-    return True
+        fields = list(string.Formatter().parse(text))
+    except ValueError:
+        return ["{" if "{" in text else "}"]
+    bad: list[str] = []
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        plain = name in allowed and not spec and conversion is None
+        if not plain:
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            bad.append("{" + shown[:40] + ("…" if len(shown) > 40 else "") + "}")
+    return bad
 
 
 def _read(path: Path) -> tuple[Any, str | None]:
@@ -73,35 +95,44 @@ def _read(path: Path) -> tuple[Any, str | None]:
         return None, f"not readable ({exc.strerror})"
 
 
-def _override(cases: dict[str, dict[str, str]], raw: dict[str, Any], shown: str) -> int:
-    """Lay the customer's valid templates of known cases over ``cases``; return how many."""
-    overridden = 0
+def _override(
+    cases: dict[str, dict[str, str]], raw: dict[str, Any], shown: str
+) -> tuple[set[tuple[str, str]], list[dict[str, str]]]:
+    """Lay the customer's usable texts of known cases over ``cases``: (what was laid, notes)."""
+    laid: set[tuple[str, str]] = set()
+    notes: list[dict[str, str]] = []
     for case, entry in raw.items():
         if case not in cases:
             continue
+        allowed = set().union(*(_names(text) for text in cases[case].values()))
         for lang, text in entry["text"].items():
-            if _formattable(text):
+            bad = _misused(text, allowed)
+            if not bad:
                 cases[case][lang] = text
-                overridden += 1
-            else:
-                log.warning(
-                    "Ignored the %s text of the case %s in %s: not a valid text template",
-                    lang,
-                    case,
-                    shown,
-                )
-    return overridden
+                laid.add((case, lang))
+                continue
+            log.warning(
+                "Ignored the %s text of the case %s in %s: it uses %s", lang, case, shown, bad
+            )
+            notes.append(
+                {
+                    "case": TEXT_REFUSED_CASE,
+                    "file": shown,
+                    "text_case": case,
+                    "text_language": lang,
+                    "found": ", ".join(bad),
+                    "allowed": ", ".join("{" + n + "}" for n in sorted(allowed)) or "-",
+                }
+            )
+    return laid, notes
 
 
-def _keep_singular_forms(cases: dict[str, dict[str, str]], raw: dict[str, Any]) -> None:
+def _keep_singular_forms(cases: dict[str, dict[str, str]], laid: set[tuple[str, str]]) -> None:
     """Your wording wins over our singular form of it (unless you wrote the singular too)."""
-    for case, entry in raw.items():
+    for case, lang in laid:
         singular = cases.get(f"{case}_one")
-        if case in cases and singular is not None:
-            own = raw.get(f"{case}_one", {}).get("text", {})
-            for lang in entry["text"]:
-                if lang not in own and lang in cases[case]:
-                    singular[lang] = cases[case][lang]
+        if singular is not None and (f"{case}_one", lang) not in laid:
+            singular[lang] = cases[case][lang]
 
 
 def merge(shipped: Mapping[str, Any], custom: Path | None) -> MergedTexts:
@@ -115,11 +146,17 @@ def merge(shipped: Mapping[str, Any], custom: Path | None) -> MergedTexts:
         problem = _shape_problem(raw)
     if problem is not None:
         log.warning("Ignored the custom texts %s: %s; the shipped texts are used", shown, problem)
-        return MergedTexts(cases, "shipped translation.json", [{"file": shown, "reason": problem}])
+        note = {"case": IGNORED_CASE, "file": shown, "reason": problem}
+        return MergedTexts(cases, "shipped translation.json", [note])
+    notes: list[dict[str, str]] = []
     unknown = sorted(case for case in raw if case not in cases)
     if unknown:
         log.warning("Ignored the unknown case(s) of %s: %s", shown, ", ".join(unknown[:20]))
-    overridden = _override(cases, raw, shown)
-    _keep_singular_forms(cases, raw)
-    log.info("Custom texts: %d text(s) of %s override the shipped ones", overridden, shown)
-    return MergedTexts(cases, f"{shown} over the shipped translation.json")
+        listed = ", ".join(f'"{c[:60]}"' for c in unknown[:20]) + (
+            " …" if len(unknown) > 20 else ""
+        )
+        notes.append({"case": UNKNOWN_CASES_CASE, "file": shown, "cases": listed})
+    laid, refused = _override(cases, raw, shown)
+    _keep_singular_forms(cases, laid)
+    log.info("Custom texts: %d text(s) of %s override the shipped ones", len(laid), shown)
+    return MergedTexts(cases, f"{shown} over the shipped translation.json", notes + refused)

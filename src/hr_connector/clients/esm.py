@@ -24,12 +24,12 @@ registered with :mod:`hr_connector.runlog` so that every log record is scrubbed 
 of defence.
 
 The sinks (:class:`RestSink`, :class:`XmlSink`) turn an :class:`~hr_connector.outcome.AdminTask`
-into one datacard. :class:`RestSink` remembers, per task, the datacard it created and the files it
-uploaded, so a Prefect retry after a transient failure *resumes* the filing instead of creating a
-second datacard. Attachments are streamed from disk. A 413 for an attachment is not fatal: the
-file is sent zipped, else split into JSON parts (small files only), else listed with its location,
-size, rows and SHA-256; what happened is appended to the description with a ``PATCH`` of the
-datacard (see :meth:`EsmRestClient.upload_attachment`).
+into one datacard. Once :class:`RestSink` has created the datacard the task is filed: each
+attachment is streamed from disk, tried again while the ESM fails for now, and one the ESM will not
+take is listed in the description (where it is kept, its size and SHA-256, why) and named in
+:attr:`RestSink.refused`, so the run's last line can say so. A 413 is not fatal either: the file is
+sent zipped, else listed (see
+:meth:`EsmRestClient.upload_attachment`).
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import functools
+import errno
 import ipaddress
 import json
 import logging
 import os
 import re
+import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -55,16 +56,10 @@ import requests
 from lxml import etree
 from requests_toolbelt import MultipartEncoder
 
-from hr_connector.attachments import (
-    not_attached,
-    not_attached_lines,
-    translated,
-    zip_file,
-    zipped_name,
-)
+from hr_connector.attachments import not_attached, not_attached_lines, zip_file, zipped_name
 from hr_connector.clients import deadline
 from hr_connector.door import FileRefused
-from hr_connector.errors import ConnectorError, TransientError
+from hr_connector.errors import ConnectorError, TransientError, retry_delays
 from hr_connector.inert import shown
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.params import WebApiSettings
@@ -86,33 +81,6 @@ MAX_BODY_IN_ERROR = 500
 #: Statuses that say "try again later" rather than "your request is wrong".
 TRANSIENT_STATUSES = frozenset({408, 429})
 USER_AGENT = "hr-connector (ESM client)"
-#: After a 413 even zipped, a JSON array up to this size is split into parts (read into memory);
-#: a larger one is listed in the task instead.
-SPLIT_MAX_BYTES = 4 << 20
-
-#: English texts of the notes appended to the description, used when translation.json has no
-#: text for the case in the task's language (the cases are proposed for translation.json).
-NOTE_TEXTS: dict[str, str] = {
-    "attachment_compressed": (
-        "The attachment {name} was too large for the ESM; it is attached compressed as {files}."
-    ),
-    "attachment_split": (
-        "The attachment {name} was too large for the ESM; it is attached in {parts} parts: {files}."
-    ),
-    "attachment_too_large": (
-        "The attachment {name} could not be attached completely: it is too large for the ESM "
-        "even when compressed or split. The complete file is kept on the connector host as "
-        "{path}."
-    ),
-    "attachment_missing": (
-        "The attachment {name} was not found on the connector host ({path}) and is not attached."
-    ),
-    "attachments_not_supported": (
-        "The legacy XML Web API cannot carry attachments; the files are kept on the connector "
-        "host: {files}."
-    ),
-    "attachments_omitted": "The attachments could not be added to this task: {reason}",
-}
 
 # XML 1.0 forbids most C0 control characters; HR data may carry them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -150,7 +118,9 @@ class EsmUnavailable(TransientError):
         message = redact(message)
         super().__init__(
             message,
-            hint=hint or "The ESM or the network to it is down or overloaded; retry later.",
+            hint=hint
+            or "The ESM answered with an error for now; if it keeps doing so, ask its "
+            "administrator, then re-send the admin task with 'hr-connector resend-report'.",
             figures={"message": message},
         )
         self.status = status
@@ -225,6 +195,49 @@ def _body_summary(response: requests.Response) -> str:
     return text or "(empty body)"
 
 
+def _step(method: str, path: str) -> str:
+    """Which step of the filing a call is, in the admin's words."""
+    if path.endswith("/users/login"):
+        return "Logging in to the ESM"
+    if path.endswith("/file"):
+        return "Uploading an attachment of the admin task"
+    if method == "PATCH":
+        return "Adding the attachment notes to the admin task"
+    return "Filing the admin task"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = getattr(current, "reason", None)
+        todo += [current.__cause__, current.__context__]
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+        if isinstance(nested, BaseException):
+            todo.append(nested)
+
+
+def _name_lookup_error(exc: BaseException) -> socket.gaierror | None:
+    """The failed name lookup under a requests error, if that is what it is."""
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return cause
+        if type(cause).__name__ == "NameResolutionError":  # urllib3 keeps only the text
+            text = str(cause)
+            code = socket.EAI_AGAIN if "Temporary failure" in text else socket.EAI_NONAME
+            return socket.gaierror(code, text)
+    return None
+
+
+def _errno_in(exc: BaseException, number: int) -> bool:
+    return any(isinstance(c, OSError) and c.errno == number for c in _causes(exc))
+
+
 class _CallCut(Exception):
     def __init__(self, why: str) -> None:
         super().__init__(why)
@@ -241,8 +254,12 @@ class _Transport:
         self, settings: WebApiSettings, base_path: str, session: requests.Session | None
     ) -> None:
         self.settings = settings
+        self.base_path = base_path
         self.base = settings.webapi_url + base_path
-        self.host = urlsplit(settings.webapi_url).hostname or settings.webapi_url
+        parts = urlsplit(settings.webapi_url)
+        self.host = parts.hostname or settings.webapi_url
+        #: host:port, as the admin checks it
+        self.address = f"{self.host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         self.session = session or requests.Session()
         adapter = deadline.DeadlineAdapter()
         self.session.mount("http://", adapter)
@@ -303,18 +320,17 @@ class _Transport:
             ) from None
         except requests.exceptions.Timeout as exc:
             raise EsmUnavailable(
-                f"The ESM at {self.host} did not answer {method} {path} within "
-                f"{self.settings.webapi_timeout_seconds:g} s ({_short_reason(exc)}).",
-                hint="The ESM may be overloaded; raise webapi_timeout_seconds if it is just slow.",
+                f"{_step(method, path)}: the ESM at {self.address} did not answer {method} "
+                f"{path} within {self.settings.webapi_timeout_seconds:g} s "
+                f"({_short_reason(exc)}).",
+                hint=f"Check the network path from this host to {self.address} (firewall, proxy, "
+                "VPN); the ESM may be overloaded: raise webapi_timeout_seconds if it is just slow.",
             ) from None
         except (
             requests.exceptions.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            raise EsmUnavailable(
-                f"No usable answer from the ESM at {self.host} to {method} {path}: "
-                f"{_short_reason(exc)}."
-            ) from None
+            raise self._unreachable(method, path, exc) from None
         except requests.exceptions.RequestException as exc:
             raise EsmError(
                 f"Cannot send {method} {path} to the ESM at {self.host}: {_short_reason(exc)}.",
@@ -328,6 +344,34 @@ class _Transport:
             (time.monotonic() - started) * 1000,
         )
         return response
+
+    def _unreachable(self, method: str, path: str, exc: BaseException) -> ConnectorError:
+        """What a failed connection means, what was tried, and what to check."""
+        reason = _short_reason(exc)
+        tried = f"{_step(method, path)} ({method} {self.base_path}{path})"
+        lookup = _name_lookup_error(exc)
+        if lookup is not None and lookup.errno != socket.EAI_AGAIN:
+            return EsmError(
+                f"{tried}: the ESM's host name {self.host} (webapi_url) cannot be resolved "
+                f"({reason}).",
+                hint=f"Check the host name in webapi_url ({self.settings.webapi_url}) and that "
+                f"this machine's DNS resolves it (getent hosts {self.host}).",
+            )
+        if lookup is not None:
+            hint = f"This machine's DNS did not answer for {self.host}; check its DNS servers."
+        elif _errno_in(exc, errno.ECONNREFUSED):
+            hint = (
+                f"Nothing accepts connections at {self.address}: check the port and scheme in "
+                f"webapi_url ({self.settings.webapi_url}), and that no firewall refuses this host."
+            )
+        else:
+            hint = (
+                f"Check the network path from this host to {self.address} (firewall, proxy, "
+                "VPN) and that the ESM is up."
+            )
+        return EsmUnavailable(
+            f"{tried}: no usable answer from the ESM at {self.address}: {reason}.", hint=hint
+        )
 
     def _bounded_request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """``session.request`` cut off after ``webapi_timeout_seconds`` in all (see deadline)."""
@@ -426,7 +470,7 @@ def _attribute_values(data: Mapping[str, str]) -> dict[str, dict[str, list[dict[
     return {code: {"values": [{"value": text}]} for code, text in data.items()}
 
 
-UploadHow = Literal["plain", "compressed", "split", "too_large"]
+UploadHow = Literal["plain", "compressed", "too_large"]
 
 
 @dataclass
@@ -434,8 +478,7 @@ class UploadResult:
     """What :meth:`EsmRestClient.upload_attachment` did with one file.
 
     ``files`` are the names stored in the ESM (empty when nothing was stored);
-    ``how`` is ``plain``, ``compressed`` (``name.zip``), ``split`` (``stem.partN.json``) or
-    ``too_large`` (not attached, or only some parts: ``files`` says which).
+    ``how`` is ``plain``, ``compressed`` (``name.zip``) or ``too_large`` (not attached).
     """
 
     name: str
@@ -617,19 +660,15 @@ class EsmRestClient:
         """Upload a file so that a 413 does not lose it; nothing is held whole in memory.
 
         ``content`` is what to send (a file on disk, streamed); ``source`` is the original when
-        ``content`` is its zip. Why this order on a 413: a zip keeps the file whole and usually
-        shrinks JSON 5-20 times (made on disk, streamed); only when that is still too big, and the
-        original is small enough to hold (:data:`SPLIT_MAX_BYTES`), is a JSON array split into
-        parts (``stem.part1.json`` ...), each smaller than the smallest upload that failed
-        (halving again on another 413). Otherwise the attachment is ``too_large``: the task lists
-        it (location, size, rows, SHA-256) instead.
+        ``content`` is its zip. On a 413 the file is sent zipped (made on disk, streamed: a zip
+        keeps it whole and shrinks JSON 5-20 times); when even that is too big the attachment is
+        ``too_large``: the task lists it (location, size, rows, SHA-256) instead.
         """
         try:
             self.upload_file(template, card_id, attribute, name, content)
             return UploadResult(name, "plain", [name])
         except EsmTooLarge as exc:
             failed = exc.size or _size(content)
-        original = source or content
         if source is None:
             log.warning(
                 "The ESM refused %s (%d bytes) as too large; trying it zipped", name, failed
@@ -651,55 +690,8 @@ class EsmRestClient:
                         failed = packed
         else:
             log.warning("The ESM refused the zip %s (%d bytes) as too large", name, failed)
-        if _size(original) > SPLIT_MAX_BYTES:
-            log.warning("%s is too large for the ESM even zipped; not attached", name)
-            return UploadResult(name, "too_large", sent=failed)
-        data = door_for(original).read_bytes(original) if isinstance(original, Path) else original
-        stem_name = original.name if isinstance(original, Path) else name
-        return self._upload_split(template, card_id, attribute, stem_name, data, failed)
-
-    def _upload_split(
-        self, template: str, card_id: str, attribute: str, name: str, content: bytes, failed: int
-    ) -> UploadResult:
-        try:
-            rows = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
-            rows = None
-        if not isinstance(rows, list) or len(rows) < 2:
-            log.warning("%s is too large for the ESM and is no JSON array to split", name)
-            return UploadResult(name, "too_large", sent=failed)
-        encoded = [json.dumps(row, ensure_ascii=False).encode("utf-8") for row in rows]
-        stem = name[:-5] if name.lower().endswith(".json") else name
-        target = failed - 1
-        uploaded: list[str] = []
-        start = 0
-        while start < len(encoded):
-            size, end = 2, start  # "[" and "]"
-            while end < len(encoded):
-                extra = len(encoded[end]) + (2 if end > start else 0)  # ",\n"
-                if size + extra > target:
-                    break
-                size += extra
-                end += 1
-            if end == start:
-                log.warning(
-                    "%s: row %d alone is larger than the ESM accepts (%d bytes); not attached",
-                    name,
-                    start + 1,
-                    len(encoded[start]),
-                )
-                return UploadResult(name, "too_large", uploaded, sent=failed)
-            payload = b"[" + b",\n".join(encoded[start:end]) + b"]"
-            part = f"{stem}.part{len(uploaded) + 1}.json"
-            try:
-                self.upload_file(template, card_id, attribute, part, payload)
-            except EsmTooLarge:
-                target = len(payload) // 2
-                continue
-            uploaded.append(part)
-            start = end
-        log.warning("Attached %s in %d parts: %s", name, len(uploaded), ", ".join(uploaded))
-        return UploadResult(name, "split", uploaded)
+        log.warning("%s is too large for the ESM even zipped; not attached", name)
+        return UploadResult(name, "too_large", sent=failed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -807,38 +799,18 @@ class EsmXmlClient:
 
 
 class _Notes:
-    """Texts appended to the description, in the task's language when translation.json has it."""
+    """Texts appended to the description, in the task's language (translation.json)."""
 
     def __init__(self, translations: Translations | None) -> None:
         self._translations = translations
-        self._loaded = translations is not None
 
-    def source(self) -> Translations | None:
-        if not self._loaded:
-            self._loaded = True
-            try:
-                self._translations = Translations.load()
-            except Exception as exc:  # the shipped file is part of the package; be lenient
-                log.debug("No translations for the ESM notes: %s", exc)
+    def source(self) -> Translations:
+        if self._translations is None:  # a sink made without the run's texts: the shipped ones
+            self._translations = Translations.load()
         return self._translations
 
     def text(self, case: str, language: str, **figures: object) -> str:
-        return translated(self.source(), case, language, NOTE_TEXTS, **figures)
-
-
-@dataclass
-class _Filing:
-    """Progress of one task's filing, so a retry resumes where the last attempt stopped."""
-
-    card_id: str | None = None
-    done: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-    not_attached: list[NotAttached] = field(default_factory=list)
-    noted: bool = False
-
-
-def _task_key(task: AdminTask) -> str:
-    return f"{task.task_id}|{task.created_at}|{task.case}|{task.title}"
+        return self.source().text(case, language, **figures)
 
 
 _Client = TypeVar("_Client", EsmRestClient, EsmXmlClient)
@@ -854,113 +826,121 @@ class _Sink(Generic[_Client]):
         settings: WebApiSettings,
         client: _Client | None = None,
         translations: Translations | None = None,
+        upload_delays: Sequence[float] | None = None,
     ) -> None:
         self.settings = settings
         self.client: _Client = client or self.client_class(settings)
         self._notes = _Notes(translations)
+        #: seconds between the attempts at an upload that failed for now (5xx, timeout)
+        self.upload_delays = retry_delays() if upload_delays is None else list(upload_delays)
+        #: the attachments the ESM refused in the last :meth:`file` (the task lists them)
+        self.refused: list[str] = []
 
 
 class RestSink(_Sink[EsmRestClient]):
     """Files the admin task through the REST API: datacard first, then the attachments.
 
-    The same sink object is handed to every retry of the Prefect task, so the datacard created
-    by a first attempt is reused by the next one: a transient failure during an upload never
-    yields two admin tasks. (A create whose answer is lost - a timeout after the ESM saved the
-    card - cannot be told apart from one that never arrived; the retry then creates a second
-    card. The REST API has no idempotency key to prevent that.)
+    Once the datacard exists, the task *is* filed: an attachment the ESM refuses (after the
+    retries of :attr:`upload_delays` for a failure that may pass) is named in :attr:`refused`
+    and listed in the description with where the file is kept, and the filing goes on. Only
+    the login and the datacard itself raise, so a retry of the whole filing never meets a card
+    it made before. (A create whose answer is lost - a timeout after the ESM saved the card -
+    cannot be told apart from one that never arrived; the retry then creates a second card.
+    The REST API has no idempotency key to prevent that.)
     """
 
     client_class = EsmRestClient
-
-    @functools.cached_property
-    def _filings(self) -> dict[str, _Filing]:
-        """Each task's filing so far, kept across the retries of the Prefect task."""
-        return {}
 
     def file(self, task: AdminTask) -> str:
         settings = self.settings
         codes = settings.report_attribute_codes
         template = settings.report_template_code
-        state = self._filings.setdefault(_task_key(task), _Filing())
-        if state.card_id is None:
-            state.card_id = self.client.create_datacard(
-                template,
-                settings.report_folder_code,
-                {codes.title: task.title, codes.description: task.description},
-            )
-            log.info(
-                "Created the admin task datacard %s (template %s, folder %s)",
-                state.card_id,
-                template,
-                settings.report_folder_code,
-            )
+        self.refused = []
+        card_id = self.client.create_datacard(
+            template,
+            settings.report_folder_code,
+            {codes.title: task.title, codes.description: task.description},
+        )
+        log.info(
+            "Created the admin task datacard %s (template %s, folder %s)",
+            card_id,
+            template,
+            settings.report_folder_code,
+        )
+        notes: list[str] = []
+        left_out: list[NotAttached] = []
         for attachment in task.attachments:
-            if attachment.name in state.done:
-                continue
-            note = self._attach(state, attachment, task.language)
+            note = self._attach(card_id, attachment, task.language, left_out)
             if note:
-                state.notes.append(note)
-            state.done.add(attachment.name)
-        if (state.notes or state.not_attached) and not state.noted:
-            lines = state.notes + not_attached_lines(
-                state.not_attached, self._notes.source(), task.language
-            )
+                notes.append(note)
+        if notes or left_out:
+            lines = notes + not_attached_lines(left_out, self._notes.source(), task.language)
             description = task.description + "\n\n" + "\n".join(lines)
             try:
-                self.client.update_datacard(
-                    template, state.card_id, {codes.description: description}
-                )
-            except EsmError as exc:  # the task and its files are in; the note is a detail
+                self.client.update_datacard(template, card_id, {codes.description: description})
+            except ConnectorError as exc:  # the task and its files are in; the note is a detail
                 log.error("Could not add the attachment notes to the description: %s", exc)
-            state.noted = True
-        return state.card_id
+        return card_id
 
-    def _attach(self, state: _Filing, attachment: Attachment, language: str) -> str | None:
-        """Upload one attachment (streamed); return the note for the description, if any."""
-        assert state.card_id is not None
+    def _upload(self, card_id: str, attachment: Attachment, path: Path) -> UploadResult:
+        """One attachment, tried again after :attr:`upload_delays` while the ESM fails for
+        now (a run being stopped does not wait)."""
+        from hr_connector.ending import terminated
+
+        settings = self.settings
+        for wait in [*self.upload_delays, None]:
+            try:
+                return self.client.upload_attachment(
+                    settings.report_template_code,
+                    card_id,
+                    settings.report_attribute_codes.attachments,
+                    attachment.name,
+                    path,
+                    source=Path(attachment.source) if attachment.source else None,
+                )
+            except EsmUnavailable as exc:
+                if wait is None or terminated():
+                    raise
+                log.warning("Upload of %s failed (%s); again in %g s", attachment.name, exc, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attach(
+        self, card_id: str, attachment: Attachment, language: str, left_out: list[NotAttached]
+    ) -> str | None:
+        """Upload one attachment (streamed); return the note for the description, if any.
+        A file the ESM did not take goes to ``left_out`` (and its name to :attr:`refused`)."""
         name, path = attachment.name, Path(attachment.path)
         source = Path(attachment.source) if attachment.source else None
+        original = source or path
+        listed = original.name if source is not None else name
         notes = self._notes
         if not path.is_file():
             log.warning("Attachment %s not found at %s; not attached", name, path)
             return notes.text("attachment_missing", language, name=name, path=str(path))
-        settings = self.settings
         try:
-            result = self.client.upload_attachment(
-                settings.report_template_code,
-                state.card_id,
-                settings.report_attribute_codes.attachments,
-                name,
-                path,
-                source=source,
-            )
+            result = self._upload(card_id, attachment, path)
         except (OSError, FileRefused) as exc:  # gone, unreadable, or not a file of ours
             log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
             return notes.text(
                 "attachments_omitted", language, reason=f"{name}: {type(exc).__name__}"
             )
-        except EsmError as exc:  # permanent: the task is in; say which file is missing
-            log.error("Attachment %s was not attached: %s", name, exc)
-            return notes.text("attachments_omitted", language, reason=f"{name}: {exc.message}")
+        except ConnectorError as exc:  # the ESM would not take it: the task is in, say so
+            log.error("The ESM refused the attachment %s: %s", name, exc)
+            why = exc.message[:MAX_BODY_IN_ERROR]
+            left_out.append(not_attached(original, listed, "esm_refused", attachment.rows, why=why))
+            self.refused.append(listed)
+            return None
         log.debug("Attachment %s: %s %s", name, result.how, result.files)
-        files = ", ".join(result.files)
         if result.how == "compressed":
+            files = ", ".join(result.files)
             return notes.text("attachment_compressed", language, name=name, files=files)
-        if result.how == "split":
-            return notes.text(
-                "attachment_split", language, name=name, parts=len(result.files), files=files
-            )
         if result.how == "too_large":
-            original = source or path
             log.warning("Attachment %s is too large for the ESM; kept at %s", name, original)
-            listed = original.name if source is not None else name
-            state.not_attached.append(
+            left_out.append(
                 not_attached(original, listed, "esm_too_large", attachment.rows, sent=result.sent)
             )
-            if result.files:  # some parts went in before a row alone was too large
-                return notes.text(
-                    "attachment_split", language, name=name, parts=len(result.files), files=files
-                )
+            self.refused.append(listed)
         return None
 
 

@@ -7,14 +7,16 @@ After a completed run :func:`archive_remote_file` moves the remote file into the
 
 Safety choices, and why:
 
-* **The server is authenticated before we send any credential.** The host key is checked against
-  a pinned ``sftp_host_key_fingerprint`` (``SHA256:…`` as ``ssh-keygen -l`` prints it) or a
-  known_hosts file (hashed and ``[host]:port`` entries work; ``@revoked`` keys are refused). An
-  unknown or changed key refuses the connection with the *offered* fingerprint in the message, so
-  the admin can compare it with the server's administrator instead of guessing. Accepting any key
-  needs the explicit ``sftp_accept_unknown_host_key`` and logs a WARNING with the fingerprint on
-  every connection; nothing is ever written to known_hosts ("trust on first use" would silently
-  trust whoever answered first). A pin, when given, always decides, whatever the opt-in says.
+* **The server is authenticated before we send any credential**, as OpenSSH's
+  ``StrictHostKeyChecking=accept-new`` does. A pinned ``sftp_host_key_fingerprint`` (``SHA256:…``
+  as ``ssh-keygen -l`` prints it) decides alone; else a ``sftp_known_hosts`` file, when given,
+  must know the key; else the user's ``~/.ssh/known_hosts`` when it knows the host (hashed and
+  ``[host]:port`` entries work; ``@revoked`` keys are refused); else the working directory's
+  record of first use (:data:`FIRST_USE_RECORD`, known_hosts format): the first key a server shows
+  is recorded there, logged and announced in the admin task with its fingerprint
+  (:func:`with_first_use`), and from then on it is required. A changed key is always refused, with
+  the offered and the known fingerprint in the message, so the admin can compare them with the
+  server's administrator instead of guessing.
 * **Every wait is bounded** by ``sftp_timeout_seconds``: TCP connect, SSH banner, key exchange,
   authentication, channel open and every SFTP read. A hung server becomes an error, not a hung run.
 * **Errors are sorted for the Prefect retry** (tasks/_retry.py retries only
@@ -50,6 +52,7 @@ import hmac
 import logging
 import os
 import posixpath
+import re
 import shutil
 import socket
 import stat
@@ -58,7 +61,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, NoReturn
 
 import paramiko
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -79,8 +82,10 @@ from hr_connector.errors import (
     SftpUnavailable,
 )
 from hr_connector.fetch import check_pattern, scratch_workdir, the_one_match
+from hr_connector.outcome import AdminTask
 from hr_connector.params import SftpSettings, secret_values
 from hr_connector.runlog import mask_secrets
+from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir
 
 log = logging.getLogger(__name__)
@@ -130,8 +135,10 @@ def _describe(exc: BaseException, secrets: tuple[str, ...]) -> str:
 def _map_error(
     exc: BaseException, server: str, doing: str, secrets: tuple[str, ...], connected: bool
 ) -> ConnectorError:
-    """Turn a library exception into SftpError (permanent) or SftpUnavailable (retried)."""
+    """Turn a library exception into SftpError (permanent) or SftpUnavailable (retried), each
+    saying what was tried (the server, the step) and what to check."""
     what = _describe(exc, secrets)
+    host, _, port = server.rpartition(":")
     if isinstance(exc, paramiko.AuthenticationException):
         return SftpError(server, f"authentication failed while {doing}")
     if isinstance(exc, FileNotFoundError):
@@ -140,14 +147,31 @@ def _map_error(
         return SftpError(server, f"{doing}: permission denied ({what})")
     if isinstance(exc, socket.gaierror):
         if exc.errno == socket.EAI_AGAIN:
-            return SftpUnavailable(server, f"name lookup failed temporarily while {doing}")
+            return SftpUnavailable(
+                server,
+                f"name lookup of {host} failed for now while {doing}",
+                hint="Check this machine's DNS servers, then rerun the task.",
+            )
         return SftpError(
             server,
-            f"the host name cannot be resolved ({what})",
-            hint="Check sftp_server_fqdn, then rerun the task.",
+            f"the host name {host} cannot be resolved while {doing} ({what})",
+            hint=f"Check sftp_server_fqdn and that this machine's DNS resolves it "
+            f"(getent hosts {host}), then rerun the task.",
         )
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
-        return SftpUnavailable(server, f"timed out while {doing}")
+        return SftpUnavailable(
+            server,
+            f"timed out while {doing}",
+            hint=f"Check the network path to {server} (a firewall that drops packets, VPN); "
+            "raise sftp_timeout_seconds if the server is just slow.",
+        )
+    if isinstance(exc, ConnectionRefusedError) and not connected:
+        return SftpUnavailable(
+            server,
+            f"connection refused while {doing}",
+            hint=f"Check that the SFTP server runs and listens on port {port} "
+            "(sftp_server_ssh_port_number) and that no firewall refuses this host.",
+        )
     permanent = any(text in str(exc).lower() for text in _PERMANENT_SSH_TEXTS)
     if isinstance(exc, paramiko.SSHException) and permanent:
         return SftpError(server, f"SSH negotiation failed while {doing} ({what})")
@@ -192,30 +216,29 @@ def _pins(value: str, server: str) -> set[str]:
 
 @dataclass
 class _KnownHosts:
-    path: Path
+    #: where the keys come from, as the admin reads it
+    path: str
     keys: paramiko.HostKeys = field(default_factory=paramiko.HostKeys)
     revoked: set[str] = field(default_factory=set)
     missing: bool = False
 
     @classmethod
-    def load(cls, settings: SftpSettings, server: str) -> _KnownHosts:
-        path = Path(settings.sftp_known_hosts or "~/.ssh/known_hosts").expanduser()
-        known = cls(path)
+    def load(cls, path: Path, server: str) -> _KnownHosts:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
-            known.missing = True
-            return known
+            return cls(str(path), missing=True)
         except OSError as exc:
-            if settings.sftp_accept_unknown_host_key:
-                log.warning("Cannot read known_hosts file %s: %s", path, exc.strerror)
-                known.missing = True
-                return known
             raise SftpError(
                 server,
                 f"cannot read the known_hosts file {path} ({exc.strerror})",
                 hint="Make the file readable for the connector, or set sftp_known_hosts.",
             ) from None
+        return cls.parse(str(path), text)
+
+    @classmethod
+    def parse(cls, path: str, text: str) -> _KnownHosts:
+        known = cls(path)
         for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             fields = line.split()
@@ -237,6 +260,92 @@ class _KnownHosts:
         return list(self.keys.lookup(name) or {})
 
 
+#: The record of the host keys trusted on first use, relative to the working directory.
+FIRST_USE_RECORD = "data/archive/sftp_known_hosts"
+_FIRST_USE = re.compile(
+    r"^# hr-connector: trusted on first use at (?P<at>\S+) by task (?P<task>\S+): "
+    r"(?P<host>\S+) (?P<type>\S+) (?P<fingerprint>SHA256:\S+)$"
+)
+#: Keys this process verified, by host entry: the archive move after a download (it has no
+#: working directory at hand) takes the very key the download's check accepted.
+_verified_here: dict[str, bytes] = {}
+
+
+@dataclass
+class _FirstUse:
+    """The working directory's record of the keys trusted on first use."""
+
+    workdir: WorkDir
+    #: a dry run checks against the record but writes nothing
+    write: bool = True
+
+    @property
+    def path(self) -> Path:
+        return self.workdir.root / FIRST_USE_RECORD
+
+    def text(self) -> str:
+        try:
+            return self.workdir.door.read_text(self.path)
+        except FileNotFoundError:
+            return ""
+
+    def known(self) -> _KnownHosts:
+        return _KnownHosts.parse(FIRST_USE_RECORD, self.text())
+
+    def record(self, name: str, key: paramiko.PKey) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        entry = (
+            f"# hr-connector: trusted on first use at {stamp} by task {self.workdir.task_id}: "
+            f"{name} {key.get_name()} {key.fingerprint}\n{name} {key.get_name()} "
+            f"{key.get_base64()}\n"
+        )
+        text = self.text()
+        if text and not text.endswith("\n"):
+            text += "\n"
+        self.workdir.door.make_folder(self.path.parent)
+        self.workdir.door.write_text(self.path, text + entry)
+
+
+def first_use_since(workdir: WorkDir, since: float) -> list[dict[str, str]]:
+    """The keys recorded on first use at or after ``since`` (seconds since the epoch)."""
+    try:
+        text = _FirstUse(workdir, write=False).text()
+    except ConnectorError:
+        return []
+    found: list[dict[str, str]] = []
+    for line in text.splitlines():
+        match = _FIRST_USE.match(line)
+        if not match:
+            continue
+        try:
+            at = datetime.fromisoformat(match["at"]).timestamp()
+        except ValueError:
+            continue
+        if at >= int(since):
+            found.append(
+                {
+                    "server": match["host"],
+                    "key": match["type"],
+                    "fingerprint": match["fingerprint"],
+                    "file": FIRST_USE_RECORD,
+                }
+            )
+    return found
+
+
+def with_first_use(
+    task: AdminTask, workdir: WorkDir, translations: Translations, since: float
+) -> AdminTask:
+    """``task`` announcing each host key this run trusted on first use, with its fingerprint."""
+    lines = [
+        translations.text("sftp_host_key_first_use", task.language, **found)
+        for found in first_use_since(workdir, since)
+    ]
+    if not lines:
+        return task
+    return task.model_copy(update={"description": "\n".join([*lines, "", task.description])})
+
+
 def _prefer_known_types(transport: paramiko.Transport, types: list[str]) -> None:
     """Ask first for the host key types known_hosts has for this host, as ssh does."""
     if not types:
@@ -251,38 +360,90 @@ def _prefer_known_types(transport: paramiko.Transport, types: list[str]) -> None
     ]
 
 
+def _known_for(
+    settings: SftpSettings, server: str, first_use: _FirstUse | None
+) -> tuple[_KnownHosts, bool]:
+    """The keys the server's key is checked against, and whether an unknown key is refused: a
+    ``sftp_known_hosts`` file, or the user's known_hosts when it knows the host (strict); else
+    the working directory's record of first use (``first_use``; None: no working directory at
+    hand, strict)."""
+    explicit = settings.sftp_known_hosts
+    listed = _KnownHosts.load(Path(explicit or "~/.ssh/known_hosts").expanduser(), server)
+    if explicit or first_use is None or listed.keys.lookup(_host_entry(settings)):
+        return listed, True
+    return first_use.known(), False
+
+
 def _verify_host_key(
-    settings: SftpSettings, known: _KnownHosts | None, key: paramiko.PKey, server: str
+    settings: SftpSettings,
+    key: paramiko.PKey,
+    server: str,
+    known: tuple[_KnownHosts, bool] | None,
+    first_use: _FirstUse | None,
 ) -> str:
-    """Refuse the server unless its key is pinned or known; return how it was verified."""
-    offered = _offered(key)
-    if settings.sftp_host_key_fingerprint:
-        digest = key.fingerprint.partition(":")[2]
-        if any(
-            hmac.compare_digest(digest, pin)
-            for pin in _pins(settings.sftp_host_key_fingerprint, server)
-        ):
-            return "pinned fingerprint"
+    """Refuse the server unless its key is pinned, known or trusted on first use (see the
+    module's docstring); return how it was verified. ``known``: see :func:`_known_for` (None
+    with a pin)."""
+    if settings.sftp_host_key_fingerprint or known is None:
+        return _check_pin(settings, key, server)
+    keys, strict = known
+    found = _check_known(settings, keys, key, server)
+    if found:
+        return found if strict else f"{FIRST_USE_RECORD} (trusted on first use)"
+    name, offered = _host_entry(settings), _offered(key)
+    if strict:
+        if first_use is None and _verified_here.get(name) == key.asbytes():
+            return "the key this run's download verified"
+        _refuse_unknown(settings, keys, key, server)
+    assert first_use is not None
+    if not first_use.write:
+        log.warning("First connection to %s: trusting its host key %s (dry run)", server, offered)
+        return "first use (a dry run records nothing)"
+    first_use.record(name, key)
+    log.warning(
+        "First connection to %s: its host key %s is trusted and recorded in %s; from now on a "
+        "different key is refused. Confirm the fingerprint with the server's administrator.",
+        server,
+        offered,
+        FIRST_USE_RECORD,
+    )
+    return f"first use, recorded in {FIRST_USE_RECORD}"
+
+
+def _check_pin(settings: SftpSettings, key: paramiko.PKey, server: str) -> str:
+    assert settings.sftp_host_key_fingerprint
+    digest = key.fingerprint.partition(":")[2]
+    if any(
+        hmac.compare_digest(digest, pin)
+        for pin in _pins(settings.sftp_host_key_fingerprint, server)
+    ):
+        return "pinned fingerprint"
+    raise SftpError(
+        server,
+        f"the server offers the host key {_offered(key)}, which is NOT the pinned "
+        "sftp_host_key_fingerprint; the connection was refused",
+        hint="If the server's key was replaced on purpose, confirm the new fingerprint with "
+        "its administrator and update sftp_host_key_fingerprint; otherwise someone may be "
+        "intercepting the connection.",
+    )
+
+
+def _check_known(
+    settings: SftpSettings, known: _KnownHosts, key: paramiko.PKey, server: str
+) -> str | None:
+    """How ``known`` verifies the key; None when it has no key for the host; refused when it
+    revokes the key or knows another one (a changed key is never accepted)."""
+    name, offered = _host_entry(settings), _offered(key)
+    if key.get_base64() in known.revoked:
         raise SftpError(
-            server,
-            f"the server offers the host key {offered}, which is NOT the pinned "
-            "sftp_host_key_fingerprint; the connection was refused",
-            hint="If the server's key was replaced on purpose, confirm the new fingerprint with "
-            "its administrator and update sftp_host_key_fingerprint; otherwise someone may be "
-            "intercepting the connection.",
-        )
-    assert known is not None
-    name = _host_entry(settings)
-    blob = key.get_base64()
-    if blob in known.revoked:
-        raise SftpError(
-            server,
-            f"the server offers the host key {offered}, which {known.path} marks @revoked",
+            server, f"the server offers the host key {offered}, which {known.path} marks @revoked"
         )
     entries = known.keys.lookup(name) or {}
     same_type = entries.get(key.get_name())
     if same_type is not None and same_type.asbytes() == key.asbytes():
         return f"known_hosts {known.path}"
+    if not entries:
+        return None
     if same_type is not None:
         reason = (
             f"WARNING: THE HOST KEY HAS CHANGED. The server offers {offered}, but {known.path} "
@@ -290,32 +451,26 @@ def _verify_host_key(
             "Someone may be intercepting the connection (man-in-the-middle), or the key was "
             "replaced"
         )
-        if settings.sftp_accept_unknown_host_key:
-            log.warning(
-                "%s; ACCEPTING IT ANYWAY because sftp_accept_unknown_host_key is true", reason
-            )
-            return "nothing (sftp_accept_unknown_host_key)"
-        raise SftpError(
-            server,
-            reason,
-            hint="Confirm the new fingerprint with the server's administrator, then replace the "
-            f"host's line in {known.path} (ssh-keygen -R '{name}') or pin it with "
-            "sftp_host_key_fingerprint. Do not switch on sftp_accept_unknown_host_key for this.",
-        )
-    reason = f"the server's host key {offered} is unknown: {known.path} "
-    if known.missing:
-        reason += "does not exist"
-    elif entries:
-        reason += f"lists only {', '.join(sorted(entries))} keys for {name}"
     else:
-        reason += f"has no key for {name}"
-    if settings.sftp_accept_unknown_host_key:
-        log.warning(
-            "UNVERIFIED SFTP host key: %s; accepting it because sftp_accept_unknown_host_key "
-            "is true (anyone on the network path could impersonate the server)",
-            reason,
+        reason = (
+            f"the server offers the host key {offered}, but {known.path} lists only "
+            f"{', '.join(sorted(entries))} keys for {name}: the server's keys changed"
         )
-        return "nothing (sftp_accept_unknown_host_key)"
+    raise SftpError(
+        server,
+        reason,
+        hint="Confirm the new fingerprint with the server's administrator, then replace the "
+        f"host's line in {known.path} (ssh-keygen -R '{name}' -f {known.path}) or pin it with "
+        "sftp_host_key_fingerprint, and rerun.",
+    )
+
+
+def _refuse_unknown(
+    settings: SftpSettings, known: _KnownHosts, key: paramiko.PKey, server: str
+) -> NoReturn:
+    name = _host_entry(settings)
+    reason = f"the server's host key {_offered(key)} is unknown: {known.path} "
+    reason += "does not exist" if known.missing else f"has no key for {name}"
     raise SftpError(
         server,
         reason,
@@ -443,15 +598,15 @@ def _secrets(settings: SftpSettings) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _session(settings: SftpSettings) -> Iterator[_Connection]:
+def _session(settings: SftpSettings, first_use: _FirstUse | None = None) -> Iterator[_Connection]:
     """Connect, verify the host key, log in and open SFTP; every step bounded in time."""
     server = _server_label(settings)
     secrets = _secrets(settings)
     timeout = settings.sftp_timeout_seconds
-    known = None if settings.sftp_host_key_fingerprint else _KnownHosts.load(settings, server)
+    known = None if settings.sftp_host_key_fingerprint else _known_for(settings, server, first_use)
     sock: socket.socket | None = None
     transport: paramiko.Transport | None = None
-    doing = "connecting"
+    doing = "connecting to it"
     ready = False
     try:
         sock = socket.create_connection(
@@ -462,12 +617,13 @@ def _session(settings: SftpSettings) -> Iterator[_Connection]:
         transport.handshake_timeout = timeout
         transport.auth_timeout = timeout
         transport.channel_timeout = timeout
-        if known is not None:
-            _prefer_known_types(transport, known.types_for(_host_entry(settings)))
+        if known is not None:  # ask first for the key types it knows, as ssh does
+            _prefer_known_types(transport, known[0].types_for(_host_entry(settings)))
         doing = "negotiating the SSH session"
         transport.start_client(timeout=timeout)
         key = transport.get_remote_server_key()
-        verified_by = _verify_host_key(settings, known, key, server)
+        verified_by = _verify_host_key(settings, key, server, known, first_use)
+        _verified_here[_host_entry(settings)] = key.asbytes()
         doing = "logging in"
         method = _authenticate(transport, settings, server)
         doing = "opening the SFTP channel"
@@ -649,15 +805,22 @@ def download_for_dry_run(settings: SftpSettings, workdir: WorkDir, file_path: st
     _local_folder(workdir, file_path)  # the same refusals as a real run
     pattern = check_pattern(workdir, file_path)
     scratch = scratch_workdir(workdir)
-    try:
-        return download_hr_file(settings, scratch, pattern)  # the only file in the scratch folder
+    try:  # the key is checked against the real record, which a dry run never writes
+        checked = _FirstUse(workdir, write=False)
+        return download_hr_file(settings, scratch, pattern, checked)  # alone in the scratch
     except BaseException:
         shutil.rmtree(scratch.root, ignore_errors=True)
         raise
 
 
-def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -> Path:
-    """Download the one remote file matching ``file_path``'s name into its local folder.
+def download_hr_file(
+    settings: SftpSettings,
+    workdir: WorkDir,
+    file_path: str,
+    first_use: _FirstUse | None = None,
+) -> Path:
+    """Download the one remote file matching ``file_path``'s name into its local folder
+    (``first_use``: where a key met for the first time is checked; the working directory's).
 
     A file is taken whole only: its size and time must be the same at listing, after
     ``sftp_settle_seconds`` and after the download, else :class:`FileStillBeingWritten` stops
@@ -674,7 +837,7 @@ def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -
             folder.name,
             remote_dir,
         )
-    with _session(settings) as conn:
+    with _session(settings, first_use or _FirstUse(workdir)) as conn:
         with conn.guard(f"listing the remote data folder {remote_dir}"):
             entries = conn.sftp.listdir_attr(remote_dir)
         matches = _matching(entries, pattern)
@@ -754,7 +917,7 @@ def archive_remote_file(settings: SftpSettings, name: str) -> str | None:
         raise SftpError(server, f"refusing to move the file {name!r}: unsafe name")
     source = posixpath.join(settings.sftp_remote_path_data, name)
     now = datetime.now(UTC)
-    with _session(settings) as conn:
+    with _session(settings, None) as conn:
         with conn.guard(f"checking the archive folder {archive_dir}"):
             attrs = conn.sftp.stat(archive_dir)
         if attrs.st_mode is None or not stat.S_ISDIR(attrs.st_mode):
