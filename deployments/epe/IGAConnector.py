@@ -55,9 +55,10 @@ sys.path[:] = _safe_path()
 try:
     from hr_connector.epe import main
 except ImportError as exc:  # neither the bundle's folder beside it nor an installed package
+    here = os.path.dirname(os.path.realpath(__file__))
     sys.stderr.write(
         f"IGAConnector.py: its library is missing ({exc}): copy the bundle's folder "
-        f"hr_connector_lib/ into {os.path.dirname(_BUNDLED)}/ beside it, or copy the one-file "
+        f"hr_connector_lib/ into {here}/ beside it, or copy the one-file "
         f"IGAConnector.py of 'hr-connector bundle --one-file' instead\n"
     )
     sys.exit(2)
