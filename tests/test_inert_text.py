@@ -26,7 +26,7 @@ def _params(esm: Any, **extra: Any) -> dict[str, Any]:
 
 
 def _card(esm: Any, proc: Any) -> dict[str, Any]:
-    match = re.search(r"admin task: \S+ \((\d+)\)", proc.stderr)
+    match = re.search(r"\(datacard (\d+)\)", proc.stderr)
     assert match, proc.stderr
     card = esm.datacard(match.group(1))
     assert card is not None
