@@ -241,10 +241,8 @@ def recover(workdir: WorkDir) -> bool:
         workdir.changes_csv,
         workdir.last_run,
         workdir.undelivered,
-        # what the data-quality checks keep (hr_connector/quality/archives.py)
+        # what the data-quality checks keep (hr_connector/quality/kept.py)
         workdir.archive_dir / f".{workdir.data_type}_quality.json",
-        workdir.archive_dir / ".workperiod_persons.bin",
-        workdir.archive_dir / ".workperiod_quality.columns",
     ]
     for final in mine:
         if final.parent.is_dir():

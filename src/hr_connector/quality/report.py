@@ -8,8 +8,6 @@ that could not run says why. Texts come from translation.json; a customer's own
 
 from __future__ import annotations
 
-import json
-
 from hr_connector import wording
 from hr_connector.masking import mask_national_ids
 from hr_connector.quality.findings import (
@@ -57,47 +55,36 @@ def text(translations: Translations, case: str, language: str, **figures: object
 
 
 def build_report(
-    runs: list[CheckRun],
-    table: Table | None,
-    key_column: str,
-    translations: Translations,
-    language: str,
+    runs: list[CheckRun], table: Table | None, translations: Translations, language: str
 ) -> QualityReport:
-    key = None
-    if table is not None and key_column in table.columns:
-        key = table.columns.index(key_column)
+    """Per check: its counts, and its first findings (position, row ID, reason) as text."""
     checks: list[QualityCheck] = []
     for run in runs:
-        rows = sorted({i for f in run.findings for i in f.rows})
         entry = QualityCheck(
             check=run.check,
             severity=run.severity,
-            count=len(run.findings),
-            rows=len(rows),
+            count=run.count,
+            rows=run.findings["row"].n_unique(),
             skipped=run.skipped,
             skipped_figures=run.skipped_figures,
         )
-        for finding in run.findings[:MAX_LISTED]:
-            reason = finding.reason
-            if not finding.rows:  # a file-level finding: its figures fill the report case
-                figures = json.loads(finding.subject or "{}")
-                message = text(translations, reason.code, language, **figures)
-                entry.first.append(QualityLine(message=mask_national_ids(message)))
-                continue
+        for case, figures in run.file_findings[:MAX_LISTED]:  # the figures fill the case
+            message = text(translations, case, language, **figures)
+            entry.first.append(QualityLine(message=mask_national_ids(message)))
+        for rows in run.listed(MAX_LISTED - len(entry.first)):
+            first = rows.row(0, named=True)
             message = text(
                 translations,
-                f"reason_{reason.code}",
+                f"reason_{first['code']}",
                 language,
-                column=reason.column,
-                detail=reason.detail,
+                column=first["column"],
+                detail=first["detail"],
             )
-            first = finding.rows[0]
-            row_id = ""
-            if key is not None and table is not None:
-                row_id = table.rows[first][key] or ""
-            position = ", ".join(table.position(i) for i in finding.rows) if table else ""
+            position = ", ".join(table.position(i) for i in rows["row"]) if table else ""
             entry.first.append(
-                QualityLine(position=position, row_id=row_id, message=mask_national_ids(message))
+                QualityLine(
+                    position=position, row_id=first["row_id"], message=mask_national_ids(message)
+                )
             )
         checks.append(entry)
     return QualityReport(checks=checks)

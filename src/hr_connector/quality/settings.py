@@ -1,4 +1,4 @@
-"""Which data-quality checks run, and how hard each one is (issue 16).
+"""Which data-quality checks run, how hard each one is, and what one run's checks are given.
 
 One parameter, ``checks``, sets a severity per check: ``block`` (a row-level finding blocks the
 row with its reason; a file-level finding stops the run), ``warn`` (listed in the admin task's
@@ -10,9 +10,16 @@ which keep the vendor's behaviour: ``warn`` for the row-level checks the vendor 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from hr_connector.schemas import RunSchema
 
 Severity = Literal["block", "warn", "off"]
 SEVERITIES: tuple[Severity, ...] = ("block", "warn", "off")
@@ -153,3 +160,39 @@ class QualitySettings:
     def from_params(cls, params: Any) -> QualitySettings:
         given = params.quality  # hr_connector.params.QualityParams: the keys as given
         return cls(severity={**DEFAULTS, **given.checks}, **given.model_dump(exclude={"checks"}))
+
+
+#: ``imported_column(folder, data_type, column)``: that column's values over the rows the last
+#: completed run of ``data_type`` in ``folder`` imported; None when it never ran there.
+ImportedColumn = Callable[[Path, str, str], "pl.Series | None"]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What one run's row checks are given besides the table."""
+
+    settings: QualitySettings
+    schema: RunSchema
+    #: the canonical column that identifies a person (``employee_number`` or ``national_id``)
+    unique_id: str
+    #: this working directory's archive folder (the last work-period import, for a work period)
+    archive_dir: Path
+    #: the other data types' archive folder (``reference_archives_dir``, else ``archive_dir``)
+    reference_dir: Path
+    imported: ImportedColumn
+    #: how a folder is named to a person (relative to the working directory)
+    shown: Callable[[Path], str] = str
+    today: date = field(default_factory=date.today)
+
+    def name(self, canonical: str) -> str:
+        """The file's name of a canonical column."""
+        return self.schema.columns.get(canonical, canonical)
+
+    @property
+    def person(self) -> str:
+        return self.name(self.unique_id)
+
+    @property
+    def masked(self) -> bool:
+        """Whether persons are named by national ID (shown masked)."""
+        return self.unique_id == "national_id"
