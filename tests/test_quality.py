@@ -453,6 +453,43 @@ def test_file_too_old(workdir: Path) -> None:
     assert run(workdir).decision is Decision.COMPLETED  # no limit: no check
 
 
+@pytest.mark.parametrize(
+    ("days_ahead", "reason"),
+    [
+        (None, "no real modification time (1970-01-01 00:00 UTC, the Unix epoch)"),
+        (30, "720.0 hours ahead of this machine's clock"),
+    ],
+    ids=["epoch", "30-days-ahead"],
+)
+def test_wrapper_file_of_unknown_age_stops_with_the_reason(
+    workdir: Path, esm: Any, days_ahead: int | None, reason: str
+) -> None:
+    """A file dated 1970 or a month ahead passes no max_file_age_hours: its age is unknown."""
+    from run_helpers import engine_run, epe_raw
+
+    path = write_csv(workdir, good_workperiods(), WP_COLUMNS)
+    mtime = 0.0 if days_ahead is None else time.time() + days_ahead * 86400 + 60
+    os.utime(path, (mtime, mtime))
+    params = epe_raw(esm, max_file_age_hours=26, file_path="in/*.csv")
+    proc = engine_run(workdir, params)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert reason in proc.stderr and "its age is unknown" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (workdir / "3_output.json").exists()
+    assert reason in admin_task(workdir)["description"]
+    warned = engine_run(workdir, {**params, "checks": {"file_age": "warn"}})
+    assert warned.returncode == 0, warned.stderr
+    (line,) = quality(admin_task(workdir), "file_age")["first"]
+    assert "its age is unknown" in line["message"]
+
+
+def test_file_age_a_few_minutes_ahead_is_a_clock_difference(workdir: Path) -> None:
+    path = write_csv(workdir, good_workperiods(), WP_COLUMNS)
+    ahead = time.time() + 120
+    os.utime(path, (ahead, ahead))
+    assert run(workdir, max_file_age_hours=1).decision is Decision.COMPLETED
+
+
 # --- parameters, report, equivalence --------------------------------------------------------------
 
 
@@ -784,6 +821,12 @@ def test_file_age_of_an_sftp_file_is_the_listings_mtime(
     assert proc.returncode == 1
     assert "30.0 hours ago" in proc.stderr and "max_file_age_hours 24" in proc.stderr
     assert (sftp_env.data / "organization.csv").exists()  # left for the rerun
+    for when, reason in ((0, "the Unix epoch"), (time.time() + 86400, "24.0 hours ahead")):
+        os.utime(sftp_env.data / "organization.csv", (when, when))
+        proc = engine_run(root, sftp_raw(sftp_env, esm, max_file_age_hours=48))
+        assert proc.returncode == 1 and reason in proc.stderr, proc.stderr
+        assert (sftp_env.data / "organization.csv").exists()
+    os.utime(sftp_env.data / "organization.csv", (old, old))
     proc = engine_run(root, sftp_raw(sftp_env, esm, max_file_age_hours=48))
     assert proc.returncode == 0, proc.stderr
 

@@ -670,7 +670,7 @@ def download_hr_file(settings: SftpSettings, workdir: WorkDir, file_path: str) -
         remote = posixpath.join(remote_dir, entry.filename)
         tmp = _download(conn, remote, entry, final)
     try:
-        if entry.st_mtime:  # keep the listing's time: the file-age check reads it locally
+        if entry.st_mtime is not None:  # the listing's time, 0 too: the file-age check reads it
             os.utime(tmp, (entry.st_atime or entry.st_mtime, entry.st_mtime))
         _remove_older_copies(folder, pattern, keep=final.name)
         os.replace(tmp, final)
