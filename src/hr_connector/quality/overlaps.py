@@ -34,13 +34,14 @@ def day_numbers(
     texts: pl.Series, parse: Callable[[str], date | None], blank: int | None
 ) -> pl.Series:
     """Each text's day number (None: not a date); ``blank`` for an empty or missing one."""
-    distinct = texts.unique().drop_nulls()
+    texts = texts.fill_null("")
+    distinct = texts.unique()
     days = [
         (blank if not t.strip() else None if (d := parse(t)) is None else d.toordinal())
         for t in distinct.to_list()
     ]
-    numbers = texts.replace_strict(distinct, pl.Series(days, dtype=pl.Int64), default=None)
-    return numbers.fill_null(blank) if blank is not None else numbers
+    numbers = texts.replace_strict(distinct, pl.Series(days, dtype=pl.Int64))
+    return numbers.cast(pl.Int64)  # (an empty series comes back as text)
 
 
 def overlapping(
@@ -54,7 +55,7 @@ def overlapping(
         {
             "person": persons,
             "start": day_numbers(starts, parse, None),
-            "end": pl.repeat(OPEN, len(persons), eager=True)
+            "end": pl.repeat(OPEN, len(persons), dtype=pl.Int64, eager=True)
             if ends is None
             else day_numbers(ends, parse, OPEN).fill_null(-1),
         }
