@@ -19,7 +19,7 @@ from collections.abc import Callable
 import polars as pl
 
 from hr_connector.masking import mask_value
-from hr_connector.quality.findings import CheckRun
+from hr_connector.quality.findings import CheckRun, no_findings
 from hr_connector.quality.settings import CheckContext
 
 ARROW = " → "
@@ -197,22 +197,15 @@ def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
     source, target, code = EDGES[ctx.schema.data_type]
     source_column, target_column = ctx.name(source or ctx.unique_id), ctx.name(target)
     if source_column not in frame.columns or target_column not in frame.columns:
-        return pl.DataFrame(schema={"row": pl.UInt32, "code": pl.String})
+        return no_findings()
     masked = source is None and ctx.masked
     found = find_cycles(frame[source_column], frame[target_column], mask_value if masked else str)
-    return pl.DataFrame(
-        {
-            "finding": [k for k, (_text, rows) in enumerate(found) for _ in rows],
-            "row": [i for _text, rows in found for i in rows],
-            "code": code,
-            "column": target_column,
-            "detail": [text for text, rows in found for _ in rows],
-        },
-        schema={
-            "finding": pl.UInt32,
-            "row": pl.UInt32,
-            "code": pl.String,
-            "column": pl.String,
-            "detail": pl.String,
-        },
+    cycles = pl.DataFrame(
+        {"detail": [text for text, _rows in found], "row": [rows for _text, rows in found]},
+        schema={"detail": pl.String, "row": pl.List(pl.UInt32)},
+    )
+    return (
+        cycles.with_row_index("finding")
+        .explode("row")
+        .with_columns(code=pl.lit(code), column=pl.lit(target_column))
     )

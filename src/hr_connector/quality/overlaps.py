@@ -16,7 +16,7 @@ from datetime import date
 
 import polars as pl
 
-from hr_connector.quality.findings import CheckRun
+from hr_connector.quality.findings import CheckRun, no_findings
 from hr_connector.quality.settings import CheckContext
 from hr_connector.rules import DateParser
 
@@ -88,7 +88,7 @@ def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
     rows; the detail shows both periods (``WP3 2025-01-01 – … / WP5 2024-01-01 – 2025-01-01``)."""
     start, end = ctx.name("employment_start_date"), ctx.name("employment_end_date")
     if ctx.person not in frame.columns or start not in frame.columns:
-        return pl.DataFrame(schema={"row": pl.UInt32, "code": pl.String})
+        return no_findings()
     has_end = end in frame.columns
     pairs = overlapping(
         frame[ctx.person],

@@ -16,7 +16,7 @@ import polars as pl
 
 from hr_connector.masking import mask_value
 from hr_connector.quality import kept
-from hr_connector.quality.findings import CheckRun
+from hr_connector.quality.findings import CheckRun, no_findings
 from hr_connector.quality.settings import CheckContext
 from hr_connector.schemas import SCHEMAS
 
@@ -90,7 +90,7 @@ def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
             )
         )
     if not parts:
-        return pl.DataFrame(schema={"row": pl.UInt32, "code": pl.String})
+        return no_findings()
     return pl.concat(parts).sort("row", "order", maintain_order=True).drop("order")
 
 

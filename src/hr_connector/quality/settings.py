@@ -10,8 +10,8 @@ which keep the vendor's behaviour: ``warn`` for the row-level checks the vendor 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,54 +76,15 @@ def national_id_module(country: str) -> Any:
     from stdnum import get_cc_module
 
     cc = country.strip().lower()
-    for name in PERSONAL_ID_MODULES.get(cc, ()):
-        module = get_cc_module(cc, name)
-        if module is not None:
-            return module
-    return None
+    return get_cc_module(cc, PERSONAL_ID_MODULES[cc]) if cc in PERSONAL_ID_MODULES else None
 
 
-#: Country -> the python-stdnum modules of its personal identity number (first found is used).
-PERSONAL_ID_MODULES: dict[str, tuple[str, ...]] = {
-    "fi": ("hetu",),
-    "se": ("personnummer",),
-    "no": ("fodselsnummer",),
-    "dk": ("cpr",),
-    "pl": ("pesel",),
-    "is": ("kennitala",),
-    "ee": ("ik",),
-    "lt": ("asmens",),
-    "be": ("nn",),
-    "bg": ("egn",),
-    "cz": ("rc",),
-    "sk": ("rc",),
-    "ro": ("cnp",),
-    "hr": ("oib",),
-    "si": ("emso",),
-    "it": ("codicefiscale",),
-    "es": ("dni",),
-    "pt": ("cc",),
-    "nl": ("bsn",),
-    "ch": ("ssn",),
-    "gr": ("amka",),
-    "ie": ("pps",),
-    "fr": ("nir",),
-    "de": ("idnr",),
-    "at": ("vnr",),
-    "us": ("ssn",),
-    "ca": ("sin",),
-    "mx": ("curp",),
-    "br": ("cpf",),
-    "ar": ("dni",),
-    "cl": ("run",),
-    "za": ("idnr",),
-    "in": ("aadhaar",),
-    "cn": ("ric",),
-    "kr": ("rrn",),
-    "th": ("pin",),
-    "tr": ("tckimlik",),
-    "il": ("idnr",),
-}
+_MODULES = """fi:hetu se:personnummer no:fodselsnummer dk:cpr pl:pesel is:kennitala ee:ik lt:asmens
+be:nn bg:egn cz:rc sk:rc ro:cnp hr:oib si:emso it:codicefiscale es:dni pt:cc nl:bsn ch:ssn gr:amka
+ie:pps fr:nir de:idnr at:vnr us:ssn ca:sin mx:curp br:cpf ar:dni cl:run za:idnr in:aadhaar cn:ric
+kr:rrn th:pin tr:tckimlik il:idnr"""
+#: Country -> the python-stdnum module of its personal identity number.
+PERSONAL_ID_MODULES: dict[str, str] = dict(pair.split(":", 1) for pair in _MODULES.split())
 
 
 def validate_country(value: str | None) -> str | None:
@@ -151,10 +112,6 @@ class QualitySettings:
 
     def on(self, check: str) -> bool:
         return self.level(check) != "off"
-
-    def without(self, checks: Iterable[str]) -> QualitySettings:
-        """These settings with ``checks`` off."""
-        return replace(self, severity={**self.severity, **dict.fromkeys(checks, "off")})
 
     @classmethod
     def from_params(cls, params: Any) -> QualitySettings:
