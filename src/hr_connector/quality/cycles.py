@@ -79,7 +79,7 @@ def find_cycles(
 
 def _doubled(edges: pl.DataFrame, n: int) -> tuple[Graph, list[list[int]]] | None:
     """(successors, cycles) by pointer doubling, or None when a node points at two nodes."""
-    pointer = pl.Series([n] * (n + 1), dtype=pl.UInt32).scatter(edges["cs"], edges["cd"])
+    pointer = pl.repeat(n, n + 1, dtype=pl.UInt32, eager=True).scatter(edges["cs"], edges["cd"])
     if not (pointer.gather(edges["cs"]) == edges["cd"]).all():
         return None
     reached, size = pointer, pointer.n_unique()
