@@ -50,13 +50,16 @@ def reads(ctx: CheckContext) -> list[str]:
     return [*TARGETS[ctx.schema.data_type], ctx.unique_id, SCHEMAS[ctx.schema.data_type].key]
 
 
+def _without(rows: pl.DataFrame, known: pl.Series) -> pl.DataFrame:
+    """``rows`` (row, value) whose value is not one of ``known``: an anti-join."""
+    known_values = pl.DataFrame({"value": known}).unique()
+    return rows.join(known_values, on="value", how="anti", maintain_order="left")
+
+
 def dangling(values: pl.Series, known: pl.Series) -> pl.DataFrame:
     """(row, value) of every row whose value is not blank and not one of ``known``."""
-    rows = pl.DataFrame({"value": values}).with_row_index("row")
-    missing = rows.join(
-        pl.DataFrame({"value": known}).unique(), on="value", how="anti", maintain_order="left"
-    )
-    return missing.filter(pl.col("value").str.strip_chars() != "")
+    rows = _without(pl.DataFrame({"value": values}).with_row_index("row"), known)
+    return rows.filter(pl.col("value").str.strip_chars() != "")
 
 
 def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
@@ -100,12 +103,8 @@ def _unknown_persons(
     """Rows whose ``column`` is the unique ID of no person of this file (a work period) nor
     of the last work-period import (read only when the file itself leaves values unknown)."""
     work_period = ctx.schema.data_type == "workperiod"
-    own = (
-        frame[ctx.person]
-        if work_period and ctx.person in frame.columns
-        else pl.Series([], dtype=pl.String)
-    )
-    found = dangling(frame[column], own)
+    own = frame[ctx.person] if work_period and ctx.person in frame.columns else None
+    found = dangling(frame[column], pl.Series([], dtype=pl.String) if own is None else own)
     if found.is_empty():
         return found
     folder = ctx.archive_dir if work_period else ctx.reference_dir
@@ -116,9 +115,7 @@ def _unknown_persons(
             _skip(run, column, "workperiod", ctx)
             return found.clear()
         return found
-    return found.join(
-        pl.DataFrame({"value": persons}).unique(), on="value", how="anti", maintain_order="left"
-    )
+    return _without(found, persons)
 
 
 def _skip(run: CheckRun, column: str, target: str, ctx: CheckContext) -> None:
