@@ -19,6 +19,7 @@ from hr_connector.quality import _until_core, cycles, national_ids, overlaps, re
 from hr_connector.quality.findings import FINDINGS, REASONS, CheckRun
 from hr_connector.quality.settings import ROW_CHECKS as DEFAULTS
 from hr_connector.quality.settings import CheckContext
+from hr_connector.records import Table
 
 Find = Callable[[pl.DataFrame, CheckContext, CheckRun], pl.DataFrame | None]
 
@@ -77,7 +78,7 @@ def due(ctx: CheckContext) -> list[RowCheck]:
     ]
 
 
-def check_rows(table: object, blocked: object, ctx: CheckContext) -> QualityOutcome:
+def check_rows(table: Table, blocked: _until_core.Blocked, ctx: CheckContext) -> QualityOutcome:
     """Every due check over every row; findings on rows validation blocked only are dropped."""
     checks = due(ctx)
     key = ctx.schema.key_column
