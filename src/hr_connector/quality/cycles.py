@@ -1,13 +1,13 @@
 """Cycles: organization parent chains and manager chains that loop back on themselves.
 
 An edge goes from a node (org unit, person) to the node it points at (parent, manager); a node
-only the target of edges cannot be on a cycle. Nodes are numbered in their text order. When
-every node points at one node (the usual hierarchy: a person's periods name one manager), the
-cycles are found by pointer doubling: ``p ← p∘p`` until the set of nodes ``p`` reaches stops
-shrinking, which leaves exactly the nodes on cycles (a few gathers over integer arrays, whatever
-the depth). Otherwise the edges are trimmed (an edge whose source nothing points at, or whose
-target points nowhere, cannot be on a cycle) and the strongly connected components of what is
-left are found. Each cycle is reported once with its path from its smallest member
+that points nowhere cannot be on a cycle. First the rows that may lie on a cycle are found with
+column operations over integer node numbers: when every node points at one node (the usual
+hierarchy: a person's periods name one manager), by pointer doubling, ``p ← p∘p`` until the set
+of nodes ``p`` reaches stops shrinking, which leaves exactly the nodes on cycles (a few gathers,
+whatever the depth); otherwise by trimming the edges whose source nothing points at or whose
+target points nowhere, until none is left to trim. Those few rows then get their strongly
+connected components. Each cycle is reported once with its path from its smallest member
 (``A → B → C → A``; a person who is their own manager ``A → A``; members of the same knot off
 that path follow in brackets); every row on it is flagged.
 """
@@ -32,7 +32,7 @@ EDGES = {
 }
 CODES = tuple(code for _s, _t, code in EDGES.values())
 
-Graph = dict[int, list[int]]
+Graph = dict[str, list[str]]
 
 
 def reads(ctx: CheckContext) -> list[str]:
@@ -48,65 +48,46 @@ def find_cycles(
     edges = edges.filter(
         (pl.col("s").str.strip_chars() != "") & (pl.col("d").str.strip_chars() != "")
     )
+    edges = edges.filter(pl.col("s").is_in(edges["d"].unique().implode()))  # else on no cycle
     edges = edges.with_columns(cs=pl.col("s").rank("dense").cast(pl.UInt32) - 1)
-    names = edges.select("s", "cs").unique("cs").sort("cs")["s"]
-    edges = edges.join(
-        edges.select(d="s", cd="cs").unique("d"), on="d", how="inner", maintain_order="left"
-    )
+    nodes = edges["cs"].n_unique()
+    edges = edges.join(edges.select(d="s", cd="cs").unique("d"), on="d", how="inner")
     if edges.is_empty():
         return []
-    graph, knots = _doubled(edges, len(names)) or _trimmed(edges)
-    if not knots:
-        return []
-    knot_of = pl.DataFrame(
-        {
-            "node": [v for knot in knots for v in knot],
-            "k": [k for k, c in enumerate(knots) for _ in c],
-        },
-        schema={"node": pl.UInt32, "k": pl.Int64},
-    )
-    on = (
-        edges.join(knot_of.rename({"node": "cs"}), on="cs")
-        .join(knot_of.rename({"node": "cd", "k": "kd"}), on="cd")
-        .filter(pl.col("k") == pl.col("kd"))
-        .group_by("k")
-        .agg(pl.col("row").sort())
-    )
-    rows = dict(zip(on["k"].to_list(), on["row"].to_list(), strict=True))
-    order = sorted(range(len(knots)), key=lambda k: _text(knots[k], graph, names, str))
-    return [(_text(knots[k], graph, names, show), rows[k]) for k in order]
+    rows = _doubled(edges, nodes)
+    if rows is None:
+        rows = _trimmed(edges)
+    graph: Graph = {}
+    for s, d in sorted(set(rows.select("s", "d").iter_rows())):
+        graph.setdefault(s, []).append(d)
+    knots = [set(c) for c in _components(graph) if len(c) > 1 or c[0] in graph.get(c[0], ())]
+    knot_of = {node: k for k, knot in enumerate(knots) for node in knot}
+    on: list[list[int]] = [[] for _ in knots]
+    for row, s, d in sorted(rows.select("row", "s", "d").iter_rows()):
+        if (k := knot_of.get(s)) is not None and knot_of.get(d) == k:
+            on[k].append(row)
+    paths = [_path(min(knot), graph, knot) for knot in knots]
+    found = sorted(zip(paths, knots, on, strict=True), key=lambda f: ARROW.join(f[0]))
+    return [(_text(path, knot, show), rows_on) for path, knot, rows_on in found]
 
 
-def _doubled(edges: pl.DataFrame, n: int) -> tuple[Graph, list[list[int]]] | None:
-    """(successors, cycles) by pointer doubling, or None when a node points at two nodes."""
+def _doubled(edges: pl.DataFrame, n: int) -> pl.DataFrame | None:
+    """The rows on cycles of the nodes 0…n-1 by pointer doubling; None when a node points at
+    two nodes."""
     pointer = pl.repeat(n, n + 1, dtype=pl.UInt32, eager=True).scatter(edges["cs"], edges["cd"])
     if not (pointer.gather(edges["cs"]) == edges["cd"]).all():
         return None
-    reached, size = pointer, pointer.n_unique()
-    while True:  # the nodes reached after 2^k steps: they shrink to the cycles and the sink
-        reached = reached.gather(reached)
-        if (now := reached.n_unique()) == size:
+    reached, size = pointer, -1
+    while True:  # the nodes reached after 2^k steps: they shrink to the cycles (and the sink n)
+        if (now := reached.filter(reached != n).n_unique()) == size:
             break
-        size = now
-    on = reached.unique().filter(reached.unique() != n)
-    successor = dict(zip(on.to_list(), pointer.gather(on).to_list(), strict=True))
-    knots: list[list[int]] = []
-    seen: set[int] = set()
-    for start in sorted(successor):
-        if start in seen:
-            continue
-        knot, node = [start], successor[start]
-        while node != start:
-            knot.append(node)
-            node = successor[node]
-        seen.update(knot)
-        knots.append(knot)
-    return {v: [w] for v, w in successor.items()}, knots
+        reached, size = reached.gather(reached), now
+    return edges.filter(pl.col("cs").is_in(reached.unique().implode()))
 
 
-def _trimmed(edges: pl.DataFrame) -> tuple[Graph, list[list[int]]]:
-    """(successors, knots): the edges that may lie on a cycle, and their strongly connected
-    components that hold a loop."""
+def _trimmed(edges: pl.DataFrame) -> pl.DataFrame:
+    """The rows that may lie on a cycle: without the edges from a node nothing points at or to
+    a node that points nowhere, again and again."""
     pairs = edges.select("cs", "cd").unique()
     while True:
         size = pairs.height
@@ -114,21 +95,16 @@ def _trimmed(edges: pl.DataFrame) -> tuple[Graph, list[list[int]]]:
             pl.col("cs").is_in(pairs["cd"].implode()) & pl.col("cd").is_in(pairs["cs"].implode())
         )
         if pairs.height == size:
-            break
-    graph: Graph = {}
-    for s, d in sorted(pairs.iter_rows()):
-        graph.setdefault(s, []).append(d)
-    knots = [c for c in _components(graph) if len(c) > 1 or c[0] in graph.get(c[0], ())]
-    return graph, [sorted(c) for c in knots]
+            return edges.join(pairs, on=["cs", "cd"], how="semi")
 
 
-def _components(graph: Graph) -> list[list[int]]:
+def _components(graph: Graph) -> list[list[str]]:
     """Tarjan's strongly connected components, iteratively (no recursion limit)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    out: list[list[int]] = []
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
     for root in graph:
         if root in index:
             continue
@@ -153,7 +129,7 @@ def _components(graph: Graph) -> list[list[int]]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
             if low[node] == index[node]:
-                members: list[int] = []
+                members: list[str] = []
                 while not members or members[-1] != node:
                     members.append(stack.pop())
                     on_stack.discard(members[-1])
@@ -161,12 +137,12 @@ def _components(graph: Graph) -> list[list[int]]:
     return out
 
 
-def _path(start: int, graph: Graph, members: set[int]) -> list[int]:
+def _path(start: str, graph: Graph, members: set[str]) -> list[str]:
     """The shortest loop from ``start`` back to it inside one knot (breadth first)."""
-    came: dict[int, int] = {}
+    came: dict[str, str] = {}
     frontier = [start]
     while frontier:
-        following: list[int] = []
+        following: list[str] = []
         for node in frontier:
             for target in graph.get(node, ()):
                 if target == start:
@@ -181,11 +157,9 @@ def _path(start: int, graph: Graph, members: set[int]) -> list[int]:
     return [start, start]  # pragma: no cover - a knot always holds a loop through its members
 
 
-def _text(knot: list[int], graph: Graph, names: pl.Series, show: Callable[[str], str]) -> str:
-    members = set(knot)
-    path = _path(min(knot), graph, members)
-    text = ARROW.join(show(names[v]) for v in path)
-    extra = [show(names[v]) for v in sorted(members.difference(path))]
+def _text(path: list[str], knot: set[str], show: Callable[[str], str]) -> str:
+    text = ARROW.join(map(show, path))
+    extra = [show(v) for v in sorted(knot.difference(path))]
     if extra:
         more = f", … {len(extra) - MAX_EXTRA} more" if len(extra) > MAX_EXTRA else ""
         text += f" (+ {', '.join(extra[:MAX_EXTRA])}{more})"
