@@ -26,6 +26,7 @@ Results go to stdout and ``bench/quality_results.md``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -76,10 +77,10 @@ def _periods(
     """Persons with 1-4 periods; ``overlap_share`` of the persons have two that overlap."""
     from generate import finnish_national_id
 
-    def ident(prefix: str, k: int) -> str:
-        return (
-            f"{prefix}-{k:08d}-{rng.getrandbits(64):016x}-{k:010d}" if long_ids else f"{prefix}{k}"
-        )
+    def ident(prefix: str, k: int) -> str:  # the same entity, the same (long) ID
+        if not long_ids:
+            return f"{prefix}{k}"
+        return f"{prefix}-{k:08d}-{hashlib.blake2b(f'{prefix}{k}'.encode()).hexdigest()[:16]}"
 
     cols: dict[str, list[Any]] = {
         c: [] for c in ("row_id", "person", "national_id", "start", "end", "org", "title", "cc")

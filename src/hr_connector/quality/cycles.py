@@ -48,7 +48,7 @@ def find_cycles(
     edges = edges.filter(
         (pl.col("s").str.strip_chars() != "") & (pl.col("d").str.strip_chars() != "")
     )
-    edges = edges.filter(pl.col("s").is_in(edges["d"].unique().implode()))  # else on no cycle
+    edges = edges.filter(pl.col("s").is_in(edges["d"].unique().implode()))  # nobody points at s
     edges = edges.with_columns(cs=pl.col("s").rank("dense").cast(pl.UInt32) - 1)
     nodes = edges["cs"].n_unique()
     edges = edges.join(edges.select(d="s", cd="cs").unique("d"), on="d", how="inner")
