@@ -2,8 +2,8 @@
 
 Per check that ran: its name, severity and number of findings, then the first
 :data:`~hr_connector.quality.findings.MAX_LISTED` findings (position, row ID, reason); a check
-that could not run says why. Texts come from translation.json; a customer's own
-``misc-files/translation.json`` that predates these cases falls back to the shipped texts.
+that could not run says why. Texts come from translation.json (a customer's
+``misc-files/translation.json`` merged over the shipped one, case by case).
 """
 
 from __future__ import annotations
@@ -17,41 +17,16 @@ from hr_connector.quality.findings import (
     QualityLine,
     QualityReport,
 )
+from hr_connector.quality.settings import CHECK_NAMES
 from hr_connector.records import Table
-from hr_connector.texts import TranslationMissing, Translations
+from hr_connector.texts import Translations
 
 #: Every case the section may use (checked in the tests for all six languages).
 QUALITY_CASES = (
-    "quality_heading",
-    "quality_check",
-    "quality_none",
-    "quality_more",
-    "quality_not_imported",
-    "quality_name_references",
-    "quality_name_cycles",
-    "quality_name_overlaps",
-    "quality_name_national_ids",
-    "quality_name_same_file",
-    "quality_name_file_age",
-    "quality_severity_block",
-    "quality_severity_warn",
+    *(f"quality_{case}" for case in ("heading", "check", "none", "more", "not_imported")),
+    *(f"quality_name_{check}" for check in CHECK_NAMES),
+    *(f"quality_severity_{severity}" for severity in ("block", "warn")),
 )
-
-_shipped: Translations | None = None
-
-
-def text(translations: Translations, case: str, language: str, **figures: object) -> str:
-    """``translations.text``, or the shipped text when a customer's file lacks the case."""
-    global _shipped
-    try:
-        return translations.text(case, language, **figures)
-    except TranslationMissing:
-        if _shipped is None:
-            _shipped = Translations.load()
-        try:
-            return _shipped.text(case, language, **figures)
-        except TranslationMissing:
-            return _shipped.text(case, "en", **figures)
 
 
 def build_report(
@@ -69,12 +44,11 @@ def build_report(
             skipped_figures=run.skipped_figures,
         )
         for case, figures in run.file_findings[:MAX_LISTED]:  # the figures fill the case
-            message = text(translations, case, language, **figures)
+            message = translations.text(case, language, **figures)
             entry.first.append(QualityLine(message=mask_national_ids(message)))
         for rows in run.listed(MAX_LISTED - len(entry.first)):
             first = rows.row(0, named=True)
-            message = text(
-                translations,
+            message = translations.text(
                 f"reason_{first['code']}",
                 language,
                 column=first["column"],
@@ -95,20 +69,20 @@ def section(report: QualityReport, translations: Translations, language: str) ->
     if report.empty:
         return []
     t = translations
-    lines = ["", text(t, "quality_heading", language)]
+    lines = ["", t.text("quality_heading", language)]
     for check in report.checks:
-        name = text(t, f"quality_name_{check.check}", language)
+        name = t.text(f"quality_name_{check.check}", language)
         if check.skipped:
-            lines.append(f"- {name}: " + text(t, check.skipped, language, **check.skipped_figures))
+            lines.append(f"- {name}: " + t.text(check.skipped, language, **check.skipped_figures))
             if not check.count:
                 continue
-        severity = text(t, f"quality_severity_{check.severity}", language)
+        severity = t.text(f"quality_severity_{check.severity}", language)
         if not check.count:
-            lines.append("- " + text(t, "quality_none", language, check=name, severity=severity))
+            lines.append("- " + t.text("quality_none", language, check=name, severity=severity))
             continue
         lines.append(
             "- "
-            + text(t, "quality_check", language, check=name, severity=severity, count=check.count)
+            + t.text("quality_check", language, check=name, severity=severity, count=check.count)
         )
         for line in check.first:
             shown = wording.position(t, language, line.position) if line.position else ""
@@ -116,6 +90,6 @@ def section(report: QualityReport, translations: Translations, language: str) ->
             lines.append(f"  - {where}: {line.message}" if where else f"  - {line.message}")
         if check.count > len(check.first):
             lines.append(
-                "  - " + text(t, "quality_more", language, count=check.count - len(check.first))
+                "  - " + t.text("quality_more", language, count=check.count - len(check.first))
             )
     return lines
