@@ -187,13 +187,15 @@ def build(name: str, n: int) -> pl.DataFrame:
 # --- timing ---------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    times, result = [], None
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], list[float], Any]:
+    """Wall seconds and CPU seconds (every thread of the process) of each call, and its result."""
+    times, cpu, result = [], [], None
     for _ in range(repeat):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - began)
-    return times, result
+        cpu.append(time.process_time() - began_cpu)
+    return times, cpu, result
 
 
 def context(frame: pl.DataFrame, check: str) -> Any:
@@ -264,9 +266,11 @@ def child(name: str, n: int, repeat: int, before: str | None) -> dict[str, Any]:
         "national_ids": national_ids.find,
     }
     for check, find in finders.items():
-        times, found = timed(lambda f=find, c=check: f(frame, ctx, CheckRun(c, "warn")), repeat)
+        times, cpu, found = timed(
+            lambda f=find, c=check: f(frame, ctx, CheckRun(c, "warn")), repeat
+        )
         findings = found["finding"].n_unique() if "finding" in found.columns else found.height
-        out[check] = {"times": times, "findings": findings}
+        out[check] = {"times": times, "cpu": cpu, "findings": findings}
     out["peak_mb"] = memory_mb("VmHWM")
     if before:
         old = before_functions(before)
@@ -295,11 +299,18 @@ def child(name: str, n: int, repeat: int, before: str | None) -> dict[str, Any]:
             ),
         ]
         for check, was, now in pairs:
-            a, b = [], []
+            runs: dict[str, list[float]] = {
+                "before": [],
+                "now": [],
+                "before_cpu": [],
+                "now_cpu": [],
+            }
             for _ in range(repeat):  # alternated: the machine's noise hits both alike
-                a += timed(was, 1)[0]
-                b += timed(now, 1)[0]
-            out[f"before_{check}"] = {"before": a, "now": b}
+                for key, fn in (("before", was), ("now", now)):
+                    wall, cpu, _found = timed(fn, 1)
+                    runs[key] += wall
+                    runs[f"{key}_cpu"] += cpu
+            out[f"before_{check}"] = runs
     return out
 
 
@@ -362,9 +373,10 @@ def render(
         f"{load_before:.1f} before, {load_after:.1f} after (a shared machine: compare within a "
         "row).",
         "",
-        f"Seconds per check over every row, median of {args.repeat} (min–max); findings found. "
-        "The default checks are references, cycles and overlaps; national IDs run when "
-        "`national_id_country` is set.",
+        f"Per check over every row, median of {args.repeat}: wall seconds (min–max), CPU seconds "
+        "of all the process's threads (steadier on a shared machine), findings. The default "
+        "checks are references, cycles and overlaps; national IDs run when `national_id_country` "
+        "is set.",
         "",
         "| distribution | rows | references | cycles | overlaps | default total "
         "| national IDs (fi) | RSS with the table MB | peak RSS during the checks MB |",
@@ -373,30 +385,35 @@ def render(
     for r in results:
         cells = []
         for check in CHECKS:
-            t = r[check]["times"]
-            cells.append(f"{med(t)} ({min(t):.3f}–{max(t):.3f}); {r[check]['findings']:,}")
+            t, cpu = r[check]["times"], r[check]["cpu"]
+            cells.append(
+                f"{med(t)} ({min(t):.2f}–{max(t):.2f}), CPU {med(cpu)}; {r[check]['findings']:,}"
+            )
         total = sum(statistics.median(r[c]["times"]) for c in CHECKS[:3])
+        total_cpu = sum(statistics.median(r[c]["cpu"]) for c in CHECKS[:3])
         lines.append(
             f"| {r['distribution']} | {r['rows']:,} | {cells[0]} | {cells[1]} | {cells[2]} | "
-            f"{total:.3f} | {cells[3]} | {r['frame_mb']:.0f} | {r['peak_mb']:.0f} |"
+            f"{total:.3f}, CPU {total_cpu:.3f} | {cells[3]} | {r['frame_mb']:.0f} "
+            f"| {r['peak_mb']:.0f} |"
         )
     if args.before:
         lines += [
             "",
             f"Side by side with the functions at `{args.before}` (row lists and Python sets), "
-            "alternated in the same process on the same columns; seconds, median:",
+            "alternated in the same process on the same columns; median seconds, wall and CPU:",
             "",
-            "| distribution | overlaps before / now | ratio | cycles before / now | ratio |",
-            "|---|---|---|---|---|",
+            "| distribution | check | wall before / now | wall ratio | CPU before / now "
+            "| CPU ratio |",
+            "|---|---|---|---|---|---|",
         ]
         for r in results:
-            o, c = r["before_overlaps"], r["before_cycles"]
-            ob, on = statistics.median(o["before"]), statistics.median(o["now"])
-            cb, cn = statistics.median(c["before"]), statistics.median(c["now"])
-            lines.append(
-                f"| {r['distribution']} | {ob:.3f} / {on:.3f} | {ob / on:.1f}× "
-                f"| {cb:.3f} / {cn:.3f} | {cb / cn:.1f}× |"
-            )
+            for check in ("overlaps", "cycles"):
+                m = {k: statistics.median(v) for k, v in r[f"before_{check}"].items()}
+                lines.append(
+                    f"| {r['distribution']} | {check} | {m['before']:.3f} / {m['now']:.3f} "
+                    f"| {m['before'] / m['now']:.1f}× | {m['before_cpu']:.3f} / {m['now_cpu']:.3f} "
+                    f"| {m['before_cpu'] / m['now_cpu']:.1f}× |"
+                )
     return "\n".join(lines) + "\n"
 
 
