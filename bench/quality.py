@@ -1,301 +1,421 @@
 #!/usr/bin/env python3
-"""Benchmark of issue 16: a work-period import with the data-quality checks on beside off.
+"""The data-quality checks timed in one process, on million-row tables of several distributions.
 
-    .venv/bin/python bench/quality.py [--size 1M] [--repeat 3] [--format csv]
+    .venv/bin/python bench/quality.py [--rows 1000000] [--repeat 5] [--before src-layout]
 
-Per repeat, the two settings run side by side (off, then on), each in a fresh working
-directory that already holds organization, title and cost-center archives with every ID the
-file uses (built from the file, untimed), so the reference checks really look them up:
+Each distribution runs in a fresh process that builds the table the checks get (the file's
+columns as text; null = no such field) and then times each row-level check ``--repeat`` times
+over every row (median, min, max): the reference checks against ID sets held in memory (every
+organization, title and cost-center ID of the file but 1 %), cycles, overlaps, and national IDs
+(``national_id_country`` ``fi``: opt-in, so apart from the default total).
 
-* full: ``pipeline.run_import`` (plain steps, ``LocalOnlySink``) of the day's file;
-* partial: the next-day file after that full run (the archive index matches ~98 % of the rows);
-* full_next: a full run (``run_type`` full) of the first day's file again after that partial
-  run: a full run on a day that has a previous run (a ~2 % change), as customers who import
-  in full every day run it; the fast path and the checks' kept findings apply as in a partial
-  run.
+* ``generator``: ``bench/generate.py``'s work periods (several periods per person, ~0.5 % bad
+  rows, a manager tree whose root manages itself);
+* ``overlaps``: 17 % of the persons with overlapping periods (same-day boundaries too), a
+  manager hierarchy 12 levels deep, each manager drawn at random from the level above;
+* ``random-managers``: the same periods, each person's manager drawn at random from all persons
+  (a random mapping: chains hundreds deep, a few long loops);
+* ``wide``: 36-character IDs and five extra columns of 200-character values (with no carry-over
+  between runs, how many rows changed since yesterday does not change the checks' work).
 
-"off" sets every check to ``off``; "on" sets every check to ``warn`` with
-``national_id_country`` ``fi`` (the generator's IDs are Finnish) and ``max_file_age_hours``
-(so the file-level checks, SHA-256 included, run too). Each measurement is a fresh
-subprocess (wall time inside it, around the measured call). The medians and on/off ratios are
-printed and written to ``bench/quality_results.md`` with the machine's load.
+``--before REF`` also times the overlap and cycle functions of the checks at git revision REF
+(row lists, Python sets), alternated with today's in the same process on the same columns.
+Results go to stdout and ``bench/quality_results.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import gc
+import hashlib
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+import types
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-
-import generate  # noqa: E402
-import run as bench_run  # noqa: E402
-
+REPO = BENCH.parent
 RESULTS = BENCH / "quality_results.md"
-CHECKS_OFF = {
-    name: "off"
-    for name in ("references", "cycles", "overlaps", "national_ids", "same_file", "file_age")
-}
-CHECKS_ON = {name: "warn" for name in CHECKS_OFF}
+DISTRIBUTIONS = ("generator", "overlaps", "random-managers", "wide")
+CHECKS = ("references", "cycles", "overlaps", "national_ids")
+DAY0 = date(2000, 1, 1).toordinal()
 
 
-#: The earlier measurements (same command, same machine), kept for comparison: before the
-#: helper process (04:01 UTC), before the kept columns were packed (03:05 UTC, load average
-#: 2.6 → 1.7, 3 repeats), and before the checks were made incremental and cheaper (00:38 UTC,
-#: load average 7.3 → 5.4, 2 repeats).
-BEFORE = [
-    "## Before: every check in the run's process",
-    "",
-    "Same command and machine, 2026-11-30 04:01 UTC, load average 0.7 before and 1.0 after, "
-    "medians of 3 repeats: the first full run validated the national IDs, found the overlaps "
-    "and made the person fingerprints in the run's own process, after splitting eight columns "
-    "out of the rows; the next-day person fingerprints were looked up by a Python-level bisect.",
-    "",
-    "| run | wall s off / on | wall on/off | CPU s off / on | CPU on/off | peak RSS MB off / on |",
-    "|---|---|---|---|---|---|",
-    "| full | 19.60 / 30.50 | 1.56 | 19.26 / 30.13 | 1.56 | 741 / 861 |",
-    "| partial | 6.33 / 8.47 | 1.34 | 5.90 / 8.03 | 1.36 | 747 / 939 |",
-    "| full_next | 12.57 / 13.34 | 1.06 | 12.03 / 12.92 | 1.07 | 801 / 985 |",
-    "",
-    "## Before: the kept columns as lists (publish paid for them)",
-    "",
-    "Same command and machine, 2026-11-30 03:05 UTC, load average 2.6 before and 1.7 after, "
-    "medians of 3 repeats: the next-day run checked incrementally, but the person and manager "
-    "columns kept for the next run stayed a million live strings each through the publish "
-    "step, which then took ~4 s more CPU; the person fingerprints were updated from two sets "
-    "of a million.",
-    "",
-    "| run | wall s off / on | wall on/off | CPU s off / on | CPU on/off | peak RSS MB off / on |",
-    "|---|---|---|---|---|---|",
-    "| full | 33.14 / 57.16 | 1.72 | 20.63 / 40.72 | 1.97 | 734 / 910 |",
-    "| partial | 8.84 / 10.82 | 1.22 | 5.95 / 8.23 | 1.38 | 748 / 933 |",
-    "| full_next | 16.13 / 17.09 | 1.06 | 11.78 / 14.04 | 1.19 | 786 / 972 |",
-    "",
-    "## Before (the first implementation of the checks)",
-    "",
-    "Same command and machine, 2026-11-30 00:38 UTC, load average 7.3 before and 5.4 after, "
-    "medians of 2 repeats: every row-level check ran over every row on every run.",
-    "",
-    "| run | wall s off / on | wall on/off | CPU s off / on | CPU on/off | peak RSS MB off / on |",
-    "|---|---|---|---|---|---|",
-    "| full | 68.89 / 71.76 | 1.04 | 19.11 / 35.60 | 1.86 | 734 / 838 |",
-    "| partial | 16.08 / 27.28 | 1.70 | 4.02 / 12.51 | 3.12 | 671 / 871 |",
-]
+def memory_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (the peak since :func:`reset_peak`) of this process."""
+    with open("/proc/self/status") as fh:
+        line = next(x for x in fh if x.startswith(f"{field}:"))
+    return int(line.split()[1]) / 1024
 
 
-def raw_params(fmt: str, run_type: str, checks_on: bool) -> dict[str, Any]:
-    raw = bench_run.raw_params(fmt, run_type)
-    if checks_on:
-        raw.update(checks=CHECKS_ON, national_id_country="fi", max_file_age_hours=1_000_000)
-    else:
-        raw.update(checks=CHECKS_OFF)
-    return raw
+def reset_peak() -> None:
+    """Start the peak RSS (``VmHWM``) again from the RSS now (Linux ``clear_refs``)."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
 
 
-def child(spec: dict[str, Any]) -> None:
-    import resource
+# --- the distributions ----------------------------------------------------------------------
 
-    from hr_connector.clients.local import LocalOnlySink
-    from hr_connector.params import parse_params
-    from hr_connector.pipeline import PLAIN_STEPS, run_import
-    from hr_connector.workdir import WorkDir
 
-    def children_cpu() -> float:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
+def generator_rows(n: int) -> pl.DataFrame:
+    sys.path.insert(0, str(BENCH))
+    import generate
 
-    params = parse_params(raw_params(spec["fmt"], spec["run_type"], spec["on"]))
-    began, cpu, helper_cpu = time.perf_counter(), time.process_time(), children_cpu()
-    result = run_import(
-        params, WorkDir(Path(spec["workdir"]), "1", "workperiod"), LocalOnlySink(), PLAIN_STEPS
-    )
-    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
-    import gc
-
-    gc.collect()  # a helper process still finishing is waited for (its CPU is counted)
-    helper_cpu = children_cpu() - helper_cpu
-
-    print(
-        "RESULT "
-        + json.dumps(
-            {
-                "seconds": seconds,
-                "cpu_seconds": cpu,
-                "helper_cpu_seconds": helper_cpu,
-                "decision": result.decision.value,
-                "counts": result.counts.model_dump(),
-                "quality": result.data_quality,
-                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            }
-        )
+    rows = generate.build_base(n)
+    columns = list(zip(*rows, strict=True))
+    return pl.DataFrame(
+        {c: pl.Series(v, dtype=pl.String) for c, v in zip(generate.COLUMNS, columns, strict=True)}
     )
 
 
-def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        timeout=bench_run.CHILD_TIMEOUT,
-        env=bench_run.child_env(),
-        cwd=bench_run.REPO,
-        check=False,
-    )
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            out: dict[str, Any] = json.loads(line[len("RESULT ") :])
-            if out["decision"] != "completed":
-                raise RuntimeError(f"{spec}: the run ended {out['decision']}")
-            return out
-    raise RuntimeError(f"measurement {spec} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+def _periods(
+    n: int, rng: random.Random, overlap_share: float, long_ids: bool
+) -> dict[str, list[Any]]:
+    """Persons with 1-4 periods; ``overlap_share`` of the persons have two that overlap."""
+    from generate import finnish_national_id
 
+    def ident(prefix: str, k: int) -> str:  # the same entity, the same (long) ID
+        if not long_ids:
+            return f"{prefix}{k}"
+        return f"{prefix}-{k:08d}-{hashlib.blake2b(f'{prefix}{k}'.encode()).hexdigest()[:16]}"
 
-def reference_archives(source: Path) -> dict[str, bytes]:
-    """Archives of the other data types holding every ID the CSV file uses."""
-    units: set[str] = set()
-    titles: set[str] = set()
-    centers: set[str] = set()
-    with source.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter=";"):
-            units.add(row["org_unit_id"])
-            titles.add(row["title_id"])
-            centers.add(row["cost_center"])
-
-    def dump(rows: list[dict[str, str]]) -> bytes:
-        return ("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n").encode()
-
-    return {
-        "organization": dump(
-            [{"org_unit_id": u, "org_unit_name": u} for u in sorted(units - {""})]
-        ),
-        "title": dump([{"title_id": t, "title_name": t} for t in sorted(titles - {""})]),
-        "costcenter": dump(
-            [{"cost_center_id": c, "cost_center_name": c} for c in sorted(centers - {""})]
-        ),
+    cols: dict[str, list[Any]] = {
+        c: [] for c in ("row_id", "person", "national_id", "start", "end", "org", "title", "cc")
     }
+    person = 0
+    while len(cols["row_id"]) < n:
+        count = rng.choices((1, 2, 3, 4), weights=(50, 30, 15, 5))[0]
+        overlapping = count > 1 and rng.random() < overlap_share * 2
+        start = DAY0 + rng.randrange(9000)
+        national = finnish_national_id(
+            date.fromordinal(rng.randrange(715000, 732000)), rng.randrange(900, 1000)
+        )
+        pid = ident("E", person)
+        for k in range(count):
+            length = rng.randrange(30, 1200)
+            last = k == count - 1
+            end = (
+                "" if last and rng.random() < 0.7 else date.fromordinal(start + length).isoformat()
+            )
+            cols["row_id"].append(ident("WP", len(cols["row_id"])))
+            cols["person"].append(pid)
+            cols["national_id"].append(national)
+            cols["start"].append(date.fromordinal(start).isoformat())
+            cols["end"].append(end)
+            unit = rng.randrange(800)
+            cols["org"].append(ident("OU", unit))
+            cols["title"].append(ident("T", rng.randrange(300)))
+            cols["cc"].append(ident("CC", unit // 4))
+            step = length + 1
+            if overlapping and k == 0:
+                step = length - rng.choice((0, 0, 5, 40))  # 0: the next starts the day this ends
+            start += max(step, 1)
+        person += 1
+    return {k: v[:n] for k, v in cols.items()}
 
 
-def one_repeat(size: str, fmt: str, archives: dict[str, bytes]) -> dict[str, Any]:
-    base = generate.file_path(size, "base", fmt)
-    next_day = generate.file_path(size, "next_day", fmt)
-    out: dict[str, Any] = {}
-    for on in (False, True):
-        label = "on" if on else "off"
-        with bench_run.workdir_with(base) as root:
-            folder = root / "data" / "archive"
-            folder.mkdir(parents=True)
-            for data_type, content in archives.items():
-                (folder / f"{data_type}_archive.json").write_bytes(content)
-            spec = {"workdir": str(root), "fmt": fmt, "on": on}
-            out[f"full_{label}"] = measure({**spec, "run_type": "full"})
-            bench_run.place(root, next_day)
-            out[f"partial_{label}"] = measure({**spec, "run_type": "partial"})
-            bench_run.place(root, base)
-            out[f"full_next_{label}"] = measure({**spec, "run_type": "full"})
+def _frame(
+    cols: dict[str, list[Any]],
+    managers: list[str],
+    extra: int = 0,
+    rng: random.Random | None = None,
+) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        {
+            "row_id": cols["row_id"],
+            "employee_number": cols["person"],
+            "national_id": cols["national_id"],
+            "employment_start_date": cols["start"],
+            "employment_end_date": cols["end"],
+            "title_id": cols["title"],
+            "org_unit_id": cols["org"],
+            "cost_center": cols["cc"],
+            "manager_id": managers,
+        }
+    )
+    if extra and rng is not None:
+        words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyzåäö ", k=200)) for _ in range(5000)]
+        frame = frame.with_columns(
+            pl.Series(f"extra_{k}", rng.choices(words, k=frame.height), dtype=pl.String)
+            for k in range(extra)
+        )
+    return frame
+
+
+def hierarchy(persons: list[str], rng: random.Random, levels: int = 13) -> dict[str, str]:
+    """Each distinct person's manager, drawn at random from the level above: a narrow top
+    (level k holds 3^k persons, the last level the rest), the top person managed by nobody."""
+    distinct = list(dict.fromkeys(persons))
+    bounds, start = [], 0
+    for k in range(levels):
+        end = len(distinct) if k == levels - 1 else min(len(distinct), start + 3**k)
+        bounds.append((start, end))
+        start = end
+    manager = {distinct[0]: ""}
+    for k in range(1, levels):
+        lo, hi = bounds[k - 1]
+        for i in range(*bounds[k]):
+            manager[distinct[i]] = distinct[rng.randrange(lo, hi)]
+    return manager
+
+
+def build(name: str, n: int) -> pl.DataFrame:
+    sys.path.insert(0, str(BENCH))
+    rng = random.Random(f"quality-{name}")
+    if name == "generator":
+        return generator_rows(n)
+    cols = _periods(n, rng, 0.17 if name != "wide" else 0.05, long_ids=name == "wide")
+    if name == "random-managers":
+        distinct = list(dict.fromkeys(cols["person"]))
+        boss = {p: rng.choice(distinct) for p in distinct}
+    else:
+        boss = hierarchy(cols["person"], rng)
+    return _frame(cols, [boss[p] for p in cols["person"]], 5 if name == "wide" else 0, rng)
+
+
+# --- timing ---------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], list[float], Any]:
+    """Wall seconds and CPU seconds (every thread of the process) of each call, and its result."""
+    times, cpu, result = [], [], None
+    for _ in range(repeat):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        times.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    return times, cpu, result
+
+
+def context(frame: pl.DataFrame, check: str) -> Any:
+    from hr_connector.quality.settings import CheckContext, QualitySettings
+    from hr_connector.schemas import WORKPERIOD, RunSchema
+
+    columns = {a: a for a in WORKPERIOD.attributes}
+    known = {
+        dt: frame[col].unique().sort()[: -max(1, frame[col].n_unique() // 100)]
+        for dt, col in (
+            ("organization", "org_unit_id"),
+            ("title", "title_id"),
+            ("costcenter", "cost_center"),
+        )
+    }
+    schema = RunSchema("workperiod", columns, "row_id", (), (), (), (), (), ("%Y-%m-%d",), None)
+    settings = QualitySettings(severity={}, national_id_country="fi")
+    nowhere = Path("/nonexistent")
+    return CheckContext(
+        settings,
+        schema,
+        "employee_number",
+        nowhere,
+        nowhere,
+        imported=lambda _folder, dt, _col: known.get(dt),
+    )
+
+
+def before_functions(ref: str) -> dict[str, types.ModuleType]:
+    """The overlap and cycle modules of revision ``ref`` (their own API: row lists)."""
+    modules = {}
+    for name in ("overlaps", "cycles"):
+        source = subprocess.run(
+            ["git", "show", f"{ref}:src/hr_connector/quality/{name}.py"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        module = types.ModuleType(f"before_{name}")
+        exec(compile(source, f"{ref}:{name}.py", "exec"), module.__dict__)
+        modules[name] = module
+    return modules
+
+
+def child(name: str, n: int, repeat: int, before: str | None) -> dict[str, Any]:
+    from hr_connector.quality import cycles, national_ids, overlaps, references
+    from hr_connector.quality.findings import CheckRun
+    from hr_connector.rules import DateParser
+
+    began = time.perf_counter()
+    frame = build(name, n)
+    built_s = time.perf_counter() - began
+    gc.collect()
+    reset_peak()  # the checks' peak, not the build's
+    base_mb = memory_mb("VmRSS")
+    out: dict[str, Any] = {
+        "distribution": name,
+        "rows": frame.height,
+        "build_s": built_s,
+        "frame_mb": base_mb,
+    }
+    ctx = context(frame, "all")
+    finders = {
+        "references": references.find,
+        "cycles": cycles.find,
+        "overlaps": overlaps.find,
+        "national_ids": national_ids.find,
+    }
+    for check, find in finders.items():
+        times, cpu, found = timed(
+            lambda f=find, c=check: f(frame, ctx, CheckRun(c, "warn")), repeat
+        )
+        findings = found["finding"].n_unique() if "finding" in found.columns else found.height
+        out[check] = {"times": times, "cpu": cpu, "findings": findings}
+    out["peak_mb"] = memory_mb("VmHWM")
+    if before:
+        old = before_functions(before)
+        persons = frame["employee_number"].to_list()
+        starts = frame["employment_start_date"].to_list()
+        ends = frame["employment_end_date"].to_list()
+        managers = frame["manager_id"].to_list()
+        parse = DateParser(("%Y-%m-%d",))
+        pairs = [
+            (
+                "overlaps",
+                lambda: old["overlaps"].overlapping(
+                    persons, starts, ends, DateParser(("%Y-%m-%d",))
+                ),
+                lambda: overlaps.overlapping(
+                    frame["employee_number"],
+                    frame["employment_start_date"],
+                    frame["employment_end_date"],
+                    parse,
+                ),
+            ),
+            (
+                "cycles",
+                lambda: old["cycles"].find_cycles(persons, managers),
+                lambda: cycles.find_cycles(frame["employee_number"], frame["manager_id"]),
+            ),
+        ]
+        for check, was, now in pairs:
+            runs: dict[str, list[float]] = {
+                "before": [],
+                "now": [],
+                "before_cpu": [],
+                "now_cpu": [],
+            }
+            for _ in range(repeat):  # alternated: the machine's noise hits both alike
+                for key, fn in (("before", was), ("now", now)):
+                    wall, cpu, _found = timed(fn, 1)
+                    runs[key] += wall
+                    runs[f"{key}_cpu"] += cpu
+            out[f"before_{check}"] = runs
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="1M")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--format", default="csv", choices=["csv"])
-    parser.add_argument("--child")
-    args = parser.parse_args(argv)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--before", help="git revision whose overlap and cycle functions to time beside"
+    )
+    parser.add_argument("--only", nargs="*", choices=DISTRIBUTIONS, default=list(DISTRIBUTIONS))
+    parser.add_argument("--child", choices=DISTRIBUTIONS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
     if args.child:
-        child(json.loads(args.child))
-        return 0
-    generate.generate(args.size)
-    load_before = os.getloadavg()
-    archives = reference_archives(generate.file_path(args.size, "base", args.format))
-    reps = []
-    for k in range(args.repeat):
-        reps.append(one_repeat(args.size, args.format, archives))
         print(
-            f"repeat {k + 1}: "
-            + ", ".join(f"{key} {value['seconds']:.2f}s" for key, value in reps[-1].items()),
+            "RESULT " + json.dumps(child(args.child, args.rows, args.repeat, args.before)),
             flush=True,
         )
-    load_after = os.getloadavg()
+        return
+    load_before = os.getloadavg()[0]
+    results = []
+    for name in args.only:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            name,
+            "--rows",
+            str(args.rows),
+            "--repeat",
+            str(args.repeat),
+        ]
+        if args.before:
+            cmd += ["--before", args.before]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+        results.append(json.loads(line[7:]))
+        print(f"{name}: done", file=sys.stderr, flush=True)
+    report = render(results, args, load_before, os.getloadavg()[0])
+    print(report)
+    RESULTS.write_text(report, encoding="utf-8")
 
-    def med(key: str, field: str = "seconds") -> float:
-        return statistics.median(r[key][field] for r in reps)
 
+def render(
+    results: list[dict[str, Any]], args: argparse.Namespace, load_before: float, load_after: float
+) -> str:
+    def med(times: list[float]) -> str:
+        return f"{statistics.median(times):.3f}"
+
+    command = f".venv/bin/python bench/quality.py --rows {args.rows} --repeat {args.repeat}"
+    if args.before:
+        command += f" --before {args.before}"
     lines = [
-        "# Data-quality checks: on beside off (issue 16)",
+        "# Data-quality checks, in one process",
         "",
-        f"Command: `.venv/bin/python bench/quality.py --size {args.size} --repeat {args.repeat}`",
+        f"Command: `{command}`",
         "",
-        f"Machine: {os.cpu_count()} cores, Linux {platform.release()}, Python "
-        f"{platform.python_version()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. The machine was "
-        "shared with other engineers' jobs at the time (load average "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after), so absolute times are "
-        "noisy; off and on ran side by side, interleaved, in each repeat.",
+        f"{os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
+        f"polars {pl.__version__}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{load_before:.1f} before, {load_after:.1f} after (a shared machine: compare within a "
+        "row).",
         "",
-        f"Medians of {args.repeat} repeats, each measurement a fresh subprocess. "
-        f"{generate.SIZES[args.size]:,}-row workperiod {args.format.upper()} from "
-        "`bench/generate.py`; organization, title and cost-center archives with every ID the "
-        "file uses sit in the working directory. On: every check `warn`, "
-        "`national_id_country` `fi`, `max_file_age_hours` set.",
+        f"Per check over every row, median of {args.repeat}: wall seconds (min–max), CPU seconds "
+        "of all the process's threads (steadier on a shared machine), findings. The default "
+        "checks are references, cycles and overlaps; national IDs run when `national_id_country` "
+        "is set.",
         "",
-        "Wall time is what the run takes; the CPU time (user + system) of the run's process is "
-        "the steadier measure on a shared machine. A large file's full check has part of its "
-        "work done by a helper process on the other core (`quality/helper.py`): its CPU time "
-        "is listed apart and added in the last ratio.",
-        "",
-        "| run | wall s off / on | wall on/off | CPU s off / on | CPU on/off "
-        "| helper CPU s | CPU with helper on/off | peak RSS MB off / on |",
-        "|---|---|---|---|---|---|---|---|",
+        "| distribution | rows | references | cycles | overlaps | default total "
+        "| national IDs (fi) | RSS with the table MB | peak RSS during the checks MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for run_type in ("full", "partial", "full_next"):
-        off, on = med(f"{run_type}_off"), med(f"{run_type}_on")
-        cpu_off = med(f"{run_type}_off", "cpu_seconds")
-        cpu_on = med(f"{run_type}_on", "cpu_seconds")
-        helper_on = med(f"{run_type}_on", "helper_cpu_seconds")
-        total_on = statistics.median(
-            r[f"{run_type}_on"]["cpu_seconds"] + r[f"{run_type}_on"]["helper_cpu_seconds"]
-            for r in reps
-        )
-        lines.append(
-            f"| {run_type} | {off:.2f} / {on:.2f} | {on / off:.2f} "
-            f"| {cpu_off:.2f} / {cpu_on:.2f} | {cpu_on / cpu_off:.2f} "
-            f"| {helper_on:.2f} | {total_on / cpu_off:.2f} "
-            f"| {med(f'{run_type}_off', 'peak_mb'):.0f} / {med(f'{run_type}_on', 'peak_mb'):.0f} |"
-        )
-    lines += [
-        "",
-        "Findings with the checks on (partial run): "
-        + json.dumps(reps[0]["partial_on"]["quality"], sort_keys=True),
-        "",
-        "Every repeat (wall seconds, CPU seconds):",
-        "",
-    ]
-    for k, rep in enumerate(reps, 1):
-        lines.append(
-            f"- {k}: "
-            + ", ".join(
-                f"{key} {value['seconds']:.2f} (CPU {value['cpu_seconds']:.2f}"
-                f"{f', helper {h:.2f}' if (h := value['helper_cpu_seconds']) else ''})"
-                for key, value in rep.items()
+    for r in results:
+        cells = []
+        for check in CHECKS:
+            t, cpu = r[check]["times"], r[check]["cpu"]
+            cells.append(
+                f"{med(t)} ({min(t):.2f}–{max(t):.2f}), CPU {med(cpu)}; {r[check]['findings']:,}"
             )
+        total = sum(statistics.median(r[c]["times"]) for c in CHECKS[:3])
+        total_cpu = sum(statistics.median(r[c]["cpu"]) for c in CHECKS[:3])
+        lines.append(
+            f"| {r['distribution']} | {r['rows']:,} | {cells[0]} | {cells[1]} | {cells[2]} | "
+            f"{total:.3f}, CPU {total_cpu:.3f} | {cells[3]} | {r['frame_mb']:.0f} "
+            f"| {r['peak_mb']:.0f} |"
         )
-    lines += ["", *BEFORE]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.write_text(text, encoding="utf-8")
-    return 0
+    if args.before:
+        lines += [
+            "",
+            f"Side by side with the functions at `{args.before}` (row lists and Python sets), "
+            "alternated in the same process on the same columns; median seconds, wall and CPU:",
+            "",
+            "| distribution | check | wall before / now | wall ratio | CPU before / now "
+            "| CPU ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in results:
+            for check in ("overlaps", "cycles"):
+                m = {k: statistics.median(v) for k, v in r[f"before_{check}"].items()}
+                lines.append(
+                    f"| {r['distribution']} | {check} | {m['before']:.3f} / {m['now']:.3f} "
+                    f"| {m['before'] / m['now']:.1f}× | {m['before_cpu']:.3f} / {m['now_cpu']:.3f} "
+                    f"| {m['before_cpu'] / m['now_cpu']:.1f}× |"
+                )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

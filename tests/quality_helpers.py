@@ -1,4 +1,4 @@
-"""Shared helpers of the data-quality tests (test_quality, test_quality_incremental): work-period
+"""Shared helpers of the data-quality tests (test_quality, test_quality_properties): work-period
 rows with valid Finnish IDs, a CSV writer, a plain run, and the reference data types' imports."""
 
 from __future__ import annotations

@@ -11,22 +11,22 @@ import json
 import logging
 import os
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from hr_connector.errors import ParametersInvalid
 from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
 from hr_connector.quality import cycles, overlaps
 from hr_connector.quality.findings import QualityCheck, QualityLine, QualityReport
-from hr_connector.quality.national_ids import invalid_national_ids
+from hr_connector.quality.national_ids import invalid
 from hr_connector.quality.report import QUALITY_CASES, section
+from hr_connector.rules import DateParser
 from hr_connector.texts import Translations
-from hr_connector.validate import DateParser
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw
@@ -45,6 +45,11 @@ from quality_helpers import (
     write_csv,
     written,
 )
+
+
+def texts(values: list[str]) -> pl.Series:
+    return pl.Series(values, dtype=pl.String)
+
 
 # --- references ---------------------------------------------------------------------------------
 
@@ -219,7 +224,7 @@ def test_organization_parent_must_be_in_the_same_file(workdir: Path) -> None:
 def test_find_cycles_reports_each_cycle_once_with_its_whole_path() -> None:
     sources = ["A", "B", "C", "D", "E", "F", "G", "H", "I"]
     targets = ["B", "A", "C", "E", "F", "D", "A", "G", ""]  # G and H hang below the A-B loop
-    found = cycles.find_cycles(sources, targets)
+    found = cycles.find_cycles(texts(sources), texts(targets))
     assert found == [("A → B → A", [0, 1]), ("C → C", [2]), ("D → E → F → D", [3, 4, 5])]
 
 
@@ -227,9 +232,9 @@ def test_find_cycles_on_a_deep_tree_finds_nothing_and_an_added_loop_once() -> No
     n = 50_000
     sources = [f"P{i}" for i in range(n)]
     targets = [""] + [f"P{(i - 1) // 3}" for i in range(1, n)]
-    assert cycles.find_cycles(sources, targets) == []
+    assert cycles.find_cycles(texts(sources), texts(targets)) == []
     targets[0] = f"P{n - 1}"  # the top reports to a leaf: one long loop
-    ((text, rows),) = cycles.find_cycles(sources, targets)
+    ((text, rows),) = cycles.find_cycles(texts(sources), texts(targets))
     assert text.startswith("P0 → ") and text.endswith(" → P0") and len(rows) == text.count("→")
 
 
@@ -296,7 +301,8 @@ def test_overlapping_periods_pairs() -> None:
     starts = ["2025-01-01", "2025-07-01", "2026-01-01", "2025-01-01", "2025-03-01", "2025-01-01"]
     ends = ["2025-06-30", "", "2026-02-01", "2025-03-01", "", ""]
     # A: 0 ends before 1 starts; 1 is open-ended so 2 overlaps it. B: end == next start overlaps.
-    assert overlaps.overlapping(persons, starts, ends, parse) == [(1, 2), (3, 4)]
+    found = overlaps.overlapping(texts(persons), texts(starts), texts(ends), parse)
+    assert found.rows() == [(1, 2), (3, 4)]
 
 
 def test_overlaps_warn_and_block(workdir: Path) -> None:
@@ -347,18 +353,19 @@ def test_national_id_countries(country: str) -> None:
 
     good, wrong = IDS[country]
 
-    found = invalid_national_ids([good, wrong, ""], national_id_module(country), "nid")
-    assert [i for i, _ in found] == [1]
-    assert found[0][1].code in ("national_id_checksum", "national_id_birth_date")
-    assert found[0][1].detail.endswith(wrong[-2:]) and wrong not in found[0][1].detail
+    found = invalid(texts([good, wrong, ""]), national_id_module(country), date.today()).rows()
+    assert [row for row, _code, _detail in found] == [1]
+    ((_row, code, detail),) = found
+    assert code in ("national_id_checksum", "national_id_birth_date")
+    assert detail.endswith(wrong[-2:]) and wrong not in detail
 
 
 def test_national_id_birth_date_and_format() -> None:
     from hr_connector.quality.settings import national_id_module
 
     module = national_id_module("fi")
-    found = invalid_national_ids(["310268-912K", "12345"], module, "nid")
-    assert [r.code for _, r in found] == ["national_id_birth_date", "national_id_format"]
+    found = invalid(texts(["310268-912K", "12345"]), module, date.today())
+    assert found["code"].to_list() == ["national_id_birth_date", "national_id_format"]
 
 
 def test_national_ids_block_masked_everywhere_a_person_reads(
@@ -444,6 +451,43 @@ def test_file_too_old(workdir: Path) -> None:
     off = run(workdir, max_file_age_hours=24, checks={"file_age": "off"})
     assert off.decision is Decision.COMPLETED and "file_age" not in off.data_quality
     assert run(workdir).decision is Decision.COMPLETED  # no limit: no check
+
+
+@pytest.mark.parametrize(
+    ("days_ahead", "reason"),
+    [
+        (None, "no real modification time (1970-01-01 00:00 UTC, the Unix epoch)"),
+        (30, "720.0 hours ahead of this machine's clock"),
+    ],
+    ids=["epoch", "30-days-ahead"],
+)
+def test_wrapper_file_of_unknown_age_stops_with_the_reason(
+    workdir: Path, esm: Any, days_ahead: int | None, reason: str
+) -> None:
+    """A file dated 1970 or a month ahead passes no max_file_age_hours: its age is unknown."""
+    from run_helpers import engine_run, epe_raw
+
+    path = write_csv(workdir, good_workperiods(), WP_COLUMNS)
+    mtime = 0.0 if days_ahead is None else time.time() + days_ahead * 86400 + 60
+    os.utime(path, (mtime, mtime))
+    params = epe_raw(esm, max_file_age_hours=26, file_path="in/*.csv")
+    proc = engine_run(workdir, params)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert reason in proc.stderr and "its age is unknown" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (workdir / "3_output.json").exists()
+    assert reason in admin_task(workdir)["description"]
+    warned = engine_run(workdir, {**params, "checks": {"file_age": "warn"}})
+    assert warned.returncode == 0, warned.stderr
+    (line,) = quality(admin_task(workdir), "file_age")["first"]
+    assert "its age is unknown" in line["message"]
+
+
+def test_file_age_a_few_minutes_ahead_is_a_clock_difference(workdir: Path) -> None:
+    path = write_csv(workdir, good_workperiods(), WP_COLUMNS)
+    ahead = time.time() + 120
+    os.utime(path, (ahead, ahead))
+    assert run(workdir, max_file_age_hours=1).decision is Decision.COMPLETED
 
 
 # --- parameters, report, equivalence --------------------------------------------------------------
@@ -625,36 +669,22 @@ def test_flow_runs_the_checks_as_tasks_with_references_via_reference_archives_di
     assert failed.state.is_failed() and "same file again" in failed.state.message
 
 
-def test_national_id_verdicts_of_unchanged_rows_carry_over(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Fast path: an unchanged row keeps the last run's verdict; flagged ones are re-checked."""
-    from hr_connector.quality import national_ids
-
-    checked: list[str] = []
-    problem = national_ids.problem
-
-    def counting(module: Any, value: str, today: Any) -> str | None:
-        checked.append(value)
-        return problem(module, value, today)
-
-    monkeypatch.setattr(national_ids, "problem", counting)
+def test_a_partial_run_checks_every_national_id_again(workdir: Path) -> None:
+    """Unchanged rows are checked like new ones: the verdicts depend on today's settings only."""
     rows = good_workperiods()
     rows[2]["national_id"] = BAD_NID
     write_csv(workdir, rows, WP_COLUMNS)
     first = run(workdir, national_id_country="fi")
-    assert first.data_quality["national_ids"] == 1 and len(checked) == 4
-    state = load(workdir / "data" / "archive" / ".workperiod_quality.json")
-    assert state["national_ids"]["flagged_row_ids"] == ["WP3"]
-    checked.clear()
-    rows.append(wp_row("WP5", "E5", national_id="010101-9010"))  # a new row
+    assert first.data_quality["national_ids"] == 1
+    rows.append(wp_row("WP5", "E5", national_id="010101-9010"))  # a new row, a wrong check char
     write_csv(workdir, rows, WP_COLUMNS)
     second = run(workdir, national_id_country="fi", run_type="partial")
     assert second.data_quality["national_ids"] == 2
-    assert sorted(checked) == sorted([BAD_NID, "010101-9010"])  # not the 3 valid unchanged
-    checked.clear()
-    run(workdir, national_id_country="se", run_type="partial")  # another country: all again
-    assert len(checked) == 5
+    lines = quality(admin_task(workdir), "national_ids")["first"]
+    assert [line["row_id"] for line in lines] == ["WP3", "WP5"]
+    # another country: every ID of the file is checked by its rules (none is Swedish)
+    swedish = run(workdir, national_id_country="se", run_type="partial")
+    assert swedish.data_quality["national_ids"] == 5
 
 
 def _stores() -> list[tuple[str, bytes]]:
@@ -701,44 +731,6 @@ def test_columns_in_one_pass_on_raw_csv_lines() -> None:
     assert store.columns([0], 2) is None  # not 2 fields wide: the caller asks column by column
 
 
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["A", "B", "C"]),
-            st.integers(0, 30),
-            st.one_of(st.none(), st.integers(0, 30)),
-        ),
-        max_size=14,
-    )
-)
-def test_overlaps_agree_with_comparing_every_pair(
-    periods: list[tuple[str, int, int | None]],
-) -> None:
-    from datetime import date, timedelta
-
-    day0 = date(2025, 1, 1)
-
-    def text(n: int | None) -> str:
-        return "" if n is None else (day0 + timedelta(days=n)).isoformat()
-
-    persons = [p for p, _s, _e in periods]
-    starts = [text(s) for _p, s, _e in periods]
-    ends = [text(e) for _p, _s, e in periods]
-    expected = []
-    for i, (p, s, e) in enumerate(periods):
-        for j in range(i + 1, len(periods)):
-            q, s2, e2 = periods[j]
-            valid = (e is None or s <= e) and (e2 is None or s2 <= e2)
-            if (
-                p == q
-                and valid
-                and s <= (e2 if e2 is not None else 99)
-                and s2 <= (e if e is not None else 99)
-            ):
-                expected.append((i, j))
-    assert overlaps.overlapping(persons, starts, ends, DateParser(("%Y-%m-%d",))) == expected
-
-
 def test_samples_have_one_of_each_problem(workdir: Path, samples: Path) -> None:
     """The demo's samples, imported in one working directory as under EPE."""
     from conftest import place
@@ -764,37 +756,34 @@ def test_samples_have_one_of_each_problem(workdir: Path, samples: Path) -> None:
     assert task["counts"]["blocked"] == 6  # warnings only: the sample counts stay
 
 
-def test_persons_kept_as_fingerprints_for_the_other_types(workdir: Path) -> None:
-    """An organization run learns the persons from fingerprints, never IDs in clear."""
-    from hr_connector.quality import archives
-
+def test_organization_managers_are_the_persons_of_the_last_workperiod_import(
+    workdir: Path,
+) -> None:
+    """Read from the work-period archive as it is now (a restored archive counts as it is);
+    the checks keep no person, no national ID, beside it."""
     write_csv(workdir, good_workperiods(), WP_COLUMNS)
     run(workdir, unique_id="national_id")
-    kept = (workdir / "data" / "archive" / ".workperiod_persons.bin").read_bytes()
-    assert len(kept) == 4 * archives.PERSON_DIGEST
-    assert all(nid.encode() not in kept for nid in NID.values())
+    folder = workdir / "data" / "archive"
+    kept = [p for p in folder.iterdir() if "quality" in p.name or "person" in p.name]
+    assert [p.name for p in kept] == [".workperiod_quality.json"]
+    assert not any(nid in kept[0].read_text() for nid in NID.values())
     orgs = [
         {"org_unit_id": "OU1", "org_unit_name": "One", "manager_id": NID["E2"]},
         {"org_unit_id": "OU2", "org_unit_name": "Two", "manager_id": BAD_NID},
     ]
     write_csv(workdir, orgs)
-    reads: list[Any] = []
-    original = archives.imported_values
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(archives, "imported_values", lambda *a: reads.append(a) or original(*a))
-        run(workdir, "organization", task_id="o", checks={"references": "block"})
+    run(workdir, "organization", task_id="o", checks={"references": "block"})
     assert errors(workdir, "organization") == {"OU2": ["unknown_person"]}
-    assert reads == []  # the work-period archive was not read
-    # an archive the fingerprints do not describe (restored by hand): read the archive itself
-    archive = workdir / "data" / "archive" / "workperiod_archive.json"
-    archive.write_bytes(archive.read_bytes())
+    # the work-period archive restored from a backup that lacks E2: E2 is unknown now
+    archive = folder / "workperiod_archive.json"
+    rows = [r for r in load(archive) if r["national_id"] != NID["E2"]]
+    archive.write_text(json.dumps(rows), encoding="utf-8")
     os.utime(archive, (1, 1))
-    reads.clear()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(archives, "imported_values", lambda *a: reads.append(a) or original(*a))
-        run(workdir, "organization", task_id="o", checks={"references": "block"})
-    assert errors(workdir, "organization") == {"OU2": ["unknown_person"]}
-    assert [a[1] for a in reads] == ["workperiod"]
+    run(workdir, "organization", task_id="o", checks={"references": "block"})
+    assert errors(workdir, "organization") == {
+        "OU1": ["unknown_person"],
+        "OU2": ["unknown_person"],
+    }
 
 
 def test_a_crash_while_keeping_the_checks_state_leaves_nothing_behind(workdir: Path) -> None:
@@ -802,8 +791,7 @@ def test_a_crash_while_keeping_the_checks_state_leaves_nothing_behind(workdir: P
 
     folder = workdir / "data" / "archive"
     folder.mkdir(parents=True)
-    for name in (".workperiod_quality.json", ".workperiod_persons.bin"):
-        temp_path(folder / name).write_bytes(b"half")
+    temp_path(folder / ".workperiod_quality.json").write_bytes(b"half")
     recover(WorkDir(workdir, "3", "workperiod"))
     assert list(folder.iterdir()) == []
 
@@ -812,7 +800,7 @@ def test_thousands_of_self_managers_each_reported_once_with_their_row() -> None:
     n = 20_000
     sources = [f"E{i:05d}" for i in range(n)]
     targets = [f"E{i // 10 * 10:05d}" for i in range(n)]  # every 10th is their own manager
-    found = cycles.find_cycles(sources, targets)
+    found = cycles.find_cycles(texts(sources), texts(targets))
     assert len(found) == n // 10
     assert found[:2] == [("E00000 → E00000", [0]), ("E00010 → E00010", [10])]
 
@@ -833,6 +821,12 @@ def test_file_age_of_an_sftp_file_is_the_listings_mtime(
     assert proc.returncode == 1
     assert "30.0 hours ago" in proc.stderr and "max_file_age_hours 24" in proc.stderr
     assert (sftp_env.data / "organization.csv").exists()  # left for the rerun
+    for when, reason in ((0, "the Unix epoch"), (time.time() + 86400, "24.0 hours ahead")):
+        os.utime(sftp_env.data / "organization.csv", (when, when))
+        proc = engine_run(root, sftp_raw(sftp_env, esm, max_file_age_hours=48))
+        assert proc.returncode == 1 and reason in proc.stderr, proc.stderr
+        assert (sftp_env.data / "organization.csv").exists()
+    os.utime(sftp_env.data / "organization.csv", (old, old))
     proc = engine_run(root, sftp_raw(sftp_env, esm, max_file_age_hours=48))
     assert proc.returncode == 0, proc.stderr
 

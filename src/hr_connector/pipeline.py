@@ -301,7 +301,6 @@ class CheckRowsStep(Protocol):
         schema: RunSchema,
         params: ConnectorParams,
         workdir: WorkDir,
-        early: Any = None,
         /,
     ) -> QualityOutcome: ...
 
@@ -464,9 +463,6 @@ class ImportRun:
     table: Table | None = None
     blocked: Blocked = field(default_factory=dict)
     quality_runs: list[CheckRun] = field(default_factory=list)
-    #: the parts of the row checks a helper process does beside validation (a large file's
-    #: full check, ``quality/helper.py``), from parsing to the row checks
-    quality_helper: Any = None
     #: the archives a partial run compares with (``delivery.comparison_base``)
     base: WorkDir | None = None
     #: the fast-path switch, read once, and the index of ``base``'s archives, loaded once; handed
@@ -522,12 +518,7 @@ class ImportRun:
     def deciding(self) -> Iterator[None]:
         """The steps up to the decision: a stop ends the block and becomes the interruption."""
         try:
-            try:
-                yield
-            finally:  # a helper the checks did not take (the run stopped first) is not needed
-                helper_job, self.quality_helper = self.quality_helper, None
-                if helper_job is not None:
-                    helper_job.close()
+            yield
         except RunLocked as error:  # the other run owns the files: touch nothing
             log.error("Run refused: %s", error)
             self.result.interruption = Interruption.from_error(error)
@@ -569,9 +560,6 @@ class ImportRun:
         self.base = delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
         self.fast = fastpath.for_run(self.base)
         q = self.steps.quote
-        self.quality_helper = quality.begin_row_checks(
-            source, self.schema, self.params, self.workdir
-        )
         self.table = table = self.steps.parse(source, self.params, self.schema, q(self.fast))
         self.schema = header.matched_schema(self.schema, table.columns)  # the file's own spelling
         return table
@@ -585,10 +573,7 @@ class ImportRun:
         """The data-quality rules; the rows they block join the blocked rows."""
         assert self.schema is not None
         q = self.steps.quote
-        began, self.quality_helper = self.quality_helper, None  # ends with the checks
-        found = self.steps.check_rows(
-            q(table), q(blocked), self.schema, self.params, self.workdir, q(began)
-        )
+        found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
         self.quality_runs = [*self.quality_runs, *found.runs]
         self.blocked = quality.merged(blocked, found.blocked)
         return self.blocked
@@ -648,13 +633,7 @@ class ImportRun:
             result.output_path = str(self.workdir.output)
             if self.source is not None and self.schema is not None:
                 quality.remember_file(
-                    params,
-                    self.workdir,
-                    self.source,
-                    self.schema,
-                    self.quality_runs,
-                    self.table,
-                    self.blocked,
+                    params, self.workdir, self.source, self.schema, self.quality_runs
                 )
 
     def _write_files(self) -> None:
@@ -739,7 +718,7 @@ class ImportRun:
         if not params.dry_run and not self.refused:
             attachments = [*attachments, report.data_attachment(self.workdir.admin_task_json)]
         data_quality = quality_report.build_report(
-            self.quality_runs, self.table, key_column, translations, language
+            self.quality_runs, self.table, translations, language
         )
         result.data_quality = data_quality.counts()
         changeset = self.changeset

@@ -81,6 +81,8 @@ class WorkDir:
     undelivered = _TaskFile(".{data_type}_undelivered", under=ARCHIVE_DIR)
     kept_archive = _TaskFile(".{data_type}_archive.json.prev", under=ARCHIVE_DIR)
     kept_error_archive = _TaskFile(".error_{data_type}_archive.json.prev", under=ARCHIVE_DIR)
+    #: what the data-quality checks keep for the next runs (hr_connector.quality.kept)
+    quality_state = _TaskFile(".{data_type}_quality.json", under=ARCHIVE_DIR)
 
     @property
     def read_archives(self) -> tuple[Path, ...]:

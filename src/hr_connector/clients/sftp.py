@@ -792,7 +792,7 @@ def _download(
             with contextlib.suppress(Exception):
                 remote_file.close()
         fh.flush()
-        if entry.st_mtime:
+        if entry.st_mtime is not None:  # the listing's time, 0 too: the file-age check reads it
             os.utime(fh.fileno(), (entry.st_atime or entry.st_mtime, entry.st_mtime))
 
     return door.write_staged(final, write)

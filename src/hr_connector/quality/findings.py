@@ -1,32 +1,36 @@
-"""What the data-quality checks found: findings, and the report section they become."""
+"""What the data-quality checks found: one frame of findings per check, and the report section.
+
+A check's findings are a :class:`polars.DataFrame` in :data:`FINDINGS` shape, one row per
+(finding, table row): a cycle is one finding over every row on it, an overlap one finding over
+its two rows, a dangling reference or an invalid national ID one finding over one row.
+``code``/``column``/``detail`` are the reason a ``block`` finding gives each of its rows (the
+``reason_<code>`` case of translation.json), already masked where it could hold a national ID.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+import polars as pl
 from pydantic import BaseModel, Field
-
-from hr_connector.quality.incremental import Packed
-from hr_connector.records import Reason
 
 #: Findings listed per check in the admin task (all of them are counted).
 MAX_LISTED = 10
 
+FINDINGS = {
+    "finding": pl.UInt32,
+    "row": pl.UInt32,
+    "row_id": pl.String,
+    "code": pl.String,
+    "column": pl.String,
+    "detail": pl.String,
+}
+#: The reasons frame (the blocked rows' reasons, one row per reason, in the order found).
+REASONS = {"row": pl.UInt32, "code": pl.String, "column": pl.String, "detail": pl.String}
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem: the rows it is about (indices into the table) and its reason.
 
-    ``reason`` is what a blocked row carries (``Reason.code`` is a ``reason_<code>`` case of
-    translation.json); ``subject`` names the finding for a person (row ID, a cycle's members),
-    already masked where it could hold a national ID.
-    """
-
-    check: str
-    rows: tuple[int, ...]
-    reason: Reason
-    subject: str = ""
+def no_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema=FINDINGS)
 
 
 @dataclass
@@ -35,24 +39,24 @@ class CheckRun:
 
     check: str
     severity: str
-    findings: list[Finding] = field(default_factory=list)
-    #: why the check did not run (a translation case, and its figures), if it did not
+    findings: pl.DataFrame = field(default_factory=no_findings, repr=False)
+    #: a file-level finding (``warn``): its report case and figures
+    file_findings: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    #: why the check did not (fully) run (a translation case, and its figures), if it did not
     skipped: str | None = None
     skipped_figures: dict[str, str] = field(default_factory=dict)
     #: the file's SHA-256, when the check computed it (kept for the next run)
     sha256: str | None = None
-    #: the persons' unique IDs of every row, when the check read them (kept for the next runs;
-    #: packed, see ``incremental.Packed``)
-    persons: Packed | None = field(default=None, repr=False)
-    #: what the next run needs to check incrementally (``state["incremental"]``, JSON form)
-    kept: dict[str, Any] | None = field(default=None, repr=False)
-    #: the helper process making every person's fingerprint (a full check of a large file,
-    #: ``quality/helper.py``), asked at the end of a completed run
-    fingerprints: Any = field(default=None, repr=False)
-    #: the columns the next run builds its own from (person, manager; quality/incremental.py)
-    columns: dict[str, Packed] | None = field(default=None, repr=False)
-    #: the last run's kept findings this run was checked against (an incremental run)
-    previous: Any = field(default=None, repr=False)
+
+    @property
+    def count(self) -> int:
+        return self.findings["finding"].n_unique() + len(self.file_findings)
+
+    def listed(self, limit: int = MAX_LISTED) -> list[pl.DataFrame]:
+        """The first ``limit`` findings, each as its rows (row, row_id, code, column, detail)."""
+        numbers = self.findings["finding"].unique(maintain_order=True)[:limit]
+        first = self.findings.filter(pl.col("finding").is_in(numbers.implode()))
+        return list(first.partition_by("finding", maintain_order=True))
 
 
 class QualityLine(BaseModel):

@@ -3,35 +3,41 @@
 ``national_id_country`` picks the country's personal-ID module (``stdnum.fi.hetu``,
 ``stdnum.se.personnummer``, ``stdnum.no.fodselsnummer``, ``stdnum.dk.cpr``, ``stdnum.pl.pesel``
 and the others :data:`~hr_connector.quality.settings.PERSONAL_ID_MODULES` lists). Each distinct
-value is validated once; what is reported carries the masked value only.
+value is validated once and its verdict joined back to the rows; what is reported carries the
+masked value only.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Collection, Iterable, Sequence
 from datetime import date
-from itertools import compress, count
 from typing import Any
 
-from stdnum.exceptions import (
-    InvalidChecksum,
-    InvalidComponent,
-    InvalidLength,
-    ValidationError,
-)
+import polars as pl
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
 
 from hr_connector.masking import mask_value
-from hr_connector.records import Reason, Value
+from hr_connector.quality.findings import CheckRun
+from hr_connector.quality.settings import CheckContext, national_id_module
 
 #: stdnum's error -> the reason code (``reason_<code>`` in translation.json)
-CODES: tuple[tuple[type[ValidationError], str], ...] = (
+ERRORS: tuple[tuple[type[ValidationError], str], ...] = (
     (InvalidChecksum, "national_id_checksum"),
     (InvalidComponent, "national_id_birth_date"),
     (InvalidLength, "national_id_format"),
     (ValidationError, "national_id_format"),
 )
+CODES = ("national_id_checksum", "national_id_birth_date", "national_id_format")
+
+
+def reads(ctx: CheckContext) -> list[str]:
+    return ["national_id"]
+
+
+def applies(ctx: CheckContext) -> bool:
+    """Only with ``national_id_country``: the check needs to know whose IDs they are."""
+    return ctx.settings.national_id_country is not None
 
 
 @functools.cache
@@ -50,44 +56,34 @@ def problem(module: Any, value: str, today: date) -> str | None:
         if birth is not None and birth(value) > today:
             raise InvalidComponent("birth date in the future")
     except ValidationError as error:
-        for kind, code in CODES:
-            if isinstance(error, kind):
-                return code
+        return next(code for kind, code in ERRORS if isinstance(error, kind))
     except ValueError:  # an impossible date some modules raise before their own check
         return "national_id_birth_date"
     return None
 
 
-def invalid_codes(module: Any, values: Iterable[Value], today: date) -> dict[str, str]:
-    """The reason code of every invalid value among ``values`` (distinct; blank ones are not
-    checked). A large file's are found by the helper process (:mod:`.helper`)."""
-    codes: dict[str, str] = {}
-    for value in values:
-        if value and not value.isspace():
-            code = problem(module, value, today)
-            if code is not None:
-                codes[value] = code
-    return codes
+def invalid(values: pl.Series, module: Any, today: date) -> pl.DataFrame:
+    """(row, code, detail) of every row whose national ID fails (blank ones are not checked)."""
+    distinct = [v for v in values.unique().drop_nulls().to_list() if v.strip()]
+    verdicts = {v: code for v in distinct if (code := problem(module, v, today)) is not None}
+    bad = pl.DataFrame(
+        {
+            "value": list(verdicts),
+            "code": list(verdicts.values()),
+            "detail": [mask_value(v) for v in verdicts],
+        },
+        schema={"value": pl.String, "code": pl.String, "detail": pl.String},
+    )
+    rows = pl.DataFrame({"value": values}).with_row_index("row")
+    return rows.join(bad, on="value", how="inner", maintain_order="left").drop("value")
 
 
-def invalid_national_ids(
-    values: Sequence[Value],
-    module: Any,
-    column: str,
-    known_valid: Collection[Value] = (),
-    today: date | None = None,
-    codes: dict[str, str] | None = None,
-) -> list[tuple[int, Reason]]:
-    """(row, reason) for every row whose national ID fails; blank values are not checked.
-
-    ``known_valid`` are values already validated under the same country (skipped); ``codes``,
-    the :func:`invalid_codes` of the distinct values when already found.
-    """
-    if codes is None:
-        codes = invalid_codes(module, set(values).difference(known_valid), today or date.today())
-    if not codes:
-        return []
-    return [
-        (i, Reason(codes[values[i]], column=column, detail=mask_value(values[i] or "")))  # type: ignore[index]
-        for i in compress(count(), map(codes.__contains__, values))
-    ]
+def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame | None:
+    """(row, code, column, detail): one finding per row with an invalid national ID; None
+    when the file has no national ID column (the check is not listed)."""
+    column = ctx.name("national_id")
+    if column not in frame.columns:
+        return None
+    module = national_id_module(ctx.settings.national_id_country or "")
+    found = invalid(frame[column], module, ctx.today)
+    return found.select("row", "code", column=pl.lit(column), detail="detail")

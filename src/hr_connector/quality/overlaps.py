@@ -1,108 +1,131 @@
 """Overlapping work periods: one person (same unique ID) with two periods at the same time.
 
-Only people with more than one row are looked at (found with one pass over the unique-ID
-column); their periods are sorted by start date and each period is compared with the latest
-end date seen so far. An empty end date is open-ended. Rows whose dates do not parse are left
-to validation, which blocks them.
+Each distinct date text is parsed once (the run's ``date_formats``). Every valid period gets a
+key ``person rank · 2²³ + start day`` and ``person rank · 2²³ + end day``; one global sort of the
+start keys puts each person's periods together by start, and a search of each end key in them
+gives the later periods that start before it ends: exactly the periods it overlaps (an empty end
+date is open-ended; a period ending the day the next starts overlaps it). No window function, no
+pair that does not overlap is ever built. A period whose person is blank, whose start is missing
+or unreadable, whose end is unreadable, or that ends before it starts is left to validation.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
-from itertools import accumulate, compress, count, repeat
-from operator import add, and_, eq, le, mul, ne
 
-from hr_connector.records import Value
+import polars as pl
+
+from hr_connector.quality.findings import CheckRun, no_findings
+from hr_connector.quality.settings import CheckContext
+from hr_connector.rules import DateParser
+
+#: The day number of an open end (after every start); every day number is below ``_DAYS``.
+OPEN = date.max.toordinal()
+_DAYS = 1 << 23
+CODES = ("overlapping_period",)
 
 
-def repeated(values: Sequence[Value]) -> set[Value]:
-    """The values that occur more than once (``Counter`` counts in C)."""
-    return {v for v, n in Counter(values).items() if n > 1}
+def reads(ctx: CheckContext) -> list[str]:
+    return [ctx.unique_id, "employment_start_date", "employment_end_date"]
+
+
+def day_numbers(
+    texts: pl.Series, parse: Callable[[str], date | None], blank: int | None
+) -> pl.Series:
+    """Each text's day number (None: not a date); ``blank`` for an empty or missing one."""
+    texts = texts.fill_null("")
+    distinct = texts.unique()
+    days = [
+        (blank if not t.strip() else None if (d := parse(t)) is None else d.toordinal())
+        for t in distinct.to_list()
+    ]
+    numbers = texts.replace_strict(distinct, pl.Series(days, dtype=pl.Int64))
+    return numbers.cast(pl.Int64)  # (an empty series comes back as text)
 
 
 def overlapping(
-    persons: Sequence[Value],
-    starts: Sequence[Value],
-    ends: Sequence[Value] | None,
+    persons: pl.Series,
+    starts: pl.Series,
+    ends: pl.Series | None,
     parse: Callable[[str], date | None],
-) -> list[tuple[int, int]]:
-    """Pairs (earlier row, later row) of one person's periods that overlap, in row order."""
-    many = {p for p in repeated(persons) if p and not p.isspace()}
-    if not many:
-        return []
-    rows = list(compress(count(), map(many.__contains__, persons)))
-    who = list(map(persons.__getitem__, rows))
-    # day numbers, each distinct date text parsed once; a missing or unparsable start skips the
-    # row (validation blocks it), an empty end is open-ended, an unparsable one skips the row
-    picked = list(map(starts.__getitem__, rows))
-    start_of = {t: _day(t, parse, NEVER) for t in set(picked)}
-    first = list(map(start_of.__getitem__, picked))
-    if ends is None:
-        last = [OPEN] * len(rows)
-    else:
-        picked = list(map(ends.__getitem__, rows))
-        end_of = {t: _day(t, parse, -1, blank=OPEN) for t in set(picked)}
-        last = list(map(end_of.__getitem__, picked))
-    order = _by_person_and_start(who, first, last, grouped=_grouped(who, len(many)))
-    p = list(map(who.__getitem__, order))
-    s = list(map(first.__getitem__, order))
-    e = list(map(last.__getitem__, order))
-    # a person has an overlap only if two of their periods that follow each other by start do
-    # (else every period ends before the next starts): the few such persons are swept below
-    adjacent = map(and_, map(eq, p[1:], p[:-1]), map(le, s[1:], e[:-1]))
-    suspects = set(compress(p[1:], adjacent))
-    pairs: list[tuple[int, int]] = []
-    current: Value = None
-    open_spans: list[tuple[int, int]] = []
-    for k in compress(count(), map(suspects.__contains__, p)):
-        i = rows[order[k]]
-        if p[k] != current:
-            current, open_spans = p[k], []
-        elif open_spans:
-            still = [(end, j) for end, j in open_spans if end >= s[k]]
-            pairs.extend((min(i, j), max(i, j)) for _end, j in still)
-            open_spans = still
-        open_spans.append((e[k], i))
-    pairs.sort()
-    return pairs
+) -> pl.DataFrame:
+    """(a, b): the row pairs (a < b) of one person's overlapping periods, sorted."""
+    periods = pl.DataFrame(
+        {
+            "person": persons,
+            "start": day_numbers(starts, parse, None),
+            "end": pl.repeat(OPEN, len(persons), dtype=pl.Int64, eager=True)
+            if ends is None
+            else day_numbers(ends, parse, OPEN).fill_null(-1),
+        }
+    ).with_row_index("row")
+    periods = periods.filter(
+        (pl.col("person").str.strip_chars() != "")
+        & pl.col("start").is_not_null()
+        & (pl.col("start") <= pl.col("end"))
+    )
+    group = pl.col("person").rank("dense").cast(pl.Int64) * _DAYS
+    keyed = periods.select("row", first=group + pl.col("start"), last=group + pl.col("end"))
+    keyed = keyed.sort("first")
+    reach = keyed["first"].search_sorted(keyed["last"], side="right")
+    later = keyed.select(
+        a="row",
+        k=pl.int_range(pl.len(), dtype=pl.UInt32),
+        reach=reach,
+    ).filter(pl.col("reach") > pl.col("k") + 1)
+    spans = later.select("a", b=pl.int_ranges(pl.col("k") + 1, pl.col("reach"))).explode("b")
+    other = keyed["row"].gather(spans["b"])
+    return (
+        pl.DataFrame({"i": spans["a"], "j": other})
+        .select(a=pl.min_horizontal("i", "j"), b=pl.max_horizontal("i", "j"))
+        .sort("a", "b")
+    )
 
 
-def _grouped(who: list[Value], persons: int) -> bool:
-    """Whether each person's rows follow each other (as most HR exports have them)."""
-    return sum(map(ne, who[1:], who[:-1])) + 1 == persons if who else True
+def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
+    """(finding, row, code, column, detail): one finding per overlapping pair, over its two
+    rows; the detail shows both periods (``WP3 2025-01-01 – … / WP5 2024-01-01 – 2025-01-01``)."""
+    start, end = ctx.name("employment_start_date"), ctx.name("employment_end_date")
+    if ctx.person not in frame.columns or start not in frame.columns:
+        return no_findings()
+    has_end = end in frame.columns
+    pairs = overlapping(
+        frame[ctx.person],
+        frame[start],
+        frame[end] if has_end else None,
+        DateParser(ctx.schema.date_formats),
+    )
+    key = ctx.schema.key_column
+    shown = [key, start, end] if has_end else [key, start]
+    ends = pl.col(end).fill_null("") if has_end else pl.lit("")
 
+    def spans(rows: pl.Series) -> pl.Series:
+        return (
+            frame.select(shown)[rows]
+            .select(
+                pl.concat_str(
+                    pl.col(key).fill_null("").replace("", "-"),
+                    pl.lit(" "),
+                    pl.col(start).fill_null(""),
+                    pl.lit(" – "),
+                    pl.when(ends == "").then(pl.lit("…")).otherwise(ends),
+                )
+            )
+            .to_series()
+        )
 
-def _by_person_and_start(
-    who: list[Value], first: list[int], last: list[int], grouped: bool
-) -> list[int]:
-    """The positions whose period does not end before it starts, each person's together (in
-    no particular order of persons: each is swept alone), by start, then position (stable
-    sorts on plain keys: no tuple comparisons).
-
-    ``grouped`` (each person's rows already follow each other): one sort of integers, the
-    person's group number, then the start. Otherwise: by start, then by person.
-    """
-    valid = compress(count(), map(le, first, last))
-    if not grouped:
-        order = sorted(valid, key=first.__getitem__)
-        order.sort(key=who.__getitem__)
-        return order
-    groups = accumulate(map(ne, who[1:], who[:-1]), initial=0)
-    keys = list(map(add, map(mul, groups, repeat(NEVER + 1)), first))
-    return sorted(valid, key=keys.__getitem__)
-
-
-#: The day number of an open end, and of a missing or unreadable start (after every end; an
-#: unreadable end is -1, before every start).
-OPEN = date.max.toordinal()
-NEVER = OPEN + 1
-
-
-def _day(text: Value, parse: Callable[[str], date | None], bad: int, blank: int = NEVER) -> int:
-    """The date's day number; ``blank`` for an empty text, ``bad`` for one that does not parse."""
-    if not text or text.isspace():
-        return blank
-    day = parse(text)
-    return bad if day is None else day.toordinal()
+    detail = spans(pairs["a"]) + " / " + spans(pairs["b"])
+    finding = pl.int_range(pairs.height, dtype=pl.UInt32, eager=True)
+    both = pl.DataFrame({"finding": finding, "a": pairs["a"], "b": pairs["b"], "detail": detail})
+    return (
+        both.unpivot(index=["finding", "detail"], on=["a", "b"], value_name="row")
+        .sort("finding", "row")
+        .select(
+            "finding",
+            pl.col("row").cast(pl.UInt32),
+            code=pl.lit(CODES[0]),
+            column=pl.lit(start),
+            detail="detail",
+        )
+    )

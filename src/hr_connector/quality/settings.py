@@ -1,4 +1,4 @@
-"""Which data-quality checks run, and how hard each one is (issue 16).
+"""Which data-quality checks run, how hard each one is, and what one run's checks are given.
 
 One parameter, ``checks``, sets a severity per check: ``block`` (a row-level finding blocks the
 row with its reason; a file-level finding stops the run), ``warn`` (listed in the admin task's
@@ -10,9 +10,16 @@ which keep the vendor's behaviour: ``warn`` for the row-level checks the vendor 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from hr_connector.schemas import RunSchema
 
 Severity = Literal["block", "warn", "off"]
 SEVERITIES: tuple[Severity, ...] = ("block", "warn", "off")
@@ -58,7 +65,7 @@ def parse_checks(value: Any) -> dict[str, Severity]:
         elif level not in SEVERITIES:
             problems.append(f"'{name}': '{severity}' is not one of block, warn, off")
         else:
-            out[key] = level  # type: ignore[assignment]
+            out[key] = level  # type: ignore[assignment,unused-ignore]
     if problems:
         raise ValueError("; ".join(problems))
     return out
@@ -69,54 +76,15 @@ def national_id_module(country: str) -> Any:
     from stdnum import get_cc_module
 
     cc = country.strip().lower()
-    for name in PERSONAL_ID_MODULES.get(cc, ()):
-        module = get_cc_module(cc, name)
-        if module is not None:
-            return module
-    return None
+    return get_cc_module(cc, PERSONAL_ID_MODULES[cc]) if cc in PERSONAL_ID_MODULES else None
 
 
-#: Country -> the python-stdnum modules of its personal identity number (first found is used).
-PERSONAL_ID_MODULES: dict[str, tuple[str, ...]] = {
-    "fi": ("hetu",),
-    "se": ("personnummer",),
-    "no": ("fodselsnummer",),
-    "dk": ("cpr",),
-    "pl": ("pesel",),
-    "is": ("kennitala",),
-    "ee": ("ik",),
-    "lt": ("asmens",),
-    "be": ("nn",),
-    "bg": ("egn",),
-    "cz": ("rc",),
-    "sk": ("rc",),
-    "ro": ("cnp",),
-    "hr": ("oib",),
-    "si": ("emso",),
-    "it": ("codicefiscale",),
-    "es": ("dni",),
-    "pt": ("cc",),
-    "nl": ("bsn",),
-    "ch": ("ssn",),
-    "gr": ("amka",),
-    "ie": ("pps",),
-    "fr": ("nir",),
-    "de": ("idnr",),
-    "at": ("vnr",),
-    "us": ("ssn",),
-    "ca": ("sin",),
-    "mx": ("curp",),
-    "br": ("cpf",),
-    "ar": ("dni",),
-    "cl": ("run",),
-    "za": ("idnr",),
-    "in": ("aadhaar",),
-    "cn": ("ric",),
-    "kr": ("rrn",),
-    "th": ("pin",),
-    "tr": ("tckimlik",),
-    "il": ("idnr",),
-}
+_MODULES = """fi:hetu se:personnummer no:fodselsnummer dk:cpr pl:pesel is:kennitala ee:ik lt:asmens
+be:nn bg:egn cz:rc sk:rc ro:cnp hr:oib si:emso it:codicefiscale es:dni pt:cc nl:bsn ch:ssn gr:amka
+ie:pps fr:nir de:idnr at:vnr us:ssn ca:sin mx:curp br:cpf ar:dni cl:run za:idnr in:aadhaar cn:ric
+kr:rrn th:pin tr:tckimlik il:idnr"""
+#: Country -> the python-stdnum module of its personal identity number.
+PERSONAL_ID_MODULES: dict[str, str] = dict(pair.split(":", 1) for pair in _MODULES.split())
 
 
 def validate_country(value: str | None) -> str | None:
@@ -145,11 +113,43 @@ class QualitySettings:
     def on(self, check: str) -> bool:
         return self.level(check) != "off"
 
-    def without(self, checks: Iterable[str]) -> QualitySettings:
-        """These settings with ``checks`` off."""
-        return replace(self, severity={**self.severity, **dict.fromkeys(checks, "off")})
-
     @classmethod
     def from_params(cls, params: Any) -> QualitySettings:
         given = params.quality  # hr_connector.params.QualityParams: the keys as given
         return cls(severity={**DEFAULTS, **given.checks}, **given.model_dump(exclude={"checks"}))
+
+
+#: ``imported_column(folder, data_type, column)``: that column's values over the rows the last
+#: completed run of ``data_type`` in ``folder`` imported; None when it never ran there.
+ImportedColumn = Callable[[Path, str, str], "pl.Series | None"]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What one run's row checks are given besides the table."""
+
+    settings: QualitySettings
+    schema: RunSchema
+    #: the canonical column that identifies a person (``employee_number`` or ``national_id``)
+    unique_id: str
+    #: this working directory's archive folder (the last work-period import, for a work period)
+    archive_dir: Path
+    #: the other data types' archive folder (``reference_archives_dir``, else ``archive_dir``)
+    reference_dir: Path
+    imported: ImportedColumn
+    #: how a folder is named to a person (relative to the working directory)
+    shown: Callable[[Path], str] = str
+    today: date = field(default_factory=date.today)
+
+    def name(self, canonical: str) -> str:
+        """The file's name of a canonical column."""
+        return self.schema.columns.get(canonical, canonical)
+
+    @property
+    def person(self) -> str:
+        return self.name(self.unique_id)
+
+    @property
+    def masked(self) -> bool:
+        """Whether persons are named by national ID (shown masked)."""
+        return self.unique_id == "national_id"
