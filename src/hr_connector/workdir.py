@@ -87,7 +87,7 @@ class WorkDir:
     @property
     def read_archives(self) -> tuple[Path, ...]:
         """The files of the previous run that a run reads (checked before any step reads them)."""
-        return (self.archive, self.error_archive, self.archive_index)
+        return (self.archive, self.error_archive, self.archive_index, self.quality_state)
 
     @property
     def attached(self) -> tuple[Path, ...]:
