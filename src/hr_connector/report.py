@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+import polars as pl
+
 from hr_connector import wording
 from hr_connector.outcome import (
     AdminTask,
@@ -25,7 +27,7 @@ from hr_connector.outcome import (
 )
 from hr_connector.quality.findings import QualityReport
 from hr_connector.quality.report import section as quality_section
-from hr_connector.records import Reason, Table
+from hr_connector.records import Table, reasons_of_row
 from hr_connector.texts import Translations
 
 #: Blocked rows listed in the description; all of them are in the attached error rows.
@@ -68,20 +70,21 @@ class ReportSink(Protocol):
 
 def blocked_rows(
     table: Table | None,
-    blocked: dict[int, list[Reason]],
+    blocked: pl.DataFrame,
     key_column: str,
     translations: Translations,
     language: str,
 ) -> list[BlockedRow]:
-    if table is None:
+    """The first :data:`MAX_LISTED_BLOCKED` blocked rows as the admin task lists them (all of
+    them are in the error archive and the changes attachment)."""
+    if table is None or not blocked.height:
         return []
-    key = table.columns.index(key_column) if key_column in table.columns else None
+    key = table.frame.get_column(key_column) if key_column in table.columns else None
     rows: list[BlockedRow] = []
-    for i in sorted(blocked):
-        row_id = (table.rows[i][key] if key is not None else None) or ""
+    for i in blocked.get_column("row").unique(maintain_order=True).head(MAX_LISTED_BLOCKED):
         rows.append(
             BlockedRow(
-                row_id=row_id,
+                row_id=(key[i] if key is not None else None) or "",
                 position=table.position(i),
                 reasons=[
                     BlockedReason(
@@ -97,7 +100,7 @@ def blocked_rows(
                             else r.detail,
                         ),
                     )
-                    for r in blocked[i]
+                    for r in reasons_of_row(blocked, i)
                 ],
             )
         )
@@ -170,7 +173,7 @@ def build_admin_task(
         lines.append(t("removed_rows", language, count=len(removed), row_ids=shown))
     if data_quality is not None:
         lines += quality_section(data_quality, translations, language)
-    lines += _blocked_lines(translations, language, blocked)
+    lines += _blocked_lines(translations, language, blocked, max(counts.blocked, len(blocked)))
     return AdminTask(
         task_id=task_id,
         data_type=data_type,
@@ -249,13 +252,14 @@ def _override_lines(
 
 
 def _blocked_lines(
-    translations: Translations, language: str, blocked: list[BlockedRow]
+    translations: Translations, language: str, blocked: list[BlockedRow], total: int
 ) -> list[str]:
-    """The blocked rows section: at most :data:`MAX_LISTED_BLOCKED` rows, then how many more."""
+    """The blocked rows section: at most :data:`MAX_LISTED_BLOCKED` rows, then how many more
+    (``total``: every blocked row)."""
     t = translations.text
     lines: list[str] = []
     if blocked:
-        lines += ["", t("blocked_rows_heading", language, count=len(blocked))]
+        lines += ["", t("blocked_rows_heading", language, count=total)]
         for row in blocked[:MAX_LISTED_BLOCKED]:
             reasons = "; ".join(r.message for r in row.reasons)
             lines.append(
@@ -268,10 +272,10 @@ def _blocked_lines(
                     reasons=reasons,
                 )
             )
-        if len(blocked) > MAX_LISTED_BLOCKED:
+        if total > MAX_LISTED_BLOCKED:
             lines.append(
                 wording.counted(
-                    translations, "blocked_rows_more", language, len(blocked) - MAX_LISTED_BLOCKED
+                    translations, "blocked_rows_more", language, total - MAX_LISTED_BLOCKED
                 )
             )
     return lines

@@ -60,9 +60,9 @@ class WorkDir:
     archive_dir = _TaskFile(ARCHIVE_DIR)
     archive = _TaskFile("{data_type}_archive.json", under=ARCHIVE_DIR)
     error_archive = _TaskFile("error_{data_type}_archive.json", under=ARCHIVE_DIR)
-    #: derived from the archives, rebuilt by every completed run
-    #: (:mod:`hr_connector.fastpath.archive_index`)
-    archive_index = _TaskFile(".{data_type}_archive.index", under=ARCHIVE_DIR)
+    #: the previous run's imported rows as columns, tied to the archives by their SHA-256
+    #: (:mod:`hr_connector.previous_run`)
+    archive_sidecar = _TaskFile(".{data_type}_archive.parquet", under=ARCHIVE_DIR)
     journal = _TaskFile(".{data_type}_commit.json", under=ARCHIVE_DIR)
     lock = _TaskFile(".{data_type}.lock", under=ARCHIVE_DIR)
     #: the last run's result, for a retry that only re-files its admin task (hr_connector.runrecord)
@@ -235,7 +235,7 @@ def recover(workdir: WorkDir) -> bool:
         workdir.archive,
         workdir.error_archive,
         workdir.journal,
-        workdir.archive_index,
+        workdir.archive_sidecar,
         workdir.admin_task_json,
         workdir.admin_task_markdown,
         workdir.changes_csv,

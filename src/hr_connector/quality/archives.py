@@ -24,7 +24,6 @@ from typing import Any
 
 import orjson
 
-from hr_connector.errors import FileUnreadable
 from hr_connector.records import Value
 from hr_connector.schemas import SCHEMAS
 from hr_connector.workdir import write_atomic, write_text_atomic
@@ -65,13 +64,15 @@ def persons_path(folder: Path) -> Path:
 
 def archives_identity(folder: Path, data_type: str) -> Any:
     """The identity of a data type's archives in ``folder`` (JSON form): which files they are."""
-    from hr_connector.fastpath.archive_index import file_identity
-
-    ids = [
-        file_identity(archive_path(folder, data_type)),
-        file_identity(error_archive_path(folder, data_type)),
-    ]
-    return orjson.loads(orjson.dumps(ids))
+    ids = []
+    for path in (archive_path(folder, data_type), error_archive_path(folder, data_type)):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            ids.append(None)
+            continue
+        ids.append([st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+    return ids
 
 
 def _fingerprint(value: str) -> bytes:
@@ -200,35 +201,20 @@ class _Sorted:
         return b"".join(pieces)
 
 
-def _load(path: Path) -> Any:
-    try:
-        return orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise FileUnreadable(str(path), "the archive", f"not valid JSON ({exc})") from None
-
-
 def imported_values(folder: Path, data_type: str, column: str, key: str) -> set[str] | None:
     """The ``column`` values of the rows the last completed ``data_type`` run imported.
 
     None when that data type was never imported here (no archive). ``key`` is its row-ID
     column, which the error archive's ``row_id`` refers to.
     """
-    archive = archive_path(folder, data_type)
-    if not archive.is_file():
+    from hr_connector.previous_run import imported_column
+
+    values = imported_column(folder, data_type, column, key)
+    if values is None:
         return None
-    rows = _load(archive)
-    blocked: set[str] = set()
-    errors = error_archive_path(folder, data_type)
-    if errors.is_file():
-        blocked = {e.get("row_id") for e in _load(errors) if isinstance(e, dict)} - {None, ""}
-    values: set[str] = set()
-    for row in rows:
-        if isinstance(row, dict) and (not blocked or row.get(key) not in blocked):
-            value = row.get(column)
-            if isinstance(value, str) and value:
-                values.add(value)
-    log.debug("Read %d %s IDs from %s", len(values), data_type, archive)
-    return values
+    found = set(values.drop_nulls().filter(values.drop_nulls() != "").to_list())
+    log.debug("Read %d %s IDs from %s", len(found), data_type, folder)
+    return found
 
 
 @dataclass

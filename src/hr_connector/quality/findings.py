@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hr_connector.quality.incremental import Packed
 from hr_connector.records import Reason
 
 #: Findings listed per check in the admin task (all of them are counted).
@@ -41,18 +40,10 @@ class CheckRun:
     skipped_figures: dict[str, str] = field(default_factory=dict)
     #: the file's SHA-256, when the check computed it (kept for the next run)
     sha256: str | None = None
-    #: the persons' unique IDs of every row, when the check read them (kept for the next runs;
-    #: packed, see ``incremental.Packed``)
-    persons: Packed | None = field(default=None, repr=False)
-    #: what the next run needs to check incrementally (``state["incremental"]``, JSON form)
+    #: the persons' unique IDs of every row, when the check read them (kept for the next runs)
+    persons: Any = field(default=None, repr=False)
+    #: what the check keeps for the next run (``state``, JSON form)
     kept: dict[str, Any] | None = field(default=None, repr=False)
-    #: the helper process making every person's fingerprint (a full check of a large file,
-    #: ``quality/helper.py``), asked at the end of a completed run
-    fingerprints: Any = field(default=None, repr=False)
-    #: the columns the next run builds its own from (person, manager; quality/incremental.py)
-    columns: dict[str, Packed] | None = field(default=None, repr=False)
-    #: the last run's kept findings this run was checked against (an incremental run)
-    previous: Any = field(default=None, repr=False)
 
 
 class QualityLine(BaseModel):

@@ -65,7 +65,7 @@ def build_report(
 ) -> QualityReport:
     key = None
     if table is not None and key_column in table.columns:
-        key = table.columns.index(key_column)
+        key = table.frame.get_column(key_column)
     checks: list[QualityCheck] = []
     for run in runs:
         rows = sorted({i for f in run.findings for i in f.rows})
@@ -94,7 +94,7 @@ def build_report(
             first = finding.rows[0]
             row_id = ""
             if key is not None and table is not None:
-                row_id = table.rows[first][key] or ""
+                row_id = key[first] or ""
             position = ", ".join(table.position(i) for i in finding.rows) if table else ""
             entry.first.append(
                 QualityLine(position=position, row_id=row_id, message=mask_national_ids(message))
