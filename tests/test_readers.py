@@ -46,7 +46,11 @@ def test_csv_quotes_newlines_crlf_bom_and_positions(tmp_path: Path) -> None:
     text = '\ufeffa;b;c\r\n1;"x;y";"say ""hi"""\r\n\r\n2;"two\nlines";ä\r\n3;z;w\r\n'
     table = read_table(write(tmp_path, "f.csv", text))
     assert table.columns == ["a", "b", "c"]
-    assert table.frame.rows() == [("1", "x;y", 'say "hi"'), ("2", "two\nlines", "ä"), ("3", "z", "w")]
+    assert table.frame.rows() == [
+        ("1", "x;y", 'say "hi"'),
+        ("2", "two\nlines", "ä"),
+        ("3", "z", "w"),
+    ]
     assert [table.position(i) for i in range(3)] == ["line 2", "line 4", "line 6"]
 
 

@@ -47,6 +47,8 @@ CSV_COLUMNS = (
     "reason",
 )
 KINDS = ("new", "changed", "removed")
+#: The identifying values of a row: (column, value) pairs.
+PAIRS = pl.List(pl.Struct({"column": pl.String, "value": pl.String}))
 #: What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
 FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -58,9 +60,8 @@ def mask(value: str) -> str:
 
 def masked(value: pl.Expr) -> pl.Expr:
     """:func:`mask` as an expression."""
-    length = value.str.len_chars()
-    stars = pl.lit("*").str.repeat((length - 2).clip(lower_bound=0))
-    return pl.concat_str(stars, value.str.slice(-2))
+    hidden = value.str.head((value.str.len_chars().cast(pl.Int64) - 2).clip(lower_bound=0))
+    return pl.concat_str(hidden.str.replace_all(r"(?s).", "*"), value.str.slice(-2))
 
 
 def _empty_long() -> pl.DataFrame:
@@ -107,7 +108,7 @@ def _row_changes(lines: pl.DataFrame) -> list[RowChange]:
                 ColumnChange(column=line["column"], old=line["old_value"], new=line["new_value"])
             )
             continue
-        identity = {c: v for c, v in (line["identity_pairs"] or []) if v}
+        identity = {p["column"]: p["value"] for p in line["identity_pairs"] or [] if p["value"]}
         columns = []
         if line["column"]:
             columns = [
@@ -169,9 +170,11 @@ def _identity(
         else pl.lit("")
     )
     pairs = (
-        pl.concat_list([pl.concat_list(pl.lit(c), v) for c, v in zip(columns, values, strict=True)])
+        pl.concat_list(
+            [pl.struct(column=pl.lit(c), value=v) for c, v in zip(columns, values, strict=True)]
+        )
         if columns
-        else pl.lit(None, pl.List(pl.List(pl.String)))
+        else pl.lit(None, PAIRS)
     )
     return [text.fill_null("").alias("identity"), pairs.alias("identity_pairs")]
 
@@ -223,10 +226,11 @@ def list_changes(
 
 
 def _lines(frame: pl.DataFrame) -> pl.DataFrame:
-    """A kind's frame with every CSV column (the missing ones empty)."""
-    return frame.with_columns(
-        pl.lit("").alias(c) for c in CSV_COLUMNS if c not in frame.columns
-    ).select(*CSV_COLUMNS, "identity_pairs")
+    """A kind's frame with every CSV column (the missing ones empty) and the identity pairs."""
+    missing = [pl.lit("").alias(c) for c in CSV_COLUMNS if c not in frame.columns]
+    if "identity_pairs" not in frame.columns:
+        missing.append(pl.lit(None, PAIRS).alias("identity_pairs"))
+    return frame.with_columns(missing).select(*CSV_COLUMNS, "identity_pairs")
 
 
 def _changed_lines(
@@ -357,7 +361,7 @@ def blocked_lines(
     )
     return _lines(
         found.select(pl.lit("blocked").alias("change"), "row_id", "position", "column", "reason")
-        .with_columns(pl.lit(None, pl.List(pl.List(pl.String))).alias("identity_pairs"))
+        .with_columns(pl.lit(None, PAIRS).alias("identity_pairs"))
         .sort("row_id", maintain_order=True)
     )
 

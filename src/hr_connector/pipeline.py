@@ -696,7 +696,7 @@ class ImportRun:
             interruption=result.interruption,
             verdict=self.verdict,
             changeset=result.changeset,
-            removed=changeset.removed if changeset and self.run_changes is None else None,
+            removed=changeset.removed.to_list() if changeset and self.run_changes is None else None,
             approved_by=params.approved_by,
             blocked=blocked_list,
             attachments=attachments,

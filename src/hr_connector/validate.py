@@ -16,7 +16,8 @@ import polars as pl
 
 from hr_connector.errors import MissingColumns
 from hr_connector.records import Table, concat_reasons, no_reasons
-from hr_connector.rules import RULES, Context, date_examples, is_blank, parse_dates
+from hr_connector import rules
+from hr_connector.rules import Context, date_examples, is_blank, parse_dates
 from hr_connector.schemas import RunSchema
 
 
@@ -43,7 +44,9 @@ def validate_table(table: Table, schema: RunSchema) -> pl.DataFrame:
     """The reasons frame of every blocked row; rows without a reason are valid."""
     frame = table.frame
     ctx = context(table, schema)
-    checks = [c for rule in RULES if rule.applies_to(schema.data_type) for c in rule.checks(ctx)]
+    checks = [
+        c for rule in rules.RULES if rule.applies_to(schema.data_type) for c in rule.checks(ctx)
+    ]
     found = [table.problems]
     if checks and frame.height:
         hits = frame.select(
