@@ -65,7 +65,7 @@ READERS: dict[FileFormat, Reader] = {
 
 def _door(path: Path, door: Door | None) -> Door:
     """The working directory's door, or (a file read on its own) one at the file's folder."""
-    return door if door is not None else Door(path.parent)
+    return door if door is not None else Door(path.absolute().parent)
 
 
 def detect_format(path: Path, door: Door | None = None) -> FileFormat:
@@ -74,7 +74,7 @@ def detect_format(path: Path, door: Door | None = None) -> FileFormat:
     for reader in READERS.values():
         if suffix in reader.suffixes:
             return reader.format
-    with _door(path, door).open_read(path) as fh:
+    with _door(path, door).open_read(path if door else path.absolute()) as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<"):
         return "xml"
@@ -97,6 +97,7 @@ def read_table(
 ) -> Table:
     """The file as a table, opened through ``door`` (the working directory's)."""
     reader = reader_for(path, fmt, door)
+    path = path if door is not None else path.absolute()
     with _door(path, door).open_read(path) as fh:
         check_encoding(fh, path.name)
         fh.seek(0)

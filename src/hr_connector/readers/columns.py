@@ -57,7 +57,8 @@ class RecordColumns:
             frame = self._frames[0]
         else:
             frame = pl.concat(self._frames, how="diagonal")
-        frame = frame.select(list(self.names))
+        if frame.columns != list(self.names):  # (a select of no column would drop the rows)
+            frame = frame.select(list(self.names))
         positions = (
             pl.Series("position", self._positions, dtype=pl.UInt32) if self._positions else None
         )

@@ -39,6 +39,8 @@ def read_csv(source: BinaryIO, name: str, delimiter: str = ";") -> Table:
         if _STAND_IN.encode() in data:
             raise FileUnreadable(name, "the file", f"the delimiter {delimiter!r} is not supported")
         data, separator = data.replace(delimiter.encode("utf-8"), _STAND_IN.encode()), _STAND_IN
+    if _has_line_longer_than(data, MAX_LINE_CHARS):
+        explain(data, name, delimiter)  # refused before the engine holds a huge line
     try:
         lines = pl.read_lines(data).get_column("line")
     except pl.exceptions.PolarsError:
@@ -72,6 +74,22 @@ def read_csv(source: BinaryIO, name: str, delimiter: str = ";") -> Table:
     if raw.height != records.height:  # the two passes must see the same records
         raise FileUnreadable(name, "the file", "malformed CSV (records cannot be told apart)")
     return _table(raw, records, name, delimiter if separator == _STAND_IN else None)
+
+
+def _has_line_longer_than(data: bytes, limit: int) -> bool:
+    """Whether a line of ``data`` has more than ``limit`` bytes, in a few C-level searches.
+
+    Such a line covers a whole aligned block of ``limit // 2`` bytes: only a block without a
+    line break is measured.
+    """
+    block = max(limit // 2, 1)
+    for start in range(0, len(data), block):
+        if data.find(b"\n", start, start + block) < 0 and start + block <= len(data):
+            begin = data.rfind(b"\n", 0, start) + 1
+            end = data.find(b"\n", start)
+            if (len(data) if end < 0 else end) - begin > limit:
+                return True
+    return False
 
 
 def _records(lines: pl.Series, separator: str) -> pl.DataFrame:

@@ -115,6 +115,7 @@ def read_xml(source: BinaryIO, name: str) -> Table:
     if _is_empty(source):
         return table.table()
     _check_prolog(source, name)
+    etree.clear_error_log()  # the errors of this document only
     context = etree.iterparse(source, events=("start", "end"), **PARSER_OPTIONS)
     depth = 0
     row: dict[str, Value] = {}
