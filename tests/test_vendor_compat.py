@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 from hr_connector import header, invocation
 from hr_connector.door import Door
-from hr_connector.previous_run import ArchiveUnusable, blocked_row_ids, rebuild
 from hr_connector.errors import UnusableInvocation
 from hr_connector.params import parse_params
+from hr_connector.previous_run import ArchiveUnusable, blocked_row_ids, rebuild
 from hr_connector.records import Table
+from hr_connector.rules import iso_date, parse_date
 from hr_connector.schemas import run_schema
 from hr_connector.texts import Translations
-from hr_connector.rules import iso_date, parse_date
 
 # --- stdin -----------------------------------------------------------------------------------
 

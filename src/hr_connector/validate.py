@@ -14,9 +14,9 @@ import unicodedata
 
 import polars as pl
 
+from hr_connector import rules
 from hr_connector.errors import MissingColumns
 from hr_connector.records import Table, concat_reasons, no_reasons
-from hr_connector import rules
 from hr_connector.rules import Context, date_examples, is_blank, parse_dates
 from hr_connector.schemas import RunSchema
 

@@ -115,10 +115,15 @@ def _records(lines: pl.Series, separator: str) -> pl.DataFrame:
         blank=pl.col("line").str.strip_chars(" \t\r\ufeff") == "",
         cr=pl.col("line").str.contains("\r", literal=True),
         length=pl.col("line").str.len_bytes(),
+        number=pl.col("index") + 1,
     )
+    if frame.get_column("cr").any():  # a CR inside a quoted value is a line break too
+        breaks = pl.col("line").str.count_matches("\r", literal=True)
+        frame = frame.with_columns(number=pl.col("number") + (breaks.cum_sum() - breaks))
     if frame.get_column("start").all():  # no quoted line breaks: one record per line
         return frame.select(
             "index",
+            "number",
             fields=pl.col("delimiters") + 1,
             blank="blank",
             cr="cr",
@@ -129,6 +134,7 @@ def _records(lines: pl.Series, separator: str) -> pl.DataFrame:
         frame.group_by("record", maintain_order=True)
         .agg(
             pl.col("index").first(),
+            pl.col("number").first(),
             fields=pl.col("delimiters").sum() + 1,
             blank=pl.col("blank").first() & (pl.len() == 1),
             cr=pl.col("cr").any(),
@@ -148,7 +154,7 @@ def _suspicious(records: pl.DataFrame) -> bool:
 def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | None) -> Table:
     """The header checked, blank lines dropped, short rows' missing fields null."""
     header = [str(v or "").strip() for v in raw.row(0)]
-    _check_header(header, name, int(records.get_column("index")[0]) + 1)
+    _check_header(header, name, int(records.get_column("number")[0]))
     width = len(header)
     data = records.slice(1)
     frame = raw.slice(1)
@@ -159,7 +165,7 @@ def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | 
     if stood_in is not None:
         frame = frame.with_columns(pl.all().str.replace_all(_STAND_IN, stood_in, literal=True))
     fields = data.get_column("fields")
-    positions = (data.get_column("index") + 1).cast(pl.UInt32).alias("position")
+    positions = data.get_column("number").cast(pl.UInt32).alias("position")
     problems = no_reasons()
     ragged = fields != width
     if ragged.any():
