@@ -86,11 +86,14 @@ def test_symlink_leaving_the_working_directory_is_refused(
     assert PASSWD_MARK not in written and "Outside" not in written
 
 
-def test_symlink_inside_the_working_directory_is_followed(workdir: Path) -> None:
+def test_symlinked_hr_file_inside_the_working_directory_is_refused(workdir: Path) -> None:
+    """The HR file is opened through the working directory's door: a symlink is not followed."""
     place(workdir, SAMPLES / "title" / "title.csv", "delivered")
     (workdir / "in").mkdir()
     (workdir / "in" / "current.csv").symlink_to(workdir / "delivered" / "title.csv")
-    assert run_plain(workdir, data_type="title").decision is Decision.COMPLETED
+    result = run_plain(workdir, data_type="title")
+    assert result.decision is Decision.INTERRUPTED and result.interruption is not None
+    assert "'in/current.csv' is a symlink" in result.interruption.message
 
 
 @pytest.mark.parametrize("task_id", ["../../etc/evil", "/tmp/evil", ".hidden", "a b", "x;rm -rf"])

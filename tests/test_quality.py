@@ -625,38 +625,6 @@ def test_flow_runs_the_checks_as_tasks_with_references_via_reference_archives_di
     assert failed.state.is_failed() and "same file again" in failed.state.message
 
 
-def test_national_id_verdicts_of_unchanged_rows_carry_over(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Fast path: an unchanged row keeps the last run's verdict; flagged ones are re-checked."""
-    from hr_connector.quality import national_ids
-
-    checked: list[str] = []
-    problem = national_ids.problem
-
-    def counting(module: Any, value: str, today: Any) -> str | None:
-        checked.append(value)
-        return problem(module, value, today)
-
-    monkeypatch.setattr(national_ids, "problem", counting)
-    rows = good_workperiods()
-    rows[2]["national_id"] = BAD_NID
-    write_csv(workdir, rows, WP_COLUMNS)
-    first = run(workdir, national_id_country="fi")
-    assert first.data_quality["national_ids"] == 1 and len(checked) == 4
-    state = load(workdir / "data" / "archive" / ".workperiod_quality.json")
-    assert state["national_ids"]["flagged_row_ids"] == ["WP3"]
-    checked.clear()
-    rows.append(wp_row("WP5", "E5", national_id="010101-9010"))  # a new row
-    write_csv(workdir, rows, WP_COLUMNS)
-    second = run(workdir, national_id_country="fi", run_type="partial")
-    assert second.data_quality["national_ids"] == 2
-    assert sorted(checked) == sorted([BAD_NID, "010101-9010"])  # not the 3 valid unchanged
-    checked.clear()
-    run(workdir, national_id_country="se", run_type="partial")  # another country: all again
-    assert len(checked) == 5
-
-
 @given(
     st.lists(
         st.tuples(

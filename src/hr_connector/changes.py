@@ -259,6 +259,8 @@ def _changed_lines(
     joined = joined.join(extra, on=_ROW, how="left", maintain_order="left")
 
     def old(c: str) -> pl.Expr:
+        if c == schema.key_column:
+            return pl.col(c)  # joined on: the same on both sides
         return (
             pl.col(c + _OLD)
             if c in theirs and c + _OLD in joined.columns
@@ -332,7 +334,8 @@ def write_changes_csv(workdir: WorkDir, changes: RunChanges, blocked: pl.DataFra
             changes.removed,
             blocked.select(*CSV_COLUMNS, "identity_pairs"),
         ]
-    ).select(neutralised(pl.col(c).fill_null("")).alias(c) for c in CSV_COLUMNS)
+    ).select(pl.col(c).replace("", None) for c in CSV_COLUMNS)
+    lines = lines.select(neutralised(pl.col(c)).alias(c) for c in CSV_COLUMNS)
     path = changes_csv_path(workdir)
 
     def write(fh: object) -> None:

@@ -44,7 +44,7 @@ class ArchiveUnusable(RunInterrupted):
         "The archive of the previous run '{archive}' cannot be compared with: {reason}."
     )
     hint_format = (
-        "Restore it from a backup, or run a full load once (run_type 'full') to replace it; "
+        "Run a full load once (run_type 'full') to replace it, or restore it from a backup; "
         "then partial runs again."
     )
 
@@ -180,7 +180,15 @@ def rebuild(door: Door, archive: Path, errors: Path, data_type: str, key: str) -
     return imported.unique(subset=key, keep="last", maintain_order=True)
 
 
-_ARCHIVE_DECODER = json.JSONDecoder(parse_int=str, parse_float=str)
+class _Int(str):
+    """A JSON number's exact text (an integer)."""
+
+
+class _Float(str):
+    """A JSON number's exact text (with a fraction or an exponent)."""
+
+
+_ARCHIVE_DECODER = json.JSONDecoder(parse_int=_Int, parse_float=_Float)
 
 
 def _each(door: Door, path: Path, label: str, take: Callable[[int, Any], None]) -> None:
@@ -213,9 +221,8 @@ def _each(door: Door, path: Path, label: str, take: Callable[[int, Any], None]) 
 
 
 def _kind(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "number"
-    )
+    """The JSON value's kind as Python names it (a number's as it was written)."""
+    return {_Int: "int", _Float: "float"}.get(type(value), type(value).__name__)
 
 
 def _flat_row(row: Any, number: int, label: str) -> dict[str, str | None]:
@@ -224,8 +231,10 @@ def _flat_row(row: Any, number: int, label: str) -> dict[str, str | None]:
         raise ArchiveUnusable(label, f"entry {number} is {kind}, not a row object")
     flat: dict[str, str | None] = {}
     for name, value in row.items():
-        if value is None or isinstance(value, str):
+        if value is None or type(value) is str:
             flat[name] = value
+        elif isinstance(value, str):  # a number: its text
+            flat[name] = str(value)
         elif isinstance(value, bool):
             flat[name] = "true" if value else "false"
         else:
