@@ -65,7 +65,7 @@ from hr_connector.quality import steps as quality
 from hr_connector.quality.checks import QualityOutcome
 from hr_connector.quality.findings import CheckRun
 from hr_connector.readers import csv_reader
-from hr_connector.records import Table, blocked_count, no_reasons, reason_texts, reasons_of_row
+from hr_connector.records import Table, blocked_count, first_blocked, no_reasons, reason_texts
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.texts import TranslationMissing, Translations
 from hr_connector.workdir import WorkDir, check_archive_dir, recover, run_lock, write_text_atomic
@@ -122,12 +122,12 @@ def validate_rows(table: Table, schema: RunSchema) -> Blocked:
 
 def log_blocked(table: Table, blocked: Blocked, key_column: str) -> None:
     """The first blocked rows, each named by its row ID and position, with every reason."""
-    rows = blocked.get_column("row").unique(maintain_order=True).head(MAX_LOGGED_BLOCKED)
-    has_key = key_column in table.columns
-    for i in rows.to_list():
-        row_id = table.frame.get_column(key_column)[i] if has_key else None
-        reasons = "; ".join(r.english() for r in reasons_of_row(blocked, i))
-        log.info("Blocked row ID %s (%s): %s", row_id or "–", table.position(i), reasons)
+    rows = first_blocked(blocked, MAX_LOGGED_BLOCKED)
+    keys = table.frame.get_column(key_column) if key_column in table.columns else None
+    for i, reasons in rows.items():
+        row_id = keys[i] if keys is not None else None
+        texts = "; ".join(r.english() for r in reasons)
+        log.info("Blocked row ID %s (%s): %s", row_id or "–", table.position(i), texts)
     more = blocked_count(blocked) - len(rows)
     if more > 0:
         log.info("… and %d more blocked rows (see the error archive)", more)
@@ -197,9 +197,7 @@ def publish_files(
             log.info("Removed the stale output %s", workdir.output.name)
         return []
     guid_field = header.output_guid_field(schema, table.columns)
-    archive_sha256 = publish.publish_completed(
-        workdir, table, blocked, changeset, schema, guid_field
-    )
+    hashes = publish.publish_completed(workdir, table, blocked, changeset, schema, guid_field)
     log.info(
         "Wrote %s (%d rows), %s and %s",
         workdir.output.name,
@@ -212,17 +210,19 @@ def publish_files(
             name=f"{params.data_type}_archive.json",
             path=str(workdir.archive),
             rows=len(table),
-            sha256=archive_sha256,
+            sha256=hashes["archive"],
         ),
         Attachment(
             name=f"{workdir.task_id}_output.json",
             path=str(workdir.output),
             rows=changeset.updates,
+            sha256=hashes["output"],
         ),
         Attachment(
             name=f"error_{params.data_type}_archive.json",
             path=str(workdir.error_archive),
             rows=blocked_count(blocked),
+            sha256=hashes["errors"],
         ),
     ]
 

@@ -121,8 +121,9 @@ def publish_completed(
     changeset: Changeset,
     schema: RunSchema,
     guid_field: str,
-) -> str:
-    """Stage and commit the four files; the archive's SHA-256 (for the admin task)."""
+) -> dict[str, str]:
+    """Stage and commit the four files; their SHA-256 by name (``output``, ``archive``,
+    ``errors``: the admin task lists a file it cannot attach with its hash)."""
     key = schema.key_column
     output = output_frame(table, changeset.output_indices(), key, guid_field)
     hashes: dict[str, str] = {}
@@ -141,8 +142,13 @@ def publish_completed(
         imported = table.frame.filter(valid_mask(blocked, len(table)))
         write_sidecar(fh, imported, sidecar_meta(hashes["archive"], hashes["errors"], key))
 
+    def rows_to_import(fh: IO[bytes]) -> None:
+        out = HashingWriter(fh)
+        write_rows(out, output)
+        hashes["output"] = out.hexdigest()
+
     writers: list[tuple[Path, Any]] = [
-        (workdir.output, lambda fh: write_rows(fh, output)),
+        (workdir.output, rows_to_import),
         (workdir.archive, archive),
         (workdir.error_archive, errors),
         (workdir.archive_sidecar, sidecar),
@@ -156,7 +162,7 @@ def publish_completed(
             tmp.unlink(missing_ok=True)
         raise
     commit(workdir, staged)
-    return hashes["archive"]
+    return hashes
 
 
 def publish_interrupted(workdir: WorkDir) -> bool:

@@ -157,13 +157,14 @@ def blocked_count(reasons: pl.DataFrame) -> int:
     return reasons.get_column("row").n_unique() if reasons.height else 0
 
 
-def reasons_of_row(reasons: pl.DataFrame, row: int) -> list[Reason]:
-    """One row's reasons as Python values (a report's capped list)."""
-    found = reasons.filter(pl.col("row") == row)
-    return [
-        Reason(c, col or "", d or "")
-        for c, col, d in found.select("code", "column", "detail").rows()
-    ]
+def first_blocked(reasons: pl.DataFrame, rows: int) -> dict[int, list[Reason]]:
+    """The first ``rows`` blocked rows' reasons as Python values (a report's capped list)."""
+    wanted = reasons.get_column("row").unique(maintain_order=True).head(rows)
+    found: dict[int, list[Reason]] = {}
+    picked = reasons.filter(pl.col("row").is_in(wanted.implode()))
+    for row, code, column, detail in picked.rows():
+        found.setdefault(row, []).append(Reason(code, column or "", detail or ""))
+    return found
 
 
 class Table:

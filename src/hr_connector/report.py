@@ -27,7 +27,7 @@ from hr_connector.outcome import (
 )
 from hr_connector.quality.findings import QualityReport
 from hr_connector.quality.report import section as quality_section
-from hr_connector.records import Table, reasons_of_row
+from hr_connector.records import Table, first_blocked
 from hr_connector.texts import Translations
 
 #: Blocked rows listed in the description; all of them are in the attached error rows.
@@ -81,7 +81,7 @@ def blocked_rows(
         return []
     key = table.frame.get_column(key_column) if key_column in table.columns else None
     rows: list[BlockedRow] = []
-    for i in blocked.get_column("row").unique(maintain_order=True).head(MAX_LISTED_BLOCKED):
+    for i, reasons in first_blocked(blocked, MAX_LISTED_BLOCKED).items():
         rows.append(
             BlockedRow(
                 row_id=(key[i] if key is not None else None) or "",
@@ -100,7 +100,7 @@ def blocked_rows(
                             else r.detail,
                         ),
                     )
-                    for r in reasons_of_row(blocked, i)
+                    for r in reasons
                 ],
             )
         )
