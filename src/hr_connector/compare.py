@@ -15,6 +15,7 @@ and two different changesets never share one (every value is length-prefixed).
 from __future__ import annotations
 
 import hashlib
+import io
 from typing import Any
 
 import orjson
@@ -25,10 +26,10 @@ from hr_connector.records import Table, taken, valid_mask
 from hr_connector.schemas import RunSchema
 
 _ROW = "\x00row"
+#: Rows hashed at a time (bounded memory).
+_SLICE = 100_000
 _HIT = "\x00hit"
 _OLD = "\x00old"
-#: Rows hashed at a time (bounded memory for the joined text).
-_SLICE = 100_000
 
 
 class Changeset:
@@ -144,29 +145,22 @@ def changeset_digest(
 ) -> str:
     """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs.
 
-    Injective: each value is written as its length in bytes, ``:``, and its bytes (a missing
-    value as ``~``), values joined by ``,`` and rows by a line break; the header frames the
-    column names and both counts.
+    Injective: the rows are written as CSV with every value quoted (a quote doubled) and a
+    missing value as a quoted NUL, which no value holds (every reader refuses a NUL); the header
+    frames the column names and both counts.
     """
     h = hashlib.sha256(b"changeset-v3")
     _framed(h, b"H", orjson.dumps([data_type, run_type, frame.columns, len(rows), len(removed)]))
     chosen = taken(frame.with_row_index(_ROW), rows.sort())
     if key is not None and key in frame.columns:
         chosen = chosen.sort(pl.col(key).fill_null(""), _ROW)
-    tokens = [
-        pl.when(pl.col(c).is_null())
-        .then(pl.lit("~"))
-        .otherwise(pl.concat_str(pl.col(c).str.len_bytes().cast(pl.String), pl.lit(":"), pl.col(c)))
-        for c in frame.columns
-    ]
-    text = pl.concat_str(tokens, separator=",") if tokens else pl.lit("")
-    for start in range(0, chosen.height, _SLICE):
-        part = chosen.slice(start, _SLICE).select(text.str.join("\n")).item()
-        _framed(h, b"T", part.encode("utf-8"))
-    gone = pl.DataFrame({"r": removed.cast(pl.String)}).select(
-        pl.concat_str(pl.col("r").str.len_bytes().cast(pl.String), pl.lit(":"), "r").str.join("\n")
-    )
-    _framed(h, b"R", gone.item().encode("utf-8"))
+    for tag, part in ((b"T", chosen.drop(_ROW)), (b"R", pl.DataFrame({"r": removed}))):
+        for start in range(0, max(part.height, 1), _SLICE):  # bounded memory
+            buffer = io.BytesIO()
+            part.slice(start, _SLICE).write_csv(
+                buffer, quote_style="always", null_value="\x00", line_terminator="\n"
+            )
+            _framed(h, tag, buffer.getvalue())
     return "sha256:" + h.hexdigest()[:32]
 
 
