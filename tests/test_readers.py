@@ -241,3 +241,11 @@ def test_round_trip_xml(tmp_path: Path, data: tuple[list[str], list[list[str]]])
     table = read_table(path)
     assert table.columns == names
     assert [list(r) for r in table.frame.rows()] == rows
+
+
+@pytest.mark.parametrize("delimiter", ["\t", "|", ",", "¦", "§"])
+def test_any_single_character_delimiter(tmp_path: Path, delimiter: str) -> None:
+    text = f'a{delimiter}b\n1{delimiter}"x{delimiter}y"\n2{delimiter}z\n'
+    table = read_table(write(tmp_path, "f.csv", text), delimiter=delimiter)
+    assert table.columns == ["a", "b"]
+    assert table.frame.rows() == [("1", f"x{delimiter}y"), ("2", "z")]

@@ -47,6 +47,7 @@ def read_csv(source: BinaryIO, name: str, delimiter: str = ";") -> Table:
         explain(data, name, delimiter)
         raise
     records = _records(lines, separator)
+    del lines  # (a column of every line: freed before the values are parsed)
     content = records.filter(~pl.col("blank"))
     if content.height == 0:
         return Table(name, pl.DataFrame(), "line")
