@@ -49,19 +49,20 @@ def validate_table(table: Table, schema: RunSchema) -> pl.DataFrame:
     ]
     found = [table.problems]
     if checks and frame.height:
-        hits = frame.select(
+        hits = frame.select(  # the row numbers make a check of every row (a literal) full length
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
             *(c.blocks.alias(f"b{i}") for i, c in enumerate(checks)),
-            *(c.detail.cast(pl.String).alias(f"d{i}") for i, c in enumerate(checks)),
-        ).with_row_index("row")
+        )
+        rows = hits.get_column("row")
         for i, check in enumerate(checks):
-            rows = hits.filter(pl.col(f"b{i}"))
-            if rows.height:
+            mask = hits.get_column(f"b{i}")
+            if mask.any():  # the detail only of the rows it blocks
                 found.append(
-                    rows.select(
-                        "row",
+                    frame.filter(mask).select(
+                        row=pl.lit(rows.filter(mask)),
                         code=pl.lit(check.code),
                         column=pl.lit(check.column),
-                        detail=pl.col(f"d{i}").fill_null(""),
+                        detail=check.detail.cast(pl.String).fill_null(""),
                     )
                 )
     key = schema.key_column
