@@ -153,23 +153,28 @@ def write_csv(path: Path, columns: list[str], rows: list[Row], quoted: bool) -> 
 
 
 def files(name: str, size: str, formats: tuple[str, ...] = ("csv",)) -> dict[str, dict[str, Path]]:
-    """{variant: {format: path}} of a distribution at a size, generated when missing."""
+    """{variant: {format: path}} of a distribution at a size; formats not yet written (or
+    written by another version of this module) are generated."""
     folder = OUT / f"{name}-{size}"
     stamp = folder / "manifest.json"
-    wanted = {"version": VERSION, "generator": generate.GENERATOR_VERSION, "formats": formats}
+    version = {"version": VERSION, "generator": generate.GENERATOR_VERSION}
+    kept = json.loads(stamp.read_text()) if stamp.exists() else {}
+    done = set(kept.get("formats", [])) if kept.get("version") == version else set()
     paths = {v: {f: folder / v / f"workperiod.{f}" for f in formats} for v in ("base", "next_day")}
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+    missing = [f for f in formats if f not in done]
+    if not missing:
         return paths
     rng = random.Random(f"{generate.SEED}-{name}")
     columns, base, next_day = DISTRIBUTIONS[name](generate.SIZES[size], rng)
     for variant, rows in (("base", base), ("next_day", next_day)):
         (folder / variant).mkdir(parents=True, exist_ok=True)
-        for fmt, path in paths[variant].items():
+        for fmt in missing:
+            path = paths[variant][fmt]
             if fmt == "csv":
                 write_csv(path, columns, rows, quoted=name == "quoted")
             else:
                 generate.WRITERS[fmt](path, [tuple(r) for r in rows])
-    stamp.write_text(json.dumps(wanted))
+    stamp.write_text(json.dumps({"version": version, "formats": sorted(done | set(missing))}))
     return paths
 
 
