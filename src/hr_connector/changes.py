@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hr_connector.compare import _OLD, _ROW, Changeset, joined_with_previous
+from hr_connector.compare import _OLD, _ROW, Changeset
 from hr_connector.outcome import ChangeList, ColumnChange, RowChange
 from hr_connector.previous_run import PreviousRun
 from hr_connector.records import Table, taken
@@ -47,6 +47,7 @@ CSV_COLUMNS = (
     "reason",
 )
 KINDS = ("new", "changed", "removed")
+_POS = "\x00position"
 #: The identifying values of a row: (column, value) pairs.
 PAIRS = pl.List(pl.Struct({"column": pl.String, "value": pl.String}))
 #: What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
@@ -192,9 +193,7 @@ def list_changes(
     key = schema.key_column
     ident = identity_columns(schema, unique_id)
     shown = _Shown(schema)
-    frame = table.frame.with_row_index(_ROW).with_columns(
-        table.position_texts().alias("\x00position")
-    )
+    frame = table.frame.with_row_index(_ROW).with_columns(table.position_texts().alias(_POS))
 
     def now(c: str) -> pl.Expr:
         return pl.col(c) if c in table.columns else pl.lit(None, pl.String)
@@ -202,10 +201,10 @@ def list_changes(
     new = taken(frame, changeset.new).select(
         pl.lit("new").alias("change"),
         pl.col(key).alias("row_id"),
-        pl.col("\x00position").alias("position"),
+        pl.col(_POS).alias("position"),
         *_identity(ident, now, shown),
     )
-    changed = _changed_lines(table, frame, changeset, schema, previous, ident, shown)
+    changed = _changed_lines(frame, changeset, schema, previous, ident, shown)
     removed_ids = pl.DataFrame({previous.key: changeset.removed})
     gone = previous.rows.join(removed_ids, on=previous.key, how="semi", maintain_order="left")
 
@@ -234,7 +233,6 @@ def _lines(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _changed_lines(
-    table: Table,
     frame: pl.DataFrame,
     changeset: Changeset,
     schema: RunSchema,
@@ -242,71 +240,52 @@ def _changed_lines(
     ident: list[str],
     shown: _Shown,
 ) -> pl.DataFrame:
-    """One line per changed column of each changed row: table columns first, then those only
-    the archive has (sorted); ``change_columns`` when set."""
-    joined = joined_with_previous(table, changeset.changed, schema, previous).drop(
-        "\x00differs", _HIT_COLUMN
-    )
+    """One line per changed column of each changed row: the file's columns first, then those
+    only the archive has (sorted); ``change_columns`` when set."""
+    key, table_columns = schema.key_column, [c for c in frame.columns if c not in (_ROW, _POS)]
     if schema.change_columns is not None:
         columns = list(schema.change_columns)
     else:
-        columns = list(table.columns) + sorted(set(previous.columns) - set(table.columns))
-    mine = [c for c in columns if c in table.columns]
-    theirs = [c for c in columns if c in previous.columns]
-    extra = taken(frame, changeset.changed).select(
-        _ROW, "\x00position", *[pl.col(c).alias(c + "\x00now") for c in ident if c in table.columns]
+        columns = table_columns + sorted(set(previous.columns) - set(table_columns))
+    before = previous.rows.select(pl.all().name.suffix(_OLD))
+    joined = taken(frame, changeset.changed).join(
+        before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left"
     )
-    joined = joined.join(extra, on=_ROW, how="left", maintain_order="left")
-
-    def old(c: str) -> pl.Expr:
-        if c == schema.key_column:
-            return pl.col(c)  # joined on: the same on both sides
-        return (
-            pl.col(c + _OLD)
-            if c in theirs and c + _OLD in joined.columns
-            else pl.lit(None, pl.String)
-        )
 
     def new(c: str) -> pl.Expr:
-        if c == schema.key_column or (c in mine and c in joined.columns):
-            return pl.col(c)
-        return pl.col(c + "\x00now") if c + "\x00now" in joined.columns else pl.lit(None, pl.String)
+        return pl.col(c) if c in table_columns else pl.lit(None, pl.String)
+
+    def old(c: str) -> pl.Expr:
+        if c == key:  # joined on: the same on both sides
+            return new(c)
+        return pl.col(c + _OLD) if c in previous.columns else pl.lit(None, pl.String)
 
     def identity_value(c: str) -> pl.Expr:  # the file's value where it has one, else the archive's
-        current = (
-            pl.col(c + "\x00now") if c + "\x00now" in joined.columns else pl.lit(None, pl.String)
-        )
-        return pl.when(current.fill_null("") != "").then(current).otherwise(old(c))
+        return pl.when(new(c).fill_null("") != "").then(new(c)).otherwise(old(c))
 
     base = joined.with_columns(
-        pl.col(schema.key_column).alias("row_id"),
-        pl.col("\x00position").alias("position"),
+        pl.col(key).alias("row_id"),
+        pl.col(_POS).alias("position"),
         *_identity(ident, identity_value, shown),
     )
-    parts = []
-    for order, c in enumerate(columns):
-        differs = new(c).fill_null("") != old(c).fill_null("")
-        parts.append(
-            base.filter(differs).select(
-                pl.lit("changed").alias("change"),
-                "row_id",
-                "position",
-                "identity",
-                pl.lit(c).alias("column"),
-                shown(c, old(c)).alias("old_value"),
-                shown(c, new(c)).alias("new_value"),
-                pl.lit("").alias("reason"),
-                "identity_pairs",
-                pl.lit(order).alias("\x00order"),
-            )
+    parts = [
+        base.filter(new(c).fill_null("") != old(c).fill_null("")).select(
+            pl.lit("changed").alias("change"),
+            "row_id",
+            "position",
+            "identity",
+            pl.lit(c).alias("column"),
+            shown(c, old(c)).alias("old_value"),
+            shown(c, new(c)).alias("new_value"),
+            pl.lit("").alias("reason"),
+            "identity_pairs",
+            pl.lit(order).alias("\x00order"),
         )
+        for order, c in enumerate(columns)
+    ]
     if not parts:
         return _lines(pl.DataFrame(schema={"row_id": pl.String}))
-    lines = pl.concat(parts).sort("row_id", "\x00order").drop("\x00order")
-    return lines
-
-
-_HIT_COLUMN = "\x00hit"
+    return pl.concat(parts).sort("row_id", "\x00order").drop("\x00order")
 
 
 def describe(row: RowChange) -> str:
