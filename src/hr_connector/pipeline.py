@@ -93,7 +93,9 @@ def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
 
 
 def parse_file(path: Path, params: ConnectorParams, schema: RunSchema, workdir: WorkDir) -> Table:
-    door = workdir.door
+    """The HR file as a table, opened through the working directory's door (a dry run's
+    download is in a scratch folder of its own, outside it)."""
+    door = workdir.door if workdir.root in path.absolute().parents else None
     table = readers.read_table(path, delimiter=params.csv_delimiter, door=door)
     if not len(table):
         raise FileEmpty(path.name)
