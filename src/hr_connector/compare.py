@@ -108,31 +108,32 @@ def compare(
     return Changeset("partial", new, changed, unchanged, removed, digest)
 
 
+def _fingerprints(frame: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
+    """(row ID, fingerprint of the compared values) of ``frame``; a value it lacks and ``""``
+    count alike, as do a missing value and ``""``."""
+    values = [
+        (pl.col(c) if c in frame.columns else pl.lit(None, pl.String)).fill_null("").alias(c)
+        for c in columns
+    ]
+    return frame.select(pl.col(key), pl.struct(values).hash().alias(_HIT))
+
+
 def joined_with_previous(
     table: Table, rows: pl.Series, schema: RunSchema, previous: PreviousRun
 ) -> pl.DataFrame:
     """``rows`` of the table (row index ``_ROW``) left-joined on the row ID with the previous
-    run's rows (``<column>\\x00old``), with ``_HIT`` (matched) and ``\\x00differs`` (a compared
-    column differs), in row order."""
+    run's rows, with ``_HIT`` (matched) and ``\x00differs`` (a compared column differs), in row
+    order. The values are compared by a 64-bit fingerprint of each row's compared columns (a
+    row's own columns are only joined again for the few changed rows, by the change list)."""
     key = schema.key_column
-    columns = compared_columns(table, schema, previous)
-    mine = [c for c in columns if c in table.columns and c != key]
-    theirs = [c for c in columns if c in previous.columns and c != previous.key]
-    now = taken(table.frame.select(key, *mine).with_row_index(_ROW), rows)
-    before = previous.rows.select(
-        pl.col(previous.key).alias(key),
-        *(pl.col(c).alias(c + _OLD) for c in theirs),
-        pl.lit(True).alias(_HIT),
+    columns = [c for c in compared_columns(table, schema, previous) if c != key]
+    now = taken(_fingerprints(table.frame, key, columns).with_row_index(_ROW), rows)
+    before = _fingerprints(previous.rows.rename({previous.key: key}), key, columns)
+    joined = now.join(before, on=key, how="left", maintain_order="left", suffix=_OLD)
+    return joined.with_columns(
+        pl.col(_HIT + _OLD).is_not_null().alias(_HIT),
+        (pl.col(_HIT) != pl.col(_HIT + _OLD)).fill_null(True).alias("\x00differs"),
     )
-    joined = now.join(before, on=key, how="left", maintain_order="left")
-    differs = [
-        (pl.col(c) if c in mine else pl.lit(None, pl.String)).fill_null("")
-        != (pl.col(c + _OLD) if c in theirs else pl.lit(None, pl.String)).fill_null("")
-        for c in columns
-        if c != key
-    ]
-    any_differs = pl.any_horizontal(differs) if differs else pl.lit(False)
-    return joined.with_columns(any_differs.alias("\x00differs"))
 
 
 def changeset_digest(

@@ -110,8 +110,9 @@ def sidecar_meta(archive_sha256: str, error_sha256: str, key: str) -> dict[str, 
     return {META_KEY: json.dumps(value)}
 
 
-def write_sidecar(fh: IO[bytes], rows: pl.DataFrame, meta: dict[str, str]) -> None:
-    rows.write_parquet(fh, compression="lz4", statistics=False, metadata=meta)  # type: ignore[arg-type]
+def write_sidecar(fh: IO[bytes], rows: pl.LazyFrame, meta: dict[str, str]) -> None:
+    """The imported rows (streamed, not collected first) with the hashes they are tied to."""
+    rows.sink_parquet(fh, compression="lz4", statistics=False, metadata=meta)  # type: ignore[arg-type]
 
 
 def _meta(door: Door, path: Path) -> dict[str, Any] | None:

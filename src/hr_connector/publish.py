@@ -25,7 +25,7 @@ import polars as pl
 
 from hr_connector.compare import Changeset
 from hr_connector.previous_run import HashingWriter, sidecar_meta, write_sidecar
-from hr_connector.records import Table, english_texts, taken, valid_mask
+from hr_connector.records import Table, english_texts, valid_mask
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir, commit, remove, write_staged
 
@@ -35,12 +35,17 @@ log = logging.getLogger("hr_connector.publish")
 SLICE = 100_000
 
 
-def write_rows(out: Any, frame: pl.DataFrame) -> None:
-    """``frame`` as a JSON array, one object per line, null fields left out."""
+def write_rows(out: Any, frame: pl.DataFrame, pick: Any = None) -> None:
+    """``frame`` as a JSON array, one object per line, null fields left out; ``pick``: which
+    rows of each slice go out, and how (the output's rows and row ID), None: all as they are."""
     out.write(b"[")
     first = True
     for start in range(0, frame.height, SLICE):
         part = frame.slice(start, SLICE)
+        if pick is not None:
+            part = pick(part, start)
+            if not part.height:
+                continue
         lines = _json_lines(part)
         out.write(b"\n" if first else b",\n")
         out.write(lines)
@@ -70,9 +75,16 @@ def _without_null(data: bytes, name: str) -> bytes:
     return data.replace(b"{" + member + b"}", b"{}")
 
 
-def output_frame(table: Table, rows: pl.Series, key: str, guid_field: str) -> pl.DataFrame:
-    """The rows to import: the file's own columns plus the row ID under ``guid_field``."""
-    return taken(table.frame, rows).with_columns(pl.col(key).alias(guid_field))
+def output_rows(table: Table, rows: pl.Series, key: str, guid_field: str) -> Any:
+    """What :func:`write_rows` picks from each slice for the output: the rows to import (``rows``)
+    with the file's own columns plus the row ID under ``guid_field``."""
+    wanted = valid_mask(pl.DataFrame({"row": rows}), len(table)).not_()
+
+    def pick(part: pl.DataFrame, start: int) -> pl.DataFrame:
+        chosen = part.filter(wanted.slice(start, part.height))
+        return chosen.with_columns(pl.col(key).alias(guid_field))
+
+    return pick
 
 
 def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.DataFrame:
@@ -125,7 +137,7 @@ def publish_completed(
     """Stage and commit the four files; their SHA-256 by name (``output``, ``archive``,
     ``errors``: the admin task lists a file it cannot attach with its hash)."""
     key = schema.key_column
-    output = output_frame(table, changeset.output_indices(), key, guid_field)
+    output = output_rows(table, changeset.output_indices(), key, guid_field)
     hashes: dict[str, str] = {}
 
     def archive(fh: IO[bytes]) -> None:
@@ -139,12 +151,12 @@ def publish_completed(
         hashes["errors"] = out.hexdigest()
 
     def sidecar(fh: IO[bytes]) -> None:
-        imported = table.frame.filter(valid_mask(blocked, len(table)))
+        imported = table.frame.lazy().filter(pl.lit(valid_mask(blocked, len(table))))
         write_sidecar(fh, imported, sidecar_meta(hashes["archive"], hashes["errors"], key))
 
     def rows_to_import(fh: IO[bytes]) -> None:
         out = HashingWriter(fh)
-        write_rows(out, output)
+        write_rows(out, table.frame, output)
         hashes["output"] = out.hexdigest()
 
     writers: list[tuple[Path, Any]] = [

@@ -46,7 +46,7 @@ def read_csv(source: BinaryIO, name: str, delimiter: str = ";") -> Table:
     except pl.exceptions.PolarsError:
         explain(data, name, delimiter)
         raise
-    records = _records(lines, separator)
+    records = _records(lines, separator, quoted=b'"' in data, cr=b"\r" in data)
     del lines  # (a column of every line: freed before the values are parsed)
     content = records.filter(~pl.col("blank"))
     if content.height == 0:
@@ -93,13 +93,32 @@ def _has_line_longer_than(data: bytes, limit: int) -> bool:
     return False
 
 
-def _records(lines: pl.Series, separator: str) -> pl.DataFrame:
-    """One row per record: its first line's index, its number of fields, whether it is blank.
+def _records(lines: pl.Series, separator: str, *, quoted: bool, cr: bool) -> pl.DataFrame:
+    """One row per record: its first line's index and number, its number of fields, whether it
+    is blank.
 
     A line continues the record before it when an odd number of quotes stands before it
     (a quoted value with a line break); fields are the delimiters outside quotes plus one.
+    ``quoted``, ``cr``: whether the file has a quote, a carriage return at all.
     """
     frame = pl.DataFrame({"line": lines}).with_row_index("index")
+    if not quoted:  # every line is a record: no quote logic
+        frame = frame.with_columns(
+            number=pl.col("index") + 1,
+            fields=pl.col("line").str.count_matches(separator, literal=True) + 1,
+            length=pl.col("line").str.len_bytes(),
+            cr=pl.col("line").str.contains("\r", literal=True) if cr else pl.lit(False),
+        )
+        single = frame.filter(pl.col("fields") == 1)  # only a line of one field can be blank
+        blank = single.filter(_stripped(pl.col("line")) == "").get_column("index")
+        return frame.select(
+            "index",
+            "number",
+            "fields",
+            "cr",
+            "length",
+            blank=pl.col("index").is_in(blank.implode()),
+        )
     quotes = pl.col("line").str.count_matches('"', literal=True)
     inside = ((quotes.cum_sum() - quotes) % 2) == 1  # the line starts inside a quoted value
     ends_inside = (quotes.cum_sum() % 2) == 1
@@ -113,7 +132,7 @@ def _records(lines: pl.Series, separator: str) -> pl.DataFrame:
     frame = frame.with_columns(
         start=~inside,
         delimiters=bare.str.count_matches(separator, literal=True),
-        blank=pl.col("line").str.strip_chars(" \t\r\ufeff") == "",
+        blank=_stripped(pl.col("line")) == "",
         cr=pl.col("line").str.contains("\r", literal=True),
         length=pl.col("line").str.len_bytes(),
         number=pl.col("index") + 1,
@@ -143,6 +162,10 @@ def _records(lines: pl.Series, separator: str) -> pl.DataFrame:
         )
         .drop("record")
     )
+
+
+def _stripped(line: pl.Expr) -> pl.Expr:
+    return line.str.strip_chars(" \t\r\ufeff")
 
 
 def _suspicious(records: pl.DataFrame) -> bool:
