@@ -120,35 +120,40 @@ def _records(lines: pl.Series, separator: str, *, quoted: bool, cr: bool) -> pl.
             blank=pl.col("index").is_in(blank.implode()),
         )
     quotes = pl.col("line").str.count_matches('"', literal=True)
-    inside = ((quotes.cum_sum() - quotes) % 2) == 1  # the line starts inside a quoted value
-    ends_inside = (quotes.cum_sum() % 2) == 1
-    # delimiters outside quotes: quoted parts closed at the line's ends, then removed
-    closed = pl.concat_str(
-        pl.when(inside).then(pl.lit('"')).otherwise(pl.lit("")),
-        pl.col("line"),
-        pl.when(ends_inside).then(pl.lit('"')).otherwise(pl.lit("")),
-    )
-    bare = pl.when(quotes > 0).then(closed.str.replace_all('"[^"]*"', "")).otherwise(pl.col("line"))
+    frame = frame.with_columns(quotes=quotes)
     frame = frame.with_columns(
-        start=~inside,
-        delimiters=bare.str.count_matches(separator, literal=True),
-        blank=_stripped(pl.col("line")) == "",
-        cr=pl.col("line").str.contains("\r", literal=True),
+        start=((pl.col("quotes").cum_sum() - pl.col("quotes")) % 2) == 0,
+        ends_inside=(pl.col("quotes").cum_sum() % 2) == 1,
+        delimiters=pl.col("line").str.count_matches(separator, literal=True),
+        cr=pl.col("line").str.count_matches("\r", literal=True) if cr else pl.lit(0),
         length=pl.col("line").str.len_bytes(),
         number=pl.col("index") + 1,
     )
-    if frame.get_column("cr").any():  # a CR inside a quoted value is a line break too
-        breaks = pl.col("line").str.count_matches("\r", literal=True)
+    # only a line with a quote, or inside a quoted value, has delimiters inside quotes: its
+    # quoted parts are closed at the line's ends, removed, and the rest is counted
+    odd = frame.filter((pl.col("quotes") > 0) | ~pl.col("start"))
+    closed = pl.concat_str(
+        pl.when(pl.col("start")).then(pl.lit("")).otherwise(pl.lit('"')),
+        pl.col("line"),
+        pl.when(pl.col("ends_inside")).then(pl.lit('"')).otherwise(pl.lit("")),
+    )
+    bare = closed.str.replace_all('"[^"]*"', "")
+    outside = odd.select(bare.str.count_matches(separator, literal=True))
+    delimiters = frame.get_column("delimiters").scatter(
+        odd.get_column("index"), outside.to_series()
+    )
+    single = frame.filter(pl.col("delimiters") == 0)  # only a line of one field can be blank
+    blank = single.filter(_stripped(pl.col("line")) == "").get_column("index")
+    frame = frame.with_columns(
+        delimiters=delimiters, blank=pl.col("index").is_in(blank.implode())
+    ).drop("line")
+    if cr:  # a CR inside a quoted value is a line break too
+        breaks = pl.col("cr")
         frame = frame.with_columns(number=pl.col("number") + (breaks.cum_sum() - breaks))
+    frame = frame.with_columns(cr=pl.col("cr") > 0)
     if frame.get_column("start").all():  # no quoted line breaks: one record per line
-        return frame.select(
-            "index",
-            "number",
-            fields=pl.col("delimiters") + 1,
-            blank="blank",
-            cr="cr",
-            length="length",
-        )
+        return frame.select("index", "number", fields=pl.col("delimiters") + 1, blank="blank",
+                            cr="cr", length="length")  # fmt: skip
     frame = frame.with_columns(record=pl.col("start").cum_sum())
     return (
         frame.group_by("record", maintain_order=True)
