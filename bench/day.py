@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distributions", default=",".join(distributions.DISTRIBUTIONS))
     parser.add_argument("--formats", default="csv", help="json and xml: standard only")
     parser.add_argument("--no-prefect", action="store_true")
+    parser.add_argument("--prefect-for", default="standard", help="distributions run as flows")
     parser.add_argument("--no-copy", action="store_true")
     args = parser.parse_args(argv)
     jobs = [(d, "csv") for d in args.distributions.split(",")]
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                             fmt,
                             scratch,
                             esm,
-                            prefect if fmt == "csv" else None,
+                            prefect if fmt == "csv" and name in args.prefect_for else None,
                             copy=not args.no_copy and fmt == "csv",
                             checks_off=True,
                         )

@@ -88,7 +88,7 @@ class HashingWriter:
         self.fh = fh
         self.sha256 = hashlib.sha256()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self.fh.write(data)
         self.sha256.update(data)
 
