@@ -209,9 +209,11 @@ def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | 
                 "detail": (fields.filter(ragged).cast(pl.String) + f"/{width}"),
             }
         )
+        shortest = int(fields.min() or 0)  # only the columns a short row lacks are touched
         frame = frame.with_columns(
             pl.when(pl.lit(fields) <= i).then(None).otherwise(pl.col(c)).alias(c)
             for i, c in enumerate(header)
+            if i >= shortest
         )
     _check_field_lengths(frame, positions, name)
     return Table(name, frame, "line", positions, problems)
@@ -220,6 +222,9 @@ def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | 
 def _check_field_lengths(frame: pl.DataFrame, positions: pl.Series, name: str) -> None:
     """A value longer than :data:`MAX_FIELD_CHARS` refuses the file at its line."""
     if frame.height == 0 or frame.width == 0:
+        return
+    widest = frame.select(pl.all().str.len_bytes().max()).row(0)  # bytes >= characters
+    if max((w or 0 for w in widest), default=0) <= MAX_FIELD_CHARS:
         return
     longest = frame.select(pl.max_horizontal(pl.all().str.len_chars())).to_series()
     if (longest.max() or 0) > MAX_FIELD_CHARS:
