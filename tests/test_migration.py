@@ -513,7 +513,10 @@ def test_read_only_working_directory_exit_2_in_one_line(workdir: Path, esm: Any)
             [str(system_python), str(SCRIPT)],
             input=plain_params(esm, "title"),
             cwd=workdir,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO}{os.pathsep}{site_packages}"},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{site_packages}",
+            },
             capture_output=True,
             text=True,
             timeout=120,
