@@ -130,6 +130,7 @@ def one_day(
     prefect_env: dict[str, str] | None,
     copy: bool,
     checks_off: bool,
+    baseline: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """One repeat of one distribution and format: every figure of the module docstring."""
     url, cards = esm
@@ -143,6 +144,9 @@ def one_day(
         modes.insert(0, ("off_", ALL_OFF, plain_env()))
     if prefect_env is not None:
         modes.append(("prefect_", None, prefect_env))
+    if baseline:  # another checkout's connector (its src/ first on the path), same files
+        before = {**plain_env(), "PYTHONPATH": baseline}
+        modes += [("before_off_", ALL_OFF, before), ("before_", None, before)]
     for label, checks, env in modes:
         root = scratch / f"{label}work"
         shutil.rmtree(root, ignore_errors=True)
@@ -187,7 +191,7 @@ def ratios(s: dict[str, dict[str, float]]) -> dict[str, float]:
         if of in s and to in s:
             out[name] = s[of]["seconds"] / s[to]["seconds"]
 
-    for label in ("off_", "", "prefect_"):
+    for label in ("off_", "", "prefect_", "before_off_", "before_"):
         ratio(f"{label}full/bare", f"{label}full", "bare_full")
         ratio(f"{label}partial/bare", f"{label}partial", "bare_partial")
     ratio("copy/in place (partial)", "copy_partial", "partial")
@@ -236,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prefect", action="store_true")
     parser.add_argument("--prefect-for", default="standard", help="distributions run as flows")
     parser.add_argument("--no-copy", action="store_true")
+    parser.add_argument(
+        "--baseline", help="src/ of another checkout (e.g. the commit before): its runs beside"
+    )
     args = parser.parse_args(argv)
     jobs = [(d, "csv") for d in args.distributions.split(",")]
     jobs += [("standard", f) for f in args.formats.split(",") if f != "csv"]
@@ -258,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                             prefect if fmt == "csv" and name in args.prefect_for else None,
                             copy=not args.no_copy and fmt == "csv",
                             checks_off=True,
+                            baseline=args.baseline if fmt == "csv" else None,
                         )
                     )
                     print(name, fmt, {k: round(v["seconds"], 2) for k, v in reps[-1].items()})
