@@ -131,6 +131,7 @@ def one_day(
     copy: bool,
     checks_off: bool,
     baseline: str | None = None,
+    checks_on: bool = True,
 ) -> dict[str, dict[str, float]]:
     """One repeat of one distribution and format: every figure of the module docstring."""
     url, cards = esm
@@ -139,9 +140,12 @@ def one_day(
     if fmt == "csv":
         out["bare_full"] = bare_pass(base)
         out["bare_partial"] = bare_pass(next_day)
-    modes: list[tuple[str, dict[str, str] | None, dict[str, str]]] = [("", None, plain_env())]
+    modes: list[tuple[str, dict[str, str] | None, dict[str, str]]] = []
     if checks_off:
-        modes.insert(0, ("off_", ALL_OFF, plain_env()))
+        modes.append(("off_", ALL_OFF, plain_env()))
+    if checks_on:
+        modes.append(("", None, plain_env()))
+    copy_label = "" if checks_on else "off_"
     if prefect_env is not None:
         modes.append(("prefect_", None, prefect_env))
     if baseline:  # another checkout's connector (its src/ first on the path), same files
@@ -153,19 +157,20 @@ def one_day(
         root.mkdir()
         place(root, base)
         out[f"{label}full"] = wrapper(root, params(url, fmt, "full", checks), cards, env)
-        if copy and label == "":
+        if copy and label == copy_label:
             restored = scratch / "restored"
             shutil.rmtree(restored, ignore_errors=True)
             shutil.copytree(root, restored)  # new inodes and times, same bytes
         place(root, next_day)
         out[f"{label}partial"] = wrapper(root, params(url, fmt, "partial", checks), cards, env)
-        if copy and label == "":
+        if copy and label == copy_label:
             place(restored, next_day)
             raw = params(url, fmt, "partial", checks)
             out["copy_partial"] = wrapper(restored, raw, cards, env)
-            if json.loads((restored / "1_output.json").read_bytes()) != json.loads(
-                (root / "1_output.json").read_bytes()
-            ):
+            same = (restored / "1_output.json").read_bytes() == (
+                root / "1_output.json"
+            ).read_bytes()
+            if not same:
                 raise RuntimeError("the copied working directory output other rows")
             shutil.rmtree(restored)
         shutil.rmtree(root)
@@ -194,7 +199,7 @@ def ratios(s: dict[str, dict[str, float]]) -> dict[str, float]:
     for label in ("off_", "", "prefect_", "before_off_", "before_"):
         ratio(f"{label}full/bare", f"{label}full", "bare_full")
         ratio(f"{label}partial/bare", f"{label}partial", "bare_partial")
-    ratio("copy/in place (partial)", "copy_partial", "partial")
+    ratio("copy/in place (partial)", "copy_partial", "partial" if "partial" in s else "off_partial")
     ratio("prefect/plain (full)", "prefect_full", "full")
     ratio("prefect/plain (partial)", "prefect_partial", "partial")
     return out
@@ -239,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default="csv", help="json and xml: standard only")
     parser.add_argument("--no-prefect", action="store_true")
     parser.add_argument("--prefect-for", default="standard", help="distributions run as flows")
+    parser.add_argument(
+        "--checks-for",
+        default=",".join(distributions.DISTRIBUTIONS),
+        help="distributions also run with the default checks (all run with the checks off)",
+    )
     parser.add_argument("--no-copy", action="store_true")
+    parser.add_argument("--tag", default="", help="added to the results file's name")
     parser.add_argument(
         "--baseline", help="src/ of another checkout (e.g. the commit before): its runs beside"
     )
@@ -266,15 +277,16 @@ def main(argv: list[str] | None = None) -> int:
                             copy=not args.no_copy and fmt == "csv",
                             checks_off=True,
                             baseline=args.baseline if fmt == "csv" else None,
+                            checks_on=name in args.checks_for.split(","),
                         )
                     )
                     print(name, fmt, {k: round(v["seconds"], 2) for k, v in reps[-1].items()})
                 s = summary(reps)
                 results[f"{name}/{fmt}"] = {"reps": reps, "summary": s, "ratios": ratios(s)}
+                out = distributions.OUT / f"day-{args.size}{args.tag}.json"  # kept after each job
+                out.write_text(json.dumps({"size": args.size, "results": results}, indent=1))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    out = distributions.OUT / f"day-{args.size}.json"
-    out.write_text(json.dumps({"size": args.size, "results": results}, indent=1))
     print(table(results))
     return 0
 
