@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline", help="src/ of another checkout (e.g. the commit before): its runs beside"
     )
     args = parser.parse_args(argv)
-    jobs = [(d, "csv") for d in args.distributions.split(",")]
+    jobs = [(d, "csv") for d in args.distributions.split(",") if d]
     jobs += [("standard", f) for f in args.formats.split(",") if f != "csv"]
     results: dict[str, Any] = {}
     distributions.OUT.mkdir(parents=True, exist_ok=True)
