@@ -53,7 +53,8 @@ sys.path.insert(0, str(BENCH))
 
 import generate  # noqa: E402  (bench/ is not a package)
 
-RESULTS = BENCH / "results.md"
+#: The in-process figures (bench/results.md holds the day through the wrapper: bench/day.py).
+RESULTS = BENCH / "out" / "run-results.md"
 WORK = generate.OUT / "work"
 FORMATS = ("csv", "json", "xml")
 #: No single measurement may take longer than this (seconds).
@@ -269,9 +270,7 @@ def bare_kinds(fmt: str) -> list[str]:
     return {"csv": ["csv"], "json": ["orjson", "json"], "xml": ["xml"]}[fmt]
 
 
-def one_repeat(
-    size: str, fmt: str, prefect_env: dict[str, str] | None, reference: bool = False
-) -> dict[str, Any]:
+def one_repeat(size: str, fmt: str, prefect_env: dict[str, str] | None) -> dict[str, Any]:
     base = generate.file_path(size, "base", fmt)
     next_day = generate.file_path(size, "next_day", fmt)
     out: dict[str, Any] = {}
@@ -283,14 +282,6 @@ def one_repeat(
         place(root, next_day)
         out["partial"] = measure({**spec, "workdir": str(root), "run_type": "partial"})
         _check(out["partial"], size)
-    if reference:  # the simple reference path (HR_CONNECTOR_FAST_PATH=0), for comparison
-        env = child_env(HR_CONNECTOR_FAST_PATH="0")
-        with workdir_with(base) as root:
-            out["ref_full"] = measure({**spec, "workdir": str(root), "run_type": "full"}, env)
-            place(root, next_day)
-            partial = {**spec, "workdir": str(root), "run_type": "partial"}
-            out["ref_partial"] = measure(partial, env)
-            _check(out["ref_partial"], size)
     if prefect_env is not None:
         with workdir_with(base) as root:
             measure({**spec, "workdir": str(root), "run_type": "full"})  # the day before
@@ -346,13 +337,6 @@ def summarise(size: str, fmt: str, reps: list[dict[str, Any]]) -> dict[str, Any]
     row: dict[str, Any] = {"size": size, "format": fmt, "rows": generate.SIZES[size]}
     for kind in bare_kinds(fmt):
         row[f"bare_{kind}"] = seconds(f"bare_{kind}")
-    if any("ref_full" in r for r in reps):
-        row.update(
-            ref_full=seconds("ref_full"),
-            ref_partial=seconds("ref_partial"),
-            ref_peak_full=peak("ref_full"),
-            ref_peak_partial=peak("ref_partial"),
-        )
     row.update(
         full=seconds("full"),
         partial=seconds("partial"),
@@ -393,26 +377,6 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['peak_full']:.0f} / {r['peak_partial']:.0f} / {peak_prefect} "
             f"| {_ratio_cell(r, 'partial')} | {_ratio_cell(r, 'full')} |"
         )
-    return head + "\n".join(lines) + "\n"
-
-
-def reference_table(rows: list[dict[str, Any]]) -> str:
-    """The simple path beside the fast path (``--reference``)."""
-    rows = [r for r in rows if "ref_full" in r]
-    if not rows:
-        return ""
-    head = (
-        "| size | format | full s: simple / fast | partial s: simple / fast "
-        "| peak RSS MB full: simple / fast | peak RSS MB partial: simple / fast |\n"
-        "|---|---|---|---|---|---|\n"
-    )
-    lines = [
-        f"| {r['size']} | {r['format']} | {r['ref_full']:.2f} / {r['full']:.2f} "
-        f"| {r['ref_partial']:.2f} / {r['partial']:.2f} "
-        f"| {r['ref_peak_full']:.0f} / {r['peak_full']:.0f} "
-        f"| {r['ref_peak_partial']:.0f} / {r['peak_partial']:.0f} |"
-        for r in rows
-    ]
     return head + "\n".join(lines) + "\n"
 
 
@@ -472,14 +436,6 @@ def write_results(
         "",
         table(rows),
     ]
-    if any("ref_full" in r for r in rows):
-        text += [
-            "The simple reference path (`HR_CONNECTOR_FAST_PATH=0`: rows as tuples, per-row "
-            "checks, the whole archive parsed into dicts, one `orjson.dumps` per row) beside the "
-            "fast path, same files, medians:",
-            "",
-            reference_table(rows),
-        ]
     if rows:
         counts = rows[-1]["counts"]
         text.append(
@@ -576,11 +532,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--no-prefect", action="store_true", help="skip the Prefect runs")
     parser.add_argument(
-        "--reference",
-        action="store_true",
-        help="also measure the simple reference path (HR_CONNECTOR_FAST_PATH=0); slow, ~5 GB",
-    )
-    parser.add_argument(
         "--e2e",
         action="store_true",
         help="end-to-end mode (issue 14): SFTP vs OpenSSH sftp, the day through IGAConnector.py",
@@ -609,12 +560,10 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             for fmt in formats:
                 began = time.perf_counter()
-                reps = [
-                    one_repeat(size, fmt, prefect_env, args.reference) for _ in range(args.repeat)
-                ]
+                reps = [one_repeat(size, fmt, prefect_env) for _ in range(args.repeat)]
                 rows.append(summarise(size, fmt, reps))
                 print(f"{size} {fmt}: done in {time.perf_counter() - began:.0f} s", flush=True)
-                print(table(rows[-1:]) + reference_table(rows[-1:]), flush=True)
+                print(table(rows[-1:]), flush=True)
     print(write_results(rows, tiny, args.repeat, args_list))
     print(f"Written to {RESULTS.relative_to(REPO)}")
     return 0

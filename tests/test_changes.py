@@ -386,16 +386,6 @@ def test_positions_in_a_stop_are_in_the_admins_language(esm: Any, workdir: Path)
     assert "Zeile 3, Spalte" in text and "line 3" not in text
 
 
-@pytest.mark.parametrize("fast", ["1", "0"])
-def test_the_changes_are_the_same_on_the_fast_and_the_reference_path(
-    esm: Any, workdir: Path, samples: Path, fast: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HR_CONNECTOR_FAST_PATH", fast)
-    full_then_next_day(esm, workdir, samples)
-    stopped = run(esm, workdir, "2", run_type="partial", update_limit=3)
-    assert_esm_has_the_changes(esm, stopped)
-
-
 def test_epe_stop_gives_the_exact_extra_arguments_line(
     esm: Any, workdir: Path, samples: Path
 ) -> None:

@@ -215,13 +215,16 @@ _VALUES = st.one_of(
 def test_the_changeset_digest_tells_every_two_changesets_apart(
     first: list[tuple[str | None, ...]], second: list[tuple[str | None, ...]]
 ) -> None:
-    from hr_connector.compare import _digest
+    import polars as pl
+
+    from hr_connector.compare import changeset_digest
     from hr_connector.records import Table
 
     def digest(rows: list[tuple[str | None, ...]]) -> str:
-        table = Table("t.csv", ["a", "b", "c"], "line")
-        table.rows = list(rows)
-        table.positions = list(range(2, len(rows) + 2))
-        return _digest("title", "partial", table, None, list(range(len(rows))), [])
+        table = Table.of("t.csv", ["a", "b", "c"], rows)
+        every = pl.Series(range(len(rows)), dtype=pl.UInt32)
+        return changeset_digest(
+            "title", "partial", table.frame, None, every, pl.Series([], dtype=pl.String)
+        )
 
     assert (digest(first) == digest(second)) == (first == second)

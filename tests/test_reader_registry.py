@@ -12,6 +12,7 @@ from hr_connector.params import parse_params
 from hr_connector.pipeline import parse_file
 from hr_connector.readers import limits
 from hr_connector.schemas import run_schema
+from hr_connector.workdir import WorkDir
 
 TITLES_XML = (
     b"<titles><title><title_id>T1</title_id></title><title><title_id>T2</title_id></title></titles>"
@@ -48,11 +49,11 @@ def test_flat_xml_named_dat_is_read_and_checked_as_xml(tmp_path: Path) -> None:
     assert not readers.missing_column_interrupts(path)
     params = _params("hr.dat")
     # title_name is missing from every record: XML blocks those rows, it does not stop the run
-    table = parse_file(path, params, run_schema(params))
-    assert table.columns == ["title_id"] and len(table.rows) == 2
+    table = parse_file(path, params, run_schema(params), WorkDir(tmp_path, "3", "title"))
+    assert table.columns == ["title_id"] and len(table) == 2
     same = tmp_path / "hr.xml"
     same.write_bytes(TITLES_XML)
-    assert readers.read_table(same).rows == table.rows
+    assert readers.read_table(same).frame.equals(table.frame)
 
 
 def test_csv_named_dat_keeps_the_header_rule(tmp_path: Path) -> None:
@@ -61,14 +62,11 @@ def test_csv_named_dat_keeps_the_header_rule(tmp_path: Path) -> None:
     assert readers.detect_format(path) == "csv"
     params = _params("hr.dat")
     with pytest.raises(header.MissingColumnsSuggested, match="title_name"):
-        parse_file(path, params, run_schema(params))
+        parse_file(path, params, run_schema(params), WorkDir(tmp_path, "3", "title"))
 
 
 def test_readers_share_one_set_of_limits() -> None:
-    from hr_connector.fastpath import fast_csv, fast_json
     from hr_connector.readers import csv_reader, json_reader, xml_reader
 
     assert csv_reader.MAX_FIELD_CHARS is json_reader.MAX_FIELD_CHARS is limits.MAX_FIELD_CHARS
-    assert fast_csv.MAX_FIELD_CHARS is fast_json.MAX_FIELD_CHARS is limits.MAX_FIELD_CHARS
-    assert fast_csv.BLOCK == fast_json.BLOCK == limits.BLOCK
     assert xml_reader.MAX_PROLOG_BYTES == limits.MAX_PROLOG_BYTES

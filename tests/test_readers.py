@@ -14,8 +14,17 @@ from lxml import etree
 
 from hr_connector.errors import FileUnreadable
 from hr_connector.readers import detect_format, read_table
+from hr_connector.records import Table
 
 SAMPLE_TYPES = ["costcenter", "organization", "title", "workperiod"]
+
+
+def problems(table: Table) -> dict[int, list[str]]:
+    """Each row's structural problems (reason codes), as the reader found them."""
+    found: dict[int, list[str]] = {}
+    for row, code in table.problems.select("row", "code").rows():
+        found.setdefault(row, []).append(code)
+    return found
 
 
 def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
@@ -30,27 +39,31 @@ def test_sample_formats_read_identically(samples: Path, data_type: str) -> None:
     dicts = [[t.as_dict(i) for i in range(len(t))] for t in tables]
     assert dicts[0] == dicts[1] == dicts[2]
     assert len(dicts[0]) > 5
-    assert all(not t.row_problems for t in tables)
+    assert all(not problems(t) for t in tables)
 
 
 def test_csv_quotes_newlines_crlf_bom_and_positions(tmp_path: Path) -> None:
     text = '\ufeffa;b;c\r\n1;"x;y";"say ""hi"""\r\n\r\n2;"two\nlines";ä\r\n3;z;w\r\n'
     table = read_table(write(tmp_path, "f.csv", text))
     assert table.columns == ["a", "b", "c"]
-    assert table.rows == [("1", "x;y", 'say "hi"'), ("2", "two\nlines", "ä"), ("3", "z", "w")]
+    assert table.frame.rows() == [
+        ("1", "x;y", 'say "hi"'),
+        ("2", "two\nlines", "ä"),
+        ("3", "z", "w"),
+    ]
     assert [table.position(i) for i in range(3)] == ["line 2", "line 4", "line 6"]
 
 
 def test_csv_configurable_delimiter(tmp_path: Path) -> None:
     table = read_table(write(tmp_path, "f.csv", "a,b\n1,2\n"), delimiter=",")
-    assert table.rows == [("1", "2")]
+    assert table.frame.rows() == [("1", "2")]
 
 
 def test_csv_ragged_rows_are_row_problems(tmp_path: Path) -> None:
     table = read_table(write(tmp_path, "f.csv", "a;b;c\n1;2\n1;2;3;4\n1;2;3\n"))
-    assert set(table.row_problems) == {0, 1}
-    assert table.row_problems[0][0].code == "wrong_field_count"
-    assert table.row_problems[0][0].detail == "2/3"
+    assert problems(table) == {0: ["wrong_field_count"], 1: ["wrong_field_count"]}
+    assert table.problems.row(0, named=True)["detail"] == "2/3"
+    assert table.frame.rows()[0] == ("1", "2", None)  # the field the row lacks is missing
 
 
 @pytest.mark.parametrize(
@@ -87,10 +100,11 @@ def test_json_workday_shape_numbers_booleans_null(tmp_path: Path) -> None:
 def test_json_nested_duplicate_and_non_objects_block_rows(tmp_path: Path) -> None:
     text = '[{"a": "1", "a": "2"}, {"a": {"x": 1}}, [1], {"a": "ok"}]'
     table = read_table(write(tmp_path, "f.json", text))
-    assert [r.code for r in table.row_problems[0]] == ["duplicate_field"]
-    assert [r.code for r in table.row_problems[1]] == ["nested_value"]
-    assert [r.code for r in table.row_problems[2]] == ["not_a_record"]
-    assert 3 not in table.row_problems
+    assert problems(table) == {
+        0: ["duplicate_field"],
+        1: ["nested_value"],
+        2: ["not_a_record"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -121,15 +135,14 @@ def test_xml_namespaced_flat_records(tmp_path: Path) -> None:
     )
     table = read_table(write(tmp_path, "f.xml", text))
     assert table.columns == ["a", "b"]
-    assert table.rows == [("1", ""), ("T&C", "Öberg")]
+    assert table.frame.rows() == [("1", ""), ("T&C", "Öberg")]
     assert table.position(1) == "line 4"
 
 
 def test_xml_nested_and_duplicate_fields_block_rows(tmp_path: Path) -> None:
     text = "<r><e><a>1</a><a>2</a></e><e><a><x>1</x></a></e></r>"
     table = read_table(write(tmp_path, "f.xml", text))
-    assert [r.code for r in table.row_problems[0]] == ["duplicate_field"]
-    assert [r.code for r in table.row_problems[1]] == ["nested_value"]
+    assert problems(table) == {0: ["duplicate_field"], 1: ["nested_value"]}
 
 
 @pytest.mark.parametrize(
@@ -189,7 +202,7 @@ def test_round_trip_csv(tmp_path: Path, data: tuple[list[str], list[list[str]]])
     writer.writerows(rows)
     table = read_table(write(tmp_path, "rt.csv", buf.getvalue()))
     assert table.columns == names
-    assert [list(r) for r in table.rows] == rows
+    assert [list(r) for r in table.frame.rows()] == rows
 
 
 @settings(
@@ -200,7 +213,7 @@ def test_round_trip_json(tmp_path: Path, data: tuple[list[str], list[list[str]]]
     names, rows = data
     doc = {"Report_Entry": [dict(zip(names, r, strict=True)) for r in rows]}
     table = read_table(write(tmp_path, "rt.json", json.dumps(doc, ensure_ascii=False)))
-    assert [list(r) for r in table.rows] == rows
+    assert [list(r) for r in table.frame.rows()] == rows
 
 
 def _xml_safe(text: str) -> bool:
@@ -227,4 +240,12 @@ def test_round_trip_xml(tmp_path: Path, data: tuple[list[str], list[list[str]]])
     path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     table = read_table(path)
     assert table.columns == names
-    assert [list(r) for r in table.rows] == rows
+    assert [list(r) for r in table.frame.rows()] == rows
+
+
+@pytest.mark.parametrize("delimiter", ["\t", "|", ",", "¦", "§"])
+def test_any_single_character_delimiter(tmp_path: Path, delimiter: str) -> None:
+    text = f'a{delimiter}b\n1{delimiter}"x{delimiter}y"\n2{delimiter}z\n'
+    table = read_table(write(tmp_path, "f.csv", text), delimiter=delimiter)
+    assert table.columns == ["a", "b"]
+    assert table.frame.rows() == [("1", f"x{delimiter}y"), ("2", "z")]

@@ -1,25 +1,20 @@
-"""The validation rules are defined once (hr_connector.rules): a rule added through the public
-extension point applies on the reference path and on the fast path, also to rows that are
-unchanged since the previous run (the archive index records the rule set's fingerprint)."""
+"""The validation rules are declared once (hr_connector.rules): a rule added to ``RULES`` blocks
+rows on every run, also rows that are unchanged since the previous run (no row skips a rule)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from hr_connector import rules
 from hr_connector.clients.local import LocalOnlySink
-from hr_connector.fastpath import FAST_PATH_ENV
 from hr_connector.outcome import ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
-from hr_connector.records import Reason, Row
-from hr_connector.rules import DateParser
-from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.workdir import WorkDir
 
 from conftest import SAMPLES, base_raw
@@ -28,19 +23,18 @@ from conftest import SAMPLES, base_raw
 OPEN_ENDED = ("WP-0020", "WP-0033")
 
 
-class TemporaryHasEnd(rules.Rule):
+def _temporary_has_end(ctx: rules.Context) -> list[rules.Check]:
     """A customer's rule: a temporary work period names its end date."""
+    if not (ctx.has("employment_type") and ctx.has("employment_end_date")):
+        return []
+    end = pl.col("employment_end_date")
+    blocks = (pl.col("employment_type") == "temporary") & (end.is_null() | rules.is_blank(end))
+    return [rules.Check("missing_value", "employment_end_date", blocks.fill_null(False))]
 
-    def __init__(self, schema: RunSchema, index: dict[str, int], parse: DateParser) -> None:
-        super().__init__(schema, index, parse)
-        self.kind = index.get("employment_type")
-        self.end = index.get("employment_end_date")
 
-    def reasons(self, row: Row) -> Sequence[Reason]:
-        if self.kind is None or self.end is None or row[self.kind] != "temporary":
-            return ()
-        end = row[self.end]
-        return () if end and end.strip() else (Reason("missing_value", "employment_end_date"),)
+TEMPORARY_HAS_END = rules.Rule(
+    "temporary has end", ("missing_value",), _temporary_has_end, frozenset({"workperiod"})
+)
 
 
 def _open_ended_sample(tmp_path: Path) -> Path:
@@ -57,8 +51,7 @@ def _open_ended_sample(tmp_path: Path) -> Path:
     return path
 
 
-def _run(root: Path, source: Path, fast: bool, mp: pytest.MonkeyPatch, **raw: str) -> ImportResult:
-    mp.setenv(FAST_PATH_ENV, "1" if fast else "0")
+def _run(root: Path, source: Path, **raw: str) -> ImportResult:
     folder = root / "in"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -69,61 +62,30 @@ def _run(root: Path, source: Path, fast: bool, mp: pytest.MonkeyPatch, **raw: st
 
 def _blocked_ids(root: Path) -> set[str]:
     errors = root / "data" / "archive" / "error_workperiod_archive.json"
-    if not errors.exists():
-        return set()
     return {row["row_id"] for row in json.loads(errors.read_text(encoding="utf-8"))}
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    names = [
-        "3_output.json",
-        "data/archive/workperiod_archive.json",
-        "data/archive/error_workperiod_archive.json",
-    ]
-    return {n: (root / n).read_bytes() for n in names if (root / n).exists()}
-
-
-def test_an_added_rule_applies_on_both_paths_also_to_unchanged_rows(
+def test_an_added_rule_applies_also_to_unchanged_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = _open_ended_sample(tmp_path)
-    roots = {fast: tmp_path / ("fast" if fast else "simple") for fast in (True, False)}
-    before = {fast: _run(root, source, fast, monkeypatch) for fast, root in roots.items()}
-    assert before[True].counts == before[False].counts
-    assert not _blocked_ids(roots[True]) & set(OPEN_ENDED)  # the rule is not there yet
-    index = roots[True] / "data" / "archive" / ".workperiod_archive.index"
-    assert index.exists()
-
-    rules.register(TemporaryHasEnd)
-    try:
-        after = {
-            fast: _run(root, source, fast, monkeypatch, run_type="partial")  # unchanged rows
-            for fast, root in roots.items()
-        }
-        fresh = {  # and a first run, without a previous one (the batch pre-check)
-            fast: _run(tmp_path / f"fresh-{fast}", source, fast, monkeypatch)
-            for fast in (True, False)
-        }
-    finally:
-        rules.unregister(TemporaryHasEnd)
-    for results in (after, fresh):
-        assert results[True].counts == results[False].counts
-        assert results[True].counts.blocked == before[True].counts.blocked + len(OPEN_ENDED)
-    for root in [*roots.values(), *(tmp_path / f"fresh-{fast}" for fast in (True, False))]:
-        assert set(OPEN_ENDED) <= _blocked_ids(root)
-    assert _files(roots[True]) == _files(roots[False])
-    assert _files(tmp_path / "fresh-True") == _files(tmp_path / "fresh-False")
+    before = _run(tmp_path, source)
+    title_sample = SAMPLES / "title" / "title.csv"
+    title_before = _run(tmp_path / "title", title_sample, data_type="title")
+    assert not _blocked_ids(tmp_path) & set(OPEN_ENDED)  # the rule is not there yet
+    monkeypatch.setattr(rules, "RULES", [*rules.RULES, TEMPORARY_HAS_END])
+    after = _run(tmp_path, source, run_type="partial")  # the very same rows again
+    assert after.counts.blocked == before.counts.blocked + len(OPEN_ENDED)
+    assert set(OPEN_ENDED) <= _blocked_ids(tmp_path)
+    title = _run(tmp_path / "title", title_sample, data_type="title", run_type="partial")
+    assert title.counts.blocked == title_before.counts.blocked  # a rule for work periods only
 
 
-def test_the_fingerprint_follows_the_rules_and_the_settings() -> None:
-    schema = run_schema(parse_params(base_raw()))
-    plain = rules.fingerprint(schema)
-    assert rules.fingerprint(schema) == plain
-    rules.register(TemporaryHasEnd)
-    try:
-        assert rules.fingerprint(schema) != plain
-    finally:
-        rules.unregister(TemporaryHasEnd)
-    assert rules.fingerprint(schema) == plain
-    for setting in ({"date_formats": '["%d.%m.%Y"]'}, {"unique_id": "national_id"}):
-        assert rules.fingerprint(run_schema(parse_params(base_raw(**setting)))) != plain
+def test_every_rule_names_codes_with_texts_in_every_language() -> None:
+    from hr_connector.texts import SHIPPED_LANGUAGES, Translations
+
+    texts = Translations.load()
+    for rule in rules.RULES:
+        for code in rule.codes:
+            case = texts.cases[f"reason_{code}"]
+            assert set(SHIPPED_LANGUAGES) <= set(case), (rule.name, code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from hr_connector.errors import MissingColumns, ParametersInvalid
 from hr_connector.guards import check_guards
 from hr_connector.params import parse_params
 from hr_connector.readers import read_table
-from hr_connector.records import Table
+from hr_connector.records import Reason, Table, no_reasons
 from hr_connector.schemas import run_schema
 from hr_connector.validate import check_header, validate_table
 
@@ -34,11 +35,15 @@ WP_HEADER = [
 
 
 def wp_table(rows: list[list[str]], columns: list[str] = WP_HEADER) -> Table:
-    table = Table("t.csv", list(columns), "line")
-    for n, row in enumerate(rows, 2):
-        table.rows.append(tuple(row))
-        table.positions.append(n)
-    return table
+    return Table.of("t.csv", columns, rows)
+
+
+def reasons(blocked: pl.DataFrame) -> dict[int, list[Reason]]:
+    """The reasons frame by row, as Python values."""
+    found: dict[int, list[Reason]] = {}
+    for row, code, column, detail in blocked.rows():
+        found.setdefault(row, []).append(Reason(code, column, detail))
+    return found
 
 
 def good(row_id: str = "WP-1", **changes: str) -> list[str]:
@@ -66,7 +71,7 @@ def test_every_reason_of_a_row_is_collected() -> None:
             good("WP-2"),
         ]
     )
-    blocked = validate_table(table, schema())
+    blocked = reasons(validate_table(table, schema()))
     assert list(blocked) == [0]
     codes = sorted((r.code, r.column) for r in blocked[0])
     assert codes == [
@@ -79,7 +84,7 @@ def test_every_reason_of_a_row_is_collected() -> None:
 
 def test_duplicate_row_ids_block_both_rows() -> None:
     table = wp_table([good("WP-1"), good("WP-2"), good("WP-1")])
-    blocked = validate_table(table, schema())
+    blocked = reasons(validate_table(table, schema()))
     assert sorted(blocked) == [0, 2]
     assert blocked[0][0].code == "duplicate_row_id"
 
@@ -91,7 +96,7 @@ def test_end_before_start_and_date_formats() -> None:
             good("WP-2", employment_start_date="01.03.2025"),
         ]
     )
-    blocked = validate_table(table, schema(date_formats='["%Y-%m-%d", "%d.%m.%Y"]'))
+    blocked = reasons(validate_table(table, schema(date_formats='["%Y-%m-%d", "%d.%m.%Y"]')))
     assert [r.code for r in blocked[0]] == ["end_before_start"]
     assert 1 not in blocked
 
@@ -100,13 +105,14 @@ def test_unique_id_national_id_and_field_names() -> None:
     columns = [c if c != "last_name" else "Sukunimi" for c in WP_HEADER]
     table = wp_table([good(employee_number=""), good("WP-2", national_id="")], columns)
     s = schema(unique_id="national_id", field_names={"last_name": "Sukunimi"})
-    blocked = validate_table(table, s)
+    blocked = reasons(validate_table(table, s))
     assert list(blocked) == [1]
     assert blocked[1][0].column == "national_id"
 
 
 def test_csv_header_must_name_every_mapped_column() -> None:
-    table = wp_table([good()], [c for c in WP_HEADER if c != "title_id"])
+    kept = [i for i, c in enumerate(WP_HEADER) if c != "title_id"]
+    table = wp_table([[good()[i] for i in kept]], [WP_HEADER[i] for i in kept])
     with pytest.raises(MissingColumns, match="title_id"):
         check_header(table, schema())
     # an optional column mapped explicitly is required too
@@ -117,7 +123,7 @@ def test_csv_header_must_name_every_mapped_column() -> None:
 def test_json_record_without_a_mapped_field_is_blocked(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text('[{"title_id": "T1", "title_name": "Chef"}, {"title_id": "T2"}]')
-    blocked = validate_table(read_table(path), schema(data_type="title"))
+    blocked = reasons(validate_table(read_table(path), schema(data_type="title")))
     assert [(r.code, r.column) for r in blocked[1]] == [("missing_field", "title_name")]
     assert 0 not in blocked
 
@@ -174,36 +180,45 @@ def test_unknown_field_names_are_refused() -> None:
 # --- the comparer ------------------------------------------------------------------------------
 
 
-def previous_of(table: Table, indices: list[int], key: int = 0) -> PreviousRun:
-    return PreviousRun({table.rows[i][key]: table.as_dict(i) for i in indices}, set())
+def previous_of(table: Table, indices: list[int], key: str = "row_id") -> PreviousRun:
+    return PreviousRun(table.frame[indices], key)
+
+
+def indices(series: pl.Series) -> list[int]:
+    return series.to_list()
 
 
 def test_compare_new_changed_unchanged_removed() -> None:
     before = wp_table([good("A"), good("B"), good("C")])
     now = wp_table([good("A"), good("B", title_id="T2"), good("D")])
-    cs = compare(now, {}, schema(), previous_of(before, [0, 1, 2]))
-    assert (cs.new, cs.changed, cs.unchanged, cs.removed) == ([2], [1], 1, ["C"])
+    cs = compare(now, no_reasons(), schema(), previous_of(before, [0, 1, 2]))
+    assert (indices(cs.new), indices(cs.changed), cs.unchanged, cs.removed.to_list()) == (
+        [2],
+        [1],
+        1,
+        ["C"],
+    )
 
 
 def test_previously_blocked_row_counts_as_new_when_valid() -> None:
     before = wp_table([good("A"), good("B")])
-    prev = PreviousRun({"A": before.as_dict(0)}, blocked_ids={"B"})
-    cs = compare(wp_table([good("A"), good("B")]), {}, schema(), prev)
-    assert cs.new == [1] and cs.removed == []
+    prev = previous_of(before, [0])  # B was blocked last time: not imported
+    cs = compare(wp_table([good("A"), good("B")]), no_reasons(), schema(), prev)
+    assert indices(cs.new) == [1] and cs.removed.to_list() == []
 
 
 def test_change_columns_ignore_timestamp_noise() -> None:
     cols = [*WP_HEADER, "last_updated"]
     before = wp_table([[*good("A"), "2025-01-01T10:00"]], cols)
     now = wp_table([[*good("A"), "2025-01-02T03:00"]], cols)
-    assert compare(now, {}, schema(), previous_of(before, [0])).changed == [0]
+    assert indices(compare(now, no_reasons(), schema(), previous_of(before, [0])).changed) == [0]
     quiet = schema(change_columns='["row_id", "last_name", "title_id"]')
-    assert compare(now, {}, quiet, previous_of(before, [0])).changed == []
+    assert indices(compare(now, no_reasons(), quiet, previous_of(before, [0])).changed) == []
 
 
 def test_guard_decisions() -> None:
     table = wp_table([good("A"), good("B")])
-    cs = compare(table, {}, schema(), PreviousRun({}, set()))
+    cs = compare(table, no_reasons(), schema(), PreviousRun.empty("row_id"))
     assert check_guards(parse_params(base_raw(update_limit=2)), 2, cs).proceed
     verdict = check_guards(parse_params(base_raw(update_limit=1, run_type="partial")), 2, cs)
     assert verdict.interruption and verdict.interruption.case == "update_limit_exceeded"
@@ -235,16 +250,18 @@ def test_compare_partitions_rows(
     s = run_schema(parse_params(base_raw(data_type="workperiod")))
     t_now = wp_table([[k, *v] for k, v in now.items()], cols)
     t_before = wp_table([[k, *v] for k, v in before.items()], cols)
-    cs = compare(t_now, {}, s, previous_of(t_before, list(range(len(t_before)))))
-    indices = sorted(cs.new + cs.changed)
+    cs = compare(t_now, no_reasons(), s, previous_of(t_before, list(range(len(t_before)))))
+    rows = sorted(indices(cs.new) + indices(cs.changed))
+    ids = t_now.frame.get_column("row_id").to_list()
     assert len(cs.new) + len(cs.changed) + cs.unchanged == len(t_now)
-    assert len(set(indices)) == len(indices)
+    assert len(set(rows)) == len(rows)
     assert set(cs.removed) == set(before) - set(now)
-    assert {t_now.rows[i][0] for i in cs.new} == set(now) - set(before)
+    assert {ids[i] for i in cs.new} == set(now) - set(before)
     both = set(now) & set(before)
-    assert {t_now.rows[i][0] for i in cs.changed} == {k for k in both if now[k] != before[k]}
+    assert {ids[i] for i in cs.changed} == {k for k in both if now[k] != before[k]}
     assert cs.unchanged == len({k for k in both if now[k] == before[k]})
-    same = compare(t_now, {}, s, previous_of(t_now, list(range(len(t_now)))))
-    assert (same.new, same.changed, same.removed, same.unchanged) == ([], [], [], len(t_now))
-    again = compare(t_now, {}, s, previous_of(t_before, list(range(len(t_before)))))
+    same = compare(t_now, no_reasons(), s, previous_of(t_now, list(range(len(t_now)))))
+    assert (len(same.new), len(same.changed), len(same.removed)) == (0, 0, 0)
+    assert same.unchanged == len(t_now)
+    again = compare(t_now, no_reasons(), s, previous_of(t_before, list(range(len(t_before)))))
     assert again.digest == cs.digest

@@ -17,13 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hr_connector import header, invocation
-from hr_connector.archive_shape import ArchiveUnusable, archived_rows, blocked_row_ids
+from hr_connector.door import Door
 from hr_connector.errors import UnusableInvocation
 from hr_connector.params import parse_params
+from hr_connector.previous_run import ArchiveUnusable, blocked_row_ids, rebuild
 from hr_connector.records import Table
+from hr_connector.rules import iso_date, parse_date
 from hr_connector.texts import Translations
 from hr_connector.translation_merge import merge
-from hr_connector.validate import DateParser, iso_date
 
 from vendor_helpers import schema_of
 
@@ -216,9 +217,9 @@ def test_missing_column_names_the_fix() -> None:
 
 def test_guid_field_rule() -> None:
     schema = schema_of()
-    table = Table("f.csv", ["row_id", "objectGUID", "last_name"], "line")
-    table.rows = [("1", "g1", "A"), ("2", "g2", "A")]
-    table.positions = [2, 3]
+    table = Table.of(
+        "f.csv", ["row_id", "objectGUID", "last_name"], [("1", "g1", "A"), ("2", "g2", "A")]
+    )
     header.check_guid_field("f.csv", schema, table)  # unique in every row: the identifier
     assert header.output_guid_field(schema, table.columns) == "row_id"
     assert header.output_guid_field(schema, ["row_id"]) == "objectGUID"
@@ -259,10 +260,10 @@ def test_not_iso_dates(text: str) -> None:
 
 
 def test_date_formats_add_to_iso() -> None:
-    parse = DateParser(("%d.%m.%Y",))
-    assert parse("31.01.2025") == date(2025, 1, 31)
-    assert parse("2025-01-31T08:00:00+02:00") == date(2025, 1, 31)
-    assert parse("01/31/2025") is None
+    formats = ("%d.%m.%Y",)
+    assert parse_date("31.01.2025", formats) == date(2025, 1, 31)
+    assert parse_date("2025-01-31T08:00:00+02:00", formats) == date(2025, 1, 31)
+    assert parse_date("01/31/2025", formats) is None
 
 
 # --- the vendor's archives ------------------------------------------------------------------------
@@ -272,8 +273,11 @@ def test_vendor_archive_values_are_read_as_text(tmp_path: Path) -> None:
     path = tmp_path / "title_archive.json"
     rows = [{"title_name": "A", "title_id": 7, "active": True, "x": None, "f": 1.5}]
     path.write_text(json.dumps(rows), encoding="utf-8")
-    got = archived_rows(path, tmp_path, "title_id", "title")
-    assert got == [{"title_name": "A", "title_id": "7", "active": "true", "x": None, "f": "1.5"}]
+    errors = tmp_path / "error_title_archive.json"
+    got = rebuild(Door(tmp_path), path, errors, "title", "title_id")
+    assert got.rows(named=True) == [
+        {"title_name": "A", "title_id": "7", "active": "true", "x": None, "f": "1.5"}
+    ]
 
 
 def test_error_archives_ours_and_the_vendors(tmp_path: Path) -> None:
@@ -288,7 +292,7 @@ def test_error_archives_ours_and_the_vendors(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    assert blocked_row_ids(path, tmp_path, "title_id") == {"T1", "T2", "3"}
+    assert set(blocked_row_ids(Door(tmp_path), path, "title_id")) == {"T1", "T2", "3"}
     path.write_text('{"rows": []}', encoding="utf-8")
     with pytest.raises(ArchiveUnusable, match=r"error_title_archive\.json"):
-        blocked_row_ids(path, tmp_path, "title_id")
+        blocked_row_ids(Door(tmp_path), path, "title_id")

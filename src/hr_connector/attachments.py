@@ -165,10 +165,19 @@ def estimated_zip_size(path: Path, size: int) -> int:
 
 
 def not_attached(
-    path: Path, name: str, reason: str, rows: int | None = None, **figures: object
+    path: Path,
+    name: str,
+    reason: str,
+    rows: int | None = None,
+    sha256: str | None = None,
+    **figures: object,
 ) -> NotAttached:
-    """The entry that lists one file that is not attached (facts read from the file)."""
-    facts = file_facts(path, rows)
+    """The entry that lists one file that is not attached (facts read from the file, or the
+    row count and SHA-256 the run that wrote it knows)."""
+    if sha256 and rows is not None:
+        facts = FileFacts(size=path.stat().st_size, rows=rows, sha256=sha256)
+    else:
+        facts = file_facts(path, rows)
     return NotAttached(
         name=name,
         path=str(path),
@@ -215,7 +224,13 @@ def prepare_attachments(
             else:
                 left_out.append(
                     not_attached(
-                        source, item.name, "cap", item.rows, cap=cap_mb, room=human_size(room)
+                        source,
+                        item.name,
+                        "cap",
+                        item.rows,
+                        item.sha256,
+                        cap=cap_mb,
+                        room=human_size(room),
                     )
                 )
             continue
@@ -233,6 +248,8 @@ def prepare_attachments(
                     source,
                     item.name,
                     "cap_zipped",
+                    item.rows if item.sha256 else None,
+                    item.sha256,
                     cap=cap_mb,
                     room=human_size(room),
                     needed=needed,

@@ -1,32 +1,28 @@
 """The changes of a partial run, row by row: what the admin reviews before approving a stop.
 
-:func:`list_changes` turns a :class:`~hr_connector.compare.Changeset` into the complete lists of
-new rows (row ID + identifying columns), changed rows (row ID + every changed column's old and new
-value) and removed rows (row ID + identifying columns from the archive), all in row-ID order.
-:func:`write_changes_csv` writes them, with the blocked rows, to ``<taskid>_changes.csv``
-(UTF-8 with BOM, ``;``, a header, one line per changed column: opens in a spreadsheet);
-:meth:`RunChanges.listed` keeps the first ``report_max_rows`` of each kind for the admin task.
-
-The archived values come from the archive the run was compared with: through the archive index
-when it is current (only the lines of the changed and removed rows are read), else by parsing the
-archive. National IDs are masked (all but the last two characters) everywhere they appear.
+:func:`list_changes` turns a :class:`~hr_connector.compare.Changeset` into frames: the new rows
+(row ID, position, identifying columns), one line per changed column of each changed row (old and
+new value) and the removed rows (identifying columns from the previous run), each in row-ID order.
+:func:`write_changes_csv` writes them, with every reason of every blocked row, to
+``<taskid>_changes.csv`` (UTF-8 with BOM, ``;``, a header, CRLF: opens in a spreadsheet; a cell
+that a spreadsheet would run as a formula starts with ``'``, as OWASP advises);
+:meth:`RunChanges.listed` turns the first ``report_max_rows`` of each kind into the admin task's
+Python values. National IDs are masked (all but the last two characters) everywhere they appear.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from hr_connector import compare as compare_mod
-from hr_connector.compare import Changeset
-from hr_connector.fastpath.archive_index import ArchiveIndex
-from hr_connector.outcome import BlockedRow, ChangeList, ColumnChange, RowChange
-from hr_connector.records import Table
+import polars as pl
+
+from hr_connector.compare import _OLD, _ROW, Changeset
+from hr_connector.outcome import ChangeList, ColumnChange, RowChange
+from hr_connector.previous_run import PreviousRun
+from hr_connector.records import Table, taken
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir, remove, write_atomic
 
@@ -51,6 +47,11 @@ CSV_COLUMNS = (
     "reason",
 )
 KINDS = ("new", "changed", "removed")
+_POS = "\x00position"
+#: The identifying values of a row: (column, value) pairs.
+PAIRS = pl.List(pl.Struct({"column": pl.String, "value": pl.String}))
+#: What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def mask(value: str) -> str:
@@ -58,23 +59,71 @@ def mask(value: str) -> str:
     return "*" * max(len(value) - 2, 0) + value[-2:]
 
 
+def masked(value: pl.Expr) -> pl.Expr:
+    """:func:`mask` as an expression."""
+    hidden = value.str.head((value.str.len_chars().cast(pl.Int64) - 2).clip(lower_bound=0))
+    return pl.concat_str(hidden.str.replace_all(r"(?s).", "*"), value.str.slice(-2))
+
+
+def _empty_long() -> pl.DataFrame:
+    return pl.DataFrame(schema={k: pl.String for k in CSV_COLUMNS})
+
+
 @dataclass
 class RunChanges:
-    """The complete lists of one partial run's changes."""
+    """The complete lists of one partial run's changes, as frames of the CSV's columns, with
+    the identifying values of each row (``identity``: a list of (column, value) structs)."""
 
-    new: list[RowChange] = field(default_factory=list)
-    changed: list[RowChange] = field(default_factory=list)
-    removed: list[RowChange] = field(default_factory=list)
+    new: pl.DataFrame = field(default_factory=_empty_long)
+    changed: pl.DataFrame = field(default_factory=_empty_long)
+    removed: pl.DataFrame = field(default_factory=_empty_long)
+
+    def totals(self) -> tuple[int, int, int]:
+        changed = self.changed.get_column("row_id").n_unique() if self.changed.height else 0
+        return self.new.height, changed, self.removed.height
 
     def listed(self, max_rows: int) -> ChangeList:
+        new, changed, removed = self.totals()
         return ChangeList(
-            new=self.new[:max_rows],
-            changed=self.changed[:max_rows],
-            removed=self.removed[:max_rows],
-            new_total=len(self.new),
-            changed_total=len(self.changed),
-            removed_total=len(self.removed),
+            new=_row_changes(self.new.head(max_rows)),
+            changed=_row_changes(_first_rows(self.changed, max_rows)),
+            removed=_row_changes(self.removed.head(max_rows)),
+            new_total=new,
+            changed_total=changed,
+            removed_total=removed,
         )
+
+
+def _first_rows(lines: pl.DataFrame, rows: int) -> pl.DataFrame:
+    """The lines of the first ``rows`` row IDs."""
+    ids = lines.get_column("row_id").unique(maintain_order=True).head(rows)
+    return lines.filter(pl.col("row_id").is_in(ids.implode()))
+
+
+def _row_changes(lines: pl.DataFrame) -> list[RowChange]:
+    """The admin task's values of a few rows (lines of one row ID make one RowChange)."""
+    out: list[RowChange] = []
+    for line in lines.iter_rows(named=True):
+        if out and out[-1].row_id == line["row_id"] and line["column"]:
+            out[-1].columns.append(
+                ColumnChange(column=line["column"], old=line["old_value"], new=line["new_value"])
+            )
+            continue
+        identity = {p["column"]: p["value"] for p in line["identity_pairs"] or [] if p["value"]}
+        columns = []
+        if line["column"]:
+            columns = [
+                ColumnChange(column=line["column"], old=line["old_value"], new=line["new_value"])
+            ]
+        out.append(
+            RowChange(
+                row_id=line["row_id"],
+                position=line["position"] or "",
+                identity=identity,
+                columns=columns,
+            )
+        )
+    return out
 
 
 def changes_csv_path(workdir: WorkDir) -> Path:
@@ -93,86 +142,150 @@ def masked_columns(schema: RunSchema) -> set[str]:
     return {schema.columns["national_id"]} if "national_id" in schema.columns else set()
 
 
-def archived_rows(
-    base: WorkDir, schema: RunSchema, ids: set[str], index: ArchiveIndex | None = None
-) -> dict[str, dict[str, Any]]:
-    """The archived (imported) rows with these row IDs; ``index``: the archive index of
-    ``base`` as the run loaded it (None: the archive is parsed)."""
-    if not ids:
-        return {}
-    if index is not None and index.meta.get("key_column") == schema.key_column:
-        all_ids, imported = index.ids(), index.imported
-        lines = [j for j, k in enumerate(all_ids) if imported[j] and k in ids]
-        found = index.read_rows(base.archive, lines)
-        return {all_ids[j]: found[j] for j in lines}  # type: ignore[misc]
-    values = compare_mod.load_previous(base, schema).values
-    return {k: values[k] for k in ids if k in values}
+class _Shown:
+    """How a value of a column is shown: its text, a national ID masked."""
+
+    def __init__(self, schema: RunSchema) -> None:
+        self.secret = masked_columns(schema)
+
+    def __call__(self, column: str, value: pl.Expr) -> pl.Expr:
+        value = value.fill_null("")
+        return masked(value) if column in self.secret else value
+
+
+def _identity(
+    columns: list[str], value_of: Callable[[str], pl.Expr], shown: _Shown
+) -> list[pl.Expr]:
+    """The identity text (``c=v, c=v``) and its pairs, of the non-empty identifying values."""
+    values = [shown(c, value_of(c)) for c in columns]
+    text = (
+        pl.concat_str(
+            [
+                pl.when(v != "").then(pl.lit(f"{c}=") + v)
+                for c, v in zip(columns, values, strict=True)
+            ],
+            separator=", ",
+            ignore_nulls=True,
+        )
+        if columns
+        else pl.lit("")
+    )
+    pairs = (
+        pl.concat_list(
+            [pl.struct(column=pl.lit(c), value=v) for c, v in zip(columns, values, strict=True)]
+        )
+        if columns
+        else pl.lit(None, PAIRS)
+    )
+    return [text.fill_null("").alias("identity"), pairs.alias("identity_pairs")]
 
 
 def list_changes(
     table: Table,
     changeset: Changeset,
     schema: RunSchema,
-    base: WorkDir,
+    previous: PreviousRun,
     unique_id: str = "employee_number",
-    previous: ArchiveIndex | None = None,
 ) -> RunChanges:
-    """Every new, changed and removed row of a partial run, in row-ID order (``previous``: the
-    archive index of ``base`` as the run loaded it, see :func:`archived_rows`)."""
+    """Every new, changed and removed row of a partial run, in row-ID order."""
     if changeset.run_type != "partial":
         return RunChanges()
-    index = table.column_index()
-    key = index[schema.key_column]
+    key = schema.key_column
     ident = identity_columns(schema, unique_id)
-    secret = masked_columns(schema)
+    shown = _Shown(schema)
+    frame = table.frame.with_row_index(_ROW).with_columns(table.position_texts().alias(_POS))
 
-    def shown(column: str, value: Any) -> str:
-        text = "" if value is None else str(value)
-        return mask(text) if column in secret and text else text
+    def now(c: str) -> pl.Expr:
+        return pl.col(c) if c in table.columns else pl.lit(None, pl.String)
 
-    def identity_of(values: dict[str, Any]) -> dict[str, str]:
-        return {c: shown(c, values.get(c)) for c in ident if values.get(c) not in (None, "")}
+    new = taken(frame, changeset.new).select(
+        pl.lit("new").alias("change"),
+        pl.col(key).alias("row_id"),
+        pl.col(_POS).alias("position"),
+        *_identity(ident, now, shown),
+    )
+    changed = _changed_lines(frame, changeset, schema, previous, ident, shown)
+    removed_ids = pl.DataFrame({previous.key: changeset.removed})
+    gone = previous.rows.join(removed_ids, on=previous.key, how="semi", maintain_order="left")
 
-    rows = table.rows
-    changed_ids = {rows[i][key] for i in changeset.changed}
-    wanted: set[str] = {*changed_ids, *changeset.removed}  # type: ignore[arg-type]
-    before = archived_rows(base, schema, wanted, previous)
-    result = RunChanges()
-    for i in changeset.new:
-        values = dict(zip(table.columns, rows[i], strict=False))
-        result.new.append(
-            RowChange(
-                row_id=rows[i][key] or "", position=table.position(i), identity=identity_of(values)
-            )
+    def before(c: str) -> pl.Expr:
+        return pl.col(c) if c in previous.columns else pl.lit(None, pl.String)
+
+    removed = gone.select(
+        pl.lit("removed").alias("change"),
+        pl.col(previous.key).alias("row_id"),
+        pl.lit("").alias("position"),
+        *_identity(ident, before, shown),
+    )
+    return RunChanges(
+        new=_lines(new.sort("row_id")),
+        changed=changed,
+        removed=_lines(removed.sort("row_id")),
+    )
+
+
+def _lines(frame: pl.DataFrame) -> pl.DataFrame:
+    """A kind's frame with every CSV column (the missing ones empty) and the identity pairs."""
+    missing = [pl.lit("").alias(c) for c in CSV_COLUMNS if c not in frame.columns]
+    if "identity_pairs" not in frame.columns:
+        missing.append(pl.lit(None, PAIRS).alias("identity_pairs"))
+    return frame.with_columns(missing).select(*CSV_COLUMNS, "identity_pairs")
+
+
+def _changed_lines(
+    frame: pl.DataFrame,
+    changeset: Changeset,
+    schema: RunSchema,
+    previous: PreviousRun,
+    ident: list[str],
+    shown: _Shown,
+) -> pl.DataFrame:
+    """One line per changed column of each changed row: the file's columns first, then those
+    only the archive has (sorted); ``change_columns`` when set."""
+    key, table_columns = schema.key_column, [c for c in frame.columns if c not in (_ROW, _POS)]
+    if schema.change_columns is not None:
+        columns = list(schema.change_columns)
+    else:
+        columns = table_columns + sorted(set(previous.columns) - set(table_columns))
+    before = previous.rows.select(pl.all().name.suffix(_OLD))
+    joined = taken(frame, changeset.changed).join(
+        before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left"
+    )
+
+    def new(c: str) -> pl.Expr:
+        return pl.col(c) if c in table_columns else pl.lit(None, pl.String)
+
+    def old(c: str) -> pl.Expr:
+        if c == key:  # joined on: the same on both sides
+            return new(c)
+        return pl.col(c + _OLD) if c in previous.columns else pl.lit(None, pl.String)
+
+    def identity_value(c: str) -> pl.Expr:  # the file's value where it has one, else the archive's
+        return pl.when(new(c).fill_null("") != "").then(new(c)).otherwise(old(c))
+
+    base = joined.with_columns(
+        pl.col(key).alias("row_id"),
+        pl.col(_POS).alias("position"),
+        *_identity(ident, identity_value, shown),
+    )
+    parts = [
+        base.filter(new(c).fill_null("") != old(c).fill_null("")).select(
+            pl.lit("changed").alias("change"),
+            "row_id",
+            "position",
+            "identity",
+            pl.lit(c).alias("column"),
+            shown(c, old(c)).alias("old_value"),
+            shown(c, new(c)).alias("new_value"),
+            pl.lit("").alias("reason"),
+            "identity_pairs",
+            pl.lit(order).alias("\x00order"),
         )
-    for i in changeset.changed:
-        row = rows[i]
-        values = dict(zip(table.columns, row, strict=False))
-        old = before.get(row[key] or "", {})
-        if schema.change_columns is not None:
-            columns = list(schema.change_columns)
-        else:
-            columns = list(table.columns) + sorted(set(old) - set(table.columns))
-        diffs = [
-            ColumnChange(column=c, old=shown(c, old.get(c)), new=shown(c, values.get(c)))
-            for c in columns
-            if (values.get(c) or "") != (old.get(c) or "")
-        ]
-        result.changed.append(
-            RowChange(
-                row_id=row[key] or "",
-                position=table.position(i),
-                identity=identity_of({**old, **{k: v for k, v in values.items() if v}}),
-                columns=diffs,
-            )
-        )
-    for row_id in changeset.removed:
-        result.removed.append(
-            RowChange(row_id=row_id, identity=identity_of(before.get(row_id, {})))
-        )
-    for rows_of_kind in (result.new, result.changed, result.removed):
-        rows_of_kind.sort(key=lambda r: r.row_id)
-    return result
+        for order, c in enumerate(columns)
+    ]
+    if not parts:
+        return _lines(pl.DataFrame(schema={"row_id": pl.String}))
+    return pl.concat(parts).sort("row_id", "\x00order").drop("\x00order")
 
 
 def describe(row: RowChange) -> str:
@@ -183,44 +296,56 @@ def describe(row: RowChange) -> str:
     return ", ".join(f"{c} {v}" for c, v in row.identity.items()) or "–"
 
 
-def _identity_text(identity: dict[str, str]) -> str:
-    return ", ".join(f"{c}={v}" for c, v in identity.items())
+def neutralised(value: pl.Expr) -> pl.Expr:
+    """A cell a spreadsheet would read as a formula, with a leading ``'`` (OWASP)."""
+    return pl.when(value.str.contains(FORMULA_START)).then(pl.lit("'") + value).otherwise(value)
 
 
-def csv_lines(changes: RunChanges, blocked: Iterable[BlockedRow]) -> Iterable[list[str]]:
-    """The attachment's data lines: new, changed (one per column), removed, blocked (one per
-    reason)."""
-    for row in changes.new:
-        yield ["new", row.row_id, row.position, _identity_text(row.identity), "", "", "", ""]
-    for row in changes.changed:
-        for col in row.columns or [ColumnChange(column="")]:
-            yield [
-                "changed",
-                row.row_id,
-                row.position,
-                _identity_text(row.identity),
-                col.column,
-                col.old,
-                col.new,
-                "",
-            ]
-    for row in changes.removed:
-        yield ["removed", row.row_id, "", _identity_text(row.identity), "", "", "", ""]
-    for b in sorted(blocked, key=lambda r: r.row_id):
-        for reason in b.reasons or []:
-            yield ["blocked", b.row_id, b.position, "", reason.column, "", "", reason.message]
+def write_changes_csv(workdir: WorkDir, changes: RunChanges, blocked: pl.DataFrame) -> Path:
+    """Write ``<taskid>_changes.csv`` atomically: UTF-8 with BOM, ``;``, header, CRLF lines.
 
-
-def write_changes_csv(workdir: WorkDir, changes: RunChanges, blocked: Iterable[BlockedRow]) -> Path:
-    """Write ``<taskid>_changes.csv`` atomically: UTF-8 with BOM, ``;``, header, CRLF lines."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_lines(changes, blocked))
-    data = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    ``blocked``: the blocked rows' lines (:func:`blocked_lines`), one per reason.
+    """
+    lines = pl.concat(
+        [
+            changes.new,
+            changes.changed,
+            changes.removed,
+            blocked.select(*CSV_COLUMNS, "identity_pairs"),
+        ]
+    ).select(pl.col(c).replace("", None) for c in CSV_COLUMNS)
+    lines = lines.select(neutralised(pl.col(c)).alias(c) for c in CSV_COLUMNS)
     path = changes_csv_path(workdir)
-    write_atomic(path, lambda fh: fh.write(data))
+
+    def write(fh: object) -> None:
+        fh.write(b"\xef\xbb\xbf")  # type: ignore[attr-defined]
+        lines.write_csv(fh, separator=";", line_terminator="\r\n", quote_style="necessary")  # type: ignore[arg-type]
+
+    write_atomic(path, write)  # type: ignore[arg-type]
     return path
+
+
+def blocked_lines(
+    table: Table, reasons: pl.DataFrame, key_column: str, message: pl.Expr
+) -> pl.DataFrame:
+    """The changes file's lines of the blocked rows (one per reason, in row-ID order);
+    ``message``: the reason's text, an expression over the reasons frame."""
+    if not reasons.height or table.frame.width == 0:
+        return _lines(pl.DataFrame(schema={"row_id": pl.String}))
+    ids = table.frame.select(
+        (pl.col(key_column) if key_column in table.columns else pl.lit(""))
+        .fill_null("")
+        .alias("row_id"),
+        table.position_texts().alias("position"),
+    ).with_row_index("row")
+    found = reasons.with_columns(message.alias("reason")).join(
+        ids, on="row", how="left", maintain_order="left"
+    )
+    return _lines(
+        found.select(pl.lit("blocked").alias("change"), "row_id", "position", "column", "reason")
+        .with_columns(pl.lit(None, PAIRS).alias("identity_pairs"))
+        .sort("row_id", maintain_order=True)
+    )
 
 
 def remove_stale_csv(workdir: WorkDir) -> None:
@@ -231,17 +356,16 @@ def remove_stale_csv(workdir: WorkDir) -> None:
 
 def log_changes(changes: RunChanges, max_rows: int) -> None:
     """The same lists in the run's log, in the words the English admin task uses."""
+    listed = changes.listed(max_rows)
+    totals = dict(zip(KINDS, changes.totals(), strict=True))
     for kind, rows in (
-        ("New", changes.new),
-        ("Changed", changes.changed),
-        ("Removed", changes.removed),
+        ("New", listed.new),
+        ("Changed", listed.changed),
+        ("Removed", listed.removed),
     ):
-        for row in rows[:max_rows]:
+        for row in rows:
             where = f" ({row.position})" if row.position else ""
             log.info("%s row ID %s%s: %s", kind, row.row_id, where, describe(row))
-        if len(rows) > max_rows:
-            log.info(
-                "… and %d more %s rows (see the changes attachment)",
-                len(rows) - max_rows,
-                kind.lower(),
-            )
+        more = totals[kind.lower()] - len(rows)
+        if more > 0:
+            log.info("… and %d more %s rows (see the changes attachment)", more, kind.lower())

@@ -1,133 +1,50 @@
 """Compare: the run's changes against the previous completed run, as a :class:`Changeset`.
 
-A partial run sorts every valid row by its row ID into new, changed and unchanged, and finds
-the row IDs that were imported last time but are gone from the file (removed). A full run outputs
-every valid row. A changeset has a digest: the same file against the same archive always gives the
-same digest, which is what an admin approves with ``approved_changeset``.
+A partial run joins its valid rows on the row ID with the rows the previous run imported
+(:mod:`hr_connector.previous_run`): no match is new; a match is changed when a compared column
+differs (a missing value and ``""`` compare equal), else unchanged; an imported row ID no row of
+the file has any more is removed. The compared columns are ``change_columns``, or every column of
+the file and of the archive except the row ID the connector adds under ``objectGUID_field_name``.
+Rows blocked last time were never imported, so they are not "previous": valid now, they are new.
 
-Rows that were blocked last time were never imported, so they do not count as "previous": when
-such a row is valid now it is new, and when it disappears nothing is removed.
+A full run outputs every valid row. A changeset has a digest: the same file against the same
+archive always gives the same digest (it is what an admin approves with ``approved_changeset``),
+and two different changesets never share one (every value is length-prefixed).
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from itertools import filterfalse, islice
+import io
 from typing import Any
 
 import orjson
+import polars as pl
 
-from hr_connector import archive_shape
-from hr_connector.errors import ArchiveMissing
-from hr_connector.fastpath import archive_index
-from hr_connector.fastpath.archive_index import ArchiveIndex
-from hr_connector.records import Reason, Row, Table, Value, paused_gc
+from hr_connector.previous_run import PreviousRun
+from hr_connector.records import Table, taken, valid_mask
 from hr_connector.schemas import RunSchema
-from hr_connector.validate import key_values
-from hr_connector.workdir import WorkDir
 
-log = logging.getLogger(__name__)
-
-
-class PreviousRun:
-    """The last completed run, reduced to what the comparison needs.
-
-    Either every imported row as a dict (``values``, the reference), or (fast path) the archive
-    index, with ``values`` parsed from the archive only if the slow comparison asks for it.
-    """
-
-    __slots__ = ("_columns", "_load", "_values", "blocked_ids", "index", "workdir")
-
-    def __init__(self, values: dict[str, dict[str, Any]], blocked_ids: set[str]) -> None:
-        #: row ID -> the row as archived (only rows that were imported)
-        self._values: dict[str, dict[str, Any]] | None = values
-        self.blocked_ids = blocked_ids
-        self._columns: set[str] | None = None
-        self._load: Callable[[], PreviousRun] | None = None
-        self.index: ArchiveIndex | None = None
-        self.workdir: WorkDir | None = None
-
-    @classmethod
-    def indexed(
-        cls, index: ArchiveIndex, workdir: WorkDir, load: Callable[[], PreviousRun]
-    ) -> PreviousRun:
-        previous = cls({}, set())
-        previous._values = None
-        previous._load = load
-        previous.index = index
-        previous.workdir = workdir
-        return previous
-
-    def _loaded(self) -> None:
-        if self._values is None:
-            assert self._load is not None
-            full = self._load()
-            self._values, self.blocked_ids = full.values, full.blocked_ids
-
-    @property
-    def values(self) -> dict[str, dict[str, Any]]:
-        self._loaded()
-        assert self._values is not None
-        return self._values
-
-    @property
-    def columns(self) -> set[str]:
-        """Every column an imported row has."""
-        if self._columns is None:
-            if self._values is None and self.index is not None:
-                self._columns = set(self.index.meta["columns_used"])
-            else:
-                self._columns = set()
-                for row in self.values.values():
-                    self._columns.update(row)
-        return self._columns
-
-
-def load_previous(
-    workdir: WorkDir, schema: RunSchema, index: ArchiveIndex | None = None
-) -> PreviousRun:
-    """The last completed run in ``workdir``; ``index``: its archive index as the run loaded it
-    (fast path; None: the archives are parsed, the reference)."""
-    if not workdir.archive.exists():
-        if getattr(workdir, "empty_if_missing", False):  # a lost base: output every row again
-            log.warning("The kept base of the undelivered run is missing: every row is output")
-            return PreviousRun({}, set())
-        raise ArchiveMissing(str(workdir.archive.relative_to(workdir.root)))
-    if index is not None and index.meta.get("key_column") == schema.key_column:
-        return PreviousRun.indexed(index, workdir, lambda: _load_archives(workdir, schema))
-    return _load_archives(workdir, schema)
-
-
-def _load_archives(workdir: WorkDir, schema: RunSchema) -> PreviousRun:
-    """The reference: parse the archive and the error archive."""
-    key = schema.key_column
-    rows = archive_shape.archived_rows(workdir.archive, workdir.root, key, schema.data_type)
-    blocked_ids: set[str] = set()
-    if workdir.error_archive.exists():
-        blocked_ids = archive_shape.blocked_row_ids(workdir.error_archive, workdir.root, key)
-    values: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        row_id = row.get(key)
-        if row_id and row_id not in blocked_ids:
-            values[row_id] = row
-    return PreviousRun(values, blocked_ids)
+_ROW = "\x00row"
+#: Rows hashed at a time (bounded memory).
+_SLICE = 100_000
+_HIT = "\x00hit"
+_OLD = "\x00old"
 
 
 class Changeset:
-    """What this run would change, by row index of the :class:`Table` (and row ID for removals)."""
+    """What this run would change: row indices of the table (new, changed), how many rows are
+    unchanged, and the removed row IDs (sorted)."""
 
-    __slots__ = ("changed", "digest", "new", "removed", "run_type", "unchanged")
+    __slots__ = ("changed", "digest", "new", "previous", "removed", "run_type", "unchanged")
 
     def __init__(
         self,
         run_type: str,
-        new: list[int],
-        changed: list[int],
+        new: pl.Series,
+        changed: pl.Series,
         unchanged: int,
-        removed: list[str],
+        removed: pl.Series,
         digest: str,
     ) -> None:
         self.run_type = run_type
@@ -136,13 +53,15 @@ class Changeset:
         self.unchanged = unchanged
         self.removed = removed
         self.digest = digest
+        #: the previous run it was compared with (a partial run), for the change list
+        self.previous: PreviousRun | None = None
 
     @property
     def updates(self) -> int:
         return len(self.new) + len(self.changed)
 
-    def output_indices(self) -> list[int]:
-        return sorted(self.new + self.changed)
+    def output_indices(self) -> pl.Series:
+        return pl.concat([self.new, self.changed]).sort()
 
     def __repr__(self) -> str:
         return (
@@ -151,157 +70,100 @@ class Changeset:
         )
 
 
-def _digest(
-    data_type: str,
-    run_type: str,
-    table: Table,
-    key: int | None,
-    rows: list[int],
-    removed: list[str],
-) -> str:
-    """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs.
-
-    Injective (issue 17: a value holding the field separator U+001F made two changesets
-    collide): every part is length-prefixed or canonical JSON, see :func:`_hash_rows`.
-    """
-    h = hashlib.sha256(b"changeset-v2")
-    _framed(h, b"H", orjson.dumps([data_type, run_type, table.columns, len(rows), len(removed)]))
-    ordered = rows
-    if key is not None:
-        keys = key_values(table, key)
-        sort_keys = [keys[i] or "" for i in rows]
-        ordered = [rows[k] for k in sorted(range(len(rows)), key=sort_keys.__getitem__)]
-    _hash_rows(h, table, ordered)
-    _framed(h, b"R", orjson.dumps(sorted(removed)))
-    return "sha256:" + h.hexdigest()[:32]
+def valid_rows(table: Table, blocked: pl.DataFrame) -> pl.Series:
+    """The indices of the rows no reason blocks."""
+    rows = pl.int_range(0, len(table), dtype=pl.UInt32, eager=True)
+    return rows.filter(valid_mask(blocked, len(table))) if blocked.height else rows
 
 
-def _framed(h: Any, tag: bytes, data: bytes) -> None:
-    h.update(tag + len(data).to_bytes(8, "big") + data)
-
-
-def _hash_rows(h: Any, table: Table, indices: list[int], batch: int = 20_000) -> None:
-    """The rows a batch at a time, each batch framed (tag and length).
-
-    A batch whose values hold neither U+001F nor a newline is the rows' joined text (values
-    joined by U+001F, a missing value as NUL, rows by newlines): it splits back into exactly
-    those values, and a CSV store gives it without decoding a line. Any other batch is the
-    canonical JSON of its rows. Both depend on the values only, so every reader path of one
-    file gives the same digest.
-    """
-    width = len(table.columns)
-    pieces = iter(table.joined_utf8(indices))
-    for start in range(0, len(indices), batch):
-        chunk = list(islice(pieces, batch))
-        blob = b"\n".join(chunk)
-        if blob.count(b"\x1f") == len(chunk) * (width - 1) and blob.count(b"\n") == len(chunk) - 1:
-            _framed(h, b"T", blob)
-        else:
-            rows = table.rows
-            _framed(h, b"J", orjson.dumps([rows[i] for i in indices[start : start + batch]]))
-
-
-def compare(
-    table: Table, blocked: dict[int, list[Reason]], schema: RunSchema, previous: PreviousRun | None
-) -> Changeset:
-    """Sort the valid rows; ``previous`` is None for a full run."""
-    with paused_gc():
-        index = table.column_index()
-        key = index.get(schema.key_column)
-        if previous is None:
-            valid = _valid_rows(table, blocked)
-            digest = _digest(schema.data_type, "full", table, key, valid, [])
-            return Changeset("full", valid, [], 0, [], digest)
-        assert key is not None  # a partial run only gets here when the key column exists
-        match = archive_index.match_previous(table, previous.index)  # None: the reference
-        keyed = None if match is None else match.keyed(table, key)
-        job = _Partial(table, blocked, schema, previous, key)
-        return _compare_reference(job) if keyed is None else _compare_matched(job, keyed)
-
-
-def _valid_rows(table: Table, blocked: dict[int, list[Reason]]) -> list[int]:
-    return list(filterfalse(blocked.__contains__, range(len(table.rows))))
-
-
-def _compare_columns(table: Table, schema: RunSchema, previous: PreviousRun) -> list[str]:
+def compared_columns(table: Table, schema: RunSchema, previous: PreviousRun) -> list[str]:
     if schema.change_columns is not None:
         return list(schema.change_columns)
     # the row ID the connector adds under objectGUID_field_name (an archive the vendor's script
     # left has it) is not data: it must not make every row "changed"
     added = {schema.guid_field} - set(table.columns)
-    return sorted((set(table.columns) | previous.columns) - added)
+    return sorted((set(table.columns) | set(previous.columns)) - added)
 
 
-def _changed(
-    row: tuple[Value, ...], before: dict[str, Any], columns: list[str], positions: list[int | None]
-) -> bool:
-    for col, pos in zip(columns, positions, strict=True):
-        now = row[pos] if pos is not None else None
-        if (now or "") != (before.get(col) or ""):
-            return True
-    return False
+def compare(
+    table: Table, blocked: pl.DataFrame, schema: RunSchema, previous: PreviousRun | None
+) -> Changeset:
+    """Sort the valid rows; ``previous`` is None for a full run."""
+    valid = valid_rows(table, blocked)
+    key = schema.key_column
+    empty_ids = pl.Series("removed", [], dtype=pl.String)
+    if previous is None:
+        digest = changeset_digest(schema.data_type, "full", table.frame, key, valid, empty_ids)
+        return Changeset("full", valid, pl.Series([], dtype=pl.UInt32), 0, empty_ids, digest)
+    joined = joined_with_previous(table, valid, schema, previous)
+    hit = pl.col(_HIT).fill_null(False)
+    new = joined.filter(~hit).get_column(_ROW)
+    changed = joined.filter(hit & pl.col("\x00differs")).get_column(_ROW)
+    unchanged = joined.height - len(new) - len(changed)
+    present = table.frame.select(pl.col(key).alias(previous.key))
+    gone = previous.rows.select(previous.key).join(present, on=previous.key, how="anti")
+    removed = gone.get_column(previous.key).sort().alias("removed")
+    rows = pl.concat([new, changed])
+    digest = changeset_digest(schema.data_type, "partial", table.frame, key, rows, removed)
+    return Changeset("partial", new, changed, unchanged, removed, digest)
 
 
-@dataclass(frozen=True, slots=True)
-class _Partial:
-    """What the comparison of a partial run works on (either way)."""
-
-    table: Table
-    blocked: dict[int, list[Reason]]
-    schema: RunSchema
-    previous: PreviousRun
-    key: int
-
-    def changeset(
-        self,
-        rows: Iterable[int],
-        before_of: Callable[[int, Row], dict[str, Any] | None],
-        unchanged: int,
-        removed: list[str],
-    ) -> Changeset:
-        """Sort ``rows``: new where ``before_of`` finds no archived row, else changed or
-        unchanged; then the changeset with its digest."""
-        table = self.table
-        columns = _compare_columns(table, self.schema, self.previous)
-        index = table.column_index()
-        positions = [index.get(c) for c in columns]
-        new: list[int] = []
-        changed: list[int] = []
-        for i in rows:
-            row = table.rows[i]
-            before = before_of(i, row)
-            if before is None:
-                new.append(i)
-            elif _changed(row, before, columns, positions):
-                changed.append(i)
-            else:
-                unchanged += 1
-        digest = _digest(self.schema.data_type, "partial", table, self.key, new + changed, removed)
-        return Changeset("partial", new, changed, unchanged, removed, digest)
+def _fingerprints(frame: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
+    """(row ID, fingerprint of the compared values) of ``frame``; a value it lacks and ``""``
+    count alike, as do a missing value and ``""``."""
+    values = [
+        (pl.col(c) if c in frame.columns else pl.lit(None, pl.String)).fill_null("").alias(c)
+        for c in columns
+    ]
+    return frame.select(pl.col(key), pl.struct(values).hash().alias(_HIT))
 
 
-def _compare_reference(job: _Partial) -> Changeset:
-    table, key, old = job.table, job.key, job.previous.values
-    valid = [i for i in range(len(table.rows)) if i not in job.blocked]
-    present = {row[key] for row in table.rows}
-    removed = sorted(row_id for row_id in old if row_id not in present)
-    return job.changeset(valid, lambda _, row: old.get(row[key]), 0, removed)  # type: ignore[arg-type]
+def joined_with_previous(
+    table: Table, rows: pl.Series, schema: RunSchema, previous: PreviousRun
+) -> pl.DataFrame:
+    """``rows`` of the table (row index ``_ROW``) left-joined on the row ID with the previous
+    run's rows, with ``_HIT`` (matched) and ``\x00differs`` (a compared column differs), in row
+    order. The values are compared by a 64-bit fingerprint of each row's compared columns (a
+    row's own columns are only joined again for the few changed rows, by the change list)."""
+    key = schema.key_column
+    columns = [c for c in compared_columns(table, schema, previous) if c != key]
+    now = taken(_fingerprints(table.frame, key, columns).with_row_index(_ROW), rows)
+    before = _fingerprints(previous.rows.rename({previous.key: key}), key, columns)
+    joined = now.join(before, on=key, how="left", maintain_order="left", suffix=_OLD)
+    return joined.with_columns(
+        pl.col(_HIT + _OLD).is_not_null().alias(_HIT),
+        (pl.col(_HIT) != pl.col(_HIT + _OLD)).fill_null(True).alias("\x00differs"),
+    )
 
 
-def _compare_matched(job: _Partial, keyed: archive_index.KeyedMatch) -> Changeset:
-    """The reference logic for the rows that match no imported row; the matching ones are
-    unchanged (byte-identical), and the archive is read only for the rows still in question."""
-    in_question = [i for i in keyed.misses if i not in job.blocked]
-    unchanged = len(job.table.rows) - len(job.blocked) - len(in_question)
-    keys = keyed.keys
-    archived_row = keyed.archived_row
-    assert job.previous.workdir is not None
-    wanted = [archived_row[k] for k in (keys[i] for i in in_question) if k in archived_row]
-    before_rows = keyed.index.read_rows(job.previous.workdir.archive, wanted)
+def changeset_digest(
+    data_type: str,
+    run_type: str,
+    frame: pl.DataFrame,
+    key: str | None,
+    rows: pl.Series,
+    removed: pl.Series,
+) -> str:
+    """SHA-256 of the changes: the rows to import (ordered by row ID) and the removed IDs.
 
-    def before_of(i: int, _: Row) -> dict[str, Any] | None:
-        line = archived_row.get(keys[i])
-        return None if line is None else before_rows[line]  # type: ignore[no-any-return]
+    Injective: the rows are written as CSV with every value quoted (a quote doubled) and a
+    missing value as a quoted NUL, which no value holds (every reader refuses a NUL); the header
+    frames the column names and both counts.
+    """
+    h = hashlib.sha256(b"changeset-v3")
+    _framed(h, b"H", orjson.dumps([data_type, run_type, frame.columns, len(rows), len(removed)]))
+    chosen = taken(frame.with_row_index(_ROW), rows.sort())
+    if key is not None and key in frame.columns:
+        chosen = chosen.sort(pl.col(key).fill_null(""), _ROW)
+    for tag, part in ((b"T", chosen.drop(_ROW)), (b"R", pl.DataFrame({"r": removed}))):
+        for start in range(0, max(part.height, 1), _SLICE):  # bounded memory
+            buffer = io.BytesIO()
+            part.slice(start, _SLICE).write_csv(
+                buffer, quote_style="always", null_value="\x00", line_terminator="\n"
+            )
+            _framed(h, tag, buffer.getvalue())
+    return "sha256:" + h.hexdigest()[:32]
 
-    removed = sorted(keyed.gone_ids())  # type: ignore[type-var]
-    return job.changeset(in_question, before_of, unchanged, removed)
+
+def _framed(h: Any, tag: bytes, data: bytes) -> None:
+    h.update(tag + len(data).to_bytes(8, "big") + data)

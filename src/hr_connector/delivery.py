@@ -74,10 +74,6 @@ class BaseView(WorkDir):
     def error_archive(self) -> Path:
         return self.kept_error_archive
 
-    @property
-    def archive_index(self) -> Path:  # the index describes the current archive, not the base
-        return self.archive_dir / f".{self.data_type}_prev_archive.index"
-
 
 def comparison_base(workdir: WorkDir, *, dry_run: bool = False) -> WorkDir:
     """Where the comparison's archives are: the kept base when an output is undelivered.

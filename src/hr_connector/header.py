@@ -396,14 +396,14 @@ def check_guid_field(file: str, schema: RunSchema, table: Table) -> None:
     field = schema.guid_field
     if field not in table.columns or field == schema.key_column:
         return
-    values = table.column(table.columns.index(field))
-    seen: set[object] = set()
-    for number, value in enumerate(values):
-        if value is None or not str(value).strip():
-            reason = f"{table.position(number)} has no value in it"
-        elif value in seen:
-            reason = f"the value '{value}' appears in more than one row"
+    values = table.frame.get_column(field)
+    empty = values.is_null() | (values.str.strip_chars() == "")
+    repeated = values.is_duplicated() & ~empty
+    bad = (empty | repeated).arg_true()
+    if len(bad):
+        first = int(bad[0])
+        if empty[first]:
+            reason = f"{table.position(first)} has no value in it"
         else:
-            seen.add(value)
-            continue
+            reason = f"the value '{values[first]}' appears in more than one row"
         raise GuidFieldConflict(file, field, schema.key_column, reason)

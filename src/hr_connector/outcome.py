@@ -95,6 +95,8 @@ class Attachment(FileRef):
     source: str | None = None
     #: rows in the file, when the run that wrote it knows (else counted when needed)
     rows: int | None = None
+    #: the file's SHA-256, when the run that wrote it hashed it as it wrote it
+    sha256: str | None = None
 
 
 class NotAttached(FileRef):

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import polars as pl
+
 from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
 from hr_connector import (
     checkpoints,
     delivery,
-    fastpath,
     filing,
     guards,
     header,
@@ -47,10 +48,9 @@ from hr_connector import (
 )
 from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
-from hr_connector.compare import Changeset, PreviousRun
+from hr_connector.compare import Changeset
 from hr_connector.door import FileRefused
 from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
-from hr_connector.fastpath import FastPath
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -62,19 +62,23 @@ from hr_connector.outcome import (
     RunCounts,
 )
 from hr_connector.params import ConnectorParams
+from hr_connector.previous_run import load_previous
 from hr_connector.quality import report as quality_report
 from hr_connector.quality import steps as quality
 from hr_connector.quality.checks import QualityOutcome
 from hr_connector.quality.findings import CheckRun
-from hr_connector.records import Reason, Table
+from hr_connector.readers import csv_reader
+from hr_connector.records import Table, blocked_count, first_blocked, no_reasons, reason_texts
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.texts import TranslationMissing, Translations
 from hr_connector.workdir import WorkDir, check_archive_dir, recover, run_lock, write_text_atomic
 
 log = logging.getLogger("hr_connector.pipeline")
 
-#: the blocked rows: each one's reasons, by row index (validation, then the data-quality rules)
-Blocked = dict[int, list[Reason]]
+#: the blocked rows: the reasons frame (validation, then the data-quality rules)
+Blocked = pl.DataFrame
+#: Blocked rows named one by one in the log (all of them are in the error archive).
+MAX_LOGGED_BLOCKED = 50
 
 
 # --- the step functions (plain, typed; the Prefect tasks wrap exactly these) -----------------
@@ -91,13 +95,17 @@ def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
     return fetch_mod.locate_local_file(workdir, params.file_path)
 
 
-def parse_file(
-    path: Path, params: ConnectorParams, schema: RunSchema, fast: FastPath = fastpath.ON
-) -> Table:
-    table = readers.read_table(path, delimiter=params.csv_delimiter, fast=fast)
-    if not table.rows:
+def parse_file(path: Path, params: ConnectorParams, schema: RunSchema, workdir: WorkDir) -> Table:
+    """The HR file as a table, opened through the working directory's door (a dry run's
+    download is in a scratch folder of its own, outside it)."""
+    door = workdir.door if workdir.root in path.absolute().parents else None
+    table = readers.read_table(path, delimiter=params.csv_delimiter, door=door)
+    if not len(table):
         raise FileEmpty(path.name)
-    if readers.missing_column_interrupts(path):
+    if readers.missing_column_interrupts(path, door=door):
+        csv_reader.check_delimiter(
+            path.name, table.columns, schema.mapped_columns, params.csv_delimiter
+        )
         schema = header.check_header(path.name, schema, table.columns)
     else:
         schema = header.matched_schema(schema, table.columns, path.name)
@@ -105,39 +113,39 @@ def parse_file(
     if schema.key_column not in table.columns:
         # not one record can be identified: a broken export, not a file of bad rows
         raise KeyFieldMissing(path.name, schema.key_column)
-    log.info(
-        "Read %d data rows (%d columns) from %s", len(table.rows), len(table.columns), path.name
-    )
+    log.info("Read %d data rows (%d columns) from %s", len(table), len(table.columns), path.name)
     return table
 
 
-def validate_rows(
-    table: Table, schema: RunSchema, fast: FastPath = fastpath.ON
-) -> dict[int, list[Reason]]:
-    blocked = validate.validate_table(table, schema, fast.index)
-    log.info(
-        "Validated %d rows: %d valid, %d blocked",
-        len(table.rows),
-        len(table.rows) - len(blocked),
-        len(blocked),
-    )
-    for i in sorted(blocked)[:50]:
-        log.info("Blocked %s: %s", table.position(i), "; ".join(r.english() for r in blocked[i]))
+def validate_rows(table: Table, schema: RunSchema) -> Blocked:
+    blocked = validate.validate_table(table, schema)
+    count = blocked_count(blocked)
+    log.info("Validated %d rows: %d valid, %d blocked", len(table), len(table) - count, count)
+    log_blocked(table, blocked, schema.key_column)
     return blocked
 
 
+def log_blocked(table: Table, blocked: Blocked, key_column: str) -> None:
+    """The first blocked rows, each named by its row ID and position, with every reason."""
+    rows = first_blocked(blocked, MAX_LOGGED_BLOCKED)
+    keys = table.frame.get_column(key_column) if key_column in table.columns else None
+    for i, reasons in rows.items():
+        row_id = keys[i] if keys is not None else None
+        texts = "; ".join(r.english() for r in reasons)
+        log.info("Blocked row ID %s (%s): %s", row_id or "–", table.position(i), texts)
+    more = blocked_count(blocked) - len(rows)
+    if more > 0:
+        log.info("… and %d more blocked rows (see the error archive)", more)
+
+
 def compare_rows(
-    table: Table,
-    blocked: Blocked,
-    schema: RunSchema,
-    params: ConnectorParams,
-    workdir: WorkDir,
-    fast: FastPath = fastpath.ON,
+    table: Table, blocked: Blocked, schema: RunSchema, params: ConnectorParams, base: WorkDir
 ) -> Changeset:
-    previous: PreviousRun | None = None
+    previous = None
     if params.run_type == "partial":
-        previous = compare_mod.load_previous(workdir, schema, fast.index)
+        previous = load_previous(base, schema.key_column)
     changeset = compare_mod.compare(table, blocked, schema, previous)
+    changeset.previous = previous
     log.info(
         "Compared (%s run): %d new, %d changed, %d unchanged, %d removed; changeset %s",
         changeset.run_type,
@@ -165,15 +173,13 @@ def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) 
 
 
 def list_changes(
-    table: Table,
-    changeset: Changeset,
-    schema: RunSchema,
-    params: ConnectorParams,
-    base: WorkDir,
-    fast: FastPath = fastpath.ON,
+    table: Table, changeset: Changeset, schema: RunSchema, params: ConnectorParams
 ) -> changes_mod.RunChanges:
     """A partial run's new, changed and removed rows, each changed column's old and new value."""
-    changes = changes_mod.list_changes(table, changeset, schema, base, params.unique_id, fast.index)
+    assert changeset.previous is not None  # a partial run compared with its previous run
+    changes = changes_mod.list_changes(
+        table, changeset, schema, changeset.previous, params.unique_id
+    )
     changes_mod.log_changes(changes, params.report_max_rows)
     return changes
 
@@ -181,7 +187,7 @@ def list_changes(
 def publish_files(
     workdir: WorkDir,
     table: Table | None,
-    blocked: dict[int, list[Reason]],
+    blocked: Blocked,
     changeset: Changeset | None,
     schema: RunSchema | None,
     params: ConnectorParams,
@@ -196,7 +202,7 @@ def publish_files(
             log.info("Removed the stale output %s", workdir.output.name)
         return []
     guid_field = header.output_guid_field(schema, table.columns)
-    publish.publish_completed(workdir, table, blocked, changeset, schema, guid_field)
+    hashes = publish.publish_completed(workdir, table, blocked, changeset, schema, guid_field)
     log.info(
         "Wrote %s (%d rows), %s and %s",
         workdir.output.name,
@@ -208,17 +214,20 @@ def publish_files(
         Attachment(
             name=f"{params.data_type}_archive.json",
             path=str(workdir.archive),
-            rows=len(table.rows),
+            rows=len(table),
+            sha256=hashes["archive"],
         ),
         Attachment(
             name=f"{workdir.task_id}_output.json",
             path=str(workdir.output),
             rows=changeset.updates,
+            sha256=hashes["output"],
         ),
         Attachment(
             name=f"error_{params.data_type}_archive.json",
             path=str(workdir.error_archive),
-            rows=len(blocked),
+            rows=blocked_count(blocked),
+            sha256=hashes["errors"],
         ),
     ]
 
@@ -285,12 +294,12 @@ class CheckFileStep(Protocol):
 
 class ParseStep(Protocol):
     def __call__(
-        self, path: Path, params: ConnectorParams, schema: RunSchema, fast: Any, /
+        self, path: Path, params: ConnectorParams, schema: RunSchema, workdir: WorkDir, /
     ) -> Table: ...
 
 
 class ValidateStep(Protocol):
-    def __call__(self, table: Any, schema: RunSchema, fast: Any, /) -> dict[int, list[Reason]]: ...
+    def __call__(self, table: Any, schema: RunSchema, /) -> Blocked: ...
 
 
 class CheckRowsStep(Protocol):
@@ -313,7 +322,6 @@ class CompareStep(Protocol):
         schema: RunSchema,
         params: ConnectorParams,
         base: WorkDir,
-        fast: Any,
         /,
     ) -> Changeset: ...
 
@@ -331,8 +339,6 @@ class ChangesStep(Protocol):
         changeset: Any,
         schema: RunSchema,
         params: ConnectorParams,
-        base: WorkDir,
-        fast: Any,
         /,
     ) -> changes_mod.RunChanges: ...
 
@@ -461,13 +467,10 @@ class ImportRun:
     schema: RunSchema | None = None
     source: Path | None = None
     table: Table | None = None
-    blocked: Blocked = field(default_factory=dict)
+    blocked: Blocked = field(default_factory=no_reasons)
     quality_runs: list[CheckRun] = field(default_factory=list)
     #: the archives a partial run compares with (``delivery.comparison_base``)
     base: WorkDir | None = None
-    #: the fast-path switch, read once, and the index of ``base``'s archives, loaded once; handed
-    #: to the steps that use them (parse, validate, compare, the change list)
-    fast: FastPath = fastpath.OFF
     changeset: Changeset | None = None
     verdict: GuardVerdict | None = None
     run_changes: changes_mod.RunChanges | None = None
@@ -558,16 +561,13 @@ class ImportRun:
     def parse(self, source: Path) -> Table:
         assert self.schema is not None
         self.base = delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
-        self.fast = fastpath.for_run(self.base)
-        q = self.steps.quote
-        self.table = table = self.steps.parse(source, self.params, self.schema, q(self.fast))
+        self.table = table = self.steps.parse(source, self.params, self.schema, self.workdir)
         self.schema = header.matched_schema(self.schema, table.columns)  # the file's own spelling
         return table
 
     def validate(self, table: Table) -> Blocked:
         assert self.schema is not None
-        q = self.steps.quote
-        return self.steps.validate(q(table), self.schema, q(self.fast))
+        return self.steps.validate(self.steps.quote(table), self.schema)
 
     def check_data_quality(self, table: Table, blocked: Blocked) -> Blocked:
         """The data-quality rules; the rows they block join the blocked rows."""
@@ -582,16 +582,14 @@ class ImportRun:
         assert self.schema is not None
         assert self.base is not None  # found before the parse (:meth:`parse`)
         q, params = self.steps.quote, self.params
-        self.changeset = self.steps.compare(
-            q(table), q(blocked), self.schema, params, self.base, q(self.fast)
-        )
+        self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, self.base)
         checkpoints.reached("compared")
         return self.changeset
 
     def guard(self, table: Table, changeset: Changeset) -> GuardVerdict:
         """The limits; a refusing verdict is the interruption (the changes are still listed)."""
         self.verdict = verdict = self.steps.guard(
-            self.params, len(table.rows), self.steps.quote(changeset)
+            self.params, len(table), self.steps.quote(changeset)
         )
         if verdict.interruption:
             self.result.interruption = verdict.interruption
@@ -601,11 +599,9 @@ class ImportRun:
         """A partial run's changes, for the admin task (a full run has none)."""
         if changeset.run_type != "partial":
             return
-        assert self.schema is not None and self.base is not None
+        assert self.schema is not None
         q = self.steps.quote
-        self.run_changes = self.steps.changes(
-            q(table), q(changeset), self.schema, self.params, self.base, q(self.fast)
-        )
+        self.run_changes = self.steps.changes(q(table), q(changeset), self.schema, self.params)
 
     # --- after the decision --------------------------------------------------------------------
 
@@ -712,7 +708,7 @@ class ImportRun:
         attachments = self.attachments
         if not params.dry_run and not self.refused:
             attachments = attachments + _changes_attachment(
-                self.workdir, self.run_changes, blocked_list
+                self.workdir, self.run_changes, self._blocked_lines(key_column)
             )
         attachments, left_out = prepare_attachments(params, self.workdir, attachments)
         if not params.dry_run and not self.refused:
@@ -733,7 +729,7 @@ class ImportRun:
             interruption=result.interruption,
             verdict=self.verdict,
             changeset=result.changeset,
-            removed=changeset.removed if changeset and self.run_changes is None else None,
+            removed=changeset.removed.to_list() if changeset and self.run_changes is None else None,
             approved_by=params.approved_by,
             blocked=blocked_list,
             attachments=attachments,
@@ -742,6 +738,20 @@ class ImportRun:
             data_quality=data_quality,
         )
         return attachments_mod.with_not_attached(task, left_out, translations)
+
+    def _blocked_lines(self, key_column: str) -> pl.DataFrame:
+        """The changes file's lines of the blocked rows, in the admin task's language."""
+        if self.table is None or self.run_changes is None:
+            return changes_mod.blocked_lines(
+                Table("", pl.DataFrame(), "line"), no_reasons(), "", pl.lit("")
+            )
+        templates = {}
+        for code in self.blocked.get_column("code").unique().to_list():
+            texts = self.translations.cases.get(f"reason_{code}", {})
+            templates[code] = texts.get(self.language, texts.get("en", code))
+        return changes_mod.blocked_lines(
+            self.table, self.blocked, key_column, reason_texts(self.blocked, templates)
+        )
 
     def archive_remote_file(self) -> None:
         """A completed run moves the remote file to the SFTP archive folder (not a dry run)."""
@@ -805,7 +815,7 @@ def file_report(
 
 
 def _changes_attachment(
-    workdir: WorkDir, run_changes: changes_mod.RunChanges | None, blocked: list[Any]
+    workdir: WorkDir, run_changes: changes_mod.RunChanges | None, blocked: pl.DataFrame
 ) -> list[Attachment]:
     """``<taskid>_changes.csv`` for a partial run that got as far as its changes (stopped runs
     too: that is when the admin needs it); otherwise an older list under this task ID goes."""
@@ -855,13 +865,11 @@ def unexpected(error: BaseException, what: str) -> Interruption:
     )
 
 
-def _counts(
-    table: Table | None, blocked: dict[int, list[Reason]], changeset: Changeset | None
-) -> RunCounts:
+def _counts(table: Table | None, blocked: Blocked, changeset: Changeset | None) -> RunCounts:
     if table is None:
         return RunCounts()
-    rows = len(table.rows)
-    counts = RunCounts(rows_read=rows, valid=rows - len(blocked), blocked=len(blocked))
+    rows, stopped = len(table), blocked_count(blocked)
+    counts = RunCounts(rows_read=rows, valid=rows - stopped, blocked=stopped)
     if changeset is not None and changeset.run_type == "full":
         counts.output = changeset.updates
     elif changeset is not None:

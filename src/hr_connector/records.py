@@ -1,71 +1,37 @@
-"""The in-memory shape of one HR file: a :class:`Table` of rows, and why a row is blocked.
+"""The in-memory shape of one HR file: a :class:`Table`, and the reasons its rows are blocked.
 
-Rows are tuples aligned with ``Table.columns`` (``None`` = the record had no such field), not
-dicts: a million dicts cost several GB, a million tuples a fraction of that. ``Table`` is a plain
-class on purpose: Prefect walks dataclasses, lists and pydantic models passed between tasks
-(seconds for 100k rows) but treats a plain object as opaque.
+``Table.frame`` is a polars DataFrame with the file's columns in file order, every one text
+(``pl.String``); null means the record has no such field (a JSON or XML record without it, a CSV
+row shorter than the header). Row *i* of the frame is the file's *i*-th data row, and
+:meth:`Table.position` says where it is ("line 17", "record 3"). ``Table`` is a plain class on
+purpose: Prefect hands it between tasks without walking it.
 
-``Table.rows`` is a plain list of tuples when the reference readers build it. The fast readers
-(:mod:`hr_connector.fastpath`) store the rows more compactly (one string per row, or the raw CSV
-lines) and decode a row when it is asked for; both behave as a sequence of tuples. The fast
-readers also give every row a fingerprint (``Table.digests``), which lets the later steps
-recognise rows that are byte-identical to rows of the previous run (see
-:mod:`hr_connector.fastpath.archive_index`). With the fast path off every step runs the simple
-reference code, which the tests compare the fast path against.
+The blocked rows are a *reasons frame* (:data:`REASONS_SCHEMA`): one row per reason, in the order
+found, with the row index, the reason code (the report case is ``reason_<code>``), the column and
+a detail. Validation makes one, each data-quality check makes one, and they are concatenated.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal, NamedTuple
 
-if TYPE_CHECKING:
-    from hr_connector.fastpath.archive_index import PreviousMatch
+import polars as pl
 
 Value = str | None
-Row = tuple[Value, ...]
 PositionKind = Literal["line", "record"]
 
-#: Separator of the joined row text: the changeset digest's, and the compact row store's.
-SEP = "\x1f"
-
-
-class _GcPause:
-    """Who holds the collector paused (see :func:`paused_gc`)."""
-
-    lock = threading.Lock()
-    holders = 0
-    was_enabled = True
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a step builds or walks a million small objects.
-
-    With millions of live tuples and strings every full collection walks all of them, which
-    makes bulk loops several times slower; the objects built here hold no reference cycles.
-    Re-entrant and thread-safe: the collector runs again when the last holder leaves.
-    """
-    with _GcPause.lock:
-        if _GcPause.holders == 0:
-            _GcPause.was_enabled = gc.isenabled()
-            gc.disable()
-        _GcPause.holders += 1
-    try:
-        yield
-    finally:
-        with _GcPause.lock:
-            _GcPause.holders -= 1
-            if _GcPause.holders == 0 and _GcPause.was_enabled:
-                gc.enable()
+#: The columns of a reasons frame, in order.
+REASONS_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.UInt32(),
+    "code": pl.String(),
+    "column": pl.String(),
+    "detail": pl.String(),
+}
 
 
 class Reason(NamedTuple):
-    """Why a row is blocked: a translation case (``reason_<code>``) and its figures."""
+    """One reason, as a Python value: only for the few rows a report or a log line shows."""
 
     code: str
     column: str = ""
@@ -110,98 +76,161 @@ REASON_TEXT_EN: dict[str, str] = {
 }
 
 
+def no_reasons() -> pl.DataFrame:
+    """An empty reasons frame."""
+    return pl.DataFrame(schema=REASONS_SCHEMA)
+
+
+def reasons_frame(
+    rows: Sequence[int], code: str, column: str = "", details: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """A reasons frame of one code (the readers' few structural problems)."""
+    n = len(rows)
+    return pl.DataFrame(
+        {
+            "row": rows,
+            "code": [code] * n,
+            "column": [column] * n,
+            "detail": list(details) if details is not None else [""] * n,
+        },
+        schema=REASONS_SCHEMA,
+    )
+
+
+def concat_reasons(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """Reasons frames one after the other; each row's reasons keep the order they were found in."""
+    parts = [
+        f.select(list(REASONS_SCHEMA)).cast(REASONS_SCHEMA).fill_null("")
+        for f in frames
+        if f.height
+    ]
+    if not parts:
+        return no_reasons()
+    if len(parts) == 1:
+        return parts[0]
+    return pl.concat(parts).sort("row", maintain_order=True)
+
+
+def reason_texts(reasons: pl.DataFrame, templates: Mapping[str, str]) -> pl.Expr:
+    """Each reason's text (an expression over ``reasons``): its code's template with
+    ``{column}`` and ``{detail}`` filled in; an invalid date's formats shown as example dates."""
+    from hr_connector.wording import example_dates
+
+    detail = pl.col("detail")
+    formats = reasons.filter(pl.col("code") == "invalid_date").get_column("detail").unique()
+    if len(formats):
+        examples = pl.Series([example_dates(f) for f in formats.to_list()], dtype=pl.String)
+        shown = detail.replace_strict(formats, examples, default=detail)
+        detail = pl.when(pl.col("code") == "invalid_date").then(shown).otherwise(detail)
+    text = pl.col("code").replace_strict(dict(templates), default=pl.col("code"))
+    return (
+        text.str.replace_all("{column}", pl.col("column"), literal=True)
+        .str.replace_all("{detail}", detail, literal=True)
+        .str.replace_all("{{", "{", literal=True)
+        .str.replace_all("}}", "}", literal=True)
+    )
+
+
+def english_texts(reasons: pl.DataFrame) -> pl.Expr:
+    """:func:`reason_texts` in English (the log's and the error archive's words)."""
+    codes = reasons.get_column("code").unique().to_list()
+    return reason_texts(reasons, {c: REASON_TEXT_EN.get(c, c) for c in codes})
+
+
+def taken(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """The rows at ``rows`` (indices), in that order."""
+    return frame.select(pl.all().gather(rows)) if frame.width else frame
+
+
+def valid_mask(reasons: pl.DataFrame, height: int) -> pl.Series:
+    """True for every row no reason blocks."""
+    mask = pl.repeat(True, height, dtype=pl.Boolean, eager=True)
+    return mask.scatter(blocked_rows(reasons), False) if reasons.height else mask
+
+
+def blocked_rows(reasons: pl.DataFrame) -> pl.Series:
+    """The blocked row indices, ascending, each once."""
+    return reasons.get_column("row").unique().sort()
+
+
+def blocked_count(reasons: pl.DataFrame) -> int:
+    return reasons.get_column("row").n_unique() if reasons.height else 0
+
+
+def first_blocked(reasons: pl.DataFrame, rows: int) -> dict[int, list[Reason]]:
+    """The first ``rows`` blocked rows' reasons as Python values (a report's capped list)."""
+    wanted = reasons.get_column("row").unique(maintain_order=True).head(rows)
+    found: dict[int, list[Reason]] = {}
+    picked = reasons.filter(pl.col("row").is_in(wanted.implode()))
+    for row, code, column, detail in picked.rows():
+        found.setdefault(row, []).append(Reason(code, column or "", detail or ""))
+    return found
+
+
 class Table:
     """All rows of one HR file, with their positions for error messages."""
 
-    __slots__ = (
-        "columns",
-        "digest_kind",
-        "digests",
-        "file",
-        "position_kind",
-        "positions",
-        "previous",
-        "row_ids",
-        "row_problems",
-        "rows",
-    )
+    __slots__ = ("file", "frame", "position_kind", "positions", "problems")
 
-    def __init__(self, file: str, columns: list[str], position_kind: PositionKind) -> None:
+    def __init__(
+        self,
+        file: str,
+        frame: pl.DataFrame,
+        position_kind: PositionKind,
+        positions: pl.Series | None = None,
+        problems: pl.DataFrame | None = None,
+    ) -> None:
         self.file = file
-        self.columns = columns
+        self.frame = frame
         self.position_kind: PositionKind = position_kind
-        #: a list of tuples, or a compact store that decodes a row on access (fast readers)
-        self.rows: Sequence[Row] = []
-        self.positions: Sequence[int] = []
-        #: row index -> structural problems the reader found (ragged rows, nested values, ...)
-        self.row_problems: dict[int, list[Reason]] = {}
-        #: one fingerprint per row (fast readers only): equal fingerprints, equal rows
-        self.digests: list[bytes] | None = None
-        #: what the fingerprints are computed over; only equal kinds can be compared
-        self.digest_kind: tuple[Any, ...] | None = None
-        #: the rows matched against the previous run's archive index, which the run hands to
-        #: the steps (made by the fast CSV reader or the first step that needs it; kept for the
-        #: later steps, :func:`hr_connector.fastpath.archive_index.match_previous`)
-        self.previous: PreviousMatch | None = None
-        #: key column position -> every row's ID, worked out once for the later steps
-        self.row_ids: dict[int, list[Value]] = {}
+        #: each row's line or record number (None: record i + 1)
+        self.positions = positions
+        #: the reader's structural problems (ragged rows, nested values, ...) as reasons
+        self.problems = problems if problems is not None else no_reasons()
+
+    @classmethod
+    def of(
+        cls,
+        file: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Value]],
+        position_kind: PositionKind = "line",
+        first: int = 2,
+    ) -> Table:
+        """A small table from Python rows (tests and examples); positions count from ``first``."""
+        data = [list(r) for r in rows]
+        frame = (
+            pl.DataFrame(data, schema={c: pl.String for c in columns}, orient="row")
+            if data
+            else pl.DataFrame(schema={c: pl.String for c in columns})
+        )
+        positions = pl.Series("position", range(first, first + len(data)), dtype=pl.UInt32)
+        return cls(file, frame, position_kind, positions)
+
+    @property
+    def columns(self) -> list[str]:
+        return self.frame.columns
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.frame.height
 
     def __repr__(self) -> str:  # never the rows: they hold personal data
-        return f"Table(file={self.file!r}, columns={len(self.columns)}, rows={len(self.rows)})"
+        return f"Table(file={self.file!r}, columns={len(self.columns)}, rows={len(self)})"
+
+    def position_numbers(self) -> pl.Series:
+        """Every row's line or record number."""
+        if self.positions is not None:
+            return self.positions
+        return pl.int_range(1, len(self) + 1, dtype=pl.UInt32, eager=True).alias("position")
+
+    def position_texts(self) -> pl.Expr:
+        """``"line 17"`` for every row, as an expression over :meth:`position_numbers`."""
+        return pl.format(f"{self.position_kind} {{}}", pl.lit(self.position_numbers()))
 
     def position(self, index: int) -> str:
-        return f"{self.position_kind} {self.positions[index]}"
-
-    def column_index(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.columns)}
+        number = self.positions[index] if self.positions is not None else index + 1
+        return f"{self.position_kind} {number}"
 
     def as_dict(self, index: int) -> dict[str, str]:
-        """The row as the file had it: present fields only, in column order."""
-        return {c: v for c, v in zip(self.columns, self.rows[index], strict=False) if v is not None}
-
-    def iter_dicts(self, indices: Iterator[int] | list[int]) -> Iterator[dict[str, str]]:
-        for i in indices:
-            yield self.as_dict(i)
-
-    def column(self, index: int) -> list[Value]:
-        """Every row's value of one column, without decoding whole rows where the store can."""
-        rows = self.rows
-        if isinstance(rows, list):
-            return list(map(itemgetter(index), rows))
-        return rows.column(index)  # type: ignore[attr-defined]
-
-    def columns_at(self, indices: list[int]) -> list[list[Value]]:
-        """:meth:`column` of several columns, in one pass where the store can."""
-        rows = self.rows
-        if not indices:
-            return []
-        if hasattr(rows, "columns"):
-            found = rows.columns(indices, len(self.columns))
-            if found is not None:
-                return found  # type: ignore[no-any-return]
-        return [self.column(i) for i in indices]
-
-    def joined(self, indices: Iterable[int]) -> Iterator[str]:
-        """Each row's values joined by :data:`SEP`, a missing value as NUL (the digest's text)."""
-        rows = self.rows
-        if hasattr(rows, "joined"):
-            return rows.joined(indices)  # type: ignore[no-any-return]
-        return (joined_text(rows[i]) for i in indices)
-
-    def joined_utf8(self, indices: Iterable[int]) -> Iterator[bytes]:
-        """:meth:`joined`, UTF-8 encoded (a CSV store gives it without decoding the lines)."""
-        rows = self.rows
-        if hasattr(rows, "joined_utf8"):
-            return rows.joined_utf8(indices)  # type: ignore[no-any-return]
-        return map(str.encode, self.joined(indices))
-
-
-def joined_text(row: Row) -> str:
-    """The changeset digest's text of one row (kept byte-identical to the first implementation)."""
-    try:
-        return SEP.join(row)  # type: ignore[arg-type]
-    except TypeError:  # a missing value
-        return SEP.join(v if v is not None else "\x00" for v in row)
+        """One row as the file had it: present fields only, in column order."""
+        return {c: v for c, v in self.frame.row(index, named=True).items() if v is not None}

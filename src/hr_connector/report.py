@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import polars as pl
+
 from hr_connector import advice, wording
 from hr_connector.inert import shown
 from hr_connector.limits import LimitCheck
@@ -29,7 +31,7 @@ from hr_connector.outcome import (
 )
 from hr_connector.quality.findings import QualityReport
 from hr_connector.quality.report import section as quality_section
-from hr_connector.records import Reason, Table
+from hr_connector.records import Table, first_blocked
 from hr_connector.texts import Translations
 
 #: Blocked rows listed in the description; all of them are in the attached error rows.
@@ -88,20 +90,21 @@ class ReportSink(Protocol):
 
 def blocked_rows(
     table: Table | None,
-    blocked: dict[int, list[Reason]],
+    blocked: pl.DataFrame,
     key_column: str,
     translations: Translations,
     language: str,
 ) -> list[BlockedRow]:
-    if table is None:
+    """The first :data:`MAX_LISTED_BLOCKED` blocked rows as the admin task lists them (all of
+    them are in the error archive and the changes attachment)."""
+    if table is None or not blocked.height:
         return []
-    key = table.columns.index(key_column) if key_column in table.columns else None
+    key = table.frame.get_column(key_column) if key_column in table.columns else None
     rows: list[BlockedRow] = []
-    for i in sorted(blocked):
-        row_id = (table.rows[i][key] if key is not None else None) or ""
+    for i, reasons in first_blocked(blocked, MAX_LISTED_BLOCKED).items():
         rows.append(
             BlockedRow(
-                row_id=shown(row_id),  # the whole value is in the error archive
+                row_id=shown((key[i] if key is not None else None) or ""),  # whole: error archive
                 position=table.position(i),
                 reasons=[
                     BlockedReason(
@@ -119,7 +122,7 @@ def blocked_rows(
                             )
                         ),
                     )
-                    for r in blocked[i]
+                    for r in reasons
                 ],
             )
         )
@@ -200,7 +203,7 @@ def build_admin_task(
         lines.append(t("removed_rows", language, count=len(removed), row_ids=row_ids))
     if data_quality is not None:
         lines += quality_section(data_quality, translations, language)
-    lines += _blocked_lines(translations, language, blocked)
+    lines += _blocked_lines(translations, language, blocked, max(counts.blocked, len(blocked)))
     return AdminTask(
         task_id=task_id,
         data_type=data_type,
@@ -301,13 +304,14 @@ def _override_lines(
 
 
 def _blocked_lines(
-    translations: Translations, language: str, blocked: list[BlockedRow]
+    translations: Translations, language: str, blocked: list[BlockedRow], total: int
 ) -> list[str]:
-    """The blocked rows section: at most :data:`MAX_LISTED_BLOCKED` rows, then how many more."""
+    """The blocked rows section: at most :data:`MAX_LISTED_BLOCKED` rows, then how many more
+    (``total``: every blocked row)."""
     t = translations.text
     lines: list[str] = []
     if blocked:
-        lines += ["", t("blocked_rows_heading", language, count=len(blocked))]
+        lines += ["", t("blocked_rows_heading", language, count=total)]
         for row in blocked[:MAX_LISTED_BLOCKED]:
             reasons = "; ".join(r.message for r in row.reasons)
             lines.append(
@@ -320,8 +324,8 @@ def _blocked_lines(
                     reasons=reasons,
                 )
             )
-        if len(blocked) > MAX_LISTED_BLOCKED:
-            lines.append(t("blocked_rows_more", language, count=len(blocked) - MAX_LISTED_BLOCKED))
+        if total > MAX_LISTED_BLOCKED:
+            lines.append(t("blocked_rows_more", language, count=total - MAX_LISTED_BLOCKED))
     return lines
 
 

@@ -1,43 +1,28 @@
-"""The validation rules (PLATFORM.md §4), each defined once.
+"""The validation rules (PLATFORM.md §4), each declared once, as column expressions.
 
-A rule is bound to one run (the schema and the file's columns) and answers two questions:
+A :class:`Rule` is a name, the reason code it gives (the admin task's text is
+``reason_<code>`` in translation.json, in every language), the data types it applies to, and
+:attr:`Rule.checks`: given the run's :class:`Context` (schema, the file's columns, the parsed
+dates), the checks it makes, each a :class:`Check` with the column it names, a boolean
+expression that is true on the rows it blocks, and the expression of the reason's detail.
+Validation (:mod:`hr_connector.validate`) evaluates every check of every rule in one polars
+``select`` and turns the true rows into the reasons frame, in rule order; a rule added to
+:data:`RULES` applies to every run.
 
-* :meth:`Rule.reasons`: every reason one row is blocked for (the reference, asked of every row
-  with ``HR_CONNECTOR_FAST_PATH=0``, and of every row that may be blocked on the fast path);
-* :meth:`Rule.suspects`: optionally, a batch pre-check the fast path uses on a file without a
-  previous run: the rows of a batch the rule may block, found column by column. A row it does
-  not return must have no reason; the default asks :meth:`Rule.reasons` of each row.
-
-Both paths derive from these objects, so a rule added to :data:`RULES` (through
-:func:`register`) applies on both. The archive index (:mod:`hr_connector.fastpath.archive_index`)
-records :func:`fingerprint` of the rule set and the schema settings; when either changed, the
-rows that match the previous run are checked again instead of being trusted.
-
-Repeated row IDs are a check across rows (:mod:`hr_connector.validate`), not a row rule.
+Dates: the distinct texts of a date column are parsed once (:func:`parse_dates`: ISO 8601 and
+Workday's offset dates, then ``date_formats``); dates repeat, so a million rows hold a few
+thousand distinct texts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import sys
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
-from itertools import compress, count, repeat
-from operator import is_, lt, not_
-from typing import Any, ClassVar
 
-import orjson
+import polars as pl
 
-from hr_connector.records import Reason, Row, Value
 from hr_connector.schemas import RunSchema
-
-#: A batch as columns: ``columns[i][k]`` is row ``k``'s value of column ``i``.
-Columns = Sequence[Sequence[Value]]
-#: No reason (shared, never mutated).
-NONE: tuple[Reason, ...] = ()
 
 
 def iso_date(value: str) -> date | None:
@@ -65,308 +50,151 @@ def iso_date(value: str) -> date | None:
     return day
 
 
-class DateParser:
-    """Parse dates with the run's formats; caches each distinct text (dates repeat a lot)."""
-
-    __slots__ = ("_cache", "formats")
-
-    def __init__(self, formats: tuple[str, ...]) -> None:
-        self.formats = formats
-        self._cache: dict[str, date | None] = {}
-
-    @property
-    def cache(self) -> dict[str, date | None]:
-        """Text -> parsed date (None: not a date), for a caller that looks dates up in bulk."""
-        return self._cache
-
-    def __call__(self, text: str) -> date | None:
-        try:
-            return self._cache[text]
-        except KeyError:
-            pass
-        value = text.strip()
-        parsed = iso_date(value)  # always accepted; date_formats adds others
-        for fmt in self.formats if parsed is None else ():
-            try:
-                if fmt == "%Y-%m-%d":
-                    continue  # ISO 8601: done above
-                parsed = datetime.strptime(value, fmt).date()
-                break
-            except ValueError:
-                continue
-        if len(self._cache) < 100_000:
-            self._cache[text] = parsed
+def parse_date(text: str, formats: Sequence[str]) -> date | None:
+    """One date text: ISO 8601 (always accepted), else the first of ``formats`` that reads it."""
+    value = text.strip()
+    parsed = iso_date(value)
+    if parsed is not None:
         return parsed
+    for fmt in formats:
+        if fmt == "%Y-%m-%d":
+            continue  # ISO 8601: done above
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
 
 
+def parse_dates(values: pl.Expr, texts: pl.Series, formats: Sequence[str]) -> pl.Expr:
+    """``values`` (a text column whose distinct texts are ``texts``) as dates; null where a
+    value is missing, blank or not a date. Each distinct text is parsed once."""
+    distinct = texts.drop_nulls().unique()
+    parsed = [parse_date(t, formats) for t in distinct.to_list()]
+    return values.replace_strict(distinct, pl.Series(parsed, dtype=pl.Date), default=None)
+
+
+def is_blank(value: pl.Expr) -> pl.Expr:
+    """Empty or only whitespace (not null)."""
+    return value.str.strip_chars().str.len_bytes() == 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every rule's checks are built from: the run's schema, the file's columns, and the
+    parsed date columns (``dates[column]``: an expression of that column's dates)."""
+
+    schema: RunSchema
+    columns: Collection[str]
+    dates: dict[str, pl.Expr] = field(default_factory=dict)
+    #: how the accepted date formats are shown to a person (ISO first)
+    date_examples: str = ""
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a rule: the rows where ``blocks`` is true get ``code`` on ``column``."""
+
+    code: str
+    column: str
+    blocks: pl.Expr
+    detail: pl.Expr = field(default_factory=lambda: pl.lit(""))
+
+
+@dataclass(frozen=True)
 class Rule:
-    """One validation rule, bound to a run: ``schema``, the file's ``index`` (column name ->
-    position) and the run's shared date parser. Subclass it, implement :meth:`reasons`, and
-    :func:`register` the class; bump :attr:`version` when the rule's meaning changes (its
-    source is part of the fingerprint too)."""
+    """A validation rule: its name, its reason codes, where it applies, and its checks."""
 
-    version: ClassVar[int] = 1
+    name: str
+    codes: tuple[str, ...]
+    checks: Callable[[Context], list[Check]]
+    #: data types the rule applies to (None: all)
+    data_types: frozenset[str] | None = None
 
-    def __init__(self, schema: RunSchema, index: dict[str, int], parse: DateParser) -> None:
-        self.schema = schema
-        self.index = index
-        self.parse = parse
-
-    def reasons(self, row: Row) -> Sequence[Reason]:
-        """Every reason ``row`` is blocked for by this rule, in column order (empty: none)."""
-        raise NotImplementedError
-
-    def suspects(self, rows: Sequence[Row], columns: Columns) -> Iterable[int]:
-        """The rows of a batch this rule may block (a superset of those :meth:`reasons` blocks)."""
-        return [k for k, row in enumerate(rows) if self.reasons(row)]
+    def applies_to(self, data_type: str) -> bool:
+        return self.data_types is None or data_type in self.data_types
 
 
-class MappedColumnsPresent(Rule):
-    """Every mapped column exists (JSON and XML: in each record; CSV: the header, checked
-    before, so this only blocks rows of formats where a record can lack a field)."""
-
-    def __init__(self, schema: RunSchema, index: dict[str, int], parse: DateParser) -> None:
-        super().__init__(schema, index, parse)
-        identity = set(schema.identity_columns)
-        self.absent = tuple(
-            Reason("missing_unique_id" if c in identity else "missing_field", column=c)
-            for c in schema.mapped_columns
-            if c not in index
-        )
-
-    def reasons(self, row: Row) -> Sequence[Reason]:
-        return self.absent
-
-    def suspects(self, rows: Sequence[Row], columns: Columns) -> Iterable[int]:
-        return range(len(rows)) if self.absent else ()
+def _identity_code(ctx: Context, column: str, otherwise: str) -> str:
+    return "missing_unique_id" if column in ctx.schema.identity_columns else otherwise
 
 
-class MandatoryValues(Rule):
-    """Every mandatory column carries a value (not empty, not only whitespace)."""
-
-    def __init__(self, schema: RunSchema, index: dict[str, int], parse: DateParser) -> None:
-        super().__init__(schema, index, parse)
-        identity = set(schema.identity_columns)
-        self.checks = [(index[c], c, c in identity) for c in schema.mandatory_columns if c in index]
-        self.columns = list(dict.fromkeys(col for col, _name, _id in self.checks))
-
-    def reasons(self, row: Row) -> Sequence[Reason]:
-        found: list[Reason] | None = None
-        for col, name, is_id in self.checks:
-            v = row[col]
-            if v is None:
-                code = "missing_unique_id" if is_id else "missing_field"
-            elif not v or v.isspace():
-                code = "missing_unique_id" if is_id else "missing_value"
-            else:
-                continue
-            (found := found or []).append(Reason(code, column=name))
-        return found or NONE
-
-    def suspects(self, rows: Sequence[Row], columns: Columns) -> Iterable[int]:
-        found: set[int] = set()
-        for col in self.columns:
-            found.update(_blank(columns[col]))
-        return found
+def _mapped_columns_present(ctx: Context) -> list[Check]:
+    """JSON and XML: a mapped column no record has blocks every row (CSV: the header check)."""
+    return [
+        Check(_identity_code(ctx, c, "missing_field"), c, pl.lit(True))
+        for c in ctx.schema.mapped_columns
+        if not ctx.has(c)
+    ]
 
 
-class OptionalFieldsPresent(Rule):
+def _mandatory_values(ctx: Context) -> list[Check]:
+    """Every mandatory column carries a value: a missing field, or an empty or blank value."""
+    checks = []
+    for c in dict.fromkeys(ctx.schema.mandatory_columns):
+        if ctx.has(c):
+            value = pl.col(c)
+            checks.append(Check(_identity_code(ctx, c, "missing_field"), c, value.is_null()))
+            checks.append(Check(_identity_code(ctx, c, "missing_value"), c, is_blank(value)))
+    return checks
+
+
+def _optional_fields_present(ctx: Context) -> list[Check]:
     """A mapped column that is not mandatory still exists in each record (JSON, XML)."""
-
-    def __init__(self, schema: RunSchema, index: dict[str, int], parse: DateParser) -> None:
-        super().__init__(schema, index, parse)
-        mandatory = set(schema.mandatory_columns)
-        self.fields = [
-            (index[c], c) for c in schema.mapped_columns if c in index and c not in mandatory
-        ]
-
-    def reasons(self, row: Row) -> Sequence[Reason]:
-        found = [
-            Reason("missing_field", column=name) for col, name in self.fields if row[col] is None
-        ]
-        return found or NONE
-
-    def suspects(self, rows: Sequence[Row], columns: Columns) -> Iterable[int]:
-        found: set[int] = set()
-        for col, _name in self.fields:
-            if None in columns[col]:
-                found.update(compress(count(), map(is_, columns[col], repeat(None))))
-        return found
+    mandatory = set(ctx.schema.mandatory_columns)
+    return [
+        Check("missing_field", c, pl.col(c).is_null())
+        for c in ctx.schema.mapped_columns
+        if ctx.has(c) and c not in mandatory
+    ]
 
 
-class ValidDates(Rule):
+def _valid_dates(ctx: Context) -> list[Check]:
     """A date column's value, when set, is a date in one of ``date_formats`` (or ISO 8601)."""
-
-    def __init__(self, schema: RunSchema, index: dict[str, int], parse: DateParser) -> None:
-        super().__init__(schema, index, parse)
-        self.dates = [(index[c], c) for c in schema.date_columns if c in index]
-        others = [f for f in schema.date_formats if f != "%Y-%m-%d"]
-        # ISO 8601 dates and date-times are always accepted: shown as examples (language-neutral)
-        self.formats = ", ".join(["%Y-%m-%d", "2025-01-31T08:00:00+02:00", *others])
-        #: date texts seen by :meth:`suspects`, and those that are not dates (dates repeat)
-        self._seen: set[Value] = set()
-        self._wrong: set[Value] = set()
-
-    def reasons(self, row: Row) -> Sequence[Reason]:
-        parse = self.parse
-        found = [
-            Reason("invalid_date", column=name, detail=self.formats)
-            for col, name in self.dates
-            if (v := row[col]) and not v.isspace() and parse(v) is None
-        ]
-        return found or NONE
-
-    def suspects(self, rows: Sequence[Row], columns: Columns) -> Iterable[int]:
-        found: set[int] = set()
-        wrong = self._wrong
-        for col, _name in self.dates:
-            for v in set(columns[col]).difference(self._seen):
-                self._seen.add(v)
-                if v and not v.isspace() and self.parse(v) is None:
-                    wrong.add(v)
-            if wrong:
-                found.update(compress(count(), map(wrong.__contains__, columns[col])))
-        return found
+    return [
+        Check(
+            "invalid_date",
+            c,
+            pl.col(c).is_not_null() & ~is_blank(pl.col(c)) & ctx.dates[c].is_null(),
+            pl.lit(ctx.date_examples),
+        )
+        for c in ctx.schema.date_columns
+        if c in ctx.dates
+    ]
 
 
-class EndNotBeforeStart(Rule):
+def _end_not_before_start(ctx: Context) -> list[Check]:
     """An end date is not before its start date (both set and dates)."""
-
-    def __init__(self, schema: RunSchema, index: dict[str, int], parse: DateParser) -> None:
-        super().__init__(schema, index, parse)
-        self.order = [
-            (index[s], index[e], e) for s, e in schema.date_order if s in index and e in index
-        ]
-        #: the dates the order check compares, by text (kept across batches)
-        self._first: dict[Value, date] = {}
-        self._last: dict[Value, date] = {}
-
-    def reasons(self, row: Row) -> Sequence[Reason]:
-        found: list[Reason] | None = None
-        parse = self.parse
-        for s_col, e_col, e_name in self.order:
-            s, e = row[s_col], row[e_col]
-            if s and e and not s.isspace() and not e.isspace():
-                sd, ed = parse(s), parse(e)
-                if sd is not None and ed is not None and ed < sd:
-                    (found := found or []).append(
-                        Reason("end_before_start", column=e_name, detail=s)
-                    )
-        return found or NONE
-
-    def suspects(self, rows: Sequence[Row], columns: Columns) -> Iterable[int]:
-        found: set[int] = set()
-        for s_col, e_col, _e_name in self.order:
-            starts, ends = columns[s_col], columns[e_col]
-            first = self._dates_or(starts, self._first, date.min)
-            last = self._dates_or(ends, self._last, date.max)
-            found.update(
-                compress(
-                    count(), map(lt, map(last.__getitem__, ends), map(first.__getitem__, starts))
-                )
-            )
-        return found
-
-    def _dates_or(
-        self, values: Sequence[Value], known: dict[Value, date], default: date
-    ) -> dict[Value, date]:
-        """``known`` with every value added: its date as :meth:`reasons` reads it, or
-        ``default`` (empty, blank, not a date)."""
-        for text in set(values).difference(known):
-            parsed = None if not text or text.isspace() else self.parse(text)
-            known[text] = default if parsed is None else parsed
-        return known
+    return [
+        Check(
+            "end_before_start",
+            end,
+            (ctx.dates[end] < ctx.dates[start]).fill_null(False),
+            pl.col(start),
+        )
+        for start, end in ctx.schema.date_order
+        if start in ctx.dates and end in ctx.dates
+    ]
 
 
 #: The rules every run applies, in the order their reasons are listed.
-RULES: list[type[Rule]] = [
-    MappedColumnsPresent,
-    MandatoryValues,
-    OptionalFieldsPresent,
-    ValidDates,
-    EndNotBeforeStart,
+RULES: list[Rule] = [
+    Rule("mapped columns present", ("missing_field", "missing_unique_id"), _mapped_columns_present),
+    Rule(
+        "mandatory values",
+        ("missing_field", "missing_value", "missing_unique_id"),
+        _mandatory_values,
+    ),
+    Rule("optional fields present", ("missing_field",), _optional_fields_present),
+    Rule("valid dates", ("invalid_date",), _valid_dates),
+    Rule("end not before start", ("end_before_start",), _end_not_before_start),
 ]
 
 
-def register(rule: type[Rule]) -> type[Rule]:
-    """Add a rule to :data:`RULES` (usable as a class decorator); its reasons follow the
-    built-in ones. The next run re-checks every row (the rule set's fingerprint changed)."""
-    if rule not in RULES:
-        RULES.append(rule)
-    return rule
-
-
-def unregister(rule: type[Rule]) -> None:
-    """Remove a rule added with :func:`register`."""
-    RULES.remove(rule)
-
-
-class RuleSet:
-    """The rules of :data:`RULES`, bound to one run: both paths' per-row and batch checks."""
-
-    def __init__(self, schema: RunSchema, index: dict[str, int]) -> None:
-        parse = DateParser(schema.date_formats)
-        self.rules = [rule(schema, index, parse) for rule in RULES]
-
-    def reasons(self, row: Row) -> list[Reason] | None:
-        """Every reason the row is blocked for, rule by rule (None: valid)."""
-        found: list[Reason] | None = None
-        for rule in self.rules:
-            reasons = rule.reasons(row)
-            if reasons:
-                (found := found or []).extend(reasons)
-        return found
-
-    def suspects(self, rows: Sequence[Row]) -> list[int]:
-        """The rows of a batch that :meth:`reasons` may find something wrong with (sorted)."""
-        if not rows:
-            return []
-        columns = list(zip(*rows, strict=True))
-        found: set[int] = set()
-        for rule in self.rules:
-            found.update(rule.suspects(rows, columns))
-        return sorted(found)
-
-
-def fingerprint(schema: RunSchema) -> str:
-    """What the per-row checks depend on besides the row: the rule set (each rule's name,
-    version and the source of its module) and every schema setting (column names, unique ID,
-    mandatory and date columns, date formats, change columns...)."""
-    settings = {
-        "rules": [[_name(rule), rule.version, _source_digest(rule.__module__)] for rule in RULES],
-        "schema": {f.name: _jsonable(getattr(schema, f.name)) for f in fields(schema)},
-    }
-    return hashlib.sha1(orjson.dumps(settings), usedforsecurity=False).hexdigest()
-
-
-def _name(rule: type[Rule]) -> str:
-    return f"{rule.__module__}.{rule.__qualname__}"
-
-
-@cache
-def _source_digest(module_name: str) -> str:
-    """SHA-1 of a module's source ("" when it has none to read, e.g. defined interactively)."""
-    try:
-        source = inspect.getsource(sys.modules[module_name])
-    except (KeyError, OSError, TypeError):
-        return ""
-    return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return [_jsonable(v) for v in value]
-
-
-def _blank(values: Sequence[Value]) -> Iterator[int]:
-    """Positions of the missing, empty and whitespace-only values (one pass when there is none)."""
-    if not all(values):
-        empty = list(compress(count(), map(not_, values)))
-        rest = [v if v else "x" for v in values]  # keep positions, skip what is already found
-        return iter(empty + list(compress(count(), map(str.isspace, rest))))
-    if any(map(str.isspace, values)):  # type: ignore[arg-type]
-        return compress(count(), map(str.isspace, values))  # type: ignore[arg-type]
-    return iter(())
+def date_examples(formats: Sequence[str]) -> str:
+    """How the accepted formats are named in a reason (ISO 8601 dates and date-times always)."""
+    others = [f for f in formats if f != "%Y-%m-%d"]
+    return ", ".join(["%Y-%m-%d", "2025-01-31T08:00:00+02:00", *others])

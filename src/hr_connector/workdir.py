@@ -69,9 +69,9 @@ class WorkDir:
     archive_dir = _TaskFile(ARCHIVE_DIR)
     archive = _TaskFile("{data_type}_archive.json", under=ARCHIVE_DIR)
     error_archive = _TaskFile("error_{data_type}_archive.json", under=ARCHIVE_DIR)
-    #: derived from the archives, rebuilt by every completed run
-    #: (:mod:`hr_connector.fastpath.archive_index`)
-    archive_index = _TaskFile(".{data_type}_archive.index", under=ARCHIVE_DIR)
+    #: the previous run's imported rows as columns, tied to the archives by their SHA-256
+    #: (:mod:`hr_connector.previous_run`)
+    archive_sidecar = _TaskFile(".{data_type}_archive.parquet", under=ARCHIVE_DIR)
     journal = _TaskFile(".{data_type}_commit.json", under=ARCHIVE_DIR)
     lock = _TaskFile(".{data_type}.lock", under=ARCHIVE_DIR)
     #: the last run's result, for a retry that only re-files its admin task (hr_connector.runrecord)
@@ -87,7 +87,7 @@ class WorkDir:
     @property
     def read_archives(self) -> tuple[Path, ...]:
         """The files of the previous run that a run reads (checked before any step reads them)."""
-        return (self.archive, self.error_archive, self.archive_index, self.quality_state)
+        return (self.archive, self.error_archive, self.archive_sidecar, self.quality_state)
 
     @property
     def attached(self) -> tuple[Path, ...]:

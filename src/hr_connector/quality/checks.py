@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hr_connector.quality import _until_core, cycles, national_ids, overlaps, references
+from hr_connector.quality import cycles, national_ids, overlaps, references
 from hr_connector.quality.findings import FINDINGS, REASONS, CheckRun
 from hr_connector.quality.settings import ROW_CHECKS as DEFAULTS
 from hr_connector.quality.settings import CheckContext
@@ -78,13 +78,14 @@ def due(ctx: CheckContext) -> list[RowCheck]:
     ]
 
 
-def check_rows(table: Table, blocked: _until_core.Blocked, ctx: CheckContext) -> QualityOutcome:
+def check_rows(table: Table, blocked: pl.DataFrame, ctx: CheckContext) -> QualityOutcome:
     """Every due check over every row; findings on rows validation blocked only are dropped."""
     checks = due(ctx)
     key = ctx.schema.key_column
-    frame = _until_core.frame(table, [key, *(ctx.name(c) for ch in checks for c in ch.reads(ctx))])
+    wanted = dict.fromkeys([key, *(ctx.name(c) for ch in checks for c in ch.reads(ctx))])
+    frame = table.frame.select(c for c in wanted if c in table.columns)
     row_ids = frame[key] if key in frame.columns else pl.repeat("", frame.height, eager=True)
-    done = _until_core.blocked_rows(blocked)
+    done = blocked["row"].unique()
     outcome = QualityOutcome()
     for check in checks:
         run = CheckRun(check.name, ctx.settings.level(check.name))

@@ -12,10 +12,11 @@ import polars as pl
 
 from hr_connector.door import FileRefused
 from hr_connector.params import ConnectorParams
-from hr_connector.quality import _until_core, checks, freshness, kept, references
+from hr_connector.previous_run import imported_column
+from hr_connector.quality import checks, freshness, kept, references
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import CheckContext, QualitySettings
-from hr_connector.records import Reason, Table
+from hr_connector.records import Reason, Table, concat_reasons
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir
 
@@ -47,14 +48,14 @@ def context(params: ConnectorParams, schema: RunSchema, workdir: WorkDir) -> Che
         unique_id=params.unique_id,
         archive_dir=workdir.archive_dir,
         reference_dir=folder,
-        imported=_until_core.imported_column,
+        imported=imported_column,
         shown=shown,
     )
 
 
 def check_row_quality(
     table: Table,
-    blocked: _until_core.Blocked,
+    blocked: pl.DataFrame,
     schema: RunSchema,
     params: ConnectorParams,
     workdir: WorkDir,
@@ -73,9 +74,9 @@ def check_row_quality(
     return outcome
 
 
-def merged(blocked: _until_core.Blocked, reasons: pl.DataFrame) -> _until_core.Blocked:
+def merged(blocked: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
     """Validation's blocked rows with the checks' ``block`` reasons added after theirs."""
-    return _until_core.merged(blocked, reasons)
+    return concat_reasons([blocked, reasons])
 
 
 def remember_file(

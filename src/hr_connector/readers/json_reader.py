@@ -2,28 +2,27 @@
 
 Workday's custom reports look like ``{"Report_Entry": [{...}, ...]}``. Numbers keep their exact
 text (``parse_int=str``), booleans become ``"true"``/``"false"`` and ``null`` an empty value, so a
-JSON file yields the same rows as the CSV export of the same data. A record with a nested value or
-a repeated key is blocked with that reason; the rest of the file is imported.
+JSON file yields the same rows as the CSV export of the same data. A record with a nested value, a
+repeated key or no object at all is blocked with that reason; the rest of the file is imported.
 
-:func:`read_json` first tries the fast reader it is given (with the fast path on:
-:mod:`hr_connector.fastpath.fast_json`, which streams the array in pieces parsed by orjson); a
-file that reader cannot follow is read by this module's reference reader
-(:func:`_read_reference`), which also gives every error message.
+One pass: the records of the array are decoded one at a time (the standard library's C scanner)
+and gathered into columns a batch at a time (:class:`~.columns.RecordColumns`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from hr_connector.errors import FileUnreadable
-from hr_connector.readers import FastRead, fast_or_reference
+from hr_connector.readers.columns import RecordColumns
 from hr_connector.readers.limits import MAX_FIELD_CHARS
-from hr_connector.records import Reason, Table
+from hr_connector.records import Table, Value
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DUPLICATES = "\x00duplicate keys"
 
 
@@ -39,13 +38,13 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def read_json(path: Path, *, fast: FastRead | None = None) -> Table:
-    return fast_or_reference(fast, lambda: _read_reference(path))
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_int=str, parse_float=str, parse_constant=_constant
+)
 
 
-def _read_reference(path: Path) -> Table:
-    name = path.name
-    raw = path.read_bytes()
+def read_json(source: BinaryIO, name: str) -> Table:
+    raw = source.read()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -56,12 +55,11 @@ def _read_reference(path: Path) -> Table:
             name, f"line {line} (byte {exc.start})", "the file is not valid UTF-8"
         ) from None
     del raw
+    table = RecordColumns(name, "record")
     if not text.strip():
-        return Table(name, [], "record")
+        return table.table()
     try:
-        doc = json.loads(
-            text, object_pairs_hook=_pairs, parse_int=str, parse_float=str, parse_constant=_constant
-        )
+        _document(text, table)
     except json.JSONDecodeError as exc:
         raise FileUnreadable(
             name, f"line {exc.lineno}, column {exc.colno}", f"malformed JSON ({exc.msg})"
@@ -69,27 +67,94 @@ def _read_reference(path: Path) -> Table:
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise FileUnreadable(name, "the document", f"malformed JSON ({reason})") from None
-    del text
-    return _table(name, _records(doc, name))
+    except _BadValue as exc:
+        raise FileUnreadable(name, f"record {table.count + 1}", str(exc)) from None
+    return table.table()
 
 
-def _records(doc: Any, name: str) -> list[Any]:
-    if isinstance(doc, list):
-        return doc
-    if isinstance(doc, dict):
-        repeated = doc.pop(_DUPLICATES, None)
-        if repeated:  # e.g. "Report_Entry" twice: which one is the export? (issue 17)
-            names = ", ".join(f"'{k}'" for k in repeated)
-            raise FileUnreadable(name, "the top level", f"the object has the key {names} twice")
-        arrays = [k for k, v in doc.items() if isinstance(v, list)]
-        if len(arrays) == 1:
-            return doc[arrays[0]]
-        if not arrays:
-            raise FileUnreadable(name, "the top level", "the object holds no array of records")
-        raise FileUnreadable(
-            name, "the top level", f"the object holds several arrays ({', '.join(arrays)})"
-        )
-    raise FileUnreadable(name, "the top level", "expected an array of objects")
+def skip(text: str, pos: int) -> int:
+    return _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+
+
+def _expect(text: str, pos: int, what: str) -> None:
+    if not text.startswith(what, pos):
+        raise json.JSONDecodeError(f"Expecting '{what}' delimiter", text, pos)
+
+
+def _document(text: str, table: RecordColumns) -> None:
+    """The top level: the array itself, or an object holding exactly one array."""
+    pos = skip(text, 0)
+    if text.startswith("[", pos):
+        pos = each_record(text, pos, lambda record: _record(record, table))
+    elif text.startswith("{", pos):
+        pos = _object(text, pos, table)
+    else:
+        _DECODER.raw_decode(text, pos)  # a malformed document says so
+        raise FileUnreadable(table.name, "the top level", "expected an array of objects")
+    pos = skip(text, pos)
+    if pos != len(text):
+        raise json.JSONDecodeError("Extra data", text, pos)
+
+
+def _object(text: str, pos: int, table: RecordColumns) -> int:
+    """``{"key": value, ..., "records": [...]}``: the one array is read as the records."""
+    keys: list[str] = []
+    arrays: list[str] = []
+    pos = skip(text, pos + 1)
+    if text.startswith("}", pos):
+        raise FileUnreadable(table.name, "the top level", "the object holds no array of records")
+    while True:
+        key, pos = _DECODER.raw_decode(text, pos)
+        if not isinstance(key, str):
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, pos
+            )
+        if key in keys:
+            raise FileUnreadable(
+                table.name, "the top level", f"the object has the key '{key}' twice"
+            )
+        keys.append(key)
+        pos = skip(text, pos)
+        _expect(text, pos, ":")
+        pos = skip(text, pos + 1)
+        if text.startswith("[", pos):
+            arrays.append(key)
+            if len(arrays) > 1:
+                raise FileUnreadable(
+                    table.name,
+                    "the top level",
+                    f"the object holds several arrays ({', '.join(arrays)})",
+                )
+            pos = each_record(text, pos, lambda record: _record(record, table))
+        else:
+            _, pos = _DECODER.raw_decode(text, pos)
+        pos = skip(text, pos)
+        if text.startswith("}", pos):
+            break
+        _expect(text, pos, ",")
+        pos = skip(text, pos + 1)
+    if not arrays:
+        raise FileUnreadable(table.name, "the top level", "the object holds no array of records")
+    return pos + 1
+
+
+def each_record(
+    text: str, pos: int, take: Callable[[Any], None], decoder: json.JSONDecoder = _DECODER
+) -> int:
+    """Hand each item of the JSON array at ``pos`` to ``take``, one decoded at a time; the
+    position after the array."""
+    pos = skip(text, pos + 1)
+    if text.startswith("]", pos):
+        return pos + 1
+    decode = decoder.raw_decode
+    while True:
+        record, pos = decode(text, pos)
+        take(record)
+        pos = skip(text, pos)
+        if text.startswith("]", pos):
+            return pos + 1
+        _expect(text, pos, ",")
+        pos = skip(text, pos + 1)
 
 
 def _flat(value: Any) -> str | None:
@@ -104,57 +169,30 @@ def _flat(value: Any) -> str | None:
     return None  # nested
 
 
-def _table(name: str, records: list[Any]) -> Table:
-    columns: dict[str, int] = {}
-    table = Table(name, [], "record")
-    rows: list[list[str | None]] = []
-    positions: list[int] = []
-    for number, record in enumerate(records, 1):
-        positions.append(number)
-        try:
-            row, problems = _record_row(record, columns)
-        except _BadValue as exc:
-            raise FileUnreadable(name, f"record {number}", str(exc)) from None
-        if problems:
-            table.row_problems[len(rows)] = problems
-        rows.append(row)
-    width = len(columns)
-    table.columns = list(columns)
-    table.positions = positions
-    table.rows = [
-        tuple(r) if len(r) == width else tuple(r + [None] * (width - len(r))) for r in rows
-    ]
-    return table
-
-
-def _record_row(record: Any, columns: dict[str, int]) -> tuple[list[str | None], list[Reason]]:
-    """One record (parsed with the reference settings) as a row; ``columns`` grows as needed."""
+def _record(record: Any, table: RecordColumns) -> None:
+    """One record as a row; its structural problems as reasons."""
     if not isinstance(record, dict):
         kind = "an array" if isinstance(record, list) else type(record).__name__
-        return [], [Reason("not_a_record", detail=kind)]
-    problems: list[Reason] = []
-    dupes = record.pop(_DUPLICATES, None)
-    if dupes:
-        problems.extend(Reason("duplicate_field", column=k) for k in dupes)
-    row: list[str | None] = [None] * len(columns)
+        table.problem("not_a_record", detail=kind)
+        table.add({})
+        return
+    for key in record.pop(_DUPLICATES, ()):
+        table.problem("duplicate_field", column=key)
+    row: dict[str, Value] = {}
     for key, value in record.items():
-        col = columns.get(key)
-        if col is None:
-            col = columns[key] = len(columns)
-            row.append(None)
         flat = _flat(value)
         if flat is None:
-            problems.append(Reason("nested_value", column=key))
+            table.problem("nested_value", column=key)
             flat = json.dumps(value, ensure_ascii=False)[:200]
         elif len(flat) > MAX_FIELD_CHARS:
             raise _BadValue(f"the field '{key}' is longer than {MAX_FIELD_CHARS} characters")
         elif _SURROGATE.search(flat):
             raise _BadValue(f"the field '{key}' holds a lone UTF-16 surrogate (not a character)")
-        elif "\x00" in flat or "\x00" in key:  # as a NUL byte is refused (issue 17)
+        elif "\x00" in flat or "\x00" in key:  # as a NUL byte is refused
             shown = key.replace("\x00", "\\u0000")
             raise _BadValue(f"the field '{shown}' holds a NUL character (\\u0000)")
-        row[col] = flat
-    return row, problems
+        row[key] = flat
+    table.add(row)
 
 
 class _BadValue(Exception):
