@@ -25,7 +25,7 @@ from hr_connector.quality import cycles, overlaps
 from hr_connector.quality.findings import QualityCheck, QualityLine, QualityReport
 from hr_connector.quality.national_ids import invalid
 from hr_connector.quality.report import QUALITY_CASES, section
-from hr_connector.rules import DateParser
+from hr_connector.rules import date_parser
 from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir
 
@@ -164,7 +164,6 @@ def test_unchanged_row_whose_reference_disappeared_is_checked_again(
     """The archive index must not let an unchanged row skip the checks (fast and reference path)."""
     outputs = []
     for fast in ("1", "0"):
-        monkeypatch.setenv("HR_CONNECTOR_FAST_PATH", fast)
         wd = workdir / f"fast{fast}"
         import_references(wd)
         write_csv(wd, good_workperiods(), WP_COLUMNS)
@@ -296,7 +295,7 @@ def test_cycles_of_national_ids_are_masked(workdir: Path, caplog: pytest.LogCapt
 
 
 def test_overlapping_periods_pairs() -> None:
-    parse = DateParser(("%Y-%m-%d",))
+    parse = date_parser(("%Y-%m-%d",))
     persons = ["A", "A", "A", "B", "B", "C"]
     starts = ["2025-01-01", "2025-07-01", "2026-01-01", "2025-01-01", "2025-03-01", "2025-01-01"]
     ends = ["2025-06-30", "", "2026-02-01", "2025-03-01", "", ""]
@@ -563,7 +562,6 @@ def test_every_problem_at_once_same_bytes_on_fast_and_reference_path(
     ]
     results = []
     for fast in ("1", "0"):
-        monkeypatch.setenv("HR_CONNECTOR_FAST_PATH", fast)
         wd = workdir / f"f{fast}"
         import_references(wd)
         write_csv(wd, rows, WP_COLUMNS)
@@ -685,50 +683,6 @@ def test_a_partial_run_checks_every_national_id_again(workdir: Path) -> None:
     # another country: every ID of the file is checked by its rules (none is Swedish)
     swedish = run(workdir, national_id_country="se", run_type="partial")
     assert swedish.data_quality["national_ids"] == 5
-
-
-def _stores() -> list[tuple[str, bytes]]:
-    from reader_cases import CORPUS, EDGE_CASES, sample_files
-
-    files = [(p.name, p.read_bytes()) for p in sample_files() + sorted(CORPUS.glob("*.*"))]
-    return [(n, b) for n, b in files if not n.endswith(".md")] + sorted(EDGE_CASES.items())
-
-
-@pytest.mark.parametrize(("name", "content"), _stores(), ids=[n for n, _ in _stores()])
-def test_columns_in_one_pass_equal_column_by_column(
-    name: str, content: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The quality checks read their columns in one pass; the same values as one by one."""
-    from hr_connector.errors import ConnectorError
-    from hr_connector.fastpath import fast_csv
-    from hr_connector.readers import read_table
-
-    monkeypatch.setattr(fast_csv, "BLOCK", 4096)
-    path = tmp_path / name
-    path.write_bytes(content)
-    try:
-        table = read_table(path)
-    except ConnectorError:
-        return
-    everything = list(range(len(table.columns)))
-    assert table.columns_at(everything) == [table.column(i) for i in everything]
-    assert table.columns_at(everything[::-2]) == [table.column(i) for i in everything[::-2]]
-    assert table.columns_at([]) == []
-
-
-def test_columns_in_one_pass_on_raw_csv_lines() -> None:
-    """The store a run with an archive index reads CSV into: quoted and padded lines too."""
-    from hr_connector.fastpath.rowstore import CsvLines
-
-    store = CsvLines(
-        [b"1;2;3", b'"x;y";z;w', b"4;5", "\u00e4;\u00f6;\u00e5".encode()],
-        ";",
-        {1},
-        {2: ("4", "5", None)},
-    )
-    assert store.columns([0, 2], 3) == [["1", "x;y", "4", "ä"], ["3", "w", None, "å"]]
-    assert store.columns([2, 0], 3) == [store.column(2), store.column(0)]
-    assert store.columns([0], 2) is None  # not 2 fields wide: the caller asks column by column
 
 
 def test_samples_have_one_of_each_problem(workdir: Path, samples: Path) -> None:

@@ -22,7 +22,7 @@ from hr_connector.masking import mask_value
 from hr_connector.quality import checks, cycles, national_ids, overlaps, references
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import CheckContext, QualitySettings, national_id_module
-from hr_connector.rules import DateParser
+from hr_connector.rules import date_parser
 from hr_connector.schemas import SCHEMAS, RunSchema
 
 NOWHERE = Path("/nonexistent/hr-connector-quality-test")
@@ -158,7 +158,7 @@ def day_text(value: int | str | None) -> str | None:
 def test_overlaps_are_every_pair_of_one_persons_intersecting_periods(
     periods: list[tuple[str | None, Any, Any]], with_end: bool
 ) -> None:
-    parse = DateParser(("%Y-%m-%d", "%d.%m.%Y"))
+    parse = date_parser(("%Y-%m-%d", "%d.%m.%Y"))
     persons = [p for p, _s, _e in periods]
     starts = [day_text(s) for _p, s, _e in periods]
     ends = [day_text(e) for _p, _s, e in periods]

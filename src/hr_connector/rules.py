@@ -16,6 +16,7 @@ thousand distinct texts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -64,6 +65,11 @@ def parse_date(text: str, formats: Sequence[str]) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def date_parser(formats: Sequence[str]) -> Callable[[str], date | None]:
+    """:func:`parse_date` with the run's ``formats``, as one function of the text."""
+    return functools.partial(parse_date, formats=tuple(formats))
 
 
 def parse_dates(values: pl.Expr, texts: pl.Series, formats: Sequence[str]) -> pl.Expr:

@@ -18,7 +18,7 @@ import polars as pl
 
 from hr_connector.quality.findings import CheckRun, no_findings
 from hr_connector.quality.settings import CheckContext
-from hr_connector.rules import DateParser
+from hr_connector.rules import date_parser
 
 #: The day number of an open end (after every start); every day number is below ``_DAYS``.
 OPEN = date.max.toordinal()
@@ -94,7 +94,7 @@ def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
         frame[ctx.person],
         frame[start],
         frame[end] if has_end else None,
-        DateParser(ctx.schema.date_formats),
+        date_parser(ctx.schema.date_formats),
     )
     key = ctx.schema.key_column
     shown = [key, start, end] if has_end else [key, start]
