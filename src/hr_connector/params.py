@@ -63,7 +63,7 @@ def _json_if_string(value: Any) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
             return json.loads(value)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON ({exc.msg})") from None
     return value
 

@@ -85,7 +85,7 @@ class _Pool(HTTPConnectionPool):
 
 
 class _TlsPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection  # type: ignore[assignment]
+    ConnectionCls = _TrackedHTTPSConnection
 
 
 class DeadlineAdapter(HTTPAdapter):
