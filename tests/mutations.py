@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The project's mutation check: each break below must make at least one test fail.
 
-Run it before a large refactor and quote its table in the closing note (issue 18)::
+Run it before a large refactor and quote its table in the closing note::
 
     .venv/bin/python tests/mutations.py            # every break (a few minutes)
     .venv/bin/python tests/mutations.py --only redact-no-op host-key-after-login

@@ -1,4 +1,4 @@
-"""Attachments that do not sink the run (issue 14): zipped above a size, capped per admin task,
+"""Attachments that do not sink the run: zipped above a size, capped per admin task,
 streamed from disk on every path (413 handling included), listed when they are not sent."""
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 def test_filing_a_300_mb_attachment_keeps_memory_flat(start_esm: StartEsm, tmp_path: Path) -> None:
     """300 MB sent plain (refused: 413), zipped on disk, the zip sent: peak RSS stays flat.
 
-    Reading the file whole, as before issue 14, would add >= 300 MB (the multipart copy twice
+    Reading the file whole, as the connector once did, would add >= 300 MB (the multipart copy twice
     that); the bound is generous for the interpreter's own noise.
     """
     big = tmp_path / "big.json"

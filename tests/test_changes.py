@@ -1,4 +1,4 @@
-"""Issue 12: every stop is reviewable (the changes in the admin task and its attachment) and every
+"""Every stop is reviewable (the changes in the admin task and its attachment) and every
 kind of change is limitable (update/new/changed/removed limits, counts or percentages)."""
 
 from __future__ import annotations
