@@ -2,16 +2,13 @@
 gone round), so that removing one while the other still holds is noticed:
 
 - fetch refuses an empty file (the parse step refuses a file without rows, too);
-- the XML parser resolves no entity, loads no DTD and opens no connection (the reader refuses a
-  DOCTYPE before the parser sees the file);
+- the XML parser resolves no entity and loads no DTD (the reader refuses a DOCTYPE before the
+  parser sees the file);
 - the admin task's Prefect artifact masks national IDs (the admin task masks them already).
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -70,34 +67,19 @@ def test_the_xml_parser_expands_no_entity(parser_alone: None, tmp_path: Path) ->
     assert "EXPANDED" not in text and "SECRET-FROM-DISK" not in text
 
 
-def test_the_xml_parser_loads_no_dtd_over_the_network(parser_alone: None, tmp_path: Path) -> None:
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(3)
-    port = listener.getsockname()[1]
-    connections: list[object] = []
-
-    def accept() -> None:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        connections.append(conn)
-        conn.close()
-
-    waiter = threading.Thread(target=accept, daemon=True)
-    waiter.start()
+def test_the_xml_parser_loads_no_dtd(parser_alone: None, tmp_path: Path) -> None:
+    """A DTD the parser read would fail the file here (it is not one). Over the network it could
+    not be read either: this libxml2 is built without HTTP, and ``no_network`` is set too."""
+    dtd = tmp_path / "titles.dtd"
+    dtd.write_text("<!ELEMENT this is not a DTD", encoding="utf-8")
     path = tmp_path / "title.xml"
     path.write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<!DOCTYPE titles SYSTEM "http://127.0.0.1:{port}/titles.dtd">\n'
+        f'<!DOCTYPE titles SYSTEM "{dtd.as_uri()}">\n'
         "<titles><title><title_id>T1</title_id><title_name>CEO</title_name></title></titles>\n",
         encoding="utf-8",
     )
-    with contextlib.suppress(Exception):  # refused or not: what matters is that nothing was fetched
-        _read(path)
-    waiter.join(timeout=5)
-    listener.close()
-    assert connections == [], "the parser fetched the DTD from the network"
+    assert _read(path) == [{"title_id": "T1", "title_name": "CEO"}]
 
 
 def test_the_admin_task_artifact_masks_national_ids(workdir: Path) -> None:
