@@ -1,4 +1,4 @@
-"""End-to-end mode of the benchmark (issue 14): the day a user meets, side by side in one run.
+"""End-to-end mode of the benchmark: the day a user meets, side by side in one run.
 
     .venv/bin/python bench/run.py --e2e [--sizes 1M] [--repeat 3] [--sftp-mb 100] [--rtt-ms 20]
 
@@ -49,7 +49,7 @@ WRAPPER = REPO / "deployments" / "epe" / "IGAConnector.py"
 ESM_PASSWORD = "bench-esm-password"
 MB = 1024 * 1024
 
-#: Targets of issue 14 (ratios: lower is better for times, higher for throughput).
+#: Targets (ratios: lower is better for times, higher for throughput).
 TARGETS = {
     "sftp_loopback": 0.70,
     "sftp_rtt": 0.80,
@@ -500,7 +500,7 @@ def markdown(results: dict[str, Any], info: dict[str, str], argv: list[str], loa
     s = summary(results)
     rtt = results["rtt_ms"]
     lines = [
-        "## End to end (issue 14)",
+        "## End to end",
         "",
         f"Command: `.venv/bin/python bench/run.py {' '.join(argv)}`; {info['date']}; "
         f"{info['nproc']} cores ({info['cpu']}), Python {info['python']}. {load}",

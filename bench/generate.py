@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic, realistic workperiod files for the benchmark (issue 7).
+"""Deterministic, realistic workperiod files for the benchmark.
 
 Why a generator and not the samples: the samples have 40 rows; the benchmark needs 10k, 100k and
 1M rows that look like a real Workday export (all 19 workperiod columns in the samples' order,

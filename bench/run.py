@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Benchmark of issue 7: the connector's runs beside the bare read of the same file.
+"""The benchmark: the connector's runs beside the bare read of the same file.
 
     .venv/bin/python bench/run.py [--sizes 10k,100k,1M] [--repeat 3] [--formats csv,json,xml]
     .venv/bin/python bench/run.py --e2e [--sizes 1M] [--repeat 3] [--sftp-mb 100] [--rtt-ms 20]
 
-``--e2e`` is the end-to-end mode of issue 14 (SFTP beside OpenSSH's ``sftp``, the day through the
+``--e2e`` is the end-to-end mode (SFTP beside OpenSSH's ``sftp``, the day through the
 EPE wrapper with the admin task filed); see ``bench/e2e.py``.
 
 For each size and format, every figure is the median of ``--repeat`` measurements, each in a
@@ -421,7 +421,7 @@ def write_results(
 ) -> str:
     info = machine()
     text = [
-        "# Benchmark results (issue 7)",
+        "# Benchmark results",
         "",
         f"Command: `.venv/bin/python bench/run.py {' '.join(argv)}`".replace("  ", " "),
         "",
@@ -458,7 +458,7 @@ def write_results(
     return "\n".join(text)
 
 
-E2E_HEADING = "## End to end (issue 14)"
+E2E_HEADING = "## End to end"
 
 
 def _kept_e2e_section() -> str:
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--e2e",
         action="store_true",
-        help="end-to-end mode (issue 14): SFTP vs OpenSSH sftp, the day through IGAConnector.py",
+        help="end-to-end mode: SFTP vs OpenSSH sftp, the day through IGAConnector.py",
     )
     parser.add_argument("--sftp-mb", type=int, default=100, help="e2e: size of the SFTP file")
     parser.add_argument("--rtt-ms", type=float, default=20.0, help="e2e: added round trip")

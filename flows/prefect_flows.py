@@ -130,7 +130,7 @@ def _run_and_decide(
     return Completed(message=message, data=result)
 
 
-def _make(data_type: DataType) -> Flow[..., Any]:
+def _make(data_type: DataType) -> Flow[..., State[Any]]:
     def hr_import(
         params: dict[str, Any],
         workdir: str,
@@ -160,12 +160,11 @@ def _make(data_type: DataType) -> Flow[..., Any]:
     )
     hr_import.__name__ = f"hr_import_{data_type}"
     return flow(
-        hr_import,
         name=f"hr-import-{data_type}",
         flow_run_name=functools.partial(run_name, data_type),
         persist_result=False,
         log_prints=False,
-    )
+    )(hr_import)
 
 
 hr_import_costcenter = _make("costcenter")
@@ -173,7 +172,7 @@ hr_import_organization = _make("organization")
 hr_import_title = _make("title")
 hr_import_workperiod = _make("workperiod")
 
-FLOWS: dict[str, Flow[..., Any]] = {
+FLOWS: dict[str, Flow[..., State[Any]]] = {
     "costcenter": hr_import_costcenter,
     "organization": hr_import_organization,
     "title": hr_import_title,

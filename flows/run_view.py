@@ -142,11 +142,8 @@ class _ExpectedStopFilter(logging.Filter):
         return not any(f".{cls.__name__}: " in text for cls in _subclasses(ExpectedStop))
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
+def _subclasses(cls: type[Exception]) -> list[type[Exception]]:
+    return [found for sub in cls.__subclasses__() for found in (sub, *_subclasses(sub))]
 
 
 _QUIET = _ExpectedStopFilter()

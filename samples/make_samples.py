@@ -345,7 +345,7 @@ NEXT_DAY_NEW: list[Period] = [
     Period("E1037", "2026-12-01", "2027-05-31", T, "T190", "OU132", "E1022"),  # WP-0041
 ]
 
-# One of each problem the data-quality checks find (issue 16); none blocks a row by default
+# One of each problem the data-quality checks find; none blocks a row by default
 # (the checks warn), so the counts above stay. E1001 is his own manager (a cycle), OU112 its own
 # parent, WP-0019 is charged to an unknown cost center, E1032's periods WP-0033/WP-0034
 # overlap, and E1033's national ID has a wrong check character.

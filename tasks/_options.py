@@ -38,10 +38,6 @@ def step_task(
             retry_delay_seconds=NETWORK_RETRY_DELAYS,
             retry_condition_fn=retry_transient,
         )
-    return task(
-        stops_as_failed(fn) if stops else fn,
-        name=name,
-        cache_policy=NO_CACHE,
-        persist_result=False,
-        **options,
+    return task(name=name, cache_policy=NO_CACHE, persist_result=False, **options)(
+        stops_as_failed(fn) if stops else fn
     )

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The project's mutation check: each break below must make at least one test fail.
 
-Run it before a large refactor and quote its table in the closing note (issue 18)::
+Run it before a large refactor and quote its table in the closing note::
 
     .venv/bin/python tests/mutations.py            # every break (a few minutes)
     .venv/bin/python tests/mutations.py --only redact-no-op host-key-after-login
@@ -189,6 +189,127 @@ BREAKS: tuple[Break, ...] = (
         "if len(c) > 1 or c[0] in graph.get(c[0], ())]",
         "if len(c) > 1]  # MUTATION",
         ("tests/test_quality_properties.py", "-k", "cycles"),
+    ),
+    Break(
+        "minimum-row-count-stops-at-the-minimum",
+        "a file with exactly minimum_row_count data rows is stopped",
+        "src/hr_connector/guards.py",
+        "and rows_read < params.minimum_row_count:",
+        "and rows_read <= params.minimum_row_count:  # MUTATION",
+        ("tests/test_limits_at_their_edges.py",),
+    ),
+    Break(
+        "one-day-work-period-blocked",
+        "a work period that ends the day it starts is blocked as ending before it starts",
+        "src/hr_connector/rules.py",
+        "(ctx.dates[end] < ctx.dates[start]).fill_null(False),",
+        "(ctx.dates[end] <= ctx.dates[start]).fill_null(False),  # MUTATION",
+        ("tests/test_limits_at_their_edges.py",),
+    ),
+    Break(
+        "changeset-digest-ignores-removed-ids",
+        "the changeset digest counts the removed rows but not which they are",
+        "src/hr_connector/compare.py",
+        'for tag, part in ((b"T", chosen.drop(_ROW)), (b"R", pl.DataFrame({"r": removed}))):',
+        'for tag, part in ((b"T", chosen.drop(_ROW)),):  # MUTATION',
+        ("tests/test_limits_at_their_edges.py",),
+    ),
+    Break(
+        "report-max-rows-not-on-removed",
+        "the admin task lists every removed row whatever report_max_rows says",
+        "src/hr_connector/changes.py",
+        "removed=_row_changes(self.removed.head(max_rows)),",
+        "removed=_row_changes(self.removed),  # MUTATION",
+        ("tests/test_limits_at_their_edges.py",),
+    ),
+    Break(
+        "changes-file-first-reason-only",
+        "the changes file lists only the first reason of a blocked row",
+        "src/hr_connector/changes.py",
+        'found.select(pl.lit("blocked").alias("change"),',
+        'found.unique("row", keep="first", maintain_order=True).select(pl.lit("blocked").alias('
+        '"change"),',
+        ("tests/test_changes_file_lines.py",),
+    ),
+    Break(
+        "changes-miss-a-column-gone-from-the-file",
+        "a column the file no longer has is not listed as a change",
+        "src/hr_connector/changes.py",
+        "columns = table_columns + sorted(set(previous.columns) - set(table_columns))",
+        "columns = table_columns  # MUTATION",
+        ("tests/test_changes_file_lines.py",),
+    ),
+    Break(
+        "fetch-takes-an-empty-file",
+        "fetch passes an empty file on (only the parse step would refuse it)",
+        "src/hr_connector/fetch.py",
+        "    if st.st_size == 0:\n",
+        "    if st.st_size < 0:  # MUTATION\n",
+        ("tests/test_second_layer_guards.py",),
+    ),
+    Break(
+        "xml-parser-resolves-entities",
+        "the XML parser expands entities (were a DOCTYPE let through)",
+        "src/hr_connector/readers/xml_reader.py",
+        '"resolve_entities": False,',
+        '"resolve_entities": True,  # MUTATION',
+        ("tests/test_second_layer_guards.py",),
+    ),
+    Break(
+        "xml-parser-loads-the-dtd",
+        "the XML parser loads the DTD a DOCTYPE names (were a DOCTYPE let through)",
+        "src/hr_connector/readers/xml_reader.py",
+        '"load_dtd": False,',
+        '"load_dtd": True,  # MUTATION',
+        ("tests/test_second_layer_guards.py",),
+    ),
+    Break(
+        "admin-task-artifact-unmasked",
+        "the admin task's Prefect artifact shows national IDs as the file holds them",
+        "src/hr_connector/artifacts.py",
+        "    return mask_national_ids(text)\n",
+        "    return text  # MUTATION\n",
+        ("tests/test_second_layer_guards.py",),
+    ),
+    Break(
+        "a-rule-code-without-texts",
+        "a rule gives a reason code translation.json has no texts for",
+        "src/hr_connector/rules.py",
+        'Rule("valid dates", ("invalid_date",), _valid_dates),',
+        'Rule("valid dates", ("invalid_date", "date_out_of_range"), _valid_dates),  # MUTATION',
+        ("tests/test_changes.py", "-k", "six_languages or admin_task_words"),
+    ),
+    Break(
+        "prefect-retries-every-failure",
+        "the network tasks retry every failure under Prefect (auth, host key, 4xx too)",
+        "tasks/_retry.py",
+        "    except Exception:\n        return False\n",
+        "    except Exception:\n        return True  # MUTATION\n",
+        ("tests/test_retries_under_prefect.py", "-k", "once"),
+    ),
+    Break(
+        "sftp-refusals-retried",
+        "an SFTP refusal (wrong password, unknown host key) is taken for a passing failure",
+        "src/hr_connector/errors.py",
+        "class SftpError(RunInterrupted):",
+        "class SftpError(TransientError):  # MUTATION",
+        ("tests/test_retries_under_prefect.py", "-k", "once"),
+    ),
+    Break(
+        "sftp-change-during-download-accepted",
+        "a remote file that changed during the download is taken as it was read",
+        "src/hr_connector/clients/sftp.py",
+        'raise still(f"{change} during the download")',
+        "pass  # MUTATION",
+        ("tests/test_sftp_whole_files.py", "-k", "during_the_download"),
+    ),
+    Break(
+        "attachment-cap-per-file-only",
+        "the attachment cap is applied to each small file alone, not to their total",
+        "src/hr_connector/attachments.py",
+        "                room -= size\n",
+        "                pass  # MUTATION\n",
+        ("tests/test_attachments.py", "-k", "each_fit"),
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Attachments that do not sink the run (issue 14): zipped above a size, capped per admin task,
+"""Attachments that do not sink the run: zipped above a size, capped per admin task,
 streamed from disk on every path (413 handling included), listed when they are not sent."""
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 def test_filing_a_300_mb_attachment_keeps_memory_flat(start_esm: StartEsm, tmp_path: Path) -> None:
     """300 MB sent plain (refused: 413), zipped on disk, the zip sent: peak RSS stays flat.
 
-    Reading the file whole, as before issue 14, would add >= 300 MB (the multipart copy twice
+    Reading the file whole, as the connector once did, would add >= 300 MB (the multipart copy twice
     that); the bound is generous for the interpreter's own noise.
     """
     big = tmp_path / "big.json"
@@ -278,3 +278,24 @@ def test_filing_a_300_mb_attachment_keeps_memory_flat(start_esm: StartEsm, tmp_p
     with zipfile.ZipFile(sandbox.file_path(figures["card"], "big.json.zip")) as archive:
         assert archive.getinfo("big.json").file_size == size
     assert figures["after"] - figures["before"] < 100, figures
+
+
+def test_small_attachments_that_each_fit_but_not_together_are_capped(
+    workdir: Path, samples: Path
+) -> None:
+    """A 20 KB cap: the archive (19 KB) and the output (17 KB) each fit alone, not together."""
+    from hr_connector.clients.local import LocalOnlySink
+
+    place(workdir, samples / "workperiod" / "workperiod.csv")
+    params = parse_params(base_raw(report_attachment_max_mb="0.02"))
+    run_import(params, WorkDir(workdir, "3", "workperiod"), LocalOnlySink())
+    task = json.loads((workdir / "3_admin_task.json").read_text(encoding="utf-8"))
+    capped = [Path(a["path"]) for a in task["attachments"] if a["name"] != "3_admin_task.json"]
+    assert [p.name for p in capped] == ["error_workperiod_archive.json"]  # the smallest first
+    assert sum(p.stat().st_size for p in capped) <= 0.02 * MB
+    assert {item["name"] for item in task["not_attached"]} == {
+        "3_output.json",
+        "workperiod_archive.json",
+    }
+    listed = [line for line in task["description"].splitlines() if "at most 0.02 MB" in line]
+    assert len(listed) == 2

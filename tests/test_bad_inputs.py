@@ -1,4 +1,4 @@
-"""Bad and hostile HR files (issue 8): a clear error or a blocked row, never a traceback alone,
+"""Bad and hostile HR files: a clear error or a blocked row, never a traceback alone,
 never partial output, never an advanced archive; within bounded time and memory.
 
 Every case first runs a good full load (the title sample), then feeds the bad file to a partial
@@ -7,7 +7,7 @@ checked byte for byte. Small hostile files live in ``tests/corpus/`` (see its RE
 ones (10 MB fields, 100 MB single lines, 100k-deep nesting) are generated in ``tmp_path``.
 
 The helpers at the top (:func:`run_measured`, :func:`seed_full_run`, :class:`Snapshot`) are also
-used by the other issue-8 suites (test_faults, test_concurrency, test_secrets_leak, test_hardening).
+used by the other suites (test_faults, test_concurrency, test_secrets_leak, test_hardening).
 """
 
 from __future__ import annotations

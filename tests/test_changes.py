@@ -1,4 +1,4 @@
-"""Issue 12: every stop is reviewable (the changes in the admin task and its attachment) and every
+"""Every stop is reviewable (the changes in the admin task and its attachment) and every
 kind of change is limitable (update/new/changed/removed limits, counts or percentages)."""
 
 from __future__ import annotations
@@ -295,12 +295,25 @@ def test_full_run_counts_agree_in_log_summary_and_admin_task(
     assert "new" not in table and "removed" not in table
 
 
+def reason_codes() -> set[str]:
+    """Every reason code a run can give, from where each is declared: the validation rules, the
+    data-quality checks, and the readers' and the row-ID check's own (with their log words)."""
+    from hr_connector.quality.checks import ROW_CHECKS
+    from hr_connector.records import REASON_TEXT_EN
+    from hr_connector.rules import RULES
+
+    declared = {code for rule in RULES for code in rule.codes}
+    return declared | {code for check in ROW_CHECKS for code in check.codes} | set(REASON_TEXT_EN)
+
+
 def test_log_and_error_archive_use_the_admin_task_words() -> None:
     from hr_connector.records import REASON_TEXT_EN
     from hr_connector.texts import Translations
 
     shipped = Translations.load()
-    for code, text in REASON_TEXT_EN.items():
+    for code in sorted(reason_codes()):
+        assert code in REASON_TEXT_EN, f"{code}: no English words for the log"
+        text = REASON_TEXT_EN[code]
         assert shipped.cases[f"reason_{code}"]["en"] in (text, text.replace("'", "")), code
 
 
@@ -318,7 +331,6 @@ def _error_cases() -> set[str]:
 
 def test_every_case_the_code_uses_is_written_in_all_six_languages() -> None:
     """A case or a language missing from translation.json fails here, not in a customer's run."""
-    from hr_connector.records import REASON_TEXT_EN
     from hr_connector.report import APPROVABLE_CASES, REPORT_CASES
     from hr_connector.texts import SHIPPED_LANGUAGES, Translations
 
@@ -327,7 +339,7 @@ def test_every_case_the_code_uses_is_written_in_all_six_languages() -> None:
         *REPORT_CASES,
         *APPROVABLE_CASES,
         *_error_cases(),
-        *(f"reason_{code}" for code in REASON_TEXT_EN),
+        *(f"reason_{code}" for code in reason_codes()),
         "changes_rejected",
         "attachments_omitted",
         "attachments_not_supported",
@@ -338,6 +350,30 @@ def test_every_case_the_code_uses_is_written_in_all_six_languages() -> None:
         assert not missing, (case, missing)
         for language in SHIPPED_LANGUAGES:
             assert shipped.cases[case][language].strip(), (case, language)
+
+
+@pytest.mark.parametrize("where", ["rule", "check"])
+def test_a_reason_code_without_texts_fails_the_language_check(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A rule or a data-quality check given a new code, and no texts for it, is caught."""
+    from dataclasses import replace
+
+    from hr_connector import rules
+    from hr_connector.quality import checks
+
+    if where == "rule":
+        new = rules.Rule("new rule", ("brand_new_reason",), lambda ctx: [])
+        monkeypatch.setattr(rules, "RULES", [*rules.RULES, new])
+    else:
+        first = replace(
+            checks.ROW_CHECKS[0], codes=(*checks.ROW_CHECKS[0].codes, "brand_new_reason")
+        )
+        monkeypatch.setattr(checks, "ROW_CHECKS", (first, *checks.ROW_CHECKS[1:]))
+    with pytest.raises(AssertionError, match="reason_brand_new_reason"):
+        test_every_case_the_code_uses_is_written_in_all_six_languages()
+    with pytest.raises(AssertionError, match="brand_new_reason: no English words"):
+        test_log_and_error_archive_use_the_admin_task_words()
 
 
 @pytest.mark.parametrize("language", ["en", "fi", "de"])

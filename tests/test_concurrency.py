@@ -1,4 +1,4 @@
-"""Concurrent runs (issue 8): one run per data type and working directory, never interleaved
+"""Concurrent runs: one run per data type and working directory, never interleaved
 writes; a lock left by a dead process never blocks; other data types run side by side."""
 
 from __future__ import annotations

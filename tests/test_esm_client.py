@@ -1,4 +1,4 @@
-"""The ESM clients and sinks over real HTTP against the local ESM (PLATFORM.md §7, issue 4)."""
+"""The ESM clients and sinks over real HTTP against the local ESM (PLATFORM.md §7)."""
 
 from __future__ import annotations
 

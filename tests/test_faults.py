@@ -1,4 +1,4 @@
-"""Fault injection (issue 8): killed runs, a full disk, an ESM that fails; nothing lost.
+"""Fault injection: killed runs, a full disk, an ESM that fails; nothing lost.
 
 What "importable stale output" means here. The platform imports ``<taskid>_output.json`` only
 after the script exits 0 (PLATFORM.md §1). A run killed *before* its commit leaves the previous

@@ -1,4 +1,4 @@
-"""Hardening (issue 8): paths cannot leave the working directory, files holding personal data are
+"""Hardening: paths cannot leave the working directory, files holding personal data are
 private, no shell is ever run, and the ESM's TLS certificate is verified unless the operator opts
 out (and that opt-out is logged).
 

@@ -1,4 +1,4 @@
-"""Issue 17, points 1–3: no change is ever lost, whatever moment the wrapper is killed at.
+"""No change is ever lost, whatever moment the wrapper is killed at.
 
 The platform is simulated as it behaves (PLATFORM.md §1): it imports ``<taskid>_output.json``
 after, and only after, the script exits 0; an import is an upsert by ``objectGUID`` (importing

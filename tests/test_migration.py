@@ -1,4 +1,4 @@
-"""A customer moving from the vendor's IGAConnector.py keeps its configuration (issue 11).
+"""A customer moving from the vendor's IGAConnector.py keeps its configuration.
 
 Each test drives the wrapper ``deployments/epe/IGAConnector.py`` as a subprocess, the way the
 engine runs it for a migrating customer: the vendor's example parameters verbatim from its page
@@ -366,7 +366,7 @@ def test_language_without_any_text_stops_with_an_english_admin_task(
     assert not (workdir / "1042_output.json").exists()
 
 
-# --- archives that are not rows (issue 17.4) ----------------------------------------------
+# --- archives that are not rows -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -418,7 +418,7 @@ def test_archive_with_numbers_and_booleans_compares_as_text(workdir: Path, esm: 
     assert json.loads((workdir / "1042_output.json").read_text(encoding="utf-8")) == []
 
 
-# --- objectGUID_field_name naming a column of the file (issue 17.9) ------------------------
+# --- objectGUID_field_name naming a column of the file ---------------------------------------
 
 
 def _with_column(workdir: Path, name: str, values: str) -> None:
@@ -543,7 +543,7 @@ def test_missing_column_suggests_the_one_of_its_kind_and_the_field_names_fix(
     assert task["case"] == "missing_columns" and "PersNumber" in task["description"]
 
 
-# --- unusable invocations and unexpected errors (issue 17.13, issue 11.2) --------------------
+# --- unusable invocations and unexpected errors ----------------------------------------------
 
 
 def test_parameters_nested_100000_deep_exit_2_in_one_line(workdir: Path) -> None:

@@ -1,4 +1,4 @@
-"""The operator's view (issue 13): a run tells its own story in Prefect, checked through the API.
+"""The operator's view: a run tells its own story in Prefect, checked through the API.
 
 Deployments from prefect.yaml run on a real process worker against the session's Prefect server:
 an update-limit stop and a missing file. The step that stopped the run is the Failed task run with

@@ -1,4 +1,4 @@
-"""hr_connector is a regular package with a version (issue 15, point 7)."""
+"""hr_connector is a regular package with a version."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The parameters are built from parts: the flat vendor keys customers send are grouped on input
-into settings models, and every message still names the flat keys (issue 15, point 5)."""
+into settings models, and every message still names the flat keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data-quality checks (issue 16): per check and severity, on local files with the plain steps.
+"""Data-quality checks: per check and severity, on local files with the plain steps.
 
 References come from the other data types' archives in the same working directory (as under
 EPE, each written by a real import) or from ``reference_archives_dir`` (a Prefect deployment's

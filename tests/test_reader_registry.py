@@ -1,5 +1,4 @@
-"""Readers behind one registry: the format a file is read as decides its rules, not its suffix
-(issue 15, point 4)."""
+"""Readers behind one registry: the format a file is read as decides its rules, not its suffix."""
 
 from __future__ import annotations
 

@@ -291,7 +291,7 @@ def _esm_error(url: str, kind: str = "rest") -> ConnectorError:
 
 
 def test_esm_login_error_page_quoting_the_request_body_is_masked() -> None:
-    """The form-encoded login body, as requests sent it (issue 17's finding 5)."""
+    """The form-encoded login body, as requests sent it."""
     with _QuotingEsm("body") as esm:
         error = _esm_error(esm.url)
     shown = f"{error} | {error.figures}"

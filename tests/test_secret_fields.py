@@ -1,5 +1,5 @@
 """What is a secret is declared once: the SecretStr fields of the parameter models; masking,
-redaction, stashing and resolving derive from it (issue 15, point 5)."""
+redaction, stashing and resolving derive from it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secrets never leak (issue 8): after runs that fail in every way, grep everything they left.
+"""Secrets never leak: after runs that fail in every way, grep everything they left.
 
 "Everything": every file in the working directory (logs at debug level, admin task JSON and
 Markdown, outputs, archives, the lock), stdout and stderr, what the local ESM stored (datacards and

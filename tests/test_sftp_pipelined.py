@@ -1,4 +1,4 @@
-"""Pipelined SFTP reads (issue 14) against a real OpenSSH sshd on loopback: byte-identical files
+"""Pipelined SFTP reads against a real OpenSSH sshd on loopback: byte-identical files
 whatever the request size and window, and the download's guarantees kept (a drop mid-file is the
 retryable error, no traceback on stderr, no partial file)."""
 

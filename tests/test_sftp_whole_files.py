@@ -69,3 +69,37 @@ def test_a_file_still_being_written_is_not_taken_and_the_rerun_takes_it_whole(
     output = (root / "21_output.json").read_text(encoding="utf-8")
     assert output.count('"org_unit_id"') == ROWS
     assert not remote.exists() and (sftp_env.archive / remote.name).exists()
+
+
+def test_a_file_that_changes_during_the_download_is_refused_and_left_in_place(
+    sftp_env: SftpEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HR system appends to the file while the connector downloads it (after it settled)."""
+    import paramiko
+
+    from hr_connector.clients import sftp
+    from hr_connector.errors import FileStillBeingWritten
+
+    remote = sftp_env.put("organization_20261207.csv", b"org_unit_id;org_unit_name\nOU1;Head\n")
+    opened: list[str] = []
+    real_open, real_stat = paramiko.SFTPClient.open, paramiko.SFTPClient.stat
+
+    def open_(self: paramiko.SFTPClient, path: str, *args: Any, **kwargs: Any) -> Any:
+        opened.append(path)
+        return real_open(self, path, *args, **kwargs)
+
+    def stat_(self: paramiko.SFTPClient, path: str) -> Any:
+        if opened:  # the download has begun: the export writes more rows
+            with remote.open("ab") as fh:
+                fh.write(b"OU2;Late\n")
+        return real_stat(self, path)
+
+    monkeypatch.setattr(paramiko.SFTPClient, "open", open_)
+    monkeypatch.setattr(paramiko.SFTPClient, "stat", stat_)
+    with pytest.raises(FileStillBeingWritten) as refused:
+        sftp.download_hr_file(sftp_env.settings(), sftp_env.workdir, "./organization/*.csv")
+    assert "during the download" in str(refused.value)
+    assert "is still being written" in str(refused.value)
+    local = sftp_env.local()
+    assert not local.exists() or list(local.iterdir()) == []  # no partial file, no temporary
+    assert remote.exists() and not any(sftp_env.archive.iterdir())  # nothing moved

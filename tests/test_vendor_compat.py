@@ -1,4 +1,4 @@
-"""The pieces of the drop-in for migrating customers, one by one (issue 11).
+"""The pieces of the drop-in for migrating customers, one by one.
 
 The subprocess tests in test_migration.py drive the wrapper end to end; these pin the rules of each
 piece on many inputs: reading the engine's stdin, merging translation.json, matching header names,

@@ -166,15 +166,15 @@ def _suspend(form: type[ChangesetDecision], *, timeout: int, key: str, message: 
     from prefect.context import FlowRunContext
     from prefect.exceptions import Abort, Pause
     from prefect.input import keyset_from_paused_state
-    from prefect.states import Suspended
+    from prefect.states import State, Suspended
     from prefect.utilities.engine import propose_state_sync
 
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         raise RuntimeError("only a flow run can be suspended")
-    proposed = Suspended(timeout_seconds=timeout, pause_key=key, message=message)
+    proposed: State[None] = Suspended(timeout_seconds=timeout, pause_key=key, message=message)
     keyset = keyset_from_paused_state(proposed)
-    proposed.state_details.run_input_keyset = keyset
+    proposed.state_details.run_input_keyset = dict(keyset.items())
     with get_client(sync_client=True) as client:
         try:
             state = propose_state_sync(

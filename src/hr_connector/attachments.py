@@ -1,4 +1,4 @@
-"""The admin task's attachments: streamed from disk, zipped above a size, capped (issue 14).
+"""The admin task's attachments: streamed from disk, zipped above a size, capped.
 
 A run attaches its archive, its output and its error archive. On a large day those are hundreds of
 megabytes, so nothing here ever holds a whole file in memory:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
@@ -317,11 +318,11 @@ def write_changes_csv(workdir: WorkDir, changes: RunChanges, blocked: pl.DataFra
     lines = lines.select(neutralised(pl.col(c)).alias(c) for c in CSV_COLUMNS)
     path = changes_csv_path(workdir)
 
-    def write(fh: object) -> None:
-        fh.write(b"\xef\xbb\xbf")  # type: ignore[attr-defined]
-        lines.write_csv(fh, separator=";", line_terminator="\r\n", quote_style="necessary")  # type: ignore[arg-type]
+    def write(fh: IO[bytes]) -> None:
+        fh.write(b"\xef\xbb\xbf")
+        lines.write_csv(fh, separator=";", line_terminator="\r\n", quote_style="necessary")
 
-    write_atomic(path, write)  # type: ignore[arg-type]
+    write_atomic(path, write)
     return path
 
 

@@ -248,7 +248,7 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
             "report_folder_code": "iga_tasks",
             "update_limit": 3,
             "language": "en",
-            # the data-quality checks (issue 16) warn about the samples' deliberate problems;
+            # the data-quality checks warn about the samples' deliberate problems;
             # same_file warn keeps each file's SHA-256, so day 3's repeated file is recognised
             "national_id_country": "fi",
             "checks": {"same_file": "warn"},

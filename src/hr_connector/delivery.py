@@ -66,13 +66,8 @@ class BaseView(WorkDir):
 
     empty_if_missing = True
 
-    @property
-    def archive(self) -> Path:
-        return self.kept_archive
-
-    @property
-    def error_archive(self) -> Path:
-        return self.kept_error_archive
+    archive = WorkDir.kept_archive
+    error_archive = WorkDir.kept_error_archive
 
 
 def comparison_base(workdir: WorkDir, *, dry_run: bool = False) -> WorkDir:

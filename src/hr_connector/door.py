@@ -26,6 +26,7 @@ import contextlib
 import errno
 import fcntl
 import fnmatch
+import io
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -149,7 +150,7 @@ class Door:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def open_read(self, path: Path) -> BinaryIO:
+    def open_read(self, path: Path) -> io.BufferedReader:
         """A regular file for reading (FileNotFoundError when it is missing)."""
         with self._at(path) as (folder, name):
             fd = self._open_regular(path, folder, name, os.O_RDONLY)
@@ -270,7 +271,7 @@ class Door:
                     os.unlink(name, dir_fd=folder)
                 raise
 
-    def write_staged(self, final: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    def write_staged(self, final: Path, write: Callable[[IO[bytes]], object]) -> Path:
         """``final``'s content written to a new sibling file and fsynced; its path (renamed in
         by :meth:`replace` or a commit)."""
         with self.staging(final) as (tmp, fh):
@@ -295,7 +296,7 @@ class Door:
                 os.replace(source, name, src_dir_fd=source_folder, dst_dir_fd=folder)
             os.fsync(folder)
 
-    def write_atomic(self, final: Path, write: Callable[[IO[bytes]], None]) -> None:
+    def write_atomic(self, final: Path, write: Callable[[IO[bytes]], object]) -> None:
         self.replace(self.write_staged(final, write), final)
 
     def write_bytes(self, final: Path, data: bytes) -> None:

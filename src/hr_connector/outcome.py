@@ -158,7 +158,7 @@ class AdminTask(BaseModel):
     not_attached: list[NotAttached] = Field(default_factory=list)
     created_at: str
     changes: ChangeList | None = None
-    #: the "Data quality" section: findings per check (issue 16)
+    #: the "Data quality" section: findings per check
     data_quality: QualityReport | None = None
 
 
@@ -182,7 +182,7 @@ class ImportResult(BaseModel):
     #: attachments the ESM refused although it filed the task (the task lists them)
     attachments_refused: list[str] = Field(default_factory=list)
     changes: ChangeList | None = None
-    #: data-quality findings per check that ran (issue 16)
+    #: data-quality findings per check that ran
     data_quality: dict[str, int] = Field(default_factory=dict)
 
     @property

@@ -63,7 +63,7 @@ def _json_if_string(value: Any) -> Any:
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
             return json.loads(value)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON ({exc.msg})") from None
     return value
 
@@ -148,7 +148,7 @@ class SftpSettings(BaseModel):
 
 
 class QualityParams(BaseModel):
-    """The data-quality keys (issue 16, :mod:`hr_connector.quality`): severities and figures."""
+    """The data-quality keys (:mod:`hr_connector.quality`): severities and figures."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -212,7 +212,7 @@ class ConnectorParams(BaseModel):
     report_attachment_max_mb: float = Field(default=20.0, ge=0)
     approved_changeset: str | None = None
     dry_run: bool = False
-    # Limits per kind of change and the review of a stop (issue 12): see hr_connector.limits.
+    # Limits per kind of change and the review of a stop: see hr_connector.limits.
     new_limit: OptionalLimit = None
     changed_limit: OptionalLimit = None
     removed_limit: OptionalLimit = None
@@ -262,7 +262,7 @@ class ConnectorParams(BaseModel):
     @field_validator("date_formats")
     @classmethod
     def _usable_date_formats(cls, value: list[str]) -> list[str]:
-        for fmt in value:  # a format must read back the date it writes (issue 17: "%")
+        for fmt in value:  # a format must read back the date it writes ("%" does not)
             probe = date(2001, 2, 3)
             try:
                 usable = datetime.strptime(probe.strftime(fmt), fmt).date() == probe
@@ -325,7 +325,7 @@ OPTIONAL_GROUPS: dict[str, str] = {"sftp": "sftp_server_fqdn"}
 
 
 def _no_bool_number(value: Any) -> Any:
-    if isinstance(value, bool):  # JSON true is not 1 (issue 17)
+    if isinstance(value, bool):  # JSON true is not 1
         raise ValueError("a number is expected, not true/false")
     return value
 

@@ -112,7 +112,7 @@ def sidecar_meta(archive_sha256: str, error_sha256: str, key: str) -> dict[str, 
 
 def write_sidecar(fh: IO[bytes], rows: pl.LazyFrame, meta: dict[str, str]) -> None:
     """The imported rows (streamed, not collected first) with the hashes they are tied to."""
-    rows.sink_parquet(fh, compression="lz4", statistics=False, metadata=meta)  # type: ignore[arg-type]
+    rows.sink_parquet(fh, compression="lz4", statistics=False, metadata=meta)
 
 
 def _meta(door: Door, path: Path) -> dict[str, Any] | None:
@@ -189,6 +189,7 @@ class _Float(str):
     """A JSON number's exact text (with a fraction or an exponent)."""
 
 
+_KINDS: dict[type, str] = {_Int: "int", _Float: "float"}
 _ARCHIVE_DECODER = json.JSONDecoder(parse_int=_Int, parse_float=_Float)
 
 
@@ -223,7 +224,7 @@ def _each(door: Door, path: Path, label: str, take: Callable[[int, Any], None]) 
 
 def _kind(value: Any) -> str:
     """The JSON value's kind as Python names it (a number's as it was written)."""
-    return {_Int: "int", _Float: "float"}.get(type(value), type(value).__name__)
+    return _KINDS.get(type(value), type(value).__name__)
 
 
 def _flat_row(row: Any, number: int, label: str) -> dict[str, str | None]:

@@ -22,12 +22,9 @@ Value = str | None
 PositionKind = Literal["line", "record"]
 
 #: The columns of a reasons frame, in order.
-REASONS_SCHEMA: dict[str, pl.DataType] = {
-    "row": pl.UInt32(),
-    "code": pl.String(),
-    "column": pl.String(),
-    "detail": pl.String(),
-}
+REASONS_SCHEMA = pl.Schema(
+    {"row": pl.UInt32(), "code": pl.String(), "column": pl.String(), "detail": pl.String()}
+)
 
 
 class Reason(NamedTuple):

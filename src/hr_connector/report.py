@@ -80,8 +80,10 @@ APPROVABLE_CASES = (
 class ReportSink(Protocol):
     """Where an admin task is filed (the ESM's REST or XML API, or nowhere for a dry run)."""
 
-    #: the attachments the target refused in the last :meth:`file` (the task lists them)
-    refused: Sequence[str]
+    @property
+    def refused(self) -> Sequence[str]:
+        """The attachments the target refused in the last :meth:`file` (the task lists them)."""
+        ...
 
     def file(self, task: AdminTask) -> str:
         """File the task; return the datacard's ID (or another reference)."""

@@ -82,7 +82,10 @@ def _lookup(ref: str) -> str:
     try:
         from prefect.blocks.system import Secret
 
-        return str(Secret.load(name).get())
+        block = Secret.load(name)
+        if not isinstance(block, Secret):  # a coroutine: called inside an event loop
+            raise TypeError("loaded inside an event loop")
+        return str(block.get())
     except Exception as exc:
         raise LookupError(
             f"the Prefect Secret block {name!r} cannot be loaded ({type(exc).__name__})"

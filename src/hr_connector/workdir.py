@@ -21,7 +21,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, overload
 
 from hr_connector.door import Door, FileRefused, staged_name
 from hr_connector.errors import RunLocked
@@ -43,7 +43,13 @@ class _TaskFile:
     def __init__(self, template: str, under: str = ".") -> None:
         self.template = f"{under}/{template}"
 
-    def __get__(self, wd: WorkDir, owner: type[WorkDir] | None = None) -> Path:
+    @overload
+    def __get__(self, wd: None, owner: type[WorkDir]) -> _TaskFile: ...
+    @overload
+    def __get__(self, wd: WorkDir, owner: type[WorkDir] | None = None) -> Path: ...
+    def __get__(self, wd: WorkDir | None, owner: type[WorkDir] | None = None) -> Path | _TaskFile:
+        if wd is None:  # on the class: the file itself, for a subclass to name another
+            return self
         return wd.root / self.template.format(task_id=wd.task_id, data_type=wd.data_type)
 
 
@@ -174,7 +180,7 @@ def temp_path(final: Path) -> Path:
     return staged_name(final)
 
 
-def write_staged(final: Path, write: Callable[[IO[bytes]], None]) -> Path:
+def write_staged(final: Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write ``final``'s content to a temporary sibling, fsynced; return the temporary path."""
     return door_for(final).write_staged(final, write)
 
@@ -189,7 +195,7 @@ def write_staged_together(
     return [tmp for tmp, _ in staged]
 
 
-def write_atomic(final: Path, write: Callable[[IO[bytes]], None]) -> None:
+def write_atomic(final: Path, write: Callable[[IO[bytes]], object]) -> None:
     door_for(final).write_atomic(final, write)
 
 

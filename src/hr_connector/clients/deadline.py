@@ -1,4 +1,4 @@
-"""A bound on a whole HTTP call, not on each read (issue 17, point 11).
+"""A bound on a whole HTTP call, not on each read.
 
 ``requests`` only bounds the connect and each single read: a server (or a proxy) that trickles
 its answer, one byte every half second, keeps a call and the run alive for ever. :func:`bounded`
@@ -85,7 +85,7 @@ class _Pool(HTTPConnectionPool):
 
 
 class _TlsPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection  # type: ignore[assignment]
+    ConnectionCls = _TrackedHTTPSConnection
 
 
 class DeadlineAdapter(HTTPAdapter):

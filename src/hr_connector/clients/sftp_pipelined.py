@@ -1,4 +1,4 @@
-"""Pipelined SFTP reads: many read requests in flight, answered on the calling thread (issue 14).
+"""Pipelined SFTP reads: many read requests in flight, answered on the calling thread.
 
 A sequential ``SFTPFile.read`` costs one network round trip per request, so over a 20 ms link a
 download crawls at request size / RTT whatever the bandwidth. OpenSSH's ``sftp`` keeps up to 64

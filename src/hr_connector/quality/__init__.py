@@ -1,4 +1,4 @@
-"""Checks no peer makes (issue 16): whole-file data quality beyond the per-row validation.
+"""Checks no peer makes: whole-file data quality beyond the per-row validation.
 
 One module per check family: :mod:`references` (IDs that must exist in the other data types'
 last imports), :mod:`cycles` (parent and manager chains that loop), :mod:`overlaps` (one

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import polars as pl
 
@@ -176,8 +176,8 @@ def _stripped(line: pl.Expr) -> pl.Expr:
 def _suspicious(records: pl.DataFrame) -> bool:
     """A record the strict reader must look at: a line too long, or a carriage return that is
     not inside quotes (it would end the line)."""
-    too_long = records.get_column("length").max()
-    return bool(records.get_column("cr").any()) or int(too_long or 0) > MAX_LINE_CHARS
+    too_long = cast(int | None, records.get_column("length").max())
+    return bool(records.get_column("cr").any()) or (too_long or 0) > MAX_LINE_CHARS
 
 
 def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | None) -> Table:
@@ -209,7 +209,8 @@ def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | 
                 "detail": (fields.filter(ragged).cast(pl.String) + f"/{width}"),
             }
         )
-        shortest = int(fields.min() or 0)  # only the columns a short row lacks are touched
+        # only the columns a short row lacks are touched
+        shortest = cast(int | None, fields.min()) or 0
         frame = frame.with_columns(
             pl.when(pl.lit(fields) <= i).then(None).otherwise(pl.col(c)).alias(c)
             for i, c in enumerate(header)
@@ -227,7 +228,7 @@ def _check_field_lengths(frame: pl.DataFrame, positions: pl.Series, name: str) -
     if max((w or 0 for w in widest), default=0) <= MAX_FIELD_CHARS:
         return
     longest = frame.select(pl.max_horizontal(pl.all().str.len_chars())).to_series()
-    if (longest.max() or 0) > MAX_FIELD_CHARS:
+    if (cast(int | None, longest.max()) or 0) > MAX_FIELD_CHARS:
         at = int(longest.arg_max() or 0)
         raise FileUnreadable(
             name,

@@ -1,9 +1,9 @@
-"""Issue 17: hostile files and parameters that walked around a guard or ended badly.
+"""Hostile files and parameters that once walked around a guard or ended badly.
 
-Point 6 (an approval that lets another changeset through), 8 (UTF-16/32 without a BOM),
-10 (look-alike row IDs, an escaped NUL in JSON, a lone CR in CSV) and 15 (a repeated wrapper
-key, a date format that reads no date, ``true`` as a number). Each runs the plain pipeline
-after a good full load and checks what a user sees: the decision, the message, the files.
+An approval that lets another changeset through, UTF-16/32 without a BOM, look-alike row IDs,
+an escaped NUL in JSON, a lone CR in CSV, a repeated wrapper key, a date format that reads no
+date, ``true`` as a number. Each runs the plain pipeline after a good full load and checks what
+a user sees: the decision, the message, the files.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _sample_lines() -> str:
     return (SAMPLES / "title" / "title.csv").read_text(encoding="utf-8")
 
 
-# --- point 6: the changeset digest is injective ---------------------------------------------
+# --- the changeset digest is injective ------------------------------------------------------------
 
 
 def test_an_approval_does_not_let_a_colliding_changeset_through(workdir: Path) -> None:
@@ -59,7 +59,7 @@ def test_an_approval_does_not_let_a_colliding_changeset_through(workdir: Path) -
     assert Snapshot.of(workdir, "title").archives == before.archives
 
 
-# --- point 8: the encoding is checked before any parser sees the bytes ----------------------
+# --- the encoding is checked before any parser sees the bytes -------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_a_doctype_hidden_in_utf16_is_never_parsed(workdir: Path) -> None:
     assert "without a byte-order mark" in str(result.interruption)
 
 
-# --- point 10: one rule each ----------------------------------------------------------------
+# --- one rule each --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_a_lone_cr_outside_quotes_refuses_the_file_and_inside_quotes_is_a_value(
     assert output == [{"title_id": "T900", "title_name": "Kept\rtogether", "objectGUID": "T900"}]
 
 
-# --- point 15 -------------------------------------------------------------------------------
+# --- wrapper keys, date formats, numbers ----------------------------------------------------------
 
 
 def test_a_repeated_wrapper_key_is_named_without_an_internal_marker(workdir: Path) -> None:

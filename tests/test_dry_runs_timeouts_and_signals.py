@@ -1,5 +1,5 @@
-"""Issue 17: dry runs that write nothing (7), a trickling ESM (11), SIGTERM (12), and
-``data/archive`` as a symlink out of the working directory (14), on the real wrapper."""
+"""Dry runs that write nothing, a trickling ESM, SIGTERM, ``data/archive`` as a symlink out of
+the working directory, and a login answer quoting the request, on the real wrapper."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def trickling_server(byte_every: float = 0.5, lasts: float = 60.0) -> Iterator[s
         listener.close()
 
 
-# --- point 7: a dry run writes and sends nothing --------------------------------------------
+# --- a dry run writes and sends nothing -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("how", ["flag", "parameter"])
@@ -121,7 +121,7 @@ def test_a_dry_run_in_a_fresh_directory_creates_nothing(workdir: Path) -> None:
     assert not (workdir / "data").exists()
 
 
-# --- point 11: a trickling ESM does not keep the run alive ----------------------------------
+# --- a trickling ESM does not keep the run alive --------------------------------------------------
 
 
 def test_a_trickling_esm_is_cut_at_the_timeout() -> None:
@@ -155,7 +155,7 @@ def test_a_run_against_a_trickling_esm_ends_in_time(workdir: Path) -> None:
     assert (workdir / "3_admin_task.json").exists()
 
 
-# --- point 12: SIGTERM ends with one line and keeps the admin task --------------------------
+# --- SIGTERM ends with one line and keeps the admin task ------------------------------------------
 
 
 def _wait_stopped(proc: subprocess.Popen[bytes]) -> None:
@@ -212,7 +212,7 @@ def test_sigterm_while_filing_keeps_the_task_and_the_changes(workdir: Path) -> N
     assert rerun.counts.output > 0
 
 
-# --- point 14: data/archive leading out of the working directory ---------------------------
+# --- data/archive leading out of the working directory --------------------------------------------
 
 
 @pytest.mark.parametrize("link", ["data", "data/archive"])
@@ -232,7 +232,7 @@ def test_an_archive_folder_that_leaves_the_workdir_is_refused(
     assert not (workdir / "3_output.json").exists()
 
 
-# --- point 5: a login answer that quotes the request never leaks the password ---------------
+# --- a login answer that quotes the request never leaks the password ------------------------------
 
 #: Characters that every encoding writes differently.
 SPICY_PASSWORD = 'Pä$$ w0rd&=/"+\\ü%'
