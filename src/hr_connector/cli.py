@@ -189,7 +189,7 @@ def resend_report(admin_task: Path, params_file: Path) -> int:
         print("hr-connector: the parameters lack usable webapi_* keys", file=sys.stderr)
         return 2
     try:
-        card = esm.resend_admin_task(admin_task, settings, attempts=4, delays=[2, 10, 30])
+        card = esm.resend_admin_task(admin_task, settings, delays=[2, 10, 30])
     except (esm.EsmError, esm.EsmUnavailable, FileRefused) as exc:
         print(f"hr-connector: the admin task was not filed: {exc}", file=sys.stderr)
         return 1
