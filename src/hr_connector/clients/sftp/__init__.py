@@ -274,11 +274,6 @@ def download_hr_file(
     return final
 
 
-# --------------------------------------------------------------------------------------------
-# Archive move
-# --------------------------------------------------------------------------------------------
-
-
 def archive_name(name: str, now: datetime, attempt: int = 0) -> str:
     """``name`` for attempt 0, else ``stem_<UTC timestamp>[_n].ext``."""
     if attempt == 0:

@@ -41,31 +41,19 @@ if _paramiko_log.level == logging.NOTSET:
     # keep paramiko's chatter out of the run log unless the application asked for it
     _paramiko_log.setLevel(logging.WARNING)
 
-#: Errnos of socket errors that a later attempt may not see (the Prefect task retries them).
-_TRANSIENT_ERRNOS = frozenset(
-    {
-        errno.ECONNREFUSED,
-        errno.ECONNRESET,
-        errno.ECONNABORTED,
-        errno.EPIPE,
-        errno.ETIMEDOUT,
-        errno.ENETUNREACH,
-        errno.ENETDOWN,
-        errno.ENETRESET,
-        errno.EHOSTUNREACH,
-        errno.EHOSTDOWN,
-    }
-)
+#: Errnos that a later attempt may not see, besides ConnectionError's and TimeoutError's.
+_NET_ERRNOS = {
+    errno.ENETUNREACH,
+    errno.ENETDOWN,
+    errno.ENETRESET,
+    errno.EHOSTUNREACH,
+    errno.EHOSTDOWN,
+}
 #: paramiko SSHException texts that mean "these two cannot talk", not "try again later".
 _PERMANENT_SSH_TEXTS = ("incompatible", "no acceptable", "unknown cipher", "no matching")
 #: What the network, the SSH layer and the SFTP server raise; anything else is a bug and is not
 #: dressed up as a (retried) network error.
 _REMOTE_ERRORS = (paramiko.SSHException, OSError, EOFError)
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
@@ -123,7 +111,7 @@ def _map_error(
     if not connected or isinstance(exc, EOFError | ConnectionError | paramiko.SSHException):
         return SftpUnavailable(server, f"connection lost while {doing} ({what})")
     if isinstance(exc, OSError):
-        if exc.errno in _TRANSIENT_ERRNOS or "closed" in str(exc).lower():
+        if exc.errno in _NET_ERRNOS or "closed" in str(exc).lower():
             return SftpUnavailable(server, f"connection problem while {doing} ({what})")
         return SftpError(server, f"{doing} failed ({what})")
     return SftpUnavailable(server, f"unexpected error while {doing} ({what})")
