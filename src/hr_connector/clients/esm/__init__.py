@@ -226,7 +226,7 @@ def load_admin_task(task_json: Path) -> AdminTask:
     """
     task = AdminTask.model_validate_json(door_for(task_json).read_bytes(task_json))
     wd = WorkDir(task_json.parent, task.task_id, task.data_type)
-    own = {p.name: (p, None) for p in wd.attached}
+    own: dict[str, tuple[Path, Path | None]] = {p.name: (p, None) for p in wd.attached}
     own |= {zipped_name(p.name): (wd.zipped(p.name), p) for p in wd.attached}
     attachments = []
     for item in task.attachments:
