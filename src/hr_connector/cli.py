@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_esm_sandbox(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "run":
-        return epe.main(_forward(args), exit_process=argv is None)
+        return epe.main(argv[1:], exit_process=False)  # the same options, checked above
     if args.command == "demo":
         return run_demo(args.workdir, args.orchestration, args.samples)
     if args.command == "esm-sandbox":
@@ -162,20 +162,6 @@ def run_esm_sandbox(argv: list[str]) -> int:
         print(SANDBOX_MISSING, file=sys.stderr)
         return 2
     return sandbox_main(argv)
-
-
-def _forward(args: argparse.Namespace) -> list[str]:
-    out: list[str] = []
-    if args.params:
-        out += ["--params", str(args.params)]
-    if args.task_id:
-        out += ["--task-id", args.task_id]
-    if args.workdir:
-        out += ["--workdir", str(args.workdir)]
-    if args.dry_run:
-        out.append("--dry-run")
-    out += ["--orchestration", args.orchestration]
-    return out
 
 
 def resend_report(admin_task: Path, params_file: Path) -> int:
