@@ -154,23 +154,15 @@ def first_use_since(workdir: WorkDir, since: float) -> list[dict[str, str]]:
     except ConnectorError:
         return []
     found: list[dict[str, str]] = []
-    for line in text.splitlines():
-        match = _FIRST_USE.match(line)
-        if not match:
-            continue
+    for match in filter(None, map(_FIRST_USE.match, text.splitlines())):
         try:
             at = datetime.fromisoformat(match["at"]).timestamp()
         except ValueError:
             continue
         if at >= int(since):
-            found.append(
-                {
-                    "server": match["host"],
-                    "key": match["type"],
-                    "fingerprint": match["fingerprint"],
-                    "file": FIRST_USE_RECORD,
-                }
-            )
+            key, fingerprint = match["type"], match["fingerprint"]
+            server, file = match["host"], FIRST_USE_RECORD
+            found.append({"server": server, "key": key, "fingerprint": fingerprint, "file": file})
     return found
 
 

@@ -15,6 +15,7 @@ import errno
 import logging
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
@@ -192,20 +193,14 @@ def _authenticate(transport: paramiko.Transport, settings: SftpSettings, server:
     )
 
 
+@dataclass
 class Connection:
     """One authenticated SFTP session; :meth:`guard` maps what the server does wrong."""
 
-    def __init__(
-        self,
-        server: str,
-        transport: paramiko.Transport,
-        sftp: paramiko.SFTPClient,
-        secrets: tuple[str, ...],
-    ) -> None:
-        self.server = server
-        self.transport = transport
-        self.sftp = sftp
-        self.secrets = secrets
+    server: str
+    transport: paramiko.Transport
+    sftp: paramiko.SFTPClient
+    secrets: tuple[str, ...]
 
     @contextlib.contextmanager
     def guard(self, doing: str | Callable[[], str]) -> Iterator[None]:
@@ -225,15 +220,11 @@ def server_label(settings: SftpSettings) -> str:
     return f"{settings.sftp_server_fqdn}:{settings.sftp_server_ssh_port_number}"
 
 
-def _secrets(settings: SftpSettings) -> tuple[str, ...]:
-    return tuple(secret_values(settings))
-
-
 @contextlib.contextmanager
 def session(settings: SftpSettings, first_use: FirstUse | None = None) -> Iterator[Connection]:
     """Connect, verify the host key, log in and open SFTP; every step bounded in time."""
     server = server_label(settings)
-    secrets = _secrets(settings)
+    secrets = tuple(secret_values(settings))
     timeout = settings.sftp_timeout_seconds
     known = None if settings.sftp_host_key_fingerprint else known_for(settings, server, first_use)
     sock: socket.socket | None = None
