@@ -163,7 +163,7 @@ def _download(
         with conn.guard(f"opening {remote}"):
             remote_file = conn.sftp.open(remote, "rb")
         try:
-            # Many reads in flight, all sent and answered on this thread (see sftp_pipelined):
+            # Many reads in flight, all sent and answered on this thread (see .pipelined):
             # link speed over distance, and a drop surfaces here, as SftpUnavailable.
             done = 0
 
