@@ -33,7 +33,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from esm_sandbox.auth import Unauthorized, basic_user, password_matches
 from esm_sandbox.store import now_iso, safe_file_name
-from hr_connector.clients.esm import is_loopback, safe_xml_parser
+from hr_connector.clients.esm.http import is_loopback
+from hr_connector.clients.esm.xml import safe_xml_parser
 
 if TYPE_CHECKING:
     from esm_sandbox.server import EsmSandbox

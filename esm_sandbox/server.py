@@ -19,7 +19,7 @@ from esm_sandbox.api import create_app
 from esm_sandbox.auth import Tokens
 from esm_sandbox.faults import Fault, FaultPlan, FaultsAndRecords, RequestRecord
 from esm_sandbox.store import DatacardStore
-from hr_connector.clients.esm import is_loopback
+from hr_connector.clients.esm.http import is_loopback
 
 log = logging.getLogger("esm_sandbox")
 

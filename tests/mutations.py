@@ -73,7 +73,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "sftp-scrubber-no-op",
         "the SFTP client's scrubber returns its input unchanged",
-        "src/hr_connector/clients/sftp.py",
+        "src/hr_connector/clients/sftp/session.py",
         "def _scrub(text: str, secrets: tuple[str, ...]) -> str:\n",
         "def _scrub(text: str, secrets: tuple[str, ...]) -> str:\n    return text  # MUTATION\n",
         ("tests/test_redaction.py", "-k", "sftp or run_whose"),
@@ -89,15 +89,15 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "host-key-after-login",
         "the host key is verified after authenticating (credentials reach an impostor)",
-        "src/hr_connector/clients/sftp.py",
-        "        verified_by = _verify_host_key(settings, key, server, known, first_use)\n"
-        "        _verified_here[_host_entry(settings)] = key.asbytes()\n"
+        "src/hr_connector/clients/sftp/session.py",
+        "        verified_by = verify_host_key(settings, key, server, known, first_use)\n"
+        "        verified_here[host_entry(settings)] = key.asbytes()\n"
         '        doing = "logging in"\n'
         "        method = _authenticate(transport, settings, server)\n",
         '        doing = "logging in"\n'
         "        method = _authenticate(transport, settings, server)  # MUTATION: swapped\n"
-        "        verified_by = _verify_host_key(settings, key, server, known, first_use)\n"
-        "        _verified_here[_host_entry(settings)] = key.asbytes()\n",
+        "        verified_by = verify_host_key(settings, key, server, known, first_use)\n"
+        "        verified_here[host_entry(settings)] = key.asbytes()\n",
         ("tests/test_sftp.py", "-k", "host_key or impostor or pinned or revoked"),
     ),
     Break(

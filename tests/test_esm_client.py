@@ -22,11 +22,11 @@ from hr_connector.clients.esm import (
     EsmXmlClient,
     RestSink,
     XmlSink,
-    build_import_xml,
-    jwt_expiry,
     resend_admin_task,
     sink_for,
 )
+from hr_connector.clients.esm.rest import jwt_expiry
+from hr_connector.clients.esm.xml import build_import_xml
 from hr_connector.errors import TransientError
 from hr_connector.params import WebApiSettings
 from hr_connector.runlog import MASK
@@ -297,7 +297,7 @@ def test_a_plain_retry_loop_gets_through(sandbox: EsmSandbox, tmp_path: Path) ->
     task_json = tmp_path / "42_admin_task.json"
     task_json.write_text(make_task().model_dump_json(), encoding="utf-8")
     sandbox.fail_next(503, count=2)
-    card_id = resend_admin_task(task_json, settings_for(sandbox), attempts=3, delays=[0, 0])
+    card_id = resend_admin_task(task_json, settings_for(sandbox), delays=[0, 0])
     assert card_id == "1"
     assert [r.status for r in sandbox.requests][:3] == [503, 503, 200]
 
@@ -334,6 +334,13 @@ def test_a_refused_connection_is_transient(tmp_path: Path) -> None:
     with pytest.raises(EsmUnavailable) as info:
         RestSink(settings).file(make_task())
     assert "ConnectionRefusedError: [Errno 111] Connection refused" in str(info.value)
+    try:  # refused while an unrelated error is being handled: that error is not the cause
+        {}["location"]
+    except KeyError:
+        with pytest.raises(EsmUnavailable) as info:
+            RestSink(settings).file(make_task())
+    assert "ConnectionRefusedError: [Errno 111] Connection refused" in str(info.value)
+    assert "KeyError" not in str(info.value)
 
 
 def test_a_redirect_is_reported_as_a_wrong_url(sandbox: EsmSandbox) -> None:

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from esm_sandbox import EsmSandbox, parse_multipart, safe_file_name
-from hr_connector.clients.esm import jwt_expiry
+from hr_connector.clients.esm.rest import jwt_expiry
 
 from esm_server import FOLDER, PASSWORD, TEMPLATE, USER, StartEsm
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from hr_connector.clients import sftp
-from hr_connector.clients.sftp_pipelined import read_pipelined
+from hr_connector.clients.sftp.pipelined import read_pipelined
 
 import sshd as sshd_mod
 from conftest import REPO
@@ -36,7 +36,7 @@ def test_pipelined_reads_give_the_file_byte_for_byte(
     content = os.urandom(size)
     sftp_env.put("org.csv", content)
     out = io.BytesIO()
-    with sftp._session(sftp_env.settings()) as conn:
+    with sftp.session(sftp_env.settings()) as conn:
         with conn.sftp.open(f"{sftp_env.data}/org.csv", "rb") as remote:
             got = read_pipelined(
                 conn.sftp,
@@ -55,7 +55,7 @@ def test_a_file_shorter_than_listed_ends_the_read_early(sftp_env: SftpEnv) -> No
     sftp_env.put("org.csv", b"x" * 50_000)
     out = io.BytesIO()
     with (
-        sftp._session(sftp_env.settings()) as conn,
+        sftp.session(sftp_env.settings()) as conn,
         conn.sftp.open(f"{sftp_env.data}/org.csv", "rb") as remote,
     ):
         got = read_pipelined(conn.sftp, remote.handle, 200_000, out.write, request_bytes=8192)

@@ -12,9 +12,6 @@ megabytes, so nothing here ever holds a whole file in memory:
 * The ESM sinks (``hr_connector.clients.esm``) upload the prepared files as streamed multipart
   bodies and use :func:`file_facts` and :func:`not_attached_lines` for the files the ESM refuses
   (413 even compressed) or cannot take at all (the legacy XML Web API).
-
-Why zip before asking the ESM: the cap is known up front, and a file the ESM would refuse costs a
-full upload before the 413 comes back; a JSON archive shrinks 5-15 times.
 """
 
 from __future__ import annotations
@@ -26,13 +23,12 @@ import logging
 import os
 import zipfile
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from hr_connector.door import FileRefused
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
-from hr_connector.texts import Translations, placeholders
+from hr_connector.texts import Translations
 from hr_connector.workdir import door_for
 
 log = logging.getLogger(__name__)
@@ -50,29 +46,6 @@ HOPELESS_FACTOR = 1.5
 #: Files up to this size are counted by parsing them when they are not in the connector's layout.
 PARSE_TO_COUNT_BYTES = 8 << 20
 MB = 1024 * 1024
-
-#: English texts, used when translation.json (e.g. a customer's override) lacks the case.
-TEXTS: dict[str, str] = {
-    "attachments_not_attached_heading": (
-        "Not attached to this task ({count} files); they are kept on the connector host:"
-    ),
-    "attachment_not_attached": (
-        "- {name}: {path}, {size}, {rows} rows, SHA-256 {sha256}. Why: {reason}"
-    ),
-    "attachment_reason_cap": (
-        "the attachments of one admin task may total at most {cap} MB "
-        "(report_attachment_max_mb) and only {room} were left"
-    ),
-    "attachment_reason_cap_zipped": (
-        "the attachments of one admin task may total at most {cap} MB "
-        "(report_attachment_max_mb) and only {room} were left; even zipped it needs {needed}"
-    ),
-    "attachment_reason_xml": "the legacy XML Web API cannot carry files",
-    "attachment_reason_esm_too_large": (
-        "the ESM refused it as too large ({sent} bytes sent), even compressed"
-    ),
-    "attachment_reason_esm_refused": "the ESM refused the upload ({why})",
-}
 
 
 @dataclass(frozen=True)
@@ -280,27 +253,8 @@ def prepare_attachments(
     return [a for _, a in attached], left_out
 
 
-def translated(
-    translations: Translations | None,
-    case: str,
-    language: str,
-    fallback: Mapping[str, str],
-    **figures: object,
-) -> str:
-    """The case's text in ``language``, else the English ``fallback`` (a customer's own
-    translation.json may predate the case); unknown placeholders stay empty."""
-    if translations is not None and case in translations.cases:
-        return translations.text(case, language, **figures)  # paths shown relative
-    template = fallback[case]
-    return template.format(**{name: figures.get(name, "") for name in placeholders(template)})
-
-
-def _text(translations: Translations | None, case: str, language: str, **figures: object) -> str:
-    return translated(translations, case, language, TEXTS, **figures)
-
-
-def reason_text(item: NotAttached, translations: Translations | None, language: str) -> str:
-    return _text(translations, f"attachment_reason_{item.reason}", language, **item.figures)
+def reason_text(item: NotAttached, translations: Translations, language: str) -> str:
+    return translations.text(f"attachment_reason_{item.reason}", language, **item.figures)
 
 
 def human_size(size: int) -> str:
@@ -312,16 +266,15 @@ def human_size(size: int) -> str:
 
 
 def not_attached_lines(
-    items: list[NotAttached], translations: Translations | None, language: str
+    items: list[NotAttached], translations: Translations, language: str
 ) -> list[str]:
     """The description's list of files that are not attached, with where, what and why."""
     if not items:
         return []
-    lines = [_text(translations, "attachments_not_attached_heading", language, count=len(items))]
+    lines = [translations.text("attachments_not_attached_heading", language, count=len(items))]
     for item in items:
         lines.append(
-            _text(
-                translations,
+            translations.text(
                 "attachment_not_attached",
                 language,
                 name=item.name,
@@ -336,7 +289,7 @@ def not_attached_lines(
 
 
 def with_not_attached(
-    task: AdminTask, items: list[NotAttached], translations: Translations | None
+    task: AdminTask, items: list[NotAttached], translations: Translations
 ) -> AdminTask:
     """``task`` with ``items`` listed in its description and kept in ``not_attached``."""
     if not items:

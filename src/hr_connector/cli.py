@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_esm_sandbox(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "run":
-        return epe.main(_forward(args), exit_process=argv is None)
+        return epe.main(argv[1:], exit_process=False)  # the same options, checked above
     if args.command == "demo":
         return run_demo(args.workdir, args.orchestration, args.samples)
     if args.command == "esm-sandbox":
@@ -164,20 +164,6 @@ def run_esm_sandbox(argv: list[str]) -> int:
     return sandbox_main(argv)
 
 
-def _forward(args: argparse.Namespace) -> list[str]:
-    out: list[str] = []
-    if args.params:
-        out += ["--params", str(args.params)]
-    if args.task_id:
-        out += ["--task-id", args.task_id]
-    if args.workdir:
-        out += ["--workdir", str(args.workdir)]
-    if args.dry_run:
-        out.append("--dry-run")
-    out += ["--orchestration", args.orchestration]
-    return out
-
-
 def resend_report(admin_task: Path, params_file: Path) -> int:
     from hr_connector.clients import esm
     from hr_connector.door import FileRefused
@@ -189,7 +175,7 @@ def resend_report(admin_task: Path, params_file: Path) -> int:
         print("hr-connector: the parameters lack usable webapi_* keys", file=sys.stderr)
         return 2
     try:
-        card = esm.resend_admin_task(admin_task, settings, attempts=4, delays=[2, 10, 30])
+        card = esm.resend_admin_task(admin_task, settings, delays=[2, 10, 30])
     except (esm.EsmError, esm.EsmUnavailable, FileRefused) as exc:
         print(f"hr-connector: the admin task was not filed: {exc}", file=sys.stderr)
         return 1

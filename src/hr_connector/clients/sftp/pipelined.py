@@ -1,22 +1,12 @@
-"""Pipelined SFTP reads: many read requests in flight, answered on the calling thread.
+"""Pipelined SFTP reads: many read requests in flight, sent and answered on the calling thread.
 
-A sequential ``SFTPFile.read`` costs one network round trip per request, so over a 20 ms link a
-download crawls at request size / RTT whatever the bandwidth. OpenSSH's ``sftp`` keeps up to 64
-requests outstanding; :func:`read_pipelined` does the same.
-
-Why not paramiko's own ``prefetch``/``readv``: they send the requests from a background thread.
-When the connection drops mid-file that thread dies with an unhandled exception (a traceback on
-stderr) and the reader may wait on data that never comes. Here every request is sent and every
-answer read on the caller's thread, with paramiko's channel timeout bounding each wait, so a drop
-surfaces right here as an exception the caller maps to the retryable ``SftpUnavailable``.
-
-The data is written strictly in file order (answers that arrive early wait in a small buffer of at
-most ``window`` requests), so the caller can write it to a plain file object. A short answer (a
-server may return less than asked) is followed by a request for the rest; an ``EOF`` before
-``size`` ends the read early and the caller's size check reports it.
-
-This uses paramiko's request/answer plumbing (``_async_request``/``_read_response``), the same
-calls its ``SFTPFile`` prefetch uses; it is pinned by tests/test_sftp.py against a real sshd.
+A sequential read costs a round trip per request; OpenSSH's ``sftp`` keeps up to 64 requests
+outstanding, and so does :func:`read_pipelined`. paramiko's own ``prefetch`` sends them from a
+background thread that dies with a traceback when the connection drops; here a drop surfaces as
+an exception on the caller's thread (paramiko's channel timeout bounds each wait). The data is
+written in file order; a short answer is followed by a request for the rest, and an EOF before
+``size`` ends the read early (the caller's size check reports it). Pinned by tests/test_sftp.py
+against a real sshd.
 """
 
 from __future__ import annotations
@@ -45,10 +35,8 @@ WINDOW = 64
 #: The SSH channel window the SFTP session opens with: room for every request in flight, else
 #: the server stalls on window adjustments over a long link (paramiko's default is 2 MiB).
 CHANNEL_WINDOW_BYTES = REQUEST_BYTES * WINDOW
-#: The largest SSH packet we accept on the channel (paramiko's default is 32 KiB). Every packet
-#: costs the transport thread a fixed amount of Python; 256 KiB packets carry a whole answer each,
-#: which doubles the throughput on a fast link (measured: bench/results.md). OpenSSH never sends
-#: a packet larger than 256 KiB anyway; a server may always send smaller ones.
+#: The largest SSH packet we accept (paramiko's default is 32 KiB): a 256 KiB packet carries a
+#: whole answer, which doubles the throughput on a fast link (bench/results.md).
 CHANNEL_MAX_PACKET_BYTES = 1 << 18
 
 
@@ -79,17 +67,11 @@ def read_pipelined(
     request_bytes: int = REQUEST_BYTES,
     window: int = WINDOW,
 ) -> int:
-    """Read the first ``size`` bytes of the open file ``handle`` into ``write``, in order.
-
-    Returns the number of bytes written (less than ``size`` when the file ended early). Raises
-    what the channel raises when the connection fails (a timeout, EOFError, OSError), or the
-    server's error for a read.
-
-    The requests are written and the answers parsed here, on the SFTP channel itself, rather
-    than through paramiko's per-packet ``Message`` objects: the channel's buffer is taken a
-    megabyte at a time, which halves the CPU per megabyte (the transport thread and this one share
-    one GIL). Request ids come from paramiko's own counter, so they never collide with its
-    requests, and every answer is read whole before this returns.
+    """Read the first ``size`` bytes of the open file ``handle`` into ``write``, in order; return
+    how many were written. Raises what the channel raises when the connection fails, or the
+    server's error for a read. Requests and answers are written and parsed here on the channel,
+    a megabyte of buffer at a time (half the CPU of paramiko's ``Message`` objects); request ids
+    come from paramiko's own counter, and every answer is read whole before this returns.
     """
     reads = _Reads(sftp, handle)
     pending: deque[tuple[int, int, int]] = deque()  # (request id, offset, length)
