@@ -576,6 +576,7 @@ class ImportRun:
         found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
         self.quality_runs = [*self.quality_runs, *found.runs]
         self.blocked = quality.merged(blocked, found.blocked)
+        guards.check_blocked_share(self.params, len(table), self.blocked)
         return self.blocked
 
     def compare(self, table: Table, blocked: Blocked) -> Changeset:

@@ -1,0 +1,149 @@
+"""The files a migrating customer's HR system writes, read as a person reads them.
+
+Each test drives ``deployments/epe/IGAConnector.py`` as the engine does, with the vendor's example
+parameters verbatim from its page (its ``//`` comments and no-break spaces), the vendor's folder
+layout (``./data/``, ``data/archive/``) and the task id as ``__taskid__`` in the mappings: dates in
+the forms HR systems write, the stop of a run that would import next to nothing, a trailing
+delimiter and Excel's ``sep=`` line, any one-character delimiter, the archive shapes the vendor's
+script wrote, and its error archive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SAMPLES, WEBAPI_PASSWORD
+from vendor_helpers import MAPPINGS, engine, filed_task, local_params
+
+ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def one_line(proc: Any) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert WEBAPI_PASSWORD not in proc.stdout + proc.stderr
+
+
+def dated_file(workdir: Path, form: Callable[[str, str, str], str]) -> list[str]:
+    """The sample work periods in ./data/ with every date written by ``form(y, m, d)``; returns
+    the start dates as written."""
+    (workdir / "data").mkdir(exist_ok=True)
+    text = (SAMPLES / "workperiod" / "workperiod.csv").read_text(encoding="utf-8")
+    text = ISO.sub(lambda m: form(m[1], m[2], m[3]), text)
+    (workdir / "data" / "workperiod.csv").write_text(text, encoding="utf-8")
+    return [line.split(";")[7] for line in text.splitlines()[1:]]
+
+
+def full_run(workdir: Path, esm: Any, **more: Any) -> Any:
+    params = local_params(esm, "workperiod", run_type="full", minimum_row_count=1, **more)
+    proc = engine(workdir, params + MAPPINGS)
+    one_line(proc)
+    return proc
+
+
+def output_of(workdir: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(
+        (workdir / "1042_output.json").read_text(encoding="utf-8")
+    )
+    return rows
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+
+def _baseline(tmp_path: Path, esm: Any) -> int:
+    """How many sample rows are blocked with ISO dates (an impossible date, an end before the
+    start): every other form must block exactly these."""
+    workdir = tmp_path / "iso"
+    workdir.mkdir()
+    dated_file(workdir, lambda y, m, d: f"{y}-{m}-{d}")
+    proc = full_run(workdir, esm)
+    assert proc.returncode == 0, proc.stderr
+    blocked: int = filed_task(proc, esm, workdir)["counts"]["blocked"]
+    assert 0 < blocked < 10
+    return blocked
+
+
+FORMS: dict[str, Callable[[str, str, str], str]] = {
+    "dd.mm.yyyy": lambda y, m, d: f"{d}.{m}.{y}",
+    "d.m.yyyy": lambda y, m, d: f"{int(d)}.{int(m)}.{y}",
+    "yyyymmdd": lambda y, m, d: f"{y}{m}{d}",
+    "yyyy-m-d": lambda y, m, d: f"{y}-{int(m)}-{int(d)}",
+    "dd/mm/yyyy": lambda y, m, d: f"{d}/{m}/{y}",  # a day above 12 in the column decides
+    "mm/dd/yyyy": lambda y, m, d: f"{m}/{d}/{y}",  # a day above 12 in the column decides
+}
+
+
+def test_common_date_forms_are_dates_and_kept_as_written(tmp_path: Path, esm: Any) -> None:
+    blocked = _baseline(tmp_path, esm)
+    for name, form in FORMS.items():
+        workdir = tmp_path / name.replace("/", "_")
+        workdir.mkdir()
+        written = dated_file(workdir, form)
+        proc = full_run(workdir, esm)
+        assert proc.returncode == 0, (name, proc.stderr)
+        task = filed_task(proc, esm, workdir)
+        assert task["counts"]["blocked"] == blocked, (name, task["description"])
+        output = output_of(workdir)
+        assert {r["employment_start_date"] for r in output} <= set(written), name
+        assert output[0]["employment_start_date"] == written[0], name  # as the file wrote it
+
+
+def test_undecided_day_month_order_stops_naming_date_formats_and_both_readings(
+    workdir: Path, esm: Any
+) -> None:
+    dated_file(workdir, lambda y, m, d: f"{min(int(d), 12):02}/{m}/{y}")  # no day above 12
+    proc = full_run(workdir, esm)
+    assert proc.returncode == 1, proc.stderr
+    task = filed_task(proc, esm, workdir)
+    assert task["case"] == "date_order_ambiguous"
+    for text in (proc.stderr, task["description"]):
+        assert "date_formats" in text and '["%d/%m/%Y"]' in text and '["%m/%d/%Y"]' in text
+        assert "employment_start_date" in text
+    found = re.search(r"'(\d\d)/(\d\d)/(\d{4})' is (\S+) \(dd/mm/yyyy\) or (\S+) \(mm", proc.stderr)
+    assert found, proc.stderr
+    day, month, year = found.group(1, 2, 3)
+    assert found[4] == f"{year}-{month}-{day}" and found[5] == f"{year}-{day}-{month}"
+    assert not (workdir / "1042_output.json").exists()
+
+
+def test_date_formats_decide_the_order_the_column_leaves_open(workdir: Path, esm: Any) -> None:
+    written = dated_file(workdir, lambda y, m, d: f"{m}/{min(int(d), 12):02}/{y}")
+    proc = full_run(workdir, esm, date_formats=["%m/%d/%Y"])
+    assert proc.returncode == 0, proc.stderr
+    assert output_of(workdir)[0]["employment_start_date"] == written[0]
+
+
+# --- the stop of a run that would import next to nothing ---------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "fi"])
+def test_a_file_mostly_blocked_stops_with_the_reasons_and_the_fix(
+    workdir: Path, esm: Any, language: str
+) -> None:
+    dated_file(workdir, lambda y, m, d: f"{d}-{m}-{y[2:]}")  # dd-mm-yy: no form reads it
+    proc = full_run(workdir, esm, language=language)
+    assert proc.returncode == 1, proc.stderr
+    assert "max_blocked_share 0.5" in proc.stderr
+    assert "invalid_date (employment_start_date): 40 rows" in proc.stderr
+    assert not (workdir / "1042_output.json").exists()
+    task = filed_task(proc, esm, workdir)
+    assert task["case"] == "too_many_blocked"
+    assert "invalid_date (employment_start_date): 40 rows" in task["description"]
+    assert "date_formats" in task["description"]
+    if language == "fi":
+        assert "estetty" in task["description"]
+    log = (workdir / "1042_log.txt").read_text(encoding="utf-8")
+    assert "max_blocked_share" in log and "date_formats" in log
+
+
+def test_max_blocked_share_lets_a_mostly_blocked_file_complete(workdir: Path, esm: Any) -> None:
+    dated_file(workdir, lambda y, m, d: f"{d}-{m}-{y[2:]}")
+    proc = full_run(workdir, esm, max_blocked_share=1)
+    assert proc.returncode == 0, proc.stderr
+    assert filed_task(proc, esm, workdir)["counts"]["blocked"] == 40
