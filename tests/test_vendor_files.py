@@ -10,6 +10,8 @@ script wrote, and its error archive.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Callable
@@ -147,3 +149,65 @@ def test_max_blocked_share_lets_a_mostly_blocked_file_complete(workdir: Path, es
     proc = full_run(workdir, esm, max_blocked_share=1)
     assert proc.returncode == 0, proc.stderr
     assert filed_task(proc, esm, workdir)["counts"]["blocked"] == 40
+
+
+# --- how spreadsheets and other HR systems write CSV ------------------------------------------
+
+
+def sample_file(workdir: Path, edit: Callable[[list[str]], list[str]], *, name: str) -> None:
+    (workdir / "data").mkdir(exist_ok=True)
+    lines = (SAMPLES / "workperiod" / "workperiod.csv").read_text(encoding="utf-8").splitlines()
+    (workdir / "data" / name).write_text("\n".join(edit(lines)) + "\n", encoding="utf-8")
+
+
+def delimited(lines: list[str], delimiter: str) -> list[str]:
+    """The sample's lines written with another delimiter (quoted where a value needs it)."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(
+        csv.reader(lines, delimiter=";")
+    )
+    return out.getvalue().splitlines()
+
+
+def expected_output(tmp_path: Path, esm: Any) -> list[dict[str, Any]]:
+    workdir = tmp_path / "plain"
+    workdir.mkdir()
+    sample_file(workdir, lambda lines: lines, name="workperiod.csv")
+    assert full_run(workdir, esm).returncode == 0
+    return output_of(workdir)
+
+
+@pytest.mark.parametrize(
+    ("how", "edit", "note"),
+    [
+        ("trailing ;", lambda lines: [f"{line};" for line in lines], "ends with the delimiter"),
+        ("sep=;", lambda lines: ["sep=;", *lines], "names its delimiter (sep="),
+        ("sep=, and ,", lambda lines: ["sep=,", *delimited(lines, ",")], "sep="),
+        ("Excel", lambda lines: ["\ufeffsep=;\r", *(f"{x};\r" for x in lines)], "sep="),
+    ],
+)
+def test_trailing_delimiter_and_excel_sep_line_are_read_with_a_note(
+    tmp_path: Path, esm: Any, how: str, edit: Callable[[list[str]], list[str]], note: str
+) -> None:
+    expected = expected_output(tmp_path, esm)
+    workdir = tmp_path / "excel"
+    workdir.mkdir()
+    sample_file(workdir, edit, name="workperiod.csv")
+    proc = full_run(workdir, esm)
+    assert proc.returncode == 0, proc.stderr
+    assert output_of(workdir) == expected
+    task = filed_task(proc, esm, workdir)
+    assert note in task["description"]
+    logged = "ends with the delimiter" if "trailing" in how else "names the delimiter"
+    assert logged in (workdir / "1042_log.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("delimiter", ["\t", "|", ",", "¦"])
+def test_any_single_character_delimiter(tmp_path: Path, esm: Any, delimiter: str) -> None:
+    expected = expected_output(tmp_path, esm)
+    workdir = tmp_path / "delimited"
+    workdir.mkdir()
+    sample_file(workdir, lambda lines: delimited(lines, delimiter), name="workperiod.csv")
+    proc = full_run(workdir, esm, csv_delimiter=delimiter)
+    assert proc.returncode == 0, proc.stderr
+    assert output_of(workdir) == expected

@@ -737,6 +737,7 @@ class ImportRun:
             dry_run=params.dry_run,
             changes=listed,
             data_quality=data_quality,
+            notes=self.table.notes if self.table is not None else None,
         )
         return attachments_mod.with_not_attached(task, left_out, translations)
 
