@@ -372,7 +372,7 @@ def test_language_without_any_text_stops_with_an_english_admin_task(
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        (b"{}", "holds a JSON dict, not an array of rows"),
+        (b'{"rows": 1}', 'neither {"data": [rows]} nor {"row ID": {row}}'),
         (b"null", "holds null"),
         (b"[1, 2, 3]", "entry 1 is a JSON int"),
         (b"", "the file is empty"),

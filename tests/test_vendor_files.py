@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from conftest import SAMPLES, WEBAPI_PASSWORD
-from vendor_helpers import MAPPINGS, engine, filed_task, local_params
+from vendor_helpers import MAPPINGS, engine, filed_task, local_params, vendor_workdir
 
 ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
@@ -211,3 +211,35 @@ def test_any_single_character_delimiter(tmp_path: Path, esm: Any, delimiter: str
     proc = full_run(workdir, esm, csv_delimiter=delimiter)
     assert proc.returncode == 0, proc.stderr
     assert output_of(workdir) == expected
+
+
+# --- the vendor's archives -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["list", "data", "by row ID", "by row ID without the ID"])
+def test_dict_shaped_vendor_archive_is_the_previous_run(
+    workdir: Path, esm: Any, shape: str
+) -> None:
+    expected = vendor_workdir(workdir, "workperiod")
+    archive = workdir / "data" / "archive" / "workperiod_archive.json"
+    rows = json.loads(archive.read_text(encoding="utf-8"))
+    if shape == "data":
+        archive.write_text(json.dumps({"data": rows}, ensure_ascii=False), encoding="utf-8")
+    elif shape.startswith("by row ID"):
+        cut = shape.endswith("without the ID")
+        by_id = {
+            r["row_id"]: {k: v for k, v in r.items() if k != "row_id" or not cut} for r in rows
+        }
+        archive.write_text(json.dumps(by_id, ensure_ascii=False, indent=4), encoding="utf-8")
+    proc = engine(workdir, local_params(esm, "workperiod") + MAPPINGS)
+    one_line(proc)
+    assert proc.returncode == 0, proc.stderr
+    task = filed_task(proc, esm, workdir)
+    assert (task["counts"]["new"], task["counts"]["changed"], task["counts"]["removed"]) == (
+        1,
+        1,
+        1,
+    )
+    assert sorted(r["row_id"] for r in output_of(workdir)) == sorted(
+        [expected["changed"], expected["new"]]
+    )
