@@ -145,7 +145,7 @@ def test_vendor_example_over_sftp_into_data(
         "workperiod_20250102.csv",
     ]
     assert sorted(p.name for p in (workdir / "data" / "archive").iterdir()) == sorted(
-        {*archive_dir_before, "error_workperiod_archive.json"}
+        {*archive_dir_before, "error_workperiod_archive.json", "error_workperiod_reasons.json"}
         | {p.name for p in (workdir / "data" / "archive").glob(".*")}
     )
     assert (workdir / "data" / "archive" / "workperiod_keep.csv").read_text() == "x"

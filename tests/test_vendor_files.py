@@ -21,7 +21,14 @@ from typing import Any
 import pytest
 
 from conftest import SAMPLES, WEBAPI_PASSWORD
-from vendor_helpers import MAPPINGS, engine, filed_task, local_params, vendor_workdir
+from vendor_helpers import (
+    MAPPINGS,
+    engine,
+    filed_task,
+    local_params,
+    sample_rows,
+    vendor_workdir,
+)
 
 ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
@@ -243,3 +250,28 @@ def test_dict_shaped_vendor_archive_is_the_previous_run(
     assert sorted(r["row_id"] for r in output_of(workdir)) == sorted(
         [expected["changed"], expected["new"]]
     )
+
+
+def test_error_archive_holds_the_rows_and_the_reasons_lie_beside_it(
+    workdir: Path, esm: Any
+) -> None:
+    vendor_workdir(workdir, "workperiod")
+    folder = workdir / "data" / "archive"
+    params = local_params(esm, "workperiod") + MAPPINGS
+    proc = engine(workdir, params)
+    assert proc.returncode == 0, proc.stderr
+    blocked = filed_task(proc, esm, workdir)["counts"]["blocked"]
+    header, rows = sample_rows("workperiod")
+    errors = json.loads((folder / "error_workperiod_archive.json").read_text(encoding="utf-8"))
+    reasons = json.loads((folder / "error_workperiod_reasons.json").read_text(encoding="utf-8"))
+    assert len(errors) == len(reasons) == blocked > 0
+    for row, entry in zip(errors, reasons, strict=True):
+        assert list(row) == header and row in rows  # the row as the file wrote it
+        assert entry["row_id"] == row["row_id"] and entry["position"].startswith("line ")
+        assert entry["reasons"] and all(r["message"] for r in entry["reasons"])
+    # read back: the next run with the same file finds no change; blocked rows are not removed
+    proc = engine(workdir, params)
+    assert proc.returncode == 0, proc.stderr
+    counts = filed_task(proc, esm, workdir)["counts"]
+    assert (counts["new"], counts["changed"], counts["removed"]) == (0, 0, 0)
+    assert counts["blocked"] == blocked
