@@ -275,3 +275,23 @@ def test_error_archive_holds_the_rows_and_the_reasons_lie_beside_it(
     counts = filed_task(proc, esm, workdir)["counts"]
     assert (counts["new"], counts["changed"], counts["removed"]) == (0, 0, 0)
     assert counts["blocked"] == blocked
+
+
+# --- what a person reads names no host path ---------------------------------------------------
+
+
+def test_the_data_quality_note_names_a_folder_relative_to_the_working_directory(
+    tmp_path: Path, esm: Any
+) -> None:
+    workdir = tmp_path / "work"
+    shared = tmp_path / "shared" / "data" / "archive"
+    shared.mkdir(parents=True)
+    workdir.mkdir()
+    sample_file(workdir, lambda lines: lines, name="workperiod.csv")
+    proc = full_run(workdir, esm, reference_archives_dir=str(shared))
+    assert proc.returncode == 0, proc.stderr
+    task = filed_task(proc, esm, workdir)
+    markdown = (workdir / "1042_admin_task.md").read_text(encoding="utf-8")
+    for text in (task["description"], markdown, proc.stderr):
+        assert str(tmp_path) not in text
+    assert "../shared/data/archive" in task["description"]
