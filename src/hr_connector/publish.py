@@ -110,20 +110,6 @@ def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.Da
     )
 
 
-def _write_entries(out: Any, entries: pl.DataFrame) -> None:
-    """The reasons file: its entries as a JSON array, one per line."""
-    out.write(b"[")
-    first = True
-    for start in range(0, entries.height, SLICE):
-        buffer = io.BytesIO()
-        entries.slice(start, SLICE).write_ndjson(buffer)
-        data = buffer.getvalue()
-        out.write(b"\n" if first else b",\n")
-        out.write(data.rstrip(b"\n").replace(b"\n", b",\n"))
-        first = False
-    out.write(b"]\n" if first else b"\n]\n")
-
-
 def publish_completed(
     workdir: WorkDir,
     table: Table,
@@ -152,7 +138,7 @@ def publish_completed(
         hashes["errors"] = out.hexdigest()
 
     def reasons(fh: IO[bytes]) -> None:
-        _write_entries(fh, error_entries(table, blocked, key))
+        write_rows(fh, error_entries(table, blocked, key))
 
     def sidecar(fh: IO[bytes]) -> None:
         imported = table.frame.lazy().filter(pl.lit(valid))
