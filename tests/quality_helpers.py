@@ -93,7 +93,7 @@ def admin_task(workdir: Path, task_id: str = "3") -> dict[str, Any]:
 
 
 def errors(workdir: Path, data_type: str = "workperiod") -> dict[str, list[str]]:
-    entries = load(workdir / "data" / "archive" / f"error_{data_type}_archive.json")
+    entries = load(workdir / "data" / "archive" / f"error_{data_type}_reasons.json")
     return {e["row_id"]: [r["code"] for r in e["reasons"]] for e in entries}
 
 

@@ -104,5 +104,6 @@ def _detail(code: str, column: str) -> str:
     """The detail each reason of the next day's file carries (what the message quotes)."""
     return {
         ("end_before_start", "employment_end_date"): "2026-05-01",
-        ("invalid_date", "employment_start_date"): "2025-01-31, 2025-01-31T08:00:00+02:00",
+        ("invalid_date", "employment_start_date"): "2025-01-31, 2025-01-31T08:00:00+02:00, "
+        "31.01.2025, 20250131",
     }.get((code, column), "")

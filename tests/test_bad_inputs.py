@@ -133,7 +133,7 @@ def test_bad_records_are_blocked_with_reason_and_position(workdir: Path, name: s
     output = json.loads((workdir / "3_output.json").read_text(encoding="utf-8"))
     assert {row["title_id"] for row in output} == imported
     errors = json.loads(
-        (workdir / "data/archive/error_title_archive.json").read_text(encoding="utf-8")
+        (workdir / "data/archive/error_title_reasons.json").read_text(encoding="utf-8")
     )
     got = {e["row_id"]: (e["position"], {r["code"] for r in e["reasons"]}) for e in errors}
     assert got == blocked
@@ -150,7 +150,7 @@ def test_duplicate_json_key_reason_names_the_column(workdir: Path) -> None:
     place_bytes(workdir, "t.json", (CORPUS / "duplicate_keys.json").read_bytes())
     run_plain(workdir, data_type="title", fmt="json")
     errors = json.loads(
-        (workdir / "data/archive/error_title_archive.json").read_text(encoding="utf-8")
+        (workdir / "data/archive/error_title_reasons.json").read_text(encoding="utf-8")
     )
     (reason,) = errors[0]["reasons"]
     assert (reason["code"], reason["column"]) == ("duplicate_field", "title_name")

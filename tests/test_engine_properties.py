@@ -88,14 +88,15 @@ def plain_reasons(
 ) -> list[tuple[int, str, str, str]]:
     """Validation stated row by row: every reason, in the order the rules are listed."""
     index = {c: i for i, c in enumerate(COLUMNS)}
-    examples = ", ".join(["%Y-%m-%d", "2025-01-31T08:00:00+02:00", "%d.%m.%Y"])
+    examples = ", ".join(["%Y-%m-%d", "2025-01-31T08:00:00+02:00", "%d.%m.%Y", "%Y%m%d"])
     found: list[tuple[int, str, str, str]] = []
     keys = [r[index[schema.key_column]] for r in rows]
 
     def parsed(value: str | None) -> date | None:
         if value is None or _blank(value):
             return None
-        return parse_date(value, FORMATS)
+        # the only slashed date drawn, 01/31/2025, shows its column the month comes first
+        return parse_date(value, [*FORMATS, "%m/%d/%Y"])
 
     for i, row in enumerate(rows):
         for column in dict.fromkeys(schema.mandatory_columns):

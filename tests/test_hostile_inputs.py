@@ -119,7 +119,7 @@ def test_row_ids_that_differ_only_in_form_are_duplicates(
     result = run_plain(workdir, data_type="title", run_type="partial")
     assert result.decision is Decision.COMPLETED
     assert result.counts.new == 0  # neither is imported as a new row
-    errors = json.loads((workdir / "data" / "archive" / "error_title_archive.json").read_text())
+    errors = json.loads((workdir / "data" / "archive" / "error_title_reasons.json").read_text())
     blocked = {e["row_id"]: [r["code"] for r in e["reasons"]] for e in errors}
     assert blocked[first] == ["duplicate_row_id"] and blocked[second] == ["duplicate_row_id"]
 

@@ -145,7 +145,7 @@ def test_vendor_example_over_sftp_into_data(
         "workperiod_20250102.csv",
     ]
     assert sorted(p.name for p in (workdir / "data" / "archive").iterdir()) == sorted(
-        {*archive_dir_before, "error_workperiod_archive.json"}
+        {*archive_dir_before, "error_workperiod_archive.json", "error_workperiod_reasons.json"}
         | {p.name for p in (workdir / "data" / "archive").glob(".*")}
     )
     assert (workdir / "data" / "archive" / "workperiod_keep.csv").read_text() == "x"
@@ -372,7 +372,7 @@ def test_language_without_any_text_stops_with_an_english_admin_task(
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        (b"{}", "holds a JSON dict, not an array of rows"),
+        (b'{"rows": 1}', 'neither {"data": [rows]} nor {"row ID": {row}}'),
         (b"null", "holds null"),
         (b"[1, 2, 3]", "entry 1 is a JSON int"),
         (b"", "the file is empty"),

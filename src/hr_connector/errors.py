@@ -147,6 +147,46 @@ class KeyFieldMissing(RunInterrupted):
         self._stated(file=file, columns=column)
 
 
+class DateOrderAmbiguous(RunInterrupted):
+    """A slashed date reads as two dates and the column's other values do not say which."""
+
+    case = "date_order_ambiguous"
+    message_format = (
+        "The dates of the column '{column}' can be read day first or month first: '{value}' is "
+        "{day_first} (dd/mm/yyyy) or {month_first} (mm/dd/yyyy), and no other value decides."
+    )
+    hint_format = (
+        'Set date_formats to ["%d/%m/%Y"] if the day comes first or to ["%m/%d/%Y"] if the '
+        "month does, and rerun the task."
+    )
+
+    def __init__(self, value: str, day_first: str, month_first: str, column: str = "?"):
+        self._stated(column=column, value=value, day_first=day_first, month_first=month_first)
+
+    def name_column(self, column: str) -> None:
+        """The column the value is in (known to the caller of the date rules)."""
+        self._stated(**{**self.figures, "column": column})
+
+
+class TooManyBlocked(RunInterrupted):
+    """More of the file's rows are blocked than ``max_blocked_share`` allows."""
+
+    case = "too_many_blocked"
+    message_format = (
+        "{blocked} of the file's {rows} rows are blocked, more than max_blocked_share {limit} "
+        "allows: {reasons}."
+    )
+    hint_format = (
+        "Check the reasons: when the file is wrong, correct it in the HR system and rerun the "
+        "task; when the file is right, adjust the extra arguments the reasons name (for example "
+        "date_formats or field_names); to import the valid rows anyway, raise max_blocked_share "
+        "(1 turns this check off)."
+    )
+
+    def __init__(self, blocked: int, rows: int, limit: float, reasons: str):
+        self._stated(blocked=blocked, rows=rows, limit=f"{limit:g}", reasons=reasons)
+
+
 class RunLocked(RunInterrupted):
     case = "run_locked"
     message_format = "Another {data_type} run is active in this working directory ({holder})."

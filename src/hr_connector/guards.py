@@ -1,6 +1,8 @@
 """Guards: refuse dangerous imports before anything is written (PLATFORM.md §5).
 
-Checked in this order, each with its figures: fewer data rows than ``minimum_row_count``; then,
+First, right after validation (:func:`check_blocked_share`): more blocked rows than
+``max_blocked_share`` of the file. Then, in this order, each with its figures: fewer data rows
+than ``minimum_row_count``; then,
 for a partial run, more updates (new + changed) than ``update_limit``, more new, changed or removed
 rows than ``new_limit``, ``changed_limit``, ``removed_limit`` (each a count or a percentage of the
 archived rows, :mod:`hr_connector.limits`), unless ``override_update_limit`` is true or
@@ -11,11 +13,38 @@ an ``approved_changeset`` that does not match is named in the stop as voided.
 
 from __future__ import annotations
 
+import polars as pl
+
 from hr_connector.compare import Changeset
-from hr_connector.errors import RunInterrupted, TooFewRows, UpdateLimitExceeded
+from hr_connector.errors import RunInterrupted, TooFewRows, TooManyBlocked, UpdateLimitExceeded
 from hr_connector.limits import ChangeLimitExceeded, check_limits
 from hr_connector.outcome import GuardVerdict, Interruption
 from hr_connector.params import ConnectorParams
+from hr_connector.records import blocked_count
+
+#: How many of the most frequent reasons the stop names.
+_NAMED_REASONS = 5
+
+
+def check_blocked_share(params: ConnectorParams, rows: int, blocked: pl.DataFrame) -> None:
+    """Stop when more than ``max_blocked_share`` of the rows are blocked: a file whose dates are
+    in another form, or whose columns are mixed up, is a file to fix, not a completed run that
+    imports nothing. The stop names the most frequent reasons with their row counts."""
+    count = blocked_count(blocked)
+    if not rows or count / rows <= params.max_blocked_share:
+        return
+    frequent = (
+        blocked.group_by("code", "column")
+        .agg(pl.col("row").n_unique().alias("rows"))
+        .sort(["rows", "code", "column"], descending=[True, False, False])
+    )
+    reasons = [
+        f"{code}{f' ({column})' if column else ''}: {n} rows"
+        for code, column, n in frequent.head(_NAMED_REASONS).iter_rows()
+    ]
+    if frequent.height > _NAMED_REASONS:
+        reasons.append("…")
+    raise TooManyBlocked(count, rows, params.max_blocked_share, "; ".join(reasons))
 
 
 def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) -> GuardVerdict:

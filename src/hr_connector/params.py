@@ -194,6 +194,8 @@ class ConnectorParams(BaseModel):
     run_type: Literal["partial", "full"] = "partial"
     override_update_limit: bool = False
     minimum_row_count: int | None = Field(default=None, ge=0)
+    #: more blocked rows than this share of the file stop the run (1: never)
+    max_blocked_share: float = Field(default=0.5, ge=0, le=1)
     debug: bool = False
     objectGUID_field_name: str = Field(default="objectGUID", min_length=1)
     #: ``webapi_*``, ``report_template_code``, ``report_folder_code``, ``language``…

@@ -576,6 +576,7 @@ class ImportRun:
         found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
         self.quality_runs = [*self.quality_runs, *found.runs]
         self.blocked = quality.merged(blocked, found.blocked)
+        guards.check_blocked_share(self.params, len(table), self.blocked)
         return self.blocked
 
     def compare(self, table: Table, blocked: Blocked) -> Changeset:
@@ -736,6 +737,7 @@ class ImportRun:
             dry_run=params.dry_run,
             changes=listed,
             data_quality=data_quality,
+            notes=self.table.notes if self.table is not None else None,
         )
         return attachments_mod.with_not_attached(task, left_out, translations)
 

@@ -9,9 +9,10 @@ on disk and reads the sidecar only when both hashes match; a missing, foreign, e
 vendor-written archive rebuilds the same frame from the JSON instead. Nothing is trusted by file
 name, inode or time: a copied working directory matches, an archive edited in place does not.
 
-Any JSON array of flat objects is an archive, also the vendor's: values as text, numbers as
-written, booleans ``true``/``false``, ``null`` an absent field. Anything else (``null``, an
-object, ``[1, 2, 3]``, rows without the row ID column, an empty, truncated or corrupt file) is
+Any JSON array of flat objects is an archive, and so are the vendor's dict shapes
+(``{"data": [rows]}``, ``{"<row ID>": {row}}``): values as text, numbers as written, booleans
+``true``/``false``, ``null`` an absent field. Anything else (``null``, another object,
+``[1, 2, 3]``, rows without the row ID column, an empty, truncated or corrupt file) is
 :class:`ArchiveUnusable`, naming the archive and the fix.
 """
 
@@ -162,7 +163,7 @@ def rebuild(door: Door, archive: Path, errors: Path, data_type: str, key: str) -
     """The imported rows, from the JSON archives themselves (a sidecar that does not match)."""
     label = door.relative(archive)
     table = RecordColumns(label, "record")
-    _each(door, archive, label, lambda n, row: table.add(_flat_row(row, n, label)))
+    _each(door, archive, label, lambda n, row: table.add(_flat_row(row, n, label)), key)
     rows = table.table().frame
     if rows.height and key not in rows.columns:
         raise ArchiveUnusable(
@@ -193,8 +194,11 @@ _KINDS: dict[type, str] = {_Int: "int", _Float: "float"}
 _ARCHIVE_DECODER = json.JSONDecoder(parse_int=_Int, parse_float=_Float)
 
 
-def _each(door: Door, path: Path, label: str, take: Callable[[int, Any], None]) -> None:
-    """Every entry of the JSON array in ``path``; ArchiveUnusable for anything that is not one."""
+def _each(
+    door: Door, path: Path, label: str, take: Callable[[int, Any], None], key: str = ""
+) -> None:
+    """Every entry of the JSON array in ``path`` (or of the vendor's dict shapes, see
+    :func:`_dict_rows`); ArchiveUnusable for anything else."""
     with door.open_read(path) as fh:
         data = fh.read()
     if not data.strip():
@@ -203,6 +207,10 @@ def _each(door: Door, path: Path, label: str, take: Callable[[int, Any], None]) 
         text = data.decode("utf-8-sig")
         del data
         pos = skip(text, 0)
+        if text.startswith("{", pos):  # the vendor's dict shapes: read whole
+            for number, row in enumerate(_dict_rows(_ARCHIVE_DECODER.decode(text), label, key)):
+                take(number + 1, row)
+            return
         if not text.startswith("[", pos):
             value = json.loads(text)
             kind = "null" if value is None else f"a JSON {_kind(value)}"
@@ -220,6 +228,18 @@ def _each(door: Door, path: Path, label: str, take: Callable[[int, Any], None]) 
         raise ArchiveUnusable(label, "it is not UTF-8 text") from None
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ArchiveUnusable(label, f"not valid JSON ({exc}); it may be truncated") from None
+
+
+def _dict_rows(value: dict[str, Any], label: str, key: str) -> list[Any]:
+    """The rows of an archive the vendor's script wrote as a dict: ``{"data": [rows]}``, or
+    ``{"<row ID>": {row}}`` (a row without the ``key`` column gets its entry's name)."""
+    if value.keys() == {"data"} and isinstance(value["data"], list):
+        return value["data"]
+    if all(isinstance(row, dict) for row in value.values()):
+        return [row if not key or key in row else {key: k, **row} for k, row in value.items()]
+    raise ArchiveUnusable(
+        label, 'it holds a JSON object that is neither {"data": [rows]} nor {"row ID": {row}}'
+    )
 
 
 def _kind(value: Any) -> str:
@@ -259,7 +279,7 @@ def blocked_row_ids(door: Door, path: Path, key: str) -> pl.Series:
             ids.append(row_id)
 
     with contextlib.suppress(FileNotFoundError):
-        _each(door, path, label, take)
+        _each(door, path, label, take, key)
     return pl.Series("blocked", ids, dtype=pl.String)
 
 

@@ -1,8 +1,10 @@
 """Publish: the output file, the archives and the previous-run sidecar, all or nothing
 (PLATFORM.md §2, §6).
 
-A completed run stages ``<taskid>_output.json``, the archive, the error archive and the sidecar
-(:mod:`hr_connector.previous_run`) as temporary files, then renames them in through the commit
+A completed run stages ``<taskid>_output.json``, the archive, the error archive (the blocked
+rows, as the vendor's held them), the blocked rows' positions and reasons beside it
+(``error_<data_type>_reasons.json``) and the sidecar (:mod:`hr_connector.previous_run`) as
+temporary files, then renames them in through the commit
 journal (:func:`hr_connector.workdir.commit`): a crash leaves either the old or the new complete
 set. An interrupted run changes no archive and removes any earlier output, so the platform can
 never import stale rows twice.
@@ -88,8 +90,8 @@ def output_rows(table: Table, rows: pl.Series, key: str, guid_field: str) -> Any
 
 
 def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.DataFrame:
-    """The error archive's entries, ``{row_id, position, reasons: [...], row: {...}}`` per
-    blocked row, in row order."""
+    """The reasons file's entries, ``{row_id, position, reasons: [...]}`` per blocked row, in
+    row order (the n-th entry is the error archive's n-th row)."""
     listed = (
         reasons.with_columns(message=english_texts(reasons))
         .group_by("row", maintain_order=True)
@@ -105,25 +107,7 @@ def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.Da
         row_id.fill_null("").alias("row_id"),
         pl.col("\x00position").alias("position"),
         "reasons",
-        pl.struct(table.columns).alias("row"),
     )
-
-
-def _write_entries(out: Any, entries: pl.DataFrame, columns: list[str]) -> None:
-    """The error archive: its entries as a JSON array, one per line; a row's absent fields are
-    left out of its ``row`` object (``columns``: the row's columns)."""
-    out.write(b"[")
-    first = True
-    for start in range(0, entries.height, SLICE):
-        buffer = io.BytesIO()
-        entries.slice(start, SLICE).write_ndjson(buffer)
-        data = buffer.getvalue()
-        for column in columns:
-            data = _without_null(data, column)
-        out.write(b"\n" if first else b",\n")
-        out.write(data.rstrip(b"\n").replace(b"\n", b",\n"))
-        first = False
-    out.write(b"]\n" if first else b"\n]\n")
 
 
 def publish_completed(
@@ -134,10 +118,11 @@ def publish_completed(
     schema: RunSchema,
     guid_field: str,
 ) -> dict[str, str]:
-    """Stage and commit the four files; their SHA-256 by name (``output``, ``archive``,
+    """Stage and commit the five files; their SHA-256 by name (``output``, ``archive``,
     ``errors``: the admin task lists a file it cannot attach with its hash)."""
     key = schema.key_column
     output = output_rows(table, changeset.output_indices(), key, guid_field)
+    valid = valid_mask(blocked, len(table))
     hashes: dict[str, str] = {}
 
     def archive(fh: IO[bytes]) -> None:
@@ -147,11 +132,16 @@ def publish_completed(
 
     def errors(fh: IO[bytes]) -> None:
         out = HashingWriter(fh)
-        _write_entries(out, error_entries(table, blocked, key), table.columns)
+        write_rows(
+            out, table.frame, lambda part, start: part.filter(~valid.slice(start, part.height))
+        )
         hashes["errors"] = out.hexdigest()
 
+    def reasons(fh: IO[bytes]) -> None:
+        write_rows(fh, error_entries(table, blocked, key))
+
     def sidecar(fh: IO[bytes]) -> None:
-        imported = table.frame.lazy().filter(pl.lit(valid_mask(blocked, len(table))))
+        imported = table.frame.lazy().filter(pl.lit(valid))
         write_sidecar(fh, imported, sidecar_meta(hashes["archive"], hashes["errors"], key))
 
     def rows_to_import(fh: IO[bytes]) -> None:
@@ -163,6 +153,7 @@ def publish_completed(
         (workdir.output, rows_to_import),
         (workdir.archive, archive),
         (workdir.error_archive, errors),
+        (workdir.error_reasons, reasons),
         (workdir.archive_sidecar, sidecar),
     ]
     staged: list[tuple[Path, Path]] = []

@@ -167,7 +167,7 @@ def first_blocked(reasons: pl.DataFrame, rows: int) -> dict[int, list[Reason]]:
 class Table:
     """All rows of one HR file, with their positions for error messages."""
 
-    __slots__ = ("file", "frame", "position_kind", "positions", "problems")
+    __slots__ = ("file", "frame", "notes", "position_kind", "positions", "problems")
 
     def __init__(
         self,
@@ -184,6 +184,9 @@ class Table:
         self.positions = positions
         #: the reader's structural problems (ragged rows, nested values, ...) as reasons
         self.problems = problems if problems is not None else no_reasons()
+        #: what the reader read differently than written, for the admin task: report cases
+        #: with their figures (``{"case": "csv_sep_line", "file": …}``)
+        self.notes: list[dict[str, str]] = []
 
     @classmethod
     def of(

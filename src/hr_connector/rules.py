@@ -10,19 +10,24 @@ Validation (:mod:`hr_connector.validate`) evaluates every check of every rule in
 :data:`RULES` applies to every run.
 
 Dates: the distinct texts of a date column are parsed once (:func:`parse_dates`: ISO 8601 and
-Workday's offset dates, then ``date_formats``); dates repeat, so a million rows hold a few
-thousand distinct texts.
+Workday's offset dates, then ``date_formats``, then the common forms of :data:`COMMON_FORMS`, then
+``dd/mm/yyyy`` or ``mm/dd/yyyy`` as the column's other values show); dates repeat, so a million
+rows hold a few thousand distinct texts. A value is only read, never rewritten: the output keeps
+it as the file wrote it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import polars as pl
 
+from hr_connector.errors import DateOrderAmbiguous
 from hr_connector.schemas import RunSchema
 
 
@@ -51,32 +56,93 @@ def iso_date(value: str) -> date | None:
     return day
 
 
+#: The forms every run reads besides ISO 8601 and ``date_formats``, each with the pattern that
+#: guards it (``strptime`` alone would read ``2025311`` or ``1.3.25``): ``dd.mm.yyyy`` and
+#: ``d.m.yyyy``, ``yyyymmdd``, ``yyyy-m-d``.
+COMMON_FORMS = (
+    (re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}"), "%d.%m.%Y"),
+    (re.compile(r"\d{8}"), "%Y%m%d"),
+    (re.compile(r"\d{4}-\d{1,2}-\d{1,2}"), "%Y-%m-%d"),
+)
+#: Day and month in either order (``03/01/2025``): the column's other values decide.
+SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+DAY_FIRST, MONTH_FIRST = "%d/%m/%Y", "%m/%d/%Y"
+
+
+def _strptime(value: str, fmt: str) -> date | None:
+    try:
+        return datetime.strptime(value, fmt).date()
+    except ValueError:
+        return None
+
+
 def parse_date(text: str, formats: Sequence[str]) -> date | None:
-    """One date text: ISO 8601 (always accepted), else the first of ``formats`` that reads it."""
+    """One date text: ISO 8601 (always accepted), else the first of ``formats`` that reads it,
+    else one of the :data:`COMMON_FORMS`."""
     value = text.strip()
     parsed = iso_date(value)
     if parsed is not None:
         return parsed
     for fmt in formats:
-        if fmt == "%Y-%m-%d":
-            continue  # ISO 8601: done above
-        try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
+        if fmt != "%Y-%m-%d" and (parsed := _strptime(value, fmt)) is not None:
+            return parsed  # (ISO 8601: done above)
+    for pattern, fmt in COMMON_FORMS:
+        if pattern.fullmatch(value):
+            return _strptime(value, fmt)
     return None
 
 
-def date_parser(formats: Sequence[str]) -> Callable[[str], date | None]:
-    """:func:`parse_date` with the run's ``formats``, as one function of the text."""
+def column_formats(texts: Collection[str], formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` and the order of day and month the column's slashed dates show: a first part
+    above 12 is a day (``dd/mm/yyyy``), a second part above 12 a day too (``mm/dd/yyyy``).
+
+    Only the texts nothing else reads count. When no part is above 12 and no value reads two ways
+    (``05/05/2025``), either order gives the same dates; when some value does, the order is
+    undecided and the run stops naming both readings (:class:`DateOrderAmbiguous`); when the
+    values contradict each other, no order is added and they are blocked as invalid dates.
+    """
+    slashed = [
+        (text, int(m[1]), int(m[2]))
+        for text in texts
+        if (m := SLASHED.fullmatch(text.strip())) and parse_date(text, formats) is None
+    ]
+    day_first = any(a > 12 for _, a, _ in slashed)
+    month_first = any(b > 12 for _, _, b in slashed)
+    if day_first != month_first:
+        return (*formats, DAY_FIRST if day_first else MONTH_FIRST)
+    if day_first:  # contradicting values: each is blocked as not a date
+        return tuple(formats)
+    for text, a, b in sorted(slashed):
+        readings = _strptime(text.strip(), DAY_FIRST), _strptime(text.strip(), MONTH_FIRST)
+        if a != b and None not in readings:
+            raise DateOrderAmbiguous(text.strip(), *(str(d) for d in readings))
+    return (*formats, DAY_FIRST) if slashed else tuple(formats)
+
+
+def date_parser(
+    formats: Sequence[str], texts: pl.Series | None = None
+) -> Callable[[str], date | None]:
+    """:func:`parse_date` with the run's ``formats`` as one function of the text; with a
+    column's ``texts``, the order of day and month they show too (undecided: none)."""
+    if texts is not None:
+        # an undecided order stops the run in validation; here: no slashed date is read
+        with contextlib.suppress(DateOrderAmbiguous):
+            formats = column_formats(texts.drop_nulls().unique().to_list(), formats)
     return functools.partial(parse_date, formats=tuple(formats))
 
 
 def parse_dates(values: pl.Expr, texts: pl.Series, formats: Sequence[str]) -> pl.Expr:
     """``values`` (a text column whose distinct texts are ``texts``) as dates; null where a
-    value is missing, blank or not a date. Each distinct text is parsed once."""
+    value is missing, blank or not a date. Each distinct text is parsed once; a slashed date
+    whose order of day and month the column leaves open stops the run."""
     distinct = texts.drop_nulls().unique()
-    parsed = [parse_date(t, formats) for t in distinct.to_list()]
+    texts_list = distinct.to_list()
+    try:
+        formats = column_formats(texts_list, formats)
+    except DateOrderAmbiguous as error:
+        error.name_column(texts.name)
+        raise
+    parsed = [parse_date(t, formats) for t in texts_list]
     return values.replace_strict(distinct, pl.Series(parsed, dtype=pl.Date), default=None)
 
 
@@ -203,4 +269,5 @@ RULES: list[Rule] = [
 def date_examples(formats: Sequence[str]) -> str:
     """How the accepted formats are named in a reason (ISO 8601 dates and date-times always)."""
     others = [f for f in formats if f != "%Y-%m-%d"]
-    return ", ".join(["%Y-%m-%d", "2025-01-31T08:00:00+02:00", *others])
+    common = [f for _, f in COMMON_FORMS[:2]]
+    return ", ".join(dict.fromkeys(["%Y-%m-%d", "2025-01-31T08:00:00+02:00", *others, *common]))

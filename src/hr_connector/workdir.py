@@ -75,6 +75,8 @@ class WorkDir:
     archive_dir = _TaskFile(ARCHIVE_DIR)
     archive = _TaskFile("{data_type}_archive.json", under=ARCHIVE_DIR)
     error_archive = _TaskFile("error_{data_type}_archive.json", under=ARCHIVE_DIR)
+    #: the error archive's rows' positions and reasons, one entry per row, in its order
+    error_reasons = _TaskFile("error_{data_type}_reasons.json", under=ARCHIVE_DIR)
     #: the previous run's imported rows as columns, tied to the archives by their SHA-256
     #: (:mod:`hr_connector.previous_run`)
     archive_sidecar = _TaskFile(".{data_type}_archive.parquet", under=ARCHIVE_DIR)

@@ -94,7 +94,10 @@ def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
         frame[ctx.person],
         frame[start],
         frame[end] if has_end else None,
-        date_parser(ctx.schema.date_formats),
+        date_parser(
+            ctx.schema.date_formats,
+            pl.concat([frame[c] for c in {start, end} & set(frame.columns)]),
+        ),
     )
     key = ctx.schema.key_column
     shown = [key, start, end] if has_end else [key, start]

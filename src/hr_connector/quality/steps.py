@@ -5,6 +5,7 @@ check file after fetch, check rows after validate); plain, typed functions that
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,11 +37,11 @@ def context(params: ConnectorParams, schema: RunSchema, workdir: WorkDir) -> Che
     given = settings.reference_archives_dir
     folder = references.folder(given, workdir.root, workdir.archive_dir)
 
-    def shown(path: Path) -> str:  # relative to the working directory, or as configured
+    def shown(path: Path) -> str:  # relative to the working directory (``../`` outside it)
         try:
             return workdir.door.relative(path)
         except FileRefused:
-            return given or str(path)
+            return os.path.relpath(path, workdir.root)
 
     return CheckContext(
         settings=settings,

@@ -9,6 +9,11 @@ row blocks only itself (``wrong_field_count``) and a short row's missing fields 
 When the engine refuses a file, or a line looks wrong (a NUL byte, a carriage return that ends a
 line outside quotes), :func:`explain` reads the file with Python's strict ``csv`` reader only to
 name the exact line and reason; it never gives rows.
+
+Two habits of spreadsheet exports are read, each with a note for the admin task
+(:attr:`Table.notes`): Excel's ``sep=;`` first line names the delimiter (it wins over
+``csv_delimiter``), and a delimiter at the end of every line (an empty last header with empty
+values) ends the row instead of adding a column.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import re
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO, cast
 
@@ -27,6 +34,10 @@ from hr_connector.records import Table, no_reasons
 
 #: The byte polars stands in for a delimiter it cannot take (not a single byte).
 _STAND_IN = "\x1f"
+#: Excel's first line naming the delimiter (after an optional BOM).
+_SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=(.[\x80-\xbf]*)\r?(?:\n|$)")
+
+log = logging.getLogger("hr_connector.readers")
 
 
 def read_csv(source: BinaryIO, name: str, delimiter: str = ";") -> Table:
@@ -34,6 +45,14 @@ def read_csv(source: BinaryIO, name: str, delimiter: str = ";") -> Table:
     data = source.read()
     if b"\x00" in data:
         explain(data, name, delimiter)
+    notes: list[dict[str, str]] = []
+    if sep := _SEP_LINE.match(data):  # a blank line instead: the line numbers stay
+        delimiter = sep.group(1).decode("utf-8", "replace")
+        data = b"\n" + data[sep.end() :]
+        log.warning(
+            "%s: the first line names the delimiter %r (sep=); read with it", name, delimiter
+        )
+        notes.append({"case": "csv_sep_line", "file": name, "delimiter": _shown(delimiter)})
     separator = delimiter
     if len(delimiter.encode("utf-8")) != 1:  # e.g. "¦": the engine splits on single bytes
         if _STAND_IN.encode() in data:
@@ -74,7 +93,9 @@ def read_csv(source: BinaryIO, name: str, delimiter: str = ";") -> Table:
     records = records.filter(pl.col("index") >= header_at)
     if raw.height != records.height:  # the two passes must see the same records
         raise FileUnreadable(name, "the file", "malformed CSV (records cannot be told apart)")
-    return _table(raw, records, name, delimiter if separator == _STAND_IN else None)
+    table = _table(raw, records, name, delimiter if separator == _STAND_IN else None)
+    table.notes = notes + table.notes
+    return table
 
 
 def _has_line_longer_than(data: bytes, limit: int) -> bool:
@@ -183,11 +204,22 @@ def _suspicious(records: pl.DataFrame) -> bool:
 def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | None) -> Table:
     """The header checked, blank lines dropped, short rows' missing fields null."""
     header = [str(v or "").strip() for v in raw.row(0)]
+    last = raw.get_column(raw.columns[-1]).slice(1).fill_null("")
+    trailing = len(header) > 1 and not header[-1] and (last.str.strip_chars() == "").all()
+    if trailing:  # a delimiter at the end of each line: it ends the row
+        raw, header = raw.drop(raw.columns[-1]), header[:-1]
+        log.warning(
+            "%s: every line ends with the delimiter; the empty last column is ignored", name
+        )
     _check_header(header, name, int(records.get_column("number")[0]))
     width = len(header)
     data = records.slice(1)
     frame = raw.slice(1)
     frame.columns = header
+    if trailing:
+        data = data.with_columns(
+            fields=pl.when(pl.col("fields") == width + 1).then(width).otherwise("fields")
+        )
     if data.get_column("blank").any():
         keep = ~data.get_column("blank")
         frame, data = frame.filter(keep), data.filter(keep)
@@ -217,7 +249,10 @@ def _table(raw: pl.DataFrame, records: pl.DataFrame, name: str, stood_in: str | 
             if i >= shortest
         )
     _check_field_lengths(frame, positions, name)
-    return Table(name, frame, "line", positions, problems)
+    table = Table(name, frame, "line", positions, problems)
+    if trailing:
+        table.notes.append({"case": "csv_trailing_delimiter", "file": name})
+    return table
 
 
 def _check_field_lengths(frame: pl.DataFrame, positions: pl.Series, name: str) -> None:
