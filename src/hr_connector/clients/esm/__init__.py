@@ -209,11 +209,14 @@ class XmlSink(_Sink[EsmXmlClient]):
         return reference
 
 
-def sink_for(settings: WebApiSettings, translations: Translations | None = None) -> ReportSink:
+def sink_for(
+    settings: WebApiSettings,
+    translations: Translations | None = None,
+    upload_delays: Sequence[float] | None = None,
+) -> ReportSink:
     """The sink for ``settings.webapi_kind``: ``rest`` (default) or ``xml``."""
-    if settings.webapi_kind == "xml":
-        return XmlSink(settings, translations=translations)
-    return RestSink(settings, translations=translations)
+    sink = XmlSink if settings.webapi_kind == "xml" else RestSink
+    return sink(settings, translations=translations, upload_delays=upload_delays)
 
 
 def load_admin_task(task_json: Path) -> AdminTask:

@@ -155,12 +155,6 @@ def _step(method: str, path: str) -> str:
     return "Filing the admin task"
 
 
-class _CallCut(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
 class Transport:
     """One ``requests.Session`` with the connector's TLS, timeout and error policy."""
 
@@ -197,7 +191,8 @@ class Transport:
             )
 
     def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send one request; network failures become :class:`EsmUnavailable`/:class:`EsmError`.
+        """Send one request, cut off after ``webapi_timeout_seconds`` in all (see deadline);
+        network failures become :class:`EsmUnavailable`/:class:`EsmError`.
 
         Redirects are not followed: requests would turn a redirected POST into a GET and drop
         the body, so a redirect is reported as a wrong ``webapi_url`` instead.
@@ -205,58 +200,70 @@ class Transport:
         started = time.monotonic()
         seconds = self.settings.webapi_timeout_seconds
         outer = sys.exception()  # being handled by the caller: not this call's cause
-        try:
-            response = self._bounded_request(method, self.base + path, **kwargs)
-        except _CallCut as cut:
-            if cut.why == "stopped":
-                raise EsmUnavailable(
-                    f"{method} {path} to the ESM at {self.host} was abandoned: the run is "
-                    "being stopped (SIGTERM).",
-                    hint="The admin task is kept; file it with 'hr-connector resend-report'.",
-                ) from None
+        with deadline.bounded(seconds, terminated) as call:
+            try:
+                response = self.session.request(
+                    method,
+                    self.base + path,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=False,
+                    **kwargs,
+                )
+            except requests.exceptions.RequestException as exc:
+                if not call.expired:
+                    raise self._failed(method, path, exc, outer) from None
+        if call.expired == "stopped":
+            raise EsmUnavailable(
+                f"{method} {path} to the ESM at {self.host} was abandoned: the run is "
+                "being stopped (SIGTERM).",
+                hint="The admin task is kept; file it with 'hr-connector resend-report'.",
+            )
+        if call.expired:  # an answer read to a cut connection's end is incomplete
             raise EsmUnavailable(
                 f"The ESM at {self.host} did not answer {method} {path} within {seconds:g} s "
                 "(the whole call is bounded, not each read: the answer came too slowly).",
                 hint="The ESM or a proxy in front of it is overloaded or broken; raise "
                 "webapi_timeout_seconds if it is just slow.",
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            reason = _short_reason(exc, outer)
-            if "CERTIFICATE_VERIFY_FAILED" in reason or "hostname" in reason.lower():
-                raise EsmError(
-                    f"The TLS certificate of the ESM at {self.host} is not trusted ({reason}).",
-                    hint="Give the CA that signed it in webapi_ca_bundle.",
-                ) from None
-            raise EsmUnavailable(
-                f"TLS handshake with the ESM at {self.host} failed on {method} {path}: {reason}."
-            ) from None
-        except requests.exceptions.Timeout as exc:
-            raise EsmUnavailable(
-                f"{_step(method, path)}: the ESM at {self.address} did not answer {method} "
-                f"{path} within {seconds:g} s ({_short_reason(exc, outer)}).",
-                hint=f"Check the network path from this host to {self.address} (firewall, proxy, "
-                "VPN); the ESM may be overloaded: raise webapi_timeout_seconds if it is just slow.",
-            ) from None
-        except (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-        ) as exc:
-            raise self._unreachable(method, path, exc, outer) from None
-        except requests.exceptions.RequestException as exc:
-            raise EsmError(
-                f"Cannot send {method} {path} to the ESM at {self.host}: "
-                f"{_short_reason(exc, outer)}.",
-                hint="Check webapi_url.",
-            ) from None
+            )
         elapsed = (time.monotonic() - started) * 1000
         log.debug("ESM %s %s -> %s (%.0f ms)", method, path, response.status_code, elapsed)
         return response
 
-    def _unreachable(
+    def _failed(
         self, method: str, path: str, exc: BaseException, outer: BaseException | None
     ) -> ConnectorError:
-        """What a failed connection means, what was tried, and what to check."""
+        """The error a failed request means."""
         reason = _short_reason(exc, outer)
+        if isinstance(exc, requests.exceptions.SSLError):
+            if "CERTIFICATE_VERIFY_FAILED" in reason or "hostname" in reason.lower():
+                return EsmError(
+                    f"The TLS certificate of the ESM at {self.host} is not trusted ({reason}).",
+                    hint="Give the CA that signed it in webapi_ca_bundle.",
+                )
+            return EsmUnavailable(
+                f"TLS handshake with the ESM at {self.host} failed on {method} {path}: {reason}."
+            )
+        if isinstance(exc, requests.exceptions.Timeout):
+            return EsmUnavailable(
+                f"{_step(method, path)}: the ESM at {self.address} did not answer {method} "
+                f"{path} within {self.settings.webapi_timeout_seconds:g} s ({reason}).",
+                hint=f"Check the network path from this host to {self.address} (firewall, proxy, "
+                "VPN); the ESM may be overloaded: raise webapi_timeout_seconds if it is just slow.",
+            )
+        if isinstance(
+            exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+        ):
+            return self._unreachable(method, path, exc, reason, outer)
+        return EsmError(
+            f"Cannot send {method} {path} to the ESM at {self.host}: {reason}.",
+            hint="Check webapi_url.",
+        )
+
+    def _unreachable(
+        self, method: str, path: str, exc: BaseException, reason: str, outer: BaseException | None
+    ) -> ConnectorError:
+        """What a failed connection means, what was tried, and what to check."""
         tried = f"{_step(method, path)} ({method} {self.base_path}{path})"
         lookup = _name_lookup_error(exc, outer)
         url = self.settings.webapi_url
@@ -284,26 +291,6 @@ class Transport:
         return EsmUnavailable(
             f"{tried}: no usable answer from the ESM at {self.address}: {reason}.", hint=hint
         )
-
-    def _bounded_request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """``session.request`` cut off after ``webapi_timeout_seconds`` in all (see deadline)."""
-        with deadline.bounded(self.settings.webapi_timeout_seconds, terminated) as call:
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    allow_redirects=False,
-                    **kwargs,
-                )
-            except requests.exceptions.RequestException:
-                if call.expired:
-                    raise _CallCut(call.expired) from None
-                raise
-        if call.expired:  # an answer read to a cut connection's end is incomplete
-            raise _CallCut(call.expired)
-        return response
 
     def check(
         self, response: requests.Response, method: str, path: str, *, quote_body: bool = True
