@@ -59,3 +59,6 @@ def test_mypy_is_clean_on_the_product_code() -> None:
         cwd=layout,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # every product module was read, flows/ and tasks/ included
+    product = [p for d in ("src", *MAPPED, "deployments") for p in (REPO / d).rglob("*.py")]
+    assert f"in {len(product)} source files" in proc.stdout, proc.stdout

@@ -22,7 +22,7 @@ class ConnectorError(Exception):
     :meth:`str.format` templates of the error's figures, filled by :meth:`_stated`.
     """
 
-    case: ClassVar[str] = "run_failed"
+    case: str = "run_failed"  # an instance may set its own (ChangeLimitExceeded)
     message_format: ClassVar[str] = ""
     hint_format: ClassVar[str] = ""
 
@@ -221,7 +221,7 @@ class UpdateLimitExceeded(RunInterrupted):
         "more than update_limit {limit}."
     )
 
-    def __init__(self, updates: int, limit: int, new: int, changed: int, changeset: str):
+    def __init__(self, updates: int, limit: int | str, new: int, changed: int, changeset: str):
         self._stated(
             hint=advice.approve_hint(changeset),
             updates=updates,

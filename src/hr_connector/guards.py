@@ -81,7 +81,7 @@ def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) 
     if first.name == "update_limit":
         error: RunInterrupted = UpdateLimitExceeded(
             changeset.updates,
-            first.shown,  # type: ignore[arg-type]
+            first.shown,
             len(changeset.new),
             len(changeset.changed),
             changeset.digest,

@@ -135,7 +135,7 @@ class ChangeLimitExceeded(RunInterrupted):
     """
 
     def __init__(self, check: LimitCheck, archived: int, changeset: str):
-        self.case = f"{check.kind}_limit_exceeded"  # type: ignore[misc]
+        self.case = f"{check.kind}_limit_exceeded"
         super().__init__(
             f"The run would import {check.count} {WHAT[check.kind]}, more than "
             f"{check.name} {check.shown} (of {archived} archived rows).",

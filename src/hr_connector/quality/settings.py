@@ -65,7 +65,7 @@ def parse_checks(value: Any) -> dict[str, Severity]:
         elif level not in SEVERITIES:
             problems.append(f"'{name}': '{severity}' is not one of block, warn, off")
         else:
-            out[key] = level  # type: ignore[assignment,unused-ignore]
+            out[key] = level
     if problems:
         raise ValueError("; ".join(problems))
     return out
