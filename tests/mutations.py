@@ -306,7 +306,7 @@ BREAKS: tuple[Break, ...] = (
     Break(
         "sftp-change-during-download-accepted",
         "a remote file that changed during the download is taken as it was read",
-        "src/hr_connector/clients/sftp.py",
+        "src/hr_connector/clients/sftp/__init__.py",
         'raise still(f"{change} during the download")',
         "pass  # MUTATION",
         ("tests/test_sftp_whole_files.py", "-k", "during_the_download"),
