@@ -96,11 +96,14 @@ def column_formats(texts: Collection[str], formats: Sequence[str]) -> tuple[str,
     """``formats`` and the order of day and month the column's slashed dates show: a first part
     above 12 is a day (``dd/mm/yyyy``), a second part above 12 a day too (``mm/dd/yyyy``).
 
-    Only the texts nothing else reads count. When no part is above 12 and no value reads two ways
+    Only the texts nothing else reads count, and none when ``formats`` has a slashed format of its
+    own (the customer chose the order). When no part is above 12 and no value reads two ways
     (``05/05/2025``), either order gives the same dates; when some value does, the order is
     undecided and the run stops naming both readings (:class:`DateOrderAmbiguous`); when the
     values contradict each other, no order is added and they are blocked as invalid dates.
     """
+    if any("/" in fmt for fmt in formats):
+        return tuple(formats)
     slashed = [
         (text, int(m[1]), int(m[2]))
         for text in texts
