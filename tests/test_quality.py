@@ -381,7 +381,7 @@ def test_national_ids_block_masked_everywhere_a_person_reads(
     assert "*********2L" in task["description"]
     assert BAD_NID not in json.dumps(task) and BAD_NID not in caplog.text
     assert BAD_NID not in (workdir / "3_admin_task.md").read_text(encoding="utf-8")
-    entry = load(workdir / "data/archive/error_workperiod_archive.json")[0]
+    entry = load(workdir / "data/archive/error_workperiod_reasons.json")[0]
     assert entry["reasons"][0]["detail"] == "*********2L"
 
 
@@ -797,7 +797,7 @@ def test_unknown_manager_by_national_id_is_masked_and_counted_when_other_types_a
         result = run(workdir, unique_id="national_id", checks={"references": "block"})
     assert errors(workdir) == {"WP4": ["unknown_person"]}
     assert result.data_quality["references"] == 1  # counted although other columns were skipped
-    entry = load(workdir / "data/archive/error_workperiod_archive.json")[0]
+    entry = load(workdir / "data/archive/error_workperiod_reasons.json")[0]
     assert entry["reasons"][0]["detail"] == "*********2L"
     assert BAD_NID not in caplog.text and BAD_NID not in json.dumps(admin_task(workdir))
 

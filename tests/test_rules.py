@@ -12,6 +12,7 @@ import pytest
 
 from hr_connector import rules
 from hr_connector.clients.local import LocalOnlySink
+from hr_connector.errors import DateOrderAmbiguous
 from hr_connector.outcome import ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
@@ -89,3 +90,25 @@ def test_every_rule_names_codes_with_texts_in_every_language() -> None:
         for code in rule.codes:
             case = texts.cases[f"reason_{code}"]
             assert set(SHIPPED_LANGUAGES) <= set(case), (rule.name, code)
+
+
+def test_slashed_dates_take_the_order_the_column_shows_unless_a_format_gives_it() -> None:
+    column_formats, day_first, month_first = (
+        rules.column_formats,
+        rules.DAY_FIRST,
+        rules.MONTH_FIRST,
+    )
+    iso = ("%Y-%m-%d",)
+    assert column_formats(["13/01/2025", "03/01/2025"], iso) == (*iso, day_first)
+    assert column_formats(["01/13/2025", "03/01/2025"], iso) == (*iso, month_first)
+    assert column_formats(["05/05/2025", "2025-01-01"], iso) == (*iso, day_first)  # same either way
+    assert column_formats(["13/01/2025", "01/13/2025"], iso) == iso  # contradicting: blocked
+    assert column_formats(["01/13/2025"], ("%d/%m/%Y",)) == ("%d/%m/%Y",)  # the customer's order
+    with pytest.raises(DateOrderAmbiguous) as stop:
+        column_formats(["03/01/2025", "2025-01-01"], iso)
+    assert stop.value.figures == {
+        "column": "?",
+        "value": "03/01/2025",
+        "day_first": "2025-01-03",
+        "month_first": "2025-03-01",
+    }

@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from hr_connector.door import Door
+from hr_connector.previous_run import read_previous
+
 from conftest import SAMPLES, WEBAPI_PASSWORD
 from vendor_helpers import (
     MAPPINGS,
@@ -269,12 +272,20 @@ def test_error_archive_holds_the_rows_and_the_reasons_lie_beside_it(
         assert list(row) == header and row in rows  # the row as the file wrote it
         assert entry["row_id"] == row["row_id"] and entry["position"].startswith("line ")
         assert entry["reasons"] and all(r["message"] for r in entry["reasons"])
-    # read back: the next run with the same file finds no change; blocked rows are not removed
-    proc = engine(workdir, params)
-    assert proc.returncode == 0, proc.stderr
-    counts = filed_task(proc, esm, workdir)["counts"]
-    assert (counts["new"], counts["changed"], counts["removed"]) == (0, 0, 0)
-    assert counts["blocked"] == blocked
+    # read back (through the sidecar, then from the JSON archives alone): the next run with the
+    # same file finds no change, and the blocked rows are not "removed"
+    for sidecar in (True, False):
+        if not sidecar:
+            (folder / ".workperiod_archive.parquet").unlink()
+            previous = read_previous(Door(folder), folder, "workperiod", "row_id")
+            assert previous is not None
+            imported = set(previous.rows["row_id"])
+            assert imported and not imported & {row["row_id"] for row in errors}
+        proc = engine(workdir, params)
+        assert proc.returncode == 0, proc.stderr
+        counts = filed_task(proc, esm, workdir)["counts"]
+        assert (counts["new"], counts["changed"], counts["removed"]) == (0, 0, 0)
+        assert counts["blocked"] == blocked
 
 
 # --- what a person reads names no host path ---------------------------------------------------

@@ -163,10 +163,6 @@ class DateOrderAmbiguous(RunInterrupted):
     def __init__(self, value: str, day_first: str, month_first: str, column: str = "?"):
         self._stated(column=column, value=value, day_first=day_first, month_first=month_first)
 
-    def name_column(self, column: str) -> None:
-        """The column the value is in (known to the caller of the date rules)."""
-        self._stated(**{**self.figures, "column": column})
-
 
 class TooManyBlocked(RunInterrupted):
     """More of the file's rows are blocked than ``max_blocked_share`` allows."""

@@ -92,15 +92,20 @@ def parse_date(text: str, formats: Sequence[str]) -> date | None:
     return None
 
 
-def column_formats(texts: Collection[str], formats: Sequence[str]) -> tuple[str, ...]:
+def column_formats(
+    texts: Collection[str], formats: Sequence[str], column: str = "?"
+) -> tuple[str, ...]:
     """``formats`` and the order of day and month the column's slashed dates show: a first part
     above 12 is a day (``dd/mm/yyyy``), a second part above 12 a day too (``mm/dd/yyyy``).
 
-    Only the texts nothing else reads count. When no part is above 12 and no value reads two ways
+    Only the texts nothing else reads count, and none when ``formats`` has a slashed format of its
+    own (the customer chose the order). When no part is above 12 and no value reads two ways
     (``05/05/2025``), either order gives the same dates; when some value does, the order is
     undecided and the run stops naming both readings (:class:`DateOrderAmbiguous`); when the
     values contradict each other, no order is added and they are blocked as invalid dates.
     """
+    if any("/" in fmt for fmt in formats):
+        return tuple(formats)
     slashed = [
         (text, int(m[1]), int(m[2]))
         for text in texts
@@ -115,7 +120,7 @@ def column_formats(texts: Collection[str], formats: Sequence[str]) -> tuple[str,
     for text, a, b in sorted(slashed):
         readings = _strptime(text.strip(), DAY_FIRST), _strptime(text.strip(), MONTH_FIRST)
         if a != b and None not in readings:
-            raise DateOrderAmbiguous(text.strip(), *(str(d) for d in readings))
+            raise DateOrderAmbiguous(text.strip(), *(str(d) for d in readings), column)
     return (*formats, DAY_FIRST) if slashed else tuple(formats)
 
 
@@ -137,11 +142,7 @@ def parse_dates(values: pl.Expr, texts: pl.Series, formats: Sequence[str]) -> pl
     whose order of day and month the column leaves open stops the run."""
     distinct = texts.drop_nulls().unique()
     texts_list = distinct.to_list()
-    try:
-        formats = column_formats(texts_list, formats)
-    except DateOrderAmbiguous as error:
-        error.name_column(texts.name)
-        raise
+    formats = column_formats(texts_list, formats, texts.name)
     parsed = [parse_date(t, formats) for t in texts_list]
     return values.replace_strict(distinct, pl.Series(parsed, dtype=pl.Date), default=None)
 

@@ -35,7 +35,7 @@ from hr_connector.records import Table, no_reasons
 #: The byte polars stands in for a delimiter it cannot take (not a single byte).
 _STAND_IN = "\x1f"
 #: Excel's first line naming the delimiter (after an optional BOM).
-_SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=(.[\x80-\xbf]*)\r?(?:\n|$)")
+_SEP_LINE = re.compile(rb'(?:\xef\xbb\xbf)?sep=([^\r\n"][\x80-\xbf]*)\r?(?:\n|$)')
 
 log = logging.getLogger("hr_connector.readers")
 
