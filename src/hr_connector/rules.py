@@ -119,8 +119,9 @@ def column_formats(
         return tuple(formats)
     for text, a, b in sorted(slashed):
         readings = _strptime(text.strip(), DAY_FIRST), _strptime(text.strip(), MONTH_FIRST)
-        if a != b and None not in readings:
-            raise DateOrderAmbiguous(text.strip(), *(str(d) for d in readings), column)
+        day, month = readings
+        if a != b and day is not None and month is not None:
+            raise DateOrderAmbiguous(text.strip(), str(day), str(month), column)
     return (*formats, DAY_FIRST) if slashed else tuple(formats)
 
 
