@@ -53,7 +53,8 @@ def test_full_run_each_type_and_format(
     assert all(row["objectGUID"] for row in output)
     assert len(load(archive(workdir, data_type))) == rows
     errors = load(workdir / "data" / "archive" / f"error_{data_type}_archive.json")
-    assert len(errors) == bad and all(e["reasons"] for e in errors)
+    reasons = load(workdir / "data" / "archive" / f"error_{data_type}_reasons.json")
+    assert len(errors) == len(reasons) == bad and all(e["reasons"] for e in reasons)
     assert (workdir / "3_output.json").stat().st_mode & 0o777 == 0o600
     task = load(workdir / "3_admin_task.json")
     assert task["decision"] == "completed" and len(task["blocked_rows"]) == bad
@@ -68,12 +69,14 @@ def test_same_data_in_three_formats_gives_identical_output(workdir: Path, sample
     assert outputs[0] == outputs[1] == outputs[2]
 
 
-def test_blocked_rows_reasons_in_error_archive_and_admin_task(workdir: Path, samples: Path) -> None:
+def test_blocked_rows_reasons_beside_the_error_archive_and_in_the_admin_task(
+    workdir: Path, samples: Path
+) -> None:
     place(workdir, samples / "workperiod" / "workperiod.csv")
     run(workdir)
     errors = {
         (e["row_id"], e["reasons"][0]["code"])
-        for e in load(workdir / "data/archive/error_workperiod_archive.json")
+        for e in load(workdir / "data/archive/error_workperiod_reasons.json")
     }
     assert errors == {
         ("WP-0006", "end_before_start"),

@@ -142,11 +142,11 @@ def test_a_file_mostly_blocked_stops_with_the_reasons_and_the_fix(
     proc = full_run(workdir, esm, language=language)
     assert proc.returncode == 1, proc.stderr
     assert "max_blocked_share 0.5" in proc.stderr
-    assert "invalid_date (employment_start_date): 40 rows" in proc.stderr
+    assert "invalid_date (employment_start_date): 40;" in proc.stderr
     assert not (workdir / "1042_output.json").exists()
     task = filed_task(proc, esm, workdir)
     assert task["case"] == "too_many_blocked"
-    assert "invalid_date (employment_start_date): 40 rows" in task["description"]
+    assert "invalid_date (employment_start_date): 40;" in task["description"]
     assert "date_formats" in task["description"]
     if language == "fi":
         assert "estetty" in task["description"]

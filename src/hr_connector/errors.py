@@ -170,7 +170,7 @@ class TooManyBlocked(RunInterrupted):
     case = "too_many_blocked"
     message_format = (
         "{blocked} of the file's {rows} rows are blocked, more than max_blocked_share {limit} "
-        "allows: {reasons}."
+        "allows (most frequent reasons, with their rows: {reasons})."
     )
     hint_format = (
         "Check the reasons: when the file is wrong, correct it in the HR system and rerun the "

@@ -39,7 +39,7 @@ def check_blocked_share(params: ConnectorParams, rows: int, blocked: pl.DataFram
         .sort(["rows", "code", "column"], descending=[True, False, False])
     )
     reasons = [
-        f"{code}{f' ({column})' if column else ''}: {n} rows"
+        f"{code}{f' ({column})' if column else ''}: {n}"  # in any language
         for code, column, n in frequent.head(_NAMED_REASONS).iter_rows()
     ]
     if frequent.height > _NAMED_REASONS:

@@ -180,7 +180,7 @@ class XmlSink(_Sink[EsmXmlClient]):
         settings = self.settings
         description = task.description
         if task.attachments:
-            files = ", ".join(a.path for a in task.attachments)
+            files = ", ".join(a.name for a in task.attachments)
             log.warning(
                 "The legacy XML Web API cannot upload files; attachments omitted: %s", files
             )
