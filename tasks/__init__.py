@@ -23,7 +23,7 @@ from hr_connector.tasks.report import file_admin_task, keep_admin_task
 from hr_connector.tasks.validate import validate_rows
 
 #: The import's steps as Prefect tasks, in the order the flow's body calls them
-#: (:func:`hr_connector.flows.hr_import.hr_import`).
+#: (:func:`hr_connector.pipeline.hr_import`).
 PREFECT_STEPS = Steps(
     fetch=StepCall(fetch_hr_file),
     check_file=StepCall(check_file_quality),

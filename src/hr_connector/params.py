@@ -29,10 +29,11 @@ from pydantic import (
 
 from hr_connector.errors import ParametersInvalid
 from hr_connector.limits import LimitValue, OptionalLimit
+from hr_connector.quality.settings import parse_checks, validate_country
+from hr_connector.schemas import DataType
 
 log = logging.getLogger(__name__)
 
-DataType = Literal["costcenter", "organization", "title", "workperiod"]
 DATA_TYPES: tuple[DataType, ...] = ("costcenter", "organization", "title", "workperiod")
 
 #: The keys the vendor's "Scheduled task is missing extra arguments" exception lists.
@@ -160,15 +161,11 @@ class QualityParams(BaseModel):
     @field_validator("checks", mode="before")
     @classmethod
     def _checks(cls, value: Any) -> Any:
-        from hr_connector.quality.settings import parse_checks
-
         return parse_checks(value)
 
     @field_validator("national_id_country", mode="before")
     @classmethod
     def _national_id_country(cls, value: Any) -> Any:
-        from hr_connector.quality.settings import validate_country
-
         return validate_country(value)
 
     @field_validator("max_file_age_hours", "reference_archives_dir", mode="before")

@@ -1,8 +1,7 @@
 """The import's steps and the run that calls them: fetch → parse → validate → compare → guard →
 publish → report.
 
-The order is written once, in the flow's body :func:`hr_connector.flows.hr_import.hr_import`
-(read it there); this module has what it calls:
+The order is written once, in :func:`hr_import` (read it first); this module has what it calls:
 
 - the step functions, plain and typed (for tests, the EPE script and the bench baseline), and
   each step's type as a Protocol that the function and its Prefect task wrapper
@@ -37,6 +36,7 @@ from hr_connector import changes as changes_mod
 from hr_connector import (
     checkpoints,
     delivery,
+    ending,
     filing,
     guards,
     header,
@@ -412,16 +412,13 @@ def run_import(
     interruption, raised under the lock like any other.
 
     The steps run in the order the flow's body gives them
-    (:func:`hr_connector.flows.hr_import.hr_import`, Prefect-free: the plain mode imports it too),
-    each call a method of :class:`ImportRun` that calls the injected step.
+    (:func:`hr_import`), each call a method of :class:`ImportRun` that calls the injected step.
 
     ``run_key`` names this run across retries (Prefect's flow-run id): a retry of a run that
     published its files but could not file the admin task only re-files it (see runrecord).
     The run lock is held to the run's end (the admin task included), and in the EPE wrapper
     until the process exits (:func:`delivery.hold_until_exit`).
     """
-    from hr_connector.flows.hr_import import hr_import  # the sequence, written once
-
     with contextlib.ExitStack() as whole_run:
         try:
             pending = runrecord.pending_report(workdir, run_key)
@@ -440,6 +437,24 @@ def run_import(
             result = run.result
         delivery.hold_until_exit(whole_run)
         return result
+
+
+def hr_import(run: ImportRun) -> None:
+    """One import, step by step; each call is a step (a Prefect task run in a flow)."""
+    with run.deciding():  # a stop ends this block: the run is interrupted, nothing is imported
+        run.lock()  # another run of this task refuses this one: it touches no file
+        source = run.fetch()
+        run.check_file_quality(source)
+        table = run.parse(source)
+        blocked = run.validate(table)
+        blocked = run.check_data_quality(table, blocked)
+        changeset = run.compare(table, blocked)
+        run.guard(table, changeset)  # too many changes, too few rows: the import is refused
+        run.list_changes(table, changeset)  # a partial run's changes, for the admin
+    run.publish()  # the decided files; an interrupted run only clears the stale output
+    run.keep_and_file_admin_task()  # what the run decided and why
+    run.archive_remote_file()  # a completed run moves the SFTP file to its archive folder
+    run.end()  # recorded for a retry; the output is handed over to the platform
 
 
 @dataclass
@@ -637,6 +652,7 @@ class ImportRun:
         try:
             if self.completed and not self.params.dry_run:
                 checkpoints.reached("before-commit")
+                ending.commit_begins()  # SIGTERM no longer interrupts: the files are ended first
                 delivery.before_commit(workdir)
                 checkpoints.reached("marked")
             self.attachments = self.steps.publish(

@@ -1,6 +1,6 @@
 """One run of the connector, with its log file and secret redaction, with or without Prefect.
 
-:func:`execute` runs the import's sequence (:func:`hr_connector.flows.hr_import.hr_import`,
+:func:`execute` runs the import's sequence (:func:`hr_connector.pipeline.hr_import`,
 through :func:`hr_connector.pipeline.run_import`) with the given steps inside the run's log file,
 then publishes its artifacts: the Prefect flows call it with the task wrappers, and
 :func:`run_plain` with the plain step functions, for callers that have no Prefect API to record

@@ -8,10 +8,13 @@ a :class:`RunSchema` with the customer's column names (``field_names``) and pers
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from hr_connector.params import ConnectorParams, DataType
+from hr_connector.errors import ParametersInvalid
+
+DataType = Literal["costcenter", "organization", "title", "workperiod"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +113,28 @@ class RunSchema:
         return column
 
 
-def run_schema(params: ConnectorParams) -> RunSchema:
+class SchemaChoices(Protocol):
+    """What a run's schema is made from (:class:`~hr_connector.params.ConnectorParams`)."""
+
+    @property
+    def data_type(self) -> DataType: ...
+    @property
+    def field_names(self) -> Mapping[str, str]: ...
+    @property
+    def unique_id(self) -> str: ...
+    @property
+    def date_formats(self) -> Sequence[str]: ...
+    @property
+    def change_columns(self) -> Sequence[str] | None: ...
+    @property
+    def objectGUID_field_name(self) -> str: ...
+
+
+def run_schema(params: SchemaChoices) -> RunSchema:
     """Apply ``field_names``, ``unique_id``, ``date_formats`` and ``change_columns``."""
     schema = SCHEMAS[params.data_type]
     unknown = sorted(set(params.field_names) - set(schema.attributes))
     if unknown:
-        from hr_connector.errors import ParametersInvalid
-
         raise ParametersInvalid(
             [],
             {
