@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
 
-from hr_connector import checkpoints, delivery
+from hr_connector import delivery
 from hr_connector.errors import RunInterrupted
 
 log = logging.getLogger("hr_connector.ending")
@@ -108,7 +108,6 @@ def finish(code: int, *, exit_process: bool, stderr: TextIO) -> int:
     with contextlib.suppress(Exception):
         atexit._run_exitfuncs()  # Prefect drains its API log worker there: before the mark goes
     logging.shutdown()  # the log is complete before the mark goes
-    checkpoints.reached("before-exit")
     if code == 0:
         delivery.clear_deferred(release_locks=False)  # the exit releases them
     os._exit(code)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from hr_connector import invocation
+from hr_connector import ending, invocation
 from hr_connector.errors import ParametersInvalid, UnusableInvocation
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import TASK_ID_KEYS, masked, parse_params
@@ -279,12 +279,9 @@ def _print_result(result: ImportResult, workdir: Path, stdout: TextIO, stderr: T
     if result.decision is Decision.COMPLETED and result.output_path:
         # A completed run's archives have advanced: the output must be imported even when the
         # admin task could not be filed, so the exit code follows the decision.
-        from hr_connector import checkpoints, ending
-
         if ending.terminated():  # stopped by SIGTERM after the commit: not handed over
             return EXIT_INTERRUPTED
         print(result.output_path, file=stdout)
         stdout.flush()
-        checkpoints.reached("output-printed")
         return EXIT_COMPLETED
     return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED

@@ -33,8 +33,8 @@ import polars as pl
 
 from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
+from hr_connector import compare as compare_mod
 from hr_connector import (
-    checkpoints,
     delivery,
     ending,
     filing,
@@ -46,7 +46,6 @@ from hr_connector import (
     runrecord,
     validate,
 )
-from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset
 from hr_connector.door import FileRefused
@@ -562,7 +561,6 @@ class ImportRun:
             raise
         if self.early is not None:  # under the lock: the stale output it removes is ours
             raise self.early
-        checkpoints.reached("locked")
 
     def fetch(self) -> Path:
         self.schema = run_schema(self.params)
@@ -598,7 +596,6 @@ class ImportRun:
         assert self.base is not None  # found before the parse (:meth:`parse`)
         q, params = self.steps.quote, self.params
         self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, self.base)
-        checkpoints.reached("compared")
         return self.changeset
 
     def guard(self, table: Table, changeset: Changeset) -> GuardVerdict:
@@ -651,10 +648,8 @@ class ImportRun:
         q, workdir = self.steps.quote, self.workdir
         try:
             if self.completed and not self.params.dry_run:
-                checkpoints.reached("before-commit")
                 ending.commit_begins()  # SIGTERM no longer interrupts: the files are ended first
                 delivery.before_commit(workdir)
-                checkpoints.reached("marked")
             self.attachments = self.steps.publish(
                 workdir,
                 q(self.table),
@@ -664,7 +659,6 @@ class ImportRun:
                 self.params,
                 self.completed,
             )
-            checkpoints.reached("committed")
         except Exception as error:  # the disk is full, a folder at a file's path: no commit
             if isinstance(error, ConnectorError):  # refused by the door: a decision
                 log.error("Could not write the run's files: %s", error)
@@ -699,12 +693,10 @@ class ImportRun:
             # a run refused by a run of the same task must not replace that run's kept admin task
             try:
                 result.admin_task_path = str(self.steps.keep_report(task, workdir))
-                checkpoints.reached("admin-task-kept")
             except Exception as error:  # e.g. a folder at its path: it is still filed
                 log.error("Could not keep the admin task: %s", error)
         kept = own if result.admin_task_path else None
-        if file_report(result, task, self.sink, self.steps, workdir, own=kept):
-            checkpoints.reached("admin-task-filed")
+        file_report(result, task, self.sink, self.steps, workdir, own=kept)
 
     def _admin_task(self) -> AdminTask:
         params, result, translations, language = (
@@ -799,7 +791,6 @@ class ImportRun:
             )
         if completed:
             delivery.delivered(self.workdir)
-        checkpoints.reached("run-ended")
 
 
 def file_report(
