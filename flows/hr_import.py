@@ -41,7 +41,7 @@ from hr_connector.outcome import Decision, ImportResult, Interruption
 from hr_connector.params import parse_params
 from hr_connector.runlog import register_secrets
 from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
-from hr_connector.schemas import DataType
+from hr_connector.schemas import SCHEMAS, DataType
 from hr_connector.tasks import PREFECT_STEPS
 from hr_connector.workdir import WorkDir
 
@@ -162,24 +162,20 @@ def _make(data_type: DataType) -> Flow[..., Any]:
     hr_import.__name__ = f"hr_import_{data_type}"
     return flow(
         hr_import,
-        name=f"hr-import-{data_type}",
+        name=SCHEMAS[data_type].flow_name,
         flow_run_name=functools.partial(run_name, data_type),
         persist_result=False,
         log_prints=False,
     )
 
 
-hr_import_costcenter = _make("costcenter")
-hr_import_organization = _make("organization")
-hr_import_title = _make("title")
-hr_import_workperiod = _make("workperiod")
-
-FLOWS: dict[str, Flow[..., Any]] = {
-    "costcenter": hr_import_costcenter,
-    "organization": hr_import_organization,
-    "title": hr_import_title,
-    "workperiod": hr_import_workperiod,
-}
+#: One flow per data type, so the Prefect UI shows which one ran.
+FLOWS: dict[str, Flow[..., Any]] = {name: _make(name) for name in SCHEMAS}
+# the deployments' entrypoints (prefect.yaml): ``hr_connector.flows.hr_import:hr_import_<type>``
+hr_import_costcenter = FLOWS["costcenter"]
+hr_import_organization = FLOWS["organization"]
+hr_import_title = FLOWS["title"]
+hr_import_workperiod = FLOWS["workperiod"]
 
 
 def run_flow(raw: Mapping[str, Any], workdir: Path, task_id: str) -> ImportResult:

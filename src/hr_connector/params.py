@@ -30,11 +30,9 @@ from pydantic import (
 from hr_connector.errors import ParametersInvalid
 from hr_connector.limits import LimitValue, OptionalLimit
 from hr_connector.quality.settings import parse_checks, validate_country
-from hr_connector.schemas import DataType
+from hr_connector.schemas import SCHEMAS, DataType
 
 log = logging.getLogger(__name__)
-
-DATA_TYPES: tuple[DataType, ...] = ("costcenter", "organization", "title", "workperiod")
 
 #: The keys the vendor's "Scheduled task is missing extra arguments" exception lists.
 REQUIRED_KEYS = (
@@ -235,6 +233,13 @@ class ConnectorParams(BaseModel):
             if given_by is None or not _blank(part.get(given_by)):
                 flat[name] = part
         return flat
+
+    @field_validator("data_type")
+    @classmethod
+    def _known_data_type(cls, value: str) -> str:
+        if value not in SCHEMAS:
+            raise ValueError(f"Input should be one of {', '.join(map(repr, SCHEMAS))}")
+        return value
 
     @field_validator("run_type", mode="before")
     @classmethod

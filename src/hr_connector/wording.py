@@ -12,6 +12,7 @@ import re
 
 from hr_connector.changes import describe
 from hr_connector.outcome import ChangeList, RowChange
+from hr_connector.schemas import SCHEMAS
 from hr_connector.texts import Translations
 
 #: Cases this module uses (checked up front with the report's cases).
@@ -23,10 +24,7 @@ WORDING_CASES = (
     "limits_overridden",
     "run_type_partial",
     "run_type_full",
-    "data_type_costcenter",
-    "data_type_organization",
-    "data_type_title",
-    "data_type_workperiod",
+    *(schema.text_key for schema in SCHEMAS.values()),
     "counts_full",
     "title_completed_blocked_one",
     "blocked_rows_more_one",
