@@ -1,7 +1,7 @@
 """The Prefect flows that run the import, one per data type, so the Prefect UI shows which one ran.
 
 Each flow's run is :func:`hr_connector.pipeline.hr_import` (the sequence, read it there)
-with the Prefect task wrappers (:data:`hr_connector.tasks.PREFECT_STEPS`): every step is a task
+with the Prefect task wrappers (:func:`hr_connector.tasks.prefect_steps`): every step is a task
 run in the UI. Around it, :func:`import_body` takes the per-run overrides, refuses a deployment's
 unusable working directory, resolves secret references, applies the admin's decision on a
 stopped run (:mod:`hr_connector.approval`) and turns the result into the flow run's state;
@@ -42,7 +42,7 @@ from hr_connector.params import parse_params
 from hr_connector.runlog import register_secrets
 from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
 from hr_connector.schemas import SCHEMAS, DataType
-from hr_connector.tasks import PREFECT_STEPS
+from hr_connector.tasks import prefect_steps
 from hr_connector.workdir import WorkDir
 
 quiet_expected_stops()
@@ -111,7 +111,8 @@ def _run_and_decide(
                 and approval.deployment_run() is not None
             )
             with advice.awaiting_decision(flow_run.name if can_suspend else None):
-                result = execute(parsed, Path(workdir), task_id, PREFECT_STEPS, run_key=flow_run.id)
+                steps = prefect_steps(parsed.retry_delays)
+                result = execute(parsed, Path(workdir), task_id, steps, run_key=flow_run.id)
             undecided = decided is None or approval.voided(decided, result)
             if can_suspend and undecided and approval.can_wait(result, parsed.dry_run):
                 earlier = decided if decided is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -33,6 +34,20 @@ from hr_connector.quality.settings import parse_checks, validate_country
 from hr_connector.schemas import SCHEMAS, DataType
 
 log = logging.getLogger(__name__)
+
+#: Seconds between the attempts at a network step: backoff for a server briefly away.
+DEFAULT_RETRY_DELAYS = (2.0, 10.0, 30.0)
+#: The environment variable that changes them for a whole process (e.g. to shorten tests).
+RETRY_DELAYS_ENV = "HR_CONNECTOR_RETRY_DELAYS"
+
+
+def _retry_delays() -> tuple[float, ...]:
+    """The delays of this run: read from the environment once, when its parameters are parsed."""
+    text = os.environ.get(RETRY_DELAYS_ENV)
+    if text is None:
+        return DEFAULT_RETRY_DELAYS
+    return tuple(float(x) for x in text.split(",") if x.strip())
+
 
 #: The keys the vendor's "Scheduled task is missing extra arguments" exception lists.
 REQUIRED_KEYS = (
@@ -212,6 +227,8 @@ class ConnectorParams(BaseModel):
     changed_limit: OptionalLimit = None
     removed_limit: OptionalLimit = None
     report_max_rows: int = Field(default=50, ge=0)
+    #: seconds between the attempts at a network step (SFTP, the ESM Web API)
+    retry_delays: tuple[float, ...] = Field(default_factory=_retry_delays)
     approved_by: str | None = None
     wait_for_approval: bool = True
     approval_timeout_hours: float = Field(default=20.0, gt=0, le=24 * 90)

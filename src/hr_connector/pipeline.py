@@ -5,7 +5,7 @@ The order is written once, in :func:`hr_import` (read it first); this module has
 
 - the step functions, plain and typed (for tests, the EPE script and the bench baseline), and
   each step's type as a Protocol that the function and its Prefect task wrapper
-  (``hr_connector.tasks.PREFECT_STEPS``) both satisfy; :class:`Steps` injects one set or the
+  (``hr_connector.tasks.prefect_steps``) both satisfy; :class:`Steps` injects one set or the
   other (:data:`PLAIN_STEPS`);
 - :class:`ImportRun`: one step method per call of the sequence (it calls the injected step and
   keeps what the admin task needs), the run lock, the decision and the admin task;

@@ -59,10 +59,10 @@ from requests_toolbelt import MultipartEncoder
 from hr_connector.attachments import not_attached, not_attached_lines, zip_file, zipped_name
 from hr_connector.clients import deadline
 from hr_connector.door import FileRefused
-from hr_connector.errors import ConnectorError, TransientError, retry_delays
+from hr_connector.errors import ConnectorError, TransientError
 from hr_connector.inert import shown
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
-from hr_connector.params import WebApiSettings
+from hr_connector.params import DEFAULT_RETRY_DELAYS, WebApiSettings
 from hr_connector.report import ReportSink
 from hr_connector.runlog import redact, register_credentials, register_secrets
 from hr_connector.texts import Translations
@@ -832,7 +832,7 @@ class _Sink(Generic[_Client]):
         self.client: _Client = client or self.client_class(settings)
         self._notes = _Notes(translations)
         #: seconds between the attempts at an upload that failed for now (5xx, timeout)
-        self.upload_delays = retry_delays() if upload_delays is None else list(upload_delays)
+        self.upload_delays = list(DEFAULT_RETRY_DELAYS if upload_delays is None else upload_delays)
         #: the attachments the ESM refused in the last :meth:`file` (the task lists them)
         self.refused: list[str] = []
 
@@ -987,11 +987,15 @@ class XmlSink(_Sink[EsmXmlClient]):
         return reference
 
 
-def sink_for(settings: WebApiSettings, translations: Translations | None = None) -> ReportSink:
+def sink_for(
+    settings: WebApiSettings,
+    translations: Translations | None = None,
+    upload_delays: Sequence[float] | None = None,
+) -> ReportSink:
     """The sink for ``settings.webapi_kind``: ``rest`` (default) or ``xml``."""
     if settings.webapi_kind == "xml":
-        return XmlSink(settings, translations=translations)
-    return RestSink(settings, translations=translations)
+        return XmlSink(settings, translations=translations, upload_delays=upload_delays)
+    return RestSink(settings, translations=translations, upload_delays=upload_delays)
 
 
 def load_admin_task(task_json: Path) -> AdminTask:

@@ -19,7 +19,7 @@ Safety choices, and why:
   server's administrator instead of guessing.
 * **Every wait is bounded** by ``sftp_timeout_seconds``: TCP connect, SSH banner, key exchange,
   authentication, channel open and every SFTP read. A hung server becomes an error, not a hung run.
-* **Errors are sorted for the Prefect retry** (tasks/_retry.py retries only
+* **Errors are sorted for the Prefect retry** (tasks/__init__.py retries only
   :class:`~hr_connector.errors.TransientError`): refused/reset connections, timeouts and a
   connection dropped mid-transfer raise :class:`~hr_connector.errors.SftpUnavailable` (retried
   with backoff); authentication, host key, permission and missing-folder problems raise
