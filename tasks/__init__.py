@@ -1,4 +1,4 @@
-"""Prefect tasks: the plain steps (:data:`hr_connector.pipeline.PLAIN_STEPS`), each a named task.
+"""Prefect tasks: the plain steps (:data:`hr_connector.steps.PLAIN_STEPS`), each a named task.
 
 :func:`prefect_steps` makes one run's set, with the options they share defined once: no task
 caches or persists its result (results hold personal data); only the steps that touch the network
@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from hr_connector.errors import TransientError
-from hr_connector.pipeline import PLAIN_STEPS, Steps
+from hr_connector.steps import PLAIN_STEPS, Steps
 from hr_connector.tasks._stops import StepCall, publish_run_name, stops_as_failed
 
 

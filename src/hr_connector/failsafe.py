@@ -79,7 +79,7 @@ def _file_admin_task(
     """Keep and file the admin task; (kept path, datacard id, why it was not filed)."""
     from hr_connector import report
     from hr_connector.params import webapi_settings_from_raw
-    from hr_connector.pipeline import write_admin_task
+    from hr_connector.steps import write_admin_task
     from hr_connector.texts import Translations
 
     try:

@@ -28,10 +28,11 @@ from hr_connector.params import (
     secret_values,
     webapi_settings_from_raw,
 )
-from hr_connector.pipeline import PLAIN_STEPS, Steps, file_report, run_import, write_admin_task
+from hr_connector.pipeline import file_report, run_import
 from hr_connector.runlog import register_secrets, run_log_file, run_log_to
 from hr_connector.schemas import SCHEMAS
 from hr_connector.sinks import make_sink
+from hr_connector.steps import PLAIN_STEPS, Steps, write_admin_task
 from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir, remove, run_lock
 

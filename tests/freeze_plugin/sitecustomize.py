@@ -60,6 +60,9 @@ def _pipeline(module: ModuleType) -> None:
     run = module.ImportRun
     run.lock = _after("locked", run.lock)
     run.end = _after("run-ended", run.end, lambda _, self: not self.params.dry_run)
+
+
+def _steps(module: ModuleType) -> None:
     steps = module.PLAIN_STEPS
     module.PLAIN_STEPS = dataclasses.replace(
         steps,
@@ -90,6 +93,7 @@ def _epe(module: ModuleType) -> None:
 
 
 PATCHES: dict[str, Callable[[ModuleType], None]] = {
+    "hr_connector.steps": _steps,
     "hr_connector.pipeline": _pipeline,
     "hr_connector.ending": _ending,
     "hr_connector.delivery": _delivery,
