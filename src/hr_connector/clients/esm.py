@@ -59,6 +59,7 @@ from requests_toolbelt import MultipartEncoder
 from hr_connector.attachments import not_attached, not_attached_lines, zip_file, zipped_name
 from hr_connector.clients import deadline
 from hr_connector.door import FileRefused
+from hr_connector.ending import terminated
 from hr_connector.errors import ConnectorError, TransientError
 from hr_connector.inert import shown
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
@@ -375,8 +376,6 @@ class _Transport:
 
     def _bounded_request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """``session.request`` cut off after ``webapi_timeout_seconds`` in all (see deadline)."""
-        from hr_connector.ending import terminated
-
         with deadline.bounded(self.settings.webapi_timeout_seconds, terminated) as call:
             try:
                 response = self.session.request(
@@ -885,8 +884,6 @@ class RestSink(_Sink[EsmRestClient]):
     def _upload(self, card_id: str, attachment: Attachment, path: Path) -> UploadResult:
         """One attachment, tried again after :attr:`upload_delays` while the ESM fails for
         now (a run being stopped does not wait)."""
-        from hr_connector.ending import terminated
-
         settings = self.settings
         for wait in [*self.upload_delays, None]:
             try:
