@@ -67,12 +67,14 @@ def hr_import(run: ImportRun) -> None:
         run.lock()  # another run of this task refuses this one: it touches no file
         source = run.fetch()
         run.check_file_quality(source)
+        base = run.comparison_base()  # the kept base when an earlier output is undelivered
         table = run.parse(source)
         blocked = run.validate(table)
         blocked = run.check_data_quality(table, blocked)
-        changeset = run.compare(table, blocked)
+        changeset = run.compare(table, blocked, base)
         run.guard(table, changeset)  # too many changes, too few rows: the import is refused
         run.list_changes(table, changeset)  # a partial run's changes, for the admin
+    run.decide()  # completed when nothing stopped it
     run.publish()  # the decided files; an interrupted run only clears the stale output
     run.keep_and_file_admin_task()  # what the run decided and why
     run.archive_remote_file()  # a completed run moves the SFTP file to its archive folder
@@ -148,8 +150,6 @@ class ImportRun:
     table: Table | None = None
     blocked: Blocked = field(default_factory=no_reasons)
     quality_runs: list[CheckRun] = field(default_factory=list)
-    #: the archives a partial run compares with (``delivery.comparison_base``)
-    base: WorkDir | None = None
     changeset: Changeset | None = None
     verdict: GuardVerdict | None = None
     run_changes: changes_mod.RunChanges | None = None
@@ -236,9 +236,12 @@ class ImportRun:
     def check_file_quality(self, source: Path) -> None:
         self.quality_runs = self.steps.check_file(self.params, self.workdir, source)
 
+    def comparison_base(self) -> WorkDir:
+        """The archives a partial run compares with (:func:`delivery.comparison_base`)."""
+        return delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
+
     def parse(self, source: Path) -> Table:
         assert self.schema is not None
-        self.base = delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
         self.table = table = self.steps.parse(source, self.params, self.schema, self.workdir)
         self.schema = header.matched_schema(self.schema, table.columns)  # the file's own spelling
         return table
@@ -256,11 +259,10 @@ class ImportRun:
         self.blocked = quality.merged(blocked, found.blocked)
         return self.blocked
 
-    def compare(self, table: Table, blocked: Blocked) -> Changeset:
+    def compare(self, table: Table, blocked: Blocked, base: WorkDir) -> Changeset:
         assert self.schema is not None
-        assert self.base is not None  # found before the parse (:meth:`parse`)
         q, params = self.steps.quote, self.params
-        self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, self.base)
+        self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, base)
         return self.changeset
 
     def guard(self, table: Table, changeset: Changeset) -> GuardVerdict:
@@ -290,7 +292,6 @@ class ImportRun:
 
     def publish(self) -> None:
         """Publish the decided files (or clear a stale output); a refused run touches none."""
-        self.decide()
         result, params = self.result, self.params
         result.counts = _counts(self.table, self.blocked, self.changeset)
         if not self.completed:
