@@ -125,3 +125,42 @@ def test_the_model_imports_nothing_above_it() -> None:
     graph = import_graph()
     above = {m: sorted(graph[m] - MODEL) for m in sorted(MODEL) if graph[m] - MODEL}
     assert above == {}
+
+
+#: Where the environment may be read: the entries (the EPE script, the command line, the flows'
+#: working directory), the parameters when they are parsed (the retry delays), the ``env:``
+#: secret references, and the one-file bundle's start-up.
+READS_ENVIRONMENT = {
+    "hr_connector.epe",
+    "hr_connector.cli",
+    "hr_connector.params",
+    "hr_connector.secret_refs",
+    "hr_connector.onefile_main",
+    "hr_connector.flows.run_view",
+}
+
+
+def _environment_reads(tree: ast.Module) -> list[tuple[int, bool]]:
+    """(line, at import time) of each ``os.environ`` / ``os.getenv`` in a module."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            inside.update(id(n) for n in ast.walk(node))
+    return [
+        (node.lineno, id(node) not in inside)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr in ("environ", "getenv")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    ]
+
+
+def test_the_environment_is_read_at_the_entries_only_and_never_at_import() -> None:
+    found = {}
+    for name, path in product_modules().items():
+        reads = _environment_reads(ast.parse(path.read_text(encoding="utf-8")))
+        wrong = [line for line, at_import in reads if at_import or name not in READS_ENVIRONMENT]
+        if wrong:
+            found[name] = wrong
+    assert found == {}
