@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import Flow, flow
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from hr_connector import advice, approval, artifacts, secret_refs
@@ -100,8 +101,6 @@ def _run_and_decide(
     except ParametersInvalid as error:
         result = report_unusable_parameters(raw, error, Path(workdir), task_id)
     else:
-        from prefect.runtime import flow_run
-
         if decided is not None and decided.decision == "reject":
             result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
         else:
