@@ -131,7 +131,7 @@ def _run_and_decide(
     return Completed(message=message, data=result)
 
 
-def _make(data_type: DataType) -> Flow[..., Any]:
+def _make(data_type: DataType) -> Flow[..., State[Any]]:
     def hr_import(
         params: dict[str, Any],
         workdir: str,
@@ -161,16 +161,15 @@ def _make(data_type: DataType) -> Flow[..., Any]:
     )
     hr_import.__name__ = f"hr_import_{data_type}"
     return flow(
-        hr_import,
         name=SCHEMAS[data_type].flow_name,
         flow_run_name=functools.partial(run_name, data_type),
         persist_result=False,
         log_prints=False,
-    )
+    )(hr_import)
 
 
 #: One flow per data type, so the Prefect UI shows which one ran.
-FLOWS: dict[str, Flow[..., Any]] = {name: _make(name) for name in SCHEMAS}
+FLOWS: dict[str, Flow[..., State[Any]]] = {name: _make(name) for name in SCHEMAS}
 # the deployments' entrypoints (prefect.yaml): ``hr_connector.flows.hr_import:hr_import_<type>``
 hr_import_costcenter = FLOWS["costcenter"]
 hr_import_organization = FLOWS["organization"]

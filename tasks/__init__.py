@@ -36,12 +36,8 @@ def _task(fn: Callable[..., Any], name: str, *, stops: bool = True, **options: A
     """The Prefect task of a plain step. ``stops``: a
     :class:`~hr_connector.errors.ConnectorError` (or a refusing guard verdict) ends the task run
     Failed with the reason rather than as a crash."""
-    return task(
-        stops_as_failed(fn) if stops else fn,
-        name=name,
-        cache_policy=NO_CACHE,
-        persist_result=False,
-        **options,
+    return task(name=name, cache_policy=NO_CACHE, persist_result=False, **options)(
+        stops_as_failed(fn) if stops else fn
     )
 
 
@@ -49,7 +45,7 @@ def prefect_steps(retry_delays: Sequence[float]) -> Steps:
     """The import's steps as Prefect tasks, in the order the sequence calls them
     (:func:`hr_connector.pipeline.hr_import`); the network steps retry after ``retry_delays``."""
     plain = PLAIN_STEPS
-    network = {
+    network: dict[str, Any] = {
         "retries": len(retry_delays),
         "retry_delay_seconds": list(retry_delays),
         "retry_condition_fn": retry_transient,

@@ -253,7 +253,7 @@ def _unchanged(value: Any) -> Any:
 
 
 # --- each step's type: what the plain function and its task wrapper both take and give ---------
-# (``Any`` where a value may come wrapped by :attr:`Steps.quote` for Prefect)
+# (a value wrapped by :attr:`Steps.quote` for Prefect is passed as ``Any``)
 
 
 class FetchStep(Protocol):
@@ -273,14 +273,14 @@ class ParseStep(Protocol):
 
 
 class ValidateStep(Protocol):
-    def __call__(self, table: Any, schema: RunSchema, /) -> Blocked: ...
+    def __call__(self, table: Table, schema: RunSchema, /) -> Blocked: ...
 
 
 class CheckRowsStep(Protocol):
     def __call__(
         self,
-        table: Any,
-        blocked: Any,
+        table: Table,
+        blocked: Blocked,
         schema: RunSchema,
         params: ConnectorParams,
         workdir: WorkDir,
@@ -291,8 +291,8 @@ class CheckRowsStep(Protocol):
 class CompareStep(Protocol):
     def __call__(
         self,
-        table: Any,
-        blocked: Any,
+        table: Table,
+        blocked: Blocked,
         schema: RunSchema,
         params: ConnectorParams,
         base: WorkDir,
@@ -302,15 +302,15 @@ class CompareStep(Protocol):
 
 class GuardStep(Protocol):
     def __call__(
-        self, params: ConnectorParams, rows_read: int, changeset: Any, /
+        self, params: ConnectorParams, rows_read: int, changeset: Changeset, /
     ) -> GuardVerdict: ...
 
 
 class ChangesStep(Protocol):
     def __call__(
         self,
-        table: Any,
-        changeset: Any,
+        table: Table,
+        changeset: Changeset,
         schema: RunSchema,
         params: ConnectorParams,
         /,
@@ -321,9 +321,9 @@ class PublishStep(Protocol):
     def __call__(
         self,
         workdir: WorkDir,
-        table: Any,
-        blocked: Any,
-        changeset: Any,
+        table: Table,
+        blocked: Blocked,
+        changeset: Changeset,
         schema: RunSchema | None,
         params: ConnectorParams,
         completed: bool,
