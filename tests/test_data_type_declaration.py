@@ -88,3 +88,13 @@ def test_a_fifth_data_type_is_one_declaration_and_its_texts(workdir: Path, locat
 def test_an_undeclared_data_type_is_refused_by_the_parameters() -> None:
     with pytest.raises(Exception, match="data_type"):
         parse_params(base_raw(data_type="location"))
+
+
+def test_every_declared_data_type_has_its_flow_and_texts() -> None:
+    from hr_connector.flows.hr_import import FLOWS
+
+    shipped = Translations.load()
+    assert sorted(FLOWS) == sorted(SCHEMAS)
+    for name, declared in SCHEMAS.items():
+        assert FLOWS[name].name == declared.flow_name == f"hr-import-{name}"
+        assert set(shipped.cases[declared.text_key]) >= {"en", "fi", "sv", "de", "pl", "fr"}

@@ -164,3 +164,13 @@ def test_the_environment_is_read_at_the_entries_only_and_never_at_import() -> No
         if wrong:
             found[name] = wrong
     assert found == {}
+
+
+def test_no_fault_injection_hook_in_the_product() -> None:
+    """The kill tests freeze the process from outside (tests/freeze_plugin), not by a hook."""
+    hooked = [
+        name
+        for name, path in product_modules().items()
+        if any(word in path.read_text(encoding="utf-8") for word in ("STOP_AT", "SIGSTOP"))
+    ]
+    assert hooked == []
