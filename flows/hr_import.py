@@ -1,76 +1,198 @@
-"""The HR import, in the order it runs: read :func:`hr_import` first.
+"""The Prefect flows that run the import, one per data type, so the Prefect UI shows which one ran.
 
-:func:`hr_import` is the import's one sequence: fetch → check file → parse → validate → check
-rows → compare → guard → changes → publish → keep and file the admin task → archive the remote
-file. Every call is one step of an :class:`~hr_connector.pipeline.ImportRun`, which calls the
-injected step (:class:`~hr_connector.pipeline.Steps`, each typed by a Protocol) and keeps what the
-admin task needs:
+Each flow's run is :func:`hr_connector.pipeline.hr_import` (the sequence, read it there)
+with the Prefect task wrappers (:func:`hr_connector.tasks.prefect_steps`): every step is a task
+run in the UI. Around it, :func:`import_body` takes the per-run overrides, refuses a deployment's
+unusable working directory, resolves secret references, applies the admin's decision on a
+stopped run (:mod:`hr_connector.approval`) and turns the result into the flow run's state;
+:func:`hr_connector.runner.execute` adds the run's log file (``<taskid>_log.txt``, secrets
+redacted) and artifacts. An interrupted run (missing file, update limit, …) ends **Failed** with a
+message that says what to fix, so an operator can fix the file and rerun. A *deployment* run
+stopped by a limit first suspends, waiting for the admin's decision in the UI. The typed
+:class:`ImportResult` is the Completed state's result, and rides on the Failed state's exception
+(:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
 
-- in the Prefect flows (``hr_import_costcenter``, ``hr_import_organization``, ``hr_import_title``,
-  ``hr_import_workperiod``, made in :mod:`hr_connector.flows.prefect_flows`) the steps are the
-  task wrappers (``hr_connector.tasks.PREFECT_STEPS``): each call is a task run in the UI,
-  ``fetch-hr-file → check-file-quality → parse-hr-file → validate-rows → check-data-quality →
-  compare-with-archive → guard-import → list-changes (partial run) → publish-files →
-  keep-admin-task → file-admin-task → archive-remote-file``;
-- in the EPE script's plain mode (``runner.run_plain``), tests and benchmarks
-  (``pipeline.run_import``) they are the plain step functions (``pipeline.PLAIN_STEPS``), and
-  Prefect is never imported: this module imports no Prefect; the flows are made on first use
-  (``from hr_connector.flows.hr_import import hr_import_title`` as before, and the deployments'
-  entrypoints ``hr_connector.flows.hr_import:hr_import_<data type>``).
-
-A stop (a missing file, a bad header, an exceeded limit…) ends the ``deciding`` block: the run is
-interrupted, publishing clears the stale output instead of writing, and the admin task says why.
-The run lock, the log file, a dry run, approval, and the retry of a run whose admin task is still
-to file are around the sequence, not in it: see :func:`hr_connector.pipeline.run_import` and
-:mod:`hr_connector.flows.prefect_flows`.
+The deployments' entrypoints are ``hr_connector.flows.hr_import:hr_import_<data type>``. The plain
+mode (the EPE script without a Prefect server) never imports this module, nor Prefect.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from hr_connector.pipeline import ImportRun
+from prefect import Flow, flow
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
 
-
-def hr_import(run: ImportRun) -> None:
-    """One import, step by step; each call is a step (a Prefect task run in a flow)."""
-    with run.deciding():  # a stop ends this block: the run is interrupted, nothing is imported
-        run.lock()  # another run of this task refuses this one: it touches no file
-        source = run.fetch()
-        run.check_file_quality(source)
-        table = run.parse(source)
-        blocked = run.validate(table)
-        blocked = run.check_data_quality(table, blocked)
-        changeset = run.compare(table, blocked)
-        run.guard(table, changeset)  # too many changes, too few rows: the import is refused
-        run.list_changes(table, changeset)  # a partial run's changes, for the admin
-    run.publish()  # the decided files; an interrupted run only clears the stale output
-    run.keep_and_file_admin_task()  # what the run decided and why
-    run.archive_remote_file()  # a completed run moves the SFTP file to its archive folder
-    run.end()  # recorded for a retry; the output is handed over to the platform
-
-
-#: the names :mod:`hr_connector.flows.prefect_flows` defines, imported on first use
-_PREFECT_NAMES = frozenset(
-    {
-        "FLOWS",
-        "RunNotCompleted",
-        "RunType",
-        "hr_import_costcenter",
-        "hr_import_organization",
-        "hr_import_title",
-        "hr_import_workperiod",
-        "import_body",
-        "run_flow",
-    }
+from hr_connector import advice, approval, artifacts, secret_refs
+from hr_connector.errors import ParametersInvalid
+from hr_connector.flows.run_view import (
+    ExpectedStop,
+    deployment_workdir,
+    logs_in_prefect,
+    origin,
+    quiet_expected_stops,
+    run_name,
 )
+from hr_connector.outcome import Decision, ImportResult, Interruption
+from hr_connector.params import parse_params
+from hr_connector.runlog import register_secrets
+from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
+from hr_connector.schemas import SCHEMAS, DataType
+from hr_connector.tasks import prefect_steps
+from hr_connector.workdir import WorkDir
+
+quiet_expected_stops()
+
+#: One-off override of the deployment's ``params.run_type`` ("full" for a first load).
+RunType = Literal["partial", "full"]
 
 
-def __getattr__(name: str) -> Any:
-    """The Prefect flows, imported (with Prefect) only when asked for."""
-    if name in _PREFECT_NAMES:
-        from hr_connector.flows import prefect_flows
+class RunNotCompleted(ExpectedStop):
+    """The Failed state's exception: carries the run's result for in-process callers."""
 
-        return getattr(prefect_flows, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __init__(self, message: str, result: ImportResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def import_body(
+    data_type: DataType,
+    params: dict[str, Any],
+    workdir: str,
+    task_id: str,
+    overrides: Mapping[str, Any],
+) -> State[Any]:
+    """The flow run: ``overrides`` are the flow's per-run parameters (None: not given)."""
+    raw = {"data_type": data_type, **params}
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    if raw["data_type"] != data_type:
+        raise ValueError(f"this flow imports {data_type}, the parameters say {raw['data_type']}")
+    with advice.running_under(origin()) as run_origin, logs_in_prefect():
+        workdir, refused = deployment_workdir(workdir, run_origin)
+        if refused:  # nothing is written anywhere: the path was never chosen
+            logging.getLogger("hr_connector.run").error("Run refused: %s", refused)
+            result = ImportResult(
+                task_id=task_id,
+                data_type=data_type,
+                run_type=str(raw.get("run_type") or "partial"),
+                decision=Decision.INTERRUPTED,
+                interruption=Interruption(case="parameters_invalid", message=refused),
+            )
+            return Failed(message=refused, data=RunNotCompleted(refused, result))
+        return _run_and_decide(data_type, raw, workdir, task_id)
+
+
+def _run_and_decide(
+    data_type: DataType, raw: dict[str, Any], workdir: str, task_id: str
+) -> State[Any]:
+    decided, round_ = approval.decision_of_this_run()  # a stopped run the admin resumed
+    if decided is not None and decided.decision == "approve":
+        raw["approved_changeset"] = decided.changeset
+        raw["approved_by"] = decided.who
+    try:
+        resolved = secret_refs.resolve(raw)
+        register_secrets(secret_strings(resolved))
+        parsed = parse_params(resolved)
+    except ParametersInvalid as error:
+        result = report_unusable_parameters(raw, error, Path(workdir), task_id)
+    else:
+        if decided is not None and decided.decision == "reject":
+            result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
+        else:
+            can_suspend = (
+                parsed.wait_for_approval
+                and not parsed.dry_run
+                and approval.deployment_run() is not None
+            )
+            with advice.awaiting_decision(flow_run.name if can_suspend else None):
+                steps = prefect_steps(parsed.retry_delays)
+                result = execute(parsed, Path(workdir), task_id, steps, run_key=flow_run.id)
+            undecided = decided is None or approval.voided(decided, result)
+            if can_suspend and undecided and approval.can_wait(result, parsed.dry_run):
+                earlier = decided if decided is not None else None
+                wd = WorkDir(Path(workdir), task_id, parsed.data_type)
+                approval.wait_for_decision(
+                    result,
+                    approval.form_description(
+                        result, artifacts.admin_task_markdown(result, wd), earlier
+                    ),
+                    parsed.approval_timeout_hours,
+                    round_ + 1,
+                    approval.waiting_message(result, parsed.approval_timeout_hours, earlier),
+                )
+    message = state_message(result)
+    if result.decision is Decision.INTERRUPTED or result.report_error:
+        return Failed(message=message, data=RunNotCompleted(message, result))
+    return Completed(message=message, data=result)
+
+
+def _make(data_type: DataType) -> Flow[..., State[Any]]:
+    def hr_import(
+        params: dict[str, Any],
+        workdir: str,
+        task_id: str,
+        approved_changeset: str = "",
+        override_update_limit: bool | None = None,
+        dry_run: bool | None = None,
+        run_type: RunType | None = None,
+    ) -> State[Any]:
+        overrides = {
+            "approved_changeset": approved_changeset.strip() or None,
+            "override_update_limit": override_update_limit,
+            "dry_run": dry_run,
+            "run_type": run_type,
+        }
+        return import_body(data_type, params, workdir, task_id, overrides)
+
+    hr_import.__doc__ = (
+        f"Import {data_type} rows from the HR file into the IGA solution.\n\n"
+        "params: the connector's extra arguments; secret keys hold references "
+        "(env:NAME, prefect-secret:NAME), never values. workdir: the task's working directory "
+        "(a relative one lives under the worker's HR_CONNECTOR_HOME). task_id: names the task's "
+        "files. run_type: 'full' for a one-off full load (the first run of a partial "
+        "deployment). dry_run: run every step, write and send nothing. A run stopped by a limit "
+        "waits, Suspended: press Resume on it to approve or reject. approved_changeset (blank: "
+        "none) and override_update_limit are for deployments with wait_for_approval false."
+    )
+    hr_import.__name__ = f"hr_import_{data_type}"
+    return flow(
+        name=SCHEMAS[data_type].flow_name,
+        flow_run_name=functools.partial(run_name, data_type),
+        persist_result=False,
+        log_prints=False,
+    )(hr_import)
+
+
+#: One flow per data type, so the Prefect UI shows which one ran.
+FLOWS: dict[str, Flow[..., State[Any]]] = {name: _make(name) for name in SCHEMAS}
+# the deployments' entrypoints (prefect.yaml): ``hr_connector.flows.hr_import:hr_import_<type>``
+hr_import_costcenter = FLOWS["costcenter"]
+hr_import_organization = FLOWS["organization"]
+hr_import_title = FLOWS["title"]
+hr_import_workperiod = FLOWS["workperiod"]
+
+
+def run_flow(raw: Mapping[str, Any], workdir: Path, task_id: str) -> ImportResult:
+    """Run the data type's flow in this process and return its result, Completed or Failed.
+
+    Secret values are swapped for in-memory references first, so the parameters Prefect stores
+    hold none.
+    """
+    data_type = str(raw.get("data_type"))
+    state = FLOWS[data_type](
+        params=secret_refs.stash(raw), workdir=str(workdir), task_id=task_id, return_state=True
+    )
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, ImportResult):
+        return outcome
+    if isinstance(outcome, RunNotCompleted):
+        return outcome.result
+    # The flow crashed before it had a result (a bug, or Prefect itself failed): re-raise it.
+    if isinstance(outcome, BaseException):
+        raise outcome
+    raise RuntimeError(f"The flow ended {state.type.value} without a result: {state.message}")

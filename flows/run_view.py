@@ -20,6 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from prefect.context import FlowRunContext, TaskRunContext
+from prefect.logging.handlers import APILogHandler
+from prefect.runtime import deployment, flow_run
+
 from hr_connector.advice import EPE, RunOrigin
 
 
@@ -32,8 +36,6 @@ def run_name(data_type: str) -> str:
 
     A one-off approval or full load says so: ``… (approval)``, ``… (full load)``.
     """
-    from prefect.runtime import deployment, flow_run
-
     parameters: dict[str, Any] = flow_run.parameters or {}
     started = flow_run.scheduled_start_time
     when = (started if isinstance(started, datetime) else datetime.now()).astimezone()
@@ -52,8 +54,6 @@ def run_name(data_type: str) -> str:
 
 def origin() -> RunOrigin:
     """The run's origin: the deployment that started it, else the EPE wrapper's terms."""
-    from prefect.runtime import deployment, flow_run
-
     if not deployment.id or not deployment.name:
         return EPE
     return RunOrigin(deployment=f"{flow_run.flow_name}/{deployment.name}")
@@ -93,8 +93,6 @@ class _RunContextFilter(logging.Filter):
         self.flow_run_id = flow_run_id
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from prefect.context import TaskRunContext
-
         if getattr(record, "flow_run_id", None) is None:
             record.flow_run_id = self.flow_run_id
             task_run = TaskRunContext.get()
@@ -106,9 +104,6 @@ class _RunContextFilter(logging.Filter):
 @contextlib.contextmanager
 def logs_in_prefect(logger_name: str = "hr_connector") -> Iterator[None]:
     """Send ``logger_name``'s records to this flow run's Logs tab while the block runs."""
-    from prefect.context import FlowRunContext
-    from prefect.logging.handlers import APILogHandler
-
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         yield

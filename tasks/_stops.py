@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect import Task
+from prefect.runtime import task_run
 from prefect.states import Failed, State
 
 from hr_connector import advice
@@ -75,8 +76,6 @@ class StepCall:
 
 def publish_run_name() -> str:
     """``publish-files`` when a run writes its files; else what the step really does."""
-    from prefect.runtime import task_run
-
     parameters = task_run.parameters or {}
     params = parameters.get("params")
     if getattr(params, "dry_run", False):

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from hr_connector.checkpoints import ENV
 from hr_connector.clients.esm import EsmRestClient, EsmUnavailable
 from hr_connector.params import WebApiSettings
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
+from freeze_points import frozen_at
 from run_helpers import Snapshot, engine_env, is_stopped, run_plain, seed_full_run, start_engine
 
 
@@ -169,7 +169,7 @@ def test_sigterm_during_the_data_steps_interrupts_cleanly(workdir: Path) -> None
     old = seed_full_run(workdir, "workperiod")
     place(workdir, SAMPLES / "workperiod" / "next_day" / "workperiod.csv")
     raw = base_raw("workperiod", run_type="partial", taskid=3)
-    proc = _start(workdir, raw, **{ENV: "compared"})
+    proc = _start(workdir, raw, **frozen_at("compared"))
     _wait_stopped(proc)
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGCONT)

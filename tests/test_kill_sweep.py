@@ -8,7 +8,7 @@ holds every valid row of the day-2 file with its day-2 values.
 
 Kill points:
 
-* every named moment of a run (:data:`hr_connector.checkpoints.POINTS`): the process freezes
+* every named moment of a run (:data:`freeze_points.POINTS`): the process freezes
   itself there (``HR_CONNECTOR_STOP_AT``) and is SIGKILLed frozen: exactly before and after the
   lock, the compare, the undelivered mark, the commit, the admin task kept and filed, the end of
   the run, the output path printed, and the exit;
@@ -31,12 +31,12 @@ from typing import Any
 
 import pytest
 
-from hr_connector.checkpoints import ENV, POINTS
 from hr_connector.delivery import is_marked
 from hr_connector.outcome import Decision
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw
+from freeze_points import POINTS, frozen_at
 from run_helpers import engine_env, is_stopped, run_plain, start_engine, workperiod_file
 
 ROWS = 3_000
@@ -53,7 +53,7 @@ def _params(**extra: Any) -> dict[str, Any]:
 
 
 def _start(workdir: Path, stop_at: str | None = None, **extra: Any) -> subprocess.Popen[bytes]:
-    env = engine_env(**({ENV: stop_at} if stop_at else {}))
+    env = engine_env(**(frozen_at(stop_at) if stop_at else {}))
     debug = os.environ.get("SWEEP_DEBUG")
     stderr = subprocess.STDOUT if debug else subprocess.DEVNULL
     return start_engine(workdir, _params(**extra), env=env, stderr=stderr)

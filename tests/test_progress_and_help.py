@@ -18,8 +18,8 @@ import pytest
 
 from hr_connector import cli, progress
 from hr_connector.params import parse_params
-from hr_connector.pipeline import PLAIN_STEPS
 from hr_connector.runner import execute
+from hr_connector.steps import PLAIN_STEPS
 
 from conftest import base_raw, place
 

@@ -8,9 +8,9 @@ import pytest
 
 from hr_connector import header, readers
 from hr_connector.params import parse_params
-from hr_connector.pipeline import parse_file
 from hr_connector.readers import limits
 from hr_connector.schemas import run_schema
+from hr_connector.steps import parse_file
 from hr_connector.workdir import WorkDir
 
 TITLES_XML = (

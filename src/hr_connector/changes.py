@@ -24,18 +24,11 @@ from hr_connector.compare import _OLD, _ROW, Changeset
 from hr_connector.outcome import ChangeList, ColumnChange, RowChange
 from hr_connector.previous_run import PreviousRun
 from hr_connector.records import Table, taken
-from hr_connector.schemas import RunSchema
+from hr_connector.schemas import SCHEMAS, RunSchema
 from hr_connector.workdir import WorkDir, remove, write_atomic
 
 log = logging.getLogger("hr_connector.changes")
 
-#: Canonical columns that say who or what a row is, per data type (the person ID is added).
-IDENTITY: dict[str, tuple[str, ...]] = {
-    "workperiod": ("first_name", "last_name", "employment_start_date"),
-    "organization": ("org_unit_name", "start_date"),
-    "title": ("title_name",),
-    "costcenter": ("cost_center_name",),
-}
 #: The columns of ``<taskid>_changes.csv``, in order (README: "The changes attachment").
 CSV_COLUMNS = (
     "change",
@@ -133,9 +126,8 @@ def changes_csv_path(workdir: WorkDir) -> Path:
 
 def identity_columns(schema: RunSchema, unique_id: str) -> list[str]:
     """The file columns that identify a row of this data type, the person ID first."""
-    canonical = list(IDENTITY.get(schema.data_type, ()))
-    if schema.data_type == "workperiod":
-        canonical.insert(0, unique_id)
+    declared = SCHEMAS[schema.data_type]
+    canonical = [*([unique_id] if declared.persons else []), *declared.described_by]
     return [schema.columns[c] for c in canonical if c in schema.columns]
 
 

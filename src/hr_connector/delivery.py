@@ -113,9 +113,6 @@ def _adopt_task_mark(workdir: WorkDir) -> None:
 
 def before_commit(workdir: WorkDir) -> None:
     """Keep the comparison base and mark the coming output undelivered (first mark wins)."""
-    from hr_connector import ending
-
-    ending.commit_begins()  # SIGTERM no longer interrupts: the run ends its files first
     if is_marked(workdir):
         return  # the base of the still-undelivered run stays the base
     door = workdir.door

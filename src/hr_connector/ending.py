@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
 
-from hr_connector import checkpoints
+from hr_connector import delivery
 from hr_connector.errors import RunInterrupted
 
 log = logging.getLogger("hr_connector.ending")
@@ -87,8 +87,6 @@ def handling_sigterm(*, enabled: bool) -> Iterator[None]:
 
 def finish(code: int, *, exit_process: bool, stderr: TextIO) -> int:
     """Clear the deferred marks when the run hands its output over, and end the process."""
-    from hr_connector import delivery
-
     if _terminated:
         code = 1
         delivery.discard_deferred()  # the output stays undelivered: the next run repeats it
@@ -110,7 +108,6 @@ def finish(code: int, *, exit_process: bool, stderr: TextIO) -> int:
     with contextlib.suppress(Exception):
         atexit._run_exitfuncs()  # Prefect drains its API log worker there: before the mark goes
     logging.shutdown()  # the log is complete before the mark goes
-    checkpoints.reached("before-exit")
     if code == 0:
         delivery.clear_deferred(release_locks=False)  # the exit releases them
     os._exit(code)

@@ -26,12 +26,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from hr_connector import invocation
+from hr_connector import delivery, ending, invocation
 from hr_connector.errors import ParametersInvalid, UnusableInvocation
+from hr_connector.failsafe import end_unexpected
+from hr_connector.filing import outcome_line
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import TASK_ID_KEYS, masked, parse_params
+from hr_connector.report import APPROVABLE_CASES
 from hr_connector.runlog import redact, register_secrets
-from hr_connector.runner import secret_strings
+from hr_connector.runner import (
+    decision_message,
+    report_unusable_parameters,
+    run_plain,
+    secret_strings,
+)
 
 log = logging.getLogger("hr_connector.epe")
 
@@ -146,8 +154,6 @@ def run_connector(
         from hr_connector.flows.hr_import import run_flow
 
         return run_flow(raw, workdir, task_id)
-    from hr_connector.runner import run_plain
-
     return run_plain(params, workdir, task_id)
 
 
@@ -163,8 +169,6 @@ def main(
     arguments given, or ``exit_process``) it ends the process itself, see :mod:`ending`."""
     if exit_process is None:
         exit_process = argv is None and stdout is None
-    from hr_connector import ending
-
     code = EXIT_INTERRUPTED
     with ending.handling_sigterm(enabled=exit_process):
         code = _main(argv, stdin, stdout, stderr)
@@ -195,13 +199,9 @@ def _main(
     try:
         result = _run(given, task_id, workdir, args, stdout)
     except Exception as exc:  # never a bare traceback for the engine's task history
-        from hr_connector import ending
-
         if ending.terminated():  # SIGTERM outside the run's steps: ending says it in one line
             log.error("Stopped by SIGTERM")
             return EXIT_INTERRUPTED
-        from hr_connector.failsafe import end_unexpected
-
         return end_unexpected(raw, exc, workdir, task_id, stderr, started=started)
     if isinstance(result, int):
         return result
@@ -225,16 +225,12 @@ def _run(
     try:
         params = parse_params(raw, repeated=given.repeated)
     except ParametersInvalid as error:
-        from hr_connector.runner import report_unusable_parameters
-
         if _dry_run_requested(raw):  # a dry run writes and sends nothing, not even this
             print(f"Dry run: the parameters are unusable: {redact(str(error))}", file=stdout)
             print(f"Would interrupt: {redact(str(error))}", file=stdout)
             return EXIT_INTERRUPTED
         return report_unusable_parameters(raw, error, workdir, task_id)
     del params
-    from hr_connector import delivery
-
     delivery.defer_to_exit()  # the mark of a completed run is cleared just before the exit
     return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 
@@ -242,9 +238,6 @@ def _run(
 def _print_result(result: ImportResult, workdir: Path, stdout: TextIO, stderr: TextIO) -> int:
     """The run's lines on stderr (paths relative to the working directory; the last line says
     what became of the admin task) and, when it completed, the output's path on stdout."""
-    from hr_connector.filing import outcome_line
-    from hr_connector.runner import decision_message
-
     c = result.counts
     if result.dry_run:
         print(
@@ -259,14 +252,12 @@ def _print_result(result: ImportResult, workdir: Path, stdout: TextIO, stderr: T
         stdout.flush()
         return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED
     lines = [decision_message(result)]
-    if result.interruption and result.changeset:
-        from hr_connector.report import APPROVABLE_CASES
-
-        if result.interruption.case in APPROVABLE_CASES:  # the exact line for the admin
-            lines.append(
-                "to import exactly these changes, add to the extra arguments for one run: "
-                f'"approved_changeset": "{result.changeset}"'
-            )
+    stop = result.interruption
+    if stop and result.changeset and stop.case in APPROVABLE_CASES:  # the exact line for the admin
+        lines.append(
+            "to import exactly these changes, add to the extra arguments for one run: "
+            f'"approved_changeset": "{result.changeset}"'
+        )
     if result.log_path:
         lines.append(f"log: {result.log_path}")
     if result.admin_task_id is not None and result.report_error:
@@ -279,12 +270,9 @@ def _print_result(result: ImportResult, workdir: Path, stdout: TextIO, stderr: T
     if result.decision is Decision.COMPLETED and result.output_path:
         # A completed run's archives have advanced: the output must be imported even when the
         # admin task could not be filed, so the exit code follows the decision.
-        from hr_connector import checkpoints, ending
-
         if ending.terminated():  # stopped by SIGTERM after the commit: not handed over
             return EXIT_INTERRUPTED
         print(result.output_path, file=stdout)
         stdout.flush()
-        checkpoints.reached("output-printed")
         return EXIT_COMPLETED
     return EXIT_COMPLETED if result.decision is Decision.COMPLETED else EXIT_INTERRUPTED

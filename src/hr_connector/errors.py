@@ -8,7 +8,6 @@ that is safe to log: no secret is ever put into an error.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -231,18 +230,10 @@ class UpdateLimitExceeded(RunInterrupted):
 class TransientError(RunInterrupted):
     """A network failure worth retrying (refused, reset, timed out, 5xx).
 
-    The Prefect tasks that touch the network retry exactly these (after :func:`retry_delays`);
-    when the retries are used up the run is interrupted with the client's report case.
+    The Prefect tasks that touch the network retry exactly these (after the run's
+    ``retry_delays``); when the retries are used up the run is interrupted with the client's
+    report case.
     """
-
-
-def retry_delays() -> list[float]:
-    """Seconds between the attempts at a network step: backoff for a server briefly away.
-
-    ``HR_CONNECTOR_RETRY_DELAYS`` ("2,10,30") changes them, e.g. to shorten tests.
-    """
-    text = os.environ.get("HR_CONNECTOR_RETRY_DELAYS", "2,10,30")
-    return [float(x) for x in text.split(",") if x.strip()]
 
 
 class SftpError(RunInterrupted):

@@ -15,8 +15,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from hr_connector import report
+from hr_connector.filing import described
 from hr_connector.outcome import Interruption, RunCounts
+from hr_connector.params import webapi_settings_from_raw
+from hr_connector.pipeline import unexpected
 from hr_connector.runlog import redact, run_log_file
+from hr_connector.steps import write_admin_task
+from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir, remove, run_lock
 
 log = logging.getLogger("hr_connector.run")
@@ -77,11 +83,6 @@ def _file_admin_task(
     raw: Mapping[str, Any], wd: WorkDir, interruption: Interruption
 ) -> tuple[str | None, str | None, str | None]:
     """Keep and file the admin task; (kept path, datacard id, why it was not filed)."""
-    from hr_connector import report
-    from hr_connector.params import webapi_settings_from_raw
-    from hr_connector.pipeline import write_admin_task
-    from hr_connector.texts import Translations
-
     try:
         translations = Translations.load(wd.translation_override)
     except Exception:
@@ -128,8 +129,6 @@ def end_unexpected(
     started: float = 0.0,
 ) -> int:
     """Report ``error`` as the run's interruption; return the exit code (1)."""
-    from hr_connector.pipeline import unexpected
-
     debug = debug_requested(raw)
     found = unexpected(error, "The run failed unexpectedly")
     message = redact(found.message)
@@ -150,8 +149,6 @@ def end_unexpected(
     if debug:
         stderr.write(redact("".join(traceback.format_exception(error))))
     if kept or card or why:
-        from hr_connector.filing import described
-
         print(
             f"hr-connector: {described(card, kept, redact(str(why)) if why else None)}", file=stderr
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -29,11 +30,24 @@ from pydantic import (
 
 from hr_connector.errors import ParametersInvalid
 from hr_connector.limits import LimitValue, OptionalLimit
+from hr_connector.quality.settings import parse_checks, validate_country
+from hr_connector.schemas import SCHEMAS, DataType
 
 log = logging.getLogger(__name__)
 
-DataType = Literal["costcenter", "organization", "title", "workperiod"]
-DATA_TYPES: tuple[DataType, ...] = ("costcenter", "organization", "title", "workperiod")
+#: Seconds between the attempts at a network step: backoff for a server briefly away.
+DEFAULT_RETRY_DELAYS = (2.0, 10.0, 30.0)
+#: The environment variable that changes them for a whole process (e.g. to shorten tests).
+RETRY_DELAYS_ENV = "HR_CONNECTOR_RETRY_DELAYS"
+
+
+def _retry_delays() -> tuple[float, ...]:
+    """The delays of this run: read from the environment once, when its parameters are parsed."""
+    text = os.environ.get(RETRY_DELAYS_ENV)
+    if text is None:
+        return DEFAULT_RETRY_DELAYS
+    return tuple(float(x) for x in text.split(",") if x.strip())
+
 
 #: The keys the vendor's "Scheduled task is missing extra arguments" exception lists.
 REQUIRED_KEYS = (
@@ -160,15 +174,11 @@ class QualityParams(BaseModel):
     @field_validator("checks", mode="before")
     @classmethod
     def _checks(cls, value: Any) -> Any:
-        from hr_connector.quality.settings import parse_checks
-
         return parse_checks(value)
 
     @field_validator("national_id_country", mode="before")
     @classmethod
     def _national_id_country(cls, value: Any) -> Any:
-        from hr_connector.quality.settings import validate_country
-
         return validate_country(value)
 
     @field_validator("max_file_age_hours", "reference_archives_dir", mode="before")
@@ -219,6 +229,8 @@ class ConnectorParams(BaseModel):
     changed_limit: OptionalLimit = None
     removed_limit: OptionalLimit = None
     report_max_rows: int = Field(default=50, ge=0)
+    #: seconds between the attempts at a network step (SFTP, the ESM Web API)
+    retry_delays: tuple[float, ...] = Field(default_factory=_retry_delays)
     approved_by: str | None = None
     wait_for_approval: bool = True
     approval_timeout_hours: float = Field(default=20.0, gt=0, le=24 * 90)
@@ -240,6 +252,13 @@ class ConnectorParams(BaseModel):
             if given_by is None or not _blank(part.get(given_by)):
                 flat[name] = part
         return flat
+
+    @field_validator("data_type")
+    @classmethod
+    def _known_data_type(cls, value: str) -> str:
+        if value not in SCHEMAS:
+            raise ValueError(f"Input should be one of {', '.join(map(repr, SCHEMAS))}")
+        return value
 
     @field_validator("run_type", mode="before")
     @classmethod

@@ -1,13 +1,6 @@
-"""The import's steps and the run that calls them: fetch → parse → validate → compare → guard →
-publish → report.
+"""The import's run: the sequence of its steps, written once in :func:`hr_import` (read it first).
 
-The order is written once, in the flow's body :func:`hr_connector.flows.hr_import.hr_import`
-(read it there); this module has what it calls:
-
-- the step functions, plain and typed (for tests, the EPE script and the bench baseline), and
-  each step's type as a Protocol that the function and its Prefect task wrapper
-  (``hr_connector.tasks.PREFECT_STEPS``) both satisfy; :class:`Steps` injects one set or the
-  other (:data:`PLAIN_STEPS`);
+- the steps themselves, plain or as Prefect tasks, are :mod:`hr_connector.steps`;
 - :class:`ImportRun`: one step method per call of the sequence (it calls the injected step and
   keeps what the admin task needs), the run lock, the decision and the admin task;
 - :func:`run_import`: one run of the sequence (or, for the retry of a run whose admin task is
@@ -28,29 +21,25 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import polars as pl
 
 from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
 from hr_connector import (
-    checkpoints,
     delivery,
+    ending,
     filing,
     guards,
     header,
     publish,
-    readers,
     report,
     runrecord,
-    validate,
 )
-from hr_connector import compare as compare_mod
 from hr_connector import fetch as fetch_mod
 from hr_connector.compare import Changeset
 from hr_connector.door import FileRefused
-from hr_connector.errors import ConnectorError, FileEmpty, KeyFieldMissing, RunLocked
+from hr_connector.errors import ConnectorError, RunLocked
 from hr_connector.outcome import (
     AdminTask,
     Attachment,
@@ -58,343 +47,39 @@ from hr_connector.outcome import (
     GuardVerdict,
     ImportResult,
     Interruption,
-    NotAttached,
     RunCounts,
 )
 from hr_connector.params import ConnectorParams
-from hr_connector.previous_run import load_previous
 from hr_connector.quality import report as quality_report
 from hr_connector.quality import steps as quality
-from hr_connector.quality.checks import QualityOutcome
 from hr_connector.quality.findings import CheckRun
-from hr_connector.readers import csv_reader
-from hr_connector.records import Table, blocked_count, first_blocked, no_reasons, reason_texts
+from hr_connector.records import Table, blocked_count, no_reasons, reason_texts
 from hr_connector.schemas import RunSchema, run_schema
+from hr_connector.steps import PLAIN_STEPS, Blocked, Steps, prepare_attachments
 from hr_connector.texts import TranslationMissing, Translations
-from hr_connector.workdir import WorkDir, check_archive_dir, recover, run_lock, write_text_atomic
+from hr_connector.workdir import WorkDir, check_archive_dir, recover, run_lock
 
 log = logging.getLogger("hr_connector.pipeline")
 
-#: the blocked rows: the reasons frame (validation, then the data-quality rules)
-Blocked = pl.DataFrame
-#: Blocked rows named one by one in the log (all of them are in the error archive).
-MAX_LOGGED_BLOCKED = 50
 
-
-# --- the step functions (plain, typed; the Prefect tasks wrap exactly these) -----------------
-
-
-def fetch_file(params: ConnectorParams, workdir: WorkDir) -> Path:
-    """Download from SFTP when configured, then find the one local file ``file_path`` names."""
-    if params.sftp is not None:
-        from hr_connector.clients import sftp
-
-        if params.dry_run:  # writes nothing here: the download goes to a scratch folder
-            return sftp.download_for_dry_run(params.sftp, workdir, params.file_path)
-        sftp.download_hr_file(params.sftp, workdir, params.file_path)
-    return fetch_mod.locate_local_file(workdir, params.file_path)
-
-
-def parse_file(path: Path, params: ConnectorParams, schema: RunSchema, workdir: WorkDir) -> Table:
-    """The HR file as a table, opened through the working directory's door (a dry run's
-    download is in a scratch folder of its own, outside it)."""
-    door = workdir.door if workdir.root in path.absolute().parents else None
-    table = readers.read_table(path, delimiter=params.csv_delimiter, door=door)
-    if not len(table):
-        raise FileEmpty(path.name)
-    if readers.missing_column_interrupts(path, door=door):
-        csv_reader.check_delimiter(
-            path.name, table.columns, schema.mapped_columns, params.csv_delimiter
-        )
-        schema = header.check_header(path.name, schema, table.columns)
-    else:
-        schema = header.matched_schema(schema, table.columns, path.name)
-    header.check_guid_field(path.name, schema, table)
-    if schema.key_column not in table.columns:
-        # not one record can be identified: a broken export, not a file of bad rows
-        raise KeyFieldMissing(path.name, schema.key_column)
-    log.info("Read %d data rows (%d columns) from %s", len(table), len(table.columns), path.name)
-    return table
-
-
-def validate_rows(table: Table, schema: RunSchema) -> Blocked:
-    blocked = validate.validate_table(table, schema)
-    count = blocked_count(blocked)
-    log.info("Validated %d rows: %d valid, %d blocked", len(table), len(table) - count, count)
-    log_blocked(table, blocked, schema.key_column)
-    return blocked
-
-
-def log_blocked(table: Table, blocked: Blocked, key_column: str) -> None:
-    """The first blocked rows, each named by its row ID and position, with every reason."""
-    rows = first_blocked(blocked, MAX_LOGGED_BLOCKED)
-    keys = table.frame.get_column(key_column) if key_column in table.columns else None
-    for i, reasons in rows.items():
-        row_id = keys[i] if keys is not None else None
-        texts = "; ".join(r.english() for r in reasons)
-        log.info("Blocked row ID %s (%s): %s", row_id or "–", table.position(i), texts)
-    more = blocked_count(blocked) - len(rows)
-    if more > 0:
-        log.info("… and %d more blocked rows (see the error archive)", more)
-
-
-def compare_rows(
-    table: Table, blocked: Blocked, schema: RunSchema, params: ConnectorParams, base: WorkDir
-) -> Changeset:
-    previous = None
-    if params.run_type == "partial":
-        previous = load_previous(base, schema.key_column)
-    changeset = compare_mod.compare(table, blocked, schema, previous)
-    changeset.previous = previous
-    log.info(
-        "Compared (%s run): %d new, %d changed, %d unchanged, %d removed; changeset %s",
-        changeset.run_type,
-        len(changeset.new),
-        len(changeset.changed),
-        changeset.unchanged,
-        len(changeset.removed),
-        changeset.digest,
-    )
-    return changeset
-
-
-def guard_import(params: ConnectorParams, rows_read: int, changeset: Changeset) -> GuardVerdict:
-    verdict = guards.check_guards(params, rows_read, changeset)
-    if verdict.interruption:
-        log.warning("Guard stopped the import: %s", verdict.interruption.message)
-    elif verdict.override:
-        exceeded = [c.figures for c in verdict.limits if c.exceeded]
-        log.warning(
-            "Limits exceeded: %s; import allowed by %s",
-            "; ".join(exceeded) or f"update_limit {verdict.update_limit} ({verdict.updates})",
-            verdict.override,
-        )
-    return verdict
-
-
-def list_changes(
-    table: Table, changeset: Changeset, schema: RunSchema, params: ConnectorParams
-) -> changes_mod.RunChanges:
-    """A partial run's new, changed and removed rows, each changed column's old and new value."""
-    assert changeset.previous is not None  # a partial run compared with its previous run
-    changes = changes_mod.list_changes(
-        table, changeset, schema, changeset.previous, params.unique_id
-    )
-    changes_mod.log_changes(changes, params.report_max_rows)
-    return changes
-
-
-def publish_files(
-    workdir: WorkDir,
-    table: Table | None,
-    blocked: Blocked,
-    changeset: Changeset | None,
-    schema: RunSchema | None,
-    params: ConnectorParams,
-    completed: bool,
-) -> list[Attachment]:
-    """Write (or, for an interrupted run, clear) the files; return the report's attachments."""
-    if params.dry_run:
-        log.info("Dry run: no output written, archives kept")
-        return []
-    if not completed or table is None or changeset is None or schema is None:
-        if publish.publish_interrupted(workdir):
-            log.info("Removed the stale output %s", workdir.output.name)
-        return []
-    guid_field = header.output_guid_field(schema, table.columns)
-    hashes = publish.publish_completed(workdir, table, blocked, changeset, schema, guid_field)
-    log.info(
-        "Wrote %s (%d rows), %s and %s",
-        workdir.output.name,
-        changeset.updates,
-        workdir.archive.relative_to(workdir.root),
-        workdir.error_archive.relative_to(workdir.root),
-    )
-    return [
-        Attachment(
-            name=f"{params.data_type}_archive.json",
-            path=str(workdir.archive),
-            rows=len(table),
-            sha256=hashes["archive"],
-        ),
-        Attachment(
-            name=f"{workdir.task_id}_output.json",
-            path=str(workdir.output),
-            rows=changeset.updates,
-            sha256=hashes["output"],
-        ),
-        Attachment(
-            name=f"error_{params.data_type}_archive.json",
-            path=str(workdir.error_archive),
-            rows=blocked_count(blocked),
-            sha256=hashes["errors"],
-        ),
-    ]
-
-
-def prepare_attachments(
-    params: ConnectorParams, workdir: WorkDir, attachments: list[Attachment]
-) -> tuple[list[Attachment], list[NotAttached]]:
-    """Zip and cap the report's attachments (:mod:`hr_connector.attachments`).
-
-    A failure here (e.g. a full disk while zipping) must not cost the admin task: the files are
-    then offered as they are, and the sink streams them.
-    """
-    if not attachments or params.webapi.webapi_kind == "xml":  # XmlSink lists the files itself
-        return attachments, []
-    try:
-        return attachments_mod.prepare_attachments(
-            attachments,
-            workdir.attachments_dir,
-            workdir.task_id,
-            params.report_attachment_max_mb,
-        )
-    except Exception:
-        log.exception("Could not prepare the attachments; offering the files as they are")
-        return attachments, []
-
-
-def write_admin_task(task: AdminTask, workdir: WorkDir) -> Path:
-    """Keep the admin task as local files (JSON to re-send, Markdown to read)."""
-    write_text_atomic(workdir.admin_task_json, task.model_dump_json(indent=2) + "\n")
-    markdown = report.render_markdown(task, Translations.load(workdir.translation_override))
-    write_text_atomic(workdir.admin_task_markdown, markdown)
-    return workdir.admin_task_json
-
-
-def file_admin_task(task: AdminTask, sink: report.ReportSink) -> str:
-    return sink.file(task)
-
-
-def archive_remote_file(params: ConnectorParams, source: Path) -> str | None:
-    if params.sftp is None or params.dry_run:
-        return None
-    from hr_connector.clients import sftp
-
-    return sftp.archive_remote_file(params.sftp, source.name)
-
-
-def _unchanged(value: Any) -> Any:
-    return value
-
-
-# --- each step's type: what the plain function and its task wrapper both take and give ---------
-# (a value wrapped by :attr:`Steps.quote` for Prefect is passed as ``Any``)
-
-
-class FetchStep(Protocol):
-    def __call__(self, params: ConnectorParams, workdir: WorkDir, /) -> Path: ...
-
-
-class CheckFileStep(Protocol):
-    def __call__(
-        self, params: ConnectorParams, workdir: WorkDir, source: Path, /
-    ) -> list[CheckRun]: ...
-
-
-class ParseStep(Protocol):
-    def __call__(
-        self, path: Path, params: ConnectorParams, schema: RunSchema, workdir: WorkDir, /
-    ) -> Table: ...
-
-
-class ValidateStep(Protocol):
-    def __call__(self, table: Table, schema: RunSchema, /) -> Blocked: ...
-
-
-class CheckRowsStep(Protocol):
-    def __call__(
-        self,
-        table: Table,
-        blocked: Blocked,
-        schema: RunSchema,
-        params: ConnectorParams,
-        workdir: WorkDir,
-        /,
-    ) -> QualityOutcome: ...
-
-
-class CompareStep(Protocol):
-    def __call__(
-        self,
-        table: Table,
-        blocked: Blocked,
-        schema: RunSchema,
-        params: ConnectorParams,
-        base: WorkDir,
-        /,
-    ) -> Changeset: ...
-
-
-class GuardStep(Protocol):
-    def __call__(
-        self, params: ConnectorParams, rows_read: int, changeset: Changeset, /
-    ) -> GuardVerdict: ...
-
-
-class ChangesStep(Protocol):
-    def __call__(
-        self,
-        table: Table,
-        changeset: Changeset,
-        schema: RunSchema,
-        params: ConnectorParams,
-        /,
-    ) -> changes_mod.RunChanges: ...
-
-
-class PublishStep(Protocol):
-    def __call__(
-        self,
-        workdir: WorkDir,
-        table: Table,
-        blocked: Blocked,
-        changeset: Changeset,
-        schema: RunSchema | None,
-        params: ConnectorParams,
-        completed: bool,
-        /,
-    ) -> list[Attachment]: ...
-
-
-class KeepReportStep(Protocol):
-    def __call__(self, task: AdminTask, workdir: WorkDir, /) -> Path: ...
-
-
-class FileReportStep(Protocol):
-    def __call__(self, task: AdminTask, sink: report.ReportSink, /) -> str: ...
-
-
-class ArchiveRemoteStep(Protocol):
-    def __call__(self, params: ConnectorParams, source: Path, /) -> str | None: ...
-
-
-class Quote(Protocol):
-    def __call__(self, value: Any, /) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Steps:
-    """The steps a run uses, in the order it calls them: plain functions or their Prefect tasks,
-    with the same signatures."""
-
-    fetch: FetchStep = fetch_file
-    check_file: CheckFileStep = quality.check_file_quality
-    parse: ParseStep = parse_file
-    validate: ValidateStep = validate_rows
-    check_rows: CheckRowsStep = quality.check_row_quality
-    compare: CompareStep = compare_rows
-    guard: GuardStep = guard_import
-    changes: ChangesStep = list_changes
-    publish: PublishStep = publish_files
-    keep_report: KeepReportStep = write_admin_task
-    file_report: FileReportStep = file_admin_task
-    archive_remote: ArchiveRemoteStep = archive_remote_file
-    #: wraps values passed between Prefect tasks so Prefect does not walk them
-    quote: Quote = _unchanged
-
-
-PLAIN_STEPS = Steps()
+def hr_import(run: ImportRun) -> None:
+    """One import, step by step; each call is a step (a Prefect task run in a flow)."""
+    with run.deciding():  # a stop ends this block: the run is interrupted, nothing is imported
+        run.lock()  # another run of this task refuses this one: it touches no file
+        source = run.fetch()
+        run.check_file_quality(source)
+        base = run.comparison_base()  # the kept base when an earlier output is undelivered
+        table = run.parse(source)
+        blocked = run.validate(table)
+        blocked = run.check_data_quality(table, blocked)
+        changeset = run.compare(table, blocked, base)
+        run.guard(table, changeset)  # too many changes, too few rows: the import is refused
+        run.list_changes(table, changeset)  # a partial run's changes, for the admin
+    run.decide()  # completed when nothing stopped it
+    run.publish()  # the decided files; an interrupted run only clears the stale output
+    run.keep_and_file_admin_task()  # what the run decided and why
+    run.archive_remote_file()  # a completed run moves the SFTP file to its archive folder
+    run.end()  # recorded for a retry; the output is handed over to the platform
 
 
 def run_import(
@@ -412,16 +97,13 @@ def run_import(
     interruption, raised under the lock like any other.
 
     The steps run in the order the flow's body gives them
-    (:func:`hr_connector.flows.hr_import.hr_import`, Prefect-free: the plain mode imports it too),
-    each call a method of :class:`ImportRun` that calls the injected step.
+    (:func:`hr_import`), each call a method of :class:`ImportRun` that calls the injected step.
 
     ``run_key`` names this run across retries (Prefect's flow-run id): a retry of a run that
     published its files but could not file the admin task only re-files it (see runrecord).
     The run lock is held to the run's end (the admin task included), and in the EPE wrapper
     until the process exits (:func:`delivery.hold_until_exit`).
     """
-    from hr_connector.flows.hr_import import hr_import  # the sequence, written once
-
     with contextlib.ExitStack() as whole_run:
         try:
             pending = runrecord.pending_report(workdir, run_key)
@@ -469,8 +151,6 @@ class ImportRun:
     table: Table | None = None
     blocked: Blocked = field(default_factory=no_reasons)
     quality_runs: list[CheckRun] = field(default_factory=list)
-    #: the archives a partial run compares with (``delivery.comparison_base``)
-    base: WorkDir | None = None
     changeset: Changeset | None = None
     verdict: GuardVerdict | None = None
     run_changes: changes_mod.RunChanges | None = None
@@ -547,7 +227,6 @@ class ImportRun:
             raise
         if self.early is not None:  # under the lock: the stale output it removes is ours
             raise self.early
-        checkpoints.reached("locked")
 
     def fetch(self) -> Path:
         self.schema = run_schema(self.params)
@@ -558,9 +237,12 @@ class ImportRun:
     def check_file_quality(self, source: Path) -> None:
         self.quality_runs = self.steps.check_file(self.params, self.workdir, source)
 
+    def comparison_base(self) -> WorkDir:
+        """The archives a partial run compares with (:func:`delivery.comparison_base`)."""
+        return delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
+
     def parse(self, source: Path) -> Table:
         assert self.schema is not None
-        self.base = delivery.comparison_base(self.workdir, dry_run=self.params.dry_run)
         self.table = table = self.steps.parse(source, self.params, self.schema, self.workdir)
         self.schema = header.matched_schema(self.schema, table.columns)  # the file's own spelling
         return table
@@ -579,12 +261,10 @@ class ImportRun:
         guards.check_blocked_share(self.params, len(table), self.blocked)
         return self.blocked
 
-    def compare(self, table: Table, blocked: Blocked) -> Changeset:
+    def compare(self, table: Table, blocked: Blocked, base: WorkDir) -> Changeset:
         assert self.schema is not None
-        assert self.base is not None  # found before the parse (:meth:`parse`)
         q, params = self.steps.quote, self.params
-        self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, self.base)
-        checkpoints.reached("compared")
+        self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, base)
         return self.changeset
 
     def guard(self, table: Table, changeset: Changeset) -> GuardVerdict:
@@ -614,7 +294,6 @@ class ImportRun:
 
     def publish(self) -> None:
         """Publish the decided files (or clear a stale output); a refused run touches none."""
-        self.decide()
         result, params = self.result, self.params
         result.counts = _counts(self.table, self.blocked, self.changeset)
         if not self.completed:
@@ -637,9 +316,8 @@ class ImportRun:
         q, workdir = self.steps.quote, self.workdir
         try:
             if self.completed and not self.params.dry_run:
-                checkpoints.reached("before-commit")
+                ending.commit_begins()  # SIGTERM no longer interrupts: the files are ended first
                 delivery.before_commit(workdir)
-                checkpoints.reached("marked")
             self.attachments = self.steps.publish(
                 workdir,
                 q(self.table),
@@ -649,7 +327,6 @@ class ImportRun:
                 self.params,
                 self.completed,
             )
-            checkpoints.reached("committed")
         except Exception as error:  # the disk is full, a folder at a file's path: no commit
             if isinstance(error, ConnectorError):  # refused by the door: a decision
                 log.error("Could not write the run's files: %s", error)
@@ -684,12 +361,10 @@ class ImportRun:
             # a run refused by a run of the same task must not replace that run's kept admin task
             try:
                 result.admin_task_path = str(self.steps.keep_report(task, workdir))
-                checkpoints.reached("admin-task-kept")
             except Exception as error:  # e.g. a folder at its path: it is still filed
                 log.error("Could not keep the admin task: %s", error)
         kept = own if result.admin_task_path else None
-        if file_report(result, task, self.sink, self.steps, workdir, own=kept):
-            checkpoints.reached("admin-task-filed")
+        file_report(result, task, self.sink, self.steps, workdir, own=kept)
 
     def _admin_task(self) -> AdminTask:
         params, result, translations, language = (
@@ -785,7 +460,6 @@ class ImportRun:
             )
         if completed:
             delivery.delivered(self.workdir)
-        checkpoints.reached("run-ended")
 
 
 def file_report(

@@ -4,7 +4,7 @@ On a terminal (``hr-connector run`` by hand) a live line on stderr (rich): the s
 and the rate, the time so far. Anywhere else (the EPE worker, a Prefect worker, a pipe) a log
 line every :data:`LOG_EVERY` seconds while a step runs, so a long run is never silent: it reaches
 ``<taskid>_log.txt`` and, in a flow, the run's Logs tab. The steps themselves know nothing of it:
-:func:`watching` wraps each step call of a :class:`~hr_connector.pipeline.Steps`.
+:func:`watching` wraps each step call of a :class:`~hr_connector.steps.Steps`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from hr_connector.pipeline import Steps
+from hr_connector.steps import Steps
 
 log = logging.getLogger("hr_connector.progress")
 

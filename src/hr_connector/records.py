@@ -14,6 +14,7 @@ a detail. Validation makes one, each data-quality check makes one, and they are 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Literal, NamedTuple
 
 import polars as pl
@@ -27,6 +28,21 @@ REASONS_SCHEMA = pl.Schema(
 )
 
 
+#: The date every accepted format is shown with, instead of ``%Y-%m-%d``.
+EXAMPLE_DATE = date(2025, 1, 31)
+
+
+def example_dates(formats: str) -> str:
+    """``%Y-%m-%d, %d.%m.%Y`` → ``2025-01-31, 31.01.2025``: what an admin recognises."""
+    shown = []
+    for fmt in formats.split(", "):
+        try:
+            shown.append(EXAMPLE_DATE.strftime(fmt) if "%" in fmt else fmt)
+        except ValueError:
+            shown.append(fmt)
+    return ", ".join(shown)
+
+
 class Reason(NamedTuple):
     """One reason, as a Python value: only for the few rows a report or a log line shows."""
 
@@ -37,8 +53,6 @@ class Reason(NamedTuple):
     def english(self) -> str:
         detail = self.detail
         if self.code == "invalid_date":
-            from hr_connector.wording import example_dates
-
             detail = example_dates(detail)
         return REASON_TEXT_EN.get(self.code, self.code).format(column=self.column, detail=detail)
 
@@ -111,8 +125,6 @@ def concat_reasons(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
 def reason_texts(reasons: pl.DataFrame, templates: Mapping[str, str]) -> pl.Expr:
     """Each reason's text (an expression over ``reasons``): its code's template with
     ``{column}`` and ``{detail}`` filled in; an invalid date's formats shown as example dates."""
-    from hr_connector.wording import example_dates
-
     detail = pl.col("detail")
     formats = reasons.filter(pl.col("code") == "invalid_date").get_column("detail").unique()
     if len(formats):

@@ -31,7 +31,7 @@ from hr_connector.outcome import (
 )
 from hr_connector.quality.findings import QualityReport
 from hr_connector.quality.report import section as quality_section
-from hr_connector.records import Table, first_blocked
+from hr_connector.records import Table, example_dates, first_blocked
 from hr_connector.texts import Translations
 
 #: Blocked rows listed in the description; all of them are in the attached error rows.
@@ -118,7 +118,7 @@ def blocked_rows(
                                 f"reason_{r.code}",
                                 language,
                                 column=r.column,
-                                detail=wording.example_dates(r.detail)
+                                detail=example_dates(r.detail)
                                 if r.code == "invalid_date"
                                 else r.detail,
                             )

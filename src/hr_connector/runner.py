@@ -1,6 +1,6 @@
 """One run of the connector, with its log file and secret redaction, with or without Prefect.
 
-:func:`execute` runs the import's sequence (:func:`hr_connector.flows.hr_import.hr_import`,
+:func:`execute` runs the import's sequence (:func:`hr_connector.pipeline.hr_import`,
 through :func:`hr_connector.pipeline.run_import`) with the given steps inside the run's log file,
 then publishes its artifacts: the Prefect flows call it with the task wrappers, and
 :func:`run_plain` with the plain step functions, for callers that have no Prefect API to record
@@ -22,16 +22,17 @@ from hr_connector.errors import ParametersInvalid, RunLocked
 from hr_connector.failsafe import logged
 from hr_connector.outcome import AdminTask, Decision, ImportResult, Interruption, RunCounts
 from hr_connector.params import (
-    DATA_TYPES,
     ConnectorParams,
     WebApiSettings,
     is_secret_key,
     secret_values,
     webapi_settings_from_raw,
 )
-from hr_connector.pipeline import PLAIN_STEPS, Steps, file_report, run_import, write_admin_task
+from hr_connector.pipeline import file_report, run_import
 from hr_connector.runlog import register_secrets, run_log_file, run_log_to
+from hr_connector.schemas import SCHEMAS
 from hr_connector.sinks import make_sink
+from hr_connector.steps import PLAIN_STEPS, Steps, write_admin_task
 from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir, remove, run_lock
 
@@ -135,7 +136,7 @@ def report_unusable_parameters(
     )
     with contextlib.ExitStack() as held:
         try:  # the output is the task's, whatever data type holds it: lock them all first
-            for each in DATA_TYPES:
+            for each in SCHEMAS:
                 held.enter_context(run_lock(WorkDir(workdir, task_id, each)))
         except (RunLocked, FileRefused) as refusal:  # not ours to touch now: touch none
             result.interruption = Interruption(

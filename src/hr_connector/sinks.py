@@ -13,4 +13,4 @@ def make_sink(params: ConnectorParams, translations: Translations | None = None)
         return LocalOnlySink()
     from hr_connector.clients import esm
 
-    return esm.sink_for(params.webapi, translations)
+    return esm.sink_for(params.webapi, translations, params.retry_delays)

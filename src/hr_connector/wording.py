@@ -9,14 +9,11 @@ names and values, and parameter names (which the admin types as they are).
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from hr_connector.changes import describe
 from hr_connector.outcome import ChangeList, RowChange
+from hr_connector.schemas import SCHEMAS
 from hr_connector.texts import Translations
-
-#: The date every accepted format is shown with, instead of ``%Y-%m-%d``.
-EXAMPLE_DATE = date(2025, 1, 31)
 
 #: Cases this module uses (checked up front with the report's cases).
 WORDING_CASES = (
@@ -27,10 +24,7 @@ WORDING_CASES = (
     "limits_overridden",
     "run_type_partial",
     "run_type_full",
-    "data_type_costcenter",
-    "data_type_organization",
-    "data_type_title",
-    "data_type_workperiod",
+    *(schema.text_key for schema in SCHEMAS.values()),
     "counts_full",
     "title_completed_blocked_one",
     "blocked_rows_more_one",
@@ -65,17 +59,6 @@ def named(translations: Translations, language: str, prefix: str, value: str) ->
     if translations.cases.get(case):
         return translations.text(case, language)  # English where the language lacks it
     return value
-
-
-def example_dates(formats: str) -> str:
-    """``%Y-%m-%d, %d.%m.%Y`` → ``2025-01-31, 31.01.2025``: what an admin recognises."""
-    shown = []
-    for fmt in formats.split(", "):
-        try:
-            shown.append(EXAMPLE_DATE.strftime(fmt) if "%" in fmt else fmt)
-        except ValueError:
-            shown.append(fmt)
-    return ", ".join(shown)
 
 
 def _row_line(t: Translations, language: str, row: RowChange) -> str:

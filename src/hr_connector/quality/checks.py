@@ -20,6 +20,7 @@ from hr_connector.quality.findings import FINDINGS, REASONS, CheckRun
 from hr_connector.quality.settings import ROW_CHECKS as DEFAULTS
 from hr_connector.quality.settings import CheckContext
 from hr_connector.records import Table
+from hr_connector.schemas import SCHEMAS
 
 Find = Callable[[pl.DataFrame, CheckContext, CheckRun], pl.DataFrame | None]
 
@@ -28,26 +29,18 @@ Find = Callable[[pl.DataFrame, CheckContext, CheckRun], pl.DataFrame | None]
 class RowCheck:
     name: str
     codes: tuple[str, ...]
-    data_types: tuple[str, ...]
     reads: Callable[[CheckContext], list[str]]
     find: Find
     applies: Callable[[CheckContext], bool] = lambda ctx: True
 
 
 ROW_CHECKS: tuple[RowCheck, ...] = (
-    RowCheck(
-        "references",
-        references.CODES,
-        ("workperiod", "organization", "costcenter", "title"),
-        references.reads,
-        references.find,
-    ),
-    RowCheck("cycles", cycles.CODES, tuple(cycles.EDGES), cycles.reads, cycles.find),
-    RowCheck("overlaps", overlaps.CODES, ("workperiod",), overlaps.reads, overlaps.find),
+    RowCheck("references", references.CODES, references.reads, references.find),
+    RowCheck("cycles", cycles.CODES, cycles.reads, cycles.find),
+    RowCheck("overlaps", overlaps.CODES, overlaps.reads, overlaps.find),
     RowCheck(
         "national_ids",
         national_ids.CODES,
-        ("workperiod",),
         national_ids.reads,
         national_ids.find,
         national_ids.applies,
@@ -73,7 +66,7 @@ def due(ctx: CheckContext) -> list[RowCheck]:
         check
         for check in ROW_CHECKS
         if ctx.settings.on(check.name)
-        and ctx.schema.data_type in check.data_types
+        and check.name in SCHEMAS[ctx.schema.data_type].checks
         and check.applies(ctx)
     ]
 

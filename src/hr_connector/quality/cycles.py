@@ -21,23 +21,25 @@ import polars as pl
 from hr_connector.masking import mask_value
 from hr_connector.quality.findings import CheckRun, no_findings
 from hr_connector.quality.settings import CheckContext
+from hr_connector.schemas import SCHEMAS, Cycle
 
 ARROW = " → "
 #: Members of one knot named beside its path; the others are counted.
 MAX_EXTRA = 10
-#: (source, target) columns and reason code per data type
-EDGES = {
-    "workperiod": (None, "manager_id", "manager_cycle"),
-    "organization": ("org_unit_id", "parent_org_unit_id", "org_cycle"),
-}
-CODES = tuple(code for _s, _t, code in EDGES.values())
+CODES = tuple(s.cycle.code for s in SCHEMAS.values() if s.cycle)
 
 Graph = dict[str, list[str]]
 
 
+def _cycle(ctx: CheckContext) -> Cycle:
+    cycle = SCHEMAS[ctx.schema.data_type].cycle
+    assert cycle is not None  # the check applies to the data types that declare one
+    return cycle
+
+
 def reads(ctx: CheckContext) -> list[str]:
-    source, target, _code = EDGES[ctx.schema.data_type]
-    return [source or ctx.unique_id, target]
+    cycle = _cycle(ctx)
+    return [cycle.source or ctx.unique_id, cycle.parent]
 
 
 def find_cycles(
@@ -168,7 +170,8 @@ def _text(path: list[str], knot: set[str], show: Callable[[str], str]) -> str:
 
 def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
     """(finding, row, code, column, detail): one finding per cycle, over every row on it."""
-    source, target, code = EDGES[ctx.schema.data_type]
+    cycle = _cycle(ctx)
+    source, target, code = cycle.source, cycle.parent, cycle.code
     source_column, target_column = ctx.name(source or ctx.unique_id), ctx.name(target)
     if source_column not in frame.columns or target_column not in frame.columns:
         return no_findings()

@@ -18,36 +18,22 @@ from hr_connector.masking import mask_value
 from hr_connector.quality import kept
 from hr_connector.quality.findings import CheckRun, no_findings
 from hr_connector.quality.settings import CheckContext
-from hr_connector.schemas import SCHEMAS
+from hr_connector.schemas import PERSON, PERSONS, SAME_FILE, SCHEMAS
 
 log = logging.getLogger("hr_connector.quality")
 
-#: canonical column -> the data type whose import it points at ("person": a work-period person,
-#: "same_file": a row of this file)
-TARGETS: dict[str, dict[str, str]] = {
-    "workperiod": {
-        "org_unit_id": "organization",
-        "title_id": "title",
-        "cost_center": "costcenter",
-        "manager_id": "person",
-    },
-    "organization": {
-        "parent_org_unit_id": "same_file",
-        "manager_id": "person",
-        "cost_center": "costcenter",
-    },
-    "costcenter": {"owner_id": "person"},
-    "title": {},
-}
-
 #: The reason code of a dangling reference, by what it points at.
-REASON_CODES = {"person": "unknown_person", "same_file": "unknown_parent"}
+REASON_CODES = {PERSON: "unknown_person", SAME_FILE: "unknown_parent"}
 DEFAULT_REASON = "unknown_reference"
 CODES = (DEFAULT_REASON, *REASON_CODES.values())
 
 
 def reads(ctx: CheckContext) -> list[str]:
-    return [*TARGETS[ctx.schema.data_type], ctx.unique_id, SCHEMAS[ctx.schema.data_type].key]
+    return [
+        *SCHEMAS[ctx.schema.data_type].references,
+        ctx.unique_id,
+        SCHEMAS[ctx.schema.data_type].key,
+    ]
 
 
 def _without(rows: pl.DataFrame, known: pl.Series) -> pl.DataFrame:
@@ -66,13 +52,13 @@ def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
     """(row, code, column, detail): one finding per dangling value, by row, then column."""
     data_type = ctx.schema.data_type
     parts: list[pl.DataFrame] = []
-    for order, (canonical, target) in enumerate(TARGETS[data_type].items()):
+    for order, (canonical, target) in enumerate(SCHEMAS[data_type].references.items()):
         column = ctx.name(canonical)
         if column not in frame.columns:
             continue
-        if target == "same_file":
+        if target == SAME_FILE:
             found = dangling(frame[column], frame[ctx.schema.key_column])
-        elif target == "person":
+        elif target == PERSON:
             found = _unknown_persons(frame, ctx, run, column)
         else:
             key = str(kept.read(ctx.reference_dir, target).get("key_column") or SCHEMAS[target].key)
@@ -81,7 +67,7 @@ def find(frame: pl.DataFrame, ctx: CheckContext, run: CheckRun) -> pl.DataFrame:
                 _skip(run, column, target, ctx)
                 continue
             found = dangling(frame[column], ids)
-        masked = target == "person" and ctx.masked
+        masked = target == PERSON and ctx.masked
         detail = pl.col("value").map_elements(mask_value, pl.String) if masked else pl.col("value")
         parts.append(
             found.select(
@@ -102,17 +88,17 @@ def _unknown_persons(
 ) -> pl.DataFrame:
     """Rows whose ``column`` is the unique ID of no person of this file (a work period) nor
     of the last work-period import (read only when the file itself leaves values unknown)."""
-    work_period = ctx.schema.data_type == "workperiod"
+    work_period = SCHEMAS[ctx.schema.data_type].persons
     own = frame[ctx.person] if work_period and ctx.person in frame.columns else None
     found = dangling(frame[column], pl.Series([], dtype=pl.String) if own is None else own)
     if found.is_empty():
         return found
     folder = ctx.archive_dir if work_period else ctx.reference_dir
-    person = kept.read(folder, "workperiod").get("person_column") or ctx.unique_id
-    persons = ctx.imported(folder, "workperiod", str(person))
+    person = kept.read(folder, PERSONS).get("person_column") or ctx.unique_id
+    persons = ctx.imported(folder, PERSONS, str(person))
     if persons is None:
         if not work_period:
-            _skip(run, column, "workperiod", ctx)
+            _skip(run, column, PERSONS, ctx)
             return found.clear()
         return found
     return _without(found, persons)

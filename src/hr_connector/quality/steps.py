@@ -1,4 +1,4 @@
-"""The data-quality steps of the import's sequence (:func:`hr_connector.flows.hr_import.hr_import`:
+"""The data-quality steps of the import's sequence (:func:`hr_connector.pipeline.hr_import`:
 check file after fetch, check rows after validate); plain, typed functions that
 ``tasks/quality.py`` wraps as Prefect tasks."""
 

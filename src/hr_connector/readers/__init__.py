@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from hr_connector.door import Door
+from hr_connector.errors import FileUnreadable
+from hr_connector.readers import csv_reader, json_reader, xml_reader
 from hr_connector.records import Table
 
 FileFormat = Literal["csv", "json", "xml"]
@@ -37,27 +39,19 @@ class Reader:
     read: ReadFile
 
 
-def _read_csv(source: BinaryIO, name: str, delimiter: str) -> Table:
-    from hr_connector.readers import csv_reader
-
-    return csv_reader.read_csv(source, name, delimiter)
-
-
 def _read_json(source: BinaryIO, name: str, delimiter: str) -> Table:
-    from hr_connector.readers import json_reader
-
     return json_reader.read_json(source, name)
 
 
 def _read_xml(source: BinaryIO, name: str, delimiter: str) -> Table:
-    from hr_connector.readers import xml_reader
-
     return xml_reader.read_xml(source, name)
 
 
 #: Every format the connector reads, by name. A new format is one entry here.
 READERS: dict[FileFormat, Reader] = {
-    "csv": Reader("csv", (".csv", ".txt"), missing_column_interrupts=True, read=_read_csv),
+    "csv": Reader(
+        "csv", (".csv", ".txt"), missing_column_interrupts=True, read=csv_reader.read_csv
+    ),
     "json": Reader("json", (".json",), missing_column_interrupts=False, read=_read_json),
     "xml": Reader("xml", (".xml",), missing_column_interrupts=False, read=_read_xml),
 }
@@ -118,8 +112,6 @@ def check_encoding(fh: BinaryIO, name: str) -> None:
     Text in those encodings has NUL bytes between the characters from the very start, which
     UTF-8 text never has; lxml would otherwise detect the encoding itself and parse the file.
     """
-    from hr_connector.errors import FileUnreadable
-
     start = fh.read(64)
     if start.startswith((b"\xff\xfe", b"\xfe\xff")):
         return  # a byte-order mark: the reader names the encoding
@@ -131,15 +123,3 @@ def check_encoding(fh: BinaryIO, name: str) -> None:
             f"the file has NUL bytes between its first characters: it looks like {guess} "
             "without a byte-order mark, not UTF-8; export it as UTF-8",
         )
-
-
-def utf8_error_at(data: bytes) -> tuple[int, int, int]:
-    """(byte offset, line, column) of the first byte sequence in ``data`` that is not UTF-8."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start
-    else:
-        offset = len(data)
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    return offset, data.count(b"\n", 0, offset) + 1, offset - line_start + 1

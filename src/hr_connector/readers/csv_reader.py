@@ -29,6 +29,7 @@ from typing import BinaryIO, cast
 import polars as pl
 
 from hr_connector.errors import FileUnreadable, MissingColumns
+from hr_connector.header import normalized
 from hr_connector.readers.limits import MAX_FIELD_CHARS, MAX_LINE_CHARS
 from hr_connector.records import Table, no_reasons
 
@@ -317,8 +318,6 @@ def _shown(delimiter: str) -> str:
 def check_delimiter(file: str, header: list[str], mapped: Sequence[str], delimiter: str) -> None:
     """Stop naming the delimiter when the header splits on another common one into more of the
     mapped columns than on ``delimiter`` (e.g. a comma-separated file under the default ``;``)."""
-    from hr_connector.header import normalized
-
     wanted = {normalized(c): c for c in mapped}
     present = {normalized(h) for h in header}
     missing = [c for n, c in wanted.items() if n not in present]
@@ -343,8 +342,6 @@ class _Refusal(Exception):
 def explain(data: bytes, name: str, delimiter: str) -> None:
     """Raise :class:`FileUnreadable` naming the first line the strict reader refuses (returns
     when it refuses none)."""
-    from hr_connector.readers import utf8_error_at
-
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -385,3 +382,15 @@ def _lines(fh: io.StringIO) -> Iterator[str]:
                 "lines must end with LF or CRLF, and a CR inside a value must be quoted",
             )
         yield line
+
+
+def utf8_error_at(data: bytes) -> tuple[int, int, int]:
+    """(byte offset, line, column) of the first byte sequence in ``data`` that is not UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+    else:
+        offset = len(data)
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return offset, data.count(b"\n", 0, offset) + 1, offset - line_start + 1

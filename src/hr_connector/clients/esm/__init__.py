@@ -22,7 +22,8 @@ from hr_connector.clients.esm.rest import EsmRestClient, UploadResult
 from hr_connector.clients.esm.xml import EsmXmlClient
 from hr_connector.door import FileRefused
 from hr_connector.ending import terminated
-from hr_connector.errors import ConnectorError, retry_delays
+from hr_connector.errors import ConnectorError
+from hr_connector.params import DEFAULT_RETRY_DELAYS
 from hr_connector.inert import shown
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
 from hr_connector.params import WebApiSettings
@@ -54,7 +55,7 @@ class _Sink(Generic[_Client]):
         self.client: _Client = client or self.client_class(settings)
         self._translations = translations
         #: seconds between the attempts at an upload that failed for now (5xx, timeout)
-        self.upload_delays = retry_delays() if upload_delays is None else list(upload_delays)
+        self.upload_delays = list(DEFAULT_RETRY_DELAYS if upload_delays is None else upload_delays)
         #: the attachments the ESM refused in the last :meth:`file` (the task lists them)
         self.refused: list[str] = []
 
