@@ -69,7 +69,7 @@ def test_a_fifth_data_type_is_one_declaration_and_its_texts(workdir: Path, locat
     assert full.decision is Decision.COMPLETED, full.interruption
     assert (full.counts.rows_read, full.counts.blocked) == (5, 2)
     assert full.data_quality == {"references": 1}  # L9 is no row of the file (a warning)
-    errors = load(workdir / "data" / "archive" / "error_location_archive.json")
+    errors = load(workdir / "data" / "archive" / "error_location_reasons.json")
     reasons = {e["row_id"]: [r["code"] for r in e["reasons"]] for e in errors}
     assert reasons == {"L3": ["missing_value"], "L4": ["invalid_date"]}
     assert [r["location_id"] for r in load(workdir / "5_output.json")] == ["L1", "L2", "L6"]

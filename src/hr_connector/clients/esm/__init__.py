@@ -23,10 +23,9 @@ from hr_connector.clients.esm.xml import EsmXmlClient
 from hr_connector.door import FileRefused
 from hr_connector.ending import terminated
 from hr_connector.errors import ConnectorError
-from hr_connector.params import DEFAULT_RETRY_DELAYS
 from hr_connector.inert import shown
 from hr_connector.outcome import AdminTask, Attachment, NotAttached
-from hr_connector.params import WebApiSettings
+from hr_connector.params import DEFAULT_RETRY_DELAYS, WebApiSettings
 from hr_connector.report import ReportSink
 from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir, door_for
