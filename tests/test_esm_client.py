@@ -276,13 +276,14 @@ def test_500_is_transient_and_the_next_attempt_succeeds(sandbox: EsmSandbox) -> 
 
 
 def test_an_upload_failing_for_now_is_tried_again_and_the_task_filed_once(
-    sandbox: EsmSandbox, tmp_path: Path
+    sandbox: EsmSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     write_rows(first, 2)
     write_rows(second, 3)
     task = make_task(attachments=[("a.json", first), ("b.json", second)])
-    sink = RestSink(settings_for(sandbox), upload_delays=[0.05, 0.05])
+    monkeypatch.setenv("HR_CONNECTOR_RETRY_DELAYS", "0.05,0.05")
+    sink = RestSink(settings_for(sandbox))
     # The first two uploads answer 502: the sink tries again; the card is made once.
     sandbox.fail_next(502, count=2, match="/attachments/file")
     assert sink.file(task) == "1"

@@ -49,6 +49,7 @@ PACKAGE_ROOTS = (
 )
 PACKAGE_FILES = ("*.py", "*.json", "py.typed")
 WRAPPER_NAME = "IGAConnector.py"
+PIP_OPTIONS = ("--no-input", "--no-compile", "--only-binary=:all:", "--implementation=cp")
 
 
 class BundleError(Exception):
@@ -150,20 +151,8 @@ def _copy_connector(lib: Path) -> int:
 
 
 def _pip(lib: Path, requirements: list[str], args: argparse.Namespace) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--no-compile",
-        "--target",
-        str(lib),
-        "--only-binary=:all:",
-        "--implementation",
-        "cp",
-    ]
+    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *PIP_OPTIONS]
+    command += ["--target", str(lib)]
     if args.python_version:
         command += ["--python-version", args.python_version]
     for platform in args.platform or []:

@@ -48,12 +48,13 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        default = action.default
-        if "%(default)" in text or default in (None, False, argparse.SUPPRESS):
+        if not action.option_strings or "%(default)" in text:
             return text
-        if action.option_strings:
-            return f"{text} (default: %(default)s)"
-        return text
+        return (
+            text
+            if action.default in (None, False, argparse.SUPPRESS)
+            else f"{text} (default: %(default)s)"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,13 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         "--samples", type=Path, default=None, help="the samples folder (default: ./samples)"
     )
 
-    sandbox = sub.add_parser(
+    sub.add_parser(
         "esm-sandbox",
         help="serve the local ESM and its pages of admin tasks (a development tool; its own "
         "--help)",
         add_help=False,
     )
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
     resend = sub.add_parser(
         "resend-report",
@@ -140,8 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return epe.main(argv[1:], exit_process=False)  # the same options, checked above
     if args.command == "demo":
         return run_demo(args.workdir, args.orchestration, args.samples)
-    if args.command == "esm-sandbox":
-        return run_esm_sandbox(args.sandbox_args)
     if args.command == "bundle":
         return bundle.run(args)
     if args.command == "resend-report":
@@ -224,59 +222,47 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
 
     sandbox = EsmSandbox(workdir / "esm", users={DEMO_USER: DEMO_PASSWORD})
     sandbox.start()
+    base: dict[str, Any] = {
+        "webapi_url": sandbox.url,
+        "webapi_user": DEMO_USER,
+        "webapi_password": DEMO_PASSWORD,
+        "report_template_code": "IGAWorkflowTaskInformation",
+        "report_folder_code": "iga_tasks",
+        "update_limit": 3,
+        "language": "en",
+        # the data-quality checks warn about the samples' deliberate problems;
+        # same_file warn keeps each file's SHA-256, so day 3's repeated file is recognised
+        "national_id_country": "fi",
+        "checks": {"same_file": "warn"},
+    }
+    partial = {
+        **base,
+        "data_type": "workperiod",
+        "run_type": "partial",
+        "file_path": "./workperiod/*.csv",
+        "removed_limit": "10%",
+    }
     rows: list[tuple[str, Any]] = []
+
+    def run(label: str, params: dict[str, Any], task_id: str) -> Any:
+        result = run_connector(params, workdir, task_id, prefect=orchestration == "prefect")
+        rows.append((label, result))
+        return result
+
     try:
-        base: dict[str, Any] = {
-            "webapi_url": sandbox.url,
-            "webapi_user": DEMO_USER,
-            "webapi_password": DEMO_PASSWORD,
-            "report_template_code": "IGAWorkflowTaskInformation",
-            "report_folder_code": "iga_tasks",
-            "update_limit": 3,
-            "language": "en",
-            # the data-quality checks warn about the samples' deliberate problems;
-            # same_file warn keeps each file's SHA-256, so day 3's repeated file is recognised
-            "national_id_country": "fi",
-            "checks": {"same_file": "warn"},
-        }
-        prefect = orchestration == "prefect"
         for n, (data_type, fmt) in enumerate(SAMPLE_FORMATS.items(), 1):
-            params = {
-                **base,
-                "data_type": data_type,
-                "run_type": "full",
-                "file_path": f"./{data_type}/*.{fmt}",
-            }
-            rows.append(
-                (
-                    f"day 1: full load of {data_type} ({fmt})",
-                    run_connector(params, workdir, str(n), prefect=prefect),
-                )
+            full = {**base, "data_type": data_type, "run_type": "full"}
+            run(
+                f"day 1: full load of {data_type} ({fmt})",
+                {**full, "file_path": f"./{data_type}/*.{fmt}"},
+                str(n),
             )
         shutil.copy(samples / "workperiod" / "next_day" / "workperiod.csv", workdir / "workperiod")
-        partial = {
-            **base,
-            "data_type": "workperiod",
-            "run_type": "partial",
-            "file_path": "./workperiod/*.csv",
-            "removed_limit": "10%",
-        }
-        stopped = run_connector(partial, workdir, "4", prefect=prefect)
-        rows.append(("day 2: partial workperiod, update_limit 3", stopped))
+        stopped = run("day 2: partial workperiod, update_limit 3", partial, "4")
         approved = {**partial, "approved_changeset": stopped.changeset}
-        rows.append(
-            (
-                "day 2: rerun with approved_changeset",
-                run_connector(approved, workdir, "4", prefect=prefect),
-            )
-        )
+        run("day 2: rerun with approved_changeset", approved, "4")
         again = {**partial, "checks": {"same_file": "block"}}
-        rows.append(
-            (
-                "day 3: the same file again (same_file block)",
-                run_connector(again, workdir, "4", prefect=prefect),
-            )
-        )
+        run("day 3: the same file again (same_file block)", again, "4")
     finally:
         sandbox.stop()
     _print_demo(rows, workdir)

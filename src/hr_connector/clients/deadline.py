@@ -70,14 +70,8 @@ class _TrackedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _track(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _track(self.sock)
-        super().request(*args, **kwargs)
+class _TrackedHTTPSConnection(_TrackedHTTPConnection, HTTPSConnection):
+    """The same for TLS (``super()`` reaches HTTPSConnection's connect first)."""
 
 
 class _Pool(HTTPConnectionPool):

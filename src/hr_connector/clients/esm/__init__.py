@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -35,6 +36,23 @@ __all__ = ["EsmError", "EsmRestClient", "EsmUnavailable", "EsmXmlClient", "RestS
 log = logging.getLogger(__name__)
 
 
+_T = TypeVar("_T")
+
+
+def _retried(call: Callable[[], _T], delays: Sequence[float], what: str) -> _T:
+    """``call()``, tried again after each of ``delays`` while the ESM fails for now (a run
+    being stopped does not wait)."""
+    for wait in [*delays, None]:
+        try:
+            return call()
+        except EsmUnavailable as exc:
+            if wait is None or terminated():
+                raise
+            log.warning("%s failed (%s); again in %g s", what, exc, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 _Client = TypeVar("_Client", EsmRestClient, EsmXmlClient)
 
 
@@ -43,27 +61,17 @@ class _Sink(Generic[_Client]):
 
     client_class: type[_Client]
 
-    def __init__(
-        self,
-        settings: WebApiSettings,
-        client: _Client | None = None,
-        translations: Translations | None = None,
-        upload_delays: Sequence[float] | None = None,
-    ) -> None:
+    def __init__(self, settings: WebApiSettings, translations: Translations | None = None) -> None:
         self.settings = settings
-        self.client: _Client = client or self.client_class(settings)
+        self.client: _Client = self.client_class(settings)
         self._translations = translations
-        #: seconds between the attempts at an upload that failed for now (5xx, timeout)
-        self.upload_delays = retry_delays() if upload_delays is None else list(upload_delays)
         #: the attachments the ESM refused in the last :meth:`file` (the task lists them)
         self.refused: list[str] = []
 
-    @property
+    @cached_property
     def texts(self) -> Translations:
         """The run's texts of the notes; a sink made without them uses the shipped ones."""
-        if self._translations is None:
-            self._translations = Translations.load()
-        return self._translations
+        return self._translations or Translations.load()
 
     def _create(self, task: AdminTask, description: str) -> str:
         settings = self.settings
@@ -114,25 +122,19 @@ class RestSink(_Sink[EsmRestClient]):
         return card_id
 
     def _upload(self, card_id: str, attachment: Attachment, path: Path) -> UploadResult:
-        """One attachment, tried again after :attr:`upload_delays` while the ESM fails for
-        now (a run being stopped does not wait)."""
         settings = self.settings
-        for wait in [*self.upload_delays, None]:
-            try:
-                return self.client.upload_attachment(
-                    settings.report_template_code,
-                    card_id,
-                    settings.report_attribute_codes.attachments,
-                    attachment.name,
-                    path,
-                    source=Path(attachment.source) if attachment.source else None,
-                )
-            except EsmUnavailable as exc:
-                if wait is None or terminated():
-                    raise
-                log.warning("Upload of %s failed (%s); again in %g s", attachment.name, exc, wait)
-                time.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return _retried(
+            lambda: self.client.upload_attachment(
+                settings.report_template_code,
+                card_id,
+                settings.report_attribute_codes.attachments,
+                attachment.name,
+                path,
+                source=Path(attachment.source) if attachment.source else None,
+            ),
+            retry_delays(),
+            f"Upload of {attachment.name}",
+        )
 
     def _attach(
         self, card_id: str, attachment: Attachment, language: str, left_out: list[NotAttached]
@@ -209,14 +211,9 @@ class XmlSink(_Sink[EsmXmlClient]):
         return reference
 
 
-def sink_for(
-    settings: WebApiSettings,
-    translations: Translations | None = None,
-    upload_delays: Sequence[float] | None = None,
-) -> ReportSink:
+def sink_for(settings: WebApiSettings, translations: Translations | None = None) -> ReportSink:
     """The sink for ``settings.webapi_kind``: ``rest`` (default) or ``xml``."""
-    sink = XmlSink if settings.webapi_kind == "xml" else RestSink
-    return sink(settings, translations=translations, upload_delays=upload_delays)
+    return (XmlSink if settings.webapi_kind == "xml" else RestSink)(settings, translations)
 
 
 def load_admin_task(task_json: Path) -> AdminTask:
@@ -249,13 +246,4 @@ def resend_admin_task(
     Tried again after each of ``delays`` while the ESM fails for now (outside Prefect). Each
     attempt that got as far as creating a datacard leaves it in the ESM."""
     task = load_admin_task(task_json)
-    sink = sink_for(settings)
-    for attempt, wait in enumerate([*delays, None], 1):
-        try:
-            return sink.file(task)
-        except EsmUnavailable as exc:
-            if wait is None:
-                raise
-            log.warning("Attempt %d to file the admin task failed (%s); retrying", attempt, exc)
-            time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _retried(lambda: sink_for(settings).file(task), delays, "Filing the admin task")
