@@ -181,16 +181,11 @@ def with_first_use(
 
 def prefer_known_types(transport: paramiko.Transport, types: list[str]) -> None:
     """Ask first for the host key types known_hosts has for this host, as ssh does."""
-    if not types:
-        return
     wanted = set(types)
     if "ssh-rsa" in wanted:
         wanted |= {"rsa-sha2-512", "rsa-sha2-256"}
     options = transport.get_security_options()
-    current = list(options.key_types)
-    options.key_types = [k for k in current if k in wanted] + [
-        k for k in current if k not in wanted
-    ]
+    options.key_types = sorted(options.key_types, key=lambda k: k not in wanted)
 
 
 def known_for(

@@ -121,21 +121,12 @@ def _map_error(
 def _load_private_key(settings: SftpSettings, server: str) -> paramiko.PKey:
     assert settings.sftp_private_key_path is not None
     path = Path(settings.sftp_private_key_path).expanduser()
-    passphrase = (
-        settings.sftp_private_key_passphrase.get_secret_value()
-        if settings.sftp_private_key_passphrase is not None
-        else None
-    )
+    phrase = settings.sftp_private_key_passphrase
+    secret = phrase.get_secret_value().encode("utf-8") if phrase else None  # "" is none
     hint = "Check sftp_private_key_path and sftp_private_key_passphrase, then rerun the task."
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise SftpError(
-            server, f"cannot read the private key file {path} ({exc.strerror})", hint=hint
-        ) from None
-    if mode & 0o077:
-        log.warning("The private key file %s is readable by other users; chmod 600 it", path)
-    secret = passphrase.encode("utf-8") if passphrase else None
+    with contextlib.suppress(OSError):  # an unreadable file is said below
+        if path.stat().st_mode & 0o077:
+            log.warning("The private key file %s is readable by other users; chmod 600 it", path)
     try:
         try:
             return paramiko.PKey.from_path(path, password=secret)
