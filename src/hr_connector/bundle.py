@@ -1,20 +1,11 @@
-"""``hr-connector bundle DIR``: the connector installed like the vendor's script.
+"""``hr-connector bundle DIR``: the connector installed like the vendor's one-file script.
 
-The vendor's ``IGAConnector.py`` is one file copied into the engine's
-``custom-provisioning-scripts/only_scheduled/`` (and the other folders its page lists). Both forms
-carry the connector and its runtime dependencies for a named target Python and platform, fetched
-by pip's own machinery (``pip install --target … --only-binary=:all: --python-version …
---platform …``); the worker's Python needs nothing installed.
-
-- ``--one-file``: DIR holds one ``IGAConnector.py``, a zip application the interpreter runs as a
-  script (:mod:`hr_connector.onefile_main` is its ``__main__``): copied like the vendor's file,
-  it unpacks its library to a private cache, keyed by its content, on its first run.
-- the folder: DIR holds ``IGAConnector.py`` (the wrapper, unchanged) and ``hr_connector_lib/``
-  beside it; the wrapper puts the folder first on ``sys.path``. A copy of the wrapper without its
-  folder says in one line what to copy.
-
-Prefect stays out unless ``--with-prefect``: the plain mode never imports it, and ``auto``
-orchestration falls back to plain when Prefect is not importable.
+The connector and its runtime dependencies for a named target Python and platform, fetched by
+pip (``--target --only-binary=:all: --python-version --platform``), so the worker's Python needs
+nothing installed. ``--one-file``: one ``IGAConnector.py``, a zip application
+(:mod:`hr_connector.onefile_main`) that unpacks its library to a private cache on its first run.
+Else the wrapper ``IGAConnector.py`` with ``hr_connector_lib/`` beside it. Prefect is left out
+unless ``--with-prefect`` (``auto`` orchestration then runs plain).
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""Pipelined SFTP reads: many read requests in flight, sent and answered on the calling thread.
-
-A sequential read costs a round trip per request; OpenSSH's ``sftp`` keeps up to 64 requests
-outstanding, and so does :func:`read_pipelined`. paramiko's own ``prefetch`` sends them from a
-background thread that dies with a traceback when the connection drops; here a drop surfaces as
-an exception on the caller's thread (paramiko's channel timeout bounds each wait). The data is
-written in file order; a short answer is followed by a request for the rest, and an EOF before
-``size`` ends the read early (the caller's size check reports it). Pinned by tests/test_sftp.py
-against a real sshd.
+"""Pipelined SFTP reads: up to 64 requests in flight as OpenSSH's ``sftp`` keeps, sent and
+answered on the calling thread (paramiko's ``prefetch`` thread dies with a traceback when the
+connection drops; here the drop is an exception for the caller). Data is written in file order;
+a short answer is followed by a request for the rest; an EOF before ``size`` ends the read early
+(the caller's size check reports it).
 """
 
 from __future__ import annotations
