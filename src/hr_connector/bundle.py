@@ -158,9 +158,8 @@ def _pip(lib: Path, requirements: list[str], args: argparse.Namespace) -> None:
 def _check_target_version(version: str | None) -> None:
     if version is None:
         return
-    parts = version.split(".")
     try:
-        wanted = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
+        wanted = tuple(int(part) for part in version.split(".")[:2])
     except ValueError:
         raise BundleError(f"--python-version {version!r} is not like 3.11") from None
     if wanted < MIN_PYTHON:
@@ -192,11 +191,8 @@ def _target_python(args: argparse.Namespace) -> str:
 
 def _target_machine(args: argparse.Namespace) -> str:
     """The ``uname -m`` of the platform tags (``manylinux2014_x86_64`` -> ``x86_64``)."""
-    machines = set()
-    for tag in args.platform or []:
-        for known in ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l"):
-            if tag.endswith(known):
-                machines.add(known)
+    known = ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l")
+    machines = {m for tag in args.platform or [] for m in known if tag.endswith(m)}
     if len(machines) > 1:
         raise BundleError(f"--platform names several machines ({', '.join(sorted(machines))})")
     return machines.pop() if machines else os.uname().machine
@@ -257,7 +253,7 @@ def build(target: Path, args: argparse.Namespace) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
     try:
-        (_one_file if getattr(args, "one_file", False) else _folder)(staging, args)
+        (_one_file if args.one_file else _folder)(staging, args)
         (staging / WRAPPER_NAME).chmod(0o755)
         if target.exists():
             target.rmdir()
@@ -275,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as exc:
         print(f"hr-connector bundle: {exc}", file=sys.stderr)
         return 1
-    if getattr(args, "one_file", False):
+    if args.one_file:
         size = script.stat().st_size / (1 << 20)
         print(f"Wrote {script} ({size:.0f} MB): copy this one file where the vendor's page puts")
         print("  IGAConnector.py and chmod 755 it (the worker's Python needs nothing installed;")

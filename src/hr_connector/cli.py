@@ -20,6 +20,12 @@ from typing import Any
 
 SAMPLE_FORMATS = {"costcenter": "csv", "organization": "xml", "title": "json", "workperiod": "csv"}
 DEMO_USER, DEMO_PASSWORD = "iga.webapi", "demo-password-not-secret"
+DEMO_FILES = """
+  <taskid>_output.json      rows for the platform to import
+  <taskid>_log.txt          each run's log
+  <taskid>_admin_task.md    the IGA admin task, readable copy
+  data/archive/             the archives the next partial run compares with
+  esm/                      the local ESM's datacards and attachments"""
 
 
 DESCRIPTION = """\
@@ -286,12 +292,7 @@ def _print_demo(rows: list[tuple[str, Any]], workdir: Path) -> None:
     for label, r in rows:
         if r.interruption and r.changes:
             _print_changes(label, r)
-    print(f"\nFiles are in {workdir}:")
-    print("  <taskid>_output.json      rows for the platform to import")
-    print("  <taskid>_log.txt          each run's log")
-    print("  <taskid>_admin_task.md    the IGA admin task, readable copy")
-    print("  data/archive/             the archives the next partial run compares with")
-    print("  esm/                      the local ESM's datacards and attachments")
+    print(f"\nFiles are in {workdir}:{DEMO_FILES}")
     where = _shown(workdir / "esm")
     print(f"\nSee the admin tasks in a browser: {_command()} esm-sandbox --dir {where}")
 

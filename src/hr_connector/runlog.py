@@ -96,9 +96,7 @@ def register_secrets(values: Iterable[str | None]) -> None:
     """Add secret values to redact from now on (short values are ignored: too many false hits)."""
     global _forms
     with _lock:
-        for value in values:
-            if value and len(value) >= 4:
-                _secrets.add(value)
+        _secrets.update(v for v in values if v and len(v) >= 4)
         _forms = _forms_pattern(_secrets)
     install()
 

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 from hr_connector.attachments import not_attached, not_attached_lines, zipped_name
 from hr_connector.clients.esm.http import MAX_BODY_IN_ERROR, EsmError, EsmUnavailable
-from hr_connector.clients.esm.rest import EsmRestClient, UploadResult
+from hr_connector.clients.esm.rest import EsmRestClient
 from hr_connector.clients.esm.xml import EsmXmlClient
 from hr_connector.door import FileRefused
 from hr_connector.ending import terminated
@@ -121,27 +121,12 @@ class RestSink(_Sink[EsmRestClient]):
                 log.error("Could not add the attachment notes to the description: %s", exc)
         return card_id
 
-    def _upload(self, card_id: str, attachment: Attachment, path: Path) -> UploadResult:
-        settings = self.settings
-        return _retried(
-            lambda: self.client.upload_attachment(
-                settings.report_template_code,
-                card_id,
-                settings.report_attribute_codes.attachments,
-                attachment.name,
-                path,
-                source=Path(attachment.source) if attachment.source else None,
-            ),
-            retry_delays(),
-            f"Upload of {attachment.name}",
-        )
-
     def _attach(
         self, card_id: str, attachment: Attachment, language: str, left_out: list[NotAttached]
     ) -> str | None:
         """Upload one attachment; return the note for the description, if any. A file the ESM
         did not take goes to ``left_out`` (and its name to :attr:`refused`)."""
-        name, path = attachment.name, Path(attachment.path)
+        name, path, settings = attachment.name, Path(attachment.path), self.settings
         source = Path(attachment.source) if attachment.source else None
         original = source or path
         listed = original.name if source is not None else name
@@ -149,7 +134,18 @@ class RestSink(_Sink[EsmRestClient]):
             log.warning("Attachment %s not found at %s; not attached", name, path)
             return self.texts.text("attachment_missing", language, name=name, path=str(path))
         try:
-            result = self._upload(card_id, attachment, path)
+            result = _retried(
+                lambda: self.client.upload_attachment(
+                    settings.report_template_code,
+                    card_id,
+                    settings.report_attribute_codes.attachments,
+                    name,
+                    path,
+                    source=source,
+                ),
+                retry_delays(),
+                f"Upload of {name}",
+            )
         except (OSError, FileRefused) as exc:  # gone, unreadable, or not a file of ours
             log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
             reason = f"{name}: {type(exc).__name__}"
@@ -157,19 +153,20 @@ class RestSink(_Sink[EsmRestClient]):
         except ConnectorError as exc:  # the ESM would not take it: the task is in, say so
             log.error("The ESM refused the attachment %s: %s", name, exc)
             why = exc.message[:MAX_BODY_IN_ERROR]
-            left_out.append(not_attached(original, listed, "esm_refused", attachment.rows, why=why))
-            self.refused.append(listed)
-            return None
-        log.debug("Attachment %s: %s %s", name, result.how, result.files)
-        if result.how == "compressed":
-            files = ", ".join(result.files)
-            return self.texts.text("attachment_compressed", language, name=name, files=files)
-        if result.how == "too_large":
+            note = not_attached(original, listed, "esm_refused", attachment.rows, why=why)
+        else:
+            log.debug("Attachment %s: %s %s", name, result.how, result.files)
+            if result.how == "compressed":
+                files = ", ".join(result.files)
+                return self.texts.text("attachment_compressed", language, name=name, files=files)
+            if result.how != "too_large":
+                return None
             log.warning("Attachment %s is too large for the ESM; kept at %s", name, original)
-            left_out.append(
-                not_attached(original, listed, "esm_too_large", attachment.rows, sent=result.sent)
+            note = not_attached(
+                original, listed, "esm_too_large", attachment.rows, sent=result.sent
             )
-            self.refused.append(listed)
+        left_out.append(note)
+        self.refused.append(listed)
         return None
 
 

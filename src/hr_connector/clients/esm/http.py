@@ -105,15 +105,8 @@ def _short_reason(exc: BaseException, outer: BaseException | None) -> str:
 
 
 def _name_lookup_error(exc: BaseException, outer: BaseException | None) -> socket.gaierror | None:
-    """The failed name lookup under a requests error, if that is what it is."""
-    for cause in _chain(exc, outer):
-        if isinstance(cause, socket.gaierror):
-            return cause
-        if type(cause).__name__ == "NameResolutionError":  # urllib3 keeps only the text
-            text = str(cause)
-            code = socket.EAI_AGAIN if "Temporary failure" in text else socket.EAI_NONAME
-            return socket.gaierror(code, text)
-    return None
+    """The failed name lookup under a requests error (urllib3 raises its own from it)."""
+    return next((c for c in _chain(exc, outer) if isinstance(c, socket.gaierror)), None)
 
 
 def body_summary(response: requests.Response) -> str:

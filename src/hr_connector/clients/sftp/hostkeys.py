@@ -81,8 +81,7 @@ class KnownHosts:
     def parse(cls, path: str, text: str) -> KnownHosts:
         known = cls(path)
         for lineno, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            fields = line.split()
+            fields = raw.split()
             if len(fields) >= 4 and fields[0] == "@revoked":
                 known.revoked.add(fields[3])
             if not fields or fields[0].startswith(("#", "@")):
@@ -96,9 +95,6 @@ class KnownHosts:
                 for host in entry.hostnames:
                     known.keys.add(host, entry.key.get_name(), entry.key)
         return known
-
-    def types_for(self, name: str) -> list[str]:
-        return list(self.keys.lookup(name) or {})
 
 
 #: The record of the host keys trusted on first use, relative to the working directory.

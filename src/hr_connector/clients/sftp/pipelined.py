@@ -43,14 +43,15 @@ _OFFSET_LENGTH = struct.Struct(">QI")
 RECV_BYTES = 1 << 20
 
 
+_STATUS_ERRNOS = {SFTP_NO_SUCH_FILE: errno.ENOENT, SFTP_PERMISSION_DENIED: errno.EACCES}
+
+
 def _status_error(code: int, text: str) -> BaseException:
     """The exception paramiko raises for an SFTP status (EOFError at the end of the file)."""
     if code == SFTP_EOF:
         return EOFError(text)
-    if code == SFTP_NO_SUCH_FILE:
-        return OSError(errno.ENOENT, text)
-    if code == SFTP_PERMISSION_DENIED:
-        return OSError(errno.EACCES, text)
+    if code in _STATUS_ERRNOS:
+        return OSError(_STATUS_ERRNOS[code], text)
     return OSError(text or f"SFTP status {code}")
 
 

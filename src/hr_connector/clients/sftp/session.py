@@ -111,11 +111,10 @@ def _map_error(
         return SftpError(server, f"SSH negotiation failed while {doing} ({what})")
     if not connected or isinstance(exc, EOFError | ConnectionError | paramiko.SSHException):
         return SftpUnavailable(server, f"connection lost while {doing} ({what})")
-    if isinstance(exc, OSError):
-        if exc.errno in _NET_ERRNOS or "closed" in str(exc).lower():
-            return SftpUnavailable(server, f"connection problem while {doing} ({what})")
-        return SftpError(server, f"{doing} failed ({what})")
-    return SftpUnavailable(server, f"unexpected error while {doing} ({what})")
+    # what is left is an OSError of a live connection (only _REMOTE_ERRORS are mapped)
+    if isinstance(exc, OSError) and (exc.errno in _NET_ERRNOS or "closed" in str(exc).lower()):
+        return SftpUnavailable(server, f"connection problem while {doing} ({what})")
+    return SftpError(server, f"{doing} failed ({what})")
 
 
 def _load_private_key(settings: SftpSettings, server: str) -> paramiko.PKey:
@@ -232,7 +231,7 @@ def session(settings: SftpSettings, first_use: FirstUse | None = None) -> Iterat
         transport.auth_timeout = timeout
         transport.channel_timeout = timeout
         if known is not None:  # ask first for the key types it knows, as ssh does
-            prefer_known_types(transport, known[0].types_for(host_entry(settings)))
+            prefer_known_types(transport, list(known[0].keys.lookup(host_entry(settings)) or {}))
         doing = "negotiating the SSH session"
         transport.start_client(timeout=timeout)
         key = transport.get_remote_server_key()
