@@ -158,15 +158,8 @@ def _download(
         try:
             # Many reads in flight, all sent and answered on this thread (see .pipelined):
             # link speed over distance, and a drop surfaces here, as SftpUnavailable.
-            done = 0
-
-            def keep(data: bytes) -> None:
-                nonlocal done
-                fh.write(data)
-                done += len(data)
-
-            with conn.guard(lambda: f"downloading {remote} ({done} of {expected} bytes done)"):
-                received = read_pipelined(conn.sftp, remote_file.handle, expected, keep)
+            with conn.guard(lambda: f"downloading {remote} ({fh.tell()} of {expected} bytes done)"):
+                received = read_pipelined(conn.sftp, remote_file.handle, expected, fh.write)
             with conn.guard(f"checking {remote} after the download"):
                 after = conn.sftp.stat(remote)
             change = _changed(entry, after) or (

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
 
 import paramiko
 from paramiko.hostkeys import HostKeyEntry
@@ -218,7 +217,14 @@ def verify_host_key(
     if strict:
         if first_use is None and verified_here.get(name) == key.asbytes():
             return "the key this run's download verified"
-        _refuse_unknown(settings, keys, key, server)
+        missing = "does not exist" if keys.missing else f"has no key for {name}"
+        raise SftpError(
+            server,
+            f"the server's host key {offered} is unknown: {keys.path} {missing}",
+            hint="Confirm the fingerprint with the server's administrator, then add the key to "
+            f"{keys.path} (ssh-keyscan -p {settings.sftp_server_ssh_port_number} "
+            f"{settings.sftp_server_fqdn}) or set sftp_host_key_fingerprint to it.",
+        )
     assert first_use is not None
     if not first_use.write:
         log.warning("First connection to %s: trusting its host key %s (dry run)", server, offered)
@@ -286,19 +292,4 @@ def _check_known(
         hint="Confirm the new fingerprint with the server's administrator, then replace the "
         f"host's line in {known.path} (ssh-keygen -R '{name}' -f {known.path}) or pin it with "
         "sftp_host_key_fingerprint, and rerun.",
-    )
-
-
-def _refuse_unknown(
-    settings: SftpSettings, known: KnownHosts, key: paramiko.PKey, server: str
-) -> NoReturn:
-    name = host_entry(settings)
-    reason = f"the server's host key {key_text(key)} is unknown: {known.path} "
-    reason += "does not exist" if known.missing else f"has no key for {name}"
-    raise SftpError(
-        server,
-        reason,
-        hint="Confirm the fingerprint with the server's administrator, then add the key to "
-        f"{known.path} (ssh-keyscan -p {settings.sftp_server_ssh_port_number} "
-        f"{settings.sftp_server_fqdn}) or set sftp_host_key_fingerprint to it.",
     )
