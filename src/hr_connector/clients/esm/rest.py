@@ -166,11 +166,6 @@ class EsmRestClient:
         path = self._card_path(template, card_id)
         self._call("PATCH", path, json={"dataCardId": card_id, "data": _attribute_values(data)})
 
-    def get_datacard(self, template: str, card_id: str) -> dict[str, Any]:
-        """Read one datacard."""
-        body = self._call("GET", self._card_path(template, card_id)).json()
-        return body if isinstance(body, dict) else {"body": body}
-
     def upload_file(
         self, template: str, card_id: str, attribute: str, name: str, content: Path
     ) -> None:
