@@ -125,16 +125,15 @@ class _Reads:
         with sftp._lock:
             first = sftp.request_number
             sftp.request_number += len(batch)
-        packets = []
-        asked = []
-        for n, (offset, length) in enumerate(batch):
-            packets.append(
-                _HEAD.pack(self.body_length, CMD_READ, first + n)
+        asked = [(first + n, offset, length) for n, (offset, length) in enumerate(batch)]
+        self.channel.sendall(
+            b"".join(
+                _HEAD.pack(self.body_length, CMD_READ, num)
                 + self.handle_part
                 + _OFFSET_LENGTH.pack(offset, length)
+                for num, offset, length in asked
             )
-            asked.append((first + n, offset, length))
-        self.channel.sendall(b"".join(packets))
+        )
         return asked
 
     def take(self, num: int) -> bytes | BaseException:
