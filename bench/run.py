@@ -117,8 +117,8 @@ def raw_params(fmt: str, run_type: str) -> dict[str, Any]:
 def connector_run(engine: str, workdir: str, fmt: str, run_type: str) -> dict[str, Any]:
     """One run; returns seconds (and, for Prefect, the import time kept apart)."""
     from hr_connector import runner
-    from hr_connector.clients.local import LocalOnlySink
     from hr_connector.params import parse_params
+    from hr_connector.sinks import LocalOnlySink
 
     runner.make_sink = lambda *args, **kwargs: LocalOnlySink()  # type: ignore[assignment]
     raw = raw_params(fmt, run_type)

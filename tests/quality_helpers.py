@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hr_connector.clients.local import LocalOnlySink
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
+from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hr_connector.clients.local import LocalOnlySink
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
+from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir
 
 from conftest import ESM_USER, SAMPLES, base_raw, place

@@ -158,7 +158,8 @@ def test_create_and_upload_stores_byte_identical_files(sandbox: EsmSandbox, tmp_
     # Nothing to note: the description was not patched.
     assert not [r for r in sandbox.requests if r.method == "PATCH"]
     # And the REST read gives the same card.
-    assert sink.client.get_datacard(TEMPLATE, card_id)["dataCardId"] == card_id
+    read = sink.client._call("GET", f"/dc/{TEMPLATE}/data/{card_id}").json()
+    assert read["dataCardId"] == card_id
 
 
 def test_configured_attribute_codes_are_used(start_esm: StartEsm, tmp_path: Path) -> None:

@@ -38,12 +38,12 @@ import pytest
 import hr_connector.publish as publish_mod
 import hr_connector.workdir as workdir_mod
 from hr_connector import cli, delivery, pipeline
-from hr_connector.clients.local import LocalOnlySink
 from hr_connector.door import Door
 from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
 from hr_connector.pipeline import PLAIN_STEPS, run_import
 from hr_connector.runner import run_plain as run_with_report
+from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir, recover, temp_path
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place

@@ -12,10 +12,10 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from hr_connector.clients.local import LocalOnlySink
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
+from hr_connector.sinks import LocalOnlySink
 from hr_connector.steps import PLAIN_STEPS, Steps
 from hr_connector.workdir import WorkDir
 

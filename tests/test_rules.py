@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 
 from hr_connector import rules
-from hr_connector.clients.local import LocalOnlySink
 from hr_connector.errors import DateOrderAmbiguous
 from hr_connector.outcome import ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
+from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir
 
 from conftest import SAMPLES, base_raw

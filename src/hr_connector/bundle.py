@@ -1,20 +1,11 @@
-"""``hr-connector bundle DIR``: the connector installed like the vendor's script.
+"""``hr-connector bundle DIR``: the connector installed like the vendor's one-file script.
 
-The vendor's ``IGAConnector.py`` is one file copied into the engine's
-``custom-provisioning-scripts/only_scheduled/`` (and the other folders its page lists). Both forms
-carry the connector and its runtime dependencies for a named target Python and platform, fetched
-by pip's own machinery (``pip install --target … --only-binary=:all: --python-version …
---platform …``); the worker's Python needs nothing installed.
-
-- ``--one-file``: DIR holds one ``IGAConnector.py``, a zip application the interpreter runs as a
-  script (:mod:`hr_connector.onefile_main` is its ``__main__``): copied like the vendor's file,
-  it unpacks its library to a private cache, keyed by its content, on its first run.
-- the folder: DIR holds ``IGAConnector.py`` (the wrapper, unchanged) and ``hr_connector_lib/``
-  beside it; the wrapper puts the folder first on ``sys.path``. A copy of the wrapper without its
-  folder says in one line what to copy.
-
-Prefect stays out unless ``--with-prefect``: the plain mode never imports it, and ``auto``
-orchestration falls back to plain when Prefect is not importable.
+The connector and its runtime dependencies for a named target Python and platform, fetched by
+pip (``--target --only-binary=:all: --python-version --platform``), so the worker's Python needs
+nothing installed. ``--one-file``: one ``IGAConnector.py``, a zip application
+(:mod:`hr_connector.onefile_main`) that unpacks its library to a private cache on its first run.
+Else the wrapper ``IGAConnector.py`` with ``hr_connector_lib/`` beside it. Prefect is left out
+unless ``--with-prefect`` (``auto`` orchestration then runs plain).
 """
 
 from __future__ import annotations
@@ -49,6 +40,7 @@ PACKAGE_ROOTS = (
 )
 PACKAGE_FILES = ("*.py", "*.json", "py.typed")
 WRAPPER_NAME = "IGAConnector.py"
+PIP_OPTIONS = ("--no-input", "--no-compile", "--only-binary=:all:", "--implementation=cp")
 
 
 class BundleError(Exception):
@@ -150,20 +142,8 @@ def _copy_connector(lib: Path) -> int:
 
 
 def _pip(lib: Path, requirements: list[str], args: argparse.Namespace) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--no-compile",
-        "--target",
-        str(lib),
-        "--only-binary=:all:",
-        "--implementation",
-        "cp",
-    ]
+    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *PIP_OPTIONS]
+    command += ["--target", str(lib)]
     if args.python_version:
         command += ["--python-version", args.python_version]
     for platform in args.platform or []:
@@ -178,9 +158,8 @@ def _pip(lib: Path, requirements: list[str], args: argparse.Namespace) -> None:
 def _check_target_version(version: str | None) -> None:
     if version is None:
         return
-    parts = version.split(".")
     try:
-        wanted = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
+        wanted = tuple(int(part) for part in version.split(".")[:2])
     except ValueError:
         raise BundleError(f"--python-version {version!r} is not like 3.11") from None
     if wanted < MIN_PYTHON:
@@ -212,11 +191,8 @@ def _target_python(args: argparse.Namespace) -> str:
 
 def _target_machine(args: argparse.Namespace) -> str:
     """The ``uname -m`` of the platform tags (``manylinux2014_x86_64`` -> ``x86_64``)."""
-    machines = set()
-    for tag in args.platform or []:
-        for known in ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l"):
-            if tag.endswith(known):
-                machines.add(known)
+    known = ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l")
+    machines = {m for tag in args.platform or [] for m in known if tag.endswith(m)}
     if len(machines) > 1:
         raise BundleError(f"--platform names several machines ({', '.join(sorted(machines))})")
     return machines.pop() if machines else os.uname().machine
@@ -277,7 +253,7 @@ def build(target: Path, args: argparse.Namespace) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
     try:
-        (_one_file if getattr(args, "one_file", False) else _folder)(staging, args)
+        (_one_file if args.one_file else _folder)(staging, args)
         (staging / WRAPPER_NAME).chmod(0o755)
         if target.exists():
             target.rmdir()
@@ -295,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as exc:
         print(f"hr-connector bundle: {exc}", file=sys.stderr)
         return 1
-    if getattr(args, "one_file", False):
+    if args.one_file:
         size = script.stat().st_size / (1 << 20)
         print(f"Wrote {script} ({size:.0f} MB): copy this one file where the vendor's page puts")
         print("  IGAConnector.py and chmod 755 it (the worker's Python needs nothing installed;")

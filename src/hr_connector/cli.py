@@ -11,16 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-SAMPLE_FORMATS = {"costcenter": "csv", "organization": "xml", "title": "json", "workperiod": "csv"}
-DEMO_USER, DEMO_PASSWORD = "iga.webapi", "demo-password-not-secret"
-
 
 DESCRIPTION = """\
 HR import connector for Identity Governance: fetches the HR system's file (CSV, JSON or flat
@@ -48,12 +41,13 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        default = action.default
-        if "%(default)" in text or default in (None, False, argparse.SUPPRESS):
+        if not action.option_strings or "%(default)" in text:
             return text
-        if action.option_strings:
-            return f"{text} (default: %(default)s)"
-        return text
+        return (
+            text
+            if action.default in (None, False, argparse.SUPPRESS)
+            else f"{text} (default: %(default)s)"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,13 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         "--samples", type=Path, default=None, help="the samples folder (default: ./samples)"
     )
 
-    sandbox = sub.add_parser(
+    sub.add_parser(
         "esm-sandbox",
         help="serve the local ESM and its pages of admin tasks (a development tool; its own "
         "--help)",
         add_help=False,
     )
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
     resend = sub.add_parser(
         "resend-report",
@@ -138,10 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return epe.main(argv[1:], exit_process=False)  # the same options, checked above
-    if args.command == "demo":
+    if args.command == "demo":  # drives the local ESM: it lives in the development package
+        try:
+            from esm_sandbox.demo import run_demo
+        except ImportError:
+            raise SystemExit(SANDBOX_MISSING) from None
         return run_demo(args.workdir, args.orchestration, args.samples)
-    if args.command == "esm-sandbox":
-        return run_esm_sandbox(args.sandbox_args)
     if args.command == "bundle":
         return bundle.run(args)
     if args.command == "resend-report":
@@ -184,161 +179,6 @@ def resend_report(admin_task: Path, params_file: Path) -> int:
         return 2
     print(f"Filed the admin task as datacard {card}")
     return 0
-
-
-def _find_samples(explicit: Path | None) -> Path:
-    candidates = [explicit] if explicit else []
-    candidates += [Path.cwd() / "samples", Path(__file__).resolve().parents[1] / "samples"]
-    for folder in candidates:
-        if folder and (folder / "workperiod" / "workperiod.csv").is_file():
-            return folder
-    raise SystemExit("hr-connector demo: cannot find the samples folder; use --samples DIR")
-
-
-def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
-    """Full loads of all four data types, then a next-day partial run that trips the update
-    limit, then the same run approved: what an IGA admin sees in the first two days."""
-    samples = _find_samples(samples)
-    workdir = workdir.resolve()
-    marker = workdir / ".hr-connector-demo"
-    if workdir.exists() and any(workdir.iterdir()) and not marker.exists():
-        raise SystemExit(f"hr-connector demo: {workdir} exists and is not a demo folder")
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    marker.write_text("made by hr-connector demo\n", encoding="utf-8")
-    os.environ.setdefault("PREFECT_HOME", str(workdir / ".prefect"))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-    try:
-        from esm_sandbox import EsmSandbox
-    except ImportError:
-        raise SystemExit(SANDBOX_MISSING) from None
-
-    from hr_connector.epe import run_connector
-
-    for data_type, fmt in SAMPLE_FORMATS.items():
-        (workdir / data_type).mkdir()
-        shutil.copy(samples / data_type / f"{data_type}.{fmt}", workdir / data_type)
-
-    sandbox = EsmSandbox(workdir / "esm", users={DEMO_USER: DEMO_PASSWORD})
-    sandbox.start()
-    rows: list[tuple[str, Any]] = []
-    try:
-        base: dict[str, Any] = {
-            "webapi_url": sandbox.url,
-            "webapi_user": DEMO_USER,
-            "webapi_password": DEMO_PASSWORD,
-            "report_template_code": "IGAWorkflowTaskInformation",
-            "report_folder_code": "iga_tasks",
-            "update_limit": 3,
-            "language": "en",
-            # the data-quality checks warn about the samples' deliberate problems;
-            # same_file warn keeps each file's SHA-256, so day 3's repeated file is recognised
-            "national_id_country": "fi",
-            "checks": {"same_file": "warn"},
-        }
-        prefect = orchestration == "prefect"
-        for n, (data_type, fmt) in enumerate(SAMPLE_FORMATS.items(), 1):
-            params = {
-                **base,
-                "data_type": data_type,
-                "run_type": "full",
-                "file_path": f"./{data_type}/*.{fmt}",
-            }
-            rows.append(
-                (
-                    f"day 1: full load of {data_type} ({fmt})",
-                    run_connector(params, workdir, str(n), prefect=prefect),
-                )
-            )
-        shutil.copy(samples / "workperiod" / "next_day" / "workperiod.csv", workdir / "workperiod")
-        partial = {
-            **base,
-            "data_type": "workperiod",
-            "run_type": "partial",
-            "file_path": "./workperiod/*.csv",
-            "removed_limit": "10%",
-        }
-        stopped = run_connector(partial, workdir, "4", prefect=prefect)
-        rows.append(("day 2: partial workperiod, update_limit 3", stopped))
-        approved = {**partial, "approved_changeset": stopped.changeset}
-        rows.append(
-            (
-                "day 2: rerun with approved_changeset",
-                run_connector(approved, workdir, "4", prefect=prefect),
-            )
-        )
-        again = {**partial, "checks": {"same_file": "block"}}
-        rows.append(
-            (
-                "day 3: the same file again (same_file block)",
-                run_connector(again, workdir, "4", prefect=prefect),
-            )
-        )
-    finally:
-        sandbox.stop()
-    _print_demo(rows, workdir)
-    return 0 if all(r.report_error is None for _, r in rows) else 1
-
-
-def _print_demo(rows: list[tuple[str, Any]], workdir: Path) -> None:
-    print("\nhr-connector demo: sample imports against the local ESM\n")
-    print(
-        f"{'run':44} {'decision':12} {'read':>5} {'blocked':>7} {'new':>4} {'chg':>4} "
-        f"{'rem':>4} {'output':>6}  admin task"
-    )
-    for label, r in rows:
-        c = r.counts
-        print(
-            f"{label:44} {r.decision.value:12} {c.rows_read:5} {c.blocked:7} {c.new:4} "
-            f"{c.changed:4} {c.removed:4} {c.output:6}  {r.admin_task_id or r.report_error}"
-        )
-        if r.interruption:
-            print(f"{'':44} -> {r.interruption.message}")
-    for label, r in rows:
-        if r.interruption and r.changes:
-            _print_changes(label, r)
-    print(f"\nFiles are in {workdir}:")
-    print("  <taskid>_output.json      rows for the platform to import")
-    print("  <taskid>_log.txt          each run's log")
-    print("  <taskid>_admin_task.md    the IGA admin task, readable copy")
-    print("  data/archive/             the archives the next partial run compares with")
-    print("  esm/                      the local ESM's datacards and attachments")
-    where = _shown(workdir / "esm")
-    print(f"\nSee the admin tasks in a browser: {_command()} esm-sandbox --dir {where}")
-
-
-def _shown(path: Path) -> str:
-    """``path`` as the reader types it: relative to the current directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _command() -> str:
-    """How to call this ``hr-connector`` from the current shell: its name when the shell finds
-    this very command on PATH, else its path (``.venv/bin/hr-connector``: no venv activated)."""
-    mine = Path(sys.executable).parent / "hr-connector"
-    found = shutil.which("hr-connector")
-    if found and Path(found).resolve() == mine.resolve():
-        return "hr-connector"
-    return _shown(mine) if mine.exists() else f"{_shown(Path(sys.executable))} -m hr_connector.cli"
-
-
-def _print_changes(label: str, result: Any) -> None:
-    """What the admin reviews before approving a stop: the changes its admin task lists."""
-    from hr_connector.changes import describe
-
-    print(
-        f"\nThe changes the admin reviews ({label}; admin task and {result.task_id}_changes.csv):"
-    )
-    for kind in ("new", "changed", "removed"):
-        for row in getattr(result.changes, kind):
-            where = f" ({row.position})" if row.position else ""
-            print(f"  {kind:8} row ID {row.row_id}{where}: {describe(row)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,23 +1,13 @@
 """The one door to the working directory: every file under it is opened, created, listed,
-replaced and removed here, and nowhere else.
+replaced and removed here, so the rules hold once for every path (a new side file opens no seam):
 
-Why one door: when each path the run touches is guarded on its own, every new side file (a lock,
-a mark, an attachment, a sidecar) opens a new seam. Here the rules hold once, for every path:
-
-- no symlink is followed at any component below the working directory: each folder is opened
-  relative to its parent's descriptor with ``O_NOFOLLOW`` (the working directory itself may be
-  reached through a symlink: the platform chooses it, not a file in it);
-- only regular files are read or written: a file is opened non-blocking and checked with
-  ``fstat`` before a byte moves, so a named pipe, a device or a socket is refused instead of
-  hanging the run;
-- a file is never written through: a new file is written beside it and renamed over it, so a
-  hard link to a file outside is left as it was (a lock, the log and the undelivered mark,
-  written in place, must have one link);
-- a refusal is one line naming the path, relative to the working directory
-  (:class:`FileRefused`), and reads as a decision, not a crash.
-
-A file an engine must open by name (polars reads a path) is opened here first and handed over as
-``/proc/self/fd/N`` (:meth:`Door.readable`): the engine reopens the very file that was checked.
+- no symlink is followed below the working directory (each folder is opened relative to its
+  parent with ``O_NOFOLLOW``; the working directory itself is the platform's choice);
+- only regular files are read or written (opened non-blocking and checked with ``fstat``, so a
+  named pipe or device is refused instead of hanging the run);
+- a file is never written through: a new file is renamed over it (so a hard link to a file
+  outside is left alone; the few files written in place must have one link);
+- a refusal is one line naming the path (:class:`FileRefused`), a decision, not a crash.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Whether the admin task reached the ESM: said once, in the same words, and never forgotten.
 
-A run's decision stands whatever the ESM does (a completed run's output must be imported), so the
-filing has an outcome of its own. :func:`outcome_line` states it in one sentence: the last line on
-stderr, the Prefect state message and the log use it. The datacard itself lists any attachment the
-ESM refused (:class:`~hr_connector.clients.esm.RestSink`). A task that could not be filed is
-remembered in the working directory (:func:`remember`) until a later run of the same task files
-its own: that task repeats when and why the earlier one was not filed, and its text
+A run's decision stands whatever the ESM does, so the filing has an outcome of its own, stated
+by :func:`outcome_line` (the last line on stderr, the Prefect state message, the log). A task
+that could not be filed is remembered (:func:`remember`) and repeated by the next run's task
 (:func:`with_unfiled`), so the admin learns of it in the ESM, where they look.
 """
 

@@ -64,9 +64,24 @@ def _skip_space(text: str, at: int) -> int:
     return at
 
 
-#: Spaces a web page or word processor puts where JSON allows only plain white space: the vendor's
-#: own example parameters, copied from its page, carry no-break spaces between the keys.
-_ODD_SPACES = "\u00a0\u2007\u202f\ufeff"
+#: What ``_as_json`` looks at: a string (kept whole, even unclosed), a ``//`` or ``/* */`` comment
+#: (an unclosed ``/*`` alone), or a space a web page or word processor puts where JSON allows only
+#: plain white space (the vendor's example parameters, copied from its page, carry no-break ones).
+_TOKENS = re.compile(
+    r'"(?:[^"\\]|\\(?:.|\Z))*(?:"|\Z)|//[^\n]*|/\*.*?\*/|/\*|[\u00a0\u2007\u202f\ufeff]', re.S
+)
+
+
+def _plain(match: re.Match[str]) -> str:
+    token = match.group()
+    if token.startswith('"'):
+        return token
+    if token == "/*":
+        line = match.string.count("\n", 0, match.start()) + 1
+        raise UnusableInvocation(
+            f"the parameters hold a comment '/*' that is never closed (line {line})."
+        )
+    return re.sub(r"[^\n]", " ", token)
 
 
 def _as_json(text: str) -> str:
@@ -74,42 +89,7 @@ def _as_json(text: str) -> str:
     comments outside strings blanked (the vendor's page annotates its example parameters with
     ``//``). String values keep every character, so a URL's ``//`` stays. Blanking, not
     deleting, keeps a later error's line and column where the admin sees them."""
-    if not any(c in text for c in (*_ODD_SPACES, "/")):
-        return text
-    out: list[str] = []
-    at, size = 0, len(text)
-    in_string = False
-    while at < size:
-        c = text[at]
-        if in_string:
-            if c == "\\" and at + 1 < size:
-                out.append(text[at : at + 2])
-                at += 2
-                continue
-            in_string = c != '"'
-        elif c == '"':
-            in_string = True
-        elif c in _ODD_SPACES:
-            c = " "
-        elif text.startswith("//", at):
-            end = text.find("\n", at)
-            end = size if end < 0 else end
-            out.append(" " * (end - at))
-            at = end
-            continue
-        elif text.startswith("/*", at):
-            end = text.find("*/", at + 2)
-            if end < 0:
-                raise UnusableInvocation(
-                    f"the parameters hold a comment '/*' that is never closed (line "
-                    f"{text.count(chr(10), 0, at) + 1})."
-                )
-            out.append(re.sub(r"[^\n]", " ", text[at : end + 2]))
-            at = end + 2
-            continue
-        out.append(c)
-        at += 1
-    return "".join(out)
+    return _TOKENS.sub(_plain, text)
 
 
 class _Object(dict[str, Any]):

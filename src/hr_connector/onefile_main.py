@@ -1,12 +1,9 @@
 """The ``__main__`` of the one-file ``IGAConnector.py`` (``hr-connector bundle --one-file``).
 
-The file is a zip application: a ``#!/usr/bin/env python3`` line, then a zip of this module (as
-``__main__.py``) and ``lib/``, the connector with its dependencies for one Python version and
-platform. Compiled modules cannot be imported from a zip, so the first run unpacks ``lib/`` into
-a cache folder named by the bundle's content, outside the working directory and private to the
-user (created 0700; one owned by someone else, or open to others, is refused); later runs only
-check that it is complete. Standard library only: nothing is importable before the unpacking.
-The ``BUNDLE_*`` values are written in when the bundle is built.
+Compiled modules cannot be imported from a zip, so the first run unpacks ``lib/`` into a cache
+folder named by the bundle's content, private to the user and outside the working directory (one
+owned by someone else, or open to others, is refused). Standard library only: nothing else is
+importable before the unpacking. The ``BUNDLE_*`` values are written in by the bundle's build.
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """The run's log file (``<taskid>_log.txt``), the redaction that keeps secrets out of every log,
 and the inert text that keeps values from forging log lines.
 
-Redaction is installed as a log-record factory, so it covers every logger in the process (ours,
-Prefect's, paramiko's, urllib3's) and every handler (console, file, Prefect API): each record's
-message and traceback are rendered once and the registered secret values, JWTs and Basic/Bearer
-credentials are replaced by ``**********`` before any handler sees them. A secret is also found
-in the forms it takes on the wire (:func:`encoded_forms`: URL/form-encoded, JSON- or HTML-escaped,
-its UTF-8 read as Latin-1) and inside base64 (e.g. the ``user:password`` of HTTP Basic).
-
-The same factory makes every value passed to a log call inert (:func:`hr_connector.inert.shown`:
-line breaks and control characters escaped, capped), so a first name holding a line break never
-starts a line of its own; the run log's formatter also escapes any other control character and
-indents what follows a line break of the message (a traceback stays readable, and nothing in it
-can pass for a record of its own).
+Both are a log-record factory, so they cover every logger (ours, Prefect's, paramiko's,
+urllib3's) and every handler: each record is rendered once, with secrets (in the forms they take
+on the wire, :func:`encoded_forms`, and inside base64), JWTs and Basic/Bearer credentials masked,
+and every value made inert (:func:`hr_connector.inert.shown`), so a first name holding a line
+break never starts a line of its own.
 """
 
 from __future__ import annotations
@@ -103,9 +96,7 @@ def register_secrets(values: Iterable[str | None]) -> None:
     """Add secret values to redact from now on (short values are ignored: too many false hits)."""
     global _forms
     with _lock:
-        for value in values:
-            if value and len(value) >= 4:
-                _secrets.add(value)
+        _secrets.update(v for v in values if v and len(v) >= 4)
         _forms = _forms_pattern(_secrets)
     install()
 

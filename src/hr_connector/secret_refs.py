@@ -1,15 +1,9 @@
-"""Secret values never travel as Prefect flow-run parameters.
+"""Secret values never travel as Prefect flow-run parameters (Prefect stores and shows them).
 
-Prefect stores a flow run's parameters in its database and shows them in the UI, so a secret
-key (``webapi_password``, ``sftp_password``, ``sftp_private_key_passphrase``) carries a
-*reference* there, resolved inside the run:
-
-- ``env:NAME`` reads the environment variable NAME of the process that runs the flow;
-- ``prefect-secret:NAME`` loads the Prefect ``Secret`` block NAME (encrypted on the server);
-- ``memory:ID`` is a value handed over in-process (the EPE wrapper), never written anywhere.
-
-A secret key left out entirely falls back to ``HR_CONNECTOR_<KEY>`` from the environment
-(``HR_CONNECTOR_WEBAPI_PASSWORD``…), which suits workers whose environment holds the secrets.
+A secret key carries a reference there, resolved inside the run: ``env:NAME`` (an environment
+variable), ``prefect-secret:NAME`` (a Prefect ``Secret`` block), ``memory:ID`` (handed over
+in-process by the EPE wrapper, never written). A secret key left out falls back to
+``HR_CONNECTOR_<KEY>`` from the environment (``HR_CONNECTOR_WEBAPI_PASSWORD``…).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """A bound on a whole HTTP call, not on each read.
 
-``requests`` only bounds the connect and each single read: a server (or a proxy) that trickles
-its answer, one byte every half second, keeps a call and the run alive for ever. :func:`bounded`
-runs a watchdog beside the call; when the call's time is up (or the run is stopped, e.g. by
-SIGTERM) it shuts the call's sockets down, so the blocked read returns at once and the call fails
-with :attr:`Call.expired` set. The sockets are known because the sessions that use this module
-mount :class:`DeadlineAdapter`, whose connections register their socket with the running call.
+``requests`` bounds only the connect and each single read, so a server (or proxy) that trickles
+its answer keeps the run alive for ever. :func:`bounded` runs a watchdog beside the call that
+shuts the call's sockets down when its time is up or the run is stopped, so the blocked read
+returns at once; the sockets register through :class:`DeadlineAdapter`'s connections.
 """
 
 from __future__ import annotations
@@ -70,14 +68,8 @@ class _TrackedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _track(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _track(self.sock)
-        super().request(*args, **kwargs)
+class _TrackedHTTPSConnection(_TrackedHTTPConnection, HTTPSConnection):
+    """The same for TLS (``super()`` reaches HTTPSConnection's connect first)."""
 
 
 class _Pool(HTTPConnectionPool):

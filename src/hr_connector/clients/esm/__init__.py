@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from hr_connector.attachments import not_attached, not_attached_lines, zipped_name
 from hr_connector.clients.esm.http import MAX_BODY_IN_ERROR, EsmError, EsmUnavailable
-from hr_connector.clients.esm.rest import EsmRestClient, UploadResult
+from hr_connector.clients.esm.rest import EsmRestClient
 from hr_connector.clients.esm.xml import EsmXmlClient
 from hr_connector.door import FileRefused
 from hr_connector.ending import terminated
@@ -35,6 +36,23 @@ __all__ = ["EsmError", "EsmRestClient", "EsmUnavailable", "EsmXmlClient", "RestS
 log = logging.getLogger(__name__)
 
 
+_T = TypeVar("_T")
+
+
+def _retried(call: Callable[[], _T], delays: Sequence[float], what: str) -> _T:
+    """``call()``, tried again after each of ``delays`` while the ESM fails for now (a run
+    being stopped does not wait)."""
+    for wait in [*delays, None]:
+        try:
+            return call()
+        except EsmUnavailable as exc:
+            if wait is None or terminated():
+                raise
+            log.warning("%s failed (%s); again in %g s", what, exc, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 _Client = TypeVar("_Client", EsmRestClient, EsmXmlClient)
 
 
@@ -46,24 +64,21 @@ class _Sink(Generic[_Client]):
     def __init__(
         self,
         settings: WebApiSettings,
-        client: _Client | None = None,
         translations: Translations | None = None,
         upload_delays: Sequence[float] | None = None,
     ) -> None:
         self.settings = settings
-        self.client: _Client = client or self.client_class(settings)
+        self.client: _Client = self.client_class(settings)
         self._translations = translations
         #: seconds between the attempts at an upload that failed for now (5xx, timeout)
         self.upload_delays = list(DEFAULT_RETRY_DELAYS if upload_delays is None else upload_delays)
         #: the attachments the ESM refused in the last :meth:`file` (the task lists them)
         self.refused: list[str] = []
 
-    @property
+    @cached_property
     def texts(self) -> Translations:
         """The run's texts of the notes; a sink made without them uses the shipped ones."""
-        if self._translations is None:
-            self._translations = Translations.load()
-        return self._translations
+        return self._translations or Translations.load()
 
     def _create(self, task: AdminTask, description: str) -> str:
         settings = self.settings
@@ -113,33 +128,12 @@ class RestSink(_Sink[EsmRestClient]):
                 log.error("Could not add the attachment notes to the description: %s", exc)
         return card_id
 
-    def _upload(self, card_id: str, attachment: Attachment, path: Path) -> UploadResult:
-        """One attachment, tried again after :attr:`upload_delays` while the ESM fails for
-        now (a run being stopped does not wait)."""
-        settings = self.settings
-        for wait in [*self.upload_delays, None]:
-            try:
-                return self.client.upload_attachment(
-                    settings.report_template_code,
-                    card_id,
-                    settings.report_attribute_codes.attachments,
-                    attachment.name,
-                    path,
-                    source=Path(attachment.source) if attachment.source else None,
-                )
-            except EsmUnavailable as exc:
-                if wait is None or terminated():
-                    raise
-                log.warning("Upload of %s failed (%s); again in %g s", attachment.name, exc, wait)
-                time.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
     def _attach(
         self, card_id: str, attachment: Attachment, language: str, left_out: list[NotAttached]
     ) -> str | None:
         """Upload one attachment; return the note for the description, if any. A file the ESM
         did not take goes to ``left_out`` (and its name to :attr:`refused`)."""
-        name, path = attachment.name, Path(attachment.path)
+        name, path, settings = attachment.name, Path(attachment.path), self.settings
         source = Path(attachment.source) if attachment.source else None
         original = source or path
         listed = original.name if source is not None else name
@@ -147,7 +141,18 @@ class RestSink(_Sink[EsmRestClient]):
             log.warning("Attachment %s not found at %s; not attached", name, path)
             return self.texts.text("attachment_missing", language, name=name, path=str(path))
         try:
-            result = self._upload(card_id, attachment, path)
+            result = _retried(
+                lambda: self.client.upload_attachment(
+                    settings.report_template_code,
+                    card_id,
+                    settings.report_attribute_codes.attachments,
+                    name,
+                    path,
+                    source=source,
+                ),
+                self.upload_delays,
+                f"Upload of {name}",
+            )
         except (OSError, FileRefused) as exc:  # gone, unreadable, or not a file of ours
             log.warning("Attachment %s cannot be read (%s); not attached", name, exc)
             reason = f"{name}: {type(exc).__name__}"
@@ -155,19 +160,20 @@ class RestSink(_Sink[EsmRestClient]):
         except ConnectorError as exc:  # the ESM would not take it: the task is in, say so
             log.error("The ESM refused the attachment %s: %s", name, exc)
             why = exc.message[:MAX_BODY_IN_ERROR]
-            left_out.append(not_attached(original, listed, "esm_refused", attachment.rows, why=why))
-            self.refused.append(listed)
-            return None
-        log.debug("Attachment %s: %s %s", name, result.how, result.files)
-        if result.how == "compressed":
-            files = ", ".join(result.files)
-            return self.texts.text("attachment_compressed", language, name=name, files=files)
-        if result.how == "too_large":
+            note = not_attached(original, listed, "esm_refused", attachment.rows, why=why)
+        else:
+            log.debug("Attachment %s: %s %s", name, result.how, result.files)
+            if result.how == "compressed":
+                files = ", ".join(result.files)
+                return self.texts.text("attachment_compressed", language, name=name, files=files)
+            if result.how != "too_large":
+                return None
             log.warning("Attachment %s is too large for the ESM; kept at %s", name, original)
-            left_out.append(
-                not_attached(original, listed, "esm_too_large", attachment.rows, sent=result.sent)
+            note = not_attached(
+                original, listed, "esm_too_large", attachment.rows, sent=result.sent
             )
-            self.refused.append(listed)
+        left_out.append(note)
+        self.refused.append(listed)
         return None
 
 
@@ -216,7 +222,7 @@ def sink_for(
 ) -> ReportSink:
     """The sink for ``settings.webapi_kind``: ``rest`` (default) or ``xml``."""
     sink = XmlSink if settings.webapi_kind == "xml" else RestSink
-    return sink(settings, translations=translations, upload_delays=upload_delays)
+    return sink(settings, translations, upload_delays)
 
 
 def load_admin_task(task_json: Path) -> AdminTask:
@@ -249,13 +255,4 @@ def resend_admin_task(
     Tried again after each of ``delays`` while the ESM fails for now (outside Prefect). Each
     attempt that got as far as creating a datacard leaves it in the ESM."""
     task = load_admin_task(task_json)
-    sink = sink_for(settings)
-    for attempt, wait in enumerate([*delays, None], 1):
-        try:
-            return sink.file(task)
-        except EsmUnavailable as exc:
-            if wait is None:
-                raise
-            log.warning("Attempt %d to file the admin task failed (%s); retrying", attempt, exc)
-            time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _retried(lambda: sink_for(settings).file(task), delays, "Filing the admin task")

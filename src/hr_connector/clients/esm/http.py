@@ -44,11 +44,12 @@ class EsmError(ConnectorError):
 
 
 class EsmTooLarge(EsmError):
-    """413: the uploaded file is bigger than the ESM accepts; ``size`` is what was sent."""
+    """413: the uploaded file is bigger than the ESM accepts; ``size`` is the file's size."""
 
-    def __init__(self, message: str, *, size: int = 0) -> None:
+    size = 0
+
+    def __init__(self, message: str) -> None:
         super().__init__(message, status=413)
-        self.size = size
 
 
 class EsmUnavailable(TransientError):
@@ -105,15 +106,8 @@ def _short_reason(exc: BaseException, outer: BaseException | None) -> str:
 
 
 def _name_lookup_error(exc: BaseException, outer: BaseException | None) -> socket.gaierror | None:
-    """The failed name lookup under a requests error, if that is what it is."""
-    for cause in _chain(exc, outer):
-        if isinstance(cause, socket.gaierror):
-            return cause
-        if type(cause).__name__ == "NameResolutionError":  # urllib3 keeps only the text
-            text = str(cause)
-            code = socket.EAI_AGAIN if "Temporary failure" in text else socket.EAI_NONAME
-            return socket.gaierror(code, text)
-    return None
+    """The failed name lookup under a requests error (urllib3 raises its own from it)."""
+    return next((c for c in _chain(exc, outer) if isinstance(c, socket.gaierror)), None)
 
 
 def body_summary(response: requests.Response) -> str:
@@ -318,10 +312,8 @@ class Transport:
         )
         if status >= 500 or status in (408, 429):
             raise EsmUnavailable(f"{where}: {summary}", status=status)
-        if status == 413:
-            sent = response.request.headers.get("Content-Length") if response.request else None
-            size = int(sent) if sent and sent.isdigit() else 0
-            raise EsmTooLarge(f"{where}: {summary}", size=size)
+        if status == 413:  # the upload that met it sets the file's size
+            raise EsmTooLarge(f"{where}: {summary}")
         settings = self.settings
         hints = {
             401: "The ESM refused a fresh login token; check the user's External API permission.",

@@ -7,7 +7,6 @@ created with ``POST /dc/{template}/data``; files streamed to ``.../data/{id}/{at
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import os
@@ -37,18 +36,13 @@ RELOGIN_MARGIN_SECONDS = 30.0
 def jwt_expiry(token: str) -> float | None:
     """The ``exp`` claim of a JWT (seconds since the epoch), read without checking the signature
     (the ESM checks it); ``None`` when there is none: a 401 then says when to log in again."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
+        _, payload, _ = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        exp = claims["exp"]
+    except (ValueError, TypeError, KeyError):  # binascii.Error is a ValueError
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
-        return None
-    return float(exp)
+    return None if isinstance(exp, bool) or not isinstance(exp, int | float) else float(exp)
 
 
 def _attribute_values(data: Mapping[str, str]) -> dict[str, dict[str, list[dict[str, str]]]]:
@@ -171,11 +165,6 @@ class EsmRestClient:
         """Replace text attributes of an existing datacard (``PATCH``)."""
         path = self._card_path(template, card_id)
         self._call("PATCH", path, json={"dataCardId": card_id, "data": _attribute_values(data)})
-
-    def get_datacard(self, template: str, card_id: str) -> dict[str, Any]:
-        """Read one datacard."""
-        body = self._call("GET", self._card_path(template, card_id)).json()
-        return body if isinstance(body, dict) else {"body": body}
 
     def upload_file(
         self, template: str, card_id: str, attribute: str, name: str, content: Path

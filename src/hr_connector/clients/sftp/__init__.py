@@ -1,17 +1,10 @@
-"""SFTP source: fetch the HR file from the customer's SFTP server, and archive it afterwards.
+"""SFTP source (PLATFORM.md §2, §3): fetch the HR file from the SFTP server, archive it afterwards.
 
-PLATFORM.md §2, §3. The remote data folder's one matching file is downloaded into the local
-folder that ``file_path`` names (``./organization/*.csv`` → ``./organization/``), where the
-local step finds it like a file put there by hand. After a completed run
-:func:`archive_remote_file` moves the remote file into the archive folder.
-
-* **Nothing half-written stays behind**: the download goes to a hidden temporary name (mode
-  0600), its size is checked against the server's, it is fsynced and only then renamed into
-  place. Older local copies matching the pattern are removed only after the new copy is complete.
-* **Remote names are not trusted**: names with ``/``, ``\\``, control characters or a leading dot
-  are never matched, downloaded or moved; only regular files match.
-* **The archive move never overwrites**: SFTP ``rename`` fails when the target exists, so a taken
-  name gets a timestamp suffix (``name_20261126T170102Z.csv``).
+The one matching remote file goes into the local folder ``file_path`` names (``./org/*.csv`` →
+``./org/``), where the local step finds it like a file put there by hand. Nothing
+half-written stays behind (a hidden 0600 temporary file, size-checked and fsynced, is renamed in;
+older copies go only then); remote names with ``/``, ``\\``, control characters or a leading dot
+are never matched or moved; the archive move never overwrites (a taken name gets a timestamp).
 """
 
 from __future__ import annotations
@@ -165,15 +158,8 @@ def _download(
         try:
             # Many reads in flight, all sent and answered on this thread (see .pipelined):
             # link speed over distance, and a drop surfaces here, as SftpUnavailable.
-            done = 0
-
-            def keep(data: bytes) -> None:
-                nonlocal done
-                fh.write(data)
-                done += len(data)
-
-            with conn.guard(lambda: f"downloading {remote} ({done} of {expected} bytes done)"):
-                received = read_pipelined(conn.sftp, remote_file.handle, expected, keep)
+            with conn.guard(lambda: f"downloading {remote} ({fh.tell()} of {expected} bytes done)"):
+                received = read_pipelined(conn.sftp, remote_file.handle, expected, fh.write)
             with conn.guard(f"checking {remote} after the download"):
                 after = conn.sftp.stat(remote)
             change = _changed(entry, after) or (

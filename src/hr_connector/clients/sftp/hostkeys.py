@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
 
 import paramiko
 from paramiko.hostkeys import HostKeyEntry
@@ -81,8 +80,7 @@ class KnownHosts:
     def parse(cls, path: str, text: str) -> KnownHosts:
         known = cls(path)
         for lineno, raw in enumerate(text.splitlines(), 1):
-            line = raw.strip()
-            fields = line.split()
+            fields = raw.split()
             if len(fields) >= 4 and fields[0] == "@revoked":
                 known.revoked.add(fields[3])
             if not fields or fields[0].startswith(("#", "@")):
@@ -96,9 +94,6 @@ class KnownHosts:
                 for host in entry.hostnames:
                     known.keys.add(host, entry.key.get_name(), entry.key)
         return known
-
-    def types_for(self, name: str) -> list[str]:
-        return list(self.keys.lookup(name) or {})
 
 
 #: The record of the host keys trusted on first use, relative to the working directory.
@@ -181,16 +176,11 @@ def with_first_use(
 
 def prefer_known_types(transport: paramiko.Transport, types: list[str]) -> None:
     """Ask first for the host key types known_hosts has for this host, as ssh does."""
-    if not types:
-        return
     wanted = set(types)
     if "ssh-rsa" in wanted:
         wanted |= {"rsa-sha2-512", "rsa-sha2-256"}
     options = transport.get_security_options()
-    current = list(options.key_types)
-    options.key_types = [k for k in current if k in wanted] + [
-        k for k in current if k not in wanted
-    ]
+    options.key_types = sorted(options.key_types, key=lambda k: k not in wanted)
 
 
 def known_for(
@@ -227,7 +217,14 @@ def verify_host_key(
     if strict:
         if first_use is None and verified_here.get(name) == key.asbytes():
             return "the key this run's download verified"
-        _refuse_unknown(settings, keys, key, server)
+        missing = "does not exist" if keys.missing else f"has no key for {name}"
+        raise SftpError(
+            server,
+            f"the server's host key {offered} is unknown: {keys.path} {missing}",
+            hint="Confirm the fingerprint with the server's administrator, then add the key to "
+            f"{keys.path} (ssh-keyscan -p {settings.sftp_server_ssh_port_number} "
+            f"{settings.sftp_server_fqdn}) or set sftp_host_key_fingerprint to it.",
+        )
     assert first_use is not None
     if not first_use.write:
         log.warning("First connection to %s: trusting its host key %s (dry run)", server, offered)
@@ -295,19 +292,4 @@ def _check_known(
         hint="Confirm the new fingerprint with the server's administrator, then replace the "
         f"host's line in {known.path} (ssh-keygen -R '{name}' -f {known.path}) or pin it with "
         "sftp_host_key_fingerprint, and rerun.",
-    )
-
-
-def _refuse_unknown(
-    settings: SftpSettings, known: KnownHosts, key: paramiko.PKey, server: str
-) -> NoReturn:
-    name = host_entry(settings)
-    reason = f"the server's host key {key_text(key)} is unknown: {known.path} "
-    reason += "does not exist" if known.missing else f"has no key for {name}"
-    raise SftpError(
-        server,
-        reason,
-        hint="Confirm the fingerprint with the server's administrator, then add the key to "
-        f"{known.path} (ssh-keyscan -p {settings.sftp_server_ssh_port_number} "
-        f"{settings.sftp_server_fqdn}) or set sftp_host_key_fingerprint to it.",
     )

@@ -1,12 +1,8 @@
-"""Pipelined SFTP reads: many read requests in flight, sent and answered on the calling thread.
-
-A sequential read costs a round trip per request; OpenSSH's ``sftp`` keeps up to 64 requests
-outstanding, and so does :func:`read_pipelined`. paramiko's own ``prefetch`` sends them from a
-background thread that dies with a traceback when the connection drops; here a drop surfaces as
-an exception on the caller's thread (paramiko's channel timeout bounds each wait). The data is
-written in file order; a short answer is followed by a request for the rest, and an EOF before
-``size`` ends the read early (the caller's size check reports it). Pinned by tests/test_sftp.py
-against a real sshd.
+"""Pipelined SFTP reads: up to 64 requests in flight as OpenSSH's ``sftp`` keeps, sent and
+answered on the calling thread (paramiko's ``prefetch`` thread dies with a traceback when the
+connection drops; here the drop is an exception for the caller). Data is written in file order;
+a short answer is followed by a request for the rest; an EOF before ``size`` ends the read early
+(the caller's size check reports it).
 """
 
 from __future__ import annotations
@@ -47,14 +43,15 @@ _OFFSET_LENGTH = struct.Struct(">QI")
 RECV_BYTES = 1 << 20
 
 
+_STATUS_ERRNOS = {SFTP_NO_SUCH_FILE: errno.ENOENT, SFTP_PERMISSION_DENIED: errno.EACCES}
+
+
 def _status_error(code: int, text: str) -> BaseException:
     """The exception paramiko raises for an SFTP status (EOFError at the end of the file)."""
     if code == SFTP_EOF:
         return EOFError(text)
-    if code == SFTP_NO_SUCH_FILE:
-        return OSError(errno.ENOENT, text)
-    if code == SFTP_PERMISSION_DENIED:
-        return OSError(errno.EACCES, text)
+    if code in _STATUS_ERRNOS:
+        return OSError(_STATUS_ERRNOS[code], text)
     return OSError(text or f"SFTP status {code}")
 
 
@@ -128,16 +125,15 @@ class _Reads:
         with sftp._lock:
             first = sftp.request_number
             sftp.request_number += len(batch)
-        packets = []
-        asked = []
-        for n, (offset, length) in enumerate(batch):
-            packets.append(
-                _HEAD.pack(self.body_length, CMD_READ, first + n)
+        asked = [(first + n, offset, length) for n, (offset, length) in enumerate(batch)]
+        self.channel.sendall(
+            b"".join(
+                _HEAD.pack(self.body_length, CMD_READ, num)
                 + self.handle_part
                 + _OFFSET_LENGTH.pack(offset, length)
+                for num, offset, length in asked
             )
-            asked.append((first + n, offset, length))
-        self.channel.sendall(b"".join(packets))
+        )
         return asked
 
     def take(self, num: int) -> bytes | BaseException:

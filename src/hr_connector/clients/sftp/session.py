@@ -111,31 +111,21 @@ def _map_error(
         return SftpError(server, f"SSH negotiation failed while {doing} ({what})")
     if not connected or isinstance(exc, EOFError | ConnectionError | paramiko.SSHException):
         return SftpUnavailable(server, f"connection lost while {doing} ({what})")
-    if isinstance(exc, OSError):
-        if exc.errno in _NET_ERRNOS or "closed" in str(exc).lower():
-            return SftpUnavailable(server, f"connection problem while {doing} ({what})")
-        return SftpError(server, f"{doing} failed ({what})")
-    return SftpUnavailable(server, f"unexpected error while {doing} ({what})")
+    # what is left is an OSError of a live connection (only _REMOTE_ERRORS are mapped)
+    if isinstance(exc, OSError) and (exc.errno in _NET_ERRNOS or "closed" in str(exc).lower()):
+        return SftpUnavailable(server, f"connection problem while {doing} ({what})")
+    return SftpError(server, f"{doing} failed ({what})")
 
 
 def _load_private_key(settings: SftpSettings, server: str) -> paramiko.PKey:
     assert settings.sftp_private_key_path is not None
     path = Path(settings.sftp_private_key_path).expanduser()
-    passphrase = (
-        settings.sftp_private_key_passphrase.get_secret_value()
-        if settings.sftp_private_key_passphrase is not None
-        else None
-    )
+    phrase = settings.sftp_private_key_passphrase
+    secret = phrase.get_secret_value().encode("utf-8") if phrase else None  # "" is none
     hint = "Check sftp_private_key_path and sftp_private_key_passphrase, then rerun the task."
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise SftpError(
-            server, f"cannot read the private key file {path} ({exc.strerror})", hint=hint
-        ) from None
-    if mode & 0o077:
-        log.warning("The private key file %s is readable by other users; chmod 600 it", path)
-    secret = passphrase.encode("utf-8") if passphrase else None
+    with contextlib.suppress(OSError):  # an unreadable file is said below
+        if path.stat().st_mode & 0o077:
+            log.warning("The private key file %s is readable by other users; chmod 600 it", path)
     try:
         try:
             return paramiko.PKey.from_path(path, password=secret)
@@ -241,7 +231,7 @@ def session(settings: SftpSettings, first_use: FirstUse | None = None) -> Iterat
         transport.auth_timeout = timeout
         transport.channel_timeout = timeout
         if known is not None:  # ask first for the key types it knows, as ssh does
-            prefer_known_types(transport, known[0].types_for(host_entry(settings)))
+            prefer_known_types(transport, list(known[0].keys.lookup(host_entry(settings)) or {}))
         doing = "negotiating the SSH session"
         transport.start_client(timeout=timeout)
         key = transport.get_remote_server_key()
