@@ -102,33 +102,22 @@ def blocked_rows(
     if table is None or not blocked.height:
         return []
     key = table.frame.get_column(key_column) if key_column in table.columns else None
-    rows: list[BlockedRow] = []
-    for i, reasons in first_blocked(blocked, MAX_LISTED_BLOCKED).items():
-        rows.append(
-            BlockedRow(
-                row_id=shown((key[i] if key is not None else None) or ""),  # whole: error archive
-                position=table.position(i),
-                reasons=[
-                    BlockedReason(
-                        code=r.code,
-                        column=shown(r.column),
-                        detail=shown(r.detail),
-                        message=_capped(
-                            translations.text(
-                                f"reason_{r.code}",
-                                language,
-                                column=r.column,
-                                detail=wording.example_dates(r.detail)
-                                if r.code == "invalid_date"
-                                else r.detail,
-                            )
-                        ),
-                    )
-                    for r in reasons
-                ],
-            )
+
+    def reason(code: str, column: str, detail: str) -> BlockedReason:
+        said = wording.example_dates(detail) if code == "invalid_date" else detail
+        message = translations.text(f"reason_{code}", language, column=column, detail=said)
+        return BlockedReason(
+            code=code, column=shown(column), detail=shown(detail), message=_capped(message)
         )
-    return rows
+
+    return [
+        BlockedRow(
+            row_id=shown((key[i] if key is not None else None) or ""),  # whole: error archive
+            position=table.position(i),
+            reasons=[reason(r.code, r.column, r.detail) for r in reasons],
+        )
+        for i, reasons in first_blocked(blocked, MAX_LISTED_BLOCKED).items()
+    ]
 
 
 def data_attachment(task_json: Path) -> Attachment:
@@ -254,20 +243,11 @@ def _interruption_lines(
             t("approval_voided", language, approved=interruption.figures["approval_voided"])
         )
     if interruption.case in APPROVABLE_CASES and changeset:
-        run, origin = advice.awaited_run(), advice.current()
-        if run is not None:
-            lines.append(t("approve_in_prefect", language, run=run, changeset=changeset))
-        elif origin.is_deployment:
-            lines.append(
-                t(
-                    "approve_deployment_run",
-                    language,
-                    deployment=origin.deployment,
-                    changeset=changeset,
-                )
-            )
-        else:
-            lines.append(t("approve_extra_arguments", language, changeset=changeset))
+        run, deployment = advice.awaited_run(), advice.current().deployment
+        route = "approve_in_prefect" if run is not None else "approve_deployment_run"
+        if run is None and deployment is None:
+            route = "approve_extra_arguments"
+        lines.append(t(route, language, run=run, deployment=deployment, changeset=changeset))
     return lines
 
 
@@ -319,15 +299,10 @@ def _blocked_lines(
         lines += ["", t("blocked_rows_heading", language, count=total)]
         for row in blocked[:MAX_LISTED_BLOCKED]:
             reasons = "; ".join(r.message for r in row.reasons)
+            where = wording.position(translations, language, row.position)
+            row_id = shown(row.row_id) or "-"
             lines.append(
-                "- "
-                + t(
-                    "blocked_row",
-                    language,
-                    position=wording.position(translations, language, row.position),
-                    row_id=shown(row.row_id) or "-",
-                    reasons=reasons,
-                )
+                "- " + t("blocked_row", language, position=where, row_id=row_id, reasons=reasons)
             )
         if total > MAX_LISTED_BLOCKED:
             lines.append(t("blocked_rows_more", language, count=total - MAX_LISTED_BLOCKED))
