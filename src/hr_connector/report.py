@@ -180,8 +180,8 @@ def build_admin_task(
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
         lines.append(t("counts_full" if run_type == "full" else "counts", language, **figures))
     lines += translations.note_lines(language)  # what of the customer's texts was not used
-    for note in notes or []:  # how the file was read: a report case and its figures
-        lines.append(t(note["case"], language, **{k: v for k, v in note.items() if k != "case"}))
+    # how the file was read: a report case and its figures
+    lines += [t(language=language, **note) for note in notes or []]
     if verdict is not None:
         lines += _override_lines(translations, language, verdict, changeset, approved_by)
     if changeset:

@@ -12,9 +12,7 @@ came from.
 
 from __future__ import annotations
 
-import functools
 import json
-import string
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 from hr_connector import plurals
 from hr_connector.errors import RunInterrupted
 from hr_connector.inert import FIGURE_MAX, shown
-from hr_connector.translation_merge import IGNORED_CASE, merge
+from hr_connector.translation_merge import merge, placeholders
 
 SHIPPED_LANGUAGES = ("en", "fi", "sv", "de", "pl", "fr")
 
@@ -79,11 +77,7 @@ class Translations:
     def note_lines(self, language: str) -> list[str]:
         """What the admin task says about the customer's translation.json (nothing when all of
         it was used): the file ignored, unknown case names, texts that were not used."""
-        lines: list[str] = []
-        for note in self.notes:
-            figures = {k: v for k, v in note.items() if k != "case"}
-            lines.append(self.text(note.get("case", IGNORED_CASE), language, **figures))
-        return lines
+        return [self.text(language=language, **note) for note in self.notes]
 
     def text(self, case: str, language: str, **figures: object) -> str:
         case = plurals.variant(self.cases, case, language, figures)  # "1 file", "2 files"
@@ -102,9 +96,3 @@ class Translations:
         if self.root is not None and self.root in value:
             value = "." if value == self.root else value.replace(self.root + "/", "")
         return shown(value, FIGURE_MAX)
-
-
-@functools.lru_cache(maxsize=1024)
-def placeholders(template: str) -> frozenset[str]:
-    """The names a template uses (cached: a report formats one text per blocked row)."""
-    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
