@@ -110,21 +110,11 @@ WHAT: dict[str, str] = {
 
 def check_limits(params: Any, counts: dict[str, int], archived: int) -> list[LimitCheck]:
     """Every limit that is set, with its figure; ``counts`` has updates, new, changed, removed."""
-    checks: list[LimitCheck] = []
-    for name, kind in LIMIT_KINDS:
-        limit = getattr(params, name, None)
-        if limit is None:
-            continue
-        checks.append(
-            LimitCheck(
-                name=name,
-                kind=kind,
-                limit=limit,
-                allowed=allowed(limit, archived),
-                count=counts[kind],
-            )
-        )
-    return checks
+    return [
+        LimitCheck(name=n, kind=k, limit=v, allowed=allowed(v, archived), count=counts[k])
+        for n, k in LIMIT_KINDS
+        if (v := getattr(params, n, None)) is not None
+    ]
 
 
 class ChangeLimitExceeded(RunInterrupted):

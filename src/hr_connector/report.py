@@ -228,13 +228,10 @@ def _interruption_lines(
     and the one way to approve it where it came from (Prefect's Resume form, a deployment's
     Custom run, or the scheduled task's extra arguments)."""
     t = translations.text
+    said = {**figures, **interruption.figures}
     if "position" in interruption.figures:
-        where = wording.position(translations, language, str(interruption.figures["position"]))
-        interruption = interruption.model_copy(
-            update={"figures": {**interruption.figures, "position": where}}
-        )
-    lines = [t("summary_interrupted", language, **figures)]
-    lines.append(t(interruption.case, language, **{**figures, **interruption.figures}))
+        said["position"] = wording.position(translations, language, str(said["position"]))
+    lines = [t("summary_interrupted", language, **figures), t(interruption.case, language, **said)]
     exceeded = [c for c in verdict.limits if c.exceeded] if verdict is not None else []
     if len(exceeded) > 1:
         lines.append(t("limits_also_exceeded", language, limits=_limits(t, language, exceeded[1:])))
