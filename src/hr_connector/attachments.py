@@ -164,11 +164,11 @@ def prepare_attachments(
     sized: list[tuple[int, int, Attachment]] = []
     for rank, item in enumerate(candidates):
         try:
-            size = door_for(Path(item.path)).stat(Path(item.path)).st_size
+            facts = door_for(Path(item.path)).stat(Path(item.path))
         except FileRefused as refused:  # not a file of ours: offered as it is, the sink refuses
             log.warning("Attachment %s: %s", item.name, refused.message)
-            size = -1
-        sized.append((size, rank, item))
+            facts = None
+        sized.append((facts.st_size if facts is not None else -1, rank, item))
     attached: dict[int, Attachment] = {}
     left_out: list[NotAttached] = []
     room = int(max_mb * MB)

@@ -325,7 +325,8 @@ OPTIONAL_GROUPS: dict[str, str] = {"sftp": "sftp_server_fqdn"}
 
 
 # What is a secret is declared once: the SecretStr fields of the models above.
-_FIELDS = [f for model in (ConnectorParams, *GROUPS.values()) for f in model.model_fields.items()]
+_MODELS: list[type[BaseModel]] = [ConnectorParams, *GROUPS.values()]
+_FIELDS = [field for model in _MODELS for field in model.model_fields.items()]
 #: Keys whose values are secrets: never logged, never stored by Prefect in clear.
 SECRET_KEYS = frozenset(
     n for n, f in _FIELDS if SecretStr in (f.annotation, *get_args(f.annotation))

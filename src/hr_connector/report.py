@@ -187,9 +187,7 @@ def build_admin_task(
     if changeset:
         lines.append(t("changeset", language, changeset=changeset))
     if changes is not None:
-        lines.extend(
-            wording.change_sections(translations, language, changes, f"{task_id}_changes.csv")
-        )
+        lines += wording.change_sections(translations, language, changes, f"{task_id}_changes.csv")
     if removed:
         row_ids = ", ".join(map(shown, removed[:MAX_LISTED_REMOVED])) + (
             " …" if len(removed) > MAX_LISTED_REMOVED else ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -37,20 +38,14 @@ class TranslationMissing(RunInterrupted):
         )
 
 
+@dataclass
 class Translations:
-    def __init__(
-        self,
-        cases: Mapping[str, Mapping[str, str]],
-        source: str,
-        notes: list[dict[str, str]] | None = None,
-        root: Path | None = None,
-    ) -> None:
-        self.cases = cases
-        self.source = source
-        #: problems with the customer's file, repeated in the admin task
-        self.notes = notes or []
-        #: the working directory: paths below it are shown relative to it
-        self.root = None if root is None else str(root)
+    cases: Mapping[str, Mapping[str, str]]
+    source: str
+    #: problems with the customer's file, repeated in the admin task
+    notes: list[dict[str, str]] = field(default_factory=list)
+    #: the working directory: paths below it are shown relative to it
+    root: str | None = None
 
     @classmethod
     def load(cls, override: Path | None = None) -> Translations:
@@ -58,7 +53,7 @@ class Translations:
         ``misc-files/translation.json``, whose folder's parent is the working directory)."""
         shipped = resources.files("hr_connector.translations").joinpath("translation.json")
         merged = merge(json.loads(shipped.read_text(encoding="utf-8")), override)
-        root = None if override is None else override.absolute().parent.parent
+        root = None if override is None else str(override.absolute().parent.parent)
         return cls(merged.cases, merged.source, merged.notes, root)
 
     def languages(self) -> set[str]:
