@@ -83,11 +83,11 @@ def zipped_name(name: str) -> str:
     return f"{name}.zip"
 
 
-def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None) -> int | None:
+def zip_file(source: Path, target: Path, arcname: str, limit: int) -> int | None:
     """Zip ``source`` as ``arcname`` into ``target`` (streamed); return the zip's size.
 
-    With ``limit``, compression stops as soon as the zip grows past it: nothing is left at
-    ``target`` and None is returned. The zip appears at ``target`` only when complete.
+    Compression stops as soon as the zip grows past ``limit``: nothing is left at ``target`` and
+    None is returned. The zip appears at ``target`` only when complete.
     """
     door = door_for(target)
     with door_for(source).open_read(source) as src:
@@ -101,10 +101,10 @@ def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None)
                 ):
                     while chunk := src.read(CHUNK):
                         dst.write(chunk)
-                        if limit is not None and raw.tell() > limit:
+                        if raw.tell() > limit:
                             raise _TooBig
                 written = raw.tell()
-                if limit is not None and written > limit:
+                if written > limit:
                     raise _TooBig
         except _TooBig:
             return None
