@@ -30,6 +30,7 @@ from pydantic import (
 
 from hr_connector.errors import ParametersInvalid
 from hr_connector.limits import LimitValue, OptionalLimit
+from hr_connector.quality.settings import Severity, parse_checks, validate_country
 
 log = logging.getLogger(__name__)
 
@@ -157,29 +158,13 @@ class QualityParams(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    checks: dict[str, Literal["block", "warn", "off"]] = Field(default_factory=dict)
-    national_id_country: str | None = None
+    checks: Annotated[dict[str, Severity], BeforeValidator(parse_checks)] = Field(
+        default_factory=dict
+    )
+    national_id_country: Annotated[str | None, BeforeValidator(validate_country)] = None
+    # a blank value never reaches these: parse_params drops blank keys, so defaults apply
     max_file_age_hours: float | None = Field(default=None, gt=0)
     reference_archives_dir: str | None = None
-
-    @field_validator("checks", mode="before")
-    @classmethod
-    def _checks(cls, value: Any) -> Any:
-        from hr_connector.quality.settings import parse_checks
-
-        return parse_checks(value)
-
-    @field_validator("national_id_country", mode="before")
-    @classmethod
-    def _national_id_country(cls, value: Any) -> Any:
-        from hr_connector.quality.settings import validate_country
-
-        return validate_country(value)
-
-    @field_validator("max_file_age_hours", "reference_archives_dir", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 class ConnectorParams(BaseModel):
