@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -315,14 +316,8 @@ def _bounded(
         return text
     names = [a.name for a in attachments]
     whole = [n for n in names if n.endswith("_changes.csv") or n.startswith("error_")]
-    kept: list[str] = []
-    size = 0
     budget = MAX_DESCRIPTION_CHARS - 400  # room for the closing line
-    for line in lines:
-        if size + len(line) + 1 > budget:
-            break
-        kept.append(line)
-        size += len(line) + 1
+    kept = lines[: sum(size <= budget for size in accumulate(len(line) + 1 for line in lines))]
     cut = translations.text(
         "description_cut",
         language,
