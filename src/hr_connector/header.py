@@ -319,7 +319,7 @@ class MissingColumnsSuggested(MissingColumns):
                 "the columns in the HR export, and rerun."
             )
             shown += f". field_names: {json.dumps(fixes, ensure_ascii=False)}"
-        elif len(described) > sum(n == d for n, d in zip(missing, described, strict=True)):
+        elif described != missing:  # some column is named as a maybe
             self.hint = (
                 'Name the right column with field_names ({"<canonical name>": "<column of '
                 'the file>"}), or rename the columns in the HR export, and rerun.'
