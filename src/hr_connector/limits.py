@@ -45,10 +45,8 @@ def _limit_value(value: Any) -> int | str:
 
 
 def _optional_limit(value: Any) -> int | str | None:
-    """A blank form field (``""``) or ``null`` means: no such limit."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return _limit_value(value)
+    """``null`` means: no such limit (so does a blank form field: parse_params drops it)."""
+    return None if value is None else _limit_value(value)
 
 
 #: The type of ``update_limit``: a count or a percentage.
