@@ -1,16 +1,11 @@
 """What the operator is told to do, in the terms of where the run came from.
 
-A run started by a Prefect deployment is fixed in Prefect: a Secret block, the deployment's
-``params``, the Run form's fields or ``prefect deployment run … -p …``. A run started by the EPE
-wrapper (or the plain ``hr-connector run``) is fixed in the scheduled task's extra arguments.
-The flow says which one it is (:func:`running_under`); the errors ask for their hint here.
-Approving a stop by a limit has one route per origin: the Resume form of the suspended flow run
-(a deployment run that waits, :func:`awaiting_decision`), the Custom run field
-``approved_changeset`` (a deployment with ``wait_for_approval: false``), or the scheduled task's
-extra arguments (EPE).
-
-It also keeps, per run, the step that stopped it (:func:`note_stop`), so that the summary
-artifact can name it. Nothing here imports Prefect.
+A run started by a Prefect deployment is fixed in Prefect (a Secret block, the deployment's
+``params``, Run > Custom run, ``prefect deployment run … -p …``), one started by the EPE wrapper
+or ``hr-connector run`` in the scheduled task's extra arguments; the flow says which
+(:func:`running_under`). A stop by a limit is approved in the Resume form of a waiting flow run
+(:func:`awaiting_decision`), else by ``approved_changeset`` given the same way. The step that
+stopped the run is kept for the summary artifact (:func:`note_stop`). Nothing here imports Prefect.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """The admin task's attachments: streamed from disk, zipped above a size, capped.
 
-A run attaches its archive, its output and its error archive. On a large day those are hundreds of
-megabytes, so nothing here ever holds a whole file in memory:
-
-* :func:`prepare_attachments` (called once per run, before the admin task is kept) zips every file
-  above :data:`ZIP_ABOVE_BYTES` into ``data/attachments/<taskid>_<name>.zip`` (deflate, which
-  Windows Explorer and every Linux desktop open without extra tools), streamed in
-  :data:`CHUNK` pieces, and keeps the total of what is attached within ``report_attachment_max_mb``.
-  A file that does not fit is *not attached*: the admin task lists it with its location on the
-  connector host, size, row count and SHA-256, and says why (:func:`not_attached_lines`).
-* The ESM sinks (``hr_connector.clients.esm``) upload the prepared files as streamed multipart
-  bodies and use :func:`file_facts` and :func:`not_attached_lines` for the files the ESM refuses
-  (413 even compressed) or cannot take at all (the legacy XML Web API).
+A run's archive, output and error archive are hundreds of megabytes on a large day, so nothing
+here holds a whole file in memory. Files above :data:`ZIP_ABOVE_BYTES` are attached as deflate
+zips (which Windows Explorer and every Linux desktop open); the total stays within
+``report_attachment_max_mb``. A file that does not fit, or that the ESM refuses, is listed in the
+admin task with its location on the connector host, size, row count, SHA-256 and why.
 """
 
 from __future__ import annotations
@@ -66,21 +59,18 @@ def file_facts(path: Path, rows: int | None = None) -> FileFacts:
     """
     door = door_for(path)
     digest = hashlib.sha256()
-    newlines = 0
-    size = 0
-    head = b""
-    tail = b""
+    newlines = size = 0
+    head = tail = b""
     with door.open_read(path) as fh:
         while chunk := fh.read(CHUNK):
-            if len(head) < 2:
-                head += chunk[:2]
+            head = (head + chunk)[:2]
             digest.update(chunk)
             newlines += chunk.count(b"\n")
             size += len(chunk)
             tail = (tail + chunk)[-3:]
-    if rows is None and head[:2] == b"[\n" and tail == b"\n]\n":
+    if rows is None and head == b"[\n" and tail == b"\n]\n":
         rows = newlines - 2
-    elif rows is None and head[:2] == b"[]" and size <= 3:
+    elif rows is None and head == b"[]" and size <= 3:
         rows = 0
     elif rows is None and size <= PARSE_TO_COUNT_BYTES:
         with contextlib.suppress(ValueError, UnicodeDecodeError):
@@ -93,11 +83,11 @@ def zipped_name(name: str) -> str:
     return f"{name}.zip"
 
 
-def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None) -> int | None:
+def zip_file(source: Path, target: Path, arcname: str, limit: int) -> int | None:
     """Zip ``source`` as ``arcname`` into ``target`` (streamed); return the zip's size.
 
-    With ``limit``, compression stops as soon as the zip grows past it: nothing is left at
-    ``target`` and None is returned. The zip appears at ``target`` only when complete.
+    Compression stops as soon as the zip grows past ``limit``: nothing is left at ``target`` and
+    None is returned. The zip appears at ``target`` only when complete.
     """
     door = door_for(target)
     with door_for(source).open_read(source) as src:
@@ -111,10 +101,10 @@ def zip_file(source: Path, target: Path, arcname: str, limit: int | None = None)
                 ):
                     while chunk := src.read(CHUNK):
                         dst.write(chunk)
-                        if limit is not None and raw.tell() > limit:
+                        if raw.tell() > limit:
                             raise _TooBig
                 written = raw.tell()
-                if limit is not None and written > limit:
+                if written > limit:
                     raise _TooBig
         except _TooBig:
             return None
@@ -171,63 +161,47 @@ def prepare_attachments(
     runs in ``folder`` are replaced. A file that does not exist is passed on as it is (the sink
     notes it as missing).
     """
-    sized: list[tuple[int, Attachment]] = []
-    for item in candidates:
+    sized: list[tuple[int, int, Attachment]] = []
+    for rank, item in enumerate(candidates):
         try:
             facts = door_for(Path(item.path)).stat(Path(item.path))
         except FileRefused as refused:  # not a file of ours: offered as it is, the sink refuses
             log.warning("Attachment %s: %s", item.name, refused.message)
             facts = None
-        sized.append((facts.st_size if facts is not None else -1, item))
-    order = {id(a): i for i, a in enumerate(candidates)}
-    attached: list[tuple[int, Attachment]] = []
+        sized.append((facts.st_size if facts is not None else -1, rank, item))
+    attached: dict[int, Attachment] = {}
     left_out: list[NotAttached] = []
     room = int(max_mb * MB)
     cap_mb = f"{max_mb:g}"
-    for size, item in sorted(sized, key=lambda pair: pair[0]):
+
+    def listed(item: Attachment, reason: str, rows: int | None, **figures: str) -> None:
+        path, room_left = Path(item.path), human_size(room)
+        left_out.append(
+            not_attached(
+                path, item.name, reason, rows, item.sha256, cap=cap_mb, room=room_left, **figures
+            )
+        )
+
+    for size, rank, item in sorted(sized, key=lambda s: s[:2]):
         source = Path(item.path)
-        rank = order[id(item)]
         if size < 0:
-            attached.append((rank, item))
+            attached[rank] = item
             continue
         if size <= ZIP_ABOVE_BYTES:
             if size <= room:
                 room -= size
-                attached.append((rank, item))
+                attached[rank] = item
             else:
-                left_out.append(
-                    not_attached(
-                        source,
-                        item.name,
-                        "cap",
-                        item.rows,
-                        item.sha256,
-                        cap=cap_mb,
-                        room=human_size(room),
-                    )
-                )
+                listed(item, "cap", item.rows)
             continue
         target = folder / f"{task_id}_{zipped_name(item.name)}"
         estimate = estimated_zip_size(source, size)
-        packed = None
-        if estimate <= room * HOPELESS_FACTOR:
-            packed = zip_file(source, target, item.name, limit=room)
+        hopeless = estimate > room * HOPELESS_FACTOR
+        packed = None if hopeless else zip_file(source, target, item.name, limit=room)
         if packed is None:
             door_for(target).remove(target)  # an earlier run's zip must not be taken for this one
-            hopeless = estimate > room * HOPELESS_FACTOR
             needed = f"~{human_size(estimate)}" if hopeless else f"> {human_size(room)}"
-            left_out.append(
-                not_attached(
-                    source,
-                    item.name,
-                    "cap_zipped",
-                    item.rows if item.sha256 else None,
-                    item.sha256,
-                    cap=cap_mb,
-                    room=human_size(room),
-                    needed=needed,
-                )
-            )
+            listed(item, "cap_zipped", item.rows if item.sha256 else None, needed=needed)
             log.warning(
                 "Attachment %s (%d bytes) does not fit the %s MB cap even zipped; listed in the "
                 "admin task instead",
@@ -238,23 +212,9 @@ def prepare_attachments(
             continue
         room -= packed
         log.info("Attachment %s zipped: %d -> %d bytes", item.name, size, packed)
-        attached.append(
-            (
-                rank,
-                Attachment(
-                    name=zipped_name(item.name),
-                    path=str(target),
-                    source=str(source),
-                    rows=item.rows,
-                ),
-            )
-        )
-    attached.sort(key=lambda pair: pair[0])
-    return [a for _, a in attached], left_out
-
-
-def reason_text(item: NotAttached, translations: Translations, language: str) -> str:
-    return translations.text(f"attachment_reason_{item.reason}", language, **item.figures)
+        name = zipped_name(item.name)
+        attached[rank] = Attachment(name=name, path=str(target), source=str(source), rows=item.rows)
+    return [attached[rank] for rank in sorted(attached)], left_out
 
 
 def human_size(size: int) -> str:
@@ -282,7 +242,9 @@ def not_attached_lines(
                 size=f"{human_size(item.size)} ({item.size} bytes)",
                 rows="?" if item.rows is None else item.rows,
                 sha256=item.sha256,
-                reason=reason_text(item, translations, language),
+                reason=translations.text(
+                    f"attachment_reason_{item.reason}", language, **item.figures
+                ),
             )
         )
     return lines

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from hr_connector.errors import MissingColumns, RunInterrupted
@@ -141,38 +142,26 @@ _KINDS: Mapping[str, frozenset[str]] = {
     "type": frozenset({"type", "kind", "category", "class"}),
     "flag": frozenset({"is", "flag"}),
 }
-#: Which thing a column is about; words of one group are one subject.
-_SUBJECTS: tuple[frozenset[str], ...] = (
-    frozenset({"title", "job", "position", "role", "occupation"}),
-    frozenset(
-        {
-            "org",
-            "organization",
-            "organisation",
-            "organizational",
-            "organisational",
-            "unit",
-            "department",
-            "dept",
-            "division",
-            "team",
-            "section",
-        }
-    ),
-    frozenset({"manager", "supervisor", "superior", "boss", "lead"}),
-    frozenset({"employment", "contract", "hire", "hired"}),
-    frozenset({"employee", "emp", "personnel", "staff", "worker", "person"}),
-    frozenset({"national", "social", "security", "ssn", "personal", "identity", "hetu"}),
-    frozenset({"row", "record", "line", "period", "workperiod", "assignment"}),
-    frozenset({"cost", "center", "centre"}),
-    frozenset({"last", "surname", "family", "lastname"}),
-    frozenset({"first", "given", "forename", "firstname"}),
-    frozenset({"spoken", "preferred", "called", "nickname"}),
-    frozenset({"second", "middle"}),
-    frozenset({"user"}),
-    frozenset({"parent"}),
-    frozenset({"owner", "responsible"}),
-)
+#: Which thing a column is about; the words of one group (ended by ";") are one subject.
+_SUBJECT_WORDS = """
+    title job position role occupation;
+    org organization organisation organizational organisational unit department dept division
+        team section;
+    manager supervisor superior boss lead;
+    employment contract hire hired;
+    employee emp personnel staff worker person;
+    national social security ssn personal identity hetu;
+    row record line period workperiod assignment;
+    cost center centre;
+    last surname family lastname;
+    first given forename firstname;
+    spoken preferred called nickname;
+    second middle;
+    user;
+    parent;
+    owner responsible
+"""
+_SUBJECTS = tuple(frozenset(group.split()) for group in _SUBJECT_WORDS.split(";"))
 
 
 def normalized(name: str) -> str:
@@ -210,17 +199,9 @@ def _spellings(canonical: str, name: str) -> set[str]:
     return found
 
 
-@dataclasses.dataclass(frozen=True)
-class _Match:
-    """How the header answers the mapped columns it lacks by their exact name."""
-
-    #: mapped name -> the header's column that spells it
-    renames: dict[str, str]
-    #: mapped name -> the header's columns that all spell it (nothing is guessed)
-    ambiguous: dict[str, list[str]]
-
-
-def _match(schema: RunSchema, header: Sequence[str]) -> _Match:
+def _match(schema: RunSchema, header: Sequence[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """How the header answers the mapped columns it lacks by their exact name: mapped name ->
+    the header column that spells it, and mapped name -> the columns that all spell it."""
     present = set(header)
     taken = present & set(schema.columns.values())
     by_spelling: dict[str, list[str]] = {}
@@ -247,7 +228,7 @@ def _match(schema: RunSchema, header: Sequence[str]) -> _Match:
             for name in names:
                 del renames[name]
                 ambiguous[name] = [column]
-    return _Match(renames, ambiguous)
+    return renames, ambiguous
 
 
 def _renamed(schema: RunSchema, renames: Mapping[str, str]) -> RunSchema:
@@ -276,10 +257,10 @@ def _renamed(schema: RunSchema, renames: Mapping[str, str]) -> RunSchema:
 def matched_schema(schema: RunSchema, header: Sequence[str], file: str = "") -> RunSchema:
     """``schema`` with each mapped name the header lacks replaced by its header spelling
     (JSON/XML: the records' keys); two header columns spelling one mapped name stop the run."""
-    found = _match(schema, header)
-    if found.ambiguous:
-        raise MissingColumnsSuggested(file, schema, list(found.ambiguous), header)
-    return _renamed(schema, found.renames)
+    renames, ambiguous = _match(schema, header)
+    if ambiguous:
+        raise MissingColumnsSuggested(file, schema, list(ambiguous), header)
+    return _renamed(schema, renames)
 
 
 def candidates(schema: RunSchema, missing: str, header: Sequence[str]) -> dict[str, bool]:
@@ -309,12 +290,9 @@ class MissingColumnsSuggested(MissingColumns):
         self, file: str, schema: RunSchema, missing: list[str], header: Sequence[str]
     ) -> None:
         super().__init__(file, missing)
-        spelled = _match(schema, header).ambiguous
+        spelled = _match(schema, header)[1]
         possible = {name: candidates(schema, name, header) for name in missing}
-        fits: dict[str, int] = {}
-        for found in possible.values():
-            for column in found:
-                fits[column] = fits.get(column, 0) + 1
+        fits = Counter(column for found in possible.values() for column in found)
         described: list[str] = []
         fixes: dict[str, str] = {}
         for name in missing:
@@ -341,7 +319,7 @@ class MissingColumnsSuggested(MissingColumns):
                 "the columns in the HR export, and rerun."
             )
             shown += f". field_names: {json.dumps(fixes, ensure_ascii=False)}"
-        elif len(described) > sum(n == d for n, d in zip(missing, described, strict=True)):
+        elif described != missing:  # some column is named as a maybe
             self.hint = (
                 'Name the right column with field_names ({"<canonical name>": "<column of '
                 'the file>"}), or rename the columns in the HR export, and rerun.'
@@ -352,8 +330,7 @@ class MissingColumnsSuggested(MissingColumns):
 
 def check_header(file: str, schema: RunSchema, header: Sequence[str]) -> RunSchema:
     """CSV: the matched schema, or MissingColumnsSuggested when a mapped column is missing."""
-    found = _match(schema, header)
-    matched = _renamed(schema, found.renames)
+    matched = _renamed(schema, _match(schema, header)[0])
     present = set(header)
     missing = [c for c in matched.mapped_columns if c not in present]
     if missing:

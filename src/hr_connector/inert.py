@@ -21,15 +21,10 @@ LOG_VALUE_MAX = 4_000
 
 #: C0 and C1 controls, line and paragraph separators, bidirectional embeddings and overrides.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return repr(match.group())[1:-1]  # as a Python string literal writes it: \n, \x1b, \u202e
 
 
 def escape(text: str, *, keep_line_breaks: bool = False) -> str:

@@ -45,10 +45,8 @@ def _limit_value(value: Any) -> int | str:
 
 
 def _optional_limit(value: Any) -> int | str | None:
-    """A blank form field (``""``) or ``null`` means: no such limit."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return _limit_value(value)
+    """``null`` means: no such limit (so does a blank form field: parse_params drops it)."""
+    return None if value is None else _limit_value(value)
 
 
 #: The type of ``update_limit``: a count or a percentage.
@@ -110,21 +108,11 @@ WHAT: dict[str, str] = {
 
 def check_limits(params: Any, counts: dict[str, int], archived: int) -> list[LimitCheck]:
     """Every limit that is set, with its figure; ``counts`` has updates, new, changed, removed."""
-    checks: list[LimitCheck] = []
-    for name, kind in LIMIT_KINDS:
-        limit = getattr(params, name, None)
-        if limit is None:
-            continue
-        checks.append(
-            LimitCheck(
-                name=name,
-                kind=kind,
-                limit=limit,
-                allowed=allowed(limit, archived),
-                count=counts[kind],
-            )
-        )
-    return checks
+    return [
+        LimitCheck(name=n, kind=k, limit=v, allowed=allowed(v, archived), count=counts[k])
+        for n, k in LIMIT_KINDS
+        if (v := getattr(params, n, None)) is not None
+    ]
 
 
 class ChangeLimitExceeded(RunInterrupted):

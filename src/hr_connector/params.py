@@ -15,11 +15,12 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -30,7 +31,7 @@ from pydantic import (
 
 from hr_connector.errors import ParametersInvalid
 from hr_connector.limits import LimitValue, OptionalLimit
-from hr_connector.quality.settings import parse_checks, validate_country
+from hr_connector.quality.settings import Severity, parse_checks, validate_country
 from hr_connector.schemas import SCHEMAS, DataType
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,15 @@ def _json_if_string(value: Any) -> Any:
         except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON ({exc.msg})") from None
     return value
+
+
+def _no_bool_number(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true is not 1
+        raise ValueError("a number is expected, not true/false")
+    return value
+
+
+_NOT_BOOL = BeforeValidator(_no_bool_number)
 
 
 class ReportAttributeCodes(BaseModel):
@@ -136,7 +146,7 @@ class SftpSettings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     sftp_server_fqdn: str = Field(min_length=1)
-    sftp_server_ssh_port_number: int = Field(default=22, ge=1, le=65535)
+    sftp_server_ssh_port_number: Annotated[int, _NOT_BOOL] = Field(default=22, ge=1, le=65535)
     sftp_username: str = Field(min_length=1)
     sftp_password: SecretStr | None = None
     sftp_private_key_path: str | None = None
@@ -148,11 +158,6 @@ class SftpSettings(BaseModel):
     sftp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     #: how long the remote file must keep its size and time before it is taken (whole files)
     sftp_settle_seconds: float = Field(default=10.0, ge=0, le=600)
-
-    @field_validator("sftp_server_ssh_port_number", mode="before")
-    @classmethod
-    def _no_bool_port(cls, value: Any) -> Any:
-        return _no_bool_number(value)
 
     @model_validator(mode="after")
     def _needs_credentials(self) -> SftpSettings:
@@ -166,25 +171,13 @@ class QualityParams(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    checks: dict[str, Literal["block", "warn", "off"]] = Field(default_factory=dict)
-    national_id_country: str | None = None
+    checks: Annotated[dict[str, Severity], BeforeValidator(parse_checks)] = Field(
+        default_factory=dict
+    )
+    national_id_country: Annotated[str | None, BeforeValidator(validate_country)] = None
+    # a blank value never reaches these: parse_params drops blank keys, so defaults apply
     max_file_age_hours: float | None = Field(default=None, gt=0)
     reference_archives_dir: str | None = None
-
-    @field_validator("checks", mode="before")
-    @classmethod
-    def _checks(cls, value: Any) -> Any:
-        return parse_checks(value)
-
-    @field_validator("national_id_country", mode="before")
-    @classmethod
-    def _national_id_country(cls, value: Any) -> Any:
-        return validate_country(value)
-
-    @field_validator("max_file_age_hours", "reference_archives_dir", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 class ConnectorParams(BaseModel):
@@ -200,10 +193,10 @@ class ConnectorParams(BaseModel):
     # The vendor's parameters (the Web API and SFTP ones are in the groups below).
     file_path: str = Field(min_length=1)
     data_type: DataType
-    update_limit: LimitValue
+    update_limit: Annotated[LimitValue, _NOT_BOOL]
     run_type: Literal["partial", "full"] = "partial"
     override_update_limit: bool = False
-    minimum_row_count: int | None = Field(default=None, ge=0)
+    minimum_row_count: Annotated[int | None, _NOT_BOOL] = Field(default=None, ge=0)
     #: more blocked rows than this share of the file stop the run (1: never)
     max_blocked_share: float = Field(default=0.5, ge=0, le=1)
     debug: bool = False
@@ -263,22 +256,15 @@ class ConnectorParams(BaseModel):
     @field_validator("run_type", mode="before")
     @classmethod
     def _full_load(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in ("full", "full load", "full_load"):
-            return "full"
         if isinstance(value, str):
-            return value.strip().lower()
-        return value
+            value = value.strip().lower()
+        return "full" if value in ("full load", "full_load") else value
 
     @field_validator("date_formats", "field_names", "change_columns", mode="before")
     @classmethod
     def _json_values(cls, value: Any) -> Any:
         value = _json_if_string(value)
         return [value] if isinstance(value, str) else value
-
-    @field_validator("update_limit", "minimum_row_count", mode="before")
-    @classmethod
-    def _no_bool_numbers(cls, value: Any) -> Any:
-        return _no_bool_number(value)
 
     @field_validator("date_formats")
     @classmethod
@@ -345,37 +331,15 @@ GROUPS: dict[str, type[BaseModel]] = {
 OPTIONAL_GROUPS: dict[str, str] = {"sftp": "sftp_server_fqdn"}
 
 
-def _no_bool_number(value: Any) -> Any:
-    if isinstance(value, bool):  # JSON true is not 1
-        raise ValueError("a number is expected, not true/false")
-    return value
-
-
-# --- what is a secret: declared once, as the SecretStr fields of the models above -------------
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    kinds = (annotation, *get_args(annotation))
-    return [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
-
-
-def _secret_fields(model: type[BaseModel]) -> frozenset[str]:
-    """The flat keys of ``model``'s ``SecretStr`` fields, those of its nested groups included."""
-    names: set[str] = set()
-    for name, field in model.model_fields.items():
-        if field.annotation is SecretStr or SecretStr in get_args(field.annotation):
-            names.add(name)
-        for nested in _models_in(field.annotation):
-            names |= _secret_fields(nested)
-    return frozenset(names)
-
-
+# What is a secret is declared once: the SecretStr fields of the models above.
+_MODELS: list[type[BaseModel]] = [ConnectorParams, *GROUPS.values()]
+_FIELDS = [field for model in _MODELS for field in model.model_fields.items()]
 #: Keys whose values are secrets: never logged, never stored by Prefect in clear.
-SECRET_KEYS: frozenset[str] = _secret_fields(ConnectorParams)
-#: Every flat key the models declare (the groups' keys, not the groups' names).
-_DECLARED = frozenset(ConnectorParams.model_fields).union(
-    *(model.model_fields for model in GROUPS.values())
+SECRET_KEYS = frozenset(
+    n for n, f in _FIELDS if SecretStr in (f.annotation, *get_args(f.annotation))
 )
+#: Every flat key the models declare.
+_DECLARED = frozenset(n for n, _ in _FIELDS)
 
 
 def is_secret_key(key: object) -> bool:
@@ -405,13 +369,6 @@ def masked(obj: Any) -> Any:
     return obj
 
 
-def _task_id_from(raw: Mapping[str, Any]) -> str | None:
-    for key in TASK_ID_KEYS:
-        if raw.get(key) not in (None, ""):
-            return str(raw[key])
-    return None
-
-
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -432,14 +389,10 @@ def _repeated_problems(repeated: Mapping[str, list[Any]]) -> dict[str, str]:
     """``key -> why`` for keys given more than once (a secret's values are not shown)."""
     problems: dict[str, str] = {}
     for path, values in repeated.items():
-        shown = (
-            ""
-            if is_secret_key(path.rsplit(".", 1)[-1])
-            else (
-                " (" + ", then ".join(json.dumps(v, ensure_ascii=False)[:60] for v in values) + ")"
-            )
-        )
-        problems[path] = f"given {len(values)} times{shown}: keep one"
+        shown = ", then ".join(json.dumps(v, ensure_ascii=False)[:60] for v in values)
+        if is_secret_key(path.rsplit(".", 1)[-1]):
+            shown = ""
+        problems[path] = f"given {len(values)} times{shown and f' ({shown})'}: keep one"
     return problems
 
 
@@ -452,10 +405,8 @@ def parse_params(
     (:func:`hr_connector.invocation.split_input`); each is a problem, never a silent last wins.
     """
     data = dict(raw)
-    task_id = _task_id_from(data)
-    data.pop("task_id", None)
-    data.pop("__taskid__", None)
-    data["taskid"] = task_id
+    ids = [data.pop(key, None) for key in TASK_ID_KEYS]
+    data["taskid"] = next((str(v) for v in ids if v not in (None, "")), None)
     missing = [key for key in REQUIRED_KEYS if _blank(data.get(key))]
     # the platform's form leaves blank fields as "" or null: for an optional key that means
     # "not given", so its default applies (PLATFORM.md §1); a tab or a space is a delimiter

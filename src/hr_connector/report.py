@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,33 +103,22 @@ def blocked_rows(
     if table is None or not blocked.height:
         return []
     key = table.frame.get_column(key_column) if key_column in table.columns else None
-    rows: list[BlockedRow] = []
-    for i, reasons in first_blocked(blocked, MAX_LISTED_BLOCKED).items():
-        rows.append(
-            BlockedRow(
-                row_id=shown((key[i] if key is not None else None) or ""),  # whole: error archive
-                position=table.position(i),
-                reasons=[
-                    BlockedReason(
-                        code=r.code,
-                        column=shown(r.column),
-                        detail=shown(r.detail),
-                        message=_capped(
-                            translations.text(
-                                f"reason_{r.code}",
-                                language,
-                                column=r.column,
-                                detail=example_dates(r.detail)
-                                if r.code == "invalid_date"
-                                else r.detail,
-                            )
-                        ),
-                    )
-                    for r in reasons
-                ],
-            )
+
+    def reason(code: str, column: str, detail: str) -> BlockedReason:
+        said = example_dates(detail) if code == "invalid_date" else detail
+        message = translations.text(f"reason_{code}", language, column=column, detail=said)
+        return BlockedReason(
+            code=code, column=shown(column), detail=shown(detail), message=_capped(message)
         )
-    return rows
+
+    return [
+        BlockedRow(
+            row_id=shown((key[i] if key is not None else None) or ""),  # whole: error archive
+            position=table.position(i),
+            reasons=[reason(r.code, r.column, r.detail) for r in reasons],
+        )
+        for i, reasons in first_blocked(blocked, MAX_LISTED_BLOCKED).items()
+    ]
 
 
 def data_attachment(task_json: Path) -> Attachment:
@@ -191,16 +181,14 @@ def build_admin_task(
     if counts.rows_read or interruption is None:  # no file read: the figures would say nothing
         lines.append(t("counts_full" if run_type == "full" else "counts", language, **figures))
     lines += translations.note_lines(language)  # what of the customer's texts was not used
-    for note in notes or []:  # how the file was read: a report case and its figures
-        lines.append(t(note["case"], language, **{k: v for k, v in note.items() if k != "case"}))
+    # how the file was read: a report case and its figures
+    lines += [t(language=language, **note) for note in notes or []]
     if verdict is not None:
         lines += _override_lines(translations, language, verdict, changeset, approved_by)
     if changeset:
         lines.append(t("changeset", language, changeset=changeset))
     if changes is not None:
-        lines.extend(
-            wording.change_sections(translations, language, changes, f"{task_id}_changes.csv")
-        )
+        lines += wording.change_sections(translations, language, changes, f"{task_id}_changes.csv")
     if removed:
         row_ids = ", ".join(map(shown, removed[:MAX_LISTED_REMOVED])) + (
             " …" if len(removed) > MAX_LISTED_REMOVED else ""
@@ -239,13 +227,10 @@ def _interruption_lines(
     and the one way to approve it where it came from (Prefect's Resume form, a deployment's
     Custom run, or the scheduled task's extra arguments)."""
     t = translations.text
+    said = {**figures, **interruption.figures}
     if "position" in interruption.figures:
-        where = wording.position(translations, language, str(interruption.figures["position"]))
-        interruption = interruption.model_copy(
-            update={"figures": {**interruption.figures, "position": where}}
-        )
-    lines = [t("summary_interrupted", language, **figures)]
-    lines.append(t(interruption.case, language, **{**figures, **interruption.figures}))
+        said["position"] = wording.position(translations, language, str(said["position"]))
+    lines = [t("summary_interrupted", language, **figures), t(interruption.case, language, **said)]
     exceeded = [c for c in verdict.limits if c.exceeded] if verdict is not None else []
     if len(exceeded) > 1:
         lines.append(t("limits_also_exceeded", language, limits=_limits(t, language, exceeded[1:])))
@@ -254,20 +239,11 @@ def _interruption_lines(
             t("approval_voided", language, approved=interruption.figures["approval_voided"])
         )
     if interruption.case in APPROVABLE_CASES and changeset:
-        run, origin = advice.awaited_run(), advice.current()
-        if run is not None:
-            lines.append(t("approve_in_prefect", language, run=run, changeset=changeset))
-        elif origin.is_deployment:
-            lines.append(
-                t(
-                    "approve_deployment_run",
-                    language,
-                    deployment=origin.deployment,
-                    changeset=changeset,
-                )
-            )
-        else:
-            lines.append(t("approve_extra_arguments", language, changeset=changeset))
+        run, deployment = advice.awaited_run(), advice.current().deployment
+        route = "approve_in_prefect" if run is not None else "approve_deployment_run"
+        if run is None and deployment is None:
+            route = "approve_extra_arguments"
+        lines.append(t(route, language, run=run, deployment=deployment, changeset=changeset))
     return lines
 
 
@@ -319,15 +295,10 @@ def _blocked_lines(
         lines += ["", t("blocked_rows_heading", language, count=total)]
         for row in blocked[:MAX_LISTED_BLOCKED]:
             reasons = "; ".join(r.message for r in row.reasons)
+            where = wording.position(translations, language, row.position)
+            row_id = shown(row.row_id) or "-"
             lines.append(
-                "- "
-                + t(
-                    "blocked_row",
-                    language,
-                    position=wording.position(translations, language, row.position),
-                    row_id=shown(row.row_id) or "-",
-                    reasons=reasons,
-                )
+                "- " + t("blocked_row", language, position=where, row_id=row_id, reasons=reasons)
             )
         if total > MAX_LISTED_BLOCKED:
             lines.append(t("blocked_rows_more", language, count=total - MAX_LISTED_BLOCKED))
@@ -345,14 +316,8 @@ def _bounded(
         return text
     names = [a.name for a in attachments]
     whole = [n for n in names if n.endswith("_changes.csv") or n.startswith("error_")]
-    kept: list[str] = []
-    size = 0
     budget = MAX_DESCRIPTION_CHARS - 400  # room for the closing line
-    for line in lines:
-        if size + len(line) + 1 > budget:
-            break
-        kept.append(line)
-        size += len(line) + 1
+    kept = lines[: sum(size <= budget for size in accumulate(len(line) + 1 for line in lines))]
     cut = translations.text(
         "description_cut",
         language,

@@ -16,6 +16,7 @@ task, not only in the log (:attr:`MergedTexts.notes`, one report case each):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import string
@@ -58,8 +59,10 @@ def _shape_problem(raw: Any) -> str | None:
     return None
 
 
-def _names(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+@functools.lru_cache(maxsize=1024)
+def placeholders(template: str) -> frozenset[str]:
+    """The names a template uses (cached: a report formats one text per blocked row)."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
 def _misused(text: str, allowed: set[str]) -> list[str]:
@@ -104,7 +107,7 @@ def _override(
     for case, entry in raw.items():
         if case not in cases:
             continue
-        allowed = set().union(*(_names(text) for text in cases[case].values()))
+        allowed = set().union(*(placeholders(text) for text in cases[case].values()))
         for lang, text in entry["text"].items():
             bad = _misused(text, allowed)
             if not bad:
