@@ -284,7 +284,7 @@ def test_small_attachments_that_each_fit_but_not_together_are_capped(
     workdir: Path, samples: Path
 ) -> None:
     """A 20 KB cap: the archive (19 KB) and the output (17 KB) each fit alone, not together."""
-    from hr_connector.clients.local import LocalOnlySink
+    from hr_connector.sinks import LocalOnlySink
 
     place(workdir, samples / "workperiod" / "workperiod.csv")
     params = parse_params(base_raw(report_attachment_max_mb="0.02"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hr_connector.clients.local import LocalOnlySink
+from hr_connector.sinks import LocalOnlySink
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
 from hr_connector.pipeline import run_import
