@@ -152,15 +152,17 @@ def changeset_digest(
     """
     h = hashlib.sha256(b"changeset-v3")
     _framed(h, b"H", orjson.dumps([data_type, run_type, frame.columns, len(rows), len(removed)]))
-    chosen = taken(frame.with_row_index(_ROW), rows.sort())
+    order = rows.sort()
     if key is not None and key in frame.columns:
-        chosen = chosen.sort(pl.col(key).fill_null(""), _ROW)
-    for tag, part in ((b"T", chosen.drop(_ROW)), (b"R", pl.DataFrame({"r": removed}))):
-        for start in range(0, max(part.height, 1), _SLICE):  # bounded memory
-            buffer = io.BytesIO()
-            part.slice(start, _SLICE).write_csv(
-                buffer, quote_style="always", null_value="\x00", line_terminator="\n"
+        ids = frame.get_column(key).gather(order).fill_null("")
+        order = pl.DataFrame({"k": ids, "r": order}).sort("k", "r").get_column("r")
+    for tag, part, at in ((b"T", frame, order), (b"R", pl.DataFrame({"r": removed}), None)):
+        for start in range(0, max(len(part) if at is None else len(at), 1), _SLICE):
+            buffer = io.BytesIO()  # a slice at a time: bounded memory
+            chosen = (
+                part.slice(start, _SLICE) if at is None else taken(part, at.slice(start, _SLICE))
             )
+            chosen.write_csv(buffer, quote_style="always", null_value="\x00", line_terminator="\n")
             _framed(h, tag, buffer.getvalue())
     return "sha256:" + h.hexdigest()[:32]
 

@@ -88,9 +88,9 @@ class HashingWriter:
         self.fh = fh
         self.sha256 = hashlib.sha256()
 
-    def write(self, data: bytes | memoryview) -> None:
-        self.fh.write(data)
+    def write(self, data: bytes | memoryview) -> int:
         self.sha256.update(data)
+        return self.fh.write(data)
 
     def hexdigest(self) -> str:
         return self.sha256.hexdigest()

@@ -27,7 +27,13 @@ from hr_connector.compare import Changeset
 from hr_connector.previous_run import HashingWriter, sidecar_meta, write_sidecar
 from hr_connector.records import Table, english_texts, valid_mask
 from hr_connector.schemas import RunSchema
-from hr_connector.workdir import WorkDir, commit, remove, write_staged
+from hr_connector.workdir import (
+    WorkDir,
+    commit,
+    remove,
+    write_staged,
+    write_staged_together,
+)
 
 log = logging.getLogger("hr_connector.publish")
 
@@ -35,37 +41,75 @@ log = logging.getLogger("hr_connector.publish")
 SLICE = 100_000
 
 
-def write_rows(out: Any, frame: pl.DataFrame, pick: Any = None) -> None:
-    """``frame`` as a JSON array, one object per line, null fields left out; ``pick``: which
-    rows of each slice go out, and how (the output's rows and row ID), None: all as they are."""
-    out.write(b"[")
-    first = True
+class _Array:
+    """A JSON array written one line per row: ``[``, the rows joined by ``,\\n``, ``]``; each
+    slice's last line is held back until the next one shows whether a comma follows it."""
+
+    def __init__(self, out: HashingWriter) -> None:
+        self.out, self.held = out, b""
+        out.write(b"[")
+
+    def add(self, lines: pl.Series) -> None:
+        if not len(lines):
+            return
+        self.out.write(self.held + (b",\n" if self.held else b"\n"))
+        lines.head(-1).to_frame().write_csv(
+            self.out, include_header=False, quote_style="never", line_terminator=",\n"
+        )
+        self.held = lines[-1].encode()
+
+    def close(self) -> str:
+        self.out.write(self.held + b"\n]\n" if self.held else b"]\n")
+        return self.out.hexdigest()
+
+
+def json_lines(part: pl.DataFrame) -> pl.Series:
+    """Each row of ``part`` as a JSON object of its columns in order, a null field left out.
+
+    polars writes every column (a null as ``null``); a null field is then cut out of the rows
+    that have it: in JSON text a ``"name":null`` member can only stand between ``{`` or ``,``
+    and ``,`` or ``}``, because a quote inside a string is always escaped.
+    """
+    lines = part.select(pl.struct(pl.all()).struct.json_encode()).to_series()
+    for column in (c for c in part.columns if part.get_column(c).null_count()):
+        member = orjson.dumps(column).decode() + ":null"
+        line = pl.lit(lines)
+        cut = (
+            line.str.replace("," + member, "", literal=True)
+            .str.replace("{" + member + ",", "{", literal=True)
+            .str.replace("{" + member + "}", "{}", literal=True)
+        )
+        lines = part.select(pl.when(pl.col(column).is_null()).then(cut).otherwise(line)).to_series()
+    return lines
+
+
+def _write_rows_and_archive(
+    handles: list[IO[bytes]], frame: pl.DataFrame, output: pl.Series, key: str, guid_field: str
+) -> tuple[str, str]:
+    """The output (the rows ``output`` picks, the row ID added under ``guid_field``) and the
+    archive (every row) in one pass: each row is serialised once; their SHA-256s."""
+    rows, archive = _Array(HashingWriter(handles[0])), _Array(HashingWriter(handles[1]))
+    wanted = pl.Series(output).cast(pl.UInt32)
+    picked = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True).is_in(wanted.implode())
     for start in range(0, frame.height, SLICE):
         part = frame.slice(start, SLICE)
-        if pick is not None:
-            part = pick(part, start)
-            if not part.height:
-                continue
-        lines = _json_lines(part)
-        out.write(b"\n" if first else b",\n")
-        out.write(lines)
-        first = False
-    out.write(b"]\n" if first else b"\n]\n")
-
-
-def _json_lines(part: pl.DataFrame) -> memoryview:
-    """The rows of ``part`` as JSON objects joined by ``,\\n`` (no trailing line break).
-
-    polars writes every column (a null as ``null``); a null field is then cut out: in JSON text a
-    ``"name":null`` member can only stand between ``{`` or ``,`` and ``,`` or ``}``, because a
-    quote inside a string is always escaped.
-    """
-    buffer = io.BytesIO()
-    part.write_ndjson(buffer)
-    data = buffer.getvalue()
-    for column in (c for c in part.columns if part.get_column(c).null_count()):
-        data = _without_null(data, column)
-    return memoryview(data.replace(b"\n", b",\n"))[:-2]  # no copy for the last ",\n"
+        lines = json_lines(part)
+        archive.add(lines)
+        chosen = picked.slice(start, SLICE)
+        if guid_field != key:  # the row ID added as the last member (a null one left out)
+            added = part.select(
+                pl.struct(pl.col(key).alias(guid_field)).struct.json_encode().str.slice(1)
+            ).to_series()
+            line = pl.lit(lines)
+            lines = pl.select(
+                pl.when(pl.lit(part.get_column(key)).is_null())
+                .then(line)
+                .when(line == "{}")
+                .then("{" + added)
+                .otherwise(line.str.head(-1) + "," + added)
+            ).to_series()
+        rows.add(lines.filter(chosen))
+    return rows.close(), archive.close()
 
 
 def _without_null(data: bytes, name: str) -> bytes:
@@ -73,18 +117,6 @@ def _without_null(data: bytes, name: str) -> bytes:
     member = orjson.dumps(name) + b":null"
     data = data.replace(b"," + member, b"").replace(b"{" + member + b",", b"{")
     return data.replace(b"{" + member + b"}", b"{}")
-
-
-def output_rows(table: Table, rows: pl.Series, key: str, guid_field: str) -> Any:
-    """What :func:`write_rows` picks from each slice for the output: the rows to import (``rows``)
-    with the file's own columns plus the row ID under ``guid_field``."""
-    wanted = valid_mask(pl.DataFrame({"row": rows}), len(table)).not_()
-
-    def pick(part: pl.DataFrame, start: int) -> pl.DataFrame:
-        chosen = part.filter(wanted.slice(start, part.height))
-        return chosen.with_columns(pl.col(key).alias(guid_field))
-
-    return pick
 
 
 def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.DataFrame:
@@ -137,13 +169,13 @@ def publish_completed(
     """Stage and commit the four files; their SHA-256 by name (``output``, ``archive``,
     ``errors``: the admin task lists a file it cannot attach with its hash)."""
     key = schema.key_column
-    output = output_rows(table, changeset.output_indices(), key, guid_field)
     hashes: dict[str, str] = {}
 
-    def archive(fh: IO[bytes]) -> None:
-        out = HashingWriter(fh)
-        write_rows(out, table.frame)
-        hashes["archive"] = out.hexdigest()
+    def rows_and_archive(handles: list[IO[bytes]]) -> None:
+        output = changeset.output_indices()
+        hashes["output"], hashes["archive"] = _write_rows_and_archive(
+            handles, table.frame, output, key, guid_field
+        )
 
     def errors(fh: IO[bytes]) -> None:
         out = HashingWriter(fh)
@@ -154,20 +186,11 @@ def publish_completed(
         imported = table.frame.lazy().filter(pl.lit(valid_mask(blocked, len(table))))
         write_sidecar(fh, imported, sidecar_meta(hashes["archive"], hashes["errors"], key))
 
-    def rows_to_import(fh: IO[bytes]) -> None:
-        out = HashingWriter(fh)
-        write_rows(out, table.frame, output)
-        hashes["output"] = out.hexdigest()
-
-    writers: list[tuple[Path, Any]] = [
-        (workdir.output, rows_to_import),
-        (workdir.archive, archive),
-        (workdir.error_archive, errors),
-        (workdir.archive_sidecar, sidecar),
-    ]
     staged: list[tuple[Path, Path]] = []
     try:
-        for final, write in writers:
+        finals = [workdir.output, workdir.archive]
+        staged += zip(write_staged_together(finals, rows_and_archive), finals, strict=True)
+        for final, write in ((workdir.error_archive, errors), (workdir.archive_sidecar, sidecar)):
             staged.append((write_staged(final, write), final))
     except BaseException:
         for tmp, _ in staged:
