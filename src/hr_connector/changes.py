@@ -206,7 +206,11 @@ def list_changes(
     )
     changed = _changed_lines(frame, changeset, schema, previous, ident, shown)
     removed_ids = pl.DataFrame({previous.key: changeset.removed})
-    gone = previous.rows.join(removed_ids, on=previous.key, how="semi", maintain_order="left")
+    gone = (
+        previous.rows.lazy()
+        .join(removed_ids.lazy(), on=previous.key, how="semi", maintain_order="left")
+        .collect()
+    )
 
     def before(c: str) -> pl.Expr:
         return pl.col(c) if c in previous.columns else pl.lit(None, pl.String)
@@ -247,10 +251,15 @@ def _changed_lines(
         columns = list(schema.change_columns)
     else:
         columns = table_columns + sorted(set(previous.columns) - set(table_columns))
-    before = previous.rows.select(pl.all().name.suffix(_OLD))
-    joined = taken(frame, changeset.changed).join(
-        before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left"
+    rows = taken(frame, changeset.changed)
+    changed_ids = rows.lazy().select(pl.col(key).alias(previous.key))
+    before = (
+        previous.rows.lazy()
+        .join(changed_ids, on=previous.key, how="semi")
+        .select(pl.all().name.suffix(_OLD))
+        .collect()
     )
+    joined = rows.join(before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left")
 
     def new(c: str) -> pl.Expr:
         return pl.col(c) if c in table_columns else pl.lit(None, pl.String)

@@ -100,22 +100,24 @@ def compare(
     new = joined.filter(~hit).get_column(_ROW)
     changed = joined.filter(hit & pl.col("\x00differs")).get_column(_ROW)
     unchanged = joined.height - len(new) - len(changed)
-    present = table.frame.select(pl.col(key).alias(previous.key))
-    gone = previous.rows.select(previous.key).join(present, on=previous.key, how="anti")
-    removed = gone.get_column(previous.key).sort().alias("removed")
+    present = table.frame.lazy().select(pl.col(key).alias(previous.key))
+    gone = previous.rows.lazy().select(previous.key).join(present, on=previous.key, how="anti")
+    removed = gone.collect().get_column(previous.key).sort().alias("removed")
     rows = pl.concat([new, changed])
     digest = changeset_digest(schema.data_type, "partial", table.frame, key, rows, removed)
     return Changeset("partial", new, changed, unchanged, removed, digest)
 
 
-def _fingerprints(frame: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
-    """(row ID, fingerprint of the compared values) of ``frame``; a value it lacks and ``""``
-    count alike, as do a missing value and ``""``."""
+def _fingerprints(frame: pl.DataFrame | pl.LazyFrame, key: str, columns: list[str]) -> pl.DataFrame:
+    """(row ID, fingerprint of the compared values) of ``frame`` (streamed when lazy); a value
+    it lacks and ``""`` count alike, as do a missing value and ``""``."""
+    present = frame.lazy().collect_schema().names()
     values = [
-        (pl.col(c) if c in frame.columns else pl.lit(None, pl.String)).fill_null("").alias(c)
+        (pl.col(c) if c in present else pl.lit(None, pl.String)).fill_null("").alias(c)
         for c in columns
     ]
-    return frame.select(pl.col(key), pl.struct(values).hash().alias(_HIT))
+    hashed = frame.lazy().select(pl.col(key), pl.struct(values).hash().alias(_HIT))
+    return hashed.collect(engine="streaming")
 
 
 def joined_with_previous(
