@@ -25,7 +25,7 @@ import polars as pl
 
 from hr_connector.compare import Changeset
 from hr_connector.previous_run import HashingWriter, sidecar_meta, write_sidecar
-from hr_connector.records import Table, english_texts, valid_mask
+from hr_connector.records import Table, english_texts, taken, valid_mask
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import (
     WorkDir,
@@ -128,15 +128,16 @@ def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.Da
         .agg(pl.struct("code", "column", "detail", "message").alias("reasons"))
         .sort("row")
     )
-    frame = table.frame.with_columns(table.position_texts().alias("\x00position"))
-    frame = frame.with_row_index("\x00row").join(
-        listed, left_on="\x00row", right_on="row", how="inner", maintain_order="left"
+    rows = listed.get_column("row")  # only the blocked rows are taken from the table
+    positions = pl.select(table.position_texts()).to_series().gather(rows)
+    frame = taken(table.frame, rows).with_columns(
+        positions.alias("\x00position"), listed.get_column("reasons").alias("\x00reasons")
     )
     row_id = pl.col(key_column) if key_column in table.columns else pl.lit(None, pl.String)
     return frame.select(
         row_id.fill_null("").alias("row_id"),
         pl.col("\x00position").alias("position"),
-        "reasons",
+        pl.col("\x00reasons").alias("reasons"),
         pl.struct(table.columns).alias("row"),
     )
 
