@@ -272,7 +272,7 @@ def _changed_lines(
     def identity_value(c: str) -> pl.Expr:  # the file's value where it has one, else the archive's
         return pl.when(new(c).fill_null("") != "").then(new(c)).otherwise(old(c))
 
-    base = joined.with_columns(
+    base = joined.lazy().with_columns(
         pl.col(key).alias("row_id"),
         pl.col(_POS).alias("position"),
         *_identity(ident, identity_value, shown),
@@ -294,7 +294,8 @@ def _changed_lines(
     ]
     if not parts:
         return _lines(pl.DataFrame(schema={"row_id": pl.String}))
-    return pl.concat(parts).sort("row_id", "\x00order").drop("\x00order")
+    # lazy: each column's lines take only the rows where it changed, and only what they show
+    return pl.concat(parts).sort("row_id", "\x00order").drop("\x00order").collect()
 
 
 def describe(row: RowChange) -> str:
