@@ -160,7 +160,8 @@ def one_day(
         modes.append(("prefect_", None, prefect_env))
     if baseline:  # another checkout's connector (its src/ first on the path), same files
         before = {**plain_env(), "PYTHONPATH": baseline}
-        modes += [("before_off_", ALL_OFF, before), ("before_", None, before)]
+        modes += [("before_off_", ALL_OFF, before)] if checks_off else []
+        modes += [("before_", None, before)]
     for label, checks, env in modes:
         root = scratch / f"{label}work"
         shutil.rmtree(root, ignore_errors=True)
@@ -227,6 +228,8 @@ def table(results: dict[str, Any]) -> str:
         ("copy, partial", "copy_partial", "copy/in place (partial)"),
         ("Prefect full", "prefect_full", "prefect/plain (full)"),
         ("Prefect partial", "prefect_partial", "prefect/plain (partial)"),
+        ("before: full", "before_full", "before_full/bare"),
+        ("before: partial", "before_partial", "before_partial/bare"),
         ("checks off: full", "off_full", "off_full/bare"),
         ("checks off: partial", "off_partial", "off_partial/bare"),
     ]
@@ -276,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", help="src/ of another checkout (e.g. the commit before): its runs beside"
     )
+    parser.add_argument("--baseline-for", default="standard", help="distributions it runs on")
     args = parser.parse_args(argv)
     jobs = [(d, "csv") for d in args.distributions.split(",") if d]
     jobs += [("standard", f) for f in args.formats.split(",") if f != "csv"]
@@ -298,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                             prefect if fmt == "csv" and name in args.prefect_for else None,
                             copy=not args.no_copy and fmt == "csv",
                             checks_off=not args.no_off,
-                            baseline=args.baseline if fmt == "csv" else None,
+                            baseline=args.baseline
+                            if fmt == "csv" and name in args.baseline_for.split(",")
+                            else None,
                             checks_on=name in args.checks_for.split(","),
                         )
                     )
