@@ -210,15 +210,6 @@ def _spellings(canonical: str, name: str) -> set[str]:
     return found
 
 
-def header_spelling(name: str, header: Sequence[str]) -> str:
-    """The header's column for a mapped ``name``: itself, else the one column that spells it
-    (case, camelCase and separators aside), else ""."""
-    if name in header:
-        return name
-    found = [column for column in header if normalized(column) == normalized(name)]
-    return found[0] if len(found) == 1 else ""
-
-
 @dataclasses.dataclass(frozen=True)
 class _Match:
     """How the header answers the mapped columns it lacks by their exact name."""
