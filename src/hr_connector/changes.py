@@ -209,7 +209,7 @@ def list_changes(
     gone = (
         previous.rows.lazy()
         .join(removed_ids.lazy(), on=previous.key, how="semi", maintain_order="left")
-        .collect()
+        .collect(engine="streaming")
     )
 
     def before(c: str) -> pl.Expr:
@@ -257,7 +257,7 @@ def _changed_lines(
         previous.rows.lazy()
         .join(changed_ids, on=previous.key, how="semi")
         .select(pl.all().name.suffix(_OLD))
-        .collect()
+        .collect(engine="streaming")
     )
     joined = rows.join(before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left")
 

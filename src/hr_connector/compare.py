@@ -102,7 +102,7 @@ def compare(
     unchanged = joined.height - len(new) - len(changed)
     present = table.frame.lazy().select(pl.col(key).alias(previous.key))
     gone = previous.rows.lazy().select(previous.key).join(present, on=previous.key, how="anti")
-    removed = gone.collect().get_column(previous.key).sort().alias("removed")
+    removed = gone.collect(engine="streaming").get_column(previous.key).sort().alias("removed")
     rows = pl.concat([new, changed])
     digest = changeset_digest(schema.data_type, "partial", table.frame, key, rows, removed)
     return Changeset("partial", new, changed, unchanged, removed, digest)

@@ -38,7 +38,7 @@ from hr_connector.workdir import (
 log = logging.getLogger("hr_connector.publish")
 
 #: Rows serialised at a time (bounded memory).
-SLICE = 100_000
+SLICE = 50_000
 
 
 class _Array:
