@@ -8,9 +8,10 @@ set. An interrupted run changes no archive and removes any earlier output, so th
 never import stale rows twice.
 
 Every JSON file is an array with one row per line; a row is an object of the file's own columns
-in the file's order, values as text, a field the record lacks left out (never ``null``). The rows
-are serialised by polars a slice at a time (:func:`write_rows`); the archive's SHA-256 is taken
-from the bytes as they are written, so the sidecar is tied to it without reading it again.
+in the file's order, values as text, a field the record lacks left out (never ``null``). Each row
+is serialised once, by polars, a slice at a time (:func:`json_lines`): the output's line is the
+archive's with the row ID added. Every SHA-256 is taken from the bytes as they are written, so
+the sidecar is tied to the archive without reading it again.
 """
 
 from __future__ import annotations
