@@ -3,21 +3,24 @@
 partial run, each beside a bare ``csv.reader`` pass over the same file, medians side by side.
 
     .venv/bin/python bench/day.py [--size 1M] [--repeat 3] [--distributions standard,...]
-                                  [--formats csv,json,xml] [--no-prefect] [--no-copy]
+                                  [--formats csv,json,xml] [--no-prefect] [--no-copy] [--no-off]
+                                  [--prefect-for ...] [--baseline SRC --baseline-for ...]
 
 Every run is ``deployments/epe/IGAConnector.py`` as the engine starts it (a process, the
 parameters in a file), with the admin task and its attachments filed to the local ESM
-(``esm_sandbox``, its own process on loopback); each must exit 0 and leave one new datacard. Each
-is timed around the process, with its peak RSS from ``wait4``. Per distribution and repeat, in
-this order (so every figure has its baseline from the same minutes):
+(``esm_sandbox``, its own process on loopback); each must exit 0 and leave one new datacard.
+Each is timed around the process: wall and CPU seconds and peak RSS from ``wait4``. Per
+distribution and repeat, in this order (so every figure has its baseline from the same minutes):
 
 * the bare ``csv.reader`` pass over the day's file and over the next day's file;
-* checks ``off``: full run, partial run;
+* checks ``off`` (unless ``--no-off``): full run, partial run;
 * default checks: full run, partial run; the same partial run in a copy of the working directory
   made after the full run (a restore from backup: new inodes and times); the full and partial
-  runs as Prefect flows (``PREFECT_API_URL`` set to a local ``prefect server``).
+  runs as Prefect flows (``PREFECT_API_URL`` set to a local ``prefect server``); the full and
+  partial runs of another checkout's ``src/`` (``--baseline``).
 
-Results: a Markdown table on stdout and the raw figures in ``bench/out/day-<size>.json``.
+Results: one Markdown line per distribution and format on stdout, every figure side by side,
+and the raw figures in ``bench/out/day-<size><tag>.json``.
 """
 
 from __future__ import annotations
