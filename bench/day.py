@@ -3,27 +3,31 @@
 partial run, each beside a bare ``csv.reader`` pass over the same file, medians side by side.
 
     .venv/bin/python bench/day.py [--size 1M] [--repeat 3] [--distributions standard,...]
-                                  [--formats csv,json,xml] [--no-prefect] [--no-copy]
+                                  [--formats csv,json,xml] [--no-prefect] [--no-copy] [--no-off]
+                                  [--prefect-for ...] [--baseline SRC --baseline-for ...]
 
 Every run is ``deployments/epe/IGAConnector.py`` as the engine starts it (a process, the
 parameters in a file), with the admin task and its attachments filed to the local ESM
-(``esm_sandbox``, its own process on loopback); each must exit 0 and leave one new datacard. Each
-is timed around the process, with its peak RSS from ``wait4``. Per distribution and repeat, in
-this order (so every figure has its baseline from the same minutes):
+(``esm_sandbox``, its own process on loopback); each must exit 0 and leave one new datacard.
+Each is timed around the process: wall and CPU seconds and peak RSS from ``wait4``. Per
+distribution and repeat, in this order (so every figure has its baseline from the same minutes):
 
 * the bare ``csv.reader`` pass over the day's file and over the next day's file;
-* checks ``off``: full run, partial run;
+* checks ``off`` (unless ``--no-off``): full run, partial run;
 * default checks: full run, partial run; the same partial run in a copy of the working directory
   made after the full run (a restore from backup: new inodes and times); the full and partial
-  runs as Prefect flows (``PREFECT_API_URL`` set to a local ``prefect server``).
+  runs as Prefect flows (``PREFECT_API_URL`` set to a local ``prefect server``); the full and
+  partial runs of another checkout's ``src/`` (``--baseline``).
 
-Results: a Markdown table on stdout and the raw figures in ``bench/out/day-<size>.json``.
+Results: one Markdown line per distribution and format on stdout, every figure side by side,
+and the raw figures in ``bench/out/day-<size><tag>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import filecmp
 import json
 import os
 import shutil
@@ -31,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,14 +60,23 @@ print(time.perf_counter() - began)
 """
 
 
+def timed(argv: list[str], **kwargs: Any) -> tuple[dict[str, float], int]:
+    """Wall and CPU (user + system) seconds and peak RSS (MB) of one process, from ``wait4``;
+    and its exit status. On a shared machine the CPU seconds move less than the wall clock."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, **kwargs)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - began
+    figures = {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime}
+    return {**figures, "peak_mb": usage.ru_maxrss / 1024}, os.waitstatus_to_exitcode(status)
+
+
 def bare_pass(path: Path) -> dict[str, float]:
     """A bare ``csv.reader`` pass as a process of its own (start-up included, like the wrapper)."""
-    seconds, peak, proc = e2e.timed_process(
-        [sys.executable, "-c", BARE, str(path)], stdout=subprocess.DEVNULL
-    )
-    if proc.returncode:
+    figures, status = timed([sys.executable, "-c", BARE, str(path)], stdout=subprocess.DEVNULL)
+    if status:
         raise RuntimeError(f"the bare pass failed on {path}")
-    return {"seconds": seconds, "peak_mb": peak}
+    return figures
 
 
 def params(esm_url: str, fmt: str, run_type: str, checks: dict[str, str] | None) -> dict[str, Any]:
@@ -88,7 +102,7 @@ def wrapper(workdir: Path, raw: dict[str, Any], cards: Path, env: dict[str, str]
     params_file = workdir.parent / f"{workdir.name}.params.json"
     params_file.write_text(json.dumps(raw), encoding="utf-8")
     with (workdir.parent / f"{workdir.name}.err").open("wb") as err:
-        seconds, peak, proc = e2e.timed_process(
+        figures, status = timed(
             [
                 sys.executable,
                 str(e2e.WRAPPER),
@@ -103,12 +117,12 @@ def wrapper(workdir: Path, raw: dict[str, Any], cards: Path, env: dict[str, str]
             cwd=workdir,
             env=env,
         )
-    if proc.returncode != 0:
+    if status != 0:
         tail = (workdir.parent / f"{workdir.name}.err").read_text()[-3000:]
-        raise RuntimeError(f"the wrapper exited {proc.returncode}:\n{tail}")
+        raise RuntimeError(f"the wrapper exited {status}:\n{tail}")
     if len(list(cards.glob("*.json"))) != before + 1:
         raise RuntimeError("the admin task was not filed")
-    return {"seconds": seconds, "peak_mb": peak}
+    return figures
 
 
 def place(root: Path, source: Path) -> None:
@@ -137,9 +151,9 @@ def one_day(
     url, cards = esm
     base, next_day = files["base"][fmt], files["next_day"][fmt]
     out: dict[str, dict[str, float]] = {}
-    if fmt == "csv":
-        out["bare_full"] = bare_pass(base)
-        out["bare_partial"] = bare_pass(next_day)
+    # the bare pass over the day's CSV also for JSON and XML (the same rows)
+    out["bare_full"] = bare_pass(files["base"]["csv"])
+    out["bare_partial"] = bare_pass(files["next_day"]["csv"])
     modes: list[tuple[str, dict[str, str] | None, dict[str, str]]] = []
     if checks_off:
         modes.append(("off_", ALL_OFF, plain_env()))
@@ -150,7 +164,8 @@ def one_day(
         modes.append(("prefect_", None, prefect_env))
     if baseline:  # another checkout's connector (its src/ first on the path), same files
         before = {**plain_env(), "PYTHONPATH": baseline}
-        modes += [("before_off_", ALL_OFF, before), ("before_", None, before)]
+        modes += [("before_off_", ALL_OFF, before)] if checks_off else []
+        modes += [("before_", None, before)]
     for label, checks, env in modes:
         root = scratch / f"{label}work"
         shutil.rmtree(root, ignore_errors=True)
@@ -167,10 +182,8 @@ def one_day(
             place(restored, next_day)
             raw = params(url, fmt, "partial", checks)
             out["copy_partial"] = wrapper(restored, raw, cards, env)
-            same = (restored / "1_output.json").read_bytes() == (
-                root / "1_output.json"
-            ).read_bytes()
-            if not same:
+            # compared in chunks: a child's peak RSS (wait4) starts from this process's peak
+            if not filecmp.cmp(restored / "1_output.json", root / "1_output.json", shallow=False):
                 raise RuntimeError("the copied working directory output other rows")
             shutil.rmtree(restored)
         shutil.rmtree(root)
@@ -182,6 +195,7 @@ def summary(reps: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, floa
     return {
         k: {
             "seconds": statistics.median(r[k]["seconds"] for r in reps),
+            "cpu": statistics.median(r[k]["cpu"] for r in reps),
             "peak_mb": max(r[k]["peak_mb"] for r in reps),
         }
         for k in keys
@@ -195,6 +209,7 @@ def ratios(s: dict[str, dict[str, float]]) -> dict[str, float]:
     def ratio(name: str, of: str, to: str) -> None:
         if of in s and to in s:
             out[name] = s[of]["seconds"] / s[to]["seconds"]
+            out[name + " cpu"] = s[of]["cpu"] / s[to]["cpu"]
 
     for label in ("off_", "", "prefect_", "before_off_", "before_"):
         ratio(f"{label}full/bare", f"{label}full", "bare_full")
@@ -206,24 +221,35 @@ def ratios(s: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [
-        "| distribution | format | run | median s | ratio | peak MB |",
-        "| --- | --- | --- | ---: | --- | ---: |",
+    """One line per distribution and format, every figure side by side: median wall seconds,
+    the ratio to its baseline (the bare pass; plain mode in place) by wall and by CPU seconds,
+    and the highest peak RSS."""
+    columns = [
+        ("full", "full", "full/bare"),
+        ("partial", "partial", "partial/bare"),
+        ("copy, partial", "copy_partial", "copy/in place (partial)"),
+        ("Prefect full", "prefect_full", "prefect/plain (full)"),
+        ("Prefect partial", "prefect_partial", "prefect/plain (partial)"),
+        ("before: full", "before_full", "before_full/bare"),
+        ("before: partial", "before_partial", "before_partial/bare"),
+        ("checks off: full", "off_full", "off_full/bare"),
+        ("checks off: partial", "off_partial", "off_partial/bare"),
     ]
+    shown = [c for c in columns if any(c[1] in f["summary"] for f in results.values())]
+    head = ["distribution", "format", "bare s", *(c[0] for c in shown), "peak MB"]
+    lines = ["| " + " | ".join(head) + " |", "| --- | --- |" + " ---: |" * (len(head) - 2)]
     for key, figures in results.items():
-        name, fmt = key.split("/")
         s, r = figures["summary"], figures["ratios"]
-        for run, value in s.items():
-            mine = [f"{k} {v:.2f}x" for k, v in r.items() if k.startswith(run + "/")]
-            if run in ("copy_partial",):
-                mine = [f"{r['copy/in place (partial)']:.2f}x of in place"]
-            if run.startswith("prefect_"):
-                plain = run.removeprefix("prefect_")
-                mine.append(f"{r[f'prefect/plain ({plain})']:.2f}x of plain")
-            lines.append(
-                f"| {name} | {fmt} | {run} | {value['seconds']:.2f} | {'; '.join(mine)} "
-                f"| {value['peak_mb']:.0f} |"
-            )
+        cells = [*key.split("/"), f"{s['bare_full']['seconds']:.2f}" if "bare_full" in s else ""]
+        for _, run, ratio in shown:
+            if run not in s:
+                cells.append("")
+                continue
+            wall, cpu = r.get(ratio, 0.0), r.get(ratio + " cpu", 0.0)
+            cells.append(f"{s[run]['seconds']:.2f} ({wall:.2f}x; CPU {cpu:.2f}x)")
+        runs = [k for k in s if not k.startswith("bare_")]
+        cells.append(f"{max(s[k]['peak_mb'] for k in runs):.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -250,10 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         help="distributions also run with the default checks (all run with the checks off)",
     )
     parser.add_argument("--no-copy", action="store_true")
+    parser.add_argument("--no-off", action="store_true", help="skip the runs with the checks off")
     parser.add_argument("--tag", default="", help="added to the results file's name")
     parser.add_argument(
         "--baseline", help="src/ of another checkout (e.g. the commit before): its runs beside"
     )
+    parser.add_argument("--baseline-for", default="standard", help="distributions it runs on")
     args = parser.parse_args(argv)
     jobs = [(d, "csv") for d in args.distributions.split(",") if d]
     jobs += [("standard", f) for f in args.formats.split(",") if f != "csv"]
@@ -275,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
                             esm,
                             prefect if fmt == "csv" and name in args.prefect_for else None,
                             copy=not args.no_copy and fmt == "csv",
-                            checks_off=True,
-                            baseline=args.baseline if fmt == "csv" else None,
+                            checks_off=not args.no_off,
+                            baseline=args.baseline
+                            if fmt == "csv" and name in args.baseline_for.split(",")
+                            else None,
                             checks_on=name in args.checks_for.split(","),
                         )
                     )

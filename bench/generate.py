@@ -63,7 +63,7 @@ COLUMNS = (
 assert sorted(COLUMNS) == sorted(WORKPERIOD.attributes) and COLUMNS[0] == WORKPERIOD.key
 C = {name: i for i, name in enumerate(COLUMNS)}
 
-SIZES = {"10": 10, "10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+SIZES = {"10": 10, "10k": 10_000, "100k": 100_000, "300k": 300_000, "1M": 1_000_000}
 
 BAD_RATE = 0.005
 CHANGED_RATE = 0.01

@@ -2,8 +2,9 @@
 
 Each test states a rule the way a person reads it (one row at a time, plain ``str`` methods and
 ``datetime``) and checks that the engine (polars expressions over whole columns) finds exactly the
-same: validation's reasons in order, the comparison's partition, the CSV reader's rows and line
-numbers. The values are hostile on purpose: line breaks, quotes, the delimiter, formulas,
+same: validation's reasons in order, the comparison's partition (also against a previous run read
+back from its sidecar), the change list, the output and archive JSON, the CSV reader's rows and
+line numbers. The values are hostile on purpose: line breaks, quotes, the delimiter, formulas,
 non-ASCII, blanks, missing fields, repeated and look-alike row IDs.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -19,9 +21,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hr_connector import publish
+from hr_connector.changes import list_changes
 from hr_connector.compare import compare
 from hr_connector.params import parse_params
-from hr_connector.previous_run import PreviousRun
+from hr_connector.previous_run import PreviousRun, sidecar_meta, write_sidecar
 from hr_connector.readers import read_table
 from hr_connector.records import Table, no_reasons
 from hr_connector.rules import parse_date
@@ -154,17 +158,16 @@ def _versions(draw: st.DrawFn) -> tuple[dict[str, list[str | None]], dict[str, l
 
 
 @settings(max_examples=300, deadline=None)
-@given(versions=_versions(), blocked=st.sets(st.integers(0, 7)))
+@given(versions=_versions(), blocked=st.sets(st.integers(0, 7)), from_sidecar=st.booleans())
 def test_comparison_equals_the_partition_stated_row_by_row(
-    versions: tuple[Version, Version], blocked: set[int]
+    versions: tuple[Version, Version], blocked: set[int], from_sidecar: bool
 ) -> None:
+    """Also with the previous run read lazily from its sidecar, as a partial run reads it."""
     before, now = versions
     columns = ["row_id", "title_id", "org_unit_id"]
     schema = run_schema(parse_params(base_raw()))
     table = Table.of("t.csv", columns, [[k, *v] for k, v in now.items()])
-    previous = PreviousRun(
-        Table.of("a", columns, [[k, *v] for k, v in before.items()]).frame, "row_id"
-    )
+    previous = _previous(columns, before, from_sidecar)
     blocked = {i for i in blocked if i < len(now)}
     reasons = pl.DataFrame(
         {"row": sorted(blocked), "code": "x", "column": "", "detail": ""},
@@ -183,6 +186,95 @@ def test_comparison_equals_the_partition_stated_row_by_row(
     ]
     assert cs.unchanged == len(valid) - len(cs.new) - len(cs.changed)
     assert cs.removed.to_list() == sorted(set(before) - set(now))
+
+
+def _previous(columns: list[str], before: Version, from_sidecar: bool) -> PreviousRun:
+    """The previous run in memory, or written as a sidecar and scanned back from it."""
+    frame = Table.of("a", columns, [[k, *v] for k, v in before.items()]).frame
+    if not from_sidecar:
+        return PreviousRun(frame, "row_id")
+    buffer = io.BytesIO()
+    write_sidecar(buffer, frame.lazy(), sidecar_meta("a", "e", "row_id"))
+    return PreviousRun(pl.scan_parquet(io.BytesIO(buffer.getvalue())), "row_id")
+
+
+@settings(max_examples=200, deadline=None)
+@given(versions=_versions(), from_sidecar=st.booleans())
+def test_change_list_equals_the_changes_stated_row_by_row(
+    versions: tuple[Version, Version], from_sidecar: bool
+) -> None:
+    """Every new and removed row ID, and per changed row every column whose value differs
+    (a missing value and "" alike), old and new value as text."""
+    before, now = versions
+    columns = ["row_id", "title_id", "org_unit_id"]
+    schema = run_schema(parse_params(base_raw()))
+    table = Table.of("t.csv", columns, [[k, *v] for k, v in now.items()])
+    previous = _previous(columns, before, from_sidecar)
+    changes = list_changes(table, compare(table, no_reasons(), schema, previous), schema, previous)
+
+    expected = sorted(
+        (k, c, before[k][i] or "", now[k][i] or "")
+        for k in set(now) & set(before)
+        for i, c in enumerate(columns[1:])
+        if (now[k][i] or "") != (before[k][i] or "")
+    )
+    got = changes.changed.select("row_id", "column", "old_value", "new_value").rows()
+    assert sorted(got) == expected
+    assert changes.new.get_column("row_id").to_list() == sorted(set(now) - set(before))
+    assert changes.removed.get_column("row_id").to_list() == sorted(set(before) - set(now))
+
+
+_json_value = st.one_of(
+    st.none(),
+    st.lists(
+        st.sampled_from(
+            ["a", '"', "\\", "\n", "é", "\x00", "\x1f", ",", "{", "}", ":", "null", "😀"]
+        ),
+        max_size=4,
+    ).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), width=st.integers(1, 4), guid_is_key=st.booleans())
+def test_output_and_archive_json_equal_the_rows_stated_one_by_one(
+    data: st.DataObject, width: int, guid_is_key: bool
+) -> None:
+    """The archive holds every row, the output the picked rows with the row ID added under the
+    GUID field; each row an object of its present fields in column order, one per line."""
+    names = ["k", "a", 'b"', "null", "é"]
+    columns = data.draw(
+        st.lists(st.sampled_from(names), min_size=width, max_size=width, unique=True)
+    )
+    rows = data.draw(st.lists(st.lists(_json_value, min_size=width, max_size=width), max_size=9))
+    picked = sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0)))) if rows else [])
+    key, guid = columns[0], (columns[0] if guid_is_key else "objectGUID")
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
+    output, archive = io.BytesIO(), io.BytesIO()
+    slice_before, publish.SLICE = publish.SLICE, 4  # rows held back across slices
+    try:
+        publish._write_rows_and_archive(
+            [output, archive], frame, pl.Series(picked, dtype=pl.UInt32), key, guid
+        )
+    finally:
+        publish.SLICE = slice_before
+
+    def present(row: list[str | None]) -> dict[str, str]:
+        return {c: v for c, v in zip(columns, row, strict=True) if v is not None}
+
+    def with_guid(row: list[str | None]) -> dict[str, str]:
+        fields = present(row)
+        if row[0] is not None:
+            fields[guid] = row[0]
+        return fields
+
+    expected_output = [with_guid(rows[i]) for i in picked]
+    for written, expected in ((archive, [present(r) for r in rows]), (output, expected_output)):
+        text = written.getvalue().decode("utf-8")
+        decoded = json.loads(text)
+        assert decoded == expected
+        assert [list(r) for r in decoded] == [list(r) for r in expected]  # key order
+        assert text.count("\n") == len(expected) + (2 if expected else 1)  # a row a line
 
 
 _cell = st.text(

@@ -199,7 +199,11 @@ def list_changes(
     )
     changed = _changed_lines(frame, changeset, schema, previous, ident, shown)
     removed_ids = pl.DataFrame({previous.key: changeset.removed})
-    gone = previous.rows.join(removed_ids, on=previous.key, how="semi", maintain_order="left")
+    gone = (
+        previous.rows.lazy()
+        .join(removed_ids.lazy(), on=previous.key, how="semi", maintain_order="left")
+        .collect(engine="streaming")
+    )
 
     def before(c: str) -> pl.Expr:
         return pl.col(c) if c in previous.columns else pl.lit(None, pl.String)
@@ -240,10 +244,15 @@ def _changed_lines(
         columns = list(schema.change_columns)
     else:
         columns = table_columns + sorted(set(previous.columns) - set(table_columns))
-    before = previous.rows.select(pl.all().name.suffix(_OLD))
-    joined = taken(frame, changeset.changed).join(
-        before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left"
+    rows = taken(frame, changeset.changed)
+    changed_ids = rows.lazy().select(pl.col(key).alias(previous.key))
+    before = (
+        previous.rows.lazy()
+        .join(changed_ids, on=previous.key, how="semi")
+        .select(pl.all().name.suffix(_OLD))
+        .collect(engine="streaming")
     )
+    joined = rows.join(before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left")
 
     def new(c: str) -> pl.Expr:
         return pl.col(c) if c in table_columns else pl.lit(None, pl.String)
@@ -256,7 +265,7 @@ def _changed_lines(
     def identity_value(c: str) -> pl.Expr:  # the file's value where it has one, else the archive's
         return pl.when(new(c).fill_null("") != "").then(new(c)).otherwise(old(c))
 
-    base = joined.with_columns(
+    base = joined.lazy().with_columns(
         pl.col(key).alias("row_id"),
         pl.col(_POS).alias("position"),
         *_identity(ident, identity_value, shown),
@@ -278,7 +287,8 @@ def _changed_lines(
     ]
     if not parts:
         return _lines(pl.DataFrame(schema={"row_id": pl.String}))
-    return pl.concat(parts).sort("row_id", "\x00order").drop("\x00order")
+    # lazy: each column's lines take only the rows where it changed, and only what they show
+    return pl.concat(parts).sort("row_id", "\x00order").drop("\x00order").collect()
 
 
 def describe(row: RowChange) -> str:

@@ -100,22 +100,24 @@ def compare(
     new = joined.filter(~hit).get_column(_ROW)
     changed = joined.filter(hit & pl.col("\x00differs")).get_column(_ROW)
     unchanged = joined.height - len(new) - len(changed)
-    present = table.frame.select(pl.col(key).alias(previous.key))
-    gone = previous.rows.select(previous.key).join(present, on=previous.key, how="anti")
-    removed = gone.get_column(previous.key).sort().alias("removed")
+    present = table.frame.lazy().select(pl.col(key).alias(previous.key))
+    gone = previous.rows.lazy().select(previous.key).join(present, on=previous.key, how="anti")
+    removed = gone.collect(engine="streaming").get_column(previous.key).sort().alias("removed")
     rows = pl.concat([new, changed])
     digest = changeset_digest(schema.data_type, "partial", table.frame, key, rows, removed)
     return Changeset("partial", new, changed, unchanged, removed, digest)
 
 
-def _fingerprints(frame: pl.DataFrame, key: str, columns: list[str]) -> pl.DataFrame:
-    """(row ID, fingerprint of the compared values) of ``frame``; a value it lacks and ``""``
-    count alike, as do a missing value and ``""``."""
+def _fingerprints(frame: pl.DataFrame | pl.LazyFrame, key: str, columns: list[str]) -> pl.DataFrame:
+    """(row ID, fingerprint of the compared values) of ``frame`` (streamed when lazy); a value
+    it lacks and ``""`` count alike, as do a missing value and ``""``."""
+    present = frame.lazy().collect_schema().names()
     values = [
-        (pl.col(c) if c in frame.columns else pl.lit(None, pl.String)).fill_null("").alias(c)
+        (pl.col(c) if c in present else pl.lit(None, pl.String)).fill_null("").alias(c)
         for c in columns
     ]
-    return frame.select(pl.col(key), pl.struct(values).hash().alias(_HIT))
+    hashed = frame.lazy().select(pl.col(key), pl.struct(values).hash().alias(_HIT))
+    return hashed.collect(engine="streaming")
 
 
 def joined_with_previous(
@@ -152,15 +154,17 @@ def changeset_digest(
     """
     h = hashlib.sha256(b"changeset-v3")
     _framed(h, b"H", orjson.dumps([data_type, run_type, frame.columns, len(rows), len(removed)]))
-    chosen = taken(frame.with_row_index(_ROW), rows.sort())
+    order = rows.sort()
     if key is not None and key in frame.columns:
-        chosen = chosen.sort(pl.col(key).fill_null(""), _ROW)
-    for tag, part in ((b"T", chosen.drop(_ROW)), (b"R", pl.DataFrame({"r": removed}))):
-        for start in range(0, max(part.height, 1), _SLICE):  # bounded memory
-            buffer = io.BytesIO()
-            part.slice(start, _SLICE).write_csv(
-                buffer, quote_style="always", null_value="\x00", line_terminator="\n"
+        ids = frame.get_column(key).gather(order).fill_null("")
+        order = pl.DataFrame({"k": ids, "r": order}).sort("k", "r").get_column("r")
+    for tag, part, at in ((b"T", frame, order), (b"R", pl.DataFrame({"r": removed}), None)):
+        for start in range(0, max(len(part) if at is None else len(at), 1), _SLICE):
+            buffer = io.BytesIO()  # a slice at a time: bounded memory
+            chosen = (
+                part.slice(start, _SLICE) if at is None else taken(part, at.slice(start, _SLICE))
             )
+            chosen.write_csv(buffer, quote_style="always", null_value="\x00", line_terminator="\n")
             _framed(h, tag, buffer.getvalue())
     return "sha256:" + h.hexdigest()[:32]
 

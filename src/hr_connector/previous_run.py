@@ -67,15 +67,21 @@ def sidecar_path(folder: Path, data_type: str) -> Path:
 
 @dataclass(frozen=True)
 class PreviousRun:
-    """The rows the last completed run imported (one per row ID), and its archive's hash."""
+    """The rows the last completed run imported (one per row ID), and its archive's hash.
 
-    rows: pl.DataFrame
+    Read from the sidecar, ``rows`` is lazy: a step reads only the columns and rows it needs
+    (compare: a fingerprint per row; the change list: the changed and removed rows) from the
+    sidecar held open in ``source``, not a second copy of the whole table.
+    """
+
+    rows: pl.DataFrame | pl.LazyFrame
     key: str
     archive_sha256: str = ""
+    source: IO[bytes] | None = None
 
     @property
     def columns(self) -> list[str]:
-        return self.rows.columns
+        return self.rows.lazy().collect_schema().names()
 
     @classmethod
     def empty(cls, key: str) -> PreviousRun:
@@ -89,9 +95,9 @@ class HashingWriter:
         self.fh = fh
         self.sha256 = hashlib.sha256()
 
-    def write(self, data: bytes | memoryview) -> None:
-        self.fh.write(data)
+    def write(self, data: bytes | memoryview) -> int:
         self.sha256.update(data)
+        return self.fh.write(data)
 
     def hexdigest(self) -> str:
         return self.sha256.hexdigest()
@@ -142,15 +148,13 @@ def read_previous(
     wanted = sidecar_meta(archive_sha, errors_sha, key)[META_KEY]
     if meta is not None and json.dumps(meta) == wanted:
         try:
-            with door.readable(sidecar_path(folder, data_type)) as name:
-                schema = pl.read_parquet_schema(name)
-                picked = (
-                    None
-                    if columns is None
-                    else [c for c in dict.fromkeys([key, *columns]) if c in schema]
-                )
-                rows = pl.read_parquet(name, columns=picked)
-            return PreviousRun(rows, key, archive_sha)
+            source = door.open_read(sidecar_path(folder, data_type))
+            name = f"/proc/self/fd/{source.fileno()}"
+            schema = pl.read_parquet_schema(name)
+            rows = pl.scan_parquet(name)
+            if columns is not None:
+                rows = rows.select(c for c in dict.fromkeys([key, *columns]) if c in schema)
+            return PreviousRun(rows, key, archive_sha, source)
         except (pl.exceptions.PolarsError, OSError):
             pass  # rebuilt below
     rows = rebuild(door, archive, error_archive_path(folder, data_type), data_type, key)
@@ -303,7 +307,7 @@ def imported_column(
     )
     if previous is None:
         return None
-    rows = previous.rows
+    rows = previous.rows.lazy().collect()
     if column not in rows.columns:
         return pl.Series(column, [None] * rows.height, dtype=pl.String)
     return rows.get_column(column)

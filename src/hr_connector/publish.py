@@ -10,64 +10,108 @@ set. An interrupted run changes no archive and removes any earlier output, so th
 never import stale rows twice.
 
 Every JSON file is an array with one row per line; a row is an object of the file's own columns
-in the file's order, values as text, a field the record lacks left out (never ``null``). The rows
-are serialised by polars a slice at a time (:func:`write_rows`); the archive's SHA-256 is taken
-from the bytes as they are written, so the sidecar is tied to it without reading it again.
+in the file's order, values as text, a field the record lacks left out (never ``null``). Each row
+is serialised once, by polars, a slice at a time (:func:`json_lines`): the output's line is the
+archive's with the row ID added. Every SHA-256 is taken from the bytes as they are written, so
+the sidecar is tied to the archive without reading it again.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
 import polars as pl
 
 from hr_connector.compare import Changeset
 from hr_connector.previous_run import HashingWriter, sidecar_meta, write_sidecar
-from hr_connector.records import Table, english_texts, valid_mask
+from hr_connector.records import Table, blocked_rows, english_texts, taken, valid_mask
 from hr_connector.schemas import RunSchema
-from hr_connector.workdir import WorkDir, commit, remove, write_staged
+from hr_connector.workdir import (
+    WorkDir,
+    commit,
+    remove,
+    write_staged,
+    write_staged_together,
+)
 
 log = logging.getLogger("hr_connector.publish")
 
 #: Rows serialised at a time (bounded memory).
-SLICE = 100_000
+SLICE = 50_000
 
 
-def write_rows(out: Any, frame: pl.DataFrame, pick: Any = None) -> None:
-    """``frame`` as a JSON array, one object per line, null fields left out; ``pick``: which
-    rows of each slice go out, and how (the output's rows and row ID), None: all as they are."""
-    out.write(b"[")
-    first = True
+class _Array:
+    """A JSON array written one line per row: ``[``, the rows joined by ``,\\n``, ``]``; each
+    slice's last line is held back until the next one shows whether a comma follows it."""
+
+    def __init__(self, out: HashingWriter) -> None:
+        self.out, self.held = out, b""
+        out.write(b"[")
+
+    def add(self, lines: pl.Series) -> None:
+        if not len(lines):
+            return
+        self.out.write(self.held + (b",\n" if self.held else b"\n"))
+        lines.head(-1).to_frame().write_csv(
+            self.out, include_header=False, quote_style="never", line_terminator=",\n"
+        )
+        self.held = lines[-1].encode()
+
+    def close(self) -> str:
+        self.out.write(self.held + b"\n]\n" if self.held else b"]\n")
+        return self.out.hexdigest()
+
+
+def json_lines(part: pl.DataFrame) -> pl.Series:
+    """Each row of ``part`` as a JSON object of its columns in order, a null field left out.
+
+    polars writes every column (a null as ``null``); a null field is then cut out of the rows
+    that have it: in JSON text a ``"name":null`` member can only stand between ``{`` or ``,``
+    and ``,`` or ``}``, because a quote inside a string is always escaped.
+    """
+    lines = part.select(pl.struct(pl.all()).struct.json_encode()).to_series()
+    for column in (c for c in part.columns if part.get_column(c).null_count()):
+        member = orjson.dumps(column).decode() + ":null"
+        line = pl.lit(lines)
+        cut = (
+            line.str.replace("," + member, "", literal=True)
+            .str.replace("{" + member + ",", "{", literal=True)
+            .str.replace("{" + member + "}", "{}", literal=True)
+        )
+        lines = part.select(pl.when(pl.col(column).is_null()).then(cut).otherwise(line)).to_series()
+    return lines
+
+
+def _write_rows_and_archive(
+    handles: list[IO[bytes]], frame: pl.DataFrame, output: pl.Series, key: str, guid_field: str
+) -> tuple[str, str]:
+    """The output (the rows ``output`` picks, the row ID added under ``guid_field``) and the
+    archive (every row) in one pass: each row is serialised once; their SHA-256s."""
+    rows, archive = _Array(HashingWriter(handles[0])), _Array(HashingWriter(handles[1]))
+    wanted = pl.Series(output).cast(pl.UInt32)
+    picked = pl.int_range(0, frame.height, dtype=pl.UInt32, eager=True).is_in(wanted.implode())
     for start in range(0, frame.height, SLICE):
         part = frame.slice(start, SLICE)
-        if pick is not None:
-            part = pick(part, start)
-            if not part.height:
-                continue
-        lines = _json_lines(part)
-        out.write(b"\n" if first else b",\n")
-        out.write(lines)
-        first = False
-    out.write(b"]\n" if first else b"\n]\n")
-
-
-def _json_lines(part: pl.DataFrame) -> memoryview:
-    """The rows of ``part`` as JSON objects joined by ``,\\n`` (no trailing line break).
-
-    polars writes every column (a null as ``null``); a null field is then cut out: in JSON text a
-    ``"name":null`` member can only stand between ``{`` or ``,`` and ``,`` or ``}``, because a
-    quote inside a string is always escaped.
-    """
-    buffer = io.BytesIO()
-    part.write_ndjson(buffer)
-    data = buffer.getvalue()
-    for column in (c for c in part.columns if part.get_column(c).null_count()):
-        data = _without_null(data, column)
-    return memoryview(data.replace(b"\n", b",\n"))[:-2]  # no copy for the last ",\n"
+        lines = json_lines(part)
+        archive.add(lines)
+        chosen = picked.slice(start, SLICE)
+        if guid_field != key:  # the row ID added as the last member (a null one left out)
+            added = part.select(
+                pl.struct(pl.col(key).alias(guid_field)).struct.json_encode().str.slice(1)
+            ).to_series()
+            line = pl.lit(lines)
+            lines = pl.select(
+                pl.when(pl.lit(part.get_column(key)).is_null())
+                .then(line)
+                .when(line == "{}")
+                .then("{" + added)
+                .otherwise(line.str.head(-1) + "," + added)
+            ).to_series()
+        rows.add(lines.filter(chosen))
+    return rows.close(), archive.close()
 
 
 def _without_null(data: bytes, name: str) -> bytes:
@@ -75,18 +119,6 @@ def _without_null(data: bytes, name: str) -> bytes:
     member = orjson.dumps(name) + b":null"
     data = data.replace(b"," + member, b"").replace(b"{" + member + b",", b"{")
     return data.replace(b"{" + member + b"}", b"{}")
-
-
-def output_rows(table: Table, rows: pl.Series, key: str, guid_field: str) -> Any:
-    """What :func:`write_rows` picks from each slice for the output: the rows to import (``rows``)
-    with the file's own columns plus the row ID under ``guid_field``."""
-    wanted = valid_mask(pl.DataFrame({"row": rows}), len(table)).not_()
-
-    def pick(part: pl.DataFrame, start: int) -> pl.DataFrame:
-        chosen = part.filter(wanted.slice(start, part.height))
-        return chosen.with_columns(pl.col(key).alias(guid_field))
-
-    return pick
 
 
 def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.DataFrame:
@@ -98,16 +130,25 @@ def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.Da
         .agg(pl.struct("code", "column", "detail", "message").alias("reasons"))
         .sort("row")
     )
-    frame = table.frame.with_columns(table.position_texts().alias("\x00position"))
-    frame = frame.with_row_index("\x00row").join(
-        listed, left_on="\x00row", right_on="row", how="inner", maintain_order="left"
+    rows = listed.get_column("row")  # only the blocked rows are taken from the table
+    positions = pl.select(table.position_texts()).to_series().gather(rows)
+    frame = taken(table.frame, rows).with_columns(
+        positions.alias("\x00position"), listed.get_column("reasons").alias("\x00reasons")
     )
     row_id = pl.col(key_column) if key_column in table.columns else pl.lit(None, pl.String)
     return frame.select(
         row_id.fill_null("").alias("row_id"),
         pl.col("\x00position").alias("position"),
-        "reasons",
+        pl.col("\x00reasons").alias("reasons"),
     )
+
+
+def _write_array(out: HashingWriter, frame: pl.DataFrame) -> str:
+    """``frame``'s rows as a JSON array, one per line, a slice at a time; its SHA-256."""
+    array = _Array(out)
+    for start in range(0, frame.height, SLICE):
+        array.add(json_lines(frame.slice(start, SLICE)))
+    return array.close()
 
 
 def publish_completed(
@@ -121,44 +162,34 @@ def publish_completed(
     """Stage and commit the five files; their SHA-256 by name (``output``, ``archive``,
     ``errors``: the admin task lists a file it cannot attach with its hash)."""
     key = schema.key_column
-    output = output_rows(table, changeset.output_indices(), key, guid_field)
-    valid = valid_mask(blocked, len(table))
     hashes: dict[str, str] = {}
 
-    def archive(fh: IO[bytes]) -> None:
-        out = HashingWriter(fh)
-        write_rows(out, table.frame)
-        hashes["archive"] = out.hexdigest()
+    def rows_and_archive(handles: list[IO[bytes]]) -> None:
+        output = changeset.output_indices()
+        hashes["output"], hashes["archive"] = _write_rows_and_archive(
+            handles, table.frame, output, key, guid_field
+        )
 
     def errors(fh: IO[bytes]) -> None:
-        out = HashingWriter(fh)
-        write_rows(
-            out, table.frame, lambda part, start: part.filter(~valid.slice(start, part.height))
-        )
-        hashes["errors"] = out.hexdigest()
+        rows = taken(table.frame, blocked_rows(blocked))  # only the blocked rows are taken
+        hashes["errors"] = _write_array(HashingWriter(fh), rows)
 
     def reasons(fh: IO[bytes]) -> None:
-        write_rows(fh, error_entries(table, blocked, key))
+        _write_array(HashingWriter(fh), error_entries(table, blocked, key))
 
     def sidecar(fh: IO[bytes]) -> None:
-        imported = table.frame.lazy().filter(pl.lit(valid))
+        imported = table.frame.lazy().filter(pl.lit(valid_mask(blocked, len(table))))
         write_sidecar(fh, imported, sidecar_meta(hashes["archive"], hashes["errors"], key))
 
-    def rows_to_import(fh: IO[bytes]) -> None:
-        out = HashingWriter(fh)
-        write_rows(out, table.frame, output)
-        hashes["output"] = out.hexdigest()
-
-    writers: list[tuple[Path, Any]] = [
-        (workdir.output, rows_to_import),
-        (workdir.archive, archive),
-        (workdir.error_archive, errors),
-        (workdir.error_reasons, reasons),
-        (workdir.archive_sidecar, sidecar),
-    ]
     staged: list[tuple[Path, Path]] = []
     try:
-        for final, write in writers:
+        finals = [workdir.output, workdir.archive]
+        staged += zip(write_staged_together(finals, rows_and_archive), finals, strict=True)
+        for final, write in (
+            (workdir.error_archive, errors),
+            (workdir.error_reasons, reasons),
+            (workdir.archive_sidecar, sidecar),
+        ):
             staged.append((write_staged(final, write), final))
     except BaseException:
         for tmp, _ in staged:

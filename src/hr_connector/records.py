@@ -92,22 +92,6 @@ def no_reasons() -> pl.DataFrame:
     return pl.DataFrame(schema=REASONS_SCHEMA)
 
 
-def reasons_frame(
-    rows: Sequence[int], code: str, column: str = "", details: Sequence[str] | None = None
-) -> pl.DataFrame:
-    """A reasons frame of one code (the readers' few structural problems)."""
-    n = len(rows)
-    return pl.DataFrame(
-        {
-            "row": rows,
-            "code": [code] * n,
-            "column": [column] * n,
-            "detail": list(details) if details is not None else [""] * n,
-        },
-        schema=REASONS_SCHEMA,
-    )
-
-
 def concat_reasons(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
     """Reasons frames one after the other; each row's reasons keep the order they were found in."""
     parts = [

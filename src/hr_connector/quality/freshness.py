@@ -10,12 +10,12 @@ the check says so instead of passing the file.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from pathlib import Path
 
 from hr_connector.errors import RunInterrupted
+from hr_connector.previous_run import file_sha256
 from hr_connector.quality import kept
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import QualitySettings
@@ -100,14 +100,6 @@ def file_age(name: str, mtime: float, now: float, limit: float) -> RunInterrupte
     return None
 
 
-def file_sha256(workdir: WorkDir, source: Path) -> str:
-    h = hashlib.sha256()
-    with kept.door_for(source.parent, workdir.door).open_read(source) as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def check_file(
     settings: QualitySettings, workdir: WorkDir, source: Path, now: float | None = None
 ) -> list[CheckRun]:
@@ -123,7 +115,7 @@ def check_file(
     if settings.on("same_file"):
         run = CheckRun("same_file", settings.level("same_file"))
         previous = kept.read(workdir.archive_dir, workdir.data_type, workdir.door)
-        digest = run.sha256 = file_sha256(workdir, source)
+        digest = run.sha256 = file_sha256(kept.door_for(source.parent, workdir.door), source)
         if previous.get("sha256") == digest:
             last, at = str(previous.get("file", "")), str(previous.get("completed_at", ""))
             _found(run, SameFileAgain(source.name, digest, last, at))
