@@ -157,10 +157,10 @@ def read_previous(
             return PreviousRun(rows, key, archive_sha, source)
         except (pl.exceptions.PolarsError, OSError):
             pass  # rebuilt below
-    rows = rebuild(door, archive, error_archive_path(folder, data_type), data_type, key)
+    rebuilt = rebuild(door, archive, error_archive_path(folder, data_type), data_type, key)
     if columns is not None:
-        rows = rows.select(c for c in dict.fromkeys([key, *columns]) if c in rows.columns)
-    return PreviousRun(rows, key, archive_sha)
+        rebuilt = rebuilt.select(c for c in dict.fromkeys([key, *columns]) if c in rebuilt.columns)
+    return PreviousRun(rebuilt, key, archive_sha)
 
 
 def rebuild(door: Door, archive: Path, errors: Path, data_type: str, key: str) -> pl.DataFrame:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import orjson
 import polars as pl
@@ -56,7 +56,10 @@ class _Array:
             return
         self.out.write(self.held + (b",\n" if self.held else b"\n"))
         lines.head(-1).to_frame().write_csv(
-            self.out, include_header=False, quote_style="never", line_terminator=",\n"
+            cast(IO[bytes], self.out),  # polars only calls write()
+            include_header=False,
+            quote_style="never",
+            line_terminator=",\n",
         )
         self.held = lines[-1].encode()
 
