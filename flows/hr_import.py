@@ -70,14 +70,12 @@ class RunNotCompleted(ExpectedStop):
 
 @dataclass
 class FlowRun:
-    """What :func:`opened_flow_run` gives the flow's body: the run for the sequence, or None when
-    the flow run ended before its first step (the result says why)."""
+    """The flow run's sequence run, or None with the result when it ended before its first step."""
 
     run: ImportRun | None = None
     result: ImportResult | None = None
 
     def final_state(self) -> State[Any]:
-        """Completed with the typed result; Failed with the reason when the run did not import."""
         result = self.run.result if self.run is not None else self.result
         assert result is not None
         message = state_message(result)

@@ -22,6 +22,7 @@ from hr_connector.runner import run_plain
 from hr_connector.steps import PLAIN_STEPS
 
 from conftest import base_raw, place
+from run_helpers import run_import
 
 
 def slow_steps(seconds: float) -> Any:
@@ -59,7 +60,6 @@ def test_on_a_terminal_a_live_line_shows_step_rows_and_rate(
     params = parse_params(base_raw(webapi_url=esm.url))
     screen = Terminal()
     with progress.watching(slow_steps(0.8), screen) as steps:
-        from hr_connector.pipeline import run_import
         from hr_connector.sinks import make_sink
         from hr_connector.texts import Translations
         from hr_connector.workdir import WorkDir

@@ -3,8 +3,7 @@
 - the steps themselves, plain or as Prefect tasks, are :mod:`hr_connector.steps`;
 - :class:`ImportRun`: one step method per call of the sequence (it calls the injected step and
   keeps what the admin task needs), the run lock, the decision and the admin task;
-- :func:`started`: the run around the sequence (retry record, lock, a dry run's download);
-  :func:`run_import` runs the sequence in it.
+- :func:`started`: the run around the sequence (retry record, lock, a dry run's download).
 
 Data flows one way; no step reaches back into an earlier one. Any :class:`ConnectorError` a step
 raises before the decision becomes the run's interruption (:meth:`ImportRun.deciding`): the stale
@@ -116,15 +115,6 @@ def started(
             if params.dry_run:  # its SFTP download went to a scratch folder
                 fetch_mod.discard_dry_run_copy(run.source)
         delivery.hold_until_exit(whole_run)
-
-
-def run_import(
-    params: ConnectorParams, workdir: WorkDir, sink: report.ReportSink, steps: Steps = PLAIN_STEPS
-) -> ImportResult:
-    """One run of the sequence, without a log file; never raises a ConnectorError."""
-    with started(params, workdir, sink, steps) as run:
-        hr_import(run)
-    return run.result
 
 
 @dataclass

@@ -161,7 +161,7 @@ def report_unusable_parameters(
         with logged(wd, debug=False):
             from hr_connector.clients import esm
 
-            file_kept_task(result, tasks, esm.sink_for(settings), wd)
+            file_report(result, tasks[1], esm.sink_for(settings), PLAIN_STEPS, wd, own=tasks[0])
     return result
 
 
@@ -213,19 +213,12 @@ def keep_interruption_task(
     return own, task
 
 
-def file_kept_task(
-    result: ImportResult, tasks: tuple[AdminTask, AdminTask], sink: report.ReportSink, wd: WorkDir
-) -> None:
-    """File a kept admin task; a failure is recorded on the result (the decision stands)."""
-    own, task = tasks
-    file_report(result, task, sink, PLAIN_STEPS, wd, own=own)
-
-
 def file_interruption_task(
     result: ImportResult, wd: WorkDir, language: str, file: str, sink: report.ReportSink
 ) -> None:
     """The admin task of a run that ended before reading a file: keep it, then file it."""
-    file_kept_task(result, keep_interruption_task(result, wd, language, file), sink, wd)
+    own, task = keep_interruption_task(result, wd, language, file)
+    file_report(result, task, sink, PLAIN_STEPS, wd, own=own)
 
 
 def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:
