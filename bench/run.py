@@ -13,8 +13,8 @@ the subprocess around the measured call, so interpreter start-up and imports are
 
 * bare read: a ``csv.reader`` pass over the CSV; ``orjson.loads`` and ``json.load`` of the JSON;
   ``lxml.etree.iterparse`` over the XML, clearing each element and dropping finished siblings;
-* full: ``pipeline.run_import`` with the plain steps and ``LocalOnlySink``, in a fresh working
-  directory;
+* full: ``pipeline.hr_import`` in ``pipeline.started``, plain steps, ``LocalOnlySink``, in a
+  fresh working directory;
 * partial: the same on the next-day file, after an untimed full run of the day before;
 * partial + Prefect: that partial run through ``flows.hr_import.run_flow`` against a
   ``prefect server start`` launched here on a free loopback port (own ``PREFECT_HOME``, stopped at
@@ -124,14 +124,14 @@ def connector_run(engine: str, workdir: str, fmt: str, run_type: str) -> dict[st
     raw = raw_params(fmt, run_type)
     out: dict[str, Any] = {}
     if engine == "plain":
-        from hr_connector.pipeline import PLAIN_STEPS, run_import
+        from hr_connector.pipeline import hr_import, started
         from hr_connector.workdir import WorkDir
 
         params = parse_params(raw)
         began = time.perf_counter()
-        result = run_import(
-            params, WorkDir(Path(workdir), "1", "workperiod"), LocalOnlySink(), PLAIN_STEPS
-        )
+        with started(params, WorkDir(Path(workdir), "1", "workperiod"), LocalOnlySink()) as run:
+            hr_import(run)
+        result = run.result
     elif engine == "run_plain":
         params = parse_params(raw)
         began = time.perf_counter()

@@ -1,26 +1,28 @@
 """The Prefect flows that run the import, one per data type, so the Prefect UI shows which one ran.
 
-Each flow's run is :func:`hr_connector.pipeline.hr_import` (the sequence, read it there)
-with the Prefect task wrappers (:func:`hr_connector.tasks.prefect_steps`): every step is a task
-run in the UI. Around it, :func:`import_body` takes the per-run overrides, refuses a deployment's
-unusable working directory, resolves secret references, applies the admin's decision on a
-stopped run (:mod:`hr_connector.approval`) and turns the result into the flow run's state;
-:func:`hr_connector.runner.execute` adds the run's log file (``<taskid>_log.txt``, secrets
-redacted) and artifacts. An interrupted run (missing file, update limit, …) ends **Failed** with a
-message that says what to fix, so an operator can fix the file and rerun. A *deployment* run
-stopped by a limit first suspends, waiting for the admin's decision in the UI. The typed
-:class:`ImportResult` is the Completed state's result, and rides on the Failed state's exception
-(:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
+A flow's body is the sequence, :func:`hr_connector.pipeline.hr_import` (read it there), with the
+Prefect task wrappers (:func:`hr_connector.tasks.prefect_steps`): every step is a task run in the
+UI. Around it, :func:`opened_flow_run` takes the per-run overrides, refuses a deployment's
+unusable working directory, resolves secret references and applies the admin's decision on a
+stopped run (:mod:`hr_connector.approval`); :func:`hr_connector.runner.opened_run` adds what every
+run needs (log file ``<taskid>_log.txt``, secrets redacted; lock; artifacts). An interrupted run
+(missing file, update limit, …) ends **Failed** with a message that says what to fix. A
+*deployment* run stopped by a limit first suspends, waiting for the admin's decision in the UI.
+The typed :class:`ImportResult` is the Completed state's result, and rides on the Failed state's
+exception (:class:`RunNotCompleted`) otherwise; :func:`run_flow` returns it in both cases.
 
 The deployments' entrypoints are ``hr_connector.flows.hr_import:hr_import_<data type>``. The plain
-mode (the EPE script without a Prefect server) never imports this module, nor Prefect.
+mode (the EPE script without a Prefect server) runs the same sequence
+(:func:`hr_connector.runner.run_plain`) and never imports this module, nor Prefect.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +30,7 @@ from prefect import Flow, flow
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from hr_connector import advice, approval, artifacts, secret_refs
+from hr_connector import advice, approval, artifacts, pipeline, secret_refs
 from hr_connector.errors import ParametersInvalid
 from hr_connector.flows.run_view import (
     ExpectedStop,
@@ -40,8 +42,14 @@ from hr_connector.flows.run_view import (
 )
 from hr_connector.outcome import Decision, ImportResult, Interruption
 from hr_connector.params import parse_params
+from hr_connector.pipeline import ImportRun
 from hr_connector.runlog import register_secrets
-from hr_connector.runner import execute, report_unusable_parameters, secret_strings, state_message
+from hr_connector.runner import (
+    opened_run,
+    report_unusable_parameters,
+    secret_strings,
+    state_message,
+)
 from hr_connector.schemas import SCHEMAS, DataType
 from hr_connector.tasks import prefect_steps
 from hr_connector.workdir import WorkDir
@@ -60,75 +68,92 @@ class RunNotCompleted(ExpectedStop):
         self.result = result
 
 
-def import_body(
+@dataclass
+class FlowRun:
+    """The flow run's sequence run, or None with the result when it ended before its first step."""
+
+    run: ImportRun | None = None
+    result: ImportResult | None = None
+
+    def final_state(self) -> State[Any]:
+        result = self.run.result if self.run is not None else self.result
+        assert result is not None
+        message = state_message(result)
+        if result.decision is Decision.INTERRUPTED or result.report_error:
+            return Failed(message=message, data=RunNotCompleted(message, result))
+        return Completed(message=message, data=result)
+
+
+@contextlib.contextmanager
+def opened_flow_run(
     data_type: DataType,
     params: dict[str, Any],
     workdir: str,
     task_id: str,
     overrides: Mapping[str, Any],
-) -> State[Any]:
-    """The flow run: ``overrides`` are the flow's per-run parameters (None: not given)."""
+) -> Iterator[FlowRun]:
+    """The Prefect side of a run, around the sequence: the per-run ``overrides`` (None: not
+    given), the deployment's working directory, the secret references, the admin's decision on
+    a stopped run; after it, the wait for that decision (:mod:`hr_connector.approval`)."""
     raw = {"data_type": data_type, **params}
     raw.update({key: value for key, value in overrides.items() if value is not None})
     if raw["data_type"] != data_type:
         raise ValueError(f"this flow imports {data_type}, the parameters say {raw['data_type']}")
+    held = FlowRun()
     with advice.running_under(origin()) as run_origin, logs_in_prefect():
         workdir, refused = deployment_workdir(workdir, run_origin)
         if refused:  # nothing is written anywhere: the path was never chosen
             logging.getLogger("hr_connector.run").error("Run refused: %s", refused)
-            result = ImportResult(
+            held.result = ImportResult(
                 task_id=task_id,
                 data_type=data_type,
                 run_type=str(raw.get("run_type") or "partial"),
                 decision=Decision.INTERRUPTED,
                 interruption=Interruption(case="parameters_invalid", message=refused),
             )
-            return Failed(message=refused, data=RunNotCompleted(refused, result))
-        return _run_and_decide(data_type, raw, workdir, task_id)
-
-
-def _run_and_decide(
-    data_type: DataType, raw: dict[str, Any], workdir: str, task_id: str
-) -> State[Any]:
-    decided, round_ = approval.decision_of_this_run()  # a stopped run the admin resumed
-    if decided is not None and decided.decision == "approve":
-        raw["approved_changeset"] = decided.changeset
-        raw["approved_by"] = decided.who
-    try:
-        resolved = secret_refs.resolve(raw)
-        register_secrets(secret_strings(resolved))
-        parsed = parse_params(resolved)
-    except ParametersInvalid as error:
-        result = report_unusable_parameters(raw, error, Path(workdir), task_id)
-    else:
+            yield held
+            return
+        decided, round_ = approval.decision_of_this_run()  # a stopped run the admin resumed
+        if decided is not None and decided.decision == "approve":
+            raw["approved_changeset"] = decided.changeset
+            raw["approved_by"] = decided.who
+        try:
+            resolved = secret_refs.resolve(raw)
+            register_secrets(secret_strings(resolved))
+            parsed = parse_params(resolved)
+        except ParametersInvalid as error:
+            held.result = report_unusable_parameters(raw, error, Path(workdir), task_id)
+            yield held
+            return
         if decided is not None and decided.decision == "reject":
-            result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
-        else:
-            can_suspend = (
-                parsed.wait_for_approval
-                and not parsed.dry_run
-                and approval.deployment_run() is not None
+            held.result = approval.report_rejection(parsed, Path(workdir), task_id, decided)
+            yield held
+            return
+        can_suspend = (
+            parsed.wait_for_approval
+            and not parsed.dry_run
+            and approval.deployment_run() is not None
+        )
+        steps = prefect_steps(parsed.retry_delays)
+        with (
+            advice.awaiting_decision(flow_run.name if can_suspend else None),
+            opened_run(parsed, Path(workdir), task_id, steps, run_key=flow_run.id) as run,
+        ):
+            held.run = run
+            yield held
+        result = run.result
+        undecided = decided is None or approval.voided(decided, result)
+        if can_suspend and undecided and approval.can_wait(result, parsed.dry_run):
+            wd = WorkDir(Path(workdir), task_id, parsed.data_type)
+            approval.wait_for_decision(
+                result,
+                approval.form_description(
+                    result, artifacts.admin_task_markdown(result, wd), decided
+                ),
+                parsed.approval_timeout_hours,
+                round_ + 1,
+                approval.waiting_message(result, parsed.approval_timeout_hours, decided),
             )
-            with advice.awaiting_decision(flow_run.name if can_suspend else None):
-                steps = prefect_steps(parsed.retry_delays)
-                result = execute(parsed, Path(workdir), task_id, steps, run_key=flow_run.id)
-            undecided = decided is None or approval.voided(decided, result)
-            if can_suspend and undecided and approval.can_wait(result, parsed.dry_run):
-                earlier = decided if decided is not None else None
-                wd = WorkDir(Path(workdir), task_id, parsed.data_type)
-                approval.wait_for_decision(
-                    result,
-                    approval.form_description(
-                        result, artifacts.admin_task_markdown(result, wd), earlier
-                    ),
-                    parsed.approval_timeout_hours,
-                    round_ + 1,
-                    approval.waiting_message(result, parsed.approval_timeout_hours, earlier),
-                )
-    message = state_message(result)
-    if result.decision is Decision.INTERRUPTED or result.report_error:
-        return Failed(message=message, data=RunNotCompleted(message, result))
-    return Completed(message=message, data=result)
 
 
 def _make(data_type: DataType) -> Flow[..., State[Any]]:
@@ -147,7 +172,10 @@ def _make(data_type: DataType) -> Flow[..., State[Any]]:
             "dry_run": dry_run,
             "run_type": run_type,
         }
-        return import_body(data_type, params, workdir, task_id, overrides)
+        with opened_flow_run(data_type, params, workdir, task_id, overrides) as opened:
+            if opened.run is not None:  # None: refused before its first step
+                pipeline.hr_import(opened.run)  # the sequence: each step a task run
+        return opened.final_state()
 
     hr_import.__doc__ = (
         f"Import {data_type} rows from the HR file into the IGA solution.\n\n"

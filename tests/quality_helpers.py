@@ -9,11 +9,11 @@ from typing import Any
 
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
 from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw
+from run_helpers import run_import
 
 WP_COLUMNS = [
     "row_id",

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from hr_connector.outcome import Decision, ImportResult
-from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
+from hr_connector.params import ConnectorParams, parse_params
+from hr_connector.pipeline import hr_import, started
+from hr_connector.report import ReportSink
 from hr_connector.sinks import LocalOnlySink
+from hr_connector.steps import PLAIN_STEPS, Steps
 from hr_connector.workdir import WorkDir
 
 from conftest import ESM_USER, SAMPLES, base_raw, place
@@ -122,6 +124,15 @@ def run_measured(
 def epe(workdir: Path, params: dict[str, Any], **kwargs: Any) -> Proc:
     """IGAConnector.py as the engine runs it: parameters on stdin, cwd = working directory."""
     return run_measured([str(SCRIPT)], cwd=workdir, stdin_text=json.dumps(params) + "\n", **kwargs)
+
+
+def run_import(
+    params: ConnectorParams, workdir: WorkDir, sink: ReportSink, steps: Steps = PLAIN_STEPS
+) -> ImportResult:
+    """One run of the sequence, without a log file."""
+    with started(params, workdir, sink, steps) as run:
+        hr_import(run)
+    return run.result
 
 
 def run_plain(workdir: Path, task_id: str = "3", **raw: Any) -> ImportResult:

@@ -20,11 +20,11 @@ from hr_connector import attachments
 from hr_connector.clients.esm import RestSink, XmlSink
 from hr_connector.outcome import Attachment
 from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
 from hr_connector.workdir import WorkDir
 
 from conftest import REPO, base_raw, place
 from esm_server import StartEsm, make_task, settings_for
+from run_helpers import run_import
 
 MB = 1024 * 1024
 

@@ -11,13 +11,13 @@ import pytest
 
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
 from hr_connector.schemas import SAME_FILE, SCHEMAS, DataTypeSchema
 from hr_connector.sinks import LocalOnlySink
 from hr_connector.texts import Translations
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw
+from run_helpers import run_import
 
 LOCATION = DataTypeSchema(
     name="location",

@@ -41,7 +41,7 @@ from hr_connector import cli, delivery, pipeline
 from hr_connector.door import Door
 from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
-from hr_connector.pipeline import PLAIN_STEPS, run_import
+from hr_connector.pipeline import PLAIN_STEPS
 from hr_connector.runner import run_plain as run_with_report
 from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir, recover, temp_path
@@ -52,6 +52,7 @@ from run_helpers import (
     engine_env,
     epe,
     leftovers,
+    run_import,
     run_plain,
     seed_full_run,
     start_engine,

@@ -14,12 +14,12 @@ from typing import Any
 
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
 from hr_connector.sinks import LocalOnlySink
 from hr_connector.steps import PLAIN_STEPS, Steps
 from hr_connector.workdir import WorkDir
 
 from conftest import base_raw, place
+from run_helpers import run_import
 
 #: the order the flow's body calls its steps (the Prefect task names in the README's table)
 FLOW_ORDER = [

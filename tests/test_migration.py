@@ -612,7 +612,7 @@ import hr_connector.runner
 def execute(*args, **kwargs):
     raise OSError(5, "Input/output error (the disk controller failed)")
 
-hr_connector.runner.execute = execute
+hr_connector.runner.opened_run = execute
 """
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
 from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir, run_lock
 
 from conftest import base_raw, place
+from run_helpers import run_import
 
 FORMATS = ["csv", "json", "xml"]
 TYPES = {"costcenter": (9, 1), "organization": (12, 1), "title": (14, 1), "workperiod": (40, 6)}

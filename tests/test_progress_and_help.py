@@ -18,10 +18,11 @@ import pytest
 
 from hr_connector import cli, progress
 from hr_connector.params import parse_params
-from hr_connector.runner import execute
+from hr_connector.runner import run_plain
 from hr_connector.steps import PLAIN_STEPS
 
 from conftest import base_raw, place
+from run_helpers import run_import
 
 
 def slow_steps(seconds: float) -> Any:
@@ -40,7 +41,7 @@ def test_a_long_step_logs_its_progress(
     monkeypatch.setattr(progress, "LOG_EVERY", 0.2)
     place(workdir, samples / "workperiod" / "workperiod.csv")
     params = parse_params(base_raw(webapi_url=esm.url))
-    execute(params, workdir, "5", slow_steps(0.7))
+    run_plain(params, workdir, "5", slow_steps(0.7))
     log_text = (workdir / "5_log.txt").read_text(encoding="utf-8")
     lines = [line for line in log_text.splitlines() if "Still running: validate-rows" in line]
     assert len(lines) >= 2, log_text
@@ -59,7 +60,6 @@ def test_on_a_terminal_a_live_line_shows_step_rows_and_rate(
     params = parse_params(base_raw(webapi_url=esm.url))
     screen = Terminal()
     with progress.watching(slow_steps(0.8), screen) as steps:
-        from hr_connector.runner import run_import
         from hr_connector.sinks import make_sink
         from hr_connector.texts import Translations
         from hr_connector.workdir import WorkDir

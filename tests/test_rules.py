@@ -14,11 +14,11 @@ from hr_connector import rules
 from hr_connector.errors import DateOrderAmbiguous
 from hr_connector.outcome import ImportResult
 from hr_connector.params import parse_params
-from hr_connector.pipeline import run_import
 from hr_connector.sinks import LocalOnlySink
 from hr_connector.workdir import WorkDir
 
 from conftest import SAMPLES, base_raw
+from run_helpers import run_import
 
 #: Rows of the edited sample whose temporary work period has no end date.
 OPEN_ENDED = ("WP-0020", "WP-0033")

@@ -3,8 +3,7 @@
 - the steps themselves, plain or as Prefect tasks, are :mod:`hr_connector.steps`;
 - :class:`ImportRun`: one step method per call of the sequence (it calls the injected step and
   keeps what the admin task needs), the run lock, the decision and the admin task;
-- :func:`run_import`: one run of the sequence (or, for the retry of a run whose admin task is
-  still to file, only that filing).
+- :func:`started`: the run around the sequence (retry record, lock, a dry run's download).
 
 Data flows one way; no step reaches back into an earlier one. Any :class:`ConnectorError` a step
 raises before the decision becomes the run's interruption (:meth:`ImportRun.deciding`): the stale
@@ -64,6 +63,9 @@ log = logging.getLogger("hr_connector.pipeline")
 
 def hr_import(run: ImportRun) -> None:
     """One import, step by step; each call is a step (a Prefect task run in a flow)."""
+    if run.pending is not None:  # a retry of a run that published its files: file its task only
+        run.refile_admin_task()
+        return
     with run.deciding():  # a stop ends this block: the run is interrupted, nothing is imported
         run.lock()  # another run of this task refuses this one: it touches no file
         source = run.fetch()
@@ -82,7 +84,8 @@ def hr_import(run: ImportRun) -> None:
     run.end()  # recorded for a retry; the output is handed over to the platform
 
 
-def run_import(
+@contextlib.contextmanager
+def started(
     params: ConnectorParams,
     workdir: WorkDir,
     sink: report.ReportSink,
@@ -90,38 +93,28 @@ def run_import(
     translations: Translations | None = None,
     run_key: str | None = None,
     refused: ConnectorError | None = None,
-) -> ImportResult:
-    """Run one import; never raises a ConnectorError: it becomes the result's interruption.
+) -> Iterator[ImportRun]:
+    """The run the block's :func:`hr_import` runs: its retry record read, its lock held to the
+    end (in the EPE wrapper to the process exit, :func:`delivery.hold_until_exit`), a dry run's
+    download discarded after it.
 
-    ``refused``: a stop found before the run (its log file cannot be opened): the run's
-    interruption, raised under the lock like any other.
-
-    The steps run in the order the flow's body gives them
-    (:func:`hr_import`), each call a method of :class:`ImportRun` that calls the injected step.
-
-    ``run_key`` names this run across retries (Prefect's flow-run id): a retry of a run that
-    published its files but could not file the admin task only re-files it (see runrecord).
-    The run lock is held to the run's end (the admin task included), and in the EPE wrapper
-    until the process exits (:func:`delivery.hold_until_exit`).
+    ``refused``: a stop found before the run (its log file cannot be opened), raised under the
+    lock like any other. ``run_key`` names this run across retries (Prefect's flow-run id): a
+    retry of a run that published its files but could not file the admin task only re-files it.
     """
     with contextlib.ExitStack() as whole_run:
         try:
             pending = runrecord.pending_report(workdir, run_key)
         except ConnectorError as error:  # the record is not a file of ours: a refusal
             pending, refused = None, refused or error
-        if pending is not None:
-            result = refile_admin_task(pending, workdir, sink, steps)
-        else:
-            run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
-            run.early = refused or run.early
-            try:
-                hr_import(run)
-            finally:
-                if params.dry_run:  # its SFTP download went to a scratch folder
-                    fetch_mod.discard_dry_run_copy(run.source)
-            result = run.result
+        run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
+        run.early, run.pending = refused or run.early, pending
+        try:
+            yield run
+        finally:
+            if params.dry_run:  # its SFTP download went to a scratch folder
+                fetch_mod.discard_dry_run_copy(run.source)
         delivery.hold_until_exit(whole_run)
-        return result
 
 
 @dataclass
@@ -155,6 +148,8 @@ class ImportRun:
     verdict: GuardVerdict | None = None
     run_changes: changes_mod.RunChanges | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    #: the retry of a run whose files are published: only its kept admin task is filed
+    pending: runrecord.RunRecord | None = None
     #: another run holds the lock (:class:`RunLocked`): this run touches none of the files
     refused: bool = False
 
@@ -283,6 +278,23 @@ class ImportRun:
         assert self.schema is not None
         q = self.steps.quote
         self.run_changes = self.steps.changes(q(table), q(changeset), self.schema, self.params)
+
+    def refile_admin_task(self) -> None:
+        """The retry of a run whose files are published: file the kept admin task, nothing else."""
+        record, workdir = self.pending, self.workdir
+        assert record is not None
+        log.warning(
+            "Retry of run %s: its files were already published; only filing the kept admin task %s",
+            record.run_key,
+            workdir.admin_task_json.name,
+        )
+        task = AdminTask.model_validate_json(workdir.door.read_bytes(workdir.admin_task_json))
+        self.result = result = record.result.model_copy(update={"report_error": None})
+        file_report(result, task, self.sink, self.steps, workdir)
+        filed = result.admin_task_id is not None
+        runrecord.save(
+            workdir, runrecord.RunRecord(run_key=record.run_key, result=result, report_filed=filed)
+        )
 
     # --- after the decision --------------------------------------------------------------------
 
@@ -504,30 +516,6 @@ def _changes_attachment(
         log.exception("Could not write the changes attachment")
         return []
     return [Attachment(name=path.name, path=str(path))]
-
-
-def refile_admin_task(
-    record: runrecord.RunRecord,
-    workdir: WorkDir,
-    sink: report.ReportSink,
-    steps: Steps = PLAIN_STEPS,
-) -> ImportResult:
-    """The retry of a run whose files are published: file the kept admin task, nothing else."""
-    log.warning(
-        "Retry of run %s: its files were already published; only filing the kept admin task %s",
-        record.run_key,
-        workdir.admin_task_json.name,
-    )
-    task = AdminTask.model_validate_json(workdir.door.read_bytes(workdir.admin_task_json))
-    result = record.result.model_copy(update={"report_error": None})
-    file_report(result, task, sink, steps, workdir)
-    runrecord.save(
-        workdir,
-        runrecord.RunRecord(
-            run_key=record.run_key, result=result, report_filed=result.admin_task_id is not None
-        ),
-    )
-    return result
 
 
 def unexpected(error: BaseException, what: str) -> Interruption:

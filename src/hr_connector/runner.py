@@ -1,10 +1,10 @@
 """One run of the connector, with its log file and secret redaction, with or without Prefect.
 
-:func:`execute` runs the import's sequence (:func:`hr_connector.pipeline.hr_import`,
-through :func:`hr_connector.pipeline.run_import`) with the given steps inside the run's log file,
-then publishes its artifacts: the Prefect flows call it with the task wrappers, and
-:func:`run_plain` with the plain step functions, for callers that have no Prefect API to record
-the run on (see ``hr_connector.epe``). Neither this module nor the sequence imports Prefect.
+:func:`opened_run` is what every run needs around the sequence
+(:func:`hr_connector.pipeline.hr_import`): the run's log file, its lock, its artifacts. The Prefect
+flows open it with the task wrappers; :func:`run_plain` with the plain step functions, for callers
+that have no Prefect API to record the run on (see ``hr_connector.epe``). Neither this module nor
+the sequence imports Prefect.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from hr_connector.params import (
     secret_values,
     webapi_settings_from_raw,
 )
-from hr_connector.pipeline import file_report, run_import
+from hr_connector.pipeline import ImportRun, file_report, hr_import, started
 from hr_connector.runlog import register_secrets, run_log_file, run_log_to
 from hr_connector.schemas import SCHEMAS
 from hr_connector.sinks import make_sink
@@ -39,9 +39,17 @@ from hr_connector.workdir import WorkDir, remove, run_lock
 log = logging.getLogger("hr_connector.run")
 
 
-def execute(
-    params: ConnectorParams, workdir: Path, task_id: str, steps: Steps, run_key: str | None = None
-) -> ImportResult:
+@contextlib.contextmanager
+def opened_run(
+    params: ConnectorParams,
+    workdir: Path,
+    task_id: str,
+    steps: Steps = PLAIN_STEPS,
+    run_key: str | None = None,
+) -> Iterator[ImportRun]:
+    """What every run needs around its sequence: the log file (stderr for a dry run), the
+    progress of long steps, the run (:func:`hr_connector.pipeline.started`: retry record, lock),
+    and after it the artifacts and the run's last line."""
     register_secrets(secret_values(params))
     wd = WorkDir(workdir, task_id, params.data_type)
     with contextlib.ExitStack() as logging_to:
@@ -66,21 +74,16 @@ def execute(
         log.debug("Parameters: %s", params.safe_dump())
         translations = Translations.load(wd.translation_override)
         had_output = _has_output(wd)  # a stopped run removes it: the summary says so
-        with progress.watching(steps) as watched:
-            result = run_import(
-                params,
-                wd,
-                make_sink(params, translations),
-                watched,
-                translations,
-                run_key=run_key,
-                refused=refused,
-            )
+        sink = make_sink(params, translations)
+        with (
+            progress.watching(steps) as watched,
+            started(params, wd, sink, watched, translations, run_key, refused) as run,
+        ):
+            yield run
         if params.dry_run or refused:
-            result.log_path = None  # a dry run writes nothing, not even its log
-        artifacts.publish_run_artifacts(result, wd, had_output)
-        log.info("%s", state_message(result))
-    return result
+            run.result.log_path = None  # a dry run writes nothing, not even its log
+        artifacts.publish_run_artifacts(run.result, wd, had_output)
+        log.info("%s", state_message(run.result))
 
 
 def _has_output(wd: WorkDir) -> bool:
@@ -90,8 +93,13 @@ def _has_output(wd: WorkDir) -> bool:
         return False
 
 
-def run_plain(params: ConnectorParams, workdir: Path, task_id: str) -> ImportResult:
-    return execute(params, workdir, task_id, PLAIN_STEPS)
+def run_plain(
+    params: ConnectorParams, workdir: Path, task_id: str, steps: Steps = PLAIN_STEPS
+) -> ImportResult:
+    """The sequence in its run, without Prefect (the EPE script's plain mode)."""
+    with opened_run(params, workdir, task_id, steps) as run:
+        hr_import(run)
+    return run.result
 
 
 def decision_message(result: ImportResult) -> str:
@@ -153,7 +161,7 @@ def report_unusable_parameters(
         with logged(wd, debug=False):
             from hr_connector.clients import esm
 
-            file_kept_task(result, tasks, esm.sink_for(settings), wd)
+            file_report(result, tasks[1], esm.sink_for(settings), PLAIN_STEPS, wd, own=tasks[0])
     return result
 
 
@@ -205,19 +213,12 @@ def keep_interruption_task(
     return own, task
 
 
-def file_kept_task(
-    result: ImportResult, tasks: tuple[AdminTask, AdminTask], sink: report.ReportSink, wd: WorkDir
-) -> None:
-    """File a kept admin task; a failure is recorded on the result (the decision stands)."""
-    own, task = tasks
-    file_report(result, task, sink, PLAIN_STEPS, wd, own=own)
-
-
 def file_interruption_task(
     result: ImportResult, wd: WorkDir, language: str, file: str, sink: report.ReportSink
 ) -> None:
     """The admin task of a run that ended before reading a file: keep it, then file it."""
-    file_kept_task(result, keep_interruption_task(result, wd, language, file), sink, wd)
+    own, task = keep_interruption_task(result, wd, language, file)
+    file_report(result, task, sink, PLAIN_STEPS, wd, own=own)
 
 
 def secret_strings(raw: Mapping[str, Any]) -> list[str | None]:
