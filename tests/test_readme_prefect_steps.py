@@ -14,7 +14,6 @@ cannot be resolved. The installed package imports from another folder too.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -129,6 +128,13 @@ def test_the_readme_prefect_steps_work_verbatim_after_a_plain_install(tmp_path: 
         assert "site-packages" in elsewhere.stdout, elsewhere.stderr
         assert home.is_dir() and not (clone / "acme").exists()  # files only where chosen
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(shell.pid, signal.SIGTERM)
+        # the server and the worker the README started (nohup, &) outlive the shell: end them,
+        # and kill what is still there after a grace period (a worker whose server is gone
+        # keeps retrying it)
+        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 0.0)):
+            try:
+                os.killpg(shell.pid, sig)
+            except ProcessLookupError:
+                break
+            time.sleep(grace)
         shell.wait(timeout=60)
