@@ -42,8 +42,8 @@ CSV_COLUMNS = (
 )
 KINDS = ("new", "changed", "removed")
 _POS = "\x00position"
-#: The identifying values of a row: (column, value) pairs.
-PAIRS = pl.List(pl.Struct({"column": pl.String, "value": pl.String}))
+#: The identifying values of a row, in the order of :attr:`RunChanges.identity_columns`.
+VALUES = pl.List(pl.String)
 #: What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
 FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -66,11 +66,12 @@ def _empty_long() -> pl.DataFrame:
 @dataclass
 class RunChanges:
     """The complete lists of one partial run's changes, as frames of the CSV's columns, with
-    the identifying values of each row (``identity``: a list of (column, value) structs)."""
+    the identifying values of each row (``identity_values``: a list, one per identifying column)."""
 
     new: pl.DataFrame = field(default_factory=_empty_long)
     changed: pl.DataFrame = field(default_factory=_empty_long)
     removed: pl.DataFrame = field(default_factory=_empty_long)
+    identity_columns: tuple[str, ...] = ()
 
     def totals(self) -> tuple[int, int, int]:
         changed = self.changed.get_column("row_id").n_unique() if self.changed.height else 0
@@ -79,9 +80,9 @@ class RunChanges:
     def listed(self, max_rows: int) -> ChangeList:
         new, changed, removed = self.totals()
         return ChangeList(
-            new=_row_changes(self.new.head(max_rows)),
-            changed=_row_changes(_first_rows(self.changed, max_rows)),
-            removed=_row_changes(self.removed.head(max_rows)),
+            new=_row_changes(self.new.head(max_rows), self.identity_columns),
+            changed=_row_changes(_first_rows(self.changed, max_rows), self.identity_columns),
+            removed=_row_changes(self.removed.head(max_rows), self.identity_columns),
             new_total=new,
             changed_total=changed,
             removed_total=removed,
@@ -94,7 +95,7 @@ def _first_rows(lines: pl.DataFrame, rows: int) -> pl.DataFrame:
     return lines.filter(pl.col("row_id").is_in(ids.implode()))
 
 
-def _row_changes(lines: pl.DataFrame) -> list[RowChange]:
+def _row_changes(lines: pl.DataFrame, identity_columns: tuple[str, ...]) -> list[RowChange]:
     """The admin task's values of a few rows (lines of one row ID make one RowChange)."""
     out: list[RowChange] = []
     for line in lines.iter_rows(named=True):
@@ -103,7 +104,8 @@ def _row_changes(lines: pl.DataFrame) -> list[RowChange]:
                 ColumnChange(column=line["column"], old=line["old_value"], new=line["new_value"])
             )
             continue
-        identity = {p["column"]: p["value"] for p in line["identity_pairs"] or [] if p["value"]}
+        values = line["identity_values"] or []
+        identity = {c: v for c, v in zip(identity_columns, values, strict=False) if v}
         columns = []
         if line["column"]:
             columns = [
@@ -149,7 +151,7 @@ class _Shown:
 def _identity(
     columns: list[str], value_of: Callable[[str], pl.Expr], shown: _Shown
 ) -> list[pl.Expr]:
-    """The identity text (``c=v, c=v``) and its pairs, of the non-empty identifying values."""
+    """The identity text (``c=v, c=v``) of the non-empty identifying values, and the values."""
     values = [shown(c, value_of(c)) for c in columns]
     text = (
         pl.concat_str(
@@ -163,14 +165,8 @@ def _identity(
         if columns
         else pl.lit("")
     )
-    pairs = (
-        pl.concat_list(
-            [pl.struct(column=pl.lit(c), value=v) for c, v in zip(columns, values, strict=True)]
-        )
-        if columns
-        else pl.lit(None, PAIRS)
-    )
-    return [text.fill_null("").alias("identity"), pairs.alias("identity_pairs")]
+    listed = pl.concat_list(values) if columns else pl.lit(None, VALUES)
+    return [text.fill_null("").alias("identity"), listed.alias("identity_values")]
 
 
 def list_changes(
@@ -198,12 +194,7 @@ def list_changes(
         *_identity(ident, now, shown),
     )
     changed = _changed_lines(frame, changeset, schema, previous, ident, shown)
-    removed_ids = pl.DataFrame({previous.key: changeset.removed})
-    gone = (
-        previous.rows.lazy()
-        .join(removed_ids.lazy(), on=previous.key, how="semi", maintain_order="left")
-        .collect(engine="streaming")
-    )
+    gone = _previous_rows(previous, changeset.removed)
 
     def before(c: str) -> pl.Expr:
         return pl.col(c) if c in previous.columns else pl.lit(None, pl.String)
@@ -218,15 +209,23 @@ def list_changes(
         new=_lines(new.sort("row_id")),
         changed=changed,
         removed=_lines(removed.sort("row_id")),
+        identity_columns=tuple(ident),
     )
 
 
+def _previous_rows(previous: PreviousRun, ids: pl.Series) -> pl.DataFrame:
+    """The previous run's rows with these row IDs. A filter, not a join: the sidecar's reader
+    takes it while reading and decodes the other columns of the matching rows only."""
+    wanted = pl.col(previous.key).is_in(ids.implode())
+    return previous.rows.lazy().filter(wanted).collect(engine="streaming")
+
+
 def _lines(frame: pl.DataFrame) -> pl.DataFrame:
-    """A kind's frame with every CSV column (the missing ones empty) and the identity pairs."""
+    """A kind's frame with every CSV column (the missing ones empty) and the identifying values."""
     missing = [pl.lit("").alias(c) for c in CSV_COLUMNS if c not in frame.columns]
-    if "identity_pairs" not in frame.columns:
-        missing.append(pl.lit(None, PAIRS).alias("identity_pairs"))
-    return frame.with_columns(missing).select(*CSV_COLUMNS, "identity_pairs")
+    if "identity_values" not in frame.columns:
+        missing.append(pl.lit(None, VALUES).alias("identity_values"))
+    return frame.with_columns(missing).select(*CSV_COLUMNS, "identity_values")
 
 
 def _changed_lines(
@@ -238,21 +237,25 @@ def _changed_lines(
     shown: _Shown,
 ) -> pl.DataFrame:
     """One line per changed column of each changed row: the file's columns first, then those
-    only the archive has (sorted); ``change_columns`` when set."""
+    only the archive has (sorted); ``change_columns`` when set.
+
+    The changed rows are joined with their previous values once, ordered by row ID; each row's
+    identity is built once, and each column gives only the (row, old, new) of the rows where it
+    changed, so a run with many changed rows holds its lines, not a copy per column.
+    """
     key, table_columns = schema.key_column, [c for c in frame.columns if c not in (_ROW, _POS)]
     if schema.change_columns is not None:
         columns = list(schema.change_columns)
     else:
         columns = table_columns + sorted(set(previous.columns) - set(table_columns))
-    rows = taken(frame, changeset.changed)
-    changed_ids = rows.lazy().select(pl.col(key).alias(previous.key))
-    before = (
-        previous.rows.lazy()
-        .join(changed_ids, on=previous.key, how="semi")
-        .select(pl.all().name.suffix(_OLD))
-        .collect(engine="streaming")
-    )
-    joined = rows.join(before, left_on=key, right_on=key + _OLD, how="left", maintain_order="left")
+    # a changed row's ID is in the previous run once: both sides ordered by it line up
+    ids = frame.get_column(key).gather(changeset.changed)
+    rows = taken(frame, changeset.changed.gather(ids.arg_sort()))
+    before = _previous_rows(previous, ids).sort(previous.key)
+    joined = pl.concat(
+        [rows, before.select(pl.all().name.suffix(_OLD))], how="horizontal"
+    ).with_row_index("\x00at")
+    del rows, before
 
     def new(c: str) -> pl.Expr:
         return pl.col(c) if c in table_columns else pl.lit(None, pl.String)
@@ -265,30 +268,39 @@ def _changed_lines(
     def identity_value(c: str) -> pl.Expr:  # the file's value where it has one, else the archive's
         return pl.when(new(c).fill_null("") != "").then(new(c)).otherwise(old(c))
 
-    base = joined.lazy().with_columns(
+    if not columns:
+        return _lines(pl.DataFrame(schema={"row_id": pl.String}))
+    parts = [
+        joined.lazy()
+        .filter(new(c).fill_null("") != old(c).fill_null(""))
+        .select(
+            "\x00at",
+            pl.lit(order, pl.UInt32).alias("\x00order"),
+            pl.lit(c).alias("column"),
+            shown(c, old(c)).alias("old_value"),
+            shown(c, new(c)).alias("new_value"),
+        )
+        for order, c in enumerate(columns)
+    ]
+    lines = pl.concat(parts).collect().sort("\x00at", "\x00order")
+    identities = joined.select(
         pl.col(key).alias("row_id"),
         pl.col(_POS).alias("position"),
         *_identity(ident, identity_value, shown),
     )
-    parts = [
-        base.filter(new(c).fill_null("") != old(c).fill_null("")).select(
-            pl.lit("changed").alias("change"),
-            "row_id",
-            "position",
-            "identity",
-            pl.lit(c).alias("column"),
-            shown(c, old(c)).alias("old_value"),
-            shown(c, new(c)).alias("new_value"),
-            pl.lit("").alias("reason"),
-            "identity_pairs",
-            pl.lit(order).alias("\x00order"),
-        )
-        for order, c in enumerate(columns)
-    ]
-    if not parts:
-        return _lines(pl.DataFrame(schema={"row_id": pl.String}))
-    # lazy: each column's lines take only the rows where it changed, and only what they show
-    return pl.concat(parts).sort("row_id", "\x00order").drop("\x00order").collect()
+    del joined
+    at = lines.get_column("\x00at")
+    return identities.select(pl.all().gather(at)).select(
+        pl.lit("changed").alias("change"),
+        "row_id",
+        "position",
+        "identity",
+        lines.get_column("column"),
+        lines.get_column("old_value"),
+        lines.get_column("new_value"),
+        pl.lit("").alias("reason"),
+        "identity_values",
+    )
 
 
 def describe(row: RowChange) -> str:
@@ -314,7 +326,7 @@ def write_changes_csv(workdir: WorkDir, changes: RunChanges, blocked: pl.DataFra
             changes.new,
             changes.changed,
             changes.removed,
-            blocked.select(*CSV_COLUMNS, "identity_pairs"),
+            blocked.select(*CSV_COLUMNS, "identity_values"),
         ]
     ).select(pl.col(c).replace("", None) for c in CSV_COLUMNS)
     lines = lines.select(neutralised(pl.col(c)).alias(c) for c in CSV_COLUMNS)
@@ -346,7 +358,7 @@ def blocked_lines(
     )
     return _lines(
         found.select(pl.lit("blocked").alias("change"), "row_id", "position", "column", "reason")
-        .with_columns(pl.lit(None, PAIRS).alias("identity_pairs"))
+        .with_columns(pl.lit(None, VALUES).alias("identity_values"))
         .sort("row_id", maintain_order=True)
     )
 
