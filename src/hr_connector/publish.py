@@ -117,13 +117,6 @@ def _write_rows_and_archive(
     return rows.close(), archive.close()
 
 
-def _without_null(data: bytes, name: str) -> bytes:
-    """``data`` (JSON lines) without the ``"name":null`` members."""
-    member = orjson.dumps(name) + b":null"
-    data = data.replace(b"," + member, b"").replace(b"{" + member + b",", b"{")
-    return data.replace(b"{" + member + b"}", b"{}")
-
-
 def error_entries(table: Table, reasons: pl.DataFrame, key_column: str) -> pl.DataFrame:
     """The reasons file's entries, ``{row_id, position, reasons: [...]}`` per blocked row, in
     row order (the n-th entry is the error archive's n-th row)."""
