@@ -159,8 +159,7 @@ def _records(lines: pl.Series, separator: str, *, quoted: bool, cr: bool) -> pl.
         pl.col("line"),
         pl.when(pl.col("ends_inside")).then(pl.lit('"')).otherwise(pl.lit("")),
     )
-    # split on quotes, the even parts are outside them
-    bare = closed.str.split('"').list.gather_every(2).list.join("")
+    bare = closed.str.replace_all('"[^"]*"', "")
     outside = odd.select(bare.str.count_matches(separator, literal=True))
     delimiters = frame.get_column("delimiters").scatter(
         odd.get_column("index"), outside.to_series()
