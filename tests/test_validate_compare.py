@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from hr_connector.compare import PreviousRun, compare
 from hr_connector.errors import MissingColumns, ParametersInvalid
 from hr_connector.guards import check_guards
+from hr_connector.header import check_header
 from hr_connector.params import parse_params
 from hr_connector.readers import read_table
 from hr_connector.records import Reason, Table, no_reasons
 from hr_connector.schemas import run_schema
-from hr_connector.validate import check_header, validate_table
+from hr_connector.validate import validate_table
 
 from conftest import base_raw
 
@@ -114,10 +115,11 @@ def test_csv_header_must_name_every_mapped_column() -> None:
     kept = [i for i, c in enumerate(WP_HEADER) if c != "title_id"]
     table = wp_table([[good()[i] for i in kept]], [WP_HEADER[i] for i in kept])
     with pytest.raises(MissingColumns, match="title_id"):
-        check_header(table, schema())
+        check_header(table.file, schema(), table.columns)
     # an optional column mapped explicitly is required too
     with pytest.raises(MissingColumns, match="Kustannuspaikka"):
-        check_header(wp_table([good()]), schema(field_names={"cost_center": "Kustannuspaikka"}))
+        wide = schema(field_names={"cost_center": "Kustannuspaikka"})
+        check_header("t.csv", wide, WP_HEADER)
 
 
 def test_json_record_without_a_mapped_field_is_blocked(tmp_path: Path) -> None:

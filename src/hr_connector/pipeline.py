@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
-
 from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
 from hr_connector import (
@@ -300,9 +298,7 @@ class ImportRun:
 
     def decide(self) -> None:
         """Take the decision: the run writes its files only when nothing stopped it."""
-        result = self.result
-        completed = result.interruption is None
-        self.completed = completed
+        self.completed = self.result.interruption is None
 
     def publish(self) -> None:
         """Publish the decided files (or clear a stale output); a refused run touches none."""
@@ -395,9 +391,7 @@ class ImportRun:
             result.changes = listed
         attachments = self.attachments
         if not params.dry_run and not self.refused:
-            attachments = attachments + _changes_attachment(
-                self.workdir, self.run_changes, self._blocked_lines(key_column)
-            )
+            attachments = attachments + self._changes_attachment(key_column)
         attachments, left_out = prepare_attachments(params, self.workdir, attachments)
         if not params.dry_run and not self.refused:
             attachments = [*attachments, report.data_attachment(self.workdir.admin_task_json)]
@@ -428,19 +422,26 @@ class ImportRun:
         )
         return attachments_mod.with_not_attached(task, left_out, translations)
 
-    def _blocked_lines(self, key_column: str) -> pl.DataFrame:
-        """The changes file's lines of the blocked rows, in the admin task's language."""
-        if self.table is None or self.run_changes is None:
-            return changes_mod.blocked_lines(
-                Table("", pl.DataFrame(), "line"), no_reasons(), "", pl.lit("")
+    def _changes_attachment(self, key_column: str) -> list[Attachment]:
+        """``<taskid>_changes.csv`` for a partial run that got as far as its changes (stopped runs
+        too: that is when the admin needs it), its blocked rows' lines in the admin task's
+        language; otherwise an older list under this task ID goes."""
+        try:
+            if self.run_changes is None or self.table is None:
+                changes_mod.remove_stale_csv(self.workdir)
+                return []
+            templates = {}
+            for code in self.blocked.get_column("code").unique().to_list():
+                texts = self.translations.cases.get(f"reason_{code}", {})
+                templates[code] = texts.get(self.language, texts.get("en", code))
+            blocked = changes_mod.blocked_lines(
+                self.table, self.blocked, key_column, reason_texts(self.blocked, templates)
             )
-        templates = {}
-        for code in self.blocked.get_column("code").unique().to_list():
-            texts = self.translations.cases.get(f"reason_{code}", {})
-            templates[code] = texts.get(self.language, texts.get("en", code))
-        return changes_mod.blocked_lines(
-            self.table, self.blocked, key_column, reason_texts(self.blocked, templates)
-        )
+            path = changes_mod.write_changes_csv(self.workdir, self.run_changes, blocked)
+        except Exception:  # the list is for review; the run's decision stands without it
+            log.exception("Could not write the changes attachment")
+            return []
+        return [Attachment(name=path.name, path=str(path))]
 
     def archive_remote_file(self) -> None:
         """A completed run moves the remote file to the SFTP archive folder (not a dry run)."""
@@ -482,7 +483,7 @@ def file_report(
     workdir: WorkDir,
     *,
     own: AdminTask | None = None,
-) -> bool:
+) -> None:
     """File the admin task; a failure is the result's ``report_error`` (the decision stands).
 
     Filed, it also filed the earlier unfiled tasks it repeats (:mod:`hr_connector.filing`);
@@ -495,27 +496,10 @@ def file_report(
         log.error("%s", filing.outcome_line(result))
         if own is not None:
             filing.remember(workdir, own, result.report_error)
-        return False
+        return
     result.attachments_refused = list(sink.refused)
     log.info("%s", filing.outcome_line(result))
     filing.forget(workdir)
-    return True
-
-
-def _changes_attachment(
-    workdir: WorkDir, run_changes: changes_mod.RunChanges | None, blocked: pl.DataFrame
-) -> list[Attachment]:
-    """``<taskid>_changes.csv`` for a partial run that got as far as its changes (stopped runs
-    too: that is when the admin needs it); otherwise an older list under this task ID goes."""
-    try:
-        if run_changes is None:
-            changes_mod.remove_stale_csv(workdir)
-            return []
-        path = changes_mod.write_changes_csv(workdir, run_changes, blocked)
-    except Exception:  # the list is for review; the run's decision stands without it
-        log.exception("Could not write the changes attachment")
-        return []
-    return [Attachment(name=path.name, path=str(path))]
 
 
 def unexpected(error: BaseException, what: str) -> Interruption:

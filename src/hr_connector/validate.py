@@ -4,8 +4,9 @@ The reasons frame (:data:`hr_connector.records.REASONS_SCHEMA`) is the reader's 
 problems, then every check of the rules of :mod:`hr_connector.rules` (evaluated together, one
 polars ``select``), then across rows: a row ID appears once in the file (every row sharing one is
 blocked) and IDs that differ from another row's only by surrounding whitespace or Unicode
-normalisation are one person, not two. The CSV header check is separate (:func:`check_header`)
-because a missing column interrupts the run instead of blocking rows.
+normalisation are one person, not two. The CSV header check is separate
+(:func:`hr_connector.header.check_header`) because a missing column interrupts the run instead of
+blocking rows.
 """
 
 from __future__ import annotations
@@ -15,18 +16,9 @@ import unicodedata
 import polars as pl
 
 from hr_connector import rules
-from hr_connector.errors import MissingColumns
 from hr_connector.records import Table, concat_reasons, no_reasons
 from hr_connector.rules import Context, date_examples, is_blank, parse_dates
 from hr_connector.schemas import RunSchema
-
-
-def check_header(table: Table, schema: RunSchema) -> None:
-    """CSV: the header must name every mapped column, or the run is interrupted."""
-    present = set(table.columns)
-    missing = [c for c in schema.mapped_columns if c not in present]
-    if missing:
-        raise MissingColumns(table.file, missing)
 
 
 def context(table: Table, schema: RunSchema) -> Context:
