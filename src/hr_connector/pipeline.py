@@ -50,7 +50,7 @@ from hr_connector.params import ConnectorParams
 from hr_connector.quality import report as quality_report
 from hr_connector.quality import steps as quality
 from hr_connector.quality.findings import CheckRun
-from hr_connector.records import Table, blocked_count, no_reasons, reason_texts
+from hr_connector.records import Table, blocked_count, concat_reasons, no_reasons, reason_texts
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.steps import PLAIN_STEPS, Blocked, Steps, prepare_attachments
 from hr_connector.texts import TranslationMissing, Translations
@@ -105,8 +105,25 @@ def started(
             pending = runrecord.pending_report(workdir, run_key)
         except ConnectorError as error:  # the record is not a file of ours: a refusal
             pending, refused = None, refused or error
-        run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
-        run.early, run.pending = refused or run.early, pending
+        translations = translations or Translations.load(workdir.translation_override)
+        language = params.webapi.language
+        try:  # the run's texts: English when its language lacks some
+            translations.require(language, report.REPORT_CASES)
+        except TranslationMissing as error:
+            refused, language = refused or error, "en"
+            translations.require(language, report.REPORT_CASES)
+        result = ImportResult(
+            task_id=workdir.task_id,
+            data_type=params.data_type,
+            run_type=params.run_type,
+            decision=Decision.INTERRUPTED,
+            dry_run=params.dry_run,
+            log_path=str(workdir.log),
+        )
+        run = ImportRun(
+            params, workdir, sink, steps, run_key, whole_run, translations, language, result
+        )
+        run.early, run.pending = refused, pending
         try:
             yield run
         finally:
@@ -155,38 +172,6 @@ class ImportRun:
     completed: bool = False
     #: when the run began (what it recorded since then is told in its admin task)
     started: float = field(default_factory=time.time)
-
-    @classmethod
-    def start(
-        cls,
-        params: ConnectorParams,
-        workdir: WorkDir,
-        sink: report.ReportSink,
-        steps: Steps,
-        translations: Translations | None,
-        run_key: str | None,
-        whole_run: contextlib.ExitStack,
-    ) -> ImportRun:
-        """The run before its first step: its texts (English when the language lacks some)."""
-        translations = translations or Translations.load(workdir.translation_override)
-        language = params.webapi.language
-        early: ConnectorError | None = None
-        try:
-            translations.require(language, report.REPORT_CASES)
-        except TranslationMissing as error:
-            early, language = error, "en"
-            translations.require(language, report.REPORT_CASES)
-        result = ImportResult(
-            task_id=workdir.task_id,
-            data_type=params.data_type,
-            run_type=params.run_type,
-            decision=Decision.INTERRUPTED,
-            dry_run=params.dry_run,
-            log_path=str(workdir.log),
-        )
-        return cls(
-            params, workdir, sink, steps, run_key, whole_run, translations, language, result, early
-        )
 
     # --- up to the decision ----------------------------------------------------------------
 
@@ -250,7 +235,7 @@ class ImportRun:
         q = self.steps.quote
         found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
         self.quality_runs = [*self.quality_runs, *found.runs]
-        self.blocked = quality.merged(blocked, found.blocked)
+        self.blocked = concat_reasons([blocked, found.blocked])  # the checks' after validation's
         guards.check_blocked_share(self.params, len(table), self.blocked)
         return self.blocked
 
@@ -298,7 +283,9 @@ class ImportRun:
 
     def decide(self) -> None:
         """Take the decision: the run writes its files only when nothing stopped it."""
-        self.completed = self.result.interruption is None
+        result = self.result
+        completed = result.interruption is None
+        self.completed = completed
 
     def publish(self) -> None:
         """Publish the decided files (or clear a stale output); a refused run touches none."""

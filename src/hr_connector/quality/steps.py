@@ -17,7 +17,7 @@ from hr_connector.previous_run import imported_column
 from hr_connector.quality import checks, freshness, kept, references
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import CheckContext, QualitySettings
-from hr_connector.records import Reason, Table, concat_reasons
+from hr_connector.records import Reason, Table
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir
 
@@ -73,11 +73,6 @@ def check_row_quality(
                 "Data quality %s: %s (%s): %s", run.check, where, first["row_id"], reason.english()
             )
     return outcome
-
-
-def merged(blocked: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
-    """Validation's blocked rows with the checks' ``block`` reasons added after theirs."""
-    return concat_reasons([blocked, reasons])
 
 
 def remember_file(
