@@ -2,7 +2,7 @@
 compare → guard → changes → publish → keep and file the admin task → archive the remote file.
 
 Each step is a function (for the EPE script's plain mode, tests and the bench baseline) and its
-type a Protocol that the function and its Prefect task (:func:`hr_connector.tasks.prefect_steps`)
+type a Callable that the function and its Prefect task (:func:`hr_connector.tasks.prefect_steps`)
 both satisfy; :class:`Steps` injects one set or the other (:data:`PLAIN_STEPS`). The order they
 run in is :func:`hr_connector.pipeline.hr_import`.
 """
