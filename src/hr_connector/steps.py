@@ -185,26 +185,17 @@ def publish_files(
         workdir.archive.relative_to(workdir.root),
         workdir.error_archive.relative_to(workdir.root),
     )
-    return [
-        Attachment(
-            name=f"{params.data_type}_archive.json",
-            path=str(workdir.archive),
-            rows=len(table),
-            sha256=hashes["archive"],
+    written = (  # name, path, rows, the hash's key
+        (f"{params.data_type}_archive.json", workdir.archive, len(table), "archive"),
+        (f"{workdir.task_id}_output.json", workdir.output, changeset.updates, "output"),
+        (
+            f"error_{params.data_type}_archive.json",
+            workdir.error_archive,
+            blocked_count(blocked),
+            "errors",
         ),
-        Attachment(
-            name=f"{workdir.task_id}_output.json",
-            path=str(workdir.output),
-            rows=changeset.updates,
-            sha256=hashes["output"],
-        ),
-        Attachment(
-            name=f"error_{params.data_type}_archive.json",
-            path=str(workdir.error_archive),
-            rows=blocked_count(blocked),
-            sha256=hashes["errors"],
-        ),
-    ]
+    )
+    return [Attachment(name=n, path=str(p), rows=r, sha256=hashes[k]) for n, p, r, k in written]
 
 
 def prepare_attachments(

@@ -32,28 +32,6 @@ def check_file_quality(params: ConnectorParams, workdir: WorkDir, source: Path) 
     return freshness.check_file(QualitySettings.from_params(params), workdir, source)
 
 
-def context(params: ConnectorParams, schema: RunSchema, workdir: WorkDir) -> CheckContext:
-    settings = QualitySettings.from_params(params)
-    given = settings.reference_archives_dir
-    folder = references.folder(given, workdir.root, workdir.archive_dir)
-
-    def shown(path: Path) -> str:  # relative to the working directory (``../`` outside it)
-        try:
-            return workdir.door.relative(path)
-        except FileRefused:
-            return os.path.relpath(path, workdir.root)
-
-    return CheckContext(
-        settings=settings,
-        schema=schema,
-        unique_id=params.unique_id,
-        archive_dir=workdir.archive_dir,
-        reference_dir=folder,
-        imported=imported_column,
-        shown=shown,
-    )
-
-
 def check_row_quality(
     table: Table,
     blocked: pl.DataFrame,
@@ -62,7 +40,25 @@ def check_row_quality(
     workdir: WorkDir,
 ) -> checks.QualityOutcome:
     """The row-level checks; the reasons of ``block`` findings come back to be merged."""
-    outcome = checks.check_rows(table, blocked, context(params, schema, workdir))
+    settings = QualitySettings.from_params(params)
+    given = settings.reference_archives_dir
+
+    def shown(path: Path) -> str:  # relative to the working directory (``../`` outside it)
+        try:
+            return workdir.door.relative(path)
+        except FileRefused:
+            return os.path.relpath(path, workdir.root)
+
+    ctx = CheckContext(
+        settings=settings,
+        schema=schema,
+        unique_id=params.unique_id,
+        archive_dir=workdir.archive_dir,
+        reference_dir=references.folder(given, workdir.root, workdir.archive_dir),
+        imported=imported_column,
+        shown=shown,
+    )
+    outcome = checks.check_rows(table, blocked, ctx)
     for run in outcome.runs:
         log.info("Data quality %s (%s): %d finding(s)", run.check, run.severity, run.count)
         for rows in run.listed(MAX_LOGGED):
