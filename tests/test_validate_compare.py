@@ -221,18 +221,18 @@ def test_change_columns_ignore_timestamp_noise() -> None:
 def test_guard_decisions() -> None:
     table = wp_table([good("A"), good("B")])
     cs = compare(table, no_reasons(), schema(), PreviousRun.empty("row_id"))
-    assert check_guards(parse_params(base_raw(update_limit=2)), 2, cs).proceed
+    assert check_guards(parse_params(base_raw(update_limit=2)), 2, cs).interruption is None
     verdict = check_guards(parse_params(base_raw(update_limit=1, run_type="partial")), 2, cs)
     assert verdict.interruption and verdict.interruption.case == "update_limit_exceeded"
     assert verdict.interruption.figures["changeset"] == cs.digest
     ok = check_guards(parse_params(base_raw(update_limit=1, approved_changeset=cs.digest)), 2, cs)
-    assert ok.proceed and ok.override == "approved_changeset"
+    assert ok.interruption is None and ok.override == "approved_changeset"
     wrong = check_guards(
         parse_params(base_raw(update_limit=1, approved_changeset="sha256:0")), 2, cs
     )
-    assert not wrong.proceed
+    assert wrong.interruption is not None
     over = check_guards(parse_params(base_raw(update_limit=1, override_update_limit=True)), 2, cs)
-    assert over.proceed and over.override == "override_update_limit"
+    assert over.interruption is None and over.override == "override_update_limit"
     few = check_guards(parse_params(base_raw(minimum_row_count=3)), 2, cs)
     assert few.interruption and few.interruption.case == "minimum_row_count"
 

@@ -77,10 +77,6 @@ class GuardVerdict(BaseModel):
     #: every limit that was set, with its figures (partial runs; see hr_connector.limits)
     limits: list[LimitCheck] = Field(default_factory=list)
 
-    @property
-    def proceed(self) -> bool:
-        return self.interruption is None
-
 
 class FileRef(BaseModel):
     """A file the admin task names: attached, or listed instead."""
