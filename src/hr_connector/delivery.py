@@ -152,11 +152,9 @@ def clear_deferred(*, release_locks: bool = True) -> None:
     """Clear the marks of the runs that ended: the caller exits right after this.
 
     Not an unlink: a SIGKILL that arrives while a file system call runs lets the call finish and
-    kills the process after it (exit status "killed", mark gone). The mark's page is mapped
-    and made writable first; clearing it is then one store into memory (``u`` -> ``d``), no
-    system call, right before the exit. The kernel writes the page back; should a power cut
-    lose it, the next run outputs the same changes again, which is harmless. The exit releases
-    the run locks (``release_locks=False``).
+    kills the process after it (exit status "killed", mark gone). So each mark's page is mapped
+    writable first, and clearing it is one store (``u`` -> ``d``). The exit releases the run
+    locks (``release_locks=False``).
     """
     global _deferred
     pending, _deferred = _deferred or [], None
