@@ -37,7 +37,7 @@ import pytest
 
 import hr_connector.publish as publish_mod
 import hr_connector.workdir as workdir_mod
-from hr_connector import cli, delivery, pipeline
+from hr_connector import cli, pipeline
 from hr_connector.door import Door
 from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
@@ -406,7 +406,7 @@ def test_sigkill_at_spread_delays_and_mid_write_never_tears_the_archives(tmp_pat
         assert snap.output in (old.output, new.output), plan
         wd = WorkDir(workdir, "3", "workperiod")
         how = "mid-commit" if wd.journal.exists() else "mid-write" if leftovers(workdir) else ""
-        marked = delivery.marker(wd).exists()  # the output was still marked undelivered
+        marked = wd.undelivered.exists()  # the output was still marked undelivered
         recover(wd)  # what the next run does first
         state = _state(workdir, old, new)
         assert state in ("old", "new"), (plan, state)

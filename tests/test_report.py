@@ -135,9 +135,7 @@ def test_a_stop_gives_one_approval_route_where_the_run_came_from() -> None:
 
 
 def test_override_is_reported() -> None:
-    verdict = GuardVerdict(
-        update_limit=1, updates=2, update_limit_applied=True, override="override_update_limit"
-    )
+    verdict = GuardVerdict(update_limit=1, updates=2, override="override_update_limit")
     assert "because override_update_limit was given" in task(verdict=verdict).description
 
 

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from hr_connector.compare import PreviousRun, compare
 from hr_connector.errors import MissingColumns, ParametersInvalid
 from hr_connector.guards import check_guards
+from hr_connector.header import check_header
 from hr_connector.params import parse_params
 from hr_connector.readers import read_table
 from hr_connector.records import Reason, Table, no_reasons
 from hr_connector.schemas import run_schema
-from hr_connector.validate import check_header, validate_table
+from hr_connector.validate import validate_table
 
 from conftest import base_raw
 
@@ -114,10 +115,11 @@ def test_csv_header_must_name_every_mapped_column() -> None:
     kept = [i for i, c in enumerate(WP_HEADER) if c != "title_id"]
     table = wp_table([[good()[i] for i in kept]], [WP_HEADER[i] for i in kept])
     with pytest.raises(MissingColumns, match="title_id"):
-        check_header(table, schema())
+        check_header(table.file, schema(), table.columns)
     # an optional column mapped explicitly is required too
     with pytest.raises(MissingColumns, match="Kustannuspaikka"):
-        check_header(wp_table([good()]), schema(field_names={"cost_center": "Kustannuspaikka"}))
+        wide = schema(field_names={"cost_center": "Kustannuspaikka"})
+        check_header("t.csv", wide, WP_HEADER)
 
 
 def test_json_record_without_a_mapped_field_is_blocked(tmp_path: Path) -> None:
@@ -219,18 +221,18 @@ def test_change_columns_ignore_timestamp_noise() -> None:
 def test_guard_decisions() -> None:
     table = wp_table([good("A"), good("B")])
     cs = compare(table, no_reasons(), schema(), PreviousRun.empty("row_id"))
-    assert check_guards(parse_params(base_raw(update_limit=2)), 2, cs).proceed
+    assert check_guards(parse_params(base_raw(update_limit=2)), 2, cs).interruption is None
     verdict = check_guards(parse_params(base_raw(update_limit=1, run_type="partial")), 2, cs)
     assert verdict.interruption and verdict.interruption.case == "update_limit_exceeded"
     assert verdict.interruption.figures["changeset"] == cs.digest
     ok = check_guards(parse_params(base_raw(update_limit=1, approved_changeset=cs.digest)), 2, cs)
-    assert ok.proceed and ok.override == "approved_changeset"
+    assert ok.interruption is None and ok.override == "approved_changeset"
     wrong = check_guards(
         parse_params(base_raw(update_limit=1, approved_changeset="sha256:0")), 2, cs
     )
-    assert not wrong.proceed
+    assert wrong.interruption is not None
     over = check_guards(parse_params(base_raw(update_limit=1, override_update_limit=True)), 2, cs)
-    assert over.proceed and over.override == "override_update_limit"
+    assert over.interruption is None and over.override == "override_update_limit"
     few = check_guards(parse_params(base_raw(minimum_row_count=3)), 2, cs)
     assert few.interruption and few.interruption.case == "minimum_row_count"
 

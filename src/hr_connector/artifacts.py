@@ -134,11 +134,9 @@ def publish_run_artifacts(result: ImportResult, wd: WorkDir, had_output: bool = 
     """Create the artifacts when running inside a Prefect flow run; otherwise do nothing."""
     if "prefect" not in sys.modules:  # a plain run: no flow, and no reason to import Prefect
         return
-    try:
-        from prefect.artifacts import create_markdown_artifact, create_table_artifact
-        from prefect.context import FlowRunContext
-    except ImportError:  # pragma: no cover
-        return
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+    from prefect.context import FlowRunContext
+
     if FlowRunContext.get() is None:
         return
     key = artifact_key(result)

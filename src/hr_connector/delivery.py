@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import mmap
-from pathlib import Path
 
 from hr_connector.door import FileRefused
 from hr_connector.workdir import WorkDir
@@ -43,15 +42,11 @@ _deferred: list[WorkDir] | None = None
 _locks: list[contextlib.ExitStack] = []
 
 
-def marker(workdir: WorkDir) -> Path:
-    return workdir.undelivered
-
-
 def is_marked(workdir: WorkDir) -> bool:
     """Whether the data type's last committed output is undelivered (the mark reads ``u…``;
     the exit turns it into ``d…`` in place, see :func:`clear_deferred`)."""
     try:
-        with workdir.door.open_read(marker(workdir)) as fh:
+        with workdir.door.open_read(workdir.undelivered) as fh:
             return fh.read(1) == b"u"
     except FileNotFoundError:
         return False
@@ -108,7 +103,7 @@ def _adopt_task_mark(workdir: WorkDir) -> None:
     ):
         with contextlib.suppress(FileNotFoundError):
             door.replace(path.with_name(f".{path.name}.{workdir.task_id}.prev"), kept)
-    door.replace(legacy, marker(workdir))
+    door.replace(legacy, workdir.undelivered)
 
 
 def before_commit(workdir: WorkDir) -> None:
@@ -118,7 +113,7 @@ def before_commit(workdir: WorkDir) -> None:
     door = workdir.door
     door.link(workdir.archive, workdir.kept_archive)
     door.link(workdir.error_archive, workdir.kept_error_archive)
-    door.write_text(marker(workdir), "undelivered\n")
+    door.write_text(workdir.undelivered, "undelivered\n")
 
 
 def _drop_base(workdir: WorkDir) -> None:
@@ -131,7 +126,7 @@ def delivered(workdir: WorkDir) -> None:
     if _deferred is not None:
         _deferred.append(workdir)
         return
-    workdir.door.remove(marker(workdir))
+    workdir.door.remove(workdir.undelivered)
     _drop_base(workdir)
 
 
@@ -157,18 +152,16 @@ def clear_deferred(*, release_locks: bool = True) -> None:
     """Clear the marks of the runs that ended: the caller exits right after this.
 
     Not an unlink: a SIGKILL that arrives while a file system call runs lets the call finish and
-    kills the process after it (exit status "killed", mark gone). The mark's page is mapped
-    and made writable first; clearing it is then one store into memory (``u`` -> ``d``), no
-    system call, right before the exit. The kernel writes the page back; should a power cut
-    lose it, the next run outputs the same changes again, which is harmless. The exit releases
-    the run locks (``release_locks=False``).
+    kills the process after it (exit status "killed", mark gone). So each mark's page is mapped
+    writable first, and clearing it is one store (``u`` -> ``d``). The exit releases the run
+    locks (``release_locks=False``).
     """
     global _deferred
     pending, _deferred = _deferred or [], None
     pages: list[mmap.mmap] = []
     for workdir in pending:
         try:
-            mark = workdir.door.open_kept(marker(workdir), create=False)
+            mark = workdir.door.open_kept(workdir.undelivered, create=False)
         except (FileNotFoundError, FileRefused):  # not ours to clear: the next run repeats
             continue
         with mark:

@@ -13,8 +13,7 @@ the process).
 **The exit** (:func:`finish`): stdout, stderr, the exit handlers and the log are flushed while
 the output is still marked undelivered; then the mark is cleared and the process exits at once
 with ``os._exit``, skipping the interpreter's teardown (it took 100–140 ms, a window in which a
-kill lost the run's changes). The mark is cleared by one store into a mapped page,
-not by a system call that a SIGKILL could outlast. See :mod:`hr_connector.delivery`.
+kill lost the run's changes). How the mark is cleared: :mod:`hr_connector.delivery`.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ class DateOrderAmbiguous(RunInterrupted):
         "month does, and rerun the task."
     )
 
-    def __init__(self, value: str, day_first: str, month_first: str, column: str = "?"):
+    def __init__(self, value: str, day_first: str, month_first: str, column: str):
         self._stated(column=column, value=value, day_first=day_first, month_first=month_first)
 
 

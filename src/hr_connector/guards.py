@@ -58,7 +58,6 @@ def check_guards(params: ConnectorParams, rows_read: int, changeset: Changeset) 
         return verdict
     if changeset.run_type != "partial":
         return verdict
-    verdict.update_limit_applied = True
     archived = changeset.unchanged + len(changeset.changed) + len(changeset.removed)
     counts = {
         "updates": changeset.updates,

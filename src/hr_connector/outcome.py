@@ -73,14 +73,9 @@ class GuardVerdict(BaseModel):
     interruption: Interruption | None = None
     update_limit: int | None = None
     updates: int = 0
-    update_limit_applied: bool = False
     override: str | None = None  # "override_update_limit" | "approved_changeset" | None
     #: every limit that was set, with its figures (partial runs; see hr_connector.limits)
     limits: list[LimitCheck] = Field(default_factory=list)
-
-    @property
-    def proceed(self) -> bool:
-        return self.interruption is None
 
 
 class FileRef(BaseModel):
@@ -184,7 +179,3 @@ class ImportResult(BaseModel):
     changes: ChangeList | None = None
     #: data-quality findings per check that ran
     data_quality: dict[str, int] = Field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.decision is Decision.COMPLETED else 1

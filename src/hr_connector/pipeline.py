@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
-
 from hr_connector import attachments as attachments_mod
 from hr_connector import changes as changes_mod
 from hr_connector import (
@@ -52,7 +50,7 @@ from hr_connector.params import ConnectorParams
 from hr_connector.quality import report as quality_report
 from hr_connector.quality import steps as quality
 from hr_connector.quality.findings import CheckRun
-from hr_connector.records import Table, blocked_count, no_reasons, reason_texts
+from hr_connector.records import Table, blocked_count, concat_reasons, no_reasons, reason_texts
 from hr_connector.schemas import RunSchema, run_schema
 from hr_connector.steps import PLAIN_STEPS, Blocked, Steps, prepare_attachments
 from hr_connector.texts import TranslationMissing, Translations
@@ -107,8 +105,25 @@ def started(
             pending = runrecord.pending_report(workdir, run_key)
         except ConnectorError as error:  # the record is not a file of ours: a refusal
             pending, refused = None, refused or error
-        run = ImportRun.start(params, workdir, sink, steps, translations, run_key, whole_run)
-        run.early, run.pending = refused or run.early, pending
+        translations = translations or Translations.load(workdir.translation_override)
+        language = params.webapi.language
+        try:  # the run's texts: English when its language lacks some
+            translations.require(language, report.REPORT_CASES)
+        except TranslationMissing as error:
+            refused, language = refused or error, "en"
+            translations.require(language, report.REPORT_CASES)
+        result = ImportResult(
+            task_id=workdir.task_id,
+            data_type=params.data_type,
+            run_type=params.run_type,
+            decision=Decision.INTERRUPTED,
+            dry_run=params.dry_run,
+            log_path=str(workdir.log),
+        )
+        run = ImportRun(
+            params, workdir, sink, steps, run_key, whole_run, translations, language, result
+        )
+        run.early, run.pending = refused, pending
         try:
             yield run
         finally:
@@ -157,38 +172,6 @@ class ImportRun:
     completed: bool = False
     #: when the run began (what it recorded since then is told in its admin task)
     started: float = field(default_factory=time.time)
-
-    @classmethod
-    def start(
-        cls,
-        params: ConnectorParams,
-        workdir: WorkDir,
-        sink: report.ReportSink,
-        steps: Steps,
-        translations: Translations | None,
-        run_key: str | None,
-        whole_run: contextlib.ExitStack,
-    ) -> ImportRun:
-        """The run before its first step: its texts (English when the language lacks some)."""
-        translations = translations or Translations.load(workdir.translation_override)
-        language = params.webapi.language
-        early: ConnectorError | None = None
-        try:
-            translations.require(language, report.REPORT_CASES)
-        except TranslationMissing as error:
-            early, language = error, "en"
-            translations.require(language, report.REPORT_CASES)
-        result = ImportResult(
-            task_id=workdir.task_id,
-            data_type=params.data_type,
-            run_type=params.run_type,
-            decision=Decision.INTERRUPTED,
-            dry_run=params.dry_run,
-            log_path=str(workdir.log),
-        )
-        return cls(
-            params, workdir, sink, steps, run_key, whole_run, translations, language, result, early
-        )
 
     # --- up to the decision ----------------------------------------------------------------
 
@@ -252,7 +235,7 @@ class ImportRun:
         q = self.steps.quote
         found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
         self.quality_runs = [*self.quality_runs, *found.runs]
-        self.blocked = quality.merged(blocked, found.blocked)
+        self.blocked = concat_reasons([blocked, found.blocked])  # the checks' after validation's
         guards.check_blocked_share(self.params, len(table), self.blocked)
         return self.blocked
 
@@ -395,9 +378,7 @@ class ImportRun:
             result.changes = listed
         attachments = self.attachments
         if not params.dry_run and not self.refused:
-            attachments = attachments + _changes_attachment(
-                self.workdir, self.run_changes, self._blocked_lines(key_column)
-            )
+            attachments = attachments + self._changes_attachment(key_column)
         attachments, left_out = prepare_attachments(params, self.workdir, attachments)
         if not params.dry_run and not self.refused:
             attachments = [*attachments, report.data_attachment(self.workdir.admin_task_json)]
@@ -428,19 +409,26 @@ class ImportRun:
         )
         return attachments_mod.with_not_attached(task, left_out, translations)
 
-    def _blocked_lines(self, key_column: str) -> pl.DataFrame:
-        """The changes file's lines of the blocked rows, in the admin task's language."""
-        if self.table is None or self.run_changes is None:
-            return changes_mod.blocked_lines(
-                Table("", pl.DataFrame(), "line"), no_reasons(), "", pl.lit("")
+    def _changes_attachment(self, key_column: str) -> list[Attachment]:
+        """``<taskid>_changes.csv`` for a partial run that got as far as its changes (stopped runs
+        too: that is when the admin needs it), its blocked rows' lines in the admin task's
+        language; otherwise an older list under this task ID goes."""
+        try:
+            if self.run_changes is None or self.table is None:
+                changes_mod.remove_stale_csv(self.workdir)
+                return []
+            templates = {}
+            for code in self.blocked.get_column("code").unique().to_list():
+                texts = self.translations.cases.get(f"reason_{code}", {})
+                templates[code] = texts.get(self.language, texts.get("en", code))
+            blocked = changes_mod.blocked_lines(
+                self.table, self.blocked, key_column, reason_texts(self.blocked, templates)
             )
-        templates = {}
-        for code in self.blocked.get_column("code").unique().to_list():
-            texts = self.translations.cases.get(f"reason_{code}", {})
-            templates[code] = texts.get(self.language, texts.get("en", code))
-        return changes_mod.blocked_lines(
-            self.table, self.blocked, key_column, reason_texts(self.blocked, templates)
-        )
+            path = changes_mod.write_changes_csv(self.workdir, self.run_changes, blocked)
+        except Exception:  # the list is for review; the run's decision stands without it
+            log.exception("Could not write the changes attachment")
+            return []
+        return [Attachment(name=path.name, path=str(path))]
 
     def archive_remote_file(self) -> None:
         """A completed run moves the remote file to the SFTP archive folder (not a dry run)."""
@@ -482,7 +470,7 @@ def file_report(
     workdir: WorkDir,
     *,
     own: AdminTask | None = None,
-) -> bool:
+) -> None:
     """File the admin task; a failure is the result's ``report_error`` (the decision stands).
 
     Filed, it also filed the earlier unfiled tasks it repeats (:mod:`hr_connector.filing`);
@@ -495,27 +483,10 @@ def file_report(
         log.error("%s", filing.outcome_line(result))
         if own is not None:
             filing.remember(workdir, own, result.report_error)
-        return False
+        return
     result.attachments_refused = list(sink.refused)
     log.info("%s", filing.outcome_line(result))
     filing.forget(workdir)
-    return True
-
-
-def _changes_attachment(
-    workdir: WorkDir, run_changes: changes_mod.RunChanges | None, blocked: pl.DataFrame
-) -> list[Attachment]:
-    """``<taskid>_changes.csv`` for a partial run that got as far as its changes (stopped runs
-    too: that is when the admin needs it); otherwise an older list under this task ID goes."""
-    try:
-        if run_changes is None:
-            changes_mod.remove_stale_csv(workdir)
-            return []
-        path = changes_mod.write_changes_csv(workdir, run_changes, blocked)
-    except Exception:  # the list is for review; the run's decision stands without it
-        log.exception("Could not write the changes attachment")
-        return []
-    return [Attachment(name=path.name, path=str(path))]
 
 
 def unexpected(error: BaseException, what: str) -> Interruption:

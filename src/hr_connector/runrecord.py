@@ -10,7 +10,6 @@ A new run (another key) always runs every step.
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,19 +23,15 @@ class RunRecord(BaseModel):
     report_filed: bool = False
 
 
-def record_path(workdir: WorkDir) -> Path:
-    return workdir.last_run
-
-
 def save(workdir: WorkDir, record: RunRecord) -> None:
-    workdir.door.write_text(record_path(workdir), record.model_dump_json(indent=2) + "\n")
+    workdir.door.write_text(workdir.last_run, record.model_dump_json(indent=2) + "\n")
 
 
 def load(workdir: WorkDir) -> RunRecord | None:
     """The record, or None when there is none (or it is unreadable: the run runs every step);
     a record that is not a regular file of ours is refused (FileRefused)."""
     with contextlib.suppress(FileNotFoundError, ValidationError, ValueError):
-        return RunRecord.model_validate_json(workdir.door.read_bytes(record_path(workdir)))
+        return RunRecord.model_validate_json(workdir.door.read_bytes(workdir.last_run))
     return None
 
 

@@ -2,7 +2,7 @@
 compare → guard → changes → publish → keep and file the admin task → archive the remote file.
 
 Each step is a function (for the EPE script's plain mode, tests and the bench baseline) and its
-type a Protocol that the function and its Prefect task (:func:`hr_connector.tasks.prefect_steps`)
+type a Callable that the function and its Prefect task (:func:`hr_connector.tasks.prefect_steps`)
 both satisfy; :class:`Steps` injects one set or the other (:data:`PLAIN_STEPS`). The order they
 run in is :func:`hr_connector.pipeline.hr_import`.
 """
@@ -10,9 +10,10 @@ run in is :func:`hr_connector.pipeline.hr_import`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
@@ -184,26 +185,17 @@ def publish_files(
         workdir.archive.relative_to(workdir.root),
         workdir.error_archive.relative_to(workdir.root),
     )
-    return [
-        Attachment(
-            name=f"{params.data_type}_archive.json",
-            path=str(workdir.archive),
-            rows=len(table),
-            sha256=hashes["archive"],
+    written = (  # name, path, rows, the hash's key
+        (f"{params.data_type}_archive.json", workdir.archive, len(table), "archive"),
+        (f"{workdir.task_id}_output.json", workdir.output, changeset.updates, "output"),
+        (
+            f"error_{params.data_type}_archive.json",
+            workdir.error_archive,
+            blocked_count(blocked),
+            "errors",
         ),
-        Attachment(
-            name=f"{workdir.task_id}_output.json",
-            path=str(workdir.output),
-            rows=changeset.updates,
-            sha256=hashes["output"],
-        ),
-        Attachment(
-            name=f"error_{params.data_type}_archive.json",
-            path=str(workdir.error_archive),
-            rows=blocked_count(blocked),
-            sha256=hashes["errors"],
-        ),
-    ]
+    )
+    return [Attachment(name=n, path=str(p), rows=r, sha256=hashes[k]) for n, p, r, k in written]
 
 
 def prepare_attachments(
@@ -255,96 +247,20 @@ def _unchanged(value: Any) -> Any:
 # --- each step's type: what the plain function and its task wrapper both take and give ---------
 # (a value wrapped by :attr:`Steps.quote` for Prefect is passed as ``Any``)
 
-
-class FetchStep(Protocol):
-    def __call__(self, params: ConnectorParams, workdir: WorkDir, /) -> Path: ...
-
-
-class CheckFileStep(Protocol):
-    def __call__(
-        self, params: ConnectorParams, workdir: WorkDir, source: Path, /
-    ) -> list[CheckRun]: ...
-
-
-class ParseStep(Protocol):
-    def __call__(
-        self, path: Path, params: ConnectorParams, schema: RunSchema, workdir: WorkDir, /
-    ) -> Table: ...
-
-
-class ValidateStep(Protocol):
-    def __call__(self, table: Table, schema: RunSchema, /) -> Blocked: ...
-
-
-class CheckRowsStep(Protocol):
-    def __call__(
-        self,
-        table: Table,
-        blocked: Blocked,
-        schema: RunSchema,
-        params: ConnectorParams,
-        workdir: WorkDir,
-        /,
-    ) -> QualityOutcome: ...
-
-
-class CompareStep(Protocol):
-    def __call__(
-        self,
-        table: Table,
-        blocked: Blocked,
-        schema: RunSchema,
-        params: ConnectorParams,
-        base: WorkDir,
-        /,
-    ) -> Changeset: ...
-
-
-class GuardStep(Protocol):
-    def __call__(
-        self, params: ConnectorParams, rows_read: int, changeset: Changeset, /
-    ) -> GuardVerdict: ...
-
-
-class ChangesStep(Protocol):
-    def __call__(
-        self,
-        table: Table,
-        changeset: Changeset,
-        schema: RunSchema,
-        params: ConnectorParams,
-        /,
-    ) -> changes_mod.RunChanges: ...
-
-
-class PublishStep(Protocol):
-    def __call__(
-        self,
-        workdir: WorkDir,
-        table: Table,
-        blocked: Blocked,
-        changeset: Changeset,
-        schema: RunSchema | None,
-        params: ConnectorParams,
-        completed: bool,
-        /,
-    ) -> list[Attachment]: ...
-
-
-class KeepReportStep(Protocol):
-    def __call__(self, task: AdminTask, workdir: WorkDir, /) -> Path: ...
-
-
-class FileReportStep(Protocol):
-    def __call__(self, task: AdminTask, sink: report.ReportSink, /) -> str: ...
-
-
-class ArchiveRemoteStep(Protocol):
-    def __call__(self, params: ConnectorParams, source: Path, /) -> str | None: ...
-
-
-class Quote(Protocol):
-    def __call__(self, value: Any, /) -> Any: ...
+FetchStep = Callable[[ConnectorParams, WorkDir], Path]
+CheckFileStep = Callable[[ConnectorParams, WorkDir, Path], list[CheckRun]]
+ParseStep = Callable[[Path, ConnectorParams, RunSchema, WorkDir], Table]
+ValidateStep = Callable[[Table, RunSchema], Blocked]
+CheckRowsStep = Callable[[Table, Blocked, RunSchema, ConnectorParams, WorkDir], QualityOutcome]
+CompareStep = Callable[[Table, Blocked, RunSchema, ConnectorParams, WorkDir], Changeset]
+GuardStep = Callable[[ConnectorParams, int, Changeset], GuardVerdict]
+ChangesStep = Callable[[Table, Changeset, RunSchema, ConnectorParams], changes_mod.RunChanges]
+PublishStep = Callable[
+    [WorkDir, Table, Blocked, Changeset, RunSchema | None, ConnectorParams, bool], list[Attachment]
+]
+KeepReportStep = Callable[[AdminTask, WorkDir], Path]
+FileReportStep = Callable[[AdminTask, report.ReportSink], str]
+ArchiveRemoteStep = Callable[[ConnectorParams, Path], str | None]
 
 
 @dataclass(frozen=True)
@@ -365,7 +281,7 @@ class Steps:
     file_report: FileReportStep = file_admin_task
     archive_remote: ArchiveRemoteStep = archive_remote_file
     #: wraps values passed between Prefect tasks so Prefect does not walk them
-    quote: Quote = _unchanged
+    quote: Callable[[Any], Any] = _unchanged
 
 
 PLAIN_STEPS = Steps()

@@ -4,8 +4,9 @@ The reasons frame (:data:`hr_connector.records.REASONS_SCHEMA`) is the reader's 
 problems, then every check of the rules of :mod:`hr_connector.rules` (evaluated together, one
 polars ``select``), then across rows: a row ID appears once in the file (every row sharing one is
 blocked) and IDs that differ from another row's only by surrounding whitespace or Unicode
-normalisation are one person, not two. The CSV header check is separate (:func:`check_header`)
-because a missing column interrupts the run instead of blocking rows.
+normalisation are one person, not two. The CSV header check is separate
+(:func:`hr_connector.header.check_header`) because a missing column interrupts the run instead of
+blocking rows.
 """
 
 from __future__ import annotations
@@ -15,35 +16,20 @@ import unicodedata
 import polars as pl
 
 from hr_connector import rules
-from hr_connector.errors import MissingColumns
 from hr_connector.records import Table, concat_reasons, no_reasons
 from hr_connector.rules import Context, date_examples, is_blank, parse_dates
 from hr_connector.schemas import RunSchema
 
 
-def check_header(table: Table, schema: RunSchema) -> None:
-    """CSV: the header must name every mapped column, or the run is interrupted."""
-    present = set(table.columns)
-    missing = [c for c in schema.mapped_columns if c not in present]
-    if missing:
-        raise MissingColumns(table.file, missing)
-
-
-def context(table: Table, schema: RunSchema) -> Context:
-    """The rules' context of one run: the schema, the columns, each date column parsed once."""
+def validate_table(table: Table, schema: RunSchema) -> pl.DataFrame:
+    """The reasons frame of every blocked row; rows without a reason are valid."""
     frame = table.frame
-    dates = {
+    dates = {  # each date column parsed once
         c: parse_dates(pl.col(c), frame.get_column(c), schema.date_formats)
         for c in dict.fromkeys(schema.date_columns)
         if c in frame.columns
     }
-    return Context(schema, frame.columns, dates, date_examples(schema.date_formats))
-
-
-def validate_table(table: Table, schema: RunSchema) -> pl.DataFrame:
-    """The reasons frame of every blocked row; rows without a reason are valid."""
-    frame = table.frame
-    ctx = context(table, schema)
+    ctx = Context(schema, frame.columns, dates, date_examples(schema.date_formats))
     checks = [
         c for rule in rules.RULES if rule.applies_to(schema.data_type) for c in rule.checks(ctx)
     ]
@@ -81,11 +67,6 @@ def repeated_ids(keys: pl.Series) -> pl.DataFrame:
     )
 
 
-def canonical_id(value: str) -> str:
-    """A row ID as it is compared for duplicates: surrounding whitespace stripped, Unicode NFC."""
-    return unicodedata.normalize("NFC", value.strip())
-
-
 def look_alike_ids(keys: pl.Series) -> pl.DataFrame:
     """Rows whose IDs differ from another row's only by surrounding whitespace or Unicode
     normalisation (``Mäkinen`` composed and decomposed): one person, not two.
@@ -101,7 +82,7 @@ def look_alike_ids(keys: pl.Series) -> pl.DataFrame:
     if odd.height == 0:
         return no_reasons()
     texts = odd.get_column("key").unique()
-    canon = pl.Series([canonical_id(t) for t in texts.to_list()], dtype=pl.String)
+    canon = pl.Series([unicodedata.normalize("NFC", t.strip()) for t in texts], dtype=pl.String)
     frame = frame.with_columns(canon=key.replace_strict(texts, canon, default=key))
     alike = (key.n_unique().over("canon") > 1) & ~key.is_duplicated()
     return frame.filter(alike).select(

@@ -100,9 +100,7 @@ def file_age(name: str, mtime: float, now: float, limit: float) -> RunInterrupte
     return None
 
 
-def check_file(
-    settings: QualitySettings, workdir: WorkDir, source: Path, now: float | None = None
-) -> list[CheckRun]:
+def check_file(settings: QualitySettings, workdir: WorkDir, source: Path) -> list[CheckRun]:
     """Same file again and file age; raises on a ``block`` finding."""
     runs: list[CheckRun] = []
     limit = settings.max_file_age_hours
@@ -110,7 +108,7 @@ def check_file(
         run = CheckRun("file_age", settings.level("file_age"))
         st = kept.door_for(source.parent, workdir.door).stat(source)
         mtime = st.st_mtime if st is not None else time.time()
-        _found(run, file_age(source.name, mtime, time.time() if now is None else now, limit))
+        _found(run, file_age(source.name, mtime, time.time(), limit))
         runs.append(run)
     if settings.on("same_file"):
         run = CheckRun("same_file", settings.level("same_file"))

@@ -17,7 +17,7 @@ from hr_connector.previous_run import imported_column
 from hr_connector.quality import checks, freshness, kept, references
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import CheckContext, QualitySettings
-from hr_connector.records import Reason, Table, concat_reasons
+from hr_connector.records import Reason, Table
 from hr_connector.schemas import RunSchema
 from hr_connector.workdir import WorkDir
 
@@ -32,28 +32,6 @@ def check_file_quality(params: ConnectorParams, workdir: WorkDir, source: Path) 
     return freshness.check_file(QualitySettings.from_params(params), workdir, source)
 
 
-def context(params: ConnectorParams, schema: RunSchema, workdir: WorkDir) -> CheckContext:
-    settings = QualitySettings.from_params(params)
-    given = settings.reference_archives_dir
-    folder = references.folder(given, workdir.root, workdir.archive_dir)
-
-    def shown(path: Path) -> str:  # relative to the working directory (``../`` outside it)
-        try:
-            return workdir.door.relative(path)
-        except FileRefused:
-            return os.path.relpath(path, workdir.root)
-
-    return CheckContext(
-        settings=settings,
-        schema=schema,
-        unique_id=params.unique_id,
-        archive_dir=workdir.archive_dir,
-        reference_dir=folder,
-        imported=imported_column,
-        shown=shown,
-    )
-
-
 def check_row_quality(
     table: Table,
     blocked: pl.DataFrame,
@@ -62,7 +40,25 @@ def check_row_quality(
     workdir: WorkDir,
 ) -> checks.QualityOutcome:
     """The row-level checks; the reasons of ``block`` findings come back to be merged."""
-    outcome = checks.check_rows(table, blocked, context(params, schema, workdir))
+    settings = QualitySettings.from_params(params)
+    given = settings.reference_archives_dir
+
+    def shown(path: Path) -> str:  # relative to the working directory (``../`` outside it)
+        try:
+            return workdir.door.relative(path)
+        except FileRefused:
+            return os.path.relpath(path, workdir.root)
+
+    ctx = CheckContext(
+        settings=settings,
+        schema=schema,
+        unique_id=params.unique_id,
+        archive_dir=workdir.archive_dir,
+        reference_dir=references.folder(given, workdir.root, workdir.archive_dir),
+        imported=imported_column,
+        shown=shown,
+    )
+    outcome = checks.check_rows(table, blocked, ctx)
     for run in outcome.runs:
         log.info("Data quality %s (%s): %d finding(s)", run.check, run.severity, run.count)
         for rows in run.listed(MAX_LOGGED):
@@ -73,11 +69,6 @@ def check_row_quality(
                 "Data quality %s: %s (%s): %s", run.check, where, first["row_id"], reason.english()
             )
     return outcome
-
-
-def merged(blocked: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
-    """Validation's blocked rows with the checks' ``block`` reasons added after theirs."""
-    return concat_reasons([blocked, reasons])
 
 
 def remember_file(
