@@ -226,3 +226,7 @@ class Table:
     def position(self, index: int) -> str:
         number = self.positions[index] if self.positions is not None else index + 1
         return f"{self.position_kind} {number}"
+
+    def as_dict(self, index: int) -> dict[str, str]:
+        """One row as the file had it: present fields only, in column order."""
+        return {c: v for c, v in self.frame.row(index, named=True).items() if v is not None}
