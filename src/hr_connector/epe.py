@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from hr_connector import delivery, ending, invocation
 from hr_connector.errors import ParametersInvalid, UnusableInvocation
-from hr_connector.failsafe import end_unexpected
+from hr_connector.failsafe import end_unexpected, flag
 from hr_connector.filing import outcome_line
 from hr_connector.outcome import Decision, ImportResult
 from hr_connector.params import TASK_ID_KEYS, masked, parse_params
@@ -44,16 +44,6 @@ from hr_connector.runner import (
 log = logging.getLogger("hr_connector.epe")
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_UNUSABLE = 0, 1, 2
-
-
-def build_parser(prog: str = "IGAConnector.py") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="HR import connector (EPE Generic Python Script drop-in). Reads the "
-        "connector parameters as JSON from stdin line 1 (line 2: task mappings, optional).",
-    )
-    add_arguments(parser)
-    return parser
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,11 +117,6 @@ def resolve_workdir(cli: Path | None) -> Path:
         ) from None
 
 
-def _dry_run_requested(raw: Mapping[str, Any]) -> bool:
-    value = raw.get("dry_run")
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1"))
-
-
 def _use_prefect(choice: str) -> bool:
     if choice == "prefect":
         return True
@@ -149,12 +134,11 @@ def run_connector(
     raw: Mapping[str, Any], workdir: Path, task_id: str, *, prefect: bool
 ) -> ImportResult:
     """Run one import: as the data type's Prefect flow, or the same steps without Prefect."""
-    params = parse_params(raw)
     if prefect:
         from hr_connector.flows.hr_import import run_flow
 
         return run_flow(raw, workdir, task_id)
-    return run_plain(params, workdir, task_id)
+    return run_plain(parse_params(raw), workdir, task_id)
 
 
 def main(
@@ -184,7 +168,13 @@ def _main(
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
-    args = build_parser().parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="IGAConnector.py",
+        description="HR import connector (EPE Generic Python Script drop-in). Reads the "
+        "connector parameters as JSON from stdin line 1 (line 2: task mappings, optional).",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
     try:
         given = read_input(args, stdin)
         raw, mappings = given.params, given.mappings
@@ -223,14 +213,13 @@ def _run(
     if args.dry_run:
         raw = {**raw, "dry_run": True}
     try:
-        params = parse_params(raw, repeated=given.repeated)
+        parse_params(raw, repeated=given.repeated)
     except ParametersInvalid as error:
-        if _dry_run_requested(raw):  # a dry run writes and sends nothing, not even this
+        if flag(raw, "dry_run"):  # a dry run writes and sends nothing, not even this
             print(f"Dry run: the parameters are unusable: {redact(str(error))}", file=stdout)
             print(f"Would interrupt: {redact(str(error))}", file=stdout)
             return EXIT_INTERRUPTED
         return report_unusable_parameters(raw, error, workdir, task_id)
-    del params
     delivery.defer_to_exit()  # the mark of a completed run is cleared just before the exit
     return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 

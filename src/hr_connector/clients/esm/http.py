@@ -152,9 +152,7 @@ def _step(method: str, path: str) -> str:
 class Transport:
     """One ``requests.Session`` with the connector's TLS, timeout and error policy."""
 
-    def __init__(
-        self, settings: WebApiSettings, base_path: str, session: requests.Session | None
-    ) -> None:
+    def __init__(self, settings: WebApiSettings, base_path: str) -> None:
         self.settings = settings
         self.base_path = base_path
         self.base = settings.webapi_url + base_path
@@ -162,7 +160,7 @@ class Transport:
         self.host = parts.hostname or settings.webapi_url
         #: host:port, as the admin checks it
         self.address = f"{self.host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-        self.session = session or requests.Session()
+        self.session = requests.Session()
         adapter = deadline.DeadlineAdapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -64,9 +64,9 @@ class UploadResult:
 class EsmRestClient:
     """Client of the ESM REST API v1, with JWT login and transparent re-login."""
 
-    def __init__(self, settings: WebApiSettings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: WebApiSettings) -> None:
         self.settings = settings
-        self._http = Transport(settings, "/rest-api/itsm/v1", session)
+        self._http = Transport(settings, "/rest-api/itsm/v1")
         self._token: str | None = None
         self._expires_at: float | None = None
         self.logins = 0  #: how often we logged in
