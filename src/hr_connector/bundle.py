@@ -78,15 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def wrapper_source() -> Path:
-    """The wrapper shipped with the connector (deployments/epe/IGAConnector.py)."""
+    """The wrapper deployments/epe/IGAConnector.py of the source checkout (src/hr_connector's
+    grandparent): it is not part of the installed package."""
     here = Path(__file__).resolve().parent
-    for candidate in (
-        here / "deployments" / "epe" / WRAPPER_NAME,
-        here.parent.parent / "deployments" / "epe" / WRAPPER_NAME,  # a source checkout (src/)
-    ):
-        if candidate.is_file():
-            return candidate
-    raise BundleError(f"cannot find {WRAPPER_NAME} next to the installed connector ({here})")
+    wrapper = here.parent.parent / "deployments" / "epe" / WRAPPER_NAME
+    if not wrapper.is_file():
+        raise BundleError(f"cannot find {WRAPPER_NAME} next to the installed connector ({here})")
+    return wrapper
 
 
 def _requirement_name(requirement: str) -> str:

@@ -278,10 +278,8 @@ class Door:
     def replace(self, staged: Path, final: Path) -> None:
         """Rename a staged file over ``final`` (the entry is replaced; nothing is written
         through a link there) and make the rename durable."""
+        self.replaceable(final)
         with self._at(final, create=True) as (folder, name):
-            st = self._entry(folder, name)
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                raise self._refuse(final, st.st_mode)
             with self._at(staged) as (source_folder, source):
                 os.replace(source, name, src_dir_fd=source_folder, dst_dir_fd=folder)
             os.fsync(folder)

@@ -241,8 +241,7 @@ class ConnectorParams(BaseModel):
             if name in flat:  # already grouped (a dump read back)
                 continue
             part = {k: flat.pop(k) for k in list(flat) if k in model.model_fields}
-            given_by = OPTIONAL_GROUPS.get(name)
-            if given_by is None or not _blank(part.get(given_by)):
+            if name != "sftp" or not _blank(part.get("sftp_server_fqdn")):  # else: a local file
                 flat[name] = part
         return flat
 
@@ -327,8 +326,6 @@ GROUPS: dict[str, type[BaseModel]] = {
     "sftp": SftpSettings,
     "quality": QualityParams,
 }
-#: The groups present only when their key is given (else None): the file may already be local.
-OPTIONAL_GROUPS: dict[str, str] = {"sftp": "sftp_server_fqdn"}
 
 
 # What is a secret is declared once: the SecretStr fields of the models above.
@@ -373,11 +370,6 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _white_delimiter(key: str, value: Any) -> bool:
-    """``csv_delimiter`` given as a tab or a space: a value, not a blank field."""
-    return key == "csv_delimiter" and isinstance(value, str) and len(value) == 1
-
-
 def _flat_key(loc: tuple[int | str, ...]) -> str:
     """The vendor key an error is about: a group's name is not one (``webapi.webapi_url``)."""
     if loc and loc[0] in GROUPS:
@@ -410,7 +402,9 @@ def parse_params(
     missing = [key for key in REQUIRED_KEYS if _blank(data.get(key))]
     # the platform's form leaves blank fields as "" or null: for an optional key that means
     # "not given", so its default applies (PLATFORM.md §1); a tab or a space is a delimiter
-    for key in [k for k, v in data.items() if _blank(v) and not _white_delimiter(k, v)]:
+    for key in [
+        k for k, v in data.items() if _blank(v) and not (k == "csv_delimiter" and v and len(v) == 1)
+    ]:
         del data[key]
     invalid = _repeated_problems(repeated or {})
     try:

@@ -105,11 +105,6 @@ def _short_reason(exc: BaseException, outer: BaseException | None) -> str:
     return redact(f"{type(last).__name__}: {text}" if text else type(last).__name__)
 
 
-def _name_lookup_error(exc: BaseException, outer: BaseException | None) -> socket.gaierror | None:
-    """The failed name lookup under a requests error (urllib3 raises its own from it)."""
-    return next((c for c in _chain(exc, outer) if isinstance(c, socket.gaierror)), None)
-
-
 def body_summary(response: requests.Response) -> str:
     """The ESM's explanation: ``message``/``error`` and ``meta.errors``, else the raw body."""
     try:
@@ -257,7 +252,8 @@ class Transport:
     ) -> ConnectorError:
         """What a failed connection means, what was tried, and what to check."""
         tried = f"{_step(method, path)} ({method} {self.base_path}{path})"
-        lookup = _name_lookup_error(exc, outer)
+        # the failed name lookup under a requests error (urllib3 raises its own from it)
+        lookup = next((c for c in _chain(exc, outer) if isinstance(c, socket.gaierror)), None)
         url = self.settings.webapi_url
         if lookup is not None and lookup.errno != socket.EAI_AGAIN:
             return EsmError(
