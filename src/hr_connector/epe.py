@@ -99,11 +99,7 @@ def resolve_task_id(raw: Mapping[str, Any], mappings: Mapping[str, Any], cli: st
 
 def resolve_workdir(cli: Path | None) -> Path:
     try:
-        chosen = cli or (
-            Path(os.environ["HR_CONNECTOR_WORKDIR"])
-            if os.environ.get("HR_CONNECTOR_WORKDIR")
-            else Path.cwd()
-        )
+        chosen = cli or Path(os.environ.get("HR_CONNECTOR_WORKDIR") or Path.cwd())
         invocation.check_one_line(chosen)
         if not chosen.is_dir():
             raise UnusableInvocation(f"The working directory {chosen} does not exist.")
@@ -118,10 +114,8 @@ def resolve_workdir(cli: Path | None) -> Path:
 
 
 def _use_prefect(choice: str) -> bool:
-    if choice == "prefect":
-        return True
-    if choice == "plain":
-        return False
+    if choice != "auto":
+        return choice == "prefect"
     if not os.environ.get("PREFECT_API_URL"):
         return False
     if importlib.util.find_spec("prefect") is None:  # a bundle without Prefect

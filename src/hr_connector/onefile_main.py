@@ -100,9 +100,7 @@ def _unpacked(archive: str) -> str:
 
 
 def main() -> None:
-    if sys.version_info < (3, 11):  # noqa: UP036 - the engine may run an older Python
-        _fail("Python 3.11 or newer is required")
-    _check_target()
+    _check_target()  # the build refuses targets older than 3.11: another Python is refused here
     archive = os.path.realpath(sys.path[0])  # a zip application runs with itself first
     sys.path[0] = _unpacked(archive)
     from hr_connector.epe import main as connector

@@ -69,7 +69,6 @@ class RunProgress:
                     self.rows = len(value)
             return value
 
-        call.__name__ = getattr(step, "__name__", name)
         return call
 
 
