@@ -90,6 +90,7 @@ def _no_bool_number(value: Any) -> Any:
 
 
 _NOT_BOOL = BeforeValidator(_no_bool_number)
+_JSON = BeforeValidator(_json_if_string)
 
 
 class ReportAttributeCodes(BaseModel):
@@ -116,7 +117,7 @@ class WebApiSettings(BaseModel):
     webapi_ca_bundle: str | None = None
     webapi_verify_tls: bool = True
     webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
+    report_attribute_codes: Annotated[ReportAttributeCodes, _JSON] = ReportAttributeCodes()
     language: str = Field(default="en", min_length=2)
 
     @field_validator("webapi_url")
@@ -133,11 +134,6 @@ class WebApiSettings(BaseModel):
         if found:
             path = path[: found.start()]
         return f"{parts.scheme.lower()}://{parts.netloc}{path.rstrip('/')}"
-
-    @field_validator("report_attribute_codes", mode="before")
-    @classmethod
-    def _codes_json(cls, value: Any) -> Any:
-        return _json_if_string(value)
 
 
 class SftpSettings(BaseModel):
