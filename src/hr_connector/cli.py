@@ -1,11 +1,4 @@
-"""The ``hr-connector`` command: its subcommands and their ``--help`` texts.
-
-``run``            one import, exactly as the EPE wrapper does it (parameters on stdin or --params)
-``demo``           the whole story on the bundled samples, against a local ESM
-``esm-sandbox``    the local ESM: see the admin tasks in a browser (development package)
-``resend-report``  file a kept admin task again (after the ESM was unreachable)
-``bundle``         IGAConnector.py with the connector and its dependencies, for a named Python
-"""
+"""The ``hr-connector`` command: its subcommands and their ``--help`` texts."""
 
 from __future__ import annotations
 

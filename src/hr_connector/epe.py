@@ -1,11 +1,8 @@
 """The EPE drop-in: what ``IGAConnector.py`` does when the provisioning engine runs it.
 
-The platform contract (PLATFORM.md §1): parameters as JSON on stdin line 1 (optional task
-mappings on line 2) or ``--params FILE``; the task id from the parameters, the mappings,
-``--task-id`` or ``EPE_TASK_ID``; files relative to the working directory (``--workdir``,
-``HR_CONNECTOR_WORKDIR`` or the current directory). Exit 0 when the import completed (the last
-stdout line is then the output file's absolute path), 1 when it was interrupted, 2 when the
-invocation itself is unusable.
+The platform contract (PLATFORM.md §1): exit 0 when the import completed (the last stdout line is
+then the output file's absolute path), 1 when it was interrupted, 2 when the invocation itself is
+unusable; the options and inputs are the ones :func:`add_arguments` and :func:`read_input` take.
 
 Orchestration (``HR_CONNECTOR_ORCHESTRATION``): ``auto`` (default) runs the Prefect flow when
 ``PREFECT_API_URL`` names a Prefect server, so operators see the run in the UI, and otherwise runs
