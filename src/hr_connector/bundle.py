@@ -1,11 +1,9 @@
 """``hr-connector bundle DIR``: the connector installed like the vendor's one-file script.
 
 The connector and its runtime dependencies for a named target Python and platform, fetched by
-pip (``--target --only-binary=:all: --python-version --platform``), so the worker's Python needs
-nothing installed. ``--one-file``: one ``IGAConnector.py``, a zip application
-(:mod:`hr_connector.onefile_main`) that unpacks its library to a private cache on its first run.
-Else the wrapper ``IGAConnector.py`` with ``hr_connector_lib/`` beside it. Prefect is left out
-unless ``--with-prefect`` (``auto`` orchestration then runs plain).
+pip, so the worker's Python needs nothing installed. With ``--one-file`` a zip application
+(:mod:`hr_connector.onefile_main`) that unpacks its library to a private cache on its first run:
+compiled modules cannot be imported from a zip.
 """
 
 from __future__ import annotations
