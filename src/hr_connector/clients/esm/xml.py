@@ -76,8 +76,7 @@ class EsmXmlClient:
                 hint="Check webapi_user and webapi_password; the user must be an ESM local user.",
                 status=status,
             )
-        if status >= 300:
-            self._http.check(response, "POST", path)
+        self._http.check(response, "POST", path)  # returns for 2xx
         try:
             root = etree.fromstring(response.content, safe_xml_parser())
         except etree.XMLSyntaxError:
