@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import os
 import sys
@@ -28,7 +27,7 @@ from hr_connector.errors import ParametersInvalid, UnusableInvocation
 from hr_connector.failsafe import end_unexpected, flag
 from hr_connector.filing import outcome_line
 from hr_connector.outcome import Decision, ImportResult
-from hr_connector.params import TASK_ID_KEYS, masked, parse_params
+from hr_connector.params import TASK_ID_KEYS, parse_params
 from hr_connector.report import APPROVABLE_CASES
 from hr_connector.runlog import redact, register_secrets
 from hr_connector.runner import (
@@ -199,8 +198,6 @@ def _run(
     """The run's result, or the exit code of a dry run that has nothing to run."""
     raw = given.params
     register_secrets(secret_strings(raw))
-    if given.mappings:
-        log.debug("Task mappings: %s", redact(json.dumps(masked(given.mappings))))
     if args.dry_run:
         raw = {**raw, "dry_run": True}
     try:

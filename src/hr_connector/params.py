@@ -355,13 +355,6 @@ def secret_values(model: BaseModel) -> list[str]:
     return found
 
 
-def masked(obj: Any) -> Any:
-    """``obj`` with the value of every secret key masked, at any depth of nested mappings."""
-    if isinstance(obj, Mapping):
-        return {k: MASKED if is_secret_key(k) else masked(v) for k, v in obj.items()}
-    return obj
-
-
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
