@@ -48,9 +48,6 @@ class EsmTooLarge(EsmError):
 
     size = 0
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=413)
-
 
 class EsmUnavailable(TransientError):
     """The ESM did not answer usefully right now (network, timeout, 5xx): worth a retry."""
@@ -307,7 +304,7 @@ class Transport:
         if status >= 500 or status in (408, 429):
             raise EsmUnavailable(f"{where}: {summary}", status=status)
         if status == 413:  # the upload that met it sets the file's size
-            raise EsmTooLarge(f"{where}: {summary}")
+            raise EsmTooLarge(f"{where}: {summary}", status=status)
         settings = self.settings
         hints = {
             401: "The ESM refused a fresh login token; check the user's External API permission.",
