@@ -1,11 +1,7 @@
 """The working directory: the table of every file a run touches in it (PLATFORM.md §2), and the
-writes that make them safe.
-
-Every file below the working directory goes through its :class:`~hr_connector.door.Door`
-(``WorkDir.door``): no symlink followed, only regular files, nothing written through a link.
-Here, on top of it: atomic writes (a new file in the same folder, fsync, rename, 0600 since the
-files hold personal data), the commit journal that makes "output + archive + error archive" one
-all-or-nothing step, and the per-data-type run lock.
+writes that make them safe, on top of its :class:`~hr_connector.door.Door` (``WorkDir.door``):
+atomic writes (0600: the files hold personal data), the commit journal that makes "output +
+archive + error archive" one all-or-nothing step, and the per-data-type run lock.
 
 :class:`WorkDir` is the one table of those paths: a new side file is one line there, and the
 tests that plant links, pipes and folders at every path in it cover it unedited.

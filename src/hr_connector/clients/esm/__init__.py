@@ -1,10 +1,8 @@
 """File the "IGA admin task" in the customer's ESM as one datacard (PLATFORM.md §7).
 
 :class:`RestSink` uses the REST API (:mod:`.rest`), :class:`XmlSink` the legacy XML Web API
-(:mod:`.xml`); both share the transport and error policy of :mod:`.http`. Once :class:`RestSink`
-has created the datacard the task is filed: each attachment is streamed from disk, tried again
-while the ESM fails for now, sent zipped on a 413, and one the ESM will not take is listed in the
-description (where it is kept, its size and SHA-256, why) and named in :attr:`RestSink.refused`.
+(:mod:`.xml`); both share the transport and error policy of :mod:`.http`. An attachment the ESM
+will not take is listed in the description instead (where it is kept, its size and SHA-256, why).
 """
 
 from __future__ import annotations
