@@ -157,7 +157,6 @@ class Transport:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = "hr-connector (ESM client)"
-        self.timeout = (settings.webapi_timeout_seconds, settings.webapi_timeout_seconds)
         password = settings.webapi_password.get_secret_value()
         register_credentials(settings.webapi_user, password)  # a second line of defence
         self.verify: bool | str = settings.webapi_ca_bundle or True
@@ -189,7 +188,7 @@ class Transport:
                 response = self.session.request(
                     method,
                     self.base + path,
-                    timeout=self.timeout,
+                    timeout=seconds,  # the connect and each read; the whole call: bounded
                     verify=self.verify,
                     allow_redirects=False,
                     **kwargs,
