@@ -163,8 +163,8 @@ def _check_target_version(version: str | None) -> None:
         raise BundleError(f"the connector needs Python {oldest} or newer, not {version}")
 
 
-def _library(lib: Path, args: argparse.Namespace) -> dict[str, object]:
-    """Fill ``lib`` with the dependencies and the connector; return what BUNDLE.json says."""
+def _library(lib: Path, args: argparse.Namespace) -> None:
+    """Fill ``lib`` with the dependencies, the connector and BUNDLE.json (what it holds)."""
     requirements = runtime_requirements(args.with_prefect)
     _pip(lib, requirements, args)
     files = _copy_connector(lib)
@@ -178,7 +178,6 @@ def _library(lib: Path, args: argparse.Namespace) -> dict[str, object]:
         "connector_files": files,
     }
     (lib / "BUNDLE.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
 
 
 def _target_python(args: argparse.Namespace) -> str:
