@@ -23,7 +23,13 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect.input import RunInput
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.exceptions import Abort, Pause
+from prefect.input import RunInput, keyset_from_paused_state
+from prefect.input.actions import read_flow_run_input
+from prefect.states import State, Suspended
+from prefect.utilities.engine import propose_state_sync
 from pydantic import Field, ValidationError
 
 from hr_connector.outcome import Decision, ImportResult, Interruption
@@ -67,8 +73,6 @@ class ChangesetDecision(RunInput):
 
 def deployment_run() -> Any | None:
     """The current flow run when it belongs to a deployment (only those can suspend)."""
-    from prefect.context import FlowRunContext
-
     context = FlowRunContext.get()
     if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
         return None
@@ -80,8 +84,6 @@ def decision_of_this_run() -> tuple[ChangesetDecision | None, int]:
     a deployment run)."""
     if deployment_run() is None:
         return None, 0
-    from prefect.input.actions import read_flow_run_input
-
     found: tuple[ChangesetDecision | None, int] = (None, 0)
     for round_ in range(1, MAX_ROUNDS + 1):
         value = read_flow_run_input(f"suspended-{pause_key(round_)}-response")
@@ -151,13 +153,6 @@ def wait_for_decision(
 def _suspend(form: type[ChangesetDecision], *, timeout: int, key: str, message: str) -> None:
     """Prefect's ``suspend_flow_run(wait_for_input=form, key=key, timeout=timeout)``, with a state
     message: Prefect's own leaves the Suspended state's message empty, so the UI says nothing."""
-    from prefect.client.orchestration import get_client
-    from prefect.context import FlowRunContext
-    from prefect.exceptions import Abort, Pause
-    from prefect.input import keyset_from_paused_state
-    from prefect.states import State, Suspended
-    from prefect.utilities.engine import propose_state_sync
-
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         raise RuntimeError("only a flow run can be suspended")
