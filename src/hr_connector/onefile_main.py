@@ -9,6 +9,7 @@ importable before the unpacking. The ``BUNDLE_*`` values are written in by the b
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import zipfile
@@ -78,8 +79,6 @@ def _unpacked(archive: str) -> str:
     if os.path.exists(os.path.join(target, _DONE)):
         return target
     staging = os.path.join(root, f".{BUNDLE_KEY}.{os.getpid()}")
-    import shutil
-
     shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftover of the same pid
     os.mkdir(staging, 0o700)
     with zipfile.ZipFile(archive) as bundle:
