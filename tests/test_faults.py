@@ -38,13 +38,13 @@ import pytest
 import hr_connector.publish as publish_mod
 import hr_connector.workdir as workdir_mod
 from hr_connector import cli, pipeline
-from hr_connector.door import Door
+from hr_connector.door import Door, staged_name
 from hr_connector.outcome import Decision
 from hr_connector.params import parse_params
 from hr_connector.pipeline import PLAIN_STEPS
 from hr_connector.runner import run_plain as run_with_report
 from hr_connector.sinks import LocalOnlySink
-from hr_connector.workdir import WorkDir, recover, temp_path
+from hr_connector.workdir import WorkDir, recover
 
 from conftest import ESM_USER, SAMPLES, WEBAPI_PASSWORD, base_raw, place
 from run_helpers import (
@@ -232,7 +232,7 @@ def test_recovery_drops_what_a_killed_run_was_writing_and_nothing_else(tmp_path:
     other = WorkDir(tmp_path, "4", "organization")  # another task's files, another lock
     wd.archive_dir.mkdir(parents=True)
     ours = [
-        temp_path(p)
+        staged_name(p)
         for p in (
             wd.admin_task_json,
             wd.admin_task_markdown,
@@ -243,7 +243,11 @@ def test_recovery_drops_what_a_killed_run_was_writing_and_nothing_else(tmp_path:
             wd.archive,
         )
     ]
-    theirs = [temp_path(other.admin_task_markdown), temp_path(other.archive), other.admin_task_json]
+    theirs = [
+        staged_name(other.admin_task_markdown),
+        staged_name(other.archive),
+        other.admin_task_json,
+    ]
     for path in ours + theirs:
         path.write_text("half written", encoding="utf-8")
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from hr_connector import attachments, epe
-from hr_connector.workdir import WorkDir
+from hr_connector.workdir import WorkDir, _TaskFile
 
 from conftest import ESM_USER, base_raw
 from run_helpers import SCRIPT, script_env
@@ -94,7 +94,12 @@ def reference(seed: Path, esm: Any, tmp_path_factory: pytest.TempPathFactory) ->
 def _paths() -> dict[str, str]:
     """Every path a run of the task touches, relative: the table's and the HR file's."""
     wd = WorkDir(Path("/nonexistent-root"), TASK, DATA_TYPE)
-    found = {name: str(p.relative_to(wd.root)) for name, p in wd.paths().items()}
+    table = {n: getattr(wd, n) for n, v in vars(WorkDir).items() if isinstance(v, _TaskFile)}
+    table |= {f"zipped {p.name}": wd.zipped(p.name) for p in wd.attached}
+    for path in list(table.values()):  # and every folder on the way
+        for folder in path.relative_to(wd.root).parents[:-1]:
+            table.setdefault(str(folder), wd.root / folder)
+    found = {name: str(p.relative_to(wd.root)) for name, p in table.items()}
     found |= {"HR file": "in/title.csv", "HR folder": "in"}
     return found
 

@@ -741,11 +741,12 @@ def test_organization_managers_are_the_persons_of_the_last_workperiod_import(
 
 
 def test_a_crash_while_keeping_the_checks_state_leaves_nothing_behind(workdir: Path) -> None:
-    from hr_connector.workdir import recover, temp_path
+    from hr_connector.door import staged_name
+    from hr_connector.workdir import recover
 
     folder = workdir / "data" / "archive"
     folder.mkdir(parents=True)
-    temp_path(folder / ".workperiod_quality.json").write_bytes(b"half")
+    staged_name(folder / ".workperiod_quality.json").write_bytes(b"half")
     recover(WorkDir(workdir, "3", "workperiod"))
     assert list(folder.iterdir()) == []
 

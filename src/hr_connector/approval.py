@@ -1,31 +1,20 @@
 """Approving (or rejecting) a stopped run from the Prefect UI in one step.
 
-When a limit stops a partial run of a **deployment**, the flow files the stopped admin task as
-always and then *suspends* itself, waiting for a :class:`ChangesetDecision`. The run shows as
-**Suspended** in the UI, its state message says what to do, and its **Resume** button opens a form
-with the changeset filled in: the admin chooses approve or reject (no default: a decision is made
-on purpose), types their name and, if they like, why. The description above the form is the
-admin task (changes listed, national IDs masked). That is the one route a Prefect operator is
-given (:func:`hr_connector.advice.approve_hint`); the EPE route (extra arguments) is never shown
-in Prefect, and the Custom run field ``approved_changeset`` only with ``wait_for_approval: false``.
+When a limit stops a partial run of a deployment, the flow files the stopped admin task as always
+and then *suspends* itself, waiting for a :class:`ChangesetDecision`: the run's **Resume** button
+opens a form with the changeset filled in, the admin task above it (national IDs masked); the admin
+chooses approve or reject (no default: a decision is made on purpose) and types their name. That is
+the one route a Prefect operator is given (:func:`hr_connector.advice.approve_hint`).
 
-Why suspend and not pause: a suspended run leaves its process. It gives back the deployment's
-concurrency slot (Prefect releases it when a run leaves Running), the worker's slot and the
-connector's run lock, so the next scheduled run of the deployment starts on time. A *paused* run
-(``pause_flow_run``) keeps its process (and worker slot) alive until it is resumed or times out,
-and is lost when the worker restarts.
+Why suspend and not pause: a suspended run leaves its process, so it gives back the deployment's
+concurrency slot, the worker's slot and the connector's run lock, and the next scheduled run starts
+on time; a paused run keeps its process until it is resumed and is lost when the worker restarts.
 
-What resuming does (Prefect's documented behaviour): the worker starts the flow run again from the
-top. :func:`decision_of_this_run` finds the last decision given and the run imports with
-``approved_changeset`` = the approved digest: every step runs again on the file as it is *now*.
-A file that changed meanwhile gives another digest: the approval is voided, the admin task and the
-log say why, and the run suspends again with the new changeset (each round has its own pause key,
-``hr-approval``, ``hr-approval-2``, …, as Prefect fires a key once). A rejection files an admin
-task that says who rejected the changes and why, and ends the run Failed; nothing is imported.
-
-Only deployment runs can suspend (an in-process or EPE run keeps the extra-arguments route); a
-dry run never waits; each suspension expires after ``approval_timeout_hours`` (then the run is
-Failed, and the next scheduled run decides afresh).
+Resuming starts the flow run again from the top (Prefect's documented behaviour): every step runs
+again on the file as it is *now*, with ``approved_changeset`` = the approved digest. A file that
+changed meanwhile gives another digest: the approval is voided and the run suspends again under a
+new pause key (Prefect fires a key once). Only deployment runs suspend; a dry run never waits; a
+suspension expires after ``approval_timeout_hours``.
 """
 
 from __future__ import annotations
@@ -34,7 +23,13 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect.input import RunInput
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.exceptions import Abort, Pause
+from prefect.input import RunInput, keyset_from_paused_state
+from prefect.input.actions import read_flow_run_input
+from prefect.states import State, Suspended
+from prefect.utilities.engine import propose_state_sync
 from pydantic import Field, ValidationError
 
 from hr_connector.outcome import Decision, ImportResult, Interruption
@@ -78,8 +73,6 @@ class ChangesetDecision(RunInput):
 
 def deployment_run() -> Any | None:
     """The current flow run when it belongs to a deployment (only those can suspend)."""
-    from prefect.context import FlowRunContext
-
     context = FlowRunContext.get()
     if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
         return None
@@ -91,8 +84,6 @@ def decision_of_this_run() -> tuple[ChangesetDecision | None, int]:
     a deployment run)."""
     if deployment_run() is None:
         return None, 0
-    from prefect.input.actions import read_flow_run_input
-
     found: tuple[ChangesetDecision | None, int] = (None, 0)
     for round_ in range(1, MAX_ROUNDS + 1):
         value = read_flow_run_input(f"suspended-{pause_key(round_)}-response")
@@ -162,13 +153,6 @@ def wait_for_decision(
 def _suspend(form: type[ChangesetDecision], *, timeout: int, key: str, message: str) -> None:
     """Prefect's ``suspend_flow_run(wait_for_input=form, key=key, timeout=timeout)``, with a state
     message: Prefect's own leaves the Suspended state's message empty, so the UI says nothing."""
-    from prefect.client.orchestration import get_client
-    from prefect.context import FlowRunContext
-    from prefect.exceptions import Abort, Pause
-    from prefect.input import keyset_from_paused_state
-    from prefect.states import State, Suspended
-    from prefect.utilities.engine import propose_state_sync
-
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         raise RuntimeError("only a flow run can be suspended")

@@ -1,11 +1,9 @@
 """``hr-connector bundle DIR``: the connector installed like the vendor's one-file script.
 
 The connector and its runtime dependencies for a named target Python and platform, fetched by
-pip (``--target --only-binary=:all: --python-version --platform``), so the worker's Python needs
-nothing installed. ``--one-file``: one ``IGAConnector.py``, a zip application
-(:mod:`hr_connector.onefile_main`) that unpacks its library to a private cache on its first run.
-Else the wrapper ``IGAConnector.py`` with ``hr_connector_lib/`` beside it. Prefect is left out
-unless ``--with-prefect`` (``auto`` orchestration then runs plain).
+pip, so the worker's Python needs nothing installed. With ``--one-file`` a zip application
+(:mod:`hr_connector.onefile_main`) that unpacks its library to a private cache on its first run:
+compiled modules cannot be imported from a zip.
 """
 
 from __future__ import annotations
@@ -78,15 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def wrapper_source() -> Path:
-    """The wrapper shipped with the connector (deployments/epe/IGAConnector.py)."""
+    """The wrapper deployments/epe/IGAConnector.py of the source checkout (src/hr_connector's
+    grandparent): it is not part of the installed package."""
     here = Path(__file__).resolve().parent
-    for candidate in (
-        here / "deployments" / "epe" / WRAPPER_NAME,
-        here.parent.parent / "deployments" / "epe" / WRAPPER_NAME,  # a source checkout (src/)
-    ):
-        if candidate.is_file():
-            return candidate
-    raise BundleError(f"cannot find {WRAPPER_NAME} next to the installed connector ({here})")
+    wrapper = here.parent.parent / "deployments" / "epe" / WRAPPER_NAME
+    if not wrapper.is_file():
+        raise BundleError(f"cannot find {WRAPPER_NAME} next to the installed connector ({here})")
+    return wrapper
 
 
 def _requirement_name(requirement: str) -> str:
@@ -167,8 +163,8 @@ def _check_target_version(version: str | None) -> None:
         raise BundleError(f"the connector needs Python {oldest} or newer, not {version}")
 
 
-def _library(lib: Path, args: argparse.Namespace) -> dict[str, object]:
-    """Fill ``lib`` with the dependencies and the connector; return what BUNDLE.json says."""
+def _library(lib: Path, args: argparse.Namespace) -> None:
+    """Fill ``lib`` with the dependencies, the connector and BUNDLE.json (what it holds)."""
     requirements = runtime_requirements(args.with_prefect)
     _pip(lib, requirements, args)
     files = _copy_connector(lib)
@@ -182,7 +178,6 @@ def _library(lib: Path, args: argparse.Namespace) -> dict[str, object]:
         "connector_files": files,
     }
     (lib / "BUNDLE.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
 
 
 def _target_python(args: argparse.Namespace) -> str:

@@ -1,11 +1,4 @@
-"""The ``hr-connector`` command: its subcommands and their ``--help`` texts.
-
-``run``            one import, exactly as the EPE wrapper does it (parameters on stdin or --params)
-``demo``           the whole story on the bundled samples, against a local ESM
-``esm-sandbox``    the local ESM: see the admin tasks in a browser (development package)
-``resend-report``  file a kept admin task again (after the ESM was unreachable)
-``bundle``         IGAConnector.py with the connector and its dependencies, for a named Python
-"""
+"""The ``hr-connector`` command: its subcommands and their ``--help`` texts."""
 
 from __future__ import annotations
 
@@ -14,6 +7,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from hr_connector import bundle, epe
+from hr_connector.door import FileRefused
+from hr_connector.params import webapi_settings_from_raw
 
 DESCRIPTION = """\
 HR import connector for Identity Governance: fetches the HR system's file (CSV, JSON or flat
@@ -55,8 +52,6 @@ def _parser() -> argparse.ArgumentParser:
         prog="hr-connector", description=DESCRIPTION, formatter_class=_Help
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    from hr_connector import epe
 
     run = sub.add_parser(
         "run",
@@ -110,8 +105,6 @@ def _parser() -> argparse.ArgumentParser:
         help="the parameters JSON (for webapi_url, user, password, codes)",
     )
 
-    from hr_connector import bundle
-
     bundled = sub.add_parser(
         "bundle",
         help="write IGAConnector.py with the connector and its dependencies to DIR",
@@ -123,8 +116,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    from hr_connector import bundle, epe
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["esm-sandbox"]:  # its options belong to the development package
         return run_esm_sandbox(argv[1:])
@@ -160,9 +151,7 @@ def run_esm_sandbox(argv: list[str]) -> int:
 
 
 def resend_report(admin_task: Path, params_file: Path) -> int:
-    from hr_connector.clients import esm
-    from hr_connector.door import FileRefused
-    from hr_connector.params import webapi_settings_from_raw
+    from hr_connector.clients import esm  # requests and lxml only for this command
 
     raw = json.loads(params_file.read_text(encoding="utf-8"))
     settings = webapi_settings_from_raw(raw)

@@ -278,10 +278,8 @@ class Door:
     def replace(self, staged: Path, final: Path) -> None:
         """Rename a staged file over ``final`` (the entry is replaced; nothing is written
         through a link there) and make the rename durable."""
+        self.replaceable(final)
         with self._at(final, create=True) as (folder, name):
-            st = self._entry(folder, name)
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                raise self._refuse(final, st.st_mode)
             with self._at(staged) as (source_folder, source):
                 os.replace(source, name, src_dir_fd=source_folder, dst_dir_fd=folder)
             os.fsync(folder)
@@ -295,15 +293,15 @@ class Door:
     def write_text(self, final: Path, text: str) -> None:
         self.write_bytes(final, text.encode("utf-8"))
 
-    def link(self, source: Path, target: Path) -> bool:
+    def link(self, source: Path, target: Path) -> None:
         """Make ``target`` a second name of the regular file ``source`` (the old entry at
-        ``target`` is replaced, never written through); False, and ``target`` removed, when
-        ``source`` is missing or not a regular file (nothing of ours to keep)."""
+        ``target`` is replaced, never written through); ``target`` removed when ``source`` is
+        missing or not a regular file (nothing of ours to keep)."""
         with self._at(source) as (folder, name):
             st = self._entry(folder, name)
             if st is None or not stat.S_ISREG(st.st_mode):
                 self.remove(target)
-                return False
+                return
             tmp = staged_name(target)
             with self._at(tmp, create=True) as (target_folder, tmp_name):
                 with contextlib.suppress(FileNotFoundError):
@@ -311,7 +309,6 @@ class Door:
                 linked = {"src_dir_fd": folder, "dst_dir_fd": target_folder}
                 os.link(name, tmp_name, **linked, follow_symlinks=False)
         self.replace(tmp, target)
-        return True
 
     def remove(self, path: Path) -> bool:
         """Remove the entry at ``path`` (a link is removed, never its target); True when there

@@ -1,11 +1,8 @@
 """The EPE drop-in: what ``IGAConnector.py`` does when the provisioning engine runs it.
 
-The platform contract (PLATFORM.md §1): parameters as JSON on stdin line 1 (optional task
-mappings on line 2) or ``--params FILE``; the task id from the parameters, the mappings,
-``--task-id`` or ``EPE_TASK_ID``; files relative to the working directory (``--workdir``,
-``HR_CONNECTOR_WORKDIR`` or the current directory). Exit 0 when the import completed (the last
-stdout line is then the output file's absolute path), 1 when it was interrupted, 2 when the
-invocation itself is unusable.
+The platform contract (PLATFORM.md §1): exit 0 when the import completed (the last stdout line is
+then the output file's absolute path), 1 when it was interrupted, 2 when the invocation itself is
+unusable; the options and inputs are the ones :func:`add_arguments` and :func:`read_input` take.
 
 Orchestration (``HR_CONNECTOR_ORCHESTRATION``): ``auto`` (default) runs the Prefect flow when
 ``PREFECT_API_URL`` names a Prefect server, so operators see the run in the UI, and otherwise runs
@@ -17,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import os
 import sys
@@ -28,10 +24,10 @@ from typing import Any, TextIO
 
 from hr_connector import delivery, ending, invocation
 from hr_connector.errors import ParametersInvalid, UnusableInvocation
-from hr_connector.failsafe import end_unexpected
+from hr_connector.failsafe import end_unexpected, flag
 from hr_connector.filing import outcome_line
 from hr_connector.outcome import Decision, ImportResult
-from hr_connector.params import TASK_ID_KEYS, masked, parse_params
+from hr_connector.params import TASK_ID_KEYS, parse_params
 from hr_connector.report import APPROVABLE_CASES
 from hr_connector.runlog import redact, register_secrets
 from hr_connector.runner import (
@@ -44,16 +40,6 @@ from hr_connector.runner import (
 log = logging.getLogger("hr_connector.epe")
 
 EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_UNUSABLE = 0, 1, 2
-
-
-def build_parser(prog: str = "IGAConnector.py") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="HR import connector (EPE Generic Python Script drop-in). Reads the "
-        "connector parameters as JSON from stdin line 1 (line 2: task mappings, optional).",
-    )
-    add_arguments(parser)
-    return parser
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,11 +95,7 @@ def resolve_task_id(raw: Mapping[str, Any], mappings: Mapping[str, Any], cli: st
 
 def resolve_workdir(cli: Path | None) -> Path:
     try:
-        chosen = cli or (
-            Path(os.environ["HR_CONNECTOR_WORKDIR"])
-            if os.environ.get("HR_CONNECTOR_WORKDIR")
-            else Path.cwd()
-        )
+        chosen = cli or Path(os.environ.get("HR_CONNECTOR_WORKDIR") or Path.cwd())
         invocation.check_one_line(chosen)
         if not chosen.is_dir():
             raise UnusableInvocation(f"The working directory {chosen} does not exist.")
@@ -127,16 +109,9 @@ def resolve_workdir(cli: Path | None) -> Path:
         ) from None
 
 
-def _dry_run_requested(raw: Mapping[str, Any]) -> bool:
-    value = raw.get("dry_run")
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1"))
-
-
 def _use_prefect(choice: str) -> bool:
-    if choice == "prefect":
-        return True
-    if choice == "plain":
-        return False
+    if choice != "auto":
+        return choice == "prefect"
     if not os.environ.get("PREFECT_API_URL"):
         return False
     if importlib.util.find_spec("prefect") is None:  # a bundle without Prefect
@@ -149,12 +124,11 @@ def run_connector(
     raw: Mapping[str, Any], workdir: Path, task_id: str, *, prefect: bool
 ) -> ImportResult:
     """Run one import: as the data type's Prefect flow, or the same steps without Prefect."""
-    params = parse_params(raw)
     if prefect:
         from hr_connector.flows.hr_import import run_flow
 
         return run_flow(raw, workdir, task_id)
-    return run_plain(params, workdir, task_id)
+    return run_plain(parse_params(raw), workdir, task_id)
 
 
 def main(
@@ -184,7 +158,13 @@ def _main(
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
-    args = build_parser().parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="IGAConnector.py",
+        description="HR import connector (EPE Generic Python Script drop-in). Reads the "
+        "connector parameters as JSON from stdin line 1 (line 2: task mappings, optional).",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
     try:
         given = read_input(args, stdin)
         raw, mappings = given.params, given.mappings
@@ -218,19 +198,16 @@ def _run(
     """The run's result, or the exit code of a dry run that has nothing to run."""
     raw = given.params
     register_secrets(secret_strings(raw))
-    if given.mappings:
-        log.debug("Task mappings: %s", redact(json.dumps(masked(given.mappings))))
     if args.dry_run:
         raw = {**raw, "dry_run": True}
     try:
-        params = parse_params(raw, repeated=given.repeated)
+        parse_params(raw, repeated=given.repeated)
     except ParametersInvalid as error:
-        if _dry_run_requested(raw):  # a dry run writes and sends nothing, not even this
+        if flag(raw, "dry_run"):  # a dry run writes and sends nothing, not even this
             print(f"Dry run: the parameters are unusable: {redact(str(error))}", file=stdout)
             print(f"Would interrupt: {redact(str(error))}", file=stdout)
             return EXIT_INTERRUPTED
         return report_unusable_parameters(raw, error, workdir, task_id)
-    del params
     delivery.defer_to_exit()  # the mark of a completed run is cleared just before the exit
     return run_connector(raw, workdir, task_id, prefect=_use_prefect(args.orchestration))
 

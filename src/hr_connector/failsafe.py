@@ -28,12 +28,14 @@ from hr_connector.workdir import WorkDir, remove, run_lock
 log = logging.getLogger("hr_connector.run")
 
 EXIT_INTERRUPTED = 1
-TRUE_TEXTS = ("true", "1", "yes", "on")
 
 
-def debug_requested(raw: Mapping[str, Any]) -> bool:
-    value = raw.get("debug")
-    return value is True or (isinstance(value, str) and value.strip().lower() in TRUE_TEXTS)
+def flag(raw: Mapping[str, Any], key: str) -> bool:
+    """Whether the raw (unparsed) parameters set ``key`` to true, as EPE may write it."""
+    value = raw.get(key)
+    return value is True or (
+        isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on")
+    )
 
 
 def _data_type(raw: Mapping[str, Any]) -> str:
@@ -129,7 +131,7 @@ def end_unexpected(
     started: float = 0.0,
 ) -> int:
     """Report ``error`` as the run's interruption; return the exit code (1)."""
-    debug = debug_requested(raw)
+    debug = flag(raw, "debug")
     found = unexpected(error, "The run failed unexpectedly")
     message = redact(found.message)
     interruption = found.model_copy(

@@ -9,6 +9,7 @@ importable before the unpacking. The ``BUNDLE_*`` values are written in by the b
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import zipfile
@@ -78,8 +79,6 @@ def _unpacked(archive: str) -> str:
     if os.path.exists(os.path.join(target, _DONE)):
         return target
     staging = os.path.join(root, f".{BUNDLE_KEY}.{os.getpid()}")
-    import shutil
-
     shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftover of the same pid
     os.mkdir(staging, 0o700)
     with zipfile.ZipFile(archive) as bundle:
@@ -100,9 +99,7 @@ def _unpacked(archive: str) -> str:
 
 
 def main() -> None:
-    if sys.version_info < (3, 11):  # noqa: UP036 - the engine may run an older Python
-        _fail("Python 3.11 or newer is required")
-    _check_target()
+    _check_target()  # the build refuses targets older than 3.11: another Python is refused here
     archive = os.path.realpath(sys.path[0])  # a zip application runs with itself first
     sys.path[0] = _unpacked(archive)
     from hr_connector.epe import main as connector

@@ -90,6 +90,7 @@ def _no_bool_number(value: Any) -> Any:
 
 
 _NOT_BOOL = BeforeValidator(_no_bool_number)
+_JSON = BeforeValidator(_json_if_string)
 
 
 class ReportAttributeCodes(BaseModel):
@@ -116,7 +117,7 @@ class WebApiSettings(BaseModel):
     webapi_ca_bundle: str | None = None
     webapi_verify_tls: bool = True
     webapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    report_attribute_codes: ReportAttributeCodes = ReportAttributeCodes()
+    report_attribute_codes: Annotated[ReportAttributeCodes, _JSON] = ReportAttributeCodes()
     language: str = Field(default="en", min_length=2)
 
     @field_validator("webapi_url")
@@ -133,11 +134,6 @@ class WebApiSettings(BaseModel):
         if found:
             path = path[: found.start()]
         return f"{parts.scheme.lower()}://{parts.netloc}{path.rstrip('/')}"
-
-    @field_validator("report_attribute_codes", mode="before")
-    @classmethod
-    def _codes_json(cls, value: Any) -> Any:
-        return _json_if_string(value)
 
 
 class SftpSettings(BaseModel):
@@ -241,8 +237,7 @@ class ConnectorParams(BaseModel):
             if name in flat:  # already grouped (a dump read back)
                 continue
             part = {k: flat.pop(k) for k in list(flat) if k in model.model_fields}
-            given_by = OPTIONAL_GROUPS.get(name)
-            if given_by is None or not _blank(part.get(given_by)):
+            if name != "sftp" or not _blank(part.get("sftp_server_fqdn")):  # else: a local file
                 flat[name] = part
         return flat
 
@@ -327,8 +322,6 @@ GROUPS: dict[str, type[BaseModel]] = {
     "sftp": SftpSettings,
     "quality": QualityParams,
 }
-#: The groups present only when their key is given (else None): the file may already be local.
-OPTIONAL_GROUPS: dict[str, str] = {"sftp": "sftp_server_fqdn"}
 
 
 # What is a secret is declared once: the SecretStr fields of the models above.
@@ -362,20 +355,8 @@ def secret_values(model: BaseModel) -> list[str]:
     return found
 
 
-def masked(obj: Any) -> Any:
-    """``obj`` with the value of every secret key masked, at any depth of nested mappings."""
-    if isinstance(obj, Mapping):
-        return {k: MASKED if is_secret_key(k) else masked(v) for k, v in obj.items()}
-    return obj
-
-
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _white_delimiter(key: str, value: Any) -> bool:
-    """``csv_delimiter`` given as a tab or a space: a value, not a blank field."""
-    return key == "csv_delimiter" and isinstance(value, str) and len(value) == 1
 
 
 def _flat_key(loc: tuple[int | str, ...]) -> str:
@@ -410,7 +391,9 @@ def parse_params(
     missing = [key for key in REQUIRED_KEYS if _blank(data.get(key))]
     # the platform's form leaves blank fields as "" or null: for an optional key that means
     # "not given", so its default applies (PLATFORM.md §1); a tab or a space is a delimiter
-    for key in [k for k, v in data.items() if _blank(v) and not _white_delimiter(k, v)]:
+    for key in [
+        k for k, v in data.items() if _blank(v) and not (k == "csv_delimiter" and v and len(v) == 1)
+    ]:
         del data[key]
     invalid = _repeated_problems(repeated or {})
     try:

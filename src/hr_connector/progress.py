@@ -59,7 +59,7 @@ class RunProgress:
         return text + f", {now - self.started:.0f} s in all"
 
     def wrap(self, field: str, step: Callable[..., Any]) -> Callable[..., Any]:
-        name = STEP_NAMES.get(field, field)
+        name = STEP_NAMES[field]
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self.step, self.step_started = name, time.monotonic()
@@ -69,7 +69,6 @@ class RunProgress:
                     self.rows = len(value)
             return value
 
-        call.__name__ = getattr(step, "__name__", name)
         return call
 
 
@@ -87,14 +86,11 @@ def _log_while_running(progress: RunProgress, done: threading.Event) -> None:
         log.info("Still running: %s", progress.line())
 
 
-def _live_on(stream: IO[str], progress: RunProgress, done: threading.Event) -> bool:
-    """A live line on the terminal ``stream``; False when rich is not installed."""
-    try:
-        from rich.console import Console
-        from rich.live import Live
-        from rich.text import Text
-    except ImportError:  # a bundle without rich: log lines instead
-        return False
+def _live_on(stream: IO[str], progress: RunProgress, done: threading.Event) -> None:
+    """A live line on the terminal ``stream`` (rich is a dependency, bundled too)."""
+    from rich.console import Console  # only on a terminal: a worker's run never loads it
+    from rich.live import Live
+    from rich.text import Text
 
     def show() -> None:
         console = Console(file=stream, stderr=stream is sys.stderr)
@@ -103,7 +99,6 @@ def _live_on(stream: IO[str], progress: RunProgress, done: threading.Event) -> b
                 live.update(Text(f"hr-connector: {progress.line()}"))
 
     threading.Thread(target=show, name="hr-connector-progress", daemon=True).start()
-    return True
 
 
 @contextlib.contextmanager
@@ -113,7 +108,9 @@ def watching(steps: Steps, stream: IO[str] | None = None) -> Iterator[Steps]:
     stream = sys.stderr if stream is None else stream
     progress, done = RunProgress(), threading.Event()
     terminal = bool(getattr(stream, "isatty", lambda: False)())
-    if not (terminal and _live_on(stream, progress, done)):
+    if terminal:
+        _live_on(stream, progress, done)
+    else:
         threading.Thread(
             target=_log_while_running,
             args=(progress, done),

@@ -182,7 +182,6 @@ def run_log_file(path: Path, *, debug: bool) -> Iterator[None]:
     one was readable: it names people), and refused (:class:`~hr_connector.door.FileRefused`)
     when it is a symlink, a named pipe, a folder or a hard-linked file, never written through.
     """
-    install()
     raw = door_for(path).open_kept(path, append=True)
     stream = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
     try:

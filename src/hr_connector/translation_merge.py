@@ -3,15 +3,11 @@
 A customer moving from the vendor's script often has a file with only some cases, or with the
 vendor's case names. Their texts override the shipped ones case by case and language by language;
 a case or language the file lacks keeps the shipped text. What is not used is said in the admin
-task, not only in the log (:attr:`MergedTexts.notes`, one report case each):
-
-- a file that is not valid JSON, or not shaped ``{"<case>": {"text": {"<lang>": "..."}}}``, is
-  ignored as a whole (:data:`IGNORED_CASE`): the run goes on with the shipped texts;
-- case names we do not know are listed (:data:`UNKNOWN_CASES_CASE`);
-- a text that uses anything but its case's placeholders, plainly, keeps the shipped text
-  (:data:`TEXT_REFUSED_CASE`): no ``{placeholder}`` the case does not give (it would print
-  empty), no width, precision or conversion (``{task_id:>30000000}`` would write a 30 MB task).
-  The case's placeholders are those its shipped texts use, in any language.
+task, not only in the log (:attr:`MergedTexts.notes`): a file that is not JSON shaped
+``{"<case>": {"text": {"<lang>": "..."}}}`` (ignored whole), unknown case names, and a text that
+uses anything but its case's placeholders (those its shipped texts use, in any language) plainly:
+a ``{placeholder}`` the case does not give would print empty, and a width, precision or
+conversion (``{task_id:>30000000}``) could write a 30 MB task.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """The working directory: the table of every file a run touches in it (PLATFORM.md §2), and the
-writes that make them safe.
-
-Every file below the working directory goes through its :class:`~hr_connector.door.Door`
-(``WorkDir.door``): no symlink followed, only regular files, nothing written through a link.
-Here, on top of it: atomic writes (a new file in the same folder, fsync, rename, 0600 since the
-files hold personal data), the commit journal that makes "output + archive + error archive" one
-all-or-nothing step, and the per-data-type run lock.
+writes that make them safe, on top of its :class:`~hr_connector.door.Door` (``WorkDir.door``):
+atomic writes (0600: the files hold personal data), the commit journal that makes "output +
+archive + error archive" one all-or-nothing step, and the per-data-type run lock.
 
 :class:`WorkDir` is the one table of those paths: a new side file is one line there, and the
-tests that plant links, pipes and folders at every path a run touches cover it unedited.
+tests that plant links, pipes and folders at every path in it cover it unedited.
 """
 
 from __future__ import annotations
@@ -23,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, overload
 
-from hr_connector.door import Door, FileRefused, staged_name
+from hr_connector.door import Door, FileRefused
 from hr_connector.errors import RunLocked
 
 #: The folder of the archives and the files that guard them, relative to the working directory.
@@ -113,20 +109,6 @@ class WorkDir:
         """Where the attachment ``name`` is kept zipped (hr_connector.attachments)."""
         return self.attachments_dir / f"{self.task_id}_{name}.zip"
 
-    def paths(self) -> dict[str, Path]:
-        """Every file and folder a run of this task touches, by name: the table above, the
-        zips of its attachments, and every folder on the way."""
-        found = {
-            name: getattr(self, name)
-            for name, value in vars(WorkDir).items()
-            if isinstance(value, _TaskFile)
-        }
-        found |= {f"zipped {p.name}": self.zipped(p.name) for p in self.attached}
-        for path in list(found.values()):
-            for folder in path.relative_to(self.root).parents[:-1]:
-                found.setdefault(str(folder), self.root / folder)
-        return found
-
     def is_own_temporary(self, folder: Path, name: str) -> bool:
         """Whether ``name`` in ``folder`` is a staged file of this task's or data type's files
         (a crashed run's leftover; another data type's are not touched)."""
@@ -176,10 +158,6 @@ def run_lock(workdir: WorkDir) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, task {workdir.task_id}".encode(), 0)
         yield
-
-
-def temp_path(final: Path) -> Path:
-    return staged_name(final)
 
 
 def write_staged(final: Path, write: Callable[[IO[bytes]], object]) -> Path:

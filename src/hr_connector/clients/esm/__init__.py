@@ -1,10 +1,8 @@
 """File the "IGA admin task" in the customer's ESM as one datacard (PLATFORM.md §7).
 
 :class:`RestSink` uses the REST API (:mod:`.rest`), :class:`XmlSink` the legacy XML Web API
-(:mod:`.xml`); both share the transport and error policy of :mod:`.http`. Once :class:`RestSink`
-has created the datacard the task is filed: each attachment is streamed from disk, tried again
-while the ESM fails for now, sent zipped on a 413, and one the ESM will not take is listed in the
-description (where it is kept, its size and SHA-256, why) and named in :attr:`RestSink.refused`.
+(:mod:`.xml`); both share the transport and error policy of :mod:`.http`. An attachment the ESM
+will not take is listed in the description instead (where it is kept, its size and SHA-256, why).
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -69,16 +66,12 @@ class _Sink(Generic[_Client]):
     ) -> None:
         self.settings = settings
         self.client: _Client = self.client_class(settings)
-        self._translations = translations
+        #: the run's texts of the notes; a sink made without them uses the shipped ones
+        self.texts = translations or Translations.load()
         #: seconds between the attempts at an upload that failed for now (5xx, timeout)
         self.upload_delays = list(DEFAULT_RETRY_DELAYS if upload_delays is None else upload_delays)
         #: the attachments the ESM refused in the last :meth:`file` (the task lists them)
         self.refused: list[str] = []
-
-    @cached_property
-    def texts(self) -> Translations:
-        """The run's texts of the notes; a sink made without them uses the shipped ones."""
-        return self._translations or Translations.load()
 
     def _create(self, task: AdminTask, description: str) -> str:
         settings = self.settings

@@ -48,9 +48,6 @@ class EsmTooLarge(EsmError):
 
     size = 0
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=413)
-
 
 class EsmUnavailable(TransientError):
     """The ESM did not answer usefully right now (network, timeout, 5xx): worth a retry."""
@@ -105,11 +102,6 @@ def _short_reason(exc: BaseException, outer: BaseException | None) -> str:
     return redact(f"{type(last).__name__}: {text}" if text else type(last).__name__)
 
 
-def _name_lookup_error(exc: BaseException, outer: BaseException | None) -> socket.gaierror | None:
-    """The failed name lookup under a requests error (urllib3 raises its own from it)."""
-    return next((c for c in _chain(exc, outer) if isinstance(c, socket.gaierror)), None)
-
-
 def body_summary(response: requests.Response) -> str:
     """The ESM's explanation: ``message``/``error`` and ``meta.errors``, else the raw body."""
     try:
@@ -152,9 +144,7 @@ def _step(method: str, path: str) -> str:
 class Transport:
     """One ``requests.Session`` with the connector's TLS, timeout and error policy."""
 
-    def __init__(
-        self, settings: WebApiSettings, base_path: str, session: requests.Session | None
-    ) -> None:
+    def __init__(self, settings: WebApiSettings, base_path: str) -> None:
         self.settings = settings
         self.base_path = base_path
         self.base = settings.webapi_url + base_path
@@ -162,12 +152,11 @@ class Transport:
         self.host = parts.hostname or settings.webapi_url
         #: host:port, as the admin checks it
         self.address = f"{self.host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-        self.session = session or requests.Session()
+        self.session = requests.Session()
         adapter = deadline.DeadlineAdapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = "hr-connector (ESM client)"
-        self.timeout = (settings.webapi_timeout_seconds, settings.webapi_timeout_seconds)
         password = settings.webapi_password.get_secret_value()
         register_credentials(settings.webapi_user, password)  # a second line of defence
         self.verify: bool | str = settings.webapi_ca_bundle or True
@@ -199,7 +188,7 @@ class Transport:
                 response = self.session.request(
                     method,
                     self.base + path,
-                    timeout=self.timeout,
+                    timeout=seconds,  # the connect and each read; the whole call: bounded
                     verify=self.verify,
                     allow_redirects=False,
                     **kwargs,
@@ -259,7 +248,8 @@ class Transport:
     ) -> ConnectorError:
         """What a failed connection means, what was tried, and what to check."""
         tried = f"{_step(method, path)} ({method} {self.base_path}{path})"
-        lookup = _name_lookup_error(exc, outer)
+        # the failed name lookup under a requests error (urllib3 raises its own from it)
+        lookup = next((c for c in _chain(exc, outer) if isinstance(c, socket.gaierror)), None)
         url = self.settings.webapi_url
         if lookup is not None and lookup.errno != socket.EAI_AGAIN:
             return EsmError(
@@ -313,7 +303,7 @@ class Transport:
         if status >= 500 or status in (408, 429):
             raise EsmUnavailable(f"{where}: {summary}", status=status)
         if status == 413:  # the upload that met it sets the file's size
-            raise EsmTooLarge(f"{where}: {summary}")
+            raise EsmTooLarge(f"{where}: {summary}", status=status)
         settings = self.settings
         hints = {
             401: "The ESM refused a fresh login token; check the user's External API permission.",

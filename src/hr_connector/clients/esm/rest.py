@@ -54,7 +54,6 @@ class UploadResult:
     """What :meth:`EsmRestClient.upload_attachment` did with one file: ``plain``, ``compressed``
     (``name.zip``) or ``too_large`` (not attached); ``files`` are the names stored in the ESM."""
 
-    name: str
     how: Literal["plain", "compressed", "too_large"]
     files: list[str] = field(default_factory=list)
     #: size of the smallest upload the ESM refused (for ``too_large``)
@@ -64,9 +63,9 @@ class UploadResult:
 class EsmRestClient:
     """Client of the ESM REST API v1, with JWT login and transparent re-login."""
 
-    def __init__(self, settings: WebApiSettings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: WebApiSettings) -> None:
         self.settings = settings
-        self._http = Transport(settings, "/rest-api/itsm/v1", session)
+        self._http = Transport(settings, "/rest-api/itsm/v1")
         self._token: str | None = None
         self._expires_at: float | None = None
         self.logins = 0  #: how often we logged in
@@ -198,9 +197,9 @@ class EsmRestClient:
         even that is too big it is ``too_large`` and the task lists it instead."""
         try:
             self.upload_file(template, card_id, attribute, name, content)
-            return UploadResult(name, "plain", [name])
+            return UploadResult("plain", [name])
         except EsmTooLarge as exc:
-            failed = exc.size or content.stat().st_size
+            failed = exc.size  # the file's own size (upload_file sets it)
         if source is None:
             log.warning(
                 "The ESM refused %s (%d bytes) as too large; trying it zipped", name, failed
@@ -212,10 +211,10 @@ class EsmRestClient:
                     try:
                         self.upload_file(template, card_id, attribute, zipped.name, zipped)
                         log.warning("Attached %s zipped as %s", name, zipped.name)
-                        return UploadResult(name, "compressed", [zipped.name])
+                        return UploadResult("compressed", [zipped.name])
                     except EsmTooLarge:
                         failed = packed
         else:
             log.warning("The ESM refused the zip %s (%d bytes) as too large", name, failed)
         log.warning("%s is too large for the ESM even zipped; not attached", name)
-        return UploadResult(name, "too_large", sent=failed)
+        return UploadResult("too_large", sent=failed)

@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import requests
 from lxml import etree
 
 from hr_connector.clients.esm.http import MAX_BODY_IN_ERROR, EsmError, Transport, body_summary
@@ -50,9 +49,9 @@ def _local(element: Any) -> str:
 class EsmXmlClient:
     """Client of the legacy XML Web API (``dataCardImport.ws``, HTTP Basic)."""
 
-    def __init__(self, settings: WebApiSettings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: WebApiSettings) -> None:
         self.settings = settings
-        self._http = Transport(settings, "/api/itsm", session)
+        self._http = Transport(settings, "/api/itsm")
 
     def create_datacard(self, template: str, folder: str, data: Mapping[str, str]) -> str:
         """Import one datacard; return a reference (the datacard id when the reply has one)."""
@@ -77,8 +76,7 @@ class EsmXmlClient:
                 hint="Check webapi_user and webapi_password; the user must be an ESM local user.",
                 status=status,
             )
-        if status >= 300:
-            self._http.check(response, "POST", path)
+        self._http.check(response, "POST", path)  # returns for 2xx
         try:
             root = etree.fromstring(response.content, safe_xml_parser())
         except etree.XMLSyntaxError:

@@ -25,7 +25,9 @@ from typing import IO
 
 import paramiko
 
-from hr_connector.clients.sftp.hostkeys import FirstUse, first_use_since, with_first_use
+from hr_connector.clients.sftp.hostkeys import FirstUse
+from hr_connector.clients.sftp.hostkeys import first_use_since as first_use_since
+from hr_connector.clients.sftp.hostkeys import with_first_use as with_first_use
 from hr_connector.clients.sftp.pipelined import read_pipelined
 from hr_connector.clients.sftp.session import Connection, server_label, session
 from hr_connector.door import Door
@@ -38,16 +40,6 @@ from hr_connector.errors import (
 from hr_connector.fetch import check_pattern, scratch_workdir, the_one_match
 from hr_connector.params import SftpSettings
 from hr_connector.workdir import WorkDir
-
-__all__ = [
-    "archive_name",
-    "archive_remote_file",
-    "download_for_dry_run",
-    "download_hr_file",
-    "first_use_since",
-    "unsafe_name",
-    "with_first_use",
-]
 
 log = logging.getLogger(__name__)
 

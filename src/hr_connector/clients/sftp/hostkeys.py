@@ -125,9 +125,6 @@ class FirstUse:
         except FileNotFoundError:
             return ""
 
-    def known(self) -> KnownHosts:
-        return KnownHosts.parse(FIRST_USE_RECORD, self.text())
-
     def record(self, name: str, key: paramiko.PKey) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         entry = (
@@ -194,7 +191,7 @@ def known_for(
     listed = KnownHosts.load(Path(explicit or "~/.ssh/known_hosts").expanduser(), server)
     if explicit or first_use is None or listed.keys.lookup(host_entry(settings)):
         return listed, True
-    return first_use.known(), False
+    return KnownHosts.parse(FIRST_USE_RECORD, first_use.text()), False
 
 
 def verify_host_key(
