@@ -47,6 +47,7 @@ from hr_connector.outcome import (
     RunCounts,
 )
 from hr_connector.params import ConnectorParams
+from hr_connector.previous_run import PreviousRuns
 from hr_connector.quality import report as quality_report
 from hr_connector.quality import steps as quality
 from hr_connector.quality.findings import CheckRun
@@ -163,6 +164,8 @@ class ImportRun:
     verdict: GuardVerdict | None = None
     run_changes: changes_mod.RunChanges | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    #: the previous runs this run reads, each opened (its archive hashed) once
+    previous_runs: PreviousRuns = field(default_factory=PreviousRuns)
     #: the retry of a run whose files are published: only its kept admin task is filed
     pending: runrecord.RunRecord | None = None
     #: another run holds the lock (:class:`RunLocked`): this run touches none of the files
@@ -233,7 +236,9 @@ class ImportRun:
         """The data-quality rules; the rows they block join the blocked rows."""
         assert self.schema is not None
         q = self.steps.quote
-        found = self.steps.check_rows(q(table), q(blocked), self.schema, self.params, self.workdir)
+        found = self.steps.check_rows(
+            q(table), q(blocked), self.schema, self.params, self.workdir, q(self.previous_runs)
+        )
         self.quality_runs = [*self.quality_runs, *found.runs]
         self.blocked = concat_reasons([blocked, found.blocked])  # the checks' after validation's
         guards.check_blocked_share(self.params, len(table), self.blocked)
@@ -242,7 +247,9 @@ class ImportRun:
     def compare(self, table: Table, blocked: Blocked, base: WorkDir) -> Changeset:
         assert self.schema is not None
         q, params = self.steps.quote, self.params
-        self.changeset = self.steps.compare(q(table), q(blocked), self.schema, params, base)
+        self.changeset = self.steps.compare(
+            q(table), q(blocked), self.schema, params, base, q(self.previous_runs)
+        )
         return self.changeset
 
     def guard(self, table: Table, changeset: Changeset) -> GuardVerdict:

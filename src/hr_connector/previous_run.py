@@ -134,11 +134,8 @@ def _meta(door: Door, path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_previous(
-    door: Door, folder: Path, data_type: str, key: str, columns: list[str] | None = None
-) -> PreviousRun | None:
-    """The previous run in ``folder`` (None: no archive there); ``columns``: read only those
-    (and the key)."""
+def read_previous(door: Door, folder: Path, data_type: str, key: str) -> PreviousRun | None:
+    """The previous run in ``folder`` (None: no archive there)."""
     archive = archive_path(folder, data_type)
     archive_sha = file_sha256(door, archive)
     if not archive_sha:
@@ -150,16 +147,11 @@ def read_previous(
         try:
             source = door.open_read(sidecar_path(folder, data_type))
             name = f"/proc/self/fd/{source.fileno()}"
-            schema = pl.read_parquet_schema(name)
-            rows = pl.scan_parquet(name)
-            if columns is not None:
-                rows = rows.select(c for c in dict.fromkeys([key, *columns]) if c in schema)
-            return PreviousRun(rows, key, archive_sha, source)
+            pl.read_parquet_schema(name)  # a damaged sidecar is rebuilt, not read lazily
+            return PreviousRun(pl.scan_parquet(name), key, archive_sha, source)
         except (pl.exceptions.PolarsError, OSError):
             pass  # rebuilt below
     rebuilt = rebuild(door, archive, error_archive_path(folder, data_type), data_type, key)
-    if columns is not None:
-        rebuilt = rebuilt.select(c for c in dict.fromkeys([key, *columns]) if c in rebuilt.columns)
     return PreviousRun(rebuilt, key, archive_sha)
 
 
@@ -295,24 +287,6 @@ def _door_of(where: Any) -> tuple[Door, Path]:
     return Door(Path(where)), Path(where)
 
 
-def imported_column(
-    where: Any, data_type: str, column: str, key: str | None = None
-) -> pl.Series | None:
-    """``column``'s values over the rows the last completed ``data_type`` run imported in
-    ``where`` (a :class:`~hr_connector.workdir.WorkDir`, or an archive folder); None when that
-    data type was never imported there. A column the archive lacks is all null."""
-    door, folder = _door_of(where)
-    previous = read_previous(
-        door, folder, data_type, key or _key_of(door, folder, data_type), [column]
-    )
-    if previous is None:
-        return None
-    rows = previous.rows.lazy().collect()
-    if column not in rows.columns:
-        return pl.Series(column, [None] * rows.height, dtype=pl.String)
-    return rows.get_column(column)
-
-
 def _key_of(door: Door, folder: Path, data_type: str) -> str:
     """The row-ID column the last run of ``data_type`` used: from its sidecar, else canonical."""
     meta = _meta(door, sidecar_path(folder, data_type))
@@ -321,19 +295,54 @@ def _key_of(door: Door, folder: Path, data_type: str) -> str:
     return SCHEMAS[data_type].key
 
 
-def load_previous(workdir: Any, key: str) -> PreviousRun:
-    """The last completed run of the working directory (``workdir.archive`` may be a kept base,
-    see :mod:`hr_connector.delivery`)."""
-    door: Door = workdir.door
-    folder, archive = workdir.archive_dir, workdir.archive
-    if archive != archive_path(folder, workdir.data_type):  # a kept base: its own files
-        return _load_base(workdir, key)
-    previous = read_previous(door, folder, workdir.data_type, key)
-    if previous is None:
-        if getattr(workdir, "empty_if_missing", False):
-            return PreviousRun.empty(key)
-        raise ArchiveMissing(door.relative(archive))
-    return previous
+class PreviousRuns:
+    """The previous runs one import reads, each opened once.
+
+    A partial run's references check (the persons of the last work-period import) and its
+    compare read the same archive; opening it hashes the archive and the error archive to trust
+    the sidecar (~0.3 s per 500 MB), so the run opens it once and both read that. Made per run,
+    which holds the data type's lock to its end; never kept beyond it.
+    """
+
+    def __init__(self) -> None:
+        self._opened: dict[tuple[Path, str, str], PreviousRun | None] = {}
+
+    def read(self, door: Door, folder: Path, data_type: str, key: str) -> PreviousRun | None:
+        """:func:`read_previous` of every column, the first time it is asked for."""
+        at = (folder, data_type, key)
+        if at not in self._opened:
+            self._opened[at] = read_previous(door, folder, data_type, key)
+        return self._opened[at]
+
+    def imported_column(
+        self, where: Any, data_type: str, column: str, key: str | None = None
+    ) -> pl.Series | None:
+        """``column``'s values over the rows the last completed ``data_type`` run imported in
+        ``where`` (a :class:`~hr_connector.workdir.WorkDir`, or an archive folder); None when
+        that data type was never imported there. A column the archive lacks is all null."""
+        door, folder = _door_of(where)
+        previous = self.read(door, folder, data_type, key or _key_of(door, folder, data_type))
+        if previous is None:
+            return None
+        rows = previous.rows.lazy()
+        if column not in rows.collect_schema().names():
+            height = rows.select(pl.len()).collect().item()
+            return pl.Series(column, [None] * height, dtype=pl.String)
+        return rows.select(column).collect().get_column(column)
+
+    def load(self, workdir: Any, key: str) -> PreviousRun:
+        """The last completed run of the working directory (``workdir.archive`` may be a kept
+        base, see :mod:`hr_connector.delivery`)."""
+        door: Door = workdir.door
+        folder, archive = workdir.archive_dir, workdir.archive
+        if archive != archive_path(folder, workdir.data_type):  # a kept base: its own files
+            return _load_base(workdir, key)
+        previous = self.read(door, folder, workdir.data_type, key)
+        if previous is None:
+            if getattr(workdir, "empty_if_missing", False):
+                return PreviousRun.empty(key)
+            raise ArchiveMissing(door.relative(archive))
+        return previous
 
 
 def _load_base(workdir: Any, key: str) -> PreviousRun:

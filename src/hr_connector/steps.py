@@ -38,7 +38,7 @@ from hr_connector.outcome import (
     NotAttached,
 )
 from hr_connector.params import ConnectorParams
-from hr_connector.previous_run import load_previous
+from hr_connector.previous_run import PreviousRuns
 from hr_connector.quality import steps as quality
 from hr_connector.quality.checks import QualityOutcome
 from hr_connector.quality.findings import CheckRun
@@ -114,11 +114,18 @@ def log_blocked(table: Table, blocked: Blocked, key_column: str) -> None:
 
 
 def compare_rows(
-    table: Table, blocked: Blocked, schema: RunSchema, params: ConnectorParams, base: WorkDir
+    table: Table,
+    blocked: Blocked,
+    schema: RunSchema,
+    params: ConnectorParams,
+    base: WorkDir,
+    previous_runs: PreviousRuns,
 ) -> Changeset:
+    """``previous_runs``: the run's opened previous runs (the references check may have opened
+    the same archive)."""
     previous = None
     if params.run_type == "partial":
-        previous = load_previous(base, schema.key_column)
+        previous = previous_runs.load(base, schema.key_column)
     changeset = compare_mod.compare(table, blocked, schema, previous)
     changeset.previous = previous
     log.info(
@@ -251,8 +258,12 @@ FetchStep = Callable[[ConnectorParams, WorkDir], Path]
 CheckFileStep = Callable[[ConnectorParams, WorkDir, Path], list[CheckRun]]
 ParseStep = Callable[[Path, ConnectorParams, RunSchema, WorkDir], Table]
 ValidateStep = Callable[[Table, RunSchema], Blocked]
-CheckRowsStep = Callable[[Table, Blocked, RunSchema, ConnectorParams, WorkDir], QualityOutcome]
-CompareStep = Callable[[Table, Blocked, RunSchema, ConnectorParams, WorkDir], Changeset]
+CheckRowsStep = Callable[
+    [Table, Blocked, RunSchema, ConnectorParams, WorkDir, PreviousRuns], QualityOutcome
+]
+CompareStep = Callable[
+    [Table, Blocked, RunSchema, ConnectorParams, WorkDir, PreviousRuns], Changeset
+]
 GuardStep = Callable[[ConnectorParams, int, Changeset], GuardVerdict]
 ChangesStep = Callable[[Table, Changeset, RunSchema, ConnectorParams], changes_mod.RunChanges]
 PublishStep = Callable[

@@ -119,8 +119,9 @@ class QualitySettings:
         return cls(severity={**DEFAULTS, **given.checks}, **given.model_dump(exclude={"checks"}))
 
 
-#: ``imported_column(folder, data_type, column)``: that column's values over the rows the last
-#: completed run of ``data_type`` in ``folder`` imported; None when it never ran there.
+#: ``imported(folder, data_type, column)``: that column's values over the rows the last completed
+#: run of ``data_type`` in ``folder`` imported; None when it never ran there
+#: (:meth:`hr_connector.previous_run.PreviousRuns.imported_column`).
 ImportedColumn = Callable[[Path, str, str], "pl.Series | None"]
 
 

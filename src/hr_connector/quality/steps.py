@@ -13,7 +13,7 @@ import polars as pl
 
 from hr_connector.door import FileRefused
 from hr_connector.params import ConnectorParams
-from hr_connector.previous_run import imported_column
+from hr_connector.previous_run import PreviousRuns
 from hr_connector.quality import checks, freshness, kept, references
 from hr_connector.quality.findings import CheckRun
 from hr_connector.quality.settings import CheckContext, QualitySettings
@@ -38,8 +38,10 @@ def check_row_quality(
     schema: RunSchema,
     params: ConnectorParams,
     workdir: WorkDir,
+    previous_runs: PreviousRuns,
 ) -> checks.QualityOutcome:
-    """The row-level checks; the reasons of ``block`` findings come back to be merged."""
+    """The row-level checks; the reasons of ``block`` findings come back to be merged.
+    ``previous_runs``: the run's opened previous runs (compare reads the same)."""
     settings = QualitySettings.from_params(params)
     given = settings.reference_archives_dir
 
@@ -55,7 +57,7 @@ def check_row_quality(
         unique_id=params.unique_id,
         archive_dir=workdir.archive_dir,
         reference_dir=references.folder(given, workdir.root, workdir.archive_dir),
-        imported=imported_column,
+        imported=previous_runs.imported_column,
         shown=shown,
     )
     outcome = checks.check_rows(table, blocked, ctx)
