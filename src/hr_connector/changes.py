@@ -239,9 +239,10 @@ def _changed_lines(
     """One line per changed column of each changed row: the file's columns first, then those
     only the archive has (sorted); ``change_columns`` when set.
 
-    The changed rows are joined with their previous values once, ordered by row ID; each row's
-    identity is built once, and each column gives only the (row, old, new) of the rows where it
-    changed, so a run with many changed rows holds its lines, not a copy per column.
+    The changed rows and their previous values are lined up by row ID (a changed row's ID is in
+    the previous run once); each row's identity is built once, and each column gives only the
+    (row, old, new) of the rows where it changed, so a run with many changed rows holds its
+    lines, not a copy per column.
     """
     key, table_columns = schema.key_column, [c for c in frame.columns if c not in (_ROW, _POS)]
     if schema.change_columns is not None:
@@ -252,6 +253,8 @@ def _changed_lines(
     ids = frame.get_column(key).gather(changeset.changed)
     rows = taken(frame, changeset.changed.gather(ids.arg_sort()))
     before = _previous_rows(previous, ids).sort(previous.key)
+    if before.height != rows.height:  # compare matched each changed row with one previous row
+        raise RuntimeError("the changed rows do not match the previous run's rows one to one")
     joined = pl.concat(
         [rows, before.select(pl.all().name.suffix(_OLD))], how="horizontal"
     ).with_row_index("\x00at")
