@@ -182,6 +182,7 @@ def _fresh(story: dict[str, Any], name: str) -> tuple[Path, Platform]:
     return workdir, platform
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_sigkill_at_every_moment_of_a_run_loses_no_change(story: dict[str, Any]) -> None:
     outcomes: list[tuple[str, int]] = []

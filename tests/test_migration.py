@@ -153,6 +153,7 @@ def test_vendor_example_over_sftp_into_data(
     assert [p.name for p in (remote / "archive").iterdir()] == ["workperiod_20250102.csv"]
 
 
+@pytest.mark.slow
 def test_the_vendors_sftp_keys_alone_trust_the_first_host_key_and_refuse_a_changed_one(
     workdir: Path, esm: Any, sshd_server: Any, tmp_path: Path
 ) -> None:
