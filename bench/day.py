@@ -10,7 +10,8 @@ Every run is ``deployments/epe/IGAConnector.py`` as the engine starts it (a proc
 parameters in a file), with the admin task and its attachments filed to the local ESM
 (``esm_sandbox``, its own process on loopback); each must exit 0 and leave one new datacard.
 Each is timed around the process: wall and CPU seconds and peak RSS from ``wait4``. Per
-distribution and repeat, in this order (so every figure has its baseline from the same minutes):
+distribution and repeat (so every figure has its baseline from the same minutes; after the bare
+passes, the kinds of run take turns at going first, one repeat each):
 
 * the bare ``csv.reader`` pass over the day's file and over the next day's file;
 * checks ``off`` (unless ``--no-off``): full run, partial run;
@@ -146,8 +147,14 @@ def one_day(
     checks_off: bool,
     baseline: str | None = None,
     checks_on: bool = True,
+    repeat: int = 0,
 ) -> dict[str, dict[str, float]]:
-    """One repeat of one distribution and format: every figure of the module docstring."""
+    """One repeat of one distribution and format: every figure of the module docstring.
+
+    The kinds of run take turns at going first (``repeat``): the first connector run of a
+    repeat follows the previous repeat's deleted files and reads slower, and that must not
+    always fall on the same kind.
+    """
     url, cards = esm
     base, next_day = files["base"][fmt], files["next_day"][fmt]
     out: dict[str, dict[str, float]] = {}
@@ -166,7 +173,8 @@ def one_day(
         before = {**plain_env(), "PYTHONPATH": baseline}
         modes += [("before_off_", ALL_OFF, before)] if checks_off else []
         modes += [("before_", None, before)]
-    for label, checks, env in modes:
+    turn = repeat % len(modes)
+    for label, checks, env in modes[turn:] + modes[:turn]:
         root = scratch / f"{label}work"
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir()
@@ -294,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 formats = ("csv", fmt) if fmt != "csv" else ("csv",)
                 files = distributions.files(name, args.size, formats)
                 reps = []
-                for _ in range(args.repeat):
+                for repeat in range(args.repeat):
                     reps.append(
                         one_day(
                             files,
@@ -308,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                             if fmt == "csv" and name in args.baseline_for.split(",")
                             else None,
                             checks_on=name in args.checks_for.split(","),
+                            repeat=repeat,
                         )
                     )
                     print(name, fmt, {k: round(v["seconds"], 2) for k, v in reps[-1].items()})
