@@ -51,21 +51,22 @@ def find_cycles(
         (pl.col("s").str.strip_chars() != "") & (pl.col("d").str.strip_chars() != "")
     )
     edges = edges.filter(pl.col("s").is_in(edges["d"].unique().implode()))  # nobody points at s
-    edges = edges.with_columns(cs=pl.col("s").rank("dense").cast(pl.UInt32) - 1)
-    nodes = edges["cs"].n_unique()
-    edges = edges.join(edges.select(d="s", cd="cs").unique("d"), on="d", how="inner")
+    # one number per name, whether it stands as a source or as a target
+    numbers = pl.concat([edges["s"], edges["d"]]).rank("dense").cast(pl.UInt32) - 1
+    edges = edges.with_columns(cs=numbers.head(edges.height), cd=numbers.tail(edges.height))
+    edges = edges.filter(pl.col("cd").is_in(pl.col("cs").implode()))  # d points nowhere
     if edges.is_empty():
         return []
-    rows = _doubled(edges, nodes)
+    rows = _doubled(edges, int(numbers.max() or 0) + 1)
     if rows is None:
         rows = _trimmed(edges)
     graph: Graph = {}
-    for s, d in sorted(set(rows.select("s", "d").iter_rows())):
+    for s, d in rows.select("s", "d").unique().sort("s", "d").iter_rows():
         graph.setdefault(s, []).append(d)
     knots = [set(c) for c in _components(graph) if len(c) > 1 or c[0] in graph.get(c[0], ())]
     knot_of = {node: k for k, knot in enumerate(knots) for node in knot}
     on: list[list[int]] = [[] for _ in knots]
-    for row, s, d in sorted(rows.select("row", "s", "d").iter_rows()):
+    for row, s, d in rows.sort("row").select("row", "s", "d").iter_rows():
         if (k := knot_of.get(s)) is not None and knot_of.get(d) == k:
             on[k].append(row)
     paths = [_path(min(knot), graph, knot) for knot in knots]
