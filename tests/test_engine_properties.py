@@ -321,3 +321,36 @@ def test_csv_rows_and_line_numbers_equal_pythons_csv_module(
     assert lines  # written
     assert [list(r) for r in table.frame.rows()] == [f for _, f in expected[1:]]
     assert [table.position(i) for i in range(len(table))] == [f"line {n}" for n, _ in expected[1:]]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(_cell, min_size=1, max_size=5), min_size=1, max_size=8),
+    quote_all=st.booleans(),
+)
+def test_csv_ragged_rows_equal_pythons_csv_module_field_counts(
+    tmp_path: Path, rows: list[list[str]], quote_all: bool
+) -> None:
+    """A row of another number of fields than the header is flagged with its count (delimiters
+    inside quotes, also across line breaks, are not counted); a short row's missing fields are
+    null."""
+    rows = [r for r in rows if len(r) > 1 or r[0].strip()]  # not a blank line (blank lines:
+    # the test above)
+    buffer = io.StringIO()
+    # a lone CR is a line break to csv.reader: a value holding one must be quoted
+    quote_all = quote_all or any("\r" in v for r in rows for v in r)
+    quoting = csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\n", quoting=quoting)
+    writer.writerows([["a", "b", "c"], *rows])
+    text = buffer.getvalue()
+    path = tmp_path / "f.csv"
+    path.write_bytes(text.encode("utf-8"))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=True)
+    expected = list(reader)[1:]
+    table = read_table(path)
+    wrong = table.problems.filter(pl.col("code") == "wrong_field_count")
+    flagged = dict(zip(wrong.get_column("row").to_list(), wrong.get_column("detail"), strict=True))
+    assert flagged == {i: f"{len(f)}/3" for i, f in enumerate(expected) if len(f) != 3}
+    assert [list(r) for r in table.frame.rows()] == [(f + [None] * 3)[:3] for f in expected]

@@ -151,9 +151,16 @@ def _records(lines: pl.Series, separator: str, *, quoted: bool, cr: bool) -> pl.
         length=pl.col("line").str.len_bytes(),
         number=pl.col("index") + 1,
     )
-    # only a line with a quote, or inside a quoted value, has delimiters inside quotes: its
-    # quoted parts are closed at the line's ends, removed, and the rest is counted
-    odd = frame.filter((pl.col("quotes") > 0) | ~pl.col("start"))
+    # only a line with a delimiter inside quotes needs its count corrected: a line within a
+    # quoted line break, or one that has a delimiter after an odd number of its quotes (one
+    # anchored pass of the regex engine's automaton); its quoted parts are closed at the line's
+    # ends, removed, and the rest is counted
+    inside = '^(?:[^"]*"[^"]*")*[^"]*"[^"]*' + pl.escape_regex(separator)
+    odd = frame.filter(
+        ~pl.col("start")
+        | pl.col("ends_inside")
+        | ((pl.col("quotes") > 0) & pl.col("line").str.contains(inside))
+    )
     closed = pl.concat_str(
         pl.when(pl.col("start")).then(pl.lit("")).otherwise(pl.lit('"')),
         pl.col("line"),
