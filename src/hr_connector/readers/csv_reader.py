@@ -156,11 +156,8 @@ def _records(lines: pl.Series, separator: str, *, quoted: bool, cr: bool) -> pl.
     # anchored pass of the regex engine's automaton); its quoted parts are closed at the line's
     # ends, removed, and the rest is counted
     inside = '^(?:[^"]*"[^"]*")*[^"]*"[^"]*' + pl.escape_regex(separator)
-    odd = frame.filter(
-        ~pl.col("start")
-        | pl.col("ends_inside")
-        | ((pl.col("quotes") > 0) & pl.col("line").str.contains(inside))
-    )
+    odd = frame.filter((pl.col("quotes") > 0) | ~pl.col("start"))
+    odd = odd.filter(~pl.col("start") | pl.col("ends_inside") | pl.col("line").str.contains(inside))
     closed = pl.concat_str(
         pl.when(pl.col("start")).then(pl.lit("")).otherwise(pl.lit('"')),
         pl.col("line"),
