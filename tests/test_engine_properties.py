@@ -13,14 +13,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import unicodedata
 from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hr_connector import compare as compare_module
 from hr_connector import publish
 from hr_connector.changes import list_changes
 from hr_connector.compare import compare
@@ -354,3 +357,64 @@ def test_csv_ragged_rows_equal_pythons_csv_module_field_counts(
     flagged = dict(zip(wrong.get_column("row").to_list(), wrong.get_column("detail"), strict=True))
     assert flagged == {i: f"{len(f)}/3" for i, f in enumerate(expected) if len(f) != 3}
     assert [list(r) for r in table.frame.rows()] == [(f + [None] * 3)[:3] for f in expected]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.dictionaries(
+        st.text(alphabet="abc", max_size=3),
+        st.tuples(_cell, st.one_of(st.none(), _cell)),
+        max_size=12,
+    ),
+    chosen=st.sets(st.integers(0, 11)),
+    shuffle=st.randoms(use_true_random=False),
+    slice_rows=st.integers(1, 4),
+)
+def test_the_changeset_digest_is_the_same_whatever_order_the_file_lists_its_rows_in(
+    monkeypatch: pytest.MonkeyPatch,
+    rows: dict[str, tuple[str, str | None]],
+    chosen: set[int],
+    shuffle: random.Random,
+    slice_rows: int,
+) -> None:
+    """The rows to import, and so the digest an approval names, do not depend on the file's
+    order: by row ID (read in place) or any other (gathered), in slices of any size."""
+    monkeypatch.setattr(compare_module, "_SLICE", slice_rows)
+    by_id = [(k, *v) for k, v in sorted(rows.items())]
+    picked = {by_id[i][0] for i in chosen if i < len(by_id)}
+    listed = by_id.copy()
+    shuffle.shuffle(listed)
+
+    def digest(order: list[tuple[str, str, str | None]]) -> str:
+        table = Table.of("t.csv", ["id", "a", "b"], order)
+        wanted = [i for i, row in enumerate(order) if row[0] in picked]
+        return compare_module.changeset_digest(
+            "title", "partial", table.frame, "id", pl.Series(wanted, dtype=pl.UInt32),
+            pl.Series(["gone"], dtype=pl.String),
+        )  # fmt: skip
+
+    assert digest(listed) == digest(by_id)
+
+
+def test_the_changeset_digest_of_a_known_changeset_is_what_earlier_versions_gave() -> None:
+    """An approval names a digest: the same changes must give it after an upgrade too (the
+    values were computed by the connector of 2026-12-07, before rows were read in place)."""
+    rows = [["W3", 'b;"x"', None], ["W1", "a\nb", "=1+1"], ["W2", "", "ä"], ["W0", "z", "y"]]
+
+    def digest(
+        order: list[list[str | None]], run_type: str, wanted: list[int], gone: list[str]
+    ) -> str:
+        table = Table.of("t.csv", ["id", "a", "b"], order)
+        return compare_module.changeset_digest(
+            "workperiod", run_type, table.frame, "id", pl.Series(wanted, dtype=pl.UInt32),
+            pl.Series(gone, dtype=pl.String),
+        )  # fmt: skip
+
+    assert (
+        digest(rows, "partial", [0, 1, 2], ["W9", "W8"])
+        == "sha256:624bb9d0f54d955ac9fb39fd391d07fd"
+    )
+    assert digest(rows, "full", [1, 2, 3], []) == "sha256:4bea67b0bdcc3d973195182d511e0abd"
+    assert digest(sorted(rows), "full", [0, 2, 3], []) == "sha256:8cd60cd5b5c7ab6b4c23149acdb8d320"

@@ -158,12 +158,20 @@ def changeset_digest(
     if key is not None and key in frame.columns:
         ids = frame.get_column(key).gather(order).fill_null("")
         order = pl.DataFrame({"k": ids, "r": order}).sort("k", "r").get_column("r")
+    # rows the file already lists by row ID are read in place (a slice, filtered), not gathered
+    in_place = (order.diff().drop_nulls() > 0).all()
+    picked = pl.repeat(False, frame.height, eager=True).scatter(order, True) if in_place else None
     for tag, part, at in ((b"T", frame, order), (b"R", pl.DataFrame({"r": removed}), None)):
         for start in range(0, max(len(part) if at is None else len(at), 1), _SLICE):
             buffer = io.BytesIO()  # a slice at a time: bounded memory
-            chosen = (
-                part.slice(start, _SLICE) if at is None else taken(part, at.slice(start, _SLICE))
-            )
+            these = None if at is None else at.slice(start, _SLICE)
+            if these is None:
+                chosen = part.slice(start, _SLICE)
+            elif picked is not None and len(these):
+                first, span = int(these[0]), int(these[-1]) - int(these[0]) + 1
+                chosen = part.slice(first, span).filter(picked.slice(first, span))
+            else:
+                chosen = taken(part, these)
             chosen.write_csv(buffer, quote_style="always", null_value="\x00", line_terminator="\n")
             _framed(h, tag, buffer.getvalue())
     return "sha256:" + h.hexdigest()[:32]
