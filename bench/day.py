@@ -63,7 +63,11 @@ print(time.perf_counter() - began)
 
 def timed(argv: list[str], **kwargs: Any) -> tuple[dict[str, float], int]:
     """Wall and CPU (user + system) seconds and peak RSS (MB) of one process, from ``wait4``;
-    and its exit status. On a shared machine the CPU seconds move less than the wall clock."""
+    and its exit status. On a shared machine the CPU seconds move less than the wall clock.
+
+    The disk is synced first: the previous run's (or the working directory copy's) gigabyte
+    still being written back must not be charged to this one."""
+    os.sync()
     began = time.perf_counter()
     proc = subprocess.Popen(argv, **kwargs)
     _, status, usage = os.wait4(proc.pid, 0)
