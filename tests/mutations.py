@@ -133,6 +133,22 @@ BREAKS: tuple[Break, ...] = (
         ("tests/test_engine_properties.py", "-k", "csv"),
     ),
     Break(
+        "csv-delimiter-inside-quotes-counted",
+        "a delimiter inside a quoted value counts as a field: a short row is taken as whole",
+        "src/hr_connector/readers/csv_reader.py",
+        '| pl.col("line").str.contains(inside))',
+        ")  # MUTATION",
+        ("tests/test_engine_properties.py", "-k", "ragged"),
+    ),
+    Break(
+        "digest-in-place-takes-every-row-of-the-span",
+        "the digest of rows read in place hashes the rows between them too",
+        "src/hr_connector/compare.py",
+        "chosen = part.slice(first, span).filter(picked.slice(first, span))",
+        "chosen = part.slice(first, span)  # MUTATION",
+        ("tests/test_engine_properties.py", "-k", "digest"),
+    ),
+    Break(
         "comparer-never-reports-a-change",
         "the comparer reports every kept row as unchanged (the property tests alone)",
         "src/hr_connector/compare.py",
