@@ -50,6 +50,9 @@ def run_demo(workdir: Path, orchestration: str, samples: Path | None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # the temporary server creates its database first: on a busy 2-core machine that alone
+    # outlasted Prefect's 20 s default, and the demo ended in a traceback
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
     for data_type, fmt in SAMPLE_FORMATS.items():
         (workdir / data_type).mkdir()
