@@ -8,6 +8,7 @@ stdin, and the defaults.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import time
@@ -71,24 +72,25 @@ def test_on_a_terminal_a_live_line_shows_step_rows_and_rate(
     assert "40 rows read" in shown and "rows/s" in shown
 
 
-def help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    with pytest.raises(SystemExit) as done:
+def help_text(*argv: str) -> str:
+    """What ``hr-connector ... --help`` prints (into a buffer of the test's own: with ``capsys``
+    the text went to pytest's global capture instead, now and then, after other tests)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
         cli.main([*argv, "--help"])
     assert done.value.code == 0
-    return capsys.readouterr().out
+    return out.getvalue()
 
 
-def test_help_says_what_each_command_does_how_parameters_come_and_the_defaults(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    top = help_text(capsys)
+def test_help_says_what_each_command_does_how_parameters_come_and_the_defaults() -> None:
+    top = help_text()
     assert "``" not in top and "The hr-connector command" not in top
     assert top.splitlines()[2].startswith("HR import connector for Identity Governance")
     for command in ("run", "demo", "esm-sandbox", "resend-report", "bundle"):
         assert f"\n    {command}" in top
-    run = help_text(capsys, "run")
+    run = help_text("run")
     assert "one JSON object on standard input" in run
     assert "--params FILE" in run and "exit codes: 0 completed" in run
     assert "(default: auto)" in run
-    demo = help_text(capsys, "demo")
+    demo = help_text("demo")
     assert "(default: demo-run)" in demo

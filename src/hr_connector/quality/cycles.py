@@ -57,7 +57,7 @@ def find_cycles(
     edges = edges.filter(pl.col("cd").is_in(pl.col("cs").implode()))  # d points nowhere
     if edges.is_empty():
         return []
-    rows = _doubled(edges, int(numbers.max() or 0) + 1)
+    rows = _doubled(edges, numbers.n_unique())  # the numbers are 0…n-1
     if rows is None:
         rows = _trimmed(edges)
     graph: Graph = {}
